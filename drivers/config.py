@@ -1,0 +1,54 @@
+"""Configuration structs of the drivers: the [[scanner]], [scan], [scale], [printer] and [indicator]
+sections of station.toml. Defaults here are the embedded defaults; config/station.toml documents them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+Baud = Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
+PositiveMs = Annotated[int, msgspec.Meta(ge=1, le=600_000)]
+
+
+class ScannerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One handheld scanner ([[scanner]], repeatable)."""
+
+    device: str = ""  # /dev/input/by-id/... path or "usb:VID:PID"; "" = none configured
+    layout: Literal["us", "de", "fr"] = "us"
+    idle_gap_ms: PositiveMs = 80
+
+
+class ScanConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How scans are classified ([scan])."""
+
+    badge_pattern: str = r"^BADGE-[A-Z0-9]{4,16}$"
+    ticket_pattern: str = r"^ORD-[0-9]{1,12}$"
+    seal_pattern: str = r"^SEAL-[0-9A-F]{16}$"
+
+
+class ScaleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The serial scale ([scale])."""
+
+    enabled: bool = False
+    port: str = "/dev/packstation/scale"
+    protocol: Literal["mt-sics", "toledo-8217", "ohaus", "st-us"] = "mt-sics"
+    baud: Baud = 9600
+    timeout_ms: PositiveMs = 2000
+
+
+class PrinterConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The ESC/POS label printer ([printer])."""
+
+    target: str = (
+        "file:/dev/packstation/printer"  # tcp://HOST:PORT, usb:VID:PID, serial:PATH, file:PATH
+    )
+    paper_width_mm: Literal[58, 80] = 80
+    timeout_ms: PositiveMs = 5000
+
+
+class IndicatorConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The LED and beeper ([indicator])."""
+
+    backend: Literal["sysfs", "gpiod", "printer-buzzer", "recording", "none"] = "none"

@@ -1,0 +1,64 @@
+"""The station's configuration (config/station.toml): one struct per section, embedded defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+from drivers.config import IndicatorConfig, PrinterConfig, ScaleConfig, ScanConfig, ScannerConfig
+from edge import config
+
+Jurisdiction = Annotated[
+    str, msgspec.Meta(pattern="^[A-Z]{2}$", extra={"expected": "a two-letter state code"})
+]
+
+
+class StationSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Who and where this station is ([station])."""
+
+    id: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = "station-01"
+    dispensary_name: str = "Example Dispensary"
+    license_number: str = "LIC-000000"
+    jurisdiction: Jurisdiction = "IL"
+    timezone: str = "America/Chicago"
+    state_dir: str = "/var/lib/packstation"
+
+
+class LimitsSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Purchase-limit rules ([limits])."""
+
+    rules_dir: str = ""  # "" = config/limits beside the package, else /etc/packstation/limits
+
+
+class JournalSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The tamper-evident journal ([journal])."""
+
+    path: str = ""  # "" = <state_dir>/journal.sqlite3
+    min_free_mb: Annotated[int, msgspec.Meta(ge=0)] = 500
+
+
+class LinkSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The link to central ([link])."""
+
+    endpoint: str = "tcp://127.0.0.1:5560"
+
+
+class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Everything in config/station.toml."""
+
+    station: StationSection = msgspec.field(default_factory=StationSection)
+    scanner: list[ScannerConfig] = msgspec.field(default_factory=list)
+    scan: ScanConfig = msgspec.field(default_factory=ScanConfig)
+    scale: ScaleConfig = msgspec.field(default_factory=ScaleConfig)
+    printer: PrinterConfig = msgspec.field(default_factory=PrinterConfig)
+    indicator: IndicatorConfig = msgspec.field(default_factory=IndicatorConfig)
+    limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
+    journal: JournalSection = msgspec.field(default_factory=JournalSection)
+    link: LinkSection = msgspec.field(default_factory=LinkSection)
+
+
+def load_station_config(path: Path | None) -> StationConfig:
+    """Load config/station.toml (or the embedded defaults); ConfigError names every problem."""
+    return config.load(StationConfig, path)
