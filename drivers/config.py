@@ -23,6 +23,11 @@ class ScannerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class ScanConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """How scans are classified ([scan])."""
 
+    # Accepted package-tag patterns: real METRC tags are 1A4 + 21 hex digits, but METRC's own
+    # examples use other prefixes (shared/domain.md (c) [T7][T8]), so the list is configurable.
+    tag_patterns: list[str] = msgspec.field(
+        default_factory=lambda: [r"^1A4[0-9A-F]{21}$", r"^[0-9A-Z]{24}$"]
+    )
     badge_pattern: str = r"^BADGE-[A-Z0-9]{4,16}$"
     ticket_pattern: str = r"^ORD-[0-9]{1,12}$"
     seal_pattern: str = r"^SEAL-[0-9A-F]{16}$"
