@@ -1,0 +1,458 @@
+"""The checks `packstation doctor` runs, in report order. Each looks at one thing and says, for
+anything not ok, what to do in words an installer can follow without reading the code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from edge.doctor import Check, Context, Finding, Status
+from edge.doctor_central import Handshake, try_handshake
+
+RULES_FILE = "/etc/udev/rules.d/70-packstation.rules"
+CONFIG_FIX = (
+    "edit the file (every option is explained in config/station.toml), "
+    "then run `packstation config check FILE`"
+)
+
+
+def check_config(ctx: Context) -> Iterator[Finding]:
+    """The station config loads and validates."""
+    if ctx.config is None:
+        problems = "; ".join(ctx.config_problems)
+        missing = ctx.config_path is not None and not ctx.config_path.exists()
+        fix = (
+            f"copy config/station.toml (every option at its default, each explained) to "
+            f"{ctx.config_path} and set the station's id, license and devices"
+            if missing
+            else CONFIG_FIX
+        )
+        yield Finding(Status.FAIL, "config", f"the configuration cannot be used: {problems}", fix)
+    elif ctx.config_path is None:
+        yield Finding(
+            Status.WARN,
+            "config",
+            "no --config given: checking the built-in defaults",
+            "pass --config /etc/packstation/station.toml (the file the service uses)",
+        )
+    else:
+        yield Finding(Status.OK, "config", f"{ctx.config_path} is valid")
+
+
+def check_udev_rules(ctx: Context) -> Iterator[Finding]:
+    """The stable-name rules are installed."""
+    if ctx.root(RULES_FILE).is_file():
+        yield Finding(Status.OK, "udev rules", f"{RULES_FILE} is installed")
+    else:
+        yield Finding(
+            Status.WARN,
+            "udev rules",
+            f"{RULES_FILE} is missing, so devices have no /dev/packstation/ names",
+            "install config/udev/70-packstation.rules there with your devices' ids, then "
+            "`sudo udevadm control --reload && sudo udevadm trigger`",
+        )
+
+
+def check_scanners(ctx: Context) -> Iterator[Finding]:
+    """Every configured [[scanner]] is plugged in and readable."""
+    if ctx.config is None:
+        return
+    if not ctx.config.scanner:
+        yield Finding(
+            Status.WARN,
+            "scanner",
+            "no [[scanner]] is configured, so scans cannot reach the station",
+            "add a [[scanner]] table with device = one of the scanners listed above "
+            '(a /dev/input/by-id/... path or "usb:VID:PID")',
+        )
+    for scanner in ctx.config.scanner:
+        yield _scanner_finding(ctx, scanner.device)
+
+
+def _scanner_finding(ctx: Context, device: str) -> Finding:
+    if device.startswith("usb:"):
+        ids = tuple(device.lower().split(":")[1:3])
+        matches = [d for d in ctx.inventory.scanners if d.usb == ids]
+        if matches:
+            return _access(ctx, "scanner", matches[0].node, matches[0].accessible, device)
+        return Finding(
+            Status.FAIL,
+            "scanner",
+            f"no input device with USB id {ids[0]}:{ids[1]} is plugged in ({device})",
+            "plug the scanner in (USB keyboard mode), or correct the id: `lsusb` shows it",
+        )
+    path = ctx.root(device)
+    if not path.exists():
+        return Finding(
+            Status.FAIL,
+            "scanner",
+            f"{device} does not exist",
+            "plug the scanner in; if it is plugged in, check its id in "
+            f"{RULES_FILE} (`lsusb`) and the path in [[scanner]] device",
+        )
+    return _access(ctx, "scanner", device, os.access(path, os.R_OK), device)
+
+
+def _access(ctx: Context, check: str, node: str, accessible: bool, configured: str) -> Finding:
+    if accessible:
+        return Finding(Status.OK, check, f"{configured} is present ({node})")
+    return Finding(
+        Status.WARN,
+        check,
+        f"{configured} is present ({node}) but user {ctx.user} may not open it",
+        "the service user packstation may still be allowed (udev rules give the device to "
+        "group packstation); check with `sudo -u packstation packstation doctor`",
+    )
+
+
+def check_scale(ctx: Context) -> Iterator[Finding]:
+    """The configured scale port exists, is a hardware port and is not the kernel console."""
+    if ctx.config is None:
+        return
+    scale = ctx.config.scale
+    if not scale.enabled:
+        yield Finding(Status.OK, "scale", "no scale in use ([scale] enabled = false)")
+        return
+    path = ctx.root(scale.port)
+    if not path.exists():
+        yield Finding(
+            Status.FAIL,
+            "scale",
+            f"{scale.port} does not exist",
+            "plug the scale in and switch it on; if it is on, check its USB-serial id in "
+            f"{RULES_FILE} (`lsusb`) or set [scale] port to one of the serial ports listed above",
+        )
+        return
+    real = path.resolve()
+    port = next((p for p in ctx.inventory.serial if ctx.root(p.node).resolve() == real), None)
+    if port is not None and port.console:
+        yield Finding(
+            Status.FAIL,
+            "scale",
+            f"{scale.port} is the kernel console ({port.node}): the scale would receive boot "
+            "messages and a login prompt",
+            "use a USB-serial adapter for the scale, or remove console= for it from "
+            "/boot/firmware/cmdline.txt",
+        )
+        return
+    ok = os.access(path, os.R_OK | os.W_OK)
+    yield _access(ctx, "scale", port.node if port else ctx.root.display(real), ok, scale.port)
+
+
+def check_printer(ctx: Context) -> Iterator[Finding]:
+    """The label printer is reachable the way [printer] target says."""
+    if ctx.config is None:
+        return
+    target = ctx.config.printer.target
+    scheme, _, rest = target.partition(":")
+    if scheme == "tcp":
+        yield _tcp_printer(target, rest.removeprefix("//"), ctx.config.printer.timeout_ms)
+    elif scheme == "usb":
+        ids = tuple(rest.lower().split(":")[:2])
+        found = [p for p in ctx.inventory.printers if p.usb == ids]
+        if found:
+            yield Finding(Status.OK, "printer", f"{target} is plugged in ({found[0].model})")
+        else:
+            yield Finding(
+                Status.FAIL,
+                "printer",
+                f"no USB printer with id {':'.join(ids)} is plugged in",
+                "plug the printer in and switch it on, or correct [printer] target (`lsusb`)",
+            )
+    elif scheme in ("file", "serial"):
+        path = ctx.root(rest)
+        if not path.exists():
+            yield Finding(
+                Status.FAIL,
+                "printer",
+                f"{rest} does not exist",
+                "plug the printer in and switch it on; check its id in "
+                f"{RULES_FILE} (`lsusb`) or set [printer] target to a printer listed above",
+            )
+        else:
+            yield _access(
+                ctx, "printer", ctx.root.display(path.resolve()), os.access(path, os.W_OK), rest
+            )
+    else:
+        yield Finding(
+            Status.FAIL,
+            "printer",
+            f"[printer] target {target!r} is not tcp://, usb:, serial: or file:",
+            CONFIG_FIX,
+        )
+
+
+def _tcp_printer(target: str, hostport: str, timeout_ms: int) -> Finding:
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_ms / 1000):
+            return Finding(Status.OK, "printer", f"{target} accepts connections")
+    except (OSError, ValueError) as exc:
+        return Finding(
+            Status.FAIL,
+            "printer",
+            f"{target} does not answer: {exc}",
+            "switch the printer on, check its cable and IP address (print its self-test page), "
+            "and that port 9100 (raw printing) is enabled",
+        )
+
+
+def check_indicator(ctx: Context) -> Iterator[Finding]:
+    """The LED/buzzer back-end has something to drive."""
+    if ctx.config is None:
+        return
+    backend = ctx.config.indicator.backend
+    inv = ctx.inventory
+    if backend == "sysfs":
+        writable = [led.name for led in inv.leds if led.writable]
+        if writable:
+            yield Finding(
+                Status.OK, "indicator", f"LEDs this user may drive: {', '.join(writable)}"
+            )
+        else:
+            yield Finding(
+                Status.FAIL if not inv.leds else Status.WARN,
+                "indicator",
+                "no LED that this user may switch" if inv.leds else "no LEDs in /sys/class/leds",
+                "add `dtoverlay=gpio-led,gpio=17,label=packstation-led` to "
+                "/boot/firmware/config.txt and reboot; the udev rules give it to group packstation",
+            )
+    elif backend == "gpiod":
+        header = [c for c in inv.gpio if c.header]
+        if not header:
+            yield Finding(
+                Status.FAIL,
+                "indicator",
+                "no GPIO chip of the 40-pin header (pinctrl-rp1 on a Pi 5, pinctrl-bcm2711 on a Pi 4)",
+                '[indicator] backend = "gpiod" needs a Raspberry Pi; use "sysfs" or "none" here',
+            )
+        elif not header[0].accessible:
+            yield Finding(
+                Status.WARN,
+                "indicator",
+                f"{header[0].node} ({header[0].label}) is not accessible to user {ctx.user}",
+                "the service user is in group gpio (systemd/packstation.sysusers); "
+                "check with `sudo -u packstation packstation doctor`",
+            )
+        else:
+            yield Finding(Status.OK, "indicator", f"{header[0].node} ({header[0].label}) is usable")
+    else:
+        yield Finding(Status.OK, "indicator", f'[indicator] backend = "{backend}" needs no device')
+
+
+def check_keys(ctx: Context) -> Iterator[Finding]:
+    """The station's CURVE keys exist, are private and parse."""
+    if ctx.config is None:
+        return
+    keys = ctx.keys
+    if not keys.secret_key or not keys.server_key:
+        yield Finding(
+            Status.WARN,
+            "keys",
+            "no CURVE keys configured in [link], so central cannot know this station",
+            "run `packstation keys new station` in /etc/packstation/keys, get central's public "
+            "key, and set [link] secret_key and server_key",
+        )
+        return
+    yield _key_finding(ctx, keys.secret_key, secret=True)
+    yield _key_finding(ctx, keys.server_key, secret=False)
+
+
+def _key_finding(ctx: Context, configured: str, *, secret: bool) -> Finding:
+    import zmq.auth
+
+    role = "the station's secret key" if secret else "central's public key"
+    path = ctx.root(configured)
+    if not path.is_file():
+        fix = (
+            "create it with `packstation keys new station`"
+            if secret
+            else "copy central's public key file (NAME.key) from the central server"
+        )
+        return Finding(Status.FAIL, "keys", f"{role} {configured} does not exist", fix)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if secret and mode & 0o077:
+        return Finding(
+            Status.FAIL,
+            "keys",
+            f"{role} {configured} is readable by others (mode {mode:04o})",
+            f"`chmod 600 {configured}`; then create a new key and enroll it, since others may "
+            "have read this one",
+        )
+    try:
+        _public, secret_key = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as exc:
+        return Finding(Status.FAIL, "keys", f"{role} {configured} cannot be read: {exc}", "")
+    if secret and secret_key is None:
+        return Finding(
+            Status.FAIL,
+            "keys",
+            f"{configured} holds only a public key",
+            "[link] secret_key must name the NAME.key_secret file, not NAME.key",
+        )
+    return Finding(Status.OK, "keys", f"{role} {configured} is readable and well-formed")
+
+
+def check_journal(ctx: Context) -> Iterator[Finding]:
+    """The journal opens, passes its integrity check and its hash chain verifies."""
+    path = ctx.journal_path()
+    if path is None:
+        return
+    shown = ctx.root.display(path)
+    if not path.exists():
+        yield Finding(
+            Status.WARN,
+            "journal",
+            f"no journal yet at {shown}",
+            "nothing to do on a new station: the service creates it when it first starts",
+        )
+        return
+    if not os.access(path, os.R_OK | os.W_OK):
+        yield Finding(
+            Status.WARN,
+            "journal",
+            f"user {ctx.user} may not open {shown}, so its chain was not checked",
+            "run `sudo packstation doctor --config ...` to check it",
+        )
+        return
+    yield _verify_journal(path, shown)
+
+
+def _verify_journal(path: Path, shown: str) -> Finding:
+    from edge.journal import Journal, JournalError
+
+    try:
+        journal = Journal(path)
+    except JournalError as exc:
+        return Finding(
+            Status.FAIL,
+            "journal",
+            f"the journal cannot be opened: {exc}",
+            "stop the service, keep a copy of the file for the compliance officer, and restore "
+            "the journal from central (never delete it)",
+        )
+    try:
+        result = journal.verify()
+        backlog = journal.last_seq() - journal.acked_seq()
+    finally:
+        journal.close()
+    if not result.ok:
+        return Finding(
+            Status.FAIL,
+            "journal",
+            f"the hash chain of {shown} breaks at event {result.first_bad_seq}: {result.reason}",
+            "the journal was altered or damaged: do not edit or delete it; tell the compliance "
+            "officer, who compares it with central's copy",
+        )
+    return Finding(
+        Status.OK,
+        "journal",
+        f"{shown}: {result.checked} events, chain intact, {backlog} not yet confirmed by central",
+    )
+
+
+def check_free_space(ctx: Context) -> Iterator[Finding]:
+    """The journal's filesystem has room above [journal] min_free_mb."""
+    path = ctx.journal_path()
+    if path is None or ctx.config is None:
+        return
+    existing = next((p for p in (path, *path.parents) if p.exists()), path.anchor)
+    free_mb = shutil.disk_usage(existing).free // (1024 * 1024)
+    minimum = ctx.config.journal.min_free_mb
+    where = ctx.root.display(Path(existing))
+    if free_mb < minimum:
+        yield Finding(
+            Status.FAIL,
+            "free space",
+            f"only {free_mb} MiB free at {where}; below {minimum} MiB the station refuses new orders",
+            "free space (old logs: `journalctl --vacuum-size=100M`) or use a larger card",
+        )
+    elif free_mb < 2 * minimum:
+        yield Finding(
+            Status.WARN,
+            "free space",
+            f"{free_mb} MiB free at {where}, close to the {minimum} MiB limit",
+            "free space soon (old logs: `journalctl --vacuum-size=100M`) or use a larger card",
+        )
+    else:
+        yield Finding(Status.OK, "free space", f"{free_mb} MiB free at {where}")
+
+
+def check_central(ctx: Context) -> Iterator[Finding]:
+    """Central accepts a CURVE handshake with this station's keys."""
+    if ctx.config is None:
+        return
+    keys, endpoint = ctx.keys, ctx.config.link.endpoint
+    if not keys.secret_key or not keys.server_key:
+        yield Finding(Status.WARN, "central", "not tried: no CURVE keys configured in [link]", "")
+        return
+    import zmq.auth
+
+    try:
+        public, secret = zmq.auth.load_certificate(ctx.root(keys.secret_key))
+        server, _ = zmq.auth.load_certificate(ctx.root(keys.server_key))
+    except (OSError, ValueError):
+        yield Finding(Status.WARN, "central", "not tried: the keys cannot be read (see keys)", "")
+        return
+    if secret is None:
+        yield Finding(Status.WARN, "central", "not tried: no station secret key (see keys)", "")
+        return
+    result = try_handshake(endpoint, public, secret, server, ctx.central_timeout_s)
+    yield _central_finding(endpoint, result.outcome, result.detail, ctx.central_timeout_s)
+
+
+_CENTRAL_FIX = {
+    Handshake.REFUSED: (
+        "central refused this station's key",
+        (
+            "enroll the station: copy its public key (station.key) to central and run "
+            "`packstation central allow station.key` there"
+        ),
+    ),
+    Handshake.BAD_SERVER_KEY: (
+        "central could not complete the encrypted handshake",
+        "[link] server_key is probably not central's public key: copy it again from central",
+    ),
+    Handshake.PROTOCOL: (
+        "something answers there, but not a packstation central",
+        "check [link] endpoint (host and port of central)",
+    ),
+    Handshake.DROPPED: (
+        "central closed the connection during the handshake",
+        "check [link] server_key and central's log (`journalctl -u packstation-central`)",
+    ),
+    Handshake.NO_ANSWER: (
+        "no answer",
+        (
+            "is central running (`systemctl status packstation-central` on the server)? Is the "
+            "address in [link] endpoint right, and is the port open in the firewall?"
+        ),
+    ),
+}
+
+
+def _central_finding(endpoint: str, outcome: Handshake, detail: str, timeout: float) -> Finding:
+    if outcome is Handshake.ACCEPTED:
+        return Finding(Status.OK, "central", f"{endpoint} accepted this station's key")
+    what, fix = _CENTRAL_FIX[outcome]
+    suffix = f" within {timeout:g} s" if outcome is Handshake.NO_ANSWER else ""
+    return Finding(Status.FAIL, "central", f"{endpoint}: {what}{suffix} ({detail})", fix)
+
+
+CHECKS: list[Check] = [
+    check_config,
+    check_udev_rules,
+    check_scanners,
+    check_scale,
+    check_printer,
+    check_indicator,
+    check_keys,
+    check_journal,
+    check_free_space,
+    check_central,
+]
