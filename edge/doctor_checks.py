@@ -415,8 +415,11 @@ _CENTRAL_FIX = {
         ),
     ),
     Handshake.BAD_SERVER_KEY: (
-        "central could not complete the encrypted handshake",
-        "[link] server_key is probably not central's public key: copy it again from central",
+        "the encrypted handshake failed",
+        (
+            "[link] server_key is probably not central's public key: copy it again from central "
+            "(or [link] endpoint points at something else than central)"
+        ),
     ),
     Handshake.PROTOCOL: (
         "something answers there, but not a packstation central",
