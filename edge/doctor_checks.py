@@ -275,15 +275,6 @@ def _key_finding(ctx: Context, configured: str, *, secret: bool) -> Finding:
             else "copy central's public key file (NAME.key) from the central server"
         )
         return Finding(Status.FAIL, "keys", f"{role} {configured} does not exist", fix)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if secret and mode & 0o077:
-        return Finding(
-            Status.FAIL,
-            "keys",
-            f"{role} {configured} is readable by others (mode {mode:04o})",
-            f"`chmod 600 {configured}`; then create a new key and enroll it, since others may "
-            "have read this one",
-        )
     try:
         _public, secret_key = zmq.auth.load_certificate(path)
     except (OSError, ValueError) as exc:
@@ -294,6 +285,15 @@ def _key_finding(ctx: Context, configured: str, *, secret: bool) -> Finding:
             "keys",
             f"{configured} holds only a public key",
             "[link] secret_key must name the NAME.key_secret file, not NAME.key",
+        )
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if secret and mode & 0o077:
+        return Finding(
+            Status.FAIL,
+            "keys",
+            f"{role} {configured} is readable by others (mode {mode:04o})",
+            f"`chmod 600 {configured}`; then create a new key and enroll it, since others may "
+            "have read this one",
         )
     return Finding(Status.OK, "keys", f"{role} {configured} is readable and well-formed")
 

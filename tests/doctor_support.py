@@ -8,6 +8,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import msgspec
+import zmq.auth
+
+from edge.station_config import StationConfig
+
 USB = "sys/devices/platform/axi/1000120000.pcie/1f00200000.usb/xhci-hcd.0/usb1"
 
 
@@ -125,3 +130,47 @@ def key_bitmap(codes: list[int], words: int = 6, word_bits: int = 64) -> str:
 
 KEYBOARD_KEYS = [*range(1, 59), 96, 100]  # Esc .. CapsLock, KPEnter, RightAlt
 POWER_BUTTON_KEYS = [116]
+
+
+# -- station configs and keys ---------------------------------------------------------------------
+def station_toml(
+    *,
+    scanner: str | None = "usb:05e0:1200",
+    scale_port: str | None = "/dev/packstation/scale",
+    printer: str = "file:/dev/packstation/printer",
+    indicator: str = "none",
+    min_free_mb: int = 1,
+    endpoint: str = "tcp://127.0.0.1:5560",
+) -> str:
+    """A station.toml for the doctor tests; None leaves the section out."""
+    lines = ['[station]\nid = "station-07"\nstate_dir = "/var/lib/packstation"\n']
+    if scanner is not None:
+        lines.append(f'[[scanner]]\ndevice = "{scanner}"\n')
+    if scale_port is not None:
+        lines.append(f'[scale]\nenabled = true\nport = "{scale_port}"\n')
+    lines.append(f'[printer]\ntarget = "{printer}"\n')
+    lines.append(f'[indicator]\nbackend = "{indicator}"\n')
+    lines.append(f"[journal]\nmin_free_mb = {min_free_mb}\n")
+    lines.append(f'[link]\nendpoint = "{endpoint}"\n')
+    return "\n".join(lines)
+
+
+class LinkWithKeys(msgspec.Struct, kw_only=True):
+    """[link] with the key options the link section will carry (edge.doctor.LinkKeys names)."""
+
+    endpoint: str
+    secret_key: str = ""
+    server_key: str = ""
+
+
+def with_link_keys(cfg: StationConfig, secret_key: str, server_key: str) -> StationConfig:
+    link = LinkWithKeys(endpoint=cfg.link.endpoint, secret_key=secret_key, server_key=server_key)
+    return msgspec.structs.replace(cfg, link=link)  # type: ignore[arg-type]
+
+
+def make_keys(directory: Path, name: str) -> tuple[Path, Path]:
+    """`NAME.key` and `NAME.key_secret` (0600), the files `packstation keys new NAME` writes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    public, secret = zmq.auth.create_certificates(directory, name)
+    os.chmod(secret, 0o600)
+    return Path(public), Path(secret)

@@ -28,7 +28,11 @@ def test_input_devices_tell_scanners_from_keyboards_and_skip_buttons(tmp_path: P
 
     found = probes.input_devices(probes.Root(tmp_path), word_bits=64)
 
-    assert [d.node for d in found] == ["/dev/input/event3", "/dev/input/event4", "/dev/input/event10"]
+    assert [d.node for d in found] == [
+        "/dev/input/event3",
+        "/dev/input/event4",
+        "/dev/input/event10",
+    ]
     symbol, honeywell, dell = found
     assert symbol.likely_scanner and symbol.usb == ("05e0", "1200")
     assert symbol.names == [
@@ -65,7 +69,9 @@ def test_serial_ports_skip_virtual_and_empty_8250_slots_and_flag_consoles(tmp_pa
 
 def test_printers_from_usblp_with_1284_id_and_libusb_only_interfaces(tmp_path: Path) -> None:
     fake = FakeSystem(tmp_path)
-    fake.usblp("lp0", ("04b8", "0202"), "MFG:EPSON;CMD:ESC/POS;MDL:TM-T88V;CLS:PRINTER;DES:TM-T88V;")
+    fake.usblp(
+        "lp0", ("04b8", "0202"), "MFG:EPSON;CMD:ESC/POS;MDL:TM-T88V;CLS:PRINTER;DES:TM-T88V;"
+    )
     fake.usb_printer_without_usblp(("0fe6", "811e"))
     fake.dev_link("packstation/printer", "usb/lp0")
 
@@ -73,7 +79,11 @@ def test_printers_from_usblp_with_1284_id_and_libusb_only_interfaces(tmp_path: P
 
     assert len(found) == 2
     lp0, raw = found
-    assert (lp0.node, lp0.usb, lp0.model) == ("/dev/usb/lp0", ("04b8", "0202"), "EPSON TM-T88V (ESC/POS)")
+    assert (lp0.node, lp0.usb, lp0.model) == (
+        "/dev/usb/lp0",
+        ("04b8", "0202"),
+        "EPSON TM-T88V (ESC/POS)",
+    )
     assert lp0.names == ["/dev/packstation/printer"]
     assert (raw.node, raw.usb) == ("", ("0fe6", "811e"))
 
