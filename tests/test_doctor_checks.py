@@ -53,7 +53,7 @@ def central(tmp_path: Path) -> Iterator[Central]:
     router = ctx.socket(zmq.ROUTER)
     router.curve_server = True
     public, secret = zmq.auth.load_certificate(server_secret)
-    router.curve_publickey, router.curve_secretkey = public, secret  # type: ignore[assignment]
+    router.curve_publickey, router.curve_secretkey = public, secret
     port = router.bind_to_random_port("tcp://127.0.0.1")
     try:
         yield Central(f"tcp://127.0.0.1:{port}", server_public, auth)
