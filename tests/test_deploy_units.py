@@ -98,7 +98,9 @@ def test_credentials_are_named_after_the_key_files(unit: Path, tmp_path: Path) -
 
 def test_the_credential_copy_is_used_only_when_present(tmp_path: Path) -> None:
     env = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
-    assert credential_path("/etc/packstation/keys/x.key", env) == Path("/etc/packstation/keys/x.key")
+    assert credential_path("/etc/packstation/keys/x.key", env) == Path(
+        "/etc/packstation/keys/x.key"
+    )
 
 
 def _exposure(unit: Path) -> float:
@@ -197,6 +199,8 @@ def test_sysusers_creates_the_service_user_in_group_gpio(tmp_path: Path) -> None
     )
     assert run.returncode == 0, run.stderr
     passwd = (tmp_path / "etc/passwd").read_text()
-    assert re.search(r"^packstation:x:\d+:\d+:[^:]*:/var/lib/packstation:/usr/sbin/nologin$", passwd, re.M)
+    assert re.search(
+        r"^packstation:x:\d+:\d+:[^:]*:/var/lib/packstation:/usr/sbin/nologin$", passwd, re.M
+    )
     group = (tmp_path / "etc/group").read_text()
     assert re.search(r"^gpio:x:\d+:packstation$", group, re.M)
