@@ -163,7 +163,7 @@ def test_stable_names_by_vendor_and_product_for_group_packstation(name: str) -> 
 
 def test_the_group_is_the_service_users_and_gpio_membership_is_declared() -> None:
     entries = [line.split() for line in SYSUSERS.read_text().splitlines() if line[:1] in "umg"]
-    assert ["u", "packstation", "-"] == entries[0][:3]
+    assert entries[0][:3] == ["u", "packstation", "-"]
     assert ["m", "packstation", "gpio"] in entries
     gpio = [r for r in parse_file(RULES) if "packstation/gpiochip" in assigned(r, "SYMLINK")]
     assert assigned(gpio[0], "GROUP") == ["gpio"]

@@ -200,7 +200,9 @@ def test_sysusers_creates_the_service_user_in_group_gpio(tmp_path: Path) -> None
     assert run.returncode == 0, run.stderr
     passwd = (tmp_path / "etc/passwd").read_text()
     assert re.search(
-        r"^packstation:x:\d+:\d+:[^:]*:/var/lib/packstation:/usr/sbin/nologin$", passwd, re.M
+        r"^packstation:x:\d+:\d+:[^:]*:/var/lib/packstation:/usr/sbin/nologin$",
+        passwd,
+        re.MULTILINE,
     )
     group = (tmp_path / "etc/group").read_text()
-    assert re.search(r"^gpio:x:\d+:packstation$", group, re.M)
+    assert re.search(r"^gpio:x:\d+:packstation$", group, re.MULTILINE)
