@@ -11,6 +11,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from edge.credentials import credential_path
 from edge.doctor import Check, Context, Finding, Status
 from edge.doctor_central import Handshake, try_handshake
 
@@ -76,7 +77,14 @@ def check_scanners(ctx: Context) -> Iterator[Finding]:
 
 def _scanner_finding(ctx: Context, device: str) -> Finding:
     if device.startswith("usb:"):
-        ids = tuple(device.lower().split(":")[1:3])
+        ids = tuple(device.lower().split(":")[1:])
+        if len(ids) != 2:
+            return Finding(
+                Status.FAIL,
+                "scanner",
+                f"{device!r} is not usb:VID:PID",
+                'write e.g. "usb:05e0:1200"',
+            )
         matches = [d for d in ctx.inventory.scanners if d.usb == ids]
         if matches:
             return _access(ctx, "scanner", matches[0].node, matches[0].accessible, device)
@@ -263,11 +271,17 @@ def check_keys(ctx: Context) -> Iterator[Finding]:
     yield _key_finding(ctx, keys.server_key, secret=False)
 
 
+def key_path(ctx: Context, configured: str) -> Path:
+    """The key file to read: systemd's credential copy inside the service, else the file."""
+    handed_over = credential_path(configured)
+    return handed_over if handed_over != Path(configured) else ctx.root(configured)
+
+
 def _key_finding(ctx: Context, configured: str, *, secret: bool) -> Finding:
     import zmq.auth
 
     role = "the station's secret key" if secret else "central's public key"
-    path = ctx.root(configured)
+    path = key_path(ctx, configured)
     if not path.is_file():
         fix = (
             "create it with `packstation keys new station`"
@@ -310,6 +324,15 @@ def check_journal(ctx: Context) -> Iterator[Finding]:
             "journal",
             f"no journal yet at {shown}",
             "nothing to do on a new station: the service creates it when it first starts",
+        )
+        return
+    if path.stat().st_size == 0:
+        yield Finding(
+            Status.FAIL,
+            "journal",
+            f"{shown} is an empty file, not a journal",
+            "stop the service and move the empty file away; the service creates a new journal, "
+            "and central still holds every event it confirmed",
         )
         return
     if not os.access(path, os.R_OK | os.W_OK):
@@ -394,8 +417,8 @@ def check_central(ctx: Context) -> Iterator[Finding]:
     import zmq.auth
 
     try:
-        public, secret = zmq.auth.load_certificate(ctx.root(keys.secret_key))
-        server, _ = zmq.auth.load_certificate(ctx.root(keys.server_key))
+        public, secret = zmq.auth.load_certificate(key_path(ctx, keys.secret_key))
+        server, _ = zmq.auth.load_certificate(key_path(ctx, keys.server_key))
     except (OSError, ValueError):
         yield Finding(Status.WARN, "central", "not tried: the keys cannot be read (see keys)", "")
         return

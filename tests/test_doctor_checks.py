@@ -367,3 +367,35 @@ def test_a_check_that_crashes_is_reported_and_the_rest_still_run(tmp_path: Path)
     assert findings[0].status is Status.FAIL and "RuntimeError: kaput" in findings[0].what
     assert findings[0].check == "boom" and ran.is_set()
     assert exit_code(findings) is ExitCode.DEVICE
+
+
+def test_keys_handed_over_by_systemd_are_used(
+    tmp_path: Path, central: Central, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside the service the keys are in $CREDENTIALS_DIRECTORY, not at the configured path."""
+    ctx = context(tmp_path, station_toml(endpoint=central.endpoint))
+    creds = tmp_path / "run/credentials/packstation-station.service"
+    public, _ = make_keys(creds, "station")
+    (creds / "central.key").write_bytes(central.public_key_file.read_bytes())
+    allow(central, public)
+    assert ctx.config is not None
+    ctx.config = with_link_keys(ctx.config, f"{KEYS}/station.key_secret", f"{KEYS}/central.key")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert [f.status for f in check_keys(ctx)] == [Status.OK, Status.OK]
+    assert [f.status for f in check_central(ctx)] == [Status.OK]
+
+
+def test_an_empty_journal_file_is_reported_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "var/lib/packstation/journal.sqlite3"
+    path.parent.mkdir(parents=True)
+    path.touch()
+    (journal,) = list(check_journal(context(tmp_path, station_toml())))
+    assert journal.status is Status.FAIL and "empty file" in journal.what
+    assert path.stat().st_size == 0
+
+
+def test_a_malformed_usb_scanner_id_is_named(tmp_path: Path) -> None:
+    hardware(tmp_path)
+    ctx = context(tmp_path, station_toml(scanner="usb:05e0"))
+    scanner = by_check(run_checks(ctx, CHECKS))["scanner"][0]
+    assert scanner.status is Status.FAIL and "is not usb:VID:PID" in scanner.what
