@@ -20,6 +20,10 @@ from edge.errors import ConfigError, ExitCode
 from edge.station_config import StationConfig, load_station_config
 
 DEFAULT_CONFIG = Path("/etc/packstation/station.toml")
+CONFIG_FIX = (
+    "edit the file (every option is explained in config/station.toml), "
+    "then run `packstation config check FILE`"
+)
 
 
 class Status(enum.Enum):
