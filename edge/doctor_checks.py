@@ -14,13 +14,8 @@ from pathlib import Path
 from edge.credentials import credential_path
 from edge.doctor import CONFIG_FIX, Check, Context, Finding, Status
 from edge.doctor_central import Handshake, try_handshake
-from edge.doctor_devices import (
-    check_indicator,
-    check_printer,
-    check_scale,
-    check_scanners,
-    check_udev_rules,
-)
+from edge.doctor_devices import check_indicator, check_printer, check_scale, check_scanners
+from edge.doctor_install import check_service, check_udev_rules
 
 
 def check_config(ctx: Context) -> Iterator[Finding]:
@@ -265,6 +260,7 @@ def _central_finding(endpoint: str, outcome: Handshake, detail: str, timeout: fl
 
 CHECKS: list[Check] = [
     check_config,
+    check_service,
     check_udev_rules,
     check_scanners,
     check_scale,

@@ -1,5 +1,5 @@
-"""Device checks of `packstation doctor`: the udev rules, and each configured scanner, scale,
-printer and indicator against what the probes found plugged in.
+"""Device checks of `packstation doctor`: each configured scanner, scale, printer and indicator
+against what the probes found plugged in.
 """
 
 from __future__ import annotations
@@ -9,22 +9,7 @@ import socket
 from collections.abc import Iterator
 
 from edge.doctor import CONFIG_FIX, Context, Finding, Status
-
-RULES_FILE = "/etc/udev/rules.d/70-packstation.rules"
-
-
-def check_udev_rules(ctx: Context) -> Iterator[Finding]:
-    """The stable-name rules are installed."""
-    if ctx.root(RULES_FILE).is_file():
-        yield Finding(Status.OK, "udev rules", f"{RULES_FILE} is installed")
-    else:
-        yield Finding(
-            Status.WARN,
-            "udev rules",
-            f"{RULES_FILE} is missing, so devices have no /dev/packstation/ names",
-            "install config/udev/70-packstation.rules there with your devices' ids, then "
-            "`sudo udevadm control --reload && sudo udevadm trigger`",
-        )
+from edge.doctor_install import RULES_FILE
 
 
 def check_scanners(ctx: Context) -> Iterator[Finding]:

@@ -109,6 +109,17 @@ class FakeSystem:
         self.write(f"{dev}/trigger", trigger)
         self.link(f"sys/class/leds/{name}", dev)
 
+    def installed(self, *, user: bool = True, in_gpio: bool = True, unit: bool = True) -> None:
+        """What the install guide's step 3 leaves behind: the unit, the user, its groups."""
+        if unit:
+            self.write("etc/systemd/system/packstation-station.service", "[Service]")
+        passwd = "root:x:0:0:root:/root:/bin/bash\n"
+        if user:
+            passwd += "packstation:x:998:998::/var/lib/packstation:/usr/sbin/nologin\n"
+        self.write("etc/passwd", passwd)
+        members = "pi,packstation" if in_gpio else "pi"
+        self.write("etc/group", f"root:x:0:\ngpio:x:997:{members}\npackstation:x:998:\n")
+
     def model(self, text: str) -> None:
         self.write("proc/device-tree/model", text.encode() + b"\0")
 

@@ -17,6 +17,7 @@ from zmq.auth.thread import ThreadAuthenticator
 
 from edge.doctor import Context, Finding, Status, exit_code, load_context, run_checks
 from edge.doctor_checks import CHECKS, check_central, check_journal, check_keys
+from edge.doctor_install import check_service
 from edge.doctor_probes import Root
 from edge.errors import ExitCode
 from edge.journal import Journal
@@ -86,6 +87,7 @@ def hardware(tmp_path: Path) -> FakeSystem:
     fake.dev_link("packstation/scale", "ttyUSB0")
     fake.dev_link("packstation/printer", "usb/lp0")
     fake.write("etc/udev/rules.d/70-packstation.rules", "# installed")
+    fake.installed()
     fake.cmdline("console=tty1 root=PARTUUID=1-02")
     return fake
 
@@ -147,6 +149,7 @@ def test_a_healthy_station_passes_every_check(tmp_path: Path, central: Central) 
     ]
     assert set(statuses(findings)) == {
         "config",
+        "service",
         "udev rules",
         "scanner",
         "scale",
@@ -170,7 +173,7 @@ def test_missing_config_exits_78_and_says_where_to_copy_it_from(tmp_path: Path) 
     assert "copy config/station.toml" in config.fix
     assert exit_code(findings) is ExitCode.CONFIG
     # checks that need the config say nothing rather than guess
-    assert set(statuses(findings)) == {"config", "udev rules"}
+    assert set(statuses(findings)) == {"config", "service", "udev rules"}
 
 
 def test_invalid_config_names_the_option(tmp_path: Path) -> None:
@@ -399,3 +402,18 @@ def test_a_malformed_usb_scanner_id_is_named(tmp_path: Path) -> None:
     ctx = context(tmp_path, station_toml(scanner="usb:05e0"))
     scanner = by_check(run_checks(ctx, CHECKS))["scanner"][0]
     assert scanner.status is Status.FAIL and "is not usb:VID:PID" in scanner.what
+
+
+# -- installation --------------------------------------------------------------------------------
+def test_a_missing_service_user_fails_before_systemd_does(tmp_path: Path) -> None:
+    FakeSystem(tmp_path).installed(user=False, unit=False)
+    unit, user = list(check_service(context(tmp_path, station_toml())))
+    assert unit.status is Status.WARN and "not installed" in unit.what
+    assert user.status is Status.FAIL and "217/USER" in user.what
+    assert "systemd-sysusers" in user.fix
+
+
+def test_a_service_user_outside_group_gpio_is_a_warning(tmp_path: Path) -> None:
+    FakeSystem(tmp_path).installed(in_gpio=False)
+    (finding,) = list(check_service(context(tmp_path, station_toml())))
+    assert finding.status is Status.WARN and "usermod -aG gpio packstation" in finding.fix

@@ -26,6 +26,7 @@ def pi(tmp_path: Path) -> FakeSystem:
     fake.led("ACT", "none [mmc0]")
     fake.dev_link("packstation/scale", "ttyACM0")
     fake.dev_link("packstation/printer", "usb/lp0")
+    fake.installed()
     return fake
 
 
@@ -80,7 +81,9 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
     """The console script a technician types, in a fresh process."""
     config = tmp_path / "station.toml"
     config.write_text(station_toml(scanner=None, scale_port=None, printer="file:/dev/null"))
-    FakeSystem(tmp_path).write("dev/null", "")
+    fake = FakeSystem(tmp_path)
+    fake.write("dev/null", "")
+    fake.installed()
     exe = Path(sys.executable).with_name("packstation")
     result = subprocess.run(
         [str(exe), "doctor", "--root", str(tmp_path), "--config", str(config)],
