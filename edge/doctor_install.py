@@ -7,6 +7,7 @@ no /dev/packstation names.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from edge.doctor import Context, Finding, Status
 
@@ -31,8 +32,11 @@ def check_udev_rules(ctx: Context) -> Iterator[Finding]:
 
 
 def check_service(ctx: Context) -> Iterator[Finding]:
-    """The unit is installed and its user exists, in group gpio (systemd/packstation.sysusers)."""
-    if not any(ctx.root(f"{d}/{UNIT}").is_file() for d in UNIT_DIRS):
+    """The unit is installed, its credentials exist, its user exists and is in group gpio."""
+    unit = next(
+        (ctx.root(f"{d}/{UNIT}") for d in UNIT_DIRS if ctx.root(f"{d}/{UNIT}").is_file()), None
+    )
+    if unit is None:
         yield Finding(
             Status.WARN,
             "service",
@@ -40,6 +44,8 @@ def check_service(ctx: Context) -> Iterator[Finding]:
             f"`sudo install -m 0644 systemd/{UNIT} /etc/systemd/system/ && "
             "sudo systemctl daemon-reload`",
         )
+    else:
+        yield from _credentials(ctx, unit)
     users = _names(ctx, "/etc/passwd")
     if USER not in users:
         yield Finding(
@@ -62,6 +68,20 @@ def check_service(ctx: Context) -> Iterator[Finding]:
     yield Finding(
         Status.OK, "service", f"user {USER} exists" + ("" if gpio is None else ", in group gpio")
     )
+
+
+def _credentials(ctx: Context, unit: Path) -> Iterator[Finding]:
+    """systemd refuses to start a unit whose LoadCredential= source is missing."""
+    for line in unit.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, _, value = line.strip().partition("=")
+        source = value.partition(":")[2]
+        if key == "LoadCredential" and source.startswith("/") and not ctx.root(source).exists():
+            yield Finding(
+                Status.FAIL,
+                "service",
+                f"{source} is missing, so the service will not start (status 243/CREDENTIALS)",
+                "create and enroll the station's keys (docs/install.md, step 7)",
+            )
 
 
 def _names(ctx: Context, file: str) -> dict[str, list[str]]:

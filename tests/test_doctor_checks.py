@@ -417,3 +417,17 @@ def test_a_service_user_outside_group_gpio_is_a_warning(tmp_path: Path) -> None:
     FakeSystem(tmp_path).installed(in_gpio=False)
     (finding,) = list(check_service(context(tmp_path, station_toml())))
     assert finding.status is Status.WARN and "usermod -aG gpio packstation" in finding.fix
+
+
+def test_missing_credential_files_of_the_installed_unit_fail(tmp_path: Path) -> None:
+    fake = FakeSystem(tmp_path)
+    fake.installed()
+    shipped = Path(__file__).resolve().parent.parent / "systemd/packstation-station.service"
+    fake.write("etc/systemd/system/packstation-station.service", shipped.read_text())
+    ctx = context(tmp_path, station_toml())
+    missing = [f for f in check_service(ctx) if f.status is Status.FAIL]
+    assert [("243/CREDENTIALS" in f.what) for f in missing] == [True, True]
+    assert "/etc/packstation/keys/station.key_secret" in missing[0].what
+    make_keys(tmp_path / "etc/packstation/keys", "station")
+    make_keys(tmp_path / "etc/packstation/keys", "central")
+    assert [f.status for f in check_service(ctx)] == [Status.OK]
