@@ -80,8 +80,6 @@ def _regex_problem(key: str, pattern: str) -> Iterator[tuple[str, str]]:
         yield key, f"invalid regular expression {pattern!r}: {exc}"
 
 
-
-
 class ScaleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The serial scale ([scale])."""
 

@@ -38,7 +38,18 @@ GS: Final = "\x1d"
 KEY_RIGHTBRACE: Final = 27  # the US `]` position, pressed with Ctrl for GS
 EV_MSC: Final = 4
 MSC_SCAN: Final = 4
-_KEYPAD: Final = {"0": 82, "1": 79, "2": 80, "3": 81, "4": 75, "5": 76, "6": 77, "7": 71, "8": 72, "9": 73}
+_KEYPAD: Final = {
+    "0": 82,
+    "1": 79,
+    "2": 80,
+    "3": 81,
+    "4": 75,
+    "5": 76,
+    "6": 77,
+    "7": 71,
+    "8": 72,
+    "9": 73,
+}
 _SUFFIX: Final = {"enter": KEY_ENTER, "kpenter": KEY_KPENTER, "tab": KEY_TAB}
 
 GsMode = Literal["ctrl", "alt", "drop", "digits", "substitute"]
@@ -97,7 +108,7 @@ def events_for(
     lay = layout(layout_name)
     out = _Stream(start, key_interval_us)
     for ch in (aim_id or "") + text:
-        if ch == GS and gs_mode != "ctrl" and gs_mode != "alt":
+        if ch == GS and gs_mode not in {"ctrl", "alt"}:
             if gs_mode == "digits":
                 _type(out, lay, "029", alt_mode)
             elif gs_mode == "substitute":

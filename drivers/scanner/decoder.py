@@ -26,7 +26,16 @@ KEY_KPENTER: Final = 96
 END_KEYS: Final[dict[int, EndedBy]] = {KEY_ENTER: "enter", KEY_KPENTER: "kpenter", KEY_TAB: "tab"}
 # Keypad digit keys (evdev codes) -> digit, for Alt+keypad character codes.
 KEYPAD_DIGITS: Final[dict[int, str]] = {
-    82: "0", 79: "1", 80: "2", 81: "3", 75: "4", 76: "5", 77: "6", 71: "7", 72: "8", 73: "9"
+    82: "0",
+    79: "1",
+    80: "2",
+    81: "3",
+    75: "4",
+    76: "5",
+    77: "6",
+    71: "7",
+    72: "8",
+    73: "9",
 }
 # AIM symbology identifier: ']' + symbology letter + modifier (ISO/IEC 15424; biip symbology.py).
 AIM_ID: Final = re.compile(r"\][A-Za-z][0-9A-Za-z]")
@@ -101,6 +110,10 @@ class Decoder:
         if self.pending and now - self._t_last > self._gap:
             return self._finish("idle")
         return []
+
+    def expire(self) -> list[ScannerEvent]:
+        """End the pending scan now: the reader saw no key for the idle gap (by its own clock)."""
+        return self._finish("idle") if self.pending else []
 
     def abort(self, reason: DiscardReason, detail: str = "") -> list[ScannerEvent]:
         """Discard the pending scan (the node went away); the keyboard state starts afresh."""
