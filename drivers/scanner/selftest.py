@@ -194,7 +194,7 @@ def compare(scans: Sequence[Scan], layout: str, gs_substitutes: Sequence[str] = 
         # compare what was typed with the expected text, with and without the prefix.
         typed = (scan.aim_id or "") + scan.text
         if GS1_TEXT.split(GS)[0] in typed:  # in GS1 data the configured substitutes mean GS
-            typed = typed.translate(str.maketrans(dict.fromkeys(gs_substitutes, GS)))
+            typed = typed.translate({ord(c): GS for c in gs_substitutes})
         if typed == previous:
             continue
         previous = typed
