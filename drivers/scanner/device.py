@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import struct
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -388,7 +388,7 @@ class ScannerService:
         for q in self._queues:
             q.put_nowait(event)
 
-    async def events(self) -> AsyncIterator[ScannerEvent]:
+    async def events(self) -> AsyncGenerator[ScannerEvent, None]:
         """Every event from now on, in order."""
         q: asyncio.Queue[ScannerEvent] = asyncio.Queue()
         self._queues.append(q)
