@@ -18,7 +18,7 @@ SHIFT, CTRL, ALT, ALTGR = e.KEY_LEFTSHIFT, e.KEY_LEFTCTRL, e.KEY_LEFTALT, e.KEY_
 # shared/hardware.md (b), verified with libxkbcommon: Z, Shift+Z, Y, Shift+2, '-' per layout.
 @pytest.mark.parametrize(
     ("layout", "expected"),
-    [("us", "zZy@-"), ("de", "yYz\"ß"), ("fr", "wWy2)")],
+    [("us", "zZy@-"), ("de", 'yYz"ß'), ("fr", "wWy2)")],
 )
 def test_same_keys_read_per_layout(layout: str, expected: str) -> None:
     k = Keys().tap(Z).tap(SHIFT, Z).tap(Y).tap(SHIFT, TWO).tap(MINUS).enter()
@@ -178,8 +178,10 @@ def test_two_nodes_interleaved_keep_their_own_scans() -> None:
     b = Keys(start=10.0005).taps(e.KEY_B).tap(CTRL, RB).taps(e.KEY_3).enter().events
     decoders = {n: Decoder(ScannerConfig(), device="d", node=n) for n in ("n1", "n2")}
     out = []
-    merged = sorted([("n1", ev) for ev in a] + [("n2", ev) for ev in b],
-                    key=lambda p: p[1].sec + p[1].usec / 1e6)
+    merged = sorted(
+        [("n1", ev) for ev in a] + [("n2", ev) for ev in b],
+        key=lambda p: p[1].sec + p[1].usec / 1e6,
+    )
     for node, ev in merged:
         out += decoders[node].feed(ev)
     got = sorted((s.node, s.text) for s in out if isinstance(s, Scan))

@@ -100,7 +100,10 @@ class Layout:
         """Every character this layout can type, and the simplest way to type it
         (fewest modifiers, Shift before AltGr, a live key before a dead key + Space)."""
         found: dict[str, tuple[int, Stroke]] = {}
-        allowed = self.shift_mask | self.level3_mask
+        # AltGr only where the right Alt key is AltGr (in "us" it is a second Alt key).
+        ralt = self._keymap.key_get_syms_by_level(KEY_RIGHTALT + XKB_OFFSET, 0, 0)
+        altgr = bool(ralt) and xkb.keysym_get_name(ralt[0]) == "ISO_Level3_Shift"
+        allowed = self.shift_mask | (self.level3_mask if altgr else 0)
         for kc in range(self._keymap.min_keycode(), self._keymap.max_keycode() + 1):
             for level in range(self._keymap.num_levels_for_key(kc, 0)):
                 masks = [
