@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import time
@@ -74,11 +75,8 @@ class Bench:
     def cleanup(self) -> None:
         for n in self.opened:
             n.close()
-            for fd in (n.w,):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            with contextlib.suppress(OSError):
+                os.close(n.w)
 
 
 CFG = ScannerConfig(device="usb:05e0:1200", name="s1", reopen_min_ms=20, reopen_max_ms=80)

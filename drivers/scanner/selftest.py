@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import io
-import string
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -21,7 +21,7 @@ from drivers.scanner.events import Scan
 from drivers.scanner.keymap import LAYOUTS, LayoutError
 
 GS: Final = "\x1d"
-PRINTABLE: Final = string.printable[:95]  # ' ' (0x20) through '~' (0x7E)
+PRINTABLE: Final = "".join(chr(c) for c in range(0x20, 0x7F))  # ' ' through '~', in order
 CHUNK: Final = 12  # Code 128 B of 12 characters is 178 modules: fits 58 mm paper at width 2
 GS1_TEXT: Final = "01095011010209171719050810ABCD1234" + GS + "2110"
 
@@ -162,6 +162,17 @@ def _predicted(text: str, scanner_layout: str, host_layout: str) -> str | None:
     return (scans[0].aim_id or "") + scans[0].text if len(scans) == 1 else None
 
 
+def misread_chars(scanner_layout: str, host_layout: str) -> list[tuple[str, str]]:
+    """Each printable ASCII character that a `scanner_layout` scanner read as `host_layout`
+    turns into something else, with what it turns into."""
+    out = []
+    for ch in PRINTABLE:
+        got = _predicted(ch, scanner_layout, host_layout)
+        if got != ch:
+            out.append((ch, got or ""))
+    return out
+
+
 def guess_layout(pairs: Sequence[tuple[Item, str]], host_layout: str) -> str | None:
     """The scanner layout that explains every (item, typed) pair when read as `host_layout`
     (with or without the item's AIM identifier, which goes through the same layout)."""
@@ -224,6 +235,13 @@ def _advise(report: Report) -> None:
                 f'the scanner types in the {guess!r} keyboard layout: set layout = "{guess}" '
                 "in its [[scanner]] table, or set the scanner to the US layout"
             )
+            report.advice.append(
+                f"with layout {report.layout!r} these characters read wrong: "
+                + ", ".join(
+                    f"'{_show(ch)}' reads as '{_show(got)}'" if got else f"'{_show(ch)}' is lost"
+                    for ch, got in misread_chars(guess, report.layout)
+                )
+            )
         else:
             report.advice.append(
                 "characters differ and no known layout explains it: check the scanner's "
@@ -271,7 +289,7 @@ def open_target(target: str, timeout_s: float) -> Any:
         host, _, port = rest[2:].rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"expected tcp://HOST:PORT, got {target!r}")
-        p = printer.Network(host.strip("[]"), int(port), timeout=timeout_s)
+        p = _network_class()(host.strip("[]"), int(port), timeout=timeout_s)
     elif kind == "file" and rest:
         p = printer.File(rest)
     elif kind == "serial" and rest:
@@ -286,3 +304,21 @@ def open_target(target: str, timeout_s: float) -> Any:
         )
     p.open()
     return p
+
+
+def _network_class() -> Any:
+    from escpos.exceptions import DeviceNotFoundError
+    from escpos.printer import Network
+
+    class _Network(Network):  # type: ignore[misc]
+        """escpos 3.1's Network.open leaks its socket when the connection is refused."""
+
+        def open(self, raise_not_found: bool = True) -> None:
+            try:
+                self.device = socket.create_connection((self.host, self.port), self.timeout)
+            except OSError as exc:
+                self.device = None
+                msg = f"could not connect to {self.host}:{self.port}: {exc}"
+                raise DeviceNotFoundError(msg) from exc
+
+    return _Network
