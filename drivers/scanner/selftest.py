@@ -317,7 +317,7 @@ def _network_class() -> Any:
             try:
                 self.device = socket.create_connection((self.host, self.port), self.timeout)
             except OSError as exc:
-                self.device = None
+                self._device = False
                 msg = f"could not connect to {self.host}:{self.port}: {exc}"
                 raise DeviceNotFoundError(msg) from exc
 
