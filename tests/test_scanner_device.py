@@ -325,3 +325,35 @@ def test_resolve_nodes_finds_every_interface_of_the_usb_device(tmp_path: Path) -
     assert resolve_nodes(link, sys_root=sys_root, dev_root=dev_root) == expected
     assert resolve_nodes("usb:dead:beef", sys_root=sys_root, dev_root=dev_root) == []
     assert resolve_nodes(str(by_id / "gone"), sys_root=sys_root, dev_root=dev_root) == []
+
+
+def test_a_resolver_bug_is_reported_and_retried_not_fatal() -> None:
+    bench = Bench(["/dev/input/event3"])
+    calls = {"n": 0}
+
+    def flaky(spec: str) -> list[str]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("sysfs surprise")
+        return bench.resolve(spec)
+
+    async def main() -> list[str]:
+        q: asyncio.Queue[ScannerEvent] = asyncio.Queue()
+        service = ScannerService([CFG], on_event=q.put_nowait, opener=bench.open, resolver=flaky)
+        task = asyncio.create_task(service.run())
+        states: list[str] = []
+        try:
+            while "connected" not in states:
+                ev = await asyncio.wait_for(q.get(), 2)
+                if isinstance(ev, DeviceState):
+                    states.append(ev.state)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return states
+
+    try:
+        states = asyncio.run(main())
+    finally:
+        bench.cleanup()
+    assert states == ["unplugged", "reopening", "connected"]

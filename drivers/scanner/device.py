@@ -282,7 +282,13 @@ class ScannerSupervisor:
         delay = lo
         try:
             while True:
-                lost = await self._attempt()
+                try:
+                    lost = await self._attempt()
+                except Exception as exc:  # a bug or an odd device: log, report, keep retrying
+                    LOG.exception("scanner supervisor error", extra={"device": self.name})
+                    self._close_all("closed")
+                    self._fail("unplugged", f"internal error: {exc!r}")
+                    lost = False
                 if lost:
                     delay = lo  # was connected: the first retry comes soon
                 await asyncio.sleep(delay)
