@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.config import ScanConfig
 from drivers.scanner.classify import (
@@ -114,6 +116,7 @@ def test_gtin_from_ean_and_plain_digits() -> None:
         assert got.get("01") == "04006381333931"
     bad = c("4006381333932", "]E0")  # check digit wrong
     assert isinstance(bad, Refused)
+    assert isinstance(c(" 4006381333931", "]E0"), Refused)
 
 
 def test_gs1_symbology_with_garbage_is_refused() -> None:
@@ -137,6 +140,13 @@ def test_badge_ticket_seal_from_config() -> None:
     assert isinstance(c("BADGE-ANNA1", badge_pattern=r"^EMP:\d+$"), Unrecognised)
 
 
+def test_whitespace_around_gs1_data_is_not_dropped() -> None:
+    # biip strips the value; the classifier must not accept a scan it did not read whole.
+    assert isinstance(c(" 2110", "]d2"), Refused)
+    assert isinstance(c("2110 ", "]d2"), Refused)
+    assert isinstance(c(" ", "]d2"), Refused)
+
+
 def test_unrecognised_and_empty() -> None:
     assert isinstance(c("hello world"), Unrecognised)
     assert isinstance(c(""), Unrecognised)
@@ -155,3 +165,18 @@ def test_scanned_gs1_end_to_end(gs_mode: str, kind: type, layout: str) -> None:
         s for s in decode_events(events, ScannerConfig(layout=layout)) if isinstance(s, Scan)
     ]  # type: ignore[arg-type]
     assert isinstance(Classifier().classify(scan.text, scan.aim_id), kind)
+
+
+@settings(max_examples=300)
+@given(
+    text=st.text(alphabet=st.sampled_from("0123456789ABCDabcd]~-/:\x1d \t%"), max_size=60),
+    aim=st.sampled_from([None, "]d2", "]C1", "]E0", "]C0", "]Q3"]),
+)
+def test_classification_never_raises(text: str, aim: str | None) -> None:
+    got = Classifier(ScanConfig(gs_substitutes=["~"])).classify(text, aim)
+    if isinstance(got, Gs1Data):
+        # accepted GS1 data reassembles to the scanned text: nothing dropped or invented
+        body = got.text.removeprefix(GS).removesuffix(GS)
+        joined = "".join(el.ai + el.value for el in got.elements)
+        assert got.elements
+        assert joined == body.replace(GS, "") or (got.elements[0].ai == "01" and aim == "]E0")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from evdev import ecodes as e
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.config import ScannerConfig
 from drivers.scanner.decoder import Decoder, alt_code_char
@@ -186,3 +188,35 @@ def test_two_nodes_interleaved_keep_their_own_scans() -> None:
         out += decoders[node].feed(ev)
     got = sorted((s.node, s.text) for s in out if isinstance(s, Scan))
     assert got == [("n1", "A12"), ("n2", "b" + GS + "3")]
+
+
+_EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from([e.EV_SYN, e.EV_KEY, e.EV_MSC, e.EV_LED]),
+        st.integers(0, 0x2FF),
+        st.integers(-1, 3),
+    ),
+    max_size=200,
+)
+
+
+@settings(max_examples=150)
+@given(stream=_EVENTS, layout=st.sampled_from(["us", "de", "fr"]))
+def test_any_event_stream_decodes_without_error(
+    stream: list[tuple[int, int, int]], layout: str
+) -> None:
+    # Garbage from a device must never raise: the daemon never dies on input.
+    dec = Decoder(ScannerConfig(layout=layout, max_scan_chars=64), device="d", node="n")  # type: ignore[arg-type]
+    t = Keys()
+    for type_, code, value in stream:
+        t.raw(type_, code, value)
+        t.t_us += 500
+    out = []
+    for ev in t.events:
+        out += dec.feed(ev)
+    out += dec.expire()
+    for ev in out:
+        assert isinstance(ev, Scan | ScanDiscarded)
+        if isinstance(ev, Scan):
+            assert ev.text
+            assert len(ev.text) <= 64

@@ -146,6 +146,8 @@ class Classifier:
         return Unrecognised(text)
 
     def _gtin(self, text: str, aim_id: str | None) -> Gs1Data | Refused:
+        if not (text.isascii() and text.isdigit()):  # biip would strip spaces away
+            return Refused(text, "not a valid GTIN: digits only")
         try:
             gtin = Gtin.parse(text)
         except ParseError as exc:
@@ -165,6 +167,9 @@ class Classifier:
         elements = tuple(
             Gs1Element(e.ai.ai, e.value, e.ai.data_title) for e in message.element_strings
         )
+        if not elements or "".join(e.ai + e.value for e in elements) != body.replace(GS, ""):
+            # biip strips whitespace at the ends; nothing may be lost or added on the way.
+            return self._gs1_failed(text, "characters outside the element strings", certain=certain)
         problem = _separator_problem(body, message)
         if problem:
             return Refused(text, problem)
