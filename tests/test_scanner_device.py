@@ -357,3 +357,15 @@ def test_a_resolver_bug_is_reported_and_retried_not_fatal() -> None:
     finally:
         bench.cleanup()
     assert states == ["unplugged", "reopening", "connected"]
+
+
+def test_service_without_scanners_runs_until_cancelled() -> None:
+    async def main() -> bool:
+        task = asyncio.create_task(ScannerService([ScannerConfig()]).run())
+        await asyncio.sleep(0.05)
+        running = not task.done()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return running
+
+    assert asyncio.run(main())

@@ -405,7 +405,9 @@ class ScannerService:
             self._queues.remove(q)
 
     async def run(self) -> None:
-        """Run every scanner's supervisor until cancelled."""
+        """Run every scanner's supervisor until cancelled (also when none is configured)."""
+        if not self.supervisors:
+            await asyncio.get_running_loop().create_future()
         async with asyncio.TaskGroup() as tg:
             for sup in self.supervisors:
                 tg.create_task(sup.run(), name=f"scanner {sup.name}")
