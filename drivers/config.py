@@ -23,7 +23,7 @@ class ScannerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     device: str = ""  # /dev/input/by-id/... path or "usb:VID:PID"; "" = none configured
     name: str = ""  # name in scan events, journal and indicator; "" = the device string
-    layout: Literal["us", "de", "fr"] = "us"  # keymap.LAYOUTS also has gb, be (CLI only for now)
+    layout: Literal["us", "gb", "de", "fr", "be"] = "us"
     idle_gap_ms: PositiveMs = 80
     end_keys: list[EndKey] = msgspec.field(default_factory=lambda: ["enter", "kpenter", "tab"])
     aim_ids: bool = True  # a leading ]Xm is the AIM symbology identifier, kept apart from the text

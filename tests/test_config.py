@@ -106,7 +106,7 @@ def test_section_that_is_not_a_table(tmp_path: Path) -> None:
 def test_array_of_tables_entry_is_numbered(tmp_path: Path) -> None:
     text = '[[scanner]]\ndevice = "usb:1:2"\n[[scanner]]\nlayout = "ru"\n'
     assert problems_of(tmp_path, text) == [
-        '[scanner #2] layout: expected one of "us", "de", "fr", got "ru"'
+        '[scanner #2] layout: expected one of "us", "gb", "de", "fr", "be", got "ru"'
     ]
 
 
