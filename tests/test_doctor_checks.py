@@ -400,8 +400,10 @@ def test_an_empty_journal_file_is_reported_and_left_alone(tmp_path: Path) -> Non
 def test_a_malformed_usb_scanner_id_is_named(tmp_path: Path) -> None:
     hardware(tmp_path)
     ctx = context(tmp_path, station_toml(scanner="usb:05e0"))
-    scanner = by_check(run_checks(ctx, CHECKS))["scanner"][0]
-    assert scanner.status is Status.FAIL and "is not usb:VID:PID" in scanner.what
+    # The config's own validation names it first; doctor reports it as a config failure.
+    config = by_check(run_checks(ctx, CHECKS))["config"][0]
+    assert config.status is Status.FAIL
+    assert '[scanner #1] device: expected a /dev/input/... path or "usb:VID:PID"' in config.what
 
 
 # -- installation --------------------------------------------------------------------------------
