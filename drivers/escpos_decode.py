@@ -9,6 +9,7 @@ in two waits for its remaining bytes.
 from __future__ import annotations
 
 import codecs
+import itertools
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
@@ -217,7 +218,7 @@ class Decoder:
         return self._gs(pos, cmd, found)
 
     def _dle(self, pos: int, cmd: int, found: list[Realtime]) -> int:
-        if cmd == 0x04 or cmd == 0x05:  # DLE EOT n / DLE ENQ n
+        if cmd in {4, 5}:  # DLE EOT n / DLE ENQ n
             if not self._need(pos, 3):
                 return 0
             if cmd == 0x04:
@@ -363,7 +364,7 @@ class Decoder:
     def _line_text(self) -> str:
         parts = []
         spans = [*self._line_codec, (len(self._line), "")]
-        for (start, codec), (end, _) in zip(spans, spans[1:], strict=False):
+        for (start, codec), (end, _) in itertools.pairwise(spans):
             parts.append(bytes(self._line[start:end]).decode(codec, "replace"))
         return "".join(parts)
 

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from drivers.escpos_decode import (
     BufferClear,
@@ -88,7 +88,7 @@ class SimPrinter:
     def target(self) -> str:
         return f"tcp://127.0.0.1:{self._port}"
 
-    def __enter__(self) -> SimPrinter:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

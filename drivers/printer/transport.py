@@ -8,6 +8,7 @@ the cover open, and python-escpos's Network waits 60 s (shared/hardware.md (c) 6
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -16,7 +17,7 @@ import stat
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 Scheme = Literal["tcp", "usb", "serial", "file"]
 CHUNK = 4096
@@ -96,7 +97,7 @@ class Transport(ABC):
     def close(self) -> None:
         """Release the connection; never raises."""
 
-    def __enter__(self) -> Transport:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -143,10 +144,8 @@ class TcpTransport(Transport):
         return data
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()
-        except OSError:
-            pass
 
 
 class FileTransport(Transport):
@@ -201,10 +200,8 @@ class FileTransport(Transport):
             raise TransportError(f"{self.target}: read failed: {_reason(exc)}") from exc
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             os.close(self._fd)
-        except OSError:
-            pass
 
 
 class SerialTransport(Transport):
@@ -243,10 +240,8 @@ class SerialTransport(Transport):
             raise TransportError(f"{self.target}: read failed: {exc}") from exc
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing must never raise
             self._port.close()
-        except Exception:  # noqa: BLE001 - closing must never raise
-            pass
 
 
 class UsbTransport(Transport):
@@ -271,7 +266,7 @@ class UsbTransport(Transport):
             self._in = _endpoint(intf, usb.util.ENDPOINT_IN)
         except TransportError:
             raise
-        except Exception as exc:  # noqa: BLE001 - pyusb raises USBError/NoBackendError/...
+        except Exception as exc:
             raise TransportError(f"{target}: cannot open: {exc}") from exc
         if self._out is None:
             raise TransportError(f"{target}: no bulk OUT endpoint")
@@ -286,7 +281,7 @@ class UsbTransport(Transport):
                 raise TransportError(f"{self.target}: write timed out after {timeout:g} s")
             try:
                 self._out.write(data[start : start + CHUNK], timeout=left_ms)
-            except Exception as exc:  # noqa: BLE001 - USBTimeoutError, USBError
+            except Exception as exc:
                 raise TransportError(f"{self.target}: write failed: {exc}") from exc
 
     def read(self, max_bytes: int, timeout: float) -> bytes:
@@ -294,18 +289,16 @@ class UsbTransport(Transport):
             return b""
         try:
             return bytes(self._in.read(max(max_bytes, 64), timeout=max(1, int(timeout * 1000))))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if "timeout" in str(exc).lower() or getattr(exc, "errno", None) == errno.ETIMEDOUT:
                 return b""
             raise TransportError(f"{self.target}: read failed: {exc}") from exc
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing must never raise
             import usb.util
 
             usb.util.dispose_resources(self._dev)
-        except Exception:  # noqa: BLE001 - closing must never raise
-            pass
 
 
 def _endpoint(intf: Any, direction: int) -> Any:
@@ -321,7 +314,7 @@ def _endpoint(intf: Any, direction: int) -> Any:
 
 
 def _reason(exc: OSError) -> str:
-    if isinstance(exc, TimeoutError) or isinstance(exc, socket.timeout):
+    if isinstance(exc, (TimeoutError, socket.timeout)):
         return "timed out"
     return exc.strerror or str(exc)
 
