@@ -75,6 +75,7 @@ class SimPrinter:
         self._held: list[bytes] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._want_closed = threading.Event()
         self._listener: socket.socket | None = None
         self._port = port
         self._thread: threading.Thread | None = None
@@ -108,11 +109,16 @@ class SimPrinter:
 
     def refuse(self, on: bool = True) -> None:
         """Close the port (connections are refused) or open it again on the same number."""
-        with self._lock:
-            if on:
-                self._close_listener()
-            elif self._listener is None:
-                self._listen()
+        if on:  # the server thread closes it, so no select() still holds the socket open
+            self._want_closed.set()
+            deadline = time.monotonic() + 2
+            while self._listener is not None and time.monotonic() < deadline:
+                time.sleep(0.005)
+        else:
+            with self._lock:
+                self._want_closed.clear()
+                if self._listener is None:
+                    self._listen()
 
     def set_state(
         self,
@@ -177,6 +183,8 @@ class SimPrinter:
     def _serve(self) -> None:
         conns: dict[socket.socket, _Conn] = {}
         while not self._stop.is_set():
+            if self._want_closed.is_set():
+                self._close_listener()
             listener = self._listener
             watch = [*conns] + ([listener] if listener is not None else [])
             try:

@@ -60,9 +60,9 @@ class Backend(ABC):
     def beep(self, count: int, beep_ms: int) -> None:
         """Sound `count` beeps of `beep_ms` (gaps as long); returns at once."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most back-ends hold nothing
+    def close(self) -> None:
         """Switch everything off and release the hardware."""
-        return None
+        return
 
 
 class NullBackend(Backend):

@@ -115,8 +115,10 @@ def _confirm(
     t: Transport, before: PrinterStatus, confirm: Confirm, pid: str, timeouts: Timeouts
 ) -> AttemptResult:
     warning = "" if before.readiness is Readiness.READY else " ".join(before.problems())
-    if confirm == "none" or not t.can_read:
-        return AttemptResult(True, before, UNKNOWN, warning=warning or _unconfirmed(t))
+    if not t.can_read:
+        return AttemptResult(True, before, UNKNOWN, warning=_unconfirmed(t))
+    if confirm == "none":
+        return AttemptResult(True, before, UNKNOWN, warning=warning)
     if confirm == "process-id":
         t.write(process_id_request(pid), timeouts.io)
         if _await(t, process_id_response(pid), timeouts.confirm):
