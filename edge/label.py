@@ -76,7 +76,8 @@ class HaltSlip(msgspec.Struct, frozen=True, kw_only=True):
     clears: str = "A supervisor badge clears this."
     station_id: str = ""
     agent_id: str = ""
-    at: str = ""  # ISO 8601 in the store's time zone
+    at: str = ""  # ISO 8601 with offset
+    timezone: str = ""  # the store's IANA zone, for the printed abbreviation (CST)
 
 
 def grams(mg: int) -> str:

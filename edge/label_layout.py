@@ -143,7 +143,12 @@ def layout_slip(slip: HaltSlip, width_mm: PaperWidth = 80) -> Document:
     blocks.append(_rule(cols))
     if slip.scanned:
         blocks += _lines(f"Scanned: {slip.scanned}", cols)
-    footer = [f for f in (slip.at and _human_time(slip.at), slip.station_id, slip.agent_id) if f]
+    footer = [
+        slip.at and _human_time(slip.at, slip.timezone),
+        slip.station_id and f"Station {slip.station_id}",
+        slip.agent_id and f"Agent {slip.agent_id}",
+    ]
+    footer = [f for f in footer if f]
     if footer:
         blocks += _lines("  ".join(footer), cols)
     return Document(tuple(blocks), width_mm, title=f"slip {slip.order_id} {slip.code}")

@@ -43,9 +43,30 @@ def _pkg(uid: str, name: str, batch: str, **extra: object) -> dict[str, object]:
 
 
 INVENTORY = [
-    _pkg("1A4060300002C9B000012345", "Blue Dream 3.5g", "B-2291", NetWeightMg=3500, ThcMg=245, CbdMg=2),
-    _pkg("1A4060300002C9B000012346", "Blue Dream 3.5g", "B-2291", NetWeightMg=3500, ThcMg=245, CbdMg=2),
-    _pkg("1A4060300002C9B000012347", "Blue Dream 3.5g", "B-2291", NetWeightMg=3500, ThcMg=245, CbdMg=2),
+    _pkg(
+        "1A4060300002C9B000012345",
+        "Blue Dream 3.5g",
+        "B-2291",
+        NetWeightMg=3500,
+        ThcMg=245,
+        CbdMg=2,
+    ),
+    _pkg(
+        "1A4060300002C9B000012346",
+        "Blue Dream 3.5g",
+        "B-2291",
+        NetWeightMg=3500,
+        ThcMg=245,
+        CbdMg=2,
+    ),
+    _pkg(
+        "1A4060300002C9B000012347",
+        "Blue Dream 3.5g",
+        "B-2291",
+        NetWeightMg=3500,
+        ThcMg=245,
+        CbdMg=2,
+    ),
     _pkg("1A4060300002C9B000012348", "OG Kush bulk flower", "B-1001", ThcMg=780),
     _pkg("1A4060300002C9B000012349", "Sour Gummies 10x10mg", "G-0007", ThcMg=100, CbdMg=0),
 ]
@@ -90,4 +111,3 @@ def sample_label(tmp: Path, agent: str = "A-17") -> ExitLabel:
     order: Order = load_order(order_path)
     warnings = load_warnings("IL", REPO / "config" / "warnings")
     return build_label(order, load_inventory(inv_path), STATION, warnings, agent, AT)
-

@@ -84,8 +84,17 @@ def test_beeps_and_bel() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "valid"), [(0x12, True), (0x16, True), (0x7E, True), (0x00, False), (0xFF, False),
-                         (0x13, False), (0x02, False), (0x92, False)]
+    ("value", "valid"),
+    [
+        (0x12, True),
+        (0x16, True),
+        (0x7E, True),
+        (0x00, False),
+        (0xFF, False),
+        (0x13, False),
+        (0x02, False),
+        (0x92, False),
+    ],
 )
 def test_status_byte_pattern_0xx1xx10(value: int, valid: bool) -> None:
     assert is_status_byte(value) is valid

@@ -33,7 +33,12 @@ FAST = Timeouts(io=2.0, status=0.3, confirm=2.0)
 
 def _try(sim: SimPrinter, *, confirm: str = "status", clear: bool = False, pid: str = "0001"):  # type: ignore[no-untyped-def]
     return attempt(
-        parse_target(sim.target), JOB, timeouts=FAST, confirm=confirm, pid=pid, clear_first=clear  # type: ignore[arg-type]
+        parse_target(sim.target),
+        JOB,
+        timeouts=FAST,
+        confirm=confirm,
+        pid=pid,
+        clear_first=clear,  # type: ignore[arg-type]
     )
 
 
@@ -50,8 +55,11 @@ def test_ready_printer_prints_and_job_decodes() -> None:
 
 @pytest.mark.parametrize(
     ("state", "message"),
-    [({"paper": "end"}, "out of paper"), ({"cover_open": True}, "cover is open"),
-     ({"error": True}, "reports an error")],
+    [
+        ({"paper": "end"}, "out of paper"),
+        ({"cover_open": True}, "cover is open"),
+        ({"error": True}, "reports an error"),
+    ],
 )
 def test_blocked_printer_gets_no_job(state: dict[str, object], message: str) -> None:
     with SimPrinter() as sim:
@@ -145,9 +153,14 @@ def test_no_process_id_answer_means_not_printed() -> None:
             conn.sendall(b"\x12" * data.count(b"\x10\x04"))
 
     with raw_listener(status_only) as port:
-        result = attempt(Target("tcp", host="127.0.0.1", port=port), JOB,
-                         timeouts=Timeouts(2.0, 0.3, 0.5), confirm="process-id", pid="0007",
-                         clear_first=False)
+        result = attempt(
+            Target("tcp", host="127.0.0.1", port=port),
+            JOB,
+            timeouts=Timeouts(2.0, 0.3, 0.5),
+            confirm="process-id",
+            pid="0007",
+            clear_first=False,
+        )
     assert not result.printed and "did not confirm" in result.error
 
 
@@ -171,16 +184,28 @@ def test_write_to_a_printer_that_stops_reading_times_out() -> None:
 def test_file_target_writes_the_job_and_has_no_status(tmp_path: Path) -> None:
     capture = tmp_path / "lp0"
     capture.write_bytes(b"")
-    result = attempt(parse_target(f"file:{capture}"), JOB, timeouts=FAST, confirm="status",
-                     pid="0001", clear_first=False)
+    result = attempt(
+        parse_target(f"file:{capture}"),
+        JOB,
+        timeouts=FAST,
+        confirm="status",
+        pid="0001",
+        clear_first=False,
+    )
     assert result.printed and "no back channel" in result.warning
     assert decode(capture.read_bytes()).lines[0] == "ORDER 1042"
 
 
 def test_missing_device_file_is_an_error_not_a_new_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
-    result = attempt(parse_target(f"file:{missing}"), JOB, timeouts=FAST, confirm="status",
-                     pid="0001", clear_first=False)
+    result = attempt(
+        parse_target(f"file:{missing}"),
+        JOB,
+        timeouts=FAST,
+        confirm="status",
+        pid="0001",
+        clear_first=False,
+    )
     assert not result.printed and "No such file" in result.error
     assert not missing.exists()
 
@@ -207,8 +232,9 @@ def test_serial_printer_over_a_pty() -> None:
         target = parse_target(f"serial:{os.ttyname(slave)}@19200")
         with open_transport(target, 1.0) as t:
             assert read_status(t, 0.5).readiness is Readiness.READY
-        result = attempt(target, JOB, timeouts=FAST, confirm="status", pid="0001",
-                         clear_first=False)
+        result = attempt(
+            target, JOB, timeouts=FAST, confirm="status", pid="0001", clear_first=False
+        )
         assert result.printed, result.error
         deadline = time.monotonic() + 2
         while b"ORDER 1042" not in received and time.monotonic() < deadline:
@@ -236,8 +262,9 @@ def test_parse_target(text: str, expected: Target) -> None:
     assert parse_target(text) == expected
 
 
-@pytest.mark.parametrize("text", ["tcp://host", "tcp://h:0", "usb:xyz:1", "usb:1", "lp0", "file:",
-                                  "serial:/x@fast"])
+@pytest.mark.parametrize(
+    "text", ["tcp://host", "tcp://h:0", "usb:xyz:1", "usb:1", "lp0", "file:", "serial:/x@fast"]
+)
 def test_parse_target_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="expected tcp://HOST:PORT"):
         parse_target(text)

@@ -79,6 +79,9 @@ class PrinterService:
         self._wake.set()
         if self._worker is not None:
             await asyncio.to_thread(self._worker.join, timeout)
+            if self._worker.is_alive():  # still in an attempt: it finishes on its own
+                LOG.warning("printer worker still busy at stop; spool left open")
+                return
         self.spool.close()
 
     def subscribe(self) -> asyncio.Queue[PrinterEvent]:
@@ -199,7 +202,7 @@ class PrinterService:
 
     def _hard_deadline(self) -> float:
         t = self.settings.timeouts
-        return 4 * t.io + 8 * t.status + t.confirm + 2.0
+        return 4 * t.io + 8 * t.status + t.confirm + 1.0
 
     def _query_status(self) -> PrinterStatus:
         if not self._io_lock.acquire(timeout=self._hard_deadline()):

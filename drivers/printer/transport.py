@@ -234,8 +234,13 @@ class SerialTransport(Transport):
         import serial
 
         self._port.timeout = max(timeout, 0)
-        try:
-            return bytes(self._port.read(max_bytes))
+        try:  # pyserial's read(n) waits for all n bytes: take the first, then what is there
+            first = bytes(self._port.read(1))
+            waiting = min(int(self._port.in_waiting), max_bytes - 1) if first else 0
+            if waiting <= 0:
+                return first
+            self._port.timeout = 0
+            return first + bytes(self._port.read(waiting))
         except (serial.SerialException, OSError) as exc:
             raise TransportError(f"{self.target}: read failed: {exc}") from exc
 
