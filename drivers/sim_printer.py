@@ -72,6 +72,7 @@ class SimPrinter:
         self.dropped: list[bytes] = []  # partial or cleared jobs that never printed
         self.connections = 0
         self.status_queries: list[int] = []
+        self.beeps: list[tuple[int, int]] = []  # ESC B n t received (the printer's buzzer)
         self._held: list[bytes] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -265,6 +266,7 @@ class SimPrinter:
 
     def _print(self, data: bytes) -> None:
         decoded = decode(data)
+        self.beeps.extend(decoded.beeps)
         if not decoded.blocks and not decoded.cuts:
             return  # status polls and beeps only
         job = SimJob(data, decoded)

@@ -62,7 +62,7 @@ def test_preview_png_is_paper_sized_and_says_everything(
 def test_preview_qr_modules_match_the_seal_code(tmp_path: Path) -> None:
     label = sample_label(tmp_path)
     rendered = render_document(layout_label(label, 80, qr_module_dots=6))
-    ((payload, (left, top, right, bottom)),) = rendered.qr_boxes
+    ((payload, (left, top, right, _bottom)),) = rendered.qr_boxes
     assert payload == seal_code_for(label)
     matrix = qr_matrix(payload)
     quiet = 4 * 6
