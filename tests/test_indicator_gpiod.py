@@ -85,7 +85,7 @@ def fake_gpiod(chips: dict[str, tuple[str, list[str]]]) -> ModuleType:
         return requests[-1]
 
     mod.Chip = Chip  # type: ignore[attr-defined]
-    mod.LineSettings = lambda **kw: SimpleNamespace(**kw)  # type: ignore[attr-defined]
+    mod.LineSettings = SimpleNamespace  # type: ignore[attr-defined]
     mod.line = SimpleNamespace(Value=Value, Direction=Direction)  # type: ignore[attr-defined]
     mod.is_gpiochip_device = lambda path: path in chips  # type: ignore[attr-defined]
     mod.request_lines = request_lines  # type: ignore[attr-defined]
