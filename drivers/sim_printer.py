@@ -172,7 +172,7 @@ class SimPrinter:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._port))
-        sock.listen(8)
+        sock.listen(64)
         self._port = sock.getsockname()[1]
         self._listener = sock
 

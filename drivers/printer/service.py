@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from drivers.config import PrinterConfig
 from drivers.printer.document import Document
 from drivers.printer.escpos_encode import QrMode, encode
 from drivers.printer.session import AttemptResult, Confirm, Timeouts, attempt, read_status
 from drivers.printer.spool import JobRecord, JobState, Spool
 from drivers.printer.status import UNKNOWN, PrinterStatus
-from drivers.printer.transport import Target, TransportError, open_transport
+from drivers.printer.transport import Target, TransportError, open_transport, parse_target
 
 LOG = logging.getLogger(__name__)
 
@@ -38,6 +39,25 @@ class PrinterSettings:
     confirm: Confirm = "status"
     qr_mode: QrMode = "native"
     retry_s: float = 5.0
+
+
+def settings_from_config(cfg: PrinterConfig) -> PrinterSettings:
+    """PrinterSettings from the [printer] section (ValueError for a malformed target)."""
+    return PrinterSettings(
+        target=parse_target(cfg.target),
+        width_mm=cfg.paper_width_mm,
+        timeouts=Timeouts(
+            cfg.timeout_ms / 1000, cfg.status_timeout_ms / 1000, cfg.confirm_timeout_ms / 1000
+        ),
+        confirm=cfg.confirm,
+        qr_mode=cfg.qr_mode,
+        retry_s=cfg.retry_ms / 1000,
+    )
+
+
+def spool_path_for(cfg: PrinterConfig, state_dir: str) -> Path:
+    """[printer] spool_path, or <state_dir>/print-spool.sqlite3 when it is empty."""
+    return Path(cfg.spool_path) if cfg.spool_path else Path(state_dir) / "print-spool.sqlite3"
 
 
 @dataclass(frozen=True)
