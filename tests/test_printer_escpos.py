@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.escpos_decode import (
     BufferClear,
@@ -118,3 +120,13 @@ def test_status_meanings() -> None:
     silent = PrinterStatus()
     assert silent.readiness is Readiness.UNKNOWN and silent.state == "unknown"
     assert silent.online is None and silent.paper_end is None  # unknown, never "ok"
+
+
+@given(st.binary(max_size=400), st.integers(min_value=1, max_value=50))
+@settings(max_examples=300)
+def test_any_bytes_decode_without_raising(data: bytes, step: int) -> None:
+    decoder = Decoder()
+    for i in range(0, len(data), step):
+        decoder.feed(data[i : i + step])
+    job = decoder.finish()
+    assert isinstance(job.lines, list)

@@ -222,3 +222,24 @@ def test_settings_from_the_printer_section(tmp_path: Path) -> None:
     assert s.retry_s == 1.5
     assert spool_path_for(cfg, str(tmp_path)) == tmp_path / "print-spool.sqlite3"
     assert spool_path_for(PrinterConfig(spool_path="/x/s.db"), "/y") == Path("/x/s.db")
+
+
+def test_job_interrupted_mid_attempt_is_resent_after_clearing_the_buffer(tmp_path: Path) -> None:
+    spool_path = tmp_path / "spool.sqlite3"
+    spool = Spool(spool_path)
+    spool.add("label-5", "label", "t", b"\x1b@ORDER 5\n\x1dV\x00")
+    spool.mark_attempt("label-5")  # the daemon died while sending
+    spool.close()
+
+    async def scenario(sim: SimPrinter) -> None:
+        svc = PrinterService(settings(sim), spool_path)
+        await svc.start()
+        record = await svc.wait_printed("label-5", 5)
+        assert record.attempts == 2
+        await svc.stop()
+
+    with SimPrinter() as sim:
+        asyncio.run(scenario(sim))
+        (job,) = sim.wait_for_jobs(1)
+        assert job.data.startswith(b"\x10\x14\x08")  # DLE DC4 8: clear what may remain
+        assert job.decoded.lines == ["ORDER 5"]

@@ -273,3 +273,11 @@ def test_parse_target_rejects(text: str) -> None:
 def test_usb_target_without_device_is_a_transport_error() -> None:
     with pytest.raises(TransportError, match="usb:ffff:fffe"):
         open_transport(parse_target("usb:ffff:fffe"), 0.5)
+
+
+def test_paper_near_end_prints_and_warns() -> None:
+    with SimPrinter() as sim:
+        sim.set_state(paper="near_end")
+        result = _try(sim)
+        assert result.printed and "nearly empty" in result.warning
+        assert result.status_after.state == "paper_near_end"
