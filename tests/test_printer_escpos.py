@@ -130,3 +130,9 @@ def test_any_bytes_decode_without_raising(data: bytes, step: int) -> None:
         decoder.feed(data[i : i + step])
     job = decoder.finish()
     assert isinstance(job.lines, list)
+
+
+def test_characters_no_western_code_page_has_are_folded_not_garbling_the_line() -> None:
+    doc = Document((Text("李雷 😀 Zoë Ñandú Łódź"), Text("after")), 80)
+    job = decode(encode(doc))
+    assert job.lines[:2] == ["?? ? Zoë Ñandú Łódź", "after"]

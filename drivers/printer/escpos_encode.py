@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import unicodedata
 from typing import Literal
 
 from escpos.constants import QR_ECLEVEL_M
@@ -59,9 +60,38 @@ def encode(doc: Document, *, qr_mode: QrMode = "native") -> bytes:
     return bytes(p.output)
 
 
+# Western code pages of the default profile: python-escpos switches among them (ESC t n). A
+# character outside all of them would make it switch to GB18030 without telling the printer,
+# garbling the rest of the label on a Western printer, so such characters are folded first.
+_CODEPAGES = ("cp437", "cp858", "cp1252", "cp852", "cp866")
+
+
+def _encodable(ch: str) -> bool:
+    for codec in _CODEPAGES:
+        try:
+            ch.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        return True
+    return False
+
+
+def printable(text: str) -> str:
+    """`text` with every character a Western ESC/POS code page lacks folded to its base letter
+    (NFKD without accents) or replaced by "?"."""
+    out = []
+    for ch in text:
+        if _encodable(ch):
+            out.append(ch)
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        out.append(base if base and all(_encodable(c) for c in base) else "?")
+    return "".join(out)
+
+
 def _text(p: Dummy, block: Text) -> None:
     p.set(align=block.align, bold=block.bold, **_SIZE_ARGS[block.size])
-    p.textln(block.text)
+    p.textln(printable(block.text))
 
 
 def _qr(p: Dummy, block: Qr, mode: QrMode) -> None:
