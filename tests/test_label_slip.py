@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from drivers.printer.service import PrinterService, PrinterSettings
@@ -12,6 +13,8 @@ from drivers.printer.session import Timeouts
 from drivers.printer.spool import JobState
 from drivers.printer.transport import parse_target
 from drivers.sim_printer import SimPrinter
+from edge.cli import run
+from edge.errors import ExitCode
 from edge.label import HaltSlip, seal_code_for, short_uid
 from edge.label_layout import layout_slip
 from edge.label_print import label_job_id, print_label, print_slip
@@ -81,3 +84,56 @@ def test_daemon_api_prints_label_and_slip_once_each(tmp_path: Path) -> None:
             *["Green Leaf Dispensary"] * 2,
         ]
         assert jobs[1].decoded.qr_payloads == [seal_code_for(label)]
+
+
+def test_slip_command_previews_and_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slip_path = tmp_path / "slip.json"
+    slip_path.write_bytes(msgspec.json.encode(SLIP))
+    out = tmp_path / "slip.png"
+    with SimPrinter() as sim:
+        code = run(
+            [
+                "label",
+                "slip",
+                str(slip_path),
+                "--out",
+                str(out),
+                "--printer",
+                sim.target,
+                "--width",
+                "58",
+            ]
+        )
+        assert code == ExitCode.OK
+        (job,) = sim.wait_for_jobs(1)
+    assert out.exists()
+    assert "A supervisor badge clears this." in " ".join(job.decoded.lines)
+    assert all(len(line) <= 32 for line in job.decoded.lines)
+    slip_path.write_text('{"order_id": "1042"}')
+    assert run(["label", "slip", str(slip_path), "--out", str(out)]) == ExitCode.USAGE
+    assert "not a valid SLIP.json" in capsys.readouterr().err
+    assert run(["label", "slip", str(slip_path)]) == ExitCode.USAGE
+
+
+def test_queue_command_lists_waiting_jobs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from drivers.printer.spool import Spool
+    from tests.printer_support import write_station_toml
+
+    cfg = write_station_toml(tmp_path)
+    assert run(["label", "queue", "--config", str(cfg)]) == ExitCode.OK
+    assert "no spool" in capsys.readouterr().out
+    spool = Spool(tmp_path / "state" / "print-spool.sqlite3")
+    spool.add("label-SEAL-1042-0123456789ABCDEF", "label", "label 1042", b"x")
+    spool.mark_attempt("label-SEAL-1042-0123456789ABCDEF")
+    spool.mark_failed("label-SEAL-1042-0123456789ABCDEF", "The printer is out of paper.")
+    spool.add("slip-1042-ab", "slip", "", b"y")
+    spool.mark_printed("slip-1042-ab")
+    spool.close()
+    assert run(["label", "queue", "--config", str(cfg)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "label-SEAL-1042-0123456789ABCDEF  label  queued  attempts=1" in out
+    assert "out of paper" in out and "slip-1042-ab" not in out and "1 job(s) waiting" in out

@@ -266,7 +266,12 @@ class UsbTransport(Transport):
                 raise TransportError(f"{target}: no such USB device (unplugged or powered off?)")
             if dev.is_kernel_driver_active(0):
                 dev.detach_kernel_driver(0)  # usblp would hold it: shared/hardware.md (d)
-            intf = dev.get_active_configuration()[(0, 0)]
+            try:
+                cfg = dev.get_active_configuration()
+            except usb.core.USBError:  # not configured yet
+                dev.set_configuration()
+                cfg = dev.get_active_configuration()
+            intf = cfg[(0, 0)]
             self._out = _endpoint(intf, usb.util.ENDPOINT_OUT)
             self._in = _endpoint(intf, usb.util.ENDPOINT_IN)
         except TransportError:

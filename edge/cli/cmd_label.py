@@ -1,4 +1,5 @@
-"""`packstation label preview|print|status`: exit labels as PNG or on a printer, printer status."""
+"""`packstation label preview|print|slip|queue|status`: exit labels and discrepancy slips as PNG or
+on a printer, the print spool and the printer's status."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from drivers.printer.document import PaperWidth
 from drivers.printer.escpos_encode import encode
+from drivers.printer.service import spool_path_for
 from drivers.printer.session import Timeouts, attempt, read_status
+from drivers.printer.spool import Spool
 from drivers.printer.status import Readiness
 from drivers.printer.transport import TransportError, open_transport, parse_target
 from edge.errors import BadInput, DeviceError, ExitCode
-from edge.label import ExitLabel, StationInfo, build_label, seal_code_for
+from edge.label import ExitLabel, HaltSlip, StationInfo, build_label, seal_code_for
 from edge.label_inputs import load_inventory, load_order, load_warnings, warnings_dir
-from edge.label_layout import layout_label
+from edge.label_layout import layout_label, layout_slip
 from edge.label_render import render_document
 from edge.station_config import StationConfig, load_station_config
 
@@ -54,6 +59,26 @@ def register(sub: Any) -> None:
         "serial:PATH[@BAUD] or file:PATH (default: [printer] target)",
     )
     prt.set_defaults(handler=_print)
+    slip = cmds.add_parser(
+        "slip",
+        help="preview or print a discrepancy slip from SLIP.json",
+        description="Render SLIP.json (the fields of edge.label.HaltSlip) to --out PNG and/or "
+        "print it on --printer. Exit 0, 2 (bad SLIP.json), 4 (printer).",
+    )
+    slip.add_argument("slip", type=Path, metavar="SLIP.json")
+    slip.add_argument("--out", type=Path, metavar="PNG")
+    slip.add_argument("--printer", metavar="TARGET")
+    slip.add_argument("--config", type=Path, metavar="FILE", help="station.toml")
+    slip.add_argument("--width", type=int, choices=[58, 80], help="paper mm (default: config)")
+    slip.set_defaults(handler=_slip)
+    queue = cmds.add_parser(
+        "queue",
+        help="list print jobs not yet printed (the daemon's spool)",
+        description="List the jobs of the print spool that are queued or being printed, oldest "
+        "first, with their attempts and last error. Exit 0.",
+    )
+    queue.add_argument("--config", type=Path, metavar="FILE", help="station.toml")
+    queue.set_defaults(handler=_queue)
     status = cmds.add_parser(
         "status",
         help="query the printer's DLE EOT status",
@@ -152,6 +177,65 @@ def _print(args: argparse.Namespace) -> int:
     if result.warning:
         print(f"packstation: warning: {result.warning}", file=sys.stderr)
     print(f"{target}: printed label for order {label.order_id}, seal {seal_code_for(label)}")
+    return int(ExitCode.OK)
+
+
+def _slip(args: argparse.Namespace) -> int:
+    cfg = load_station_config(args.config)
+    try:
+        slip = msgspec.json.decode(args.slip.read_bytes(), type=HaltSlip)
+    except OSError as exc:
+        raise BadInput(f"{args.slip}: cannot read: {exc.strerror or exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise BadInput(f"{args.slip}: not a valid SLIP.json: {exc}") from exc
+    if args.out is None and args.printer is None:
+        raise BadInput("label slip: give --out PNG, --printer TARGET or both")
+    doc = layout_slip(slip, _width(args, cfg))
+    if args.out is not None:
+        try:
+            render_document(doc).save(args.out)
+        except OSError as exc:
+            raise BadInput(f"{args.out}: cannot write: {exc.strerror or exc}") from exc
+        print(f"{args.out}: slip for order {slip.order_id}")
+    if args.printer is not None:
+        _send(_target(args, cfg), encode(doc, qr_mode=cfg.printer.qr_mode), cfg, "slip")
+        print(f"{args.printer}: printed slip for order {slip.order_id}")
+    return int(ExitCode.OK)
+
+
+def _send(target: Any, data: bytes, cfg: StationConfig, what: str) -> None:
+    result = attempt(
+        target,
+        data,
+        timeouts=_timeouts(cfg),
+        confirm=cfg.printer.confirm,
+        pid="0001",
+        clear_first=False,
+    )
+    if not result.printed:
+        raise DeviceError(f"{target}: {what} not printed: {result.error}")
+    if result.warning:
+        print(f"packstation: warning: {result.warning}", file=sys.stderr)
+
+
+def _queue(args: argparse.Namespace) -> int:
+    cfg = load_station_config(args.config)
+    path = spool_path_for(cfg.printer, cfg.station.state_dir)
+    if not path.exists():
+        print(f"{path}: no spool (nothing queued)")
+        return int(ExitCode.OK)
+    spool = Spool(path)
+    try:
+        jobs = spool.open_jobs()
+    finally:
+        spool.close()
+    for job in jobs:
+        error = f"  last error: {job.last_error}" if job.last_error else ""
+        print(
+            f"{job.job_id}  {job.kind}  {job.state}  attempts={job.attempts}  "
+            f"since {job.created_at}{error}"
+        )
+    print(f"{len(jobs)} job(s) waiting")
     return int(ExitCode.OK)
 
 
