@@ -19,6 +19,7 @@ import msgspec
 
 from edge.errors import BadInput, ConfigError
 from edge.label_inputs import JurisdictionWarnings, Order, OrderLine, Package
+from edge.station_config import StationSection
 
 SEAL_PREFIX = "SEAL-"
 
@@ -44,6 +45,17 @@ class StationInfo(msgspec.Struct, frozen=True, kw_only=True):
     jurisdiction: str
     timezone: str
     station_id: str
+
+
+def station_info(section: StationSection) -> StationInfo:
+    """The label facts of [station] in station.toml."""
+    return StationInfo(
+        dispensary_name=section.dispensary_name,
+        license_number=section.license_number,
+        jurisdiction=section.jurisdiction,
+        timezone=section.timezone,
+        station_id=section.id,
+    )
 
 
 class ExitLabel(msgspec.Struct, frozen=True, kw_only=True):

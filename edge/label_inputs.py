@@ -103,8 +103,12 @@ def load_inventory(path: Path) -> dict[str, Package]:
     return {p.Label: p for p in packages}
 
 
-def warnings_dir(configured: str, package_root: Path) -> Path:
-    """Where the warning files are: configured, a source checkout's config/, or /etc."""
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def warnings_dir(configured: str, package_root: Path = PACKAGE_ROOT) -> Path:
+    """Where the warning files are: [printer] warnings_dir, a source checkout's config/warnings,
+    or /etc/packstation/warnings."""
     if configured:
         return Path(configured)
     beside = package_root / "config" / "warnings"

@@ -21,14 +21,13 @@ from drivers.printer.spool import Spool
 from drivers.printer.status import Readiness
 from drivers.printer.transport import TransportError, open_transport, parse_target
 from edge.errors import BadInput, DeviceError, ExitCode
-from edge.label import ExitLabel, HaltSlip, StationInfo, build_label, seal_code_for
+from edge.label import ExitLabel, HaltSlip, build_label, seal_code_for, station_info
 from edge.label_inputs import load_inventory, load_order, load_warnings, warnings_dir
 from edge.label_layout import layout_label, layout_slip
 from edge.label_render import render_document
 from edge.station_config import StationConfig, load_station_config
 
 LOG = logging.getLogger(__name__)
-REPO = Path(__file__).resolve().parents[2]
 
 
 def register(sub: Any) -> None:
@@ -108,15 +107,8 @@ def _build(args: argparse.Namespace, cfg: StationConfig) -> ExitLabel:
     order = load_order(args.order)
     inventory = load_inventory(args.inventory)
     s = cfg.station
-    warnings = load_warnings(s.jurisdiction, warnings_dir(cfg.printer.warnings_dir, REPO))
-    station = StationInfo(
-        dispensary_name=s.dispensary_name,
-        license_number=s.license_number,
-        jurisdiction=s.jurisdiction,
-        timezone=s.timezone,
-        station_id=s.id,
-    )
-    return build_label(order, inventory, station, warnings, args.agent, _at(args.at))
+    warnings = load_warnings(s.jurisdiction, warnings_dir(cfg.printer.warnings_dir))
+    return build_label(order, inventory, station_info(s), warnings, args.agent, _at(args.at))
 
 
 def _at(text: str | None) -> datetime:
