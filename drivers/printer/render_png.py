@@ -96,7 +96,7 @@ def _line_image(line: Line, width: int) -> Image.Image:
     text = line.text.rstrip("\n")
     cols = max(1, min(len(text), width // (CELL_W * sx)))
     base = Image.new("1", (cols * CELL_W, CELL_H), 1)
-    ImageDraw.Draw(base).text((0, 2), text[: width // (CELL_W * sx)], font=_font(line.bold), fill=0)
+    ImageDraw.Draw(base).text((0, 0), text[: width // (CELL_W * sx)], font=_font(line.bold), fill=0)
     if not text:
         return Image.new("1", (1, CELL_H * sy), 1)
     return base.resize((base.width * sx, base.height * sy), Image.Resampling.NEAREST)
