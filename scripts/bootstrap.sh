@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(pkg-config libxkbcommon-dev xkb-data tzdata)
+want=(pkg-config libxkbcommon-dev xkb-data tzdata fonts-dejavu-core)
 [[ "${1:-}" == "test" ]] && want+=(postgresql)
 
 missing=()

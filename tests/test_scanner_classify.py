@@ -135,7 +135,7 @@ def test_package_tags_and_retail_id() -> None:
 def test_badge_ticket_seal_from_config() -> None:
     assert c("BADGE-ANNA1") == AgentBadge("BADGE-ANNA1")
     assert c("ORD-42") == OrderTicket("ORD-42")
-    assert c("SEAL-0123456789ABCDEF") == SealCode("SEAL-0123456789ABCDEF")
+    assert c("SEAL-1042-0123456789ABCDEF") == SealCode("SEAL-1042-0123456789ABCDEF")
     assert c("EMP:7", badge_pattern=r"^EMP:\d+$") == AgentBadge("EMP:7")
     assert isinstance(c("BADGE-ANNA1", badge_pattern=r"^EMP:\d+$"), Unrecognised)
 

@@ -1,0 +1,102 @@
+"""LEDs and an active buzzer through the kernel LED class (/sys/class/leds/<name>/...).
+
+A `dtoverlay=gpio-led,gpio=17,label=packstation:red` line makes a GPIO an LED; the kernel's timer
+trigger then blinks it without jitter (delay_on/delay_off in ms). Writing brightness 0 stops the
+trigger (kernel leds-class.txt). LEDs named in `active_low` are inverted (the Pi 5's ACT LED).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from drivers.config import SysfsLeds
+from drivers.indicator.base import CHANNELS, COLOUR_CHANNELS, Backend, IndicatorUnavailable
+
+LOG = logging.getLogger(__name__)
+
+
+class SysfsLed:
+    """One LED directory."""
+
+    def __init__(self, path: Path, active_low: bool) -> None:
+        self.path = path
+        self.active_low = active_low
+        try:
+            self.max = int((path / "max_brightness").read_text().strip() or "1")
+        except (OSError, ValueError):
+            self.max = 1
+
+    def _write(self, name: str, value: str | int) -> None:
+        (self.path / name).write_text(f"{value}\n")
+
+    def set(self, on: bool) -> None:
+        """Steady on or off."""
+        self._write("trigger", "none")
+        self._write("brightness", self.max if on != self.active_low else 0)
+
+    def blink(self, on_ms: int, off_ms: int) -> None:
+        """Kernel timer trigger (the delay files appear once the trigger is set)."""
+        self._write("trigger", "timer")
+        if self.active_low:
+            on_ms, off_ms = off_ms, on_ms
+        self._write("delay_on", on_ms)
+        self._write("delay_off", off_ms)
+
+
+class SysfsBackend(Backend):
+    """LED class back-end; channels whose LED is missing are skipped with one warning."""
+
+    name = "sysfs"
+
+    def __init__(self, cfg: SysfsLeds) -> None:
+        root = Path(cfg.root)
+        self.leds: dict[str, SysfsLed] = {}
+        wanted = {ch: getattr(cfg, ch) for ch in (*CHANNELS, "buzzer")}
+        missing = []
+        for channel, name in wanted.items():
+            if not name:
+                continue
+            path = root / name
+            if (path / "brightness").exists():
+                self.leds[channel] = SysfsLed(path, name in cfg.active_low)
+            else:
+                missing.append(str(path))
+        if missing:
+            LOG.warning("indicator: LEDs not found: %s", ", ".join(missing))
+        if not self.leds:
+            raise IndicatorUnavailable(f"no LED of [indicator.sysfs] exists under {root}")
+        self._beep_timer: threading.Timer | None = None
+
+    def show(self, colour: str, blink_ms: int) -> None:
+        lit = COLOUR_CHANNELS[colour]
+        for channel in CHANNELS:
+            led = self.leds.get(channel)
+            if led is None:
+                continue
+            if channel in lit and blink_ms:
+                led.blink(blink_ms, blink_ms)
+            else:
+                led.set(channel in lit)
+
+    def beep(self, count: int, beep_ms: int) -> None:
+        buzzer = self.leds.get("buzzer")
+        if buzzer is None:
+            return
+        if self._beep_timer is not None:
+            self._beep_timer.cancel()
+        buzzer.blink(beep_ms, beep_ms)
+        # The timer trigger repeats forever: stop it just before the next beep would start.
+        self._beep_timer = threading.Timer((2 * count - 1) * beep_ms / 1000, buzzer.set, (False,))
+        self._beep_timer.daemon = True
+        self._beep_timer.start()
+
+    def close(self) -> None:
+        if self._beep_timer is not None:
+            self._beep_timer.cancel()
+        for led in self.leds.values():
+            try:
+                led.set(False)
+            except OSError as exc:
+                LOG.warning("indicator: cannot switch off %s: %s", led.path, exc)

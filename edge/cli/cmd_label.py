@@ -1,0 +1,249 @@
+"""`packstation label preview|print|slip|queue|status`: exit labels and discrepancy slips as PNG or
+on a printer, the print spool and the printer's status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from drivers.printer.document import PaperWidth
+from drivers.printer.escpos_encode import encode
+from drivers.printer.service import spool_path_for
+from drivers.printer.session import Timeouts, attempt, read_status
+from drivers.printer.spool import Spool
+from drivers.printer.status import Readiness
+from drivers.printer.transport import TransportError, open_transport, parse_target
+from edge.errors import BadInput, DeviceError, ExitCode
+from edge.label import ExitLabel, HaltSlip, build_label, seal_code_for, station_info
+from edge.label_inputs import load_inventory, load_order, load_warnings, warnings_dir
+from edge.label_layout import layout_label, layout_slip
+from edge.label_render import render_document
+from edge.station_config import StationConfig, load_station_config
+
+LOG = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    """Add `label` with `preview`, `print` and `status`."""
+    parser = sub.add_parser("label", help="exit labels: PNG preview, print, printer status")
+    cmds = parser.add_subparsers(title="label commands", metavar="COMMAND", required=True)
+    preview = cmds.add_parser(
+        "preview",
+        help="render an order's exit label to PNG",
+        description="Render the exit label of ORDER.json to a PNG exactly as the printer would "
+        "print it. Exit 0, 2 (bad ORDER/INVENTORY), 78 (config, e.g. no warning text).",
+    )
+    _label_args(preview)
+    preview.add_argument("--out", type=Path, required=True, metavar="PNG")
+    preview.set_defaults(handler=_preview)
+    prt = cmds.add_parser(
+        "print",
+        help="print an order's exit label",
+        description="Print the exit label of ORDER.json on --printer (default: [printer] target). "
+        "Exit 0 when the printer confirmed it, 4 when the printer is unreachable or reports "
+        "cover open / paper out / error (nothing printed), 2 or 78 as for preview.",
+    )
+    _label_args(prt)
+    prt.add_argument(
+        "--printer",
+        metavar="TARGET",
+        help="tcp://HOST:PORT, usb:VID:PID, "
+        "serial:PATH[@BAUD] or file:PATH (default: [printer] target)",
+    )
+    prt.set_defaults(handler=_print)
+    slip = cmds.add_parser(
+        "slip",
+        help="preview or print a discrepancy slip from SLIP.json",
+        description="Render SLIP.json (the fields of edge.label.HaltSlip) to --out PNG and/or "
+        "print it on --printer. Exit 0, 2 (bad SLIP.json), 4 (printer).",
+    )
+    slip.add_argument("slip", type=Path, metavar="SLIP.json")
+    slip.add_argument("--out", type=Path, metavar="PNG")
+    slip.add_argument("--printer", metavar="TARGET")
+    slip.add_argument("--config", type=Path, metavar="FILE", help="station.toml")
+    slip.add_argument("--width", type=int, choices=[58, 80], help="paper mm (default: config)")
+    slip.set_defaults(handler=_slip)
+    queue = cmds.add_parser(
+        "queue",
+        help="list print jobs not yet printed (the daemon's spool)",
+        description="List the jobs of the print spool that are queued or being printed, oldest "
+        "first, with their attempts and last error. Exit 0.",
+    )
+    queue.add_argument("--config", type=Path, metavar="FILE", help="station.toml")
+    queue.set_defaults(handler=_queue)
+    status = cmds.add_parser(
+        "status",
+        help="query the printer's DLE EOT status",
+        description="Query the printer. Prints the state; exit 0 when ready, 4 when it is "
+        "blocked, unreachable or does not answer (unknown).",
+    )
+    status.add_argument("--printer", metavar="TARGET")
+    status.add_argument("--config", type=Path, metavar="FILE", help="station.toml")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.set_defaults(handler=_status)
+
+
+def _label_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("order", type=Path, metavar="ORDER.json")
+    p.add_argument("--inventory", type=Path, required=True, metavar="INVENTORY.json")
+    p.add_argument("--config", type=Path, metavar="FILE", help="station.toml (default: built-in)")
+    p.add_argument("--agent", default="-", help="agent (technician) id printed on the label")
+    p.add_argument("--width", type=int, choices=[58, 80], help="paper mm (default: config)")
+    p.add_argument("--at", help="label time, ISO 8601 with offset (default: now)")
+
+
+def _width(args: argparse.Namespace, cfg: StationConfig) -> PaperWidth:
+    return 58 if (args.width or cfg.printer.paper_width_mm) == 58 else 80
+
+
+def _build(args: argparse.Namespace, cfg: StationConfig) -> ExitLabel:
+    order = load_order(args.order)
+    inventory = load_inventory(args.inventory)
+    s = cfg.station
+    warnings = load_warnings(s.jurisdiction, warnings_dir(cfg.printer.warnings_dir))
+    return build_label(order, inventory, station_info(s), warnings, args.agent, _at(args.at))
+
+
+def _at(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadInput(
+            f"--at {text!r}: expected ISO 8601 such as 2026-11-22T14:05:00-06:00"
+        ) from exc
+    if at.tzinfo is None:
+        raise BadInput(f"--at {text!r}: needs a UTC offset, e.g. -06:00 or Z")
+    return at
+
+
+def _preview(args: argparse.Namespace) -> int:
+    cfg = load_station_config(args.config)
+    label = _build(args, cfg)
+    doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots)
+    try:
+        render_document(doc).save(args.out)
+    except OSError as exc:
+        raise BadInput(f"{args.out}: cannot write: {exc.strerror or exc}") from exc
+    print(f"{args.out}: label for order {label.order_id}, seal {seal_code_for(label)}")
+    return int(ExitCode.OK)
+
+
+def _timeouts(cfg: StationConfig) -> Timeouts:
+    p = cfg.printer
+    return Timeouts(p.timeout_ms / 1000, p.status_timeout_ms / 1000, p.confirm_timeout_ms / 1000)
+
+
+def _target(args: argparse.Namespace, cfg: StationConfig) -> Any:
+    text = args.printer or cfg.printer.target
+    try:
+        return parse_target(text)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+
+
+def _print(args: argparse.Namespace) -> int:
+    cfg = load_station_config(args.config)
+    label = _build(args, cfg)
+    doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots)
+    target = _target(args, cfg)
+    data = encode(doc, qr_mode=cfg.printer.qr_mode)
+    result = attempt(
+        target,
+        data,
+        timeouts=_timeouts(cfg),
+        confirm=cfg.printer.confirm,
+        pid="0001",
+        clear_first=False,
+    )
+    if not result.printed:
+        raise DeviceError(f"{target}: label not printed: {result.error}")
+    if result.warning:
+        print(f"packstation: warning: {result.warning}", file=sys.stderr)
+    print(f"{target}: printed label for order {label.order_id}, seal {seal_code_for(label)}")
+    return int(ExitCode.OK)
+
+
+def _slip(args: argparse.Namespace) -> int:
+    cfg = load_station_config(args.config)
+    try:
+        slip = msgspec.json.decode(args.slip.read_bytes(), type=HaltSlip)
+    except OSError as exc:
+        raise BadInput(f"{args.slip}: cannot read: {exc.strerror or exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise BadInput(f"{args.slip}: not a valid SLIP.json: {exc}") from exc
+    if args.out is None and args.printer is None:
+        raise BadInput("label slip: give --out PNG, --printer TARGET or both")
+    doc = layout_slip(slip, _width(args, cfg))
+    if args.out is not None:
+        try:
+            render_document(doc).save(args.out)
+        except OSError as exc:
+            raise BadInput(f"{args.out}: cannot write: {exc.strerror or exc}") from exc
+        print(f"{args.out}: slip for order {slip.order_id}")
+    if args.printer is not None:
+        _send(_target(args, cfg), encode(doc, qr_mode=cfg.printer.qr_mode), cfg, "slip")
+        print(f"{args.printer}: printed slip for order {slip.order_id}")
+    return int(ExitCode.OK)
+
+
+def _send(target: Any, data: bytes, cfg: StationConfig, what: str) -> None:
+    result = attempt(
+        target,
+        data,
+        timeouts=_timeouts(cfg),
+        confirm=cfg.printer.confirm,
+        pid="0001",
+        clear_first=False,
+    )
+    if not result.printed:
+        raise DeviceError(f"{target}: {what} not printed: {result.error}")
+    if result.warning:
+        print(f"packstation: warning: {result.warning}", file=sys.stderr)
+
+
+def _queue(args: argparse.Namespace) -> int:
+    cfg = load_station_config(args.config)
+    path = spool_path_for(cfg.printer, cfg.station.state_dir)
+    if not path.exists():
+        print(f"{path}: no spool (nothing queued)")
+        return int(ExitCode.OK)
+    spool = Spool(path)
+    try:
+        jobs = spool.open_jobs()
+    finally:
+        spool.close()
+    for job in jobs:
+        error = f"  last error: {job.last_error}" if job.last_error else ""
+        print(
+            f"{job.job_id}  {job.kind}  {job.state}  attempts={job.attempts}  "
+            f"since {job.created_at}{error}"
+        )
+    print(f"{len(jobs)} job(s) waiting")
+    return int(ExitCode.OK)
+
+
+def _status(args: argparse.Namespace) -> int:
+    cfg = load_station_config(args.config)
+    target = _target(args, cfg)
+    t = _timeouts(cfg)
+    try:
+        with open_transport(target, t.io) as conn:
+            status = read_status(conn, t.status)
+    except TransportError as exc:
+        raise DeviceError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(status.as_dict()))
+    else:
+        print(f"{target}: {status.state}")
+        for problem in status.problems():
+            print(f"  {problem}")
+    return int(ExitCode.OK if status.readiness is Readiness.READY else ExitCode.DEVICE)
