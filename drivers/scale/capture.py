@@ -180,4 +180,6 @@ def _empty_or_negative(weight: int, threshold: int) -> NoReading:
 def _why(reading: Reading) -> str:
     if reading.detail:
         return f"the scale reports {reading.detail}"
+    if reading.status is Status.MOTION:
+        return "the scale reports motion: let the pan settle"
     return f"the scale reports {reading.status.value}"

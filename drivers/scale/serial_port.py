@@ -115,7 +115,8 @@ class PortWorker:
         if state is self._state:
             return
         self._state = state
-        log = LOG.info if state is DeviceState.CONNECTED else LOG.warning
+        quiet = state in (DeviceState.CONNECTED, DeviceState.STOPPED)
+        log = LOG.info if quiet else LOG.warning
         log("scale %s", state.value, extra={"port": self.settings.port, "detail": detail})
         self._sink(DeviceEvent(state, self.settings.port, detail))
 
@@ -125,10 +126,14 @@ class PortWorker:
             try:
                 port = self._open()
             except (serial.SerialException, OSError, ValueError) as exc:
+                reason = f"cannot open {self.settings.port}: {exc}"
                 if self._state is None or self._state is DeviceState.CONNECTED:
-                    self._report(DeviceState.UNPLUGGED, f"cannot open {self.settings.port}: {exc}")
+                    self._report(DeviceState.UNPLUGGED, reason)
                 else:
-                    self._report(DeviceState.REOPENING, f"retrying every {backoff:g} s at most")
+                    limit = self.settings.backoff_max_ms / 1000
+                    self._report(
+                        DeviceState.REOPENING, f"{reason}; retrying, every {limit:g} s at most"
+                    )
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.settings.backoff_max_ms / 1000)
                 continue
