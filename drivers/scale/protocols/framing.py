@@ -53,8 +53,9 @@ class LineFramer:
 
 
 class StxFramer:
-    """Frames of the form STX ... CR (Toledo 8217). Bytes outside STX..CR are noise; a new STX
-    inside a frame restarts it (the old partial frame was cut off)."""
+    """Frames of the form STX ... CR (Toledo 8217). Bytes outside STX..CR are noise (reported
+    when the next STX comes or `max_len` of them pile up); a new STX inside a frame restarts it
+    (the old partial frame was cut off)."""
 
     def __init__(self, max_len: int = 16) -> None:
         self._max_len = max_len
@@ -74,6 +75,8 @@ class StxFramer:
             elif not self._in_frame:
                 if byte not in _IDLE:  # line-end padding between frames is not noise
                     self._junk.append(byte)
+                    if len(self._junk) >= self._max_len:
+                        self._flush_junk(out)
             elif byte == CR:
                 out.frames.append(b"\x02" + bytes(self._buf) + b"\r")
                 self._buf.clear()
@@ -84,7 +87,6 @@ class StxFramer:
                     out.dropped.append((b"\x02" + bytes(self._buf), "frame too long"))
                     self._buf.clear()
                     self._in_frame = False
-        self._flush_junk(out)
         return out
 
     def _flush_junk(self, out: FrameChunks) -> None:
