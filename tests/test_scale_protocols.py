@@ -161,7 +161,10 @@ def test_8217_split_noise_and_resync() -> None:
     events = parse("toledo-8217", data, bytewise=True)
     noise = [e for e in events if isinstance(e, Noise)]
     readings = [e for e in events if isinstance(e, Reading)]
-    assert [n.reason for n in noise] == ["bytes outside an STX...CR frame", "frame cut off by a new STX"]
+    assert [n.reason for n in noise] == [
+        "bytes outside an STX...CR frame",
+        "frame cut off by a new STX",
+    ]
     assert [(r.status, r.weight_mg) for r in readings] == [
         (Status.STABLE, 1_234_000),
         (Status.MOTION, None),
