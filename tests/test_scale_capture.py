@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drivers.scale import Capture, CaptureRules, Capturer, NoReadingReason, Reading, Status
+from drivers.scale import Capture, Capturer, CaptureRules, NoReadingReason, Reading, Status
 
 RULES = CaptureRules(stable_readings=3, window_ms=200, zero_threshold_mg=20, max_age_ms=1000)
 

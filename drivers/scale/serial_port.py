@@ -144,6 +144,10 @@ class PortWorker:
             except (serial.SerialException, OSError) as exc:
                 self._report(DeviceState.UNPLUGGED, f"{self.settings.port}: {exc}")
                 self._stop.wait(backoff)
+            except Exception as exc:  # a bug must not leave the station without a scale thread
+                LOG.exception("scale thread failed; reopening", extra={"port": self.settings.port})
+                self._report(DeviceState.UNPLUGGED, f"internal error: {exc!r}")
+                self._stop.wait(backoff)
             finally:
                 _close_quietly(port)
         self._report(DeviceState.STOPPED)

@@ -9,7 +9,6 @@ The display step (division) is rounded UP instead, so a scale never looks finer 
 
 from __future__ import annotations
 
-import math
 import re
 from fractions import Fraction
 
@@ -50,11 +49,11 @@ def parse_weight(text: str, unit: str) -> tuple[int, int]:
         raise WeightFormatError(f"weight {text.strip()!r} is not a decimal number")
     sign, whole, frac = match.group(1), match.group(2) or "0", match.group(3) or ""
     factor = MG_PER_UNIT[normalise_unit(unit)]
-    scaled = Fraction(int(whole + frac), 10 ** len(frac))
-    value = scaled * factor
-    weight = math.floor(-value if sign == "-" else value)
-    step = max(1, math.ceil(Fraction(1, 10 ** len(frac)) * factor))
-    return weight, step
+    digits = int(whole + frac) * (-1 if sign == "-" else 1)
+    scale = 10 ** len(frac)
+    # value = digits / scale * factor, floored; the step = factor / scale, ceiled (all exact).
+    num, den = digits * factor.numerator, scale * factor.denominator
+    return num // den, max(1, -(-factor.numerator // (scale * factor.denominator)))
 
 
 def format_grams(mg: int) -> str:

@@ -8,12 +8,16 @@ next terminator instead of parsing half a frame.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 STX = 0x02
 CR = 0x0D
 LF = 0x0A
-_IDLE = frozenset({CR, LF, 0x20, 0x00})
+_IDLE = b"\r\n \x00"  # padding between 8217 frames
+_OUTSIDE = "bytes outside an STX...CR frame"
+_LINE_END = re.compile(rb"[\r\n]")
+_CR_OR_STX = re.compile(rb"[\x02\r]")
 
 
 @dataclass
@@ -34,22 +38,26 @@ class LineFramer:
 
     def feed(self, data: bytes) -> FrameChunks:
         out = FrameChunks()
-        for byte in data:
-            if byte in (CR, LF):
-                if self._skipping:
-                    self._skipping = False
-                elif self._buf:
-                    out.frames.append(bytes(self._buf))
-                self._buf.clear()
-                continue
-            if self._skipping:
-                continue
-            self._buf.append(byte)
-            if len(self._buf) > self._max_len:
-                out.dropped.append((bytes(self._buf), f"line longer than {self._max_len} bytes"))
-                self._buf.clear()
-                self._skipping = True
+        pos = 0
+        for match in _LINE_END.finditer(data):
+            self._take(data[pos : match.start()], out, ended=True)
+            pos = match.end()
+        self._take(data[pos:], out, ended=False)
         return out
+
+    def _take(self, piece: bytes, out: FrameChunks, ended: bool) -> None:
+        if self._skipping:
+            self._skipping = not ended
+            return
+        self._buf += piece
+        if len(self._buf) > self._max_len:
+            out.dropped.append((bytes(self._buf), f"line longer than {self._max_len} bytes"))
+            self._buf.clear()
+            self._skipping = not ended
+        elif ended:
+            if self._buf:
+                out.frames.append(bytes(self._buf))
+            self._buf.clear()
 
 
 class StxFramer:
@@ -65,31 +73,49 @@ class StxFramer:
 
     def feed(self, data: bytes) -> FrameChunks:
         out = FrameChunks()
-        for byte in data:
-            if byte == STX:
-                self._flush_junk(out)
-                if self._in_frame and self._buf:
-                    out.dropped.append((b"\x02" + bytes(self._buf), "frame cut off by a new STX"))
-                self._buf.clear()
-                self._in_frame = True
-            elif not self._in_frame:
-                if byte not in _IDLE:  # line-end padding between frames is not noise
-                    self._junk.append(byte)
-                    if len(self._junk) >= self._max_len:
-                        self._flush_junk(out)
-            elif byte == CR:
-                out.frames.append(b"\x02" + bytes(self._buf) + b"\r")
-                self._buf.clear()
-                self._in_frame = False
-            else:
-                self._buf.append(byte)
-                if len(self._buf) > self._max_len:
-                    out.dropped.append((b"\x02" + bytes(self._buf), "frame too long"))
-                    self._buf.clear()
-                    self._in_frame = False
+        i, n = 0, len(data)
+        while i < n:
+            i = (
+                self._in_frame_bytes(data, i, out)
+                if self._in_frame
+                else self._outside(data, i, out)
+            )
         return out
+
+    def _outside(self, data: bytes, i: int, out: FrameChunks) -> int:
+        stx = data.find(b"\x02", i)
+        end = len(data) if stx < 0 else stx
+        self._junk += data[i:end].translate(None, _IDLE)  # line-end padding is not noise
+        while len(self._junk) >= self._max_len:
+            out.dropped.append((bytes(self._junk[: self._max_len]), _OUTSIDE))
+            del self._junk[: self._max_len]
+        if stx < 0:
+            return end
+        self._flush_junk(out)
+        self._in_frame = True
+        self._buf.clear()
+        return stx + 1
+
+    def _in_frame_bytes(self, data: bytes, i: int, out: FrameChunks) -> int:
+        match = _CR_OR_STX.search(data, i)
+        end = len(data) if match is None else match.start()
+        self._buf += data[i:end]
+        if len(self._buf) > self._max_len:
+            out.dropped.append((b"\x02" + bytes(self._buf), "frame too long"))
+            self._buf.clear()
+            self._in_frame = False
+            return end
+        if match is None:
+            return end
+        if data[end] == CR:
+            out.frames.append(b"\x02" + bytes(self._buf) + b"\r")
+            self._in_frame = False
+        elif self._buf:
+            out.dropped.append((b"\x02" + bytes(self._buf), "frame cut off by a new STX"))
+        self._buf.clear()
+        return end + 1
 
     def _flush_junk(self, out: FrameChunks) -> None:
         if self._junk:
-            out.dropped.append((bytes(self._junk), "bytes outside an STX...CR frame"))
+            out.dropped.append((bytes(self._junk), _OUTSIDE))
             self._junk.clear()
