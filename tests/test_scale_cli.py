@@ -113,3 +113,11 @@ def test_bad_config_file_exits_78(tmp_path: Path) -> None:
     out = read("--port", "/dev/null", "--protocol", "mt-sics", "--config", str(bad))
     assert out.returncode == ExitCode.CONFIG
     assert "[scale] stable_readings: expected an integer in 1..100, got 0" in out.stderr
+
+
+def test_garbage_only_is_a_timeout_with_a_baud_hint() -> None:
+    with SimScale("ohaus", weight_mg=3500) as sim:
+        sim.set_error_reply(b"\xf3\x9a\x81garbage\r\n")  # what a wrong baud rate looks like
+        out = read("--port", sim.port, "--protocol", "ohaus", "--timeout", "2.5")
+    assert out.returncode == ExitCode.DEVICE
+    assert "(timeout)" in out.stderr and "check the baud rate and framing" in out.stderr

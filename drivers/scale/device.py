@@ -36,6 +36,7 @@ from drivers.scale.settings import ScaleSettings, settings_from_config
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 _END = object()  # closes a feed
+NOISE_LOG_INTERVAL_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,8 @@ class Scale:
         self._state_feeds: list[Feed[DeviceEvent]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._pending: dict[str, asyncio.Future[Reply]] = {}
-        self.noise_count = 0
+        self.noise_count = 0  # frames skipped as noise since start (wrong baud/framing shows here)
+        self._noise_logged_at = -NOISE_LOG_INTERVAL_S
 
     @classmethod
     def from_config(
@@ -248,10 +250,17 @@ class Scale:
                 future.set_result(event)
         elif isinstance(event, Noise):
             self.noise_count += 1
-            LOG.warning(
-                "scale line noise skipped",
-                extra={"reason": event.reason, "raw": event.raw.hex(), "count": self.noise_count},
-            )
+            now = time.monotonic()
+            if now - self._noise_logged_at >= NOISE_LOG_INTERVAL_S:  # a wrong baud floods
+                self._noise_logged_at = now
+                LOG.warning(
+                    "scale line noise skipped",
+                    extra={
+                        "reason": event.reason,
+                        "raw": event.raw.hex(),
+                        "count": self.noise_count,
+                    },
+                )
 
     def _on_device_event(self, event: DeviceEvent) -> None:
         if event.state is not DeviceState.CONNECTED:

@@ -22,7 +22,7 @@ from typing import Literal
 import serial
 
 from drivers.scale.protocols import ImplicitUnit, Parser, ProtocolSpec
-from drivers.scale.reading import Event
+from drivers.scale.reading import Event, Noise
 
 LOG = logging.getLogger(__name__)
 
@@ -193,7 +193,8 @@ class PortWorker:
             at = time.monotonic()
             for event in parser.feed(data):
                 self._sink(Received(at, event))
-                sent_at, last_rx = None, at
+                if not isinstance(event, Noise):  # noise (wrong baud?) is not an answer
+                    sent_at, last_rx = None, at
 
 
 def _close_quietly(port: serial.Serial) -> None:

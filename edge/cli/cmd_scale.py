@@ -81,9 +81,13 @@ async def _capture(cfg: ScaleConfig, timeout: float) -> Capture | NoReading:
     try:
         if first.state is not DeviceState.CONNECTED:
             return NoReading(NoReadingReason.DISCONNECTED, first.detail or first.state.value)
-        return await scale.capture(timeout, require_load=False)
+        result = await scale.capture(timeout, require_load=False)
     finally:
         await scale.stop()
+    if isinstance(result, NoReading) and scale.noise_count:
+        hint = f"; {scale.noise_count} unreadable frames: check the baud rate and framing"
+        return NoReading(result.reason, result.detail + hint)
+    return result
 
 
 def capture_json(capture: Capture) -> str:
