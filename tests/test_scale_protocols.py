@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.scale import PROTOCOLS, Noise, Reading, Reply, Status
 from drivers.scale.protocols import Parser
@@ -300,3 +302,29 @@ def test_random_bytes_never_raise(protocol: str) -> None:
     for _ in range(300):
         for event in parser.feed(bytes(rng.randrange(256) for _ in range(rng.randrange(40)))):
             assert isinstance(event, Reading | Reply | Noise)
+
+
+_GOOD = {
+    "mt-sics": [b"S S       3.50 g\r\n", b"S D       3.40 g\r\n", b"S +\r\n", b"ES\r\n"],
+    "toledo-8217": [b"\x02  1.234\r", b"\x02?a\r", b"\x02?p\r"],
+    "ohaus": [b"      3.50 g    \r\n", b"      3.40 g    ?\r\n", b"ES\r\n"],
+    "st-us": [b"ST,GS,+    3.50g\r\n", b"US,GS,+    3.40g\r\n", b"OL,GS,+99999999\r\n"],
+}
+
+
+@settings(max_examples=150)
+@given(data=st.data(), protocol=st.sampled_from(sorted(_GOOD)))
+def test_readings_do_not_depend_on_how_the_stream_is_split(
+    data: st.DataObject, protocol: str
+) -> None:
+    frames = data.draw(st.lists(st.sampled_from(_GOOD[protocol]), min_size=1, max_size=8))
+    # High-bit junk (what a wrong baud rate produces) can never itself be a valid frame.
+    junk = data.draw(st.binary(max_size=12).map(lambda b: bytes(x | 0x80 for x in b)))
+    stream = junk + b"\r\n" + b"".join(frames)
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(stream) - 1)), max_size=10)))
+    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    parser = PROTOCOLS[protocol].make_parser("auto")
+    split = [e for p in pieces for e in parser.feed(p) if not isinstance(e, Noise)]
+    whole = [e for e in parse(protocol, stream) if not isinstance(e, Noise)]
+    assert split == whole
+    assert len([e for e in whole if isinstance(e, Reading)]) == len(frames)
