@@ -112,7 +112,8 @@ class SimScale:
         """Stop the thread, close the pty and remove the link."""
         self._running = False
         os.write(self._wake_w, b"x")
-        self._thread.join(2.0)
+        if self._thread.is_alive():
+            self._thread.join(2.0)
         self.unplug()
         os.close(self._wake_r)
         os.close(self._wake_w)

@@ -336,3 +336,40 @@ def test_8217_lb_scale_rounds_toward_the_customer() -> None:
         got = run_with_scale(fast_config(sim), lambda s: s.capture(5))
     assert isinstance(got, Capture)
     assert (got.net_mg, got.unit, got.division_mg) == (453_592, "lb", 4536)
+
+
+def test_weigh_out_end_to_end_short_then_topped_up() -> None:
+    with SimScale("mt-sics") as sim:
+
+        async def body(scale: Scale) -> list[str]:
+            out: list[str] = []
+            sim.place(3480, motion_s=0.05)
+            short = await scale.capture(5)
+            assert isinstance(short, Capture)
+            result = scale.weigh_out(short, 3500)
+            out.append(getattr(result, "reason", "accepted"))
+            sim.set_weight_mg(0)  # lifted off to add product
+            await asyncio.sleep(0.05)
+            sim.place(3520, motion_s=0.05)
+            topped = await scale.capture(5)
+            assert isinstance(topped, Capture)
+            out.append(getattr(scale.weigh_out(topped, 3500), "reason", "accepted"))
+            return out
+
+        results = run_with_scale(fast_config(sim), body)
+    assert results == [
+        "Net 3.48 g is below the labelled 3.50 g: add product and weigh again.",
+        "accepted",
+    ]
+
+
+def test_weigh_out_refuses_a_coarse_scale_end_to_end() -> None:
+    with SimScale("ohaus", decimals=1, weight_mg=3500) as sim:
+
+        async def body(scale: Scale) -> object:
+            got = await scale.capture(5)
+            assert isinstance(got, Capture) and got.division_mg == 100
+            return scale.weigh_out(got, 3500)
+
+        result = run_with_scale(fast_config(sim), body)
+    assert "steps of 0.10 g" in getattr(result, "reason", "")

@@ -32,6 +32,7 @@ from drivers.scale.serial_port import (
     WorkerMessage,
 )
 from drivers.scale.settings import ScaleSettings, settings_from_config
+from drivers.scale.weigh_rules import WeighOutResult, check_weigh_out
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -182,6 +183,10 @@ class Scale:
             detail = self._state.detail or f"scale {self._state.state.value}"
             return NoReading(NoReadingReason.DISCONNECTED, detail)
         return self._capturer.condition()
+
+    def weigh_out(self, capture: Capture, labelled_mg: int) -> WeighOutResult:
+        """Judge a capture against a label with this scale's [scale] weigh-out settings."""
+        return check_weigh_out(capture, labelled_mg, self.settings.weigh_out)
 
     # ---- commands ---------------------------------------------------------------------------
 
