@@ -83,7 +83,7 @@ def test_motion_then_stable(protocol: str, unit: str, decimals: int, mg: int) ->
     with sim_for(protocol, unit, decimals) as sim:
 
         async def body(scale: Scale) -> tuple[NoReading | Capture, Capture | NoReading, float]:
-            sim.place(mg, motion_s=0.4)
+            sim.place(mg, motion_s=0.5)
             during = await scale.capture(0.2)
             t0 = time.monotonic()
             after = await scale.capture(5)
@@ -154,8 +154,9 @@ def test_error_replies(protocol: str, raw: bytes, words: str) -> None:
 def test_stall_is_a_timeout_then_recovers(protocol: str, unit: str, decimals: int, mg: int) -> None:
     with sim_for(protocol, unit, decimals, weight_mg=mg) as sim:
 
+        sim.set_stalled(True)  # before the driver starts: no weight can have been seen
+
         async def body(scale: Scale) -> tuple[Capture | NoReading, Capture | NoReading]:
-            sim.set_stalled(True)
             stalled = await scale.capture(0.7, require_load=False)
             sim.set_stalled(False)
             return stalled, await scale.capture(5, require_load=False)
