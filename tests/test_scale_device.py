@@ -153,7 +153,6 @@ def test_error_replies(protocol: str, raw: bytes, words: str) -> None:
 @pytest.mark.parametrize(("protocol", "unit", "decimals", "mg"), SCALES, ids=IDS)
 def test_stall_is_a_timeout_then_recovers(protocol: str, unit: str, decimals: int, mg: int) -> None:
     with sim_for(protocol, unit, decimals, weight_mg=mg) as sim:
-
         sim.set_stalled(True)  # before the driver starts: no weight can have been seen
 
         async def body(scale: Scale) -> tuple[Capture | NoReading, Capture | NoReading]:
