@@ -84,6 +84,7 @@ class SimScale:
         self._slave: int | None = None
         self._slave_path = ""
         self._inbuf = b""
+        self._unplug_done: threading.Event | None = None
         self._wake_r, self._wake_w = os.pipe()
         self._running = False
         self._thread = threading.Thread(target=self._run, name=f"sim scale {protocol}")
@@ -133,6 +134,16 @@ class SimScale:
 
     def unplug(self) -> None:
         """Pull the cable: close the master (the driver's reads and writes fail), remove the link."""
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            done = threading.Event()  # the emulator thread closes its own fds: no stale-fd race
+            with self._lock:
+                self._unplug_done = done
+            os.write(self._wake_w, b"x")
+            done.wait(2.0)
+        else:
+            self._close_pty()
+
+    def _close_pty(self) -> None:
         with self._lock:
             for fd in (self._master, self._slave):
                 if fd is not None:
@@ -143,10 +154,11 @@ class SimScale:
             self._inbuf = b""
             with contextlib.suppress(FileNotFoundError):
                 self._link.unlink()
-        os.write(self._wake_w, b"x")
 
     def replug(self) -> None:
         """Plug back in: a new pty pair, the link pointed at its slave."""
+        if self._master is not None:
+            self.unplug()
         self._plug()
         os.write(self._wake_w, b"x")
 
@@ -222,10 +234,18 @@ class SimScale:
     def _run(self) -> None:
         next_stream = time.monotonic()
         while self._running:
+            with self._lock:
+                unplug, self._unplug_done = self._unplug_done, None
+            if unplug is not None:
+                self._close_pty()
+                unplug.set()
             master = self._master
             wait = 0.05 if self._stream_s is None else max(0.0, next_stream - time.monotonic())
             fds = [self._wake_r] if master is None else [self._wake_r, master]
-            readable, _, _ = select.select(fds, [], [], wait)
+            try:
+                readable, _, _ = select.select(fds, [], [], wait)
+            except (OSError, ValueError):  # unplug() closed the master under us: look again
+                continue
             if self._wake_r in readable:
                 os.read(self._wake_r, 64)
             if master is not None and master in readable:
