@@ -82,13 +82,35 @@ def _regex_problem(key: str, pattern: str) -> Iterator[tuple[str, str]]:
 
 
 class ScaleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The serial scale ([scale])."""
+    """The serial scale ([scale]). Sources: shared/hardware.md (b)(d), shared/domain.md (d)."""
 
     enabled: bool = False
     port: str = "/dev/packstation/scale"
     protocol: Literal["mt-sics", "toledo-8217", "ohaus", "st-us"] = "mt-sics"
-    baud: Baud = 9600
+    baud: Baud = 9600  # the factory default of all four protocols
+    # Data bits, parity, stop bits; "protocol" = the protocol's default (8217: 7E1, others 8N1).
+    framing: Literal["protocol", "8N1", "8E1", "8O1", "7E1", "7O1", "8N2", "7N2"] = "protocol"
+    mode: Literal["poll", "stream"] = "poll"
+    poll_interval_ms: PositiveMs = 100
     timeout_ms: PositiveMs = 2000
+    implicit_unit: Literal["auto", "lb", "kg", "g"] = "auto"  # toledo-8217 frames carry no unit
+    stable_readings: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
+    stable_window_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 500
+    zero_threshold_mg: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 20
+    division_mg: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0  # 0 = from the digits
+    max_division_mg: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 10
+    over_tolerance_mg: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 100
+    reopen_backoff_ms: PositiveMs = 250
+    reopen_backoff_max_ms: PositiveMs = 5000
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Cross-field rules."""
+        found: list[tuple[str, str]] = []
+        if self.poll_interval_ms >= self.timeout_ms:
+            found.append(("poll_interval_ms", "must be shorter than timeout_ms"))
+        if self.reopen_backoff_max_ms < self.reopen_backoff_ms:
+            found.append(("reopen_backoff_max_ms", "must be at least reopen_backoff_ms"))
+        return found
 
 
 class PrinterConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
