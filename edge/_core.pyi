@@ -1,3 +1,55 @@
 """Type stubs for the compiled core (core_rs, built by maturin into edge._core)."""
 
 __version__: str
+
+# --- purchase limits (core_rs/src/py_limits.rs; typed wrapper: edge/limits.py) ---------------
+# Exact values cross as (numerator, denominator) pairs; amounts are integer mg / ml / units.
+
+Ratio = tuple[int, int]
+# (category, measure, factor: bucket units per mg/ml/unit)
+MemberTuple = tuple[str, str, Ratio]
+# (name, unit, cap in unit, window "transaction" | "day" | "rolling", window days, members)
+BucketTuple = tuple[str, str, Ratio, str, int, list[MemberTuple]]
+ClassTuple = tuple[str, list[BucketTuple]]
+# (effective date as date.toordinal(), effective date label "YYYY-MM-DD", classes)
+VersionTuple = tuple[int, str, list[ClassTuple]]
+# (category, quantity, net_weight_mg, concentrate_mg, thc_mg, volume_ml), measures per unit
+LineTuple = tuple[str, int, int | None, int | None, int | None, int | None]
+# (epoch seconds, store-local date ordinal, *LineTuple)
+PriorTuple = tuple[int, int, str, int, int | None, int | None, int | None, int | None]
+# (name, unit, window kind, window days, cap, prior_used, cart_used, remaining, over,
+#  cap_display, remaining_display)
+BucketResultTuple = tuple[str, str, str, int, Ratio, Ratio, Ratio, Ratio, bool, str, str]
+# (category, measure, largest further amount in mg/ml/units, display)
+MaxMoreTuple = tuple[str, str, int, str]
+# (allowed, version label, class, buckets, (crossing line index, bucket name) | None, max_more)
+RawVerdict = tuple[
+    bool, str, str, list[BucketResultTuple], tuple[int, str] | None, list[MaxMoreTuple]
+]
+
+class LimitRuleError(ValueError):
+    """A rule model the limit engine cannot use (names code, version, class, bucket)."""
+
+class LimitInputError(ValueError):
+    """A cart the engine cannot evaluate: unknown class, no version in force, a line without
+    a measure its rule needs (named as `lines[i]` / `prior[i]` and the field)."""
+
+class LimitRules:
+    """One jurisdiction's compiled rules (versions in increasing effective-date order)."""
+
+    def __init__(self, code: str, versions: list[VersionTuple]) -> None: ...
+    @property
+    def code(self) -> str: ...
+    def version_at(self, day: int) -> str | None:
+        """Label of the version in force on the date ordinal `day`, or None."""
+    def check(
+        self,
+        customer_class: str,
+        at_s: int,
+        day: int,
+        lines: list[LineTuple],
+        prior: list[PriorTuple],
+    ) -> RawVerdict:
+        """Evaluate a cart at `at_s` on store-local date ordinal `day`. Calendar-day buckets
+        count priors with the same `day`; rolling N-day buckets count priors with
+        `at_s - N*86400 < prior_at_s`; per-transaction buckets count no priors."""
