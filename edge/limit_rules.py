@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from edge.errors import ConfigError
+from edge.errors import BadInput, ConfigError
 
 CATEGORIES = ("flower", "concentrate", "edible", "infused_liquid", "topical", "plant", "seed")
 # Measure -> dimension and the CART.json field that carries it.
@@ -453,10 +453,10 @@ def explain(rules: JurisdictionRules, class_name: str | None, day: date) -> str:
     version = rules.version_at(day)
     if version is None:
         first = rules.versions[0].effective.isoformat()
-        raise ConfigError([f"{rules.path}: no rule version in force on {day} (first: {first})"])
+        raise BadInput(f"{rules.code}: no rule version in force on {day} (first: {first})")
     if class_name is not None and class_name not in version.classes:
         known = ", ".join(version.classes)
-        raise ConfigError([f"{rules.path}: no class {class_name!r} on {day} (classes: {known})"])
+        raise BadInput(f"{rules.code}: no class {class_name!r} on {day} (classes: {known})")
     names = [class_name] if class_name else list(version.classes)
     parts = ["\n".join(_iter_lines(rules, version, version.classes[n])) for n in names]
     later = [v.effective.isoformat() for v in rules.versions if v.effective > day]

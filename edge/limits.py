@@ -367,6 +367,8 @@ class LimitEngine:
             )
             for (name, unit, kind, days, cap, prior_used, cart_used, remaining, over,
                  cap_display, remaining_display) in raw_buckets
+            # A "not sold" category's zero cap is reported only when the cart touches it.
+            if cap[0] or cart_used[0] or prior_used[0]
         )
         max_more = tuple(
             MaxMore(category, measure, amount, _UNIT_OF_MEASURE.get(measure, "units"), display)
