@@ -1,29 +1,31 @@
 """Type stubs for the compiled core (core_rs, built by maturin into edge._core)."""
 
+from typing import TypeAlias
+
 __version__: str
 
 # --- purchase limits (core_rs/src/py_limits.rs; typed wrapper: edge/limits.py) ---------------
 # Exact values cross as (numerator, denominator) pairs; amounts are integer mg / ml / units.
 
-Ratio = tuple[int, int]
+Ratio: TypeAlias = tuple[int, int]
 # (category, measure, factor: bucket units per mg/ml/unit)
-MemberTuple = tuple[str, str, Ratio]
+MemberTuple: TypeAlias = tuple[str, str, Ratio]
 # (name, unit, cap in unit, window "transaction" | "day" | "rolling", window days, members)
-BucketTuple = tuple[str, str, Ratio, str, int, list[MemberTuple]]
-ClassTuple = tuple[str, list[BucketTuple]]
+BucketTuple: TypeAlias = tuple[str, str, Ratio, str, int, list[MemberTuple]]
+ClassTuple: TypeAlias = tuple[str, list[BucketTuple]]
 # (effective date as date.toordinal(), effective date label "YYYY-MM-DD", classes)
-VersionTuple = tuple[int, str, list[ClassTuple]]
+VersionTuple: TypeAlias = tuple[int, str, list[ClassTuple]]
 # (category, quantity, net_weight_mg, concentrate_mg, thc_mg, volume_ml), measures per unit
-LineTuple = tuple[str, int, int | None, int | None, int | None, int | None]
+LineTuple: TypeAlias = tuple[str, int, int | None, int | None, int | None, int | None]
 # (epoch seconds, store-local date ordinal, *LineTuple)
-PriorTuple = tuple[int, int, str, int, int | None, int | None, int | None, int | None]
+PriorTuple: TypeAlias = tuple[int, int, str, int, int | None, int | None, int | None, int | None]
 # (name, unit, window kind, window days, cap, prior_used, cart_used, remaining, over,
 #  cap_display, remaining_display)
-BucketResultTuple = tuple[str, str, str, int, Ratio, Ratio, Ratio, Ratio, bool, str, str]
+BucketResultTuple: TypeAlias = tuple[str, str, str, int, Ratio, Ratio, Ratio, Ratio, bool, str, str]
 # (category, measure, largest further amount in mg/ml/units, display)
-MaxMoreTuple = tuple[str, str, int, str]
+MaxMoreTuple: TypeAlias = tuple[str, str, int, str]
 # (allowed, version label, class, buckets, (crossing line index, bucket name) | None, max_more)
-RawVerdict = tuple[
+RawVerdict: TypeAlias = tuple[
     bool, str, str, list[BucketResultTuple], tuple[int, str] | None, list[MaxMoreTuple]
 ]
 

@@ -251,11 +251,15 @@ class _Reader:
         self.keys(entry, {"category", "measure", "fills", "per", "note"}, where)
         category, measure = entry.get("category"), entry.get("measure")
         if category not in CATEGORIES:
-            self.p.add(where, "category", f"expected one of {', '.join(CATEGORIES)}, got {_repr(category)}")
+            self.p.add(
+                where, "category", f"expected one of {', '.join(CATEGORIES)}, got {_repr(category)}"
+            )
             return None
         where = f"{where} {category}"
         if measure not in MEASURES:
-            self.p.add(where, "measure", f"expected one of {', '.join(MEASURES)}, got {_repr(measure)}")
+            self.p.add(
+                where, "measure", f"expected one of {', '.join(MEASURES)}, got {_repr(measure)}"
+            )
             return None
         dimension = MEASURES[measure][0]
         if "fills" in entry and "per" in entry:
@@ -267,7 +271,11 @@ class _Reader:
                 if q is None:
                     return None
                 if q.dimension != dimension or q.base <= 0:
-                    self.p.add(where, key, f"expected a positive {dimension} quantity, got {_repr(entry[key])}")
+                    self.p.add(
+                        where,
+                        key,
+                        f"expected a positive {dimension} quantity, got {_repr(entry[key])}",
+                    )
                     return None
                 if key == "fills":
                     if cap.value <= 0:
@@ -277,7 +285,8 @@ class _Reader:
                 return Member(category, measure, 1 / q.base, f"{q.text} per {cap.unit}")
         if cap.dimension != dimension:
             self.p.add(
-                where, "measure",
+                where,
+                "measure",
                 f"{measure} ({dimension}) cannot count 1:1 against a cap in {cap.unit}; "
                 'give "fills" or "per"',
             )
@@ -318,13 +327,17 @@ class _Reader:
         default = self.window(table["window"], where) if "window" in table else None
         raw = table.get("bucket", [])
         buckets = [self.bucket(b, default, where) for b in raw] if isinstance(raw, list) else []
-        exempt, prohibited = self.texts(table, "exempt", where), self.texts(table, "prohibited", where)
+        exempt, prohibited = (
+            self.texts(table, "exempt", where),
+            self.texts(table, "prohibited", where),
+        )
         counted = {m.category for b in buckets if b for m in b.members}
         for cat in CATEGORIES:
             roles = [cat in counted, cat in exempt, cat in prohibited]
             if sum(roles) != 1:
                 self.p.add(
-                    where, cat,
+                    where,
+                    cat,
                     "each category must be counted by a bucket, or listed in exempt, or in "
                     f"prohibited, exactly once (counted={roles[0]}, exempt={roles[1]}, "
                     f"prohibited={roles[2]})",
@@ -354,7 +367,9 @@ class _Reader:
             return None
         effective = table.get("effective")
         if not isinstance(effective, date) or hasattr(effective, "hour"):
-            self.p.add(where, "effective", f"expected a TOML date like 2024-01-01, got {_repr(effective)}")
+            self.p.add(
+                where, "effective", f"expected a TOML date like 2024-01-01, got {_repr(effective)}"
+            )
             return None
         where = f"version {effective.isoformat()}"
         self.keys(table, {"effective", "source", "notes", "class"}, where)
@@ -420,8 +435,14 @@ def _read(path: Path, data: dict[str, Any], problems: _Problems) -> Jurisdiction
     if any(v is None for v in versions):
         return None
     return JurisdictionRules(
-        code, r.text(data, "name", ""), tz, ounce, sources,
-        tuple(v for v in versions if v), r.texts(data, "notes", ""), path,
+        code,
+        r.text(data, "name", ""),
+        tz,
+        ounce,
+        sources,
+        tuple(v for v in versions if v),
+        r.texts(data, "notes", ""),
+        path,
     )
 
 
@@ -438,7 +459,7 @@ def _iter_lines(rules: JurisdictionRules, version: RuleVersion, cls: ClassRules)
             yield f"      {m.category} by {m.measure.replace('_', ' ')} ({m.how})"
         if b.note:
             yield f"      note: {b.note}"
-    if len({m.category for b in cls.buckets for m in b.members}) and len(cls.buckets) > 1:
+    if len(cls.buckets) > 1:
         yield "  Every limit above applies at once; a category in several limits uses each."
     if cls.exempt:
         yield f"  Not limited: {', '.join(cls.exempt)}"

@@ -205,7 +205,9 @@ def parse_line(obj: Any, where: str) -> CartLine:
         raise BadInput(f"{where}: unknown field {unknown[0]!r}")
     category = obj.get("category")
     if category not in CATEGORIES:
-        raise BadInput(f"{where}: category must be one of {', '.join(CATEGORIES)}, got {category!r}")
+        raise BadInput(
+            f"{where}: category must be one of {', '.join(CATEGORIES)}, got {category!r}"
+        )
     quantity = _int_field(obj, "quantity", where, required=False)
     measures = [_int_field(obj, k, where, required=False) for k in MEASURE_FIELDS]
     return CartLine(category, 1 if quantity is None else quantity, *measures)
@@ -231,7 +233,9 @@ def parse_cart(obj: Any, source: str = "cart") -> Cart:
     parsed_prior = []
     for i, p in enumerate(prior):
         line = parse_line(p, f"{source}: prior[{i}]")
-        parsed_prior.append(PriorPurchase(parse_time(p.get("at"), f"{source}: prior[{i}].at"), line))
+        parsed_prior.append(
+            PriorPurchase(parse_time(p.get("at"), f"{source}: prior[{i}].at"), line)
+        )
     return Cart(
         code,
         cls,
@@ -263,8 +267,14 @@ def _window_words(kind: str, days: int) -> str:
     return f"per rolling {days} days"
 
 
-def _reason(cart: Cart, allowed: bool, version: str, buckets: Sequence[BucketResult],
-            crossing: tuple[int, str] | None, max_more: Sequence[MaxMore]) -> str:
+def _reason(
+    cart: Cart,
+    allowed: bool,
+    version: str,
+    buckets: Sequence[BucketResult],
+    crossing: tuple[int, str] | None,
+    max_more: Sequence[MaxMore],
+) -> str:
     who = f"{cart.jurisdiction} {cart.customer_class}"
     if allowed:
         return f"Within the {who} purchase limits (rules in force from {version})."
@@ -362,11 +372,30 @@ class LimitEngine:
         allowed, version, cls, raw_buckets, crossing, raw_more = raw
         buckets = tuple(
             BucketResult(
-                name, unit, _window_words(kind, days), Fraction(*cap), Fraction(*prior_used),
-                Fraction(*cart_used), Fraction(*remaining), over, cap_display, remaining_display,
+                name,
+                unit,
+                _window_words(kind, days),
+                Fraction(*cap),
+                Fraction(*prior_used),
+                Fraction(*cart_used),
+                Fraction(*remaining),
+                over,
+                cap_display,
+                remaining_display,
             )
-            for (name, unit, kind, days, cap, prior_used, cart_used, remaining, over,
-                 cap_display, remaining_display) in raw_buckets
+            for (
+                name,
+                unit,
+                kind,
+                days,
+                cap,
+                prior_used,
+                cart_used,
+                remaining,
+                over,
+                cap_display,
+                remaining_display,
+            ) in raw_buckets
             # A "not sold" category's zero cap is reported only when the cart touches it.
             if cap[0] or cart_used[0] or prior_used[0]
         )
@@ -375,7 +404,14 @@ class LimitEngine:
             for category, measure, amount, display in raw_more
         )
         return LimitVerdict(
-            allowed, cart.jurisdiction, cls, cart.at, version, buckets,
-            crossing[0] if crossing else None, crossing[1] if crossing else None, max_more,
+            allowed,
+            cart.jurisdiction,
+            cls,
+            cart.at,
+            version,
+            buckets,
+            crossing[0] if crossing else None,
+            crossing[1] if crossing else None,
+            max_more,
             _reason(cart, allowed, version, buckets, crossing, max_more),
         )

@@ -129,7 +129,10 @@ def random_cart(rng: random.Random, engine: LimitEngine, max_lines: int = 8) -> 
     cats = [c for c in CATEGORIES if c not in ("plant", "seed")] if weights[0] else list(CATEGORIES)
     lines = tuple(random_line(rng, rng.choice(cats)) for _ in range(rng.randint(0, max_lines)))
     prior = tuple(
-        PriorPurchase(at - timedelta(seconds=rng.randint(-3600, 100 * 86400)), random_line(rng, rng.choice(cats)))
+        PriorPurchase(
+            at - timedelta(seconds=rng.randint(-3600, 100 * 86400)),
+            random_line(rng, rng.choice(cats)),
+        )
         for _ in range(rng.randint(0, 6))
     )
     return Cart(code, cls, at.astimezone(zone), lines, prior)

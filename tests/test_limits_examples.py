@@ -66,7 +66,9 @@ def test_ca_concentrate_inside_edibles_counts() -> None:
     ok = run("CA", "adult", CA_AT, [conc(1000, 5), edible(100, 2, conc_mg=1500)])
     assert ok.allowed and rem(ok, "cannabis concentrate") == 0
     # one more edible holding 1 mg concentrate: 8.001 g > 8 g; line 3 (index 2) crosses.
-    over = run("CA", "adult", CA_AT, [conc(1000, 5), edible(100, 2, conc_mg=1500), edible(5, conc_mg=1)])
+    over = run(
+        "CA", "adult", CA_AT, [conc(1000, 5), edible(100, 2, conc_mg=1500), edible(5, conc_mg=1)]
+    )
     assert not over.allowed and over.crossing_line == 2
     assert over.crossing_bucket == "cannabis concentrate"
     assert "at most 0 g more edible" in over.reason
@@ -103,7 +105,11 @@ def test_co_what_remains_in_every_category() -> None:
     # 7 g = 1/4 oz; 400 mg THC = 1/2 oz; 1/4 oz remains = 7 g flower = 2 g conc = 200 mg THC.
     v = run("CO", "adult", CO_AT, [flower(7000), edible(100, 4)])
     assert rem(v, "one-ounce equivalent") == Fraction(1, 4)
-    assert (more(v, "flower"), more(v, "concentrate"), more(v, "edible", "thc")) == (7000, 2000, 200)
+    assert (more(v, "flower"), more(v, "concentrate"), more(v, "edible", "thc")) == (
+        7000,
+        2000,
+        200,
+    )
     assert v.buckets[0].remaining_display == "0.25 oz"
 
 
@@ -181,12 +187,18 @@ def test_il_readme_cart() -> None:
         [("2026-11-22T09:00:00-06:00", conc(1000))],
     )
     assert v.allowed
-    assert (more(v, "flower"), more(v, "concentrate"), more(v, "edible", "thc")) == (8000, 1500, 150)
+    assert (more(v, "flower"), more(v, "concentrate"), more(v, "edible", "thc")) == (
+        8000,
+        1500,
+        150,
+    )
 
 
 def test_il_nonresident_concentrate_over() -> None:
     # 2 g earlier today + 1 g = 3 g > 2.5 g.
-    v = run("IL", "adult_nonresident", IL_AT, [conc(1000)], [("2026-11-22T08:00:00-06:00", conc(2000))])
+    v = run(
+        "IL", "adult_nonresident", IL_AT, [conc(1000)], [("2026-11-22T08:00:00-06:00", conc(2000))]
+    )
     assert not v.allowed and rem(v, "cannabis concentrate") == Fraction(-1, 2)
     assert v.reason.startswith("Cart line 1 (concentrate) goes over the IL adult_nonresident")
 
@@ -234,7 +246,12 @@ def test_wa_one_ounce_boundary_in_exact_mg() -> None:
 
 def test_wa_every_maximum_together() -> None:
     # Independent: 28 g + 7 g + 16 oz (453592 mg < 453592.37) + 72 fl oz (2129 ml < 2129.29).
-    lines = [flower(28000), conc(7000), edible(0, net=453592), line("infused_liquid", volume_ml=2129)]
+    lines = [
+        flower(28000),
+        conc(7000),
+        edible(0, net=453592),
+        line("infused_liquid", volume_ml=2129),
+    ]
     v = run("WA", "adult", WA_AT, lines)
     assert v.allowed
     assert rem(v, "infused product in liquid form") == 72 - 2129 / FLOZ
@@ -414,7 +431,7 @@ def test_mo_versions() -> None:
     assert not run("MO", "medical", "2022-12-07T12:00:00-06:00", [flower(140000)]).allowed
     assert run("MO", "medical", "2022-12-08T12:00:00-06:00", [flower(140000)]).allowed
     # No adult-use class before 2023-02-03.
-    with pytest.raises(BadInput, match="customer class \"adult\" is not defined"):
+    with pytest.raises(BadInput, match='customer class "adult" is not defined'):
         run("MO", "adult", "2023-01-15T12:00:00-06:00", [flower(1000)])
 
 

@@ -88,9 +88,7 @@ def _split(item: CartLine, rnd: random.Random) -> tuple[CartLine, CartLine]:
 
 @settings(max_examples=300)
 @given(carts(), st.randoms(use_true_random=False))
-def test_splitting_a_line_in_two_never_changes_the_verdict(
-    cart: Cart, rnd: random.Random
-) -> None:
+def test_splitting_a_line_in_two_never_changes_the_verdict(cart: Cart, rnd: random.Random) -> None:
     # A one-unit plant or seed line cannot be split: those count by units.
     splittable = [
         i for i, x in enumerate(cart.lines) if x.quantity > 1 or x.category not in ("plant", "seed")

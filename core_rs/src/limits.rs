@@ -32,7 +32,8 @@ impl Line {
     }
 
     /// Total of `measure` over the line's units; None when the line lacks the per-unit figure.
-    fn amount(&self, measure: Measure) -> Option<i128> {
+    /// (Two u64 factors can overflow i128, so the product is checked: `Some(None)`.)
+    fn amount(&self, measure: Measure) -> Option<Option<i128>> {
         let per_unit = match measure {
             Measure::NetWeight => self.net_weight_mg,
             Measure::Concentrate => self.concentrate_mg,
@@ -40,7 +41,7 @@ impl Line {
             Measure::Volume => self.volume_ml,
             Measure::Units => Some(1),
         }?;
-        Some(i128::from(per_unit) * i128::from(self.quantity))
+        Some(i128::from(per_unit).checked_mul(i128::from(self.quantity)))
     }
 }
 
@@ -277,7 +278,8 @@ fn add_line(
                 index,
                 category,
                 field: slot.measure.field(),
-            })?;
+            })?
+            .ok_or(LimitError::TooLarge { source, index })?;
         let bucket = &class.buckets[slot.bucket];
         if !include(bucket.rule.window) {
             continue;
@@ -289,7 +291,7 @@ fn add_line(
         *total = total
             .checked_add(use_)
             .ok_or(LimitError::TooLarge { source, index })?;
-        added[slot.bucket] += use_;
+        added[slot.bucket] = added[slot.bucket].saturating_add(use_);
         if use_ > 0 && *total > bucket.cap && crossed.is_none() {
             crossed = Some(slot.bucket);
         }

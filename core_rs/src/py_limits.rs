@@ -13,13 +13,13 @@ use crate::rational::Ratio;
 use crate::rules::{BucketRule, Category, ClassRule, Measure, Member, RuleVersion, Window};
 
 create_exception!(
-    _core,
+    edge._core,
     LimitRuleError,
     PyValueError,
     "A rule model the limit engine cannot use."
 );
 create_exception!(
-    _core,
+    edge._core,
     LimitInputError,
     PyValueError,
     "A cart the limit engine cannot evaluate."
