@@ -24,10 +24,24 @@ PriorTuple: TypeAlias = tuple[int, int, str, int, int | None, int | None, int | 
 BucketResultTuple: TypeAlias = tuple[str, str, str, int, Ratio, Ratio, Ratio, Ratio, bool, str, str]
 # (category, measure, largest further amount in mg/ml/units, display)
 MaxMoreTuple: TypeAlias = tuple[str, str, int, str]
-# (allowed, version label, class, buckets, (crossing line index, bucket name) | None, max_more)
-RawVerdict: TypeAlias = tuple[
-    bool, str, str, list[BucketResultTuple], tuple[int, str] | None, list[MaxMoreTuple]
-]
+
+class LimitResult:
+    """A verdict computed in full by the engine; each attribute is converted when read."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def version(self) -> str:
+        """Effective date (label) of the rule version applied."""
+    @property
+    def customer_class(self) -> str: ...
+    @property
+    def crossing(self) -> tuple[int, str] | None:
+        """(index of the first cart line that takes a bucket over, bucket name)."""
+    @property
+    def buckets(self) -> list[BucketResultTuple]: ...
+    @property
+    def max_more(self) -> list[MaxMoreTuple]: ...
 
 class LimitRuleError(ValueError):
     """A rule model the limit engine cannot use (names code, version, class, bucket)."""
@@ -51,7 +65,7 @@ class LimitRules:
         day: int,
         lines: list[LineTuple],
         prior: list[PriorTuple],
-    ) -> RawVerdict:
+    ) -> LimitResult:
         """Evaluate a cart at `at_s` on store-local date ordinal `day`. Calendar-day buckets
         count priors with the same `day`; rolling N-day buckets count priors with
         `at_s - N*86400 < prior_at_s`; per-transaction buckets count no priors."""

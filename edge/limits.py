@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ INVENTORY_FIELDS = {
 }
 _MAX_AMOUNT = 10**12  # per unit, mg or ml: far above any product, far below overflow
 _MAX_QUANTITY = 1_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _UNIT_OF_MEASURE = {"net_weight": "mg", "concentrate": "mg", "thc": "mg", "volume": "ml"}
 
 
@@ -255,8 +255,10 @@ def line_from_package(package: Mapping[str, Any], quantity: int = 1) -> CartLine
 
 
 def epoch_seconds(at: datetime) -> int:
-    """Whole seconds since 1970 (floored), computed without floats."""
-    return (at - _EPOCH) // timedelta(seconds=1)
+    """Whole seconds since 1970 (sub-seconds dropped), in integers: no float timestamp."""
+    u = at.astimezone(UTC)
+    days = u.toordinal() - _EPOCH_ORDINAL
+    return days * 86_400 + u.hour * 3600 + u.minute * 60 + u.second
 
 
 def _window_words(kind: str, days: int) -> str:
@@ -368,8 +370,7 @@ class LimitEngine:
         return explain(rules, customer_class, day)
 
     @staticmethod
-    def _verdict(cart: Cart, raw: _core.RawVerdict) -> LimitVerdict:
-        allowed, version, cls, raw_buckets, crossing, raw_more = raw
+    def _verdict(cart: Cart, raw: _core.LimitResult) -> LimitVerdict:
         buckets = tuple(
             BucketResult(
                 name,
@@ -395,23 +396,24 @@ class LimitEngine:
                 over,
                 cap_display,
                 remaining_display,
-            ) in raw_buckets
+            ) in raw.buckets
             # A "not sold" category's zero cap is reported only when the cart touches it.
             if cap[0] or cart_used[0] or prior_used[0]
         )
         max_more = tuple(
             MaxMore(category, measure, amount, _UNIT_OF_MEASURE.get(measure, "units"), display)
-            for category, measure, amount, display in raw_more
+            for category, measure, amount, display in raw.max_more
         )
+        crossing, allowed = raw.crossing, raw.allowed
         return LimitVerdict(
             allowed,
             cart.jurisdiction,
-            cls,
+            raw.customer_class,
             cart.at,
-            version,
+            raw.version,
             buckets,
             crossing[0] if crossing else None,
             crossing[1] if crossing else None,
             max_more,
-            _reason(cart, allowed, version, buckets, crossing, max_more),
+            _reason(cart, allowed, raw.version, buckets, crossing, max_more),
         )

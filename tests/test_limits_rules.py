@@ -206,3 +206,18 @@ def test_line_from_inventory_package() -> None:
     assert item.net_weight_mg is None
     with pytest.raises(BadInput, match="package 1A4: category must be one of"):
         line_from_package({"Label": "1A4"})
+
+
+def test_epoch_seconds_is_exact_integer_time() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from edge.limits import epoch_seconds
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for text in (
+        "2026-11-22T14:05:00-06:00",
+        "1969-12-31T23:59:59+00:00",
+        "2026-03-08T02:30:00.999999-05:00",
+    ):
+        at = datetime.fromisoformat(text)
+        assert epoch_seconds(at) == (at - epoch) // timedelta(seconds=1)

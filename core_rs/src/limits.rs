@@ -135,8 +135,18 @@ pub struct BucketUse {
     pub remaining: Ratio,
     /// The cart adds to the bucket and takes it past its cap.
     pub over: bool,
-    pub cap_display: String,
-    pub remaining_display: String,
+}
+
+impl BucketUse {
+    /// The cap in the state's unit ("2.5 oz").
+    pub fn cap_display(&self) -> String {
+        format!("{} {}", self.cap.to_decimal(3), self.unit)
+    }
+
+    /// What remains in the state's unit, rounded down ("0.625 oz", "-0.5 g").
+    pub fn remaining_display(&self) -> String {
+        format!("{} {}", self.remaining.to_decimal(3), self.unit)
+    }
 }
 
 /// The largest further amount of one category (in its measure's base unit) that still fits.
@@ -145,7 +155,13 @@ pub struct MaxMore {
     pub category: Category,
     pub measure: Measure,
     pub amount: i128,
-    pub display: String,
+}
+
+impl MaxMore {
+    /// "2.5 g", "100 mg THC", "473 ml", "3 units".
+    pub fn display(&self) -> String {
+        display_amount(self.measure, self.amount)
+    }
 }
 
 /// The first cart line (in cart order) after which a bucket it adds to is over its cap.
@@ -328,13 +344,9 @@ fn max_more(class: &CompiledClass, totals: &[i128]) -> Vec<MaxMore> {
                     category,
                     measure: slot.measure,
                     amount: fits,
-                    display: String::new(),
                 }),
             }
         }
-    }
-    for m in &mut out {
-        m.display = display_amount(m.measure, m.amount);
     }
     out
 }
@@ -432,21 +444,15 @@ impl LimitTable {
             .buckets
             .iter()
             .enumerate()
-            .map(|(b, sb)| {
-                let remaining = ratio(sb.cap - totals[b], sb.scale);
-                let unit = &sb.rule.unit;
-                BucketUse {
-                    name: sb.rule.name.clone(),
-                    unit: unit.clone(),
-                    window: sb.rule.window,
-                    cap: sb.rule.cap,
-                    prior_used: ratio(prior_used[b], sb.scale),
-                    cart_used: ratio(cart_used[b], sb.scale),
-                    remaining,
-                    over: cart_used[b] > 0 && totals[b] > sb.cap,
-                    cap_display: format!("{} {unit}", sb.rule.cap.to_decimal(3)),
-                    remaining_display: format!("{} {unit}", remaining.to_decimal(3)),
-                }
+            .map(|(b, sb)| BucketUse {
+                name: sb.rule.name.clone(),
+                unit: sb.rule.unit.clone(),
+                window: sb.rule.window,
+                cap: sb.rule.cap,
+                prior_used: ratio(prior_used[b], sb.scale),
+                cart_used: ratio(cart_used[b], sb.scale),
+                remaining: ratio(sb.cap - totals[b], sb.scale),
+                over: cart_used[b] > 0 && totals[b] > sb.cap,
             })
             .collect();
         Ok(Verdict {

@@ -6,11 +6,11 @@
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedStr;
+use pyo3::types::{PyList, PyString, PyTuple};
 
-use crate::limits::{LimitTable, Line, Prior, Verdict};
+use crate::limits::{BucketUse, LimitTable, Line, Prior, Verdict};
 use crate::rational::Ratio;
-use crate::rules::{BucketRule, Category, ClassRule, Measure, Member, RuleVersion, Window};
+use crate::rules::{BucketRule, Category, ClassRule, Member, RuleVersion, Window};
 
 create_exception!(
     edge._core,
@@ -30,46 +30,22 @@ type MemberIn = (String, String, RatioIo);
 type BucketIn = (String, String, RatioIo, String, u32, Vec<MemberIn>);
 type ClassIn = (String, Vec<BucketIn>);
 type VersionIn = (i32, String, Vec<ClassIn>);
-type LineIn = (
-    PyBackedStr,
-    u64,
-    Option<u64>,
-    Option<u64>,
-    Option<u64>,
-    Option<u64>,
-);
-type PriorIn = (
-    i64,
-    i32,
-    PyBackedStr,
-    u64,
-    Option<u64>,
-    Option<u64>,
-    Option<u64>,
-    Option<u64>,
-);
-type BucketOut = (
+type Int<'py> = Bound<'py, PyAny>;
+type RatioOut<'py> = (Int<'py>, Int<'py>);
+type BucketOut<'py> = (
     String,
     String,
     &'static str,
     u32,
-    RatioIo,
-    RatioIo,
-    RatioIo,
-    RatioIo,
+    RatioOut<'py>,
+    RatioOut<'py>,
+    RatioOut<'py>,
+    RatioOut<'py>,
     bool,
     String,
     String,
 );
-type MaxMoreOut = (&'static str, &'static str, i128, String);
-type VerdictOut = (
-    bool,
-    String,
-    String,
-    Vec<BucketOut>,
-    Option<(usize, String)>,
-    Vec<MaxMoreOut>,
-);
+type MaxMoreOut<'py> = (&'static str, &'static str, Int<'py>, String);
 
 fn rule_err(msg: String) -> PyErr {
     LimitRuleError::new_err(msg)
@@ -139,26 +115,62 @@ fn category_in(s: &str, source: &str, index: usize) -> PyResult<Category> {
         .map_err(|e| LimitInputError::new_err(format!("{source}[{index}]: {e}")))
 }
 
-fn line_in(
-    category: &str,
-    quantity: u64,
-    measures: [Option<u64>; 4],
-    source: &str,
-    index: usize,
-) -> PyResult<Line> {
-    let [net_weight_mg, concentrate_mg, thc_mg, volume_ml] = measures;
+/// A non-negative int. Extracting i64 skips the extra type check PyO3 does for u64 under
+/// abi3 (this runs ~400 times per check); negatives are refused here instead.
+fn count(v: Borrowed<'_, '_, PyAny>) -> PyResult<u64> {
+    let n: i64 = v.extract()?;
+    u64::try_from(n).map_err(|_| LimitInputError::new_err(format!("negative amount {n}")))
+}
+
+fn opt_count(v: Borrowed<'_, '_, PyAny>) -> PyResult<Option<u64>> {
+    if v.is_none() {
+        Ok(None)
+    } else {
+        count(v).map(Some)
+    }
+}
+
+/// Reads `(category, quantity, net_weight_mg, concentrate_mg, thc_mg, volume_ml)` from `t`
+/// starting at `first`, with borrowed items: this runs 70 times per check.
+fn line_from(t: &Bound<'_, PyTuple>, first: usize, source: &str, index: usize) -> PyResult<Line> {
+    let item = |k: usize| t.get_borrowed_item(first + k);
+    let name = item(0)?;
+    let name = name.cast::<PyString>()?;
+    let category = category_in(name.to_str()?, source, index)?;
     Ok(Line {
-        category: Some(category_in(category, source, index)?),
-        quantity,
-        net_weight_mg,
-        concentrate_mg,
-        thc_mg,
-        volume_ml,
+        category: Some(category),
+        quantity: count(item(1)?)?,
+        net_weight_mg: opt_count(item(2)?)?,
+        concentrate_mg: opt_count(item(3)?)?,
+        thc_mg: opt_count(item(4)?)?,
+        volume_ml: opt_count(item(5)?)?,
     })
 }
 
-fn ratio_out(r: Ratio) -> RatioIo {
-    (r.num(), r.den())
+fn tuple_of<'a, 'py>(
+    item: &'a Bound<'py, PyAny>,
+    len: usize,
+    source: &str,
+    index: usize,
+) -> PyResult<&'a Bound<'py, PyTuple>> {
+    match item.cast::<PyTuple>() {
+        Ok(t) if t.len() == len => Ok(t),
+        _ => Err(LimitInputError::new_err(format!(
+            "{source}[{index}]: expected a tuple of {len} items"
+        ))),
+    }
+}
+
+/// A Python int; through i64 when it fits, because i128 conversion is slow under abi3.
+fn int_out(py: Python<'_>, v: i128) -> PyResult<Int<'_>> {
+    match i64::try_from(v) {
+        Ok(small) => Ok(small.into_pyobject(py)?.into_any()),
+        Err(_) => Ok(v.into_pyobject(py)?.into_any()),
+    }
+}
+
+fn ratio_out(py: Python<'_>, r: Ratio) -> PyResult<RatioOut<'_>> {
+    Ok((int_out(py, r.num())?, int_out(py, r.den())?))
 }
 
 fn window_out(w: Window) -> (&'static str, u32) {
@@ -169,45 +181,71 @@ fn window_out(w: Window) -> (&'static str, u32) {
     }
 }
 
-fn measure_out(m: Measure) -> &'static str {
-    m.as_str()
+fn bucket_out<'py>(py: Python<'py>, b: &BucketUse) -> PyResult<BucketOut<'py>> {
+    let (kind, days) = window_out(b.window);
+    Ok((
+        b.name.clone(),
+        b.unit.clone(),
+        kind,
+        days,
+        ratio_out(py, b.cap)?,
+        ratio_out(py, b.prior_used)?,
+        ratio_out(py, b.cart_used)?,
+        ratio_out(py, b.remaining)?,
+        b.over,
+        b.cap_display(),
+        b.remaining_display(),
+    ))
 }
 
-fn verdict_out(v: Verdict) -> VerdictOut {
-    let buckets = v
-        .buckets
-        .into_iter()
-        .map(|b| {
-            let (kind, days) = window_out(b.window);
-            (
-                b.name,
-                b.unit,
-                kind,
-                days,
-                ratio_out(b.cap),
-                ratio_out(b.prior_used),
-                ratio_out(b.cart_used),
-                ratio_out(b.remaining),
-                b.over,
-                b.cap_display,
-                b.remaining_display,
-            )
-        })
-        .collect();
-    let max_more = v
-        .max_more
-        .into_iter()
-        .map(|m| {
-            (
-                m.category.as_str(),
-                measure_out(m.measure),
-                m.amount,
-                m.display,
-            )
-        })
-        .collect();
-    let crossing = v.crossing.map(|c| (c.line, c.bucket));
-    (v.allowed, v.version, v.class, buckets, crossing, max_more)
+/// A verdict computed in full by the engine; fields become Python objects when read, so a
+/// caller that needs only `allowed` pays for nothing else.
+#[pyclass(frozen, module = "edge._core")]
+struct LimitResult {
+    v: Verdict,
+}
+
+#[pymethods]
+impl LimitResult {
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.v.allowed
+    }
+
+    #[getter]
+    fn version(&self) -> &str {
+        &self.v.version
+    }
+
+    #[getter]
+    fn customer_class(&self) -> &str {
+        &self.v.class
+    }
+
+    #[getter]
+    fn crossing(&self) -> Option<(usize, &str)> {
+        self.v
+            .crossing
+            .as_ref()
+            .map(|c| (c.line, c.bucket.as_str()))
+    }
+
+    #[getter]
+    fn buckets<'py>(&self, py: Python<'py>) -> PyResult<Vec<BucketOut<'py>>> {
+        self.v.buckets.iter().map(|b| bucket_out(py, b)).collect()
+    }
+
+    #[getter]
+    fn max_more<'py>(&self, py: Python<'py>) -> PyResult<Vec<MaxMoreOut<'py>>> {
+        self.v
+            .max_more
+            .iter()
+            .map(|m| {
+                let amount = int_out(py, m.amount)?;
+                Ok((m.category.as_str(), m.measure.as_str(), amount, m.display()))
+            })
+            .collect()
+    }
 }
 
 /// One jurisdiction's compiled purchase-limit rules.
@@ -244,34 +282,33 @@ impl LimitRules {
         customer_class: &str,
         at_s: i64,
         day: i32,
-        lines: Vec<LineIn>,
-        prior: Vec<PriorIn>,
-    ) -> PyResult<VerdictOut> {
-        let lines: Vec<Line> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| line_in(&l.0, l.1, [l.2, l.3, l.4, l.5], "lines", i))
-            .collect::<PyResult<_>>()?;
-        let prior: Vec<Prior> = prior
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                Ok(Prior {
-                    at_s: p.0,
-                    day: p.1,
-                    line: line_in(&p.2, p.3, [p.4, p.5, p.6, p.7], "prior", i)?,
-                })
-            })
-            .collect::<PyResult<_>>()?;
-        self.table
-            .check(customer_class, at_s, day, &lines, &prior)
-            .map(verdict_out)
-            .map_err(|e| LimitInputError::new_err(e.to_string()))
+        lines: &Bound<'_, PyList>,
+        prior: &Bound<'_, PyList>,
+    ) -> PyResult<LimitResult> {
+        let mut cart = Vec::with_capacity(lines.len());
+        for (i, item) in lines.iter().enumerate() {
+            cart.push(line_from(tuple_of(&item, 6, "lines", i)?, 0, "lines", i)?);
+        }
+        let mut past = Vec::with_capacity(prior.len());
+        for (i, item) in prior.iter().enumerate() {
+            let t = tuple_of(&item, 8, "prior", i)?;
+            past.push(Prior {
+                at_s: t.get_borrowed_item(0)?.extract()?,
+                day: t.get_borrowed_item(1)?.extract()?,
+                line: line_from(t, 2, "prior", i)?,
+            });
+        }
+        let verdict = self
+            .table
+            .check(customer_class, at_s, day, &cart, &past)
+            .map_err(|e| LimitInputError::new_err(e.to_string()))?;
+        Ok(LimitResult { v: verdict })
     }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LimitRules>()?;
+    m.add_class::<LimitResult>()?;
     m.add("LimitRuleError", m.py().get_type::<LimitRuleError>())?;
     m.add("LimitInputError", m.py().get_type::<LimitInputError>())?;
     Ok(())

@@ -87,7 +87,7 @@ fn equivalency_exactly_at_cap_is_allowed() {
         .unwrap();
     assert!(v.allowed);
     assert_eq!(v.buckets[0].remaining, Ratio::integer(0));
-    assert_eq!(v.buckets[0].remaining_display, "0 oz");
+    assert_eq!(v.buckets[0].remaining_display(), "0 oz");
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn equivalency_reports_crossing_line_and_what_fits() {
             (Category::Edible, 600)
         ]
     );
-    assert_eq!(ok.max_more[0].display, "21 g");
+    assert_eq!(ok.max_more[0].display(), "21 g");
     let lines = [flower(7_000, 1), concentrate(6_000), edible];
     let v = t.check("adult", NOW, TODAY, &lines, &[]).unwrap();
     assert!(!v.allowed);
