@@ -19,8 +19,8 @@ import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge.limits import Cart, CartLine, LimitEngine, PriorPurchase, epoch_seconds
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     carts = make_carts(engine, args.carts, args.seed)
 
     def prepared(cart: Cart) -> tuple[Any, list[Any], list[Any], int, int]:
-        _, core = engine._load(cart.jurisdiction)
+        core = engine.compiled(cart.jurisdiction)
         zone = engine.zone_for(cart.jurisdiction)
         lines = [x.core() for x in cart.lines]
         prior = [

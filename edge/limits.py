@@ -195,11 +195,12 @@ def parse_time(value: Any, where: str) -> datetime:
     return parsed
 
 
-def parse_line(obj: Any, where: str) -> CartLine:
-    """A CART.json line (`category`, `quantity`, measures); unknown keys are refused."""
+def parse_line(obj: Any, where: str, *, prior: bool = False) -> CartLine:
+    """A CART.json line (`category`, `quantity` (default 1), measures; `at` on a prior
+    purchase); unknown keys are refused."""
     if not isinstance(obj, Mapping):
         raise BadInput(f"{where}: expected an object, got {obj!r}")
-    allowed = {"category", "quantity", "at", *MEASURE_FIELDS}
+    allowed = {"category", "quantity", *MEASURE_FIELDS, *(["at"] if prior else [])}
     unknown = sorted(set(obj) - allowed)
     if unknown:
         raise BadInput(f"{where}: unknown field {unknown[0]!r}")
@@ -228,21 +229,25 @@ def parse_cart(obj: Any, source: str = "cart") -> Cart:
     lines, prior = obj.get("lines"), obj.get("prior", [])
     if not isinstance(lines, list):
         raise BadInput(f"{source}: lines must be a list")
-    if not isinstance(prior, list):
-        raise BadInput(f"{source}: prior must be a list")
-    parsed_prior = []
-    for i, p in enumerate(prior):
-        line = parse_line(p, f"{source}: prior[{i}]")
-        parsed_prior.append(
-            PriorPurchase(parse_time(p.get("at"), f"{source}: prior[{i}].at"), line)
-        )
+    parsed_prior = parse_prior(prior, source)
     return Cart(
         code,
         cls,
         parse_time(obj.get("at"), f"{source}: at"),
         tuple(parse_line(x, f"{source}: lines[{i}]") for i, x in enumerate(lines)),
-        tuple(parsed_prior),
+        parsed_prior,
     )
+
+
+def parse_prior(prior: Any, source: str = "order") -> tuple[PriorPurchase, ...]:
+    """A `prior` list (CART.json, ORDER.json): purchases with `at` and a line each."""
+    if not isinstance(prior, list):
+        raise BadInput(f"{source}: prior must be a list")
+    out = []
+    for i, p in enumerate(prior):
+        line = parse_line(p, f"{source}: prior[{i}]", prior=True)
+        out.append(PriorPurchase(parse_time(p.get("at"), f"{source}: prior[{i}].at"), line))
+    return tuple(out)
 
 
 def line_from_package(package: Mapping[str, Any], quantity: int = 1) -> CartLine:
@@ -275,21 +280,18 @@ def _reason(
     version: str,
     buckets: Sequence[BucketResult],
     crossing: tuple[int, str] | None,
-    max_more: Sequence[MaxMore],
 ) -> str:
     who = f"{cart.jurisdiction} {cart.customer_class}"
     if allowed:
         return f"Within the {who} purchase limits (rules in force from {version})."
-    if crossing is None:  # cannot happen: an over bucket always has a crossing line
+    over = next((b for b in buckets if crossing and b.name == crossing[1]), None)
+    if crossing is None or over is None:  # cannot happen: an over bucket has a crossing line
         return f"Over the {who} purchase limits (rules in force from {version})."
-    index, name = crossing
-    bucket = next(b for b in buckets if b.name == name)
-    line = cart.lines[index]
-    fits = [m for m in max_more if m.category == line.category]
-    tail = f"; at most {fits[0].display} more {line.category} fits" if fits else ""
+    index = crossing[0]
+    excess = over.remaining_display.removeprefix("-")
     return (
-        f"Cart line {index + 1} ({line.category}) goes over the {who} limit "
-        f"'{name}' of {bucket.cap_display} {bucket.window}{tail}."
+        f"Cart line {index + 1} ({cart.lines[index].category}) goes over the {who} limit "
+        f"'{over.name}' of {over.cap_display} {over.window}; the cart is {excess} over."
     )
 
 
@@ -317,6 +319,10 @@ class LimitEngine:
     def rules(self, code: str) -> JurisdictionRules:
         """The validated rule file of `code`; ConfigError names every problem."""
         return self._load(code)[0]
+
+    def compiled(self, code: str) -> _core.LimitRules:
+        """The core's compiled rules of `code` (for callers that prepare tuples themselves)."""
+        return self._load(code)[1]
 
     def _load(self, code: str) -> tuple[JurisdictionRules, _core.LimitRules]:
         if code not in self._rules:
@@ -415,5 +421,5 @@ class LimitEngine:
             crossing[0] if crossing else None,
             crossing[1] if crossing else None,
             max_more,
-            _reason(cart, allowed, raw.version, buckets, crossing, max_more),
+            _reason(cart, allowed, raw.version, buckets, crossing),
         )

@@ -57,7 +57,7 @@ def test_over_a_limit_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert out["crossing_bucket"] == "cannabis flower"
     assert out["reason"] == (
         "Cart line 1 (flower) goes over the IL adult_nonresident limit 'cannabis flower' of "
-        "15 g per calendar day (store time zone); at most 0 g more flower fits."
+        "15 g per calendar day (store time zone); the cart is 2.5 g over."
     )
 
 
@@ -89,6 +89,11 @@ def test_over_a_limit_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]
             "prior[0]: a edible line needs thc_mg",
         ),
         (dict(README_CART, extra=1), "unknown field 'extra'"),
+        (
+            dict(README_CART, lines=[{"category": "flower", "at": "2026-11-22T09:00:00-06:00"}]),
+            "lines[0]: unknown field 'at'",
+        ),
+        (dict(README_CART, prior={}), "prior must be a list"),
     ],
 )
 def test_bad_input_exits_2_and_names_the_problem(
