@@ -7,23 +7,27 @@ __version__: str
 # --- purchase limits (core_rs/src/py_limits.rs; typed wrapper: edge/limits.py) ---------------
 # Exact values cross as (numerator, denominator) pairs; amounts are integer mg / ml / units.
 
-Ratio: TypeAlias = tuple[int, int]
+LimitRatio: TypeAlias = tuple[int, int]
 # (category, measure, factor: bucket units per mg/ml/unit)
-MemberTuple: TypeAlias = tuple[str, str, Ratio]
+LimitMemberTuple: TypeAlias = tuple[str, str, LimitRatio]
 # (name, unit, cap in unit, window "transaction" | "day" | "rolling", window days, members)
-BucketTuple: TypeAlias = tuple[str, str, Ratio, str, int, list[MemberTuple]]
-ClassTuple: TypeAlias = tuple[str, list[BucketTuple]]
+LimitBucketTuple: TypeAlias = tuple[str, str, LimitRatio, str, int, list[LimitMemberTuple]]
+LimitClassTuple: TypeAlias = tuple[str, list[LimitBucketTuple]]
 # (effective date as date.toordinal(), effective date label "YYYY-MM-DD", classes)
-VersionTuple: TypeAlias = tuple[int, str, list[ClassTuple]]
+LimitVersionTuple: TypeAlias = tuple[int, str, list[LimitClassTuple]]
 # (category, quantity, net_weight_mg, concentrate_mg, thc_mg, volume_ml), measures per unit
-LineTuple: TypeAlias = tuple[str, int, int | None, int | None, int | None, int | None]
-# (epoch seconds, store-local date ordinal, *LineTuple)
-PriorTuple: TypeAlias = tuple[int, int, str, int, int | None, int | None, int | None, int | None]
+LimitLineTuple: TypeAlias = tuple[str, int, int | None, int | None, int | None, int | None]
+# (epoch seconds, store-local date ordinal, *LimitLineTuple)
+LimitPriorTuple: TypeAlias = tuple[
+    int, int, str, int, int | None, int | None, int | None, int | None
+]
 # (name, unit, window kind, window days, cap, prior_used, cart_used, remaining, over,
 #  cap_display, remaining_display)
-BucketResultTuple: TypeAlias = tuple[str, str, str, int, Ratio, Ratio, Ratio, Ratio, bool, str, str]
+LimitBucketResultTuple: TypeAlias = tuple[
+    str, str, str, int, LimitRatio, LimitRatio, LimitRatio, LimitRatio, bool, str, str
+]
 # (category, measure, largest further amount in mg/ml/units, display)
-MaxMoreTuple: TypeAlias = tuple[str, str, int, str]
+LimitMaxMoreTuple: TypeAlias = tuple[str, str, int, str]
 
 class LimitResult:
     """A verdict computed in full by the engine; each attribute is converted when read."""
@@ -39,9 +43,9 @@ class LimitResult:
     def crossing(self) -> tuple[int, str] | None:
         """(index of the first cart line that takes a bucket over, bucket name)."""
     @property
-    def buckets(self) -> list[BucketResultTuple]: ...
+    def buckets(self) -> list[LimitBucketResultTuple]: ...
     @property
-    def max_more(self) -> list[MaxMoreTuple]: ...
+    def max_more(self) -> list[LimitMaxMoreTuple]: ...
 
 class LimitRuleError(ValueError):
     """A rule model the limit engine cannot use (names code, version, class, bucket)."""
@@ -53,7 +57,7 @@ class LimitInputError(ValueError):
 class LimitRules:
     """One jurisdiction's compiled rules (versions in increasing effective-date order)."""
 
-    def __init__(self, code: str, versions: list[VersionTuple]) -> None: ...
+    def __init__(self, code: str, versions: list[LimitVersionTuple]) -> None: ...
     @property
     def code(self) -> str: ...
     def version_at(self, day: int) -> str | None:
@@ -63,8 +67,8 @@ class LimitRules:
         customer_class: str,
         at_s: int,
         day: int,
-        lines: list[LineTuple],
-        prior: list[PriorTuple],
+        lines: list[LimitLineTuple],
+        prior: list[LimitPriorTuple],
     ) -> LimitResult:
         """Evaluate a cart at `at_s` on store-local date ordinal `day`. Calendar-day buckets
         count priors with the same `day`; rolling N-day buckets count priors with

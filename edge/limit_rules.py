@@ -326,7 +326,10 @@ class _Reader:
         self.keys(table, allowed, where)
         default = self.window(table["window"], where) if "window" in table else None
         raw = table.get("bucket", [])
-        buckets = [self.bucket(b, default, where) for b in raw] if isinstance(raw, list) else []
+        if not isinstance(raw, list):
+            self.p.add(where, "bucket", "expected [[...bucket]] tables")
+            raw = []
+        buckets = [self.bucket(b, default, where) for b in raw]
         exempt, prohibited = (
             self.texts(table, "exempt", where),
             self.texts(table, "prohibited", where),
