@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import edge
 from edge import _core
 from edge.errors import BadInput, ConfigError
-from edge.limit_rules import CATEGORIES, JurisdictionRules, explain, load_rules
+from edge.limit_explain import explain
+from edge.limit_rules import CATEGORIES, JurisdictionRules, load_rules
 
 INSTALLED_RULES_DIR = Path("/etc/packstation/limits")
 MEASURE_FIELDS = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml")
