@@ -1,0 +1,467 @@
+//! The purchase-limit engine: exact, integer-only evaluation of a cart against a rule set.
+//!
+//! At construction every bucket is scaled by the least common multiple `L` of its cap's and
+//! factors' denominators, so a line's use of the bucket is `amount * weight` and the cap is an
+//! integer: the per-line path has no division, no rational and no float.
+
+use std::fmt;
+
+use crate::rational::{lcm, Ratio};
+use crate::rules::{self, BucketRule, Category, Measure, RuleError, RuleVersion, Window};
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// One cart line or prior purchase: a category, a unit count and per-unit measures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Line {
+    pub category: Option<Category>,
+    pub quantity: u64,
+    pub net_weight_mg: Option<u64>,
+    pub concentrate_mg: Option<u64>,
+    pub thc_mg: Option<u64>,
+    pub volume_ml: Option<u64>,
+}
+
+impl Line {
+    pub fn new(category: Category, quantity: u64) -> Self {
+        Self {
+            category: Some(category),
+            quantity,
+            ..Self::default()
+        }
+    }
+
+    /// Total of `measure` over the line's units; None when the line lacks the per-unit figure.
+    /// (Two u64 factors can overflow i128, so the product is checked: `Some(None)`.)
+    fn amount(&self, measure: Measure) -> Option<Option<i128>> {
+        let per_unit = match measure {
+            Measure::NetWeight => self.net_weight_mg,
+            Measure::Concentrate => self.concentrate_mg,
+            Measure::Thc => self.thc_mg,
+            Measure::Volume => self.volume_ml,
+            Measure::Units => Some(1),
+        }?;
+        Some(i128::from(per_unit).checked_mul(i128::from(self.quantity)))
+    }
+}
+
+/// A purchase made before the cart: when (epoch seconds, and its calendar day in the store's
+/// time zone as a proleptic Gregorian ordinal) and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prior {
+    pub at_s: i64,
+    pub day: i32,
+    pub line: Line,
+}
+
+/// Input the engine cannot evaluate; the message names the offending line and field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LimitError {
+    NoVersion {
+        earliest: String,
+    },
+    UnknownClass {
+        class: String,
+        version: String,
+        known: Vec<String>,
+    },
+    MissingMeasure {
+        source: &'static str,
+        index: usize,
+        category: Category,
+        field: &'static str,
+    },
+    MissingCategory {
+        source: &'static str,
+        index: usize,
+    },
+    TooLarge {
+        source: &'static str,
+        index: usize,
+    },
+}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitError::NoVersion { earliest } => write!(
+                f,
+                "no rule version is in force on that date (the earliest takes effect {earliest})"
+            ),
+            LimitError::UnknownClass {
+                class,
+                version,
+                known,
+            } => write!(
+                f,
+                "customer class {class:?} is not defined in the rule version of {version} \
+                 (defined: {})",
+                known.join(", ")
+            ),
+            LimitError::MissingMeasure {
+                source,
+                index,
+                category,
+                field,
+            } => write!(
+                f,
+                "{source}[{index}]: a {} line needs {field} under this rule",
+                category.as_str()
+            ),
+            LimitError::MissingCategory { source, index } => {
+                write!(f, "{source}[{index}]: no category")
+            }
+            LimitError::TooLarge { source, index } => {
+                write!(f, "{source}[{index}]: amount too large to evaluate")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LimitError {}
+
+/// How a bucket stands after the cart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketUse {
+    pub name: String,
+    pub unit: String,
+    pub window: Window,
+    pub cap: Ratio,
+    /// Use by prior purchases inside the window, in `unit`.
+    pub prior_used: Ratio,
+    /// Use by the cart, in `unit`.
+    pub cart_used: Ratio,
+    /// `cap - prior_used - cart_used`; negative when over.
+    pub remaining: Ratio,
+    /// The cart adds to the bucket and takes it past its cap.
+    pub over: bool,
+}
+
+impl BucketUse {
+    /// The cap in the state's unit ("2.5 oz").
+    pub fn cap_display(&self) -> String {
+        format!("{} {}", self.cap.to_decimal(3), self.unit)
+    }
+
+    /// What remains in the state's unit, rounded down ("0.625 oz", "-0.5 g").
+    pub fn remaining_display(&self) -> String {
+        format!("{} {}", self.remaining.to_decimal(3), self.unit)
+    }
+}
+
+/// The largest further amount of one category (in its measure's base unit) that still fits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaxMore {
+    pub category: Category,
+    pub measure: Measure,
+    pub amount: i128,
+}
+
+impl MaxMore {
+    /// "2.5 g", "100 mg THC", "473 ml", "3 units".
+    pub fn display(&self) -> String {
+        display_amount(self.measure, self.amount)
+    }
+}
+
+/// The first cart line (in cart order) after which a bucket it adds to is over its cap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Crossing {
+    pub line: usize,
+    pub bucket: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub allowed: bool,
+    pub version: String,
+    pub class: String,
+    pub buckets: Vec<BucketUse>,
+    pub crossing: Option<Crossing>,
+    pub max_more: Vec<MaxMore>,
+}
+
+struct Slot {
+    bucket: usize,
+    measure: Measure,
+    weight: i128,
+}
+
+struct ScaledBucket {
+    rule: BucketRule,
+    scale: i128,
+    cap: i128,
+}
+
+struct CompiledClass {
+    name: String,
+    buckets: Vec<ScaledBucket>,
+    /// Per category index: the buckets it counts in.
+    slots: [Vec<Slot>; 7],
+}
+
+struct CompiledVersion {
+    effective_day: i32,
+    label: String,
+    classes: Vec<CompiledClass>,
+}
+
+/// One jurisdiction's compiled rules, ready to check carts.
+pub struct LimitTable {
+    code: String,
+    versions: Vec<CompiledVersion>,
+}
+
+fn scale_bucket(rule: &BucketRule, at: &str) -> Result<ScaledBucket, RuleError> {
+    let overflow = || RuleError(format!("{at}: numbers too large to evaluate exactly"));
+    let mut scale = rule.cap.den();
+    for m in &rule.members {
+        scale = lcm(scale, m.factor.den()).ok_or_else(overflow)?;
+    }
+    let cap = rule.cap.scaled(scale).ok_or_else(overflow)?;
+    Ok(ScaledBucket {
+        rule: rule.clone(),
+        scale,
+        cap,
+    })
+}
+
+fn compile_version(code: &str, v: &RuleVersion) -> Result<CompiledVersion, RuleError> {
+    let mut classes = Vec::with_capacity(v.classes.len());
+    for class in &v.classes {
+        let mut buckets = Vec::with_capacity(class.buckets.len());
+        let mut slots: [Vec<Slot>; 7] = Default::default();
+        for (b, rule) in class.buckets.iter().enumerate() {
+            let at = format!(
+                "{code}: version {}: class {}: bucket {}",
+                v.label, class.name, rule.name
+            );
+            let scaled = scale_bucket(rule, &at)?;
+            for m in &rule.members {
+                let weight = m
+                    .factor
+                    .scaled(scaled.scale)
+                    .ok_or_else(|| RuleError(format!("{at}: factor too large")))?;
+                slots[m.category.index()].push(Slot {
+                    bucket: b,
+                    measure: m.measure,
+                    weight,
+                });
+            }
+            buckets.push(scaled);
+        }
+        classes.push(CompiledClass {
+            name: class.name.clone(),
+            buckets,
+            slots,
+        });
+    }
+    Ok(CompiledVersion {
+        effective_day: v.effective_day,
+        label: v.label.clone(),
+        classes,
+    })
+}
+
+fn counts(window: Window, prior: &Prior, at_s: i64, day: i32) -> bool {
+    match window {
+        Window::Transaction => false,
+        Window::CalendarDay => prior.day == day,
+        Window::RollingDays(n) => prior.at_s > at_s - i64::from(n) * SECONDS_PER_DAY,
+    }
+}
+
+/// Add `line`'s use of every bucket its category counts in to `totals`; returns the index of
+/// a bucket the line added to that is now over its cap, if any.
+fn add_line(
+    class: &CompiledClass,
+    line: &Line,
+    source: &'static str,
+    index: usize,
+    mut include: impl FnMut(Window) -> bool,
+    totals: &mut [i128],
+    added: &mut [i128],
+) -> Result<Option<usize>, LimitError> {
+    let category = line
+        .category
+        .ok_or(LimitError::MissingCategory { source, index })?;
+    let mut crossed = None;
+    for slot in &class.slots[category.index()] {
+        let amount = line
+            .amount(slot.measure)
+            .ok_or(LimitError::MissingMeasure {
+                source,
+                index,
+                category,
+                field: slot.measure.field(),
+            })?
+            .ok_or(LimitError::TooLarge { source, index })?;
+        let bucket = &class.buckets[slot.bucket];
+        if !include(bucket.rule.window) {
+            continue;
+        }
+        let use_ = amount
+            .checked_mul(slot.weight)
+            .ok_or(LimitError::TooLarge { source, index })?;
+        let total = &mut totals[slot.bucket];
+        *total = total
+            .checked_add(use_)
+            .ok_or(LimitError::TooLarge { source, index })?;
+        added[slot.bucket] = added[slot.bucket].saturating_add(use_);
+        if use_ > 0 && *total > bucket.cap && crossed.is_none() {
+            crossed = Some(slot.bucket);
+        }
+    }
+    Ok(crossed)
+}
+
+fn display_amount(measure: Measure, amount: i128) -> String {
+    match measure {
+        Measure::NetWeight | Measure::Concentrate => {
+            let grams = Ratio::new(amount, 1000).unwrap_or(Ratio::integer(0));
+            format!("{} g", grams.to_decimal(3))
+        }
+        Measure::Thc => format!("{amount} mg THC"),
+        Measure::Volume => format!("{amount} ml"),
+        Measure::Units => format!("{amount} units"),
+    }
+}
+
+fn max_more(class: &CompiledClass, totals: &[i128]) -> Vec<MaxMore> {
+    let mut out: Vec<MaxMore> = Vec::new();
+    for category in Category::ALL {
+        for slot in &class.slots[category.index()] {
+            let bucket = &class.buckets[slot.bucket];
+            let room = (bucket.cap - totals[slot.bucket]).max(0);
+            let fits = room / slot.weight;
+            match out
+                .iter_mut()
+                .find(|m| m.category == category && m.measure == slot.measure)
+            {
+                Some(existing) if existing.amount <= fits => {}
+                Some(existing) => existing.amount = fits,
+                None => out.push(MaxMore {
+                    category,
+                    measure: slot.measure,
+                    amount: fits,
+                }),
+            }
+        }
+    }
+    out
+}
+
+fn ratio(value: i128, scale: i128) -> Ratio {
+    Ratio::new(value, scale).unwrap_or(Ratio::integer(0))
+}
+
+impl LimitTable {
+    /// Validate and compile `versions` (in increasing effective-date order).
+    pub fn new(code: &str, versions: &[RuleVersion]) -> Result<Self, RuleError> {
+        rules::validate(code, versions)?;
+        let versions = versions
+            .iter()
+            .map(|v| compile_version(code, v))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            code: code.to_owned(),
+            versions,
+        })
+    }
+
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The label of the version in force on `day`, if any.
+    pub fn version_at(&self, day: i32) -> Option<&str> {
+        self.find_version(day).map(|v| v.label.as_str())
+    }
+
+    fn find_version(&self, day: i32) -> Option<&CompiledVersion> {
+        self.versions.iter().rev().find(|v| v.effective_day <= day)
+    }
+
+    /// Evaluate `lines` for `class` at `at_s` (epoch seconds) on store-local `day`, with the
+    /// customer's earlier purchases `prior`; priors outside a bucket's window are ignored.
+    pub fn check(
+        &self,
+        class: &str,
+        at_s: i64,
+        day: i32,
+        lines: &[Line],
+        prior: &[Prior],
+    ) -> Result<Verdict, LimitError> {
+        let version = self
+            .find_version(day)
+            .ok_or_else(|| LimitError::NoVersion {
+                earliest: self.versions[0].label.clone(),
+            })?;
+        let rules = version
+            .classes
+            .iter()
+            .find(|c| c.name == class)
+            .ok_or_else(|| LimitError::UnknownClass {
+                class: class.to_owned(),
+                version: version.label.clone(),
+                known: version.classes.iter().map(|c| c.name.clone()).collect(),
+            })?;
+        let n = rules.buckets.len();
+        let mut totals = vec![0_i128; n];
+        let mut prior_used = vec![0_i128; n];
+        for (i, p) in prior.iter().enumerate() {
+            let include = |w: Window| counts(w, p, at_s, day);
+            add_line(
+                rules,
+                &p.line,
+                "prior",
+                i,
+                include,
+                &mut totals,
+                &mut prior_used,
+            )?;
+        }
+        let mut cart_used = vec![0_i128; n];
+        let mut crossing = None;
+        for (i, line) in lines.iter().enumerate() {
+            let crossed = add_line(
+                rules,
+                line,
+                "lines",
+                i,
+                |_| true,
+                &mut totals,
+                &mut cart_used,
+            )?;
+            if let (None, Some(b)) = (&crossing, crossed) {
+                crossing = Some(Crossing {
+                    line: i,
+                    bucket: rules.buckets[b].rule.name.clone(),
+                });
+            }
+        }
+        let buckets: Vec<BucketUse> = rules
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(b, sb)| BucketUse {
+                name: sb.rule.name.clone(),
+                unit: sb.rule.unit.clone(),
+                window: sb.rule.window,
+                cap: sb.rule.cap,
+                prior_used: ratio(prior_used[b], sb.scale),
+                cart_used: ratio(cart_used[b], sb.scale),
+                remaining: ratio(sb.cap - totals[b], sb.scale),
+                over: cart_used[b] > 0 && totals[b] > sb.cap,
+            })
+            .collect();
+        Ok(Verdict {
+            allowed: !buckets.iter().any(|b| b.over),
+            version: version.label.clone(),
+            class: rules.name.clone(),
+            max_more: max_more(rules, &totals),
+            buckets,
+            crossing,
+        })
+    }
+}

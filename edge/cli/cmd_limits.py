@@ -1,0 +1,112 @@
+"""`packstation limits check|explain|validate`: purchase limits from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from edge.errors import BadInput, ConfigError, ExitCode
+from edge.limit_rules import load_rules
+from edge.limits import LimitEngine, resolve_rules_dir
+
+
+def register(sub: Any) -> None:
+    """Add `limits` and its `check`, `explain` and `validate` subcommands."""
+    parser = sub.add_parser("limits", help="purchase limits: check a cart, explain a rule")
+    cmds = parser.add_subparsers(title="limits commands", metavar="COMMAND", required=True)
+
+    check = cmds.add_parser(
+        "check",
+        help="check CART.json against its jurisdiction's limits; verdict as JSON",
+        description="Check CART.json and print the verdict as JSON on stdout. Exit 0 when "
+        "allowed, 3 when over a limit, 2 for a bad cart, 78 for a bad rule file.",
+    )
+    check.add_argument("cart", type=Path, metavar="CART.json")
+    _common(check)
+    check.set_defaults(handler=_check)
+
+    explain = cmds.add_parser(
+        "explain",
+        help="print a jurisdiction's rule in plain words",
+        description="Print the rule in force for CODE (all classes, or --class) in plain words.",
+    )
+    explain.add_argument("code", metavar="CODE", help="two-letter jurisdiction code, e.g. IL")
+    explain.add_argument("--class", dest="customer_class", metavar="C", help="customer class")
+    explain.add_argument(
+        "--at", type=_date, metavar="DATE", help="YYYY-MM-DD (default: today in the store's zone)"
+    )
+    _common(explain)
+    explain.set_defaults(handler=_explain)
+
+    validate = cmds.add_parser(
+        "validate",
+        help="validate every rule file; one line per problem",
+        description="Validate every <CODE>.toml in the rules directory. Exit 0 when all are "
+        "valid, 78 when any is not.",
+    )
+    _common(validate)
+    validate.set_defaults(handler=_validate)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules-dir",
+        default="",
+        metavar="DIR",
+        help="rule files directory (default: config/limits of the checkout, "
+        "else /etc/packstation/limits)",
+    )
+    parser.add_argument(
+        "--timezone",
+        metavar="TZ",
+        help="the store's IANA time zone (default: the rule file's timezone)",
+    )
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+
+
+def _engine(args: argparse.Namespace) -> LimitEngine:
+    return LimitEngine(resolve_rules_dir(args.rules_dir), args.timezone)
+
+
+def _check(args: argparse.Namespace) -> int:
+    verdict = _engine(args).check_file(args.cart)
+    json.dump(verdict.to_json(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return int(ExitCode.OK if verdict.allowed else ExitCode.REFUSED)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    sys.stdout.write(engine.explain(args.code.upper(), args.customer_class, args.at))
+    return int(ExitCode.OK)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    rules_dir = resolve_rules_dir(args.rules_dir)
+    paths = sorted(rules_dir.glob("*.toml"))
+    if not paths:
+        raise BadInput(f"{rules_dir}: no rule files (*.toml)")
+    problems: list[str] = []
+    for path in paths:
+        try:
+            load_rules(path)
+            LimitEngine(rules_dir).rules(path.stem)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        except BadInput as exc:
+            problems.append(f"{path}: {exc}")
+        else:
+            print(f"{path}: ok", file=sys.stdout)
+    if problems:
+        raise ConfigError(problems)
+    return int(ExitCode.OK)
