@@ -1,0 +1,644 @@
+//! Scan verdicts against an order: each scan gets one verdict and a one-sentence reason a
+//! technician can act on (it is printed on the discrepancy slip).
+//!
+//! Order of judgement: what was scanned (malformed, GS1, unrecognised) -> already scanned
+//! (duplicate) -> known to the vault (unknown, near_miss) -> wanted by a line (wrong_batch,
+//! not_in_order) -> sellable (on_hold, expired, not_tested) -> first in, first out (fifo) -> match.
+//! Only `match`, and `fifo` under the `warn` policy, count toward a line.
+
+use crate::civil_date;
+use crate::inventory::{Inventory, NONE, NO_DATE};
+use crate::order_file::{Order, Want};
+use crate::osa;
+use crate::uid::{Recogniser, ScanKind};
+use std::sync::Arc;
+
+/// The verdict names (stable: JSON output, journal, Python API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictKind {
+    Match,
+    Duplicate,
+    WrongBatch,
+    NotInOrder,
+    Unknown,
+    NearMiss,
+    OnHold,
+    Expired,
+    NotTested,
+    Fifo,
+    Malformed,
+}
+
+impl VerdictKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Match => "match",
+            VerdictKind::Duplicate => "duplicate",
+            VerdictKind::WrongBatch => "wrong_batch",
+            VerdictKind::NotInOrder => "not_in_order",
+            VerdictKind::Unknown => "unknown",
+            VerdictKind::NearMiss => "near_miss",
+            VerdictKind::OnHold => "on_hold",
+            VerdictKind::Expired => "expired",
+            VerdictKind::NotTested => "not_tested",
+            VerdictKind::Fifo => "fifo",
+            VerdictKind::Malformed => "malformed",
+        }
+    }
+}
+
+/// What to do when a newer package is picked while an older sellable one of the SKU exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FifoPolicy {
+    Warn,
+    Refuse,
+    Off,
+}
+
+/// Verification options (`[verify]` in station.toml).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub fifo: FifoPolicy,
+    /// Largest OSA distance of a near miss (0 turns near-miss search off).
+    pub near_distance: u8,
+    /// Most candidates listed for a near miss, wrong batch or fifo verdict.
+    pub candidates: usize,
+    /// `LabTestingState` values that count as passed; absent means not tracked.
+    pub lab_passed: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            fifo: FifoPolicy::Warn,
+            near_distance: 2,
+            candidates: 5,
+            lab_passed: vec!["TestPassed".into(), "RetestPassed".into()],
+        }
+    }
+}
+
+/// One scan's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub scan: String,
+    pub verdict: VerdictKind,
+    pub line: Option<u32>,
+    pub reason: String,
+    pub candidates: Vec<String>,
+    pub kind: ScanKind,
+    pub tag: Option<String>,
+    pub unit: Option<u64>,
+    /// Whether the scan now counts toward its line.
+    pub accepted: bool,
+}
+
+/// An accepted scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pick {
+    pub scan: String,
+    pub tag: String,
+    pub unit: Option<u64>,
+    pub line: u32,
+}
+
+/// A journalled pick that cannot be restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreError(pub String);
+
+impl std::fmt::Display for RestoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Interned ids of a SKU line, resolved once (None: no package of that SKU/batch exists).
+#[derive(Debug, Clone, Copy)]
+enum Resolved {
+    Uid,
+    Sku {
+        sku: Option<u32>,
+        batch: Option<Option<u32>>,
+    },
+}
+
+/// A verification session for one order: scans applied in order, state kept.
+#[derive(Debug)]
+pub struct OrderCheck {
+    inventory: Arc<Inventory>,
+    recogniser: Arc<Recogniser>,
+    order: Order,
+    resolved: Vec<Resolved>,
+    policy: Policy,
+    today: i32,
+    picks: Vec<Pick>,
+    filled: Vec<u32>,
+}
+
+impl OrderCheck {
+    /// Start a session; `picked` UIDs in the order file are restored as earlier matches.
+    pub fn new(
+        order: Order,
+        inventory: Arc<Inventory>,
+        recogniser: Arc<Recogniser>,
+        today: i32,
+        policy: Policy,
+    ) -> Result<Self, RestoreError> {
+        let resolved = order
+            .lines
+            .iter()
+            .map(|l| match &l.want {
+                Want::Uid(_) => Resolved::Uid,
+                Want::Sku { sku, batch } => Resolved::Sku {
+                    sku: inventory.strings.get(sku),
+                    batch: batch.as_ref().map(|b| inventory.strings.get(b)),
+                },
+            })
+            .collect();
+        let filled = vec![0; order.lines.len()];
+        let mut check = OrderCheck {
+            inventory,
+            recogniser,
+            order,
+            resolved,
+            policy,
+            today,
+            picks: Vec::new(),
+            filled,
+        };
+        let earlier: Vec<(String, u32)> = check
+            .order
+            .lines
+            .iter()
+            .flat_map(|l| l.picked.iter().map(|p| (p.clone(), l.line)))
+            .collect();
+        check.restore(&earlier)?;
+        Ok(check)
+    }
+
+    pub fn order(&self) -> &Order {
+        &self.order
+    }
+
+    pub fn picks(&self) -> &[Pick] {
+        &self.picks
+    }
+
+    /// Per line: (line number, quantity wanted, tags accepted so far).
+    pub fn progress(&self) -> Vec<(u32, u32, Vec<String>)> {
+        self.order
+            .lines
+            .iter()
+            .map(|l| {
+                let tags = self
+                    .picks
+                    .iter()
+                    .filter(|p| p.line == l.line)
+                    .map(|p| p.tag.clone());
+                (l.line, l.quantity, tags.collect())
+            })
+            .collect()
+    }
+
+    /// Whether every line has all its packages.
+    pub fn is_complete(&self) -> bool {
+        self.order
+            .lines
+            .iter()
+            .zip(&self.filled)
+            .all(|(l, &n)| n >= l.quantity)
+    }
+
+    /// Re-apply journalled accepted scans `(raw scan, line)` without judging them again (after a
+    /// power cut); each must name a package, fit its line and not repeat an earlier pick.
+    pub fn restore(&mut self, picks: &[(String, u32)]) -> Result<(), RestoreError> {
+        for (scan, line) in picks {
+            let r = self.recogniser.recognise(scan);
+            let Some(tag) = r.tag else {
+                return Err(RestoreError(format!("{scan:?} does not name a package")));
+            };
+            let Some(li) = self.order.lines.iter().position(|l| l.line == *line) else {
+                return Err(RestoreError(format!(
+                    "{tag}: order {} has no line {line}",
+                    self.order.order_id
+                )));
+            };
+            if self.filled[li] >= self.order.lines[li].quantity {
+                return Err(RestoreError(format!(
+                    "{tag}: line {line} is already complete"
+                )));
+            }
+            if let Some(p) = self.earlier(&tag, r.unit) {
+                return Err(RestoreError(format!(
+                    "{tag}: already picked for line {}",
+                    p.line
+                )));
+            }
+            let fits = match self.inventory.lookup(&tag) {
+                Some(id) => self.accepts(li, id),
+                None => matches!(&self.order.lines[li].want, Want::Uid(u) if *u == tag),
+            };
+            if !fits {
+                return Err(RestoreError(format!(
+                    "{tag}: does not belong to line {line}"
+                )));
+            }
+            self.record(li, scan, &tag, r.unit);
+        }
+        Ok(())
+    }
+
+    /// Judge one raw scan and, when accepted, count it toward its line.
+    pub fn scan(&mut self, raw: &str) -> Verdict {
+        let r = self.recogniser.recognise(raw);
+        let mut v = Verdict {
+            scan: raw.to_string(),
+            verdict: VerdictKind::Malformed,
+            line: None,
+            reason: String::new(),
+            candidates: Vec::new(),
+            kind: r.kind,
+            tag: r.tag.clone(),
+            unit: r.unit,
+            accepted: false,
+        };
+        match (r.kind, r.tag) {
+            (ScanKind::Empty, _) => {
+                v.reason = "Nothing was read: scan the package tag again.".into()
+            }
+            (ScanKind::Malformed, _) => {
+                let problem = r.problem.unwrap_or_default();
+                v.reason = format!("Unreadable scan ({problem}): scan the package tag again.");
+            }
+            (ScanKind::Gs1, _) => {
+                v.verdict = VerdictKind::Unknown;
+                v.reason =
+                    "A GS1 product barcode, not a package UID: scan the METRC tag on the package."
+                        .into();
+            }
+            (_, Some(tag)) => self.judge(&mut v, &tag),
+            (_, None) => self.unrecognised(&mut v, &r.text),
+        }
+        v
+    }
+
+    fn unrecognised(&self, v: &mut Verdict, text: &str) {
+        let plausible =
+            !text.is_empty() && text.len() <= 64 && text.bytes().all(|c| c.is_ascii_alphanumeric());
+        let near = if plausible {
+            self.near_expected(text)
+        } else {
+            Vec::new()
+        };
+        if let Some(&(_, _, ref best, line)) = near.first() {
+            v.verdict = VerdictKind::NearMiss;
+            v.line = Some(line);
+            v.candidates = near.iter().map(|c| c.2.clone()).collect();
+            v.reason = format!(
+                "Not a valid tag, but close to {best} for line {line}: check the tag on the package and scan it again."
+            );
+        } else {
+            v.reason = format!(
+                "Not a package tag, Retail ID or BioTrack id ({} characters): scan the package's METRC tag.",
+                text.chars().count()
+            );
+        }
+    }
+
+    fn judge(&mut self, v: &mut Verdict, tag: &str) {
+        if let Some(p) = self.earlier(tag, v.unit) {
+            v.verdict = VerdictKind::Duplicate;
+            v.line = Some(p.line);
+            v.reason = format!(
+                "Already scanned for line {} of this order: do not pack it twice.",
+                p.line
+            );
+            return;
+        }
+        let inv = Arc::clone(&self.inventory);
+        let Some(id) = inv.lookup(tag) else {
+            return self.not_in_vault(v, tag);
+        };
+        let accepting: Vec<usize> = (0..self.order.lines.len())
+            .filter(|&li| self.accepts(li, id))
+            .collect();
+        if accepting.is_empty() {
+            return self.not_wanted(v, id);
+        }
+        let open: Vec<usize> = accepting
+            .iter()
+            .copied()
+            .filter(|&li| self.filled[li] < self.order.lines[li].quantity)
+            .collect();
+        let Some(&li) = open.iter().min_by_key(|&&li| (self.specificity(li), li)) else {
+            let line = &self.order.lines[accepting[0]];
+            v.verdict = VerdictKind::NotInOrder;
+            v.line = Some(line.line);
+            v.reason = format!(
+                "Line {} already has its {} package(s): put this one back.",
+                line.line, line.quantity
+            );
+            return;
+        };
+        let line = self.order.lines[li].line;
+        v.line = Some(line);
+        if let Some((kind, reason)) = self.unsellable(id) {
+            v.verdict = kind;
+            v.reason = reason;
+            return;
+        }
+        if matches!(self.order.lines[li].want, Want::Sku { .. })
+            && self.policy.fifo != FifoPolicy::Off
+        {
+            if let Some(older) = self.older(li, id) {
+                return self.fifo(v, li, id, older);
+            }
+        }
+        v.verdict = VerdictKind::Match;
+        v.accepted = true;
+        self.record(li, &v.scan.clone(), tag, v.unit);
+        let (done, want) = (self.filled[li], self.order.lines[li].quantity);
+        v.reason = format!(
+            "Line {line}: {} ({done} of {want}); pack it.",
+            self.describe(id)
+        );
+    }
+
+    fn fifo(&mut self, v: &mut Verdict, li: usize, id: u32, older: u32) {
+        let inv = &self.inventory;
+        let date = |p: u32| civil_date::format(inv.record(p).packaged);
+        let older_tag = inv.label(older).to_string();
+        v.verdict = VerdictKind::Fifo;
+        v.candidates = vec![older_tag.clone()];
+        if self.policy.fifo == FifoPolicy::Refuse {
+            v.reason = format!(
+                "An older package of this SKU must go first: put this one (packed {}) back and pick {older_tag} (packed {}).",
+                date(id),
+                date(older)
+            );
+            return;
+        }
+        v.reason = format!(
+            "Accepted for line {}, but {older_tag} (packed {}) is older than this one (packed {}): pick older stock first.",
+            self.order.lines[li].line,
+            date(older),
+            date(id)
+        );
+        v.accepted = true;
+        let tag = inv.label(id).to_string();
+        self.record(li, &v.scan.clone(), &tag, v.unit);
+    }
+
+    fn not_in_vault(&self, v: &mut Verdict, tag: &str) {
+        if let Some(l) = self
+            .order
+            .lines
+            .iter()
+            .find(|l| matches!(&l.want, Want::Uid(u) if u == tag))
+        {
+            v.verdict = VerdictKind::Unknown;
+            v.line = Some(l.line);
+            v.reason = format!(
+                "Named by line {} but missing from the vault inventory: set it aside and have a supervisor refresh the inventory.",
+                l.line
+            );
+            return;
+        }
+        let near = self.near_expected(tag);
+        if let Some(&(_, _, ref best, line)) = near.first() {
+            v.verdict = VerdictKind::NearMiss;
+            v.line = Some(line);
+            v.candidates = near.iter().map(|c| c.2.clone()).collect();
+            v.reason = format!(
+                "Not in the vault inventory, but close to {best} for line {line}: check the tag on the package and scan it again."
+            );
+        } else {
+            v.verdict = VerdictKind::Unknown;
+            v.reason =
+                "Not in the vault inventory: set the package aside and call a supervisor.".into();
+        }
+    }
+
+    fn not_wanted(&self, v: &mut Verdict, id: u32) {
+        let inv = &self.inventory;
+        let rec = inv.record(id);
+        let batch = inv.text(rec.batch).unwrap_or("");
+        let mut same_product: Option<(u32, String)> = None;
+        for (li, line) in self.order.lines.iter().enumerate() {
+            match (&line.want, self.resolved[li]) {
+                (
+                    Want::Sku {
+                        sku,
+                        batch: Some(want),
+                    },
+                    Resolved::Sku { sku: Some(s), .. },
+                ) if s == rec.sku => {
+                    v.verdict = VerdictKind::WrongBatch;
+                    v.line = Some(line.line);
+                    v.candidates = self.eligible(li, self.policy.candidates);
+                    v.reason = format!(
+                        "Wrong batch: line {} wants {sku} from batch {want}, this package is batch {batch}: put it back and pick batch {want}.",
+                        line.line
+                    );
+                    return;
+                }
+                (Want::Uid(u), _) => match inv.lookup(u) {
+                    Some(other)
+                        if inv.record(other).sku == rec.sku
+                            && inv.record(other).batch != rec.batch =>
+                    {
+                        let want = inv.text(inv.record(other).batch).unwrap_or("");
+                        v.verdict = VerdictKind::WrongBatch;
+                        v.line = Some(line.line);
+                        v.candidates = vec![u.clone()];
+                        v.reason = format!(
+                            "Wrong batch: line {} wants package {u} from batch {want}, this one is batch {batch}: put it back and pick {u}.",
+                            line.line
+                        );
+                        return;
+                    }
+                    Some(other) if inv.record(other).sku == rec.sku && same_product.is_none() => {
+                        same_product = Some((line.line, u.clone()));
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        v.verdict = VerdictKind::NotInOrder;
+        if let Some((line, u)) = same_product {
+            v.line = Some(line);
+            v.candidates = vec![u.clone()];
+            v.reason = format!(
+                "Line {line} names package {u}; this is another package of the same product: put it back and pick {u}."
+            );
+        } else {
+            v.reason = format!("Not in this order ({}): put it back.", self.describe(id));
+        }
+    }
+
+    /// Lines that name a package beat lines with a fixed batch beat lines with only a SKU.
+    fn specificity(&self, li: usize) -> u8 {
+        match &self.order.lines[li].want {
+            Want::Uid(_) => 0,
+            Want::Sku { batch: Some(_), .. } => 1,
+            Want::Sku { batch: None, .. } => 2,
+        }
+    }
+
+    fn accepts(&self, li: usize, id: u32) -> bool {
+        let rec = self.inventory.record(id);
+        match (&self.order.lines[li].want, self.resolved[li]) {
+            (Want::Uid(u), _) => self.inventory.label(id) == u,
+            (
+                _,
+                Resolved::Sku {
+                    sku: Some(s),
+                    batch,
+                },
+            ) => s == rec.sku && batch.map_or(true, |b| b == Some(rec.batch)),
+            _ => false,
+        }
+    }
+
+    /// Why a package may not be sold today, if it may not.
+    fn unsellable(&self, id: u32) -> Option<(VerdictKind, String)> {
+        let inv = &self.inventory;
+        let rec = inv.record(id);
+        if rec.on_hold {
+            return Some((
+                VerdictKind::OnHold,
+                "On hold in METRC, not for sale: put it in the hold bin and tell a supervisor."
+                    .into(),
+            ));
+        }
+        if rec.expires != NO_DATE && rec.expires < self.today {
+            return Some((
+                VerdictKind::Expired,
+                format!(
+                    "Expired on {}: do not sell it; put it in the hold bin and pick another package.",
+                    civil_date::format(rec.expires)
+                ),
+            ));
+        }
+        if rec.lab_state != NONE {
+            let state = inv.text(rec.lab_state).unwrap_or("");
+            if !self.policy.lab_passed.iter().any(|s| s == state) {
+                return Some((
+                    VerdictKind::NotTested,
+                    format!("Lab testing state is {state}, not passed: do not sell it; put it in the hold bin."),
+                ));
+            }
+        }
+        None
+    }
+
+    fn sellable_spare(&self, id: u32) -> bool {
+        self.unsellable(id).is_none()
+            && !self.inventory.is_depleted(id)
+            && !self.picks.iter().any(|p| p.tag == self.inventory.label(id))
+    }
+
+    /// The oldest sellable, unpicked package for line `li` packed before package `id`.
+    fn older(&self, li: usize, id: u32) -> Option<u32> {
+        let inv = &self.inventory;
+        let rec = inv.record(id);
+        if rec.packaged == NO_DATE {
+            return None;
+        }
+        inv.fifo_of(rec.sku)
+            .iter()
+            .copied()
+            .take_while(|&p| {
+                inv.record(p).packaged != NO_DATE && inv.record(p).packaged < rec.packaged
+            })
+            .find(|&p| self.accepts(li, p) && self.sellable_spare(p))
+    }
+
+    /// Up to `n` sellable, unpicked packages that line `li` would accept, oldest first.
+    fn eligible(&self, li: usize, n: usize) -> Vec<String> {
+        let Resolved::Sku { sku: Some(sku), .. } = self.resolved[li] else {
+            return Vec::new();
+        };
+        let inv = &self.inventory;
+        inv.fifo_of(sku)
+            .iter()
+            .copied()
+            .filter(|&p| self.accepts(li, p) && self.sellable_spare(p))
+            .take(n)
+            .map(|p| inv.label(p).to_string())
+            .collect()
+    }
+
+    /// Tags an open line would accept within the near-miss distance of `text`:
+    /// (distance, line kind, tag, line number), nearest first.
+    fn near_expected(&self, text: &str) -> Vec<(u8, u8, String, u32)> {
+        let k = self.policy.near_distance;
+        if k == 0 {
+            return Vec::new();
+        }
+        let inv = &self.inventory;
+        let open = |li: &usize| self.filled[*li] < self.order.lines[*li].quantity;
+        let mut found: Vec<(u8, u8, String, u32)> = Vec::new();
+        for hit in inv.near(text, k, None) {
+            let tag = inv.label(hit.id);
+            if hit.distance == 0 || self.picks.iter().any(|p| p.tag == tag) {
+                continue;
+            }
+            let best = (0..self.order.lines.len())
+                .filter(open)
+                .filter(|&li| self.accepts(li, hit.id))
+                .min_by_key(|&li| (self.specificity(li), li));
+            if let Some(li) = best {
+                found.push((
+                    hit.distance,
+                    self.specificity(li),
+                    tag.to_string(),
+                    self.order.lines[li].line,
+                ));
+            }
+        }
+        let upper = text.to_ascii_uppercase();
+        for (li, line) in self.order.lines.iter().enumerate() {
+            if let Want::Uid(u) = &line.want {
+                let d = osa::distance(u.as_bytes(), upper.as_bytes());
+                if open(&li) && inv.lookup(u).is_none() && d > 0 && d <= usize::from(k) {
+                    found.push((d as u8, 0, u.clone(), line.line));
+                }
+            }
+        }
+        found.sort();
+        found.dedup_by(|a, b| a.2 == b.2);
+        found.truncate(self.policy.candidates);
+        found
+    }
+
+    fn earlier(&self, tag: &str, unit: Option<u64>) -> Option<&Pick> {
+        // One package is one pick unless its units are scanned by Retail ID, one pick per unit.
+        self.picks
+            .iter()
+            .find(|p| p.tag == tag && (p.unit == unit || p.unit.is_none() || unit.is_none()))
+    }
+
+    fn record(&mut self, li: usize, scan: &str, tag: &str, unit: Option<u64>) {
+        self.filled[li] += 1;
+        let line = self.order.lines[li].line;
+        self.picks.push(Pick {
+            scan: scan.to_string(),
+            tag: tag.to_string(),
+            unit,
+            line,
+        });
+    }
+
+    fn describe(&self, id: u32) -> String {
+        let inv = &self.inventory;
+        let rec = inv.record(id);
+        format!(
+            "{}, SKU {}, batch {}",
+            inv.text(rec.name).unwrap_or(""),
+            inv.text(rec.sku).unwrap_or(""),
+            inv.text(rec.batch).unwrap_or("")
+        )
+    }
+}
