@@ -8,7 +8,7 @@ use crate::retail_id::{self, Encoding};
 use crate::uid;
 use crate::verdict::{self, FifoPolicy, Policy};
 use crate::{civil_date, osa};
-use pyo3::exceptions::{PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,7 +58,10 @@ pub struct Recognised {
 #[pymethods]
 impl Recognised {
     fn __repr__(&self) -> String {
-        format!("Recognised(kind={:?}, text={:?}, tag={:?}, unit={:?})", self.kind, self.text, self.tag, self.unit)
+        format!(
+            "Recognised(kind={:?}, text={:?}, tag={:?}, unit={:?})",
+            self.kind, self.text, self.tag, self.unit
+        )
     }
 }
 
@@ -75,9 +78,13 @@ impl Recogniser {
     fn new(tag_patterns: Option<Vec<String>>) -> PyResult<Self> {
         let inner = match tag_patterns {
             None => uid::Recogniser::default(),
-            Some(p) => uid::Recogniser::new(&p).map_err(|e| TagPatternError::new_err(e.to_string()))?,
+            Some(p) => {
+                uid::Recogniser::new(&p).map_err(|e| TagPatternError::new_err(e.to_string()))?
+            }
         };
-        Ok(Recogniser { inner: Arc::new(inner) })
+        Ok(Recogniser {
+            inner: Arc::new(inner),
+        })
     }
 
     fn recognise(&self, raw: &str) -> Recognised {
@@ -122,13 +129,22 @@ pub struct Package {
 #[pymethods]
 impl Package {
     fn __repr__(&self) -> String {
-        format!("Package(label={:?}, sku={:?}, batch={:?}, name={:?})", self.label, self.sku, self.batch, self.name)
+        format!(
+            "Package(label={:?}, sku={:?}, batch={:?}, name={:?})",
+            self.label, self.sku, self.batch, self.name
+        )
     }
 }
 
 fn package(inv: &CoreInventory, id: u32) -> Package {
     let r = inv.record(id);
-    let text = |s: u32| if s == NONE { None } else { inv.text(s).map(str::to_string) };
+    let text = |s: u32| {
+        if s == NONE {
+            None
+        } else {
+            inv.text(s).map(str::to_string)
+        }
+    };
     let date = |d: i32| (d != NO_DATE).then(|| civil_date::format(d));
     let m = |i: usize| (r.measures[i] != NO_MEASURE).then_some(r.measures[i]);
     Package {
@@ -180,17 +196,23 @@ fn inventory_err(e: inv::InventoryError) -> PyErr {
 impl Inventory {
     #[staticmethod]
     fn from_json(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
-        let inner = py.detach(|| CoreInventory::from_json(data)).map_err(inventory_err)?;
-        Ok(Inventory { inner: Arc::new(inner) })
+        let inner = py
+            .detach(|| CoreInventory::from_json(data))
+            .map_err(inventory_err)?;
+        Ok(Inventory {
+            inner: Arc::new(inner),
+        })
     }
 
     #[staticmethod]
     fn from_file(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let file = std::fs::File::open(&path)?;
-        let inner = py.detach(|| CoreInventory::from_reader(file)).map_err(|e| {
-            InventoryFormatError::new_err(format!("{}: {}", path.display(), e.0))
-        })?;
-        Ok(Inventory { inner: Arc::new(inner) })
+        let inner = py
+            .detach(|| CoreInventory::from_reader(file))
+            .map_err(|e| InventoryFormatError::new_err(format!("{}: {}", path.display(), e.0)))?;
+        Ok(Inventory {
+            inner: Arc::new(inner),
+        })
     }
 
     fn __len__(&self) -> usize {
@@ -206,16 +228,28 @@ impl Inventory {
     }
 
     #[pyo3(signature = (tag, max_distance=2, limit=Some(10)))]
-    fn near(&self, tag: &str, max_distance: u8, limit: Option<usize>) -> PyResult<Vec<(String, u8)>> {
+    fn near(
+        &self,
+        tag: &str,
+        max_distance: u8,
+        limit: Option<usize>,
+    ) -> PyResult<Vec<(String, u8)>> {
         if max_distance > 4 {
             return Err(PyValueError::new_err("max_distance must be 0..4"));
         }
         let hits = self.inner.near(tag, max_distance, limit);
-        Ok(hits.iter().map(|h| (self.inner.label(h.id).to_string(), h.distance)).collect())
+        Ok(hits
+            .iter()
+            .map(|h| (self.inner.label(h.id).to_string(), h.distance))
+            .collect())
     }
 
     #[pyo3(signature = (counted, locations=None))]
-    fn reconcile(&self, counted: Vec<(String, String)>, locations: Option<Vec<String>>) -> Reconciliation {
+    fn reconcile(
+        &self,
+        counted: Vec<(String, String)>,
+        locations: Option<Vec<String>>,
+    ) -> Reconciliation {
         let r = reconcile::reconcile(&self.inner, &counted, locations.as_deref());
         Reconciliation {
             matched: r.matched,
@@ -227,7 +261,9 @@ impl Inventory {
     }
 
     fn labels(&self) -> Vec<String> {
-        (0..self.inner.len() as u32).map(|id| self.inner.label(id).to_string()).collect()
+        (0..self.inner.len() as u32)
+            .map(|id| self.inner.label(id).to_string())
+            .collect()
     }
 
     #[getter]
@@ -253,7 +289,10 @@ pub struct Verdict {
 #[pymethods]
 impl Verdict {
     fn __repr__(&self) -> String {
-        format!("Verdict(verdict={:?}, line={:?}, scan={:?})", self.verdict, self.line, self.scan)
+        format!(
+            "Verdict(verdict={:?}, line={:?}, scan={:?})",
+            self.verdict, self.line, self.scan
+        )
     }
 }
 
@@ -295,23 +334,43 @@ impl OrderCheck {
         let order = Order::from_json(order_json).map_err(|e| OrderFormatError::new_err(e.0))?;
         let today = civil_date::parse(today)
             .filter(|_| today.len() == 10)
-            .ok_or_else(|| PyValueError::new_err(format!("today must be YYYY-MM-DD, got {today:?}")))?;
+            .ok_or_else(|| {
+                PyValueError::new_err(format!("today must be YYYY-MM-DD, got {today:?}"))
+            })?;
         let fifo = match fifo {
             "warn" => FifoPolicy::Warn,
             "refuse" => FifoPolicy::Refuse,
             "off" => FifoPolicy::Off,
-            other => return Err(PyValueError::new_err(format!("fifo must be warn, refuse or off, got {other:?}"))),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "fifo must be warn, refuse or off, got {other:?}"
+                )))
+            }
         };
         if near_distance > 4 {
             return Err(PyValueError::new_err("near_distance must be 0..4"));
         }
-        let mut policy = Policy { fifo, near_distance, candidates, ..Policy::default() };
+        let mut policy = Policy {
+            fifo,
+            near_distance,
+            candidates,
+            ..Policy::default()
+        };
         if let Some(states) = lab_passed {
             policy.lab_passed = states;
         }
-        let recogniser = recogniser.map_or_else(|| Arc::new(uid::Recogniser::default()), |r| Arc::clone(&r.inner));
-        let inner = verdict::OrderCheck::new(order, Arc::clone(&inventory.inner), recogniser, today, policy)
-            .map_err(|e| RestoreError::new_err(e.0))?;
+        let recogniser = recogniser.map_or_else(
+            || Arc::new(uid::Recogniser::default()),
+            |r| Arc::clone(&r.inner),
+        );
+        let inner = verdict::OrderCheck::new(
+            order,
+            Arc::clone(&inventory.inner),
+            recogniser,
+            today,
+            policy,
+        )
+        .map_err(|e| RestoreError::new_err(e.0))?;
         Ok(OrderCheck { inner })
     }
 
@@ -324,7 +383,9 @@ impl OrderCheck {
     }
 
     fn restore(&mut self, picks: Vec<(String, u32)>) -> PyResult<()> {
-        self.inner.restore(&picks).map_err(|e| RestoreError::new_err(e.0))
+        self.inner
+            .restore(&picks)
+            .map_err(|e| RestoreError::new_err(e.0))
     }
 
     fn progress(&self) -> Vec<(u32, u32, Vec<String>)> {
@@ -332,7 +393,11 @@ impl OrderCheck {
     }
 
     fn picks(&self) -> Vec<(String, String, Option<u64>, u32)> {
-        self.inner.picks().iter().map(|p| (p.scan.clone(), p.tag.clone(), p.unit, p.line)).collect()
+        self.inner
+            .picks()
+            .iter()
+            .map(|p| (p.scan.clone(), p.tag.clone(), p.unit, p.line))
+            .collect()
     }
 
     #[getter]
@@ -350,7 +415,11 @@ impl OrderCheck {
 #[pyfunction]
 #[pyo3(signature = (tag, unit, base36=true))]
 fn retail_id_url(tag: &str, unit: u64, base36: bool) -> PyResult<String> {
-    let enc = if base36 { Encoding::Base36 } else { Encoding::Base64 };
+    let enc = if base36 {
+        Encoding::Base36
+    } else {
+        Encoding::Base64
+    };
     retail_id::encode_url(&tag.to_ascii_uppercase(), unit, enc).map_err(PyValueError::new_err)
 }
 
@@ -363,7 +432,10 @@ fn osa_distance(a: &str, b: &str) -> usize {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("ScanCoreError", py.get_type::<ScanCoreError>())?;
-    m.add("InventoryFormatError", py.get_type::<InventoryFormatError>())?;
+    m.add(
+        "InventoryFormatError",
+        py.get_type::<InventoryFormatError>(),
+    )?;
     m.add("OrderFormatError", py.get_type::<OrderFormatError>())?;
     m.add("TagPatternError", py.get_type::<TagPatternError>())?;
     m.add("RestoreError", py.get_type::<RestoreError>())?;
