@@ -101,6 +101,13 @@ def timed(fn: Callable[[str], object], queries: Sequence[str]) -> list[int]:
 
 
 def rss_mb() -> float:
+    """Peak resident set of this process image (VmHWM; ru_maxrss would include the parent's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -8,9 +8,8 @@
 //! they are never turned into floats.
 
 use crate::tag_index::{Hit, TagIndex};
-use hashbrown::HashTable;
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use std::hash::BuildHasher;
 
 /// Marks an absent interned string, date or measure.
 pub const NONE: u32 = u32::MAX;
@@ -88,7 +87,7 @@ pub struct Inventory {
     records: Vec<Record>,
     pub strings: Interner,
     by_label: HashTable<u32>,
-    hasher: RandomState,
+    hasher: DefaultHashBuilder,
     tags: TagIndex,
     /// Package ids grouped by SKU, each group oldest `PackagedDate` first (undated last).
     fifo: Vec<u32>,
@@ -124,10 +123,10 @@ impl Inventory {
             records: parts.records,
             strings: parts.strings,
             by_label: HashTable::with_capacity(n),
-            hasher: RandomState::new(),
+            hasher: DefaultHashBuilder::default(),
             tags: TagIndex::default(),
             fifo: Vec::new(),
-            fifo_ranges: HashMap::new(),
+            fifo_ranges: HashMap::default(),
         };
         let (labels, starts, hasher) = (&inv.labels, &inv.label_starts, &inv.hasher);
         let at = |i: u32| &labels[starts[i as usize] as usize..starts[i as usize + 1] as usize];

@@ -74,18 +74,20 @@ impl TagIndex {
 
     /// Every tag within distance `k` of `query`, in lexicographic order of the tags.
     pub fn within(&self, query: &[u8], k: u8, out: &mut Vec<Hit>) {
-        if self.is_empty() || query.len() > MAX_TAG_LEN + usize::from(k) {
+        self.walk(query, k, None, out);
+    }
+
+    /// Walk the trie with bound `k`. With `quota`, collect only hits at distance exactly `k` and
+    /// stop after that many: the walk runs in tag order, so they are the first ones in tag order.
+    fn walk(&self, query: &[u8], k: u8, quota: Option<usize>, out: &mut Vec<Hit>) {
+        if self.is_empty() || query.len() > MAX_TAG_LEN + usize::from(k) || quota == Some(0) {
             return;
         }
         let m = query.len();
         let width = m + 1;
         let cap = k.saturating_add(1);
         let mut rows = vec![cap; width * (MAX_TAG_LEN + 1)];
-        for (j, cell) in rows
-            .iter_mut()
-            .take(width.min(usize::from(k) + 1))
-            .enumerate()
-        {
+        for (j, cell) in rows.iter_mut().take(width.min(usize::from(k) + 1)).enumerate() {
             *cell = j as u8;
         }
         let mut walk = Walk {
@@ -96,24 +98,28 @@ impl TagIndex {
             rows,
             path: [0; MAX_TAG_LEN + 1],
             out,
+            only_k: quota.is_some(),
+            quota: quota.unwrap_or(usize::MAX),
         };
         walk.node(0, self.len(), 0);
     }
 
     /// The nearest tags: distance <= `k`, ranked by distance then tag, at most `limit` of them.
-    /// Searches distance 1 before 2, so a short list in a dense serial range stays cheap.
+    /// With a limit, each distance is searched in turn and a walk stops once the list is full,
+    /// so a short list in a dense serial range stays cheap.
     pub fn nearest(&self, query: &[u8], k: u8, limit: Option<usize>) -> Vec<Hit> {
         let mut out = Vec::new();
-        for bound in k.min(1)..=k {
-            out.clear();
-            self.within(query, bound, &mut out);
-            if limit.is_some_and(|l| out.len() >= l) {
+        let Some(limit) = limit else {
+            self.walk(query, k, None, &mut out);
+            out.sort_by_key(|h| h.distance); // stable: ties stay in tag order
+            return out;
+        };
+        for bound in 0..=k {
+            let remaining = limit.saturating_sub(out.len());
+            if remaining == 0 {
                 break;
             }
-        }
-        out.sort_by_key(|h| h.distance); // stable: ties stay in tag order
-        if let Some(l) = limit {
-            out.truncate(l);
+            self.walk(query, bound, Some(remaining), &mut out);
         }
         out
     }
@@ -132,6 +138,9 @@ struct Walk<'a, 'o> {
     rows: Vec<u8>,
     path: [u8; MAX_TAG_LEN + 1],
     out: &'o mut Vec<Hit>,
+    /// Collect only hits at distance exactly k, at most `quota` of them.
+    only_k: bool,
+    quota: usize,
 }
 
 impl Walk<'_, '_> {
@@ -143,18 +152,21 @@ impl Walk<'_, '_> {
         let mut i = lo;
         while i < hi && ix.tag_len(i) == depth {
             let d = self.rows[depth * self.width + m];
-            if d <= self.k {
-                self.out.push(Hit {
-                    id: ix.ids[i],
-                    distance: d,
-                });
+            if d <= self.k && (!self.only_k || d == self.k) {
+                self.out.push(Hit { id: ix.ids[i], distance: d });
+                if self.only_k {
+                    self.quota -= 1;
+                    if self.quota == 0 {
+                        return;
+                    }
+                }
             }
             i += 1;
         }
         if depth == MAX_TAG_LEN {
             return;
         }
-        while i < hi {
+        while i < hi && self.quota > 0 {
             let c = ix.byte(i, depth);
             let end = if ix.byte(hi - 1, depth) == c {
                 hi
