@@ -111,7 +111,7 @@ impl Inventory {
 
     /// Parse INVENTORY.json from a reader without holding the whole file in memory.
     pub fn from_reader(reader: impl std::io::Read) -> Result<Self, InventoryError> {
-        Self::build(crate::inventory_json::parse_reader(reader)?)
+        Self::build(crate::inventory_stream::parse_reader(reader)?)
     }
 
     /// Index parsed parts: the tag table (duplicate labels are an error), near-miss index, FIFO.

@@ -19,10 +19,29 @@ pub fn parse_slice(bytes: &[u8]) -> Result<Parts, InventoryError> {
     finish(&mut de)
 }
 
-pub fn parse_reader(reader: impl std::io::Read) -> Result<Parts, InventoryError> {
-    let mut de =
-        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 16, reader));
-    finish(&mut de)
+/// Parse one package object (a slice of the file that starts at `line`, `col`) into `parts`.
+pub fn parse_package(
+    parts: &mut Parts,
+    slice: &[u8],
+    line: usize,
+    col: usize,
+) -> Result<(), InventoryError> {
+    let mut de = serde_json::Deserializer::from_slice(slice);
+    PackageSeed(parts)
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| {
+            let text = e.to_string();
+            let msg = text
+                .rsplit_once(" at line ")
+                .map_or(text.as_str(), |(m, _)| m);
+            let (l, c) = if e.line() <= 1 {
+                (line, col + e.column().saturating_sub(1))
+            } else {
+                (line + e.line() - 1, e.column())
+            };
+            InventoryError(format!("{msg} at line {l} column {c}"))
+        })
 }
 
 fn finish<'de, R: serde_json::de::Read<'de>>(

@@ -10,6 +10,7 @@ mod py;
 pub mod civil_date;
 pub mod inventory;
 pub mod inventory_json;
+pub mod inventory_stream;
 pub mod order_file;
 pub mod osa;
 pub mod reconcile;

@@ -71,7 +71,53 @@ fn bad_files_say_what_and_where() {
     for (text, want) in cases {
         let err = Inventory::from_json(text.as_bytes()).unwrap_err();
         assert!(err.0.contains(want), "{text}: {}", err.0);
+        let err = Inventory::from_reader(Trickle(text.as_bytes())).unwrap_err();
+        assert!(err.0.contains(want), "streamed {text}: {}", err.0);
     }
+    let stream_only = [
+        ("[{\"Label\": \"A\", \"Item\": {\"Name\": \"n\"}, \"Sku\": \"s\", \"Batch\": \"b\"},]", "trailing ','"),
+        ("[{\"Label\": \"A\", \"Item\": {\"Name\": \"n\"}, \"Sku\": \"s\", \"Batch\": \"b\"} {}]", "expected ','"),
+        ("[5]", "must be a JSON object"),
+        ("7", "expected an array"),
+    ];
+    for (text, want) in stream_only {
+        let err = Inventory::from_reader(Trickle(text.as_bytes())).unwrap_err();
+        assert!(err.0.contains(want), "streamed {text}: {}", err.0);
+        assert!(Inventory::from_json(text.as_bytes()).is_err());
+    }
+}
+
+/// A reader that hands out three bytes at a time, so every block boundary case is crossed.
+struct Trickle<'a>(&'a [u8]);
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.len().min(3).min(buf.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn streamed_and_sliced_agree_and_place_errors() {
+    let text = format!(
+        "{{\"Total\": [1, {{\"x\": \"]}}\"}}],\n \"Data\": [\n{ONE},\n{ONE2}\n]}}",
+        ONE2 = ONE.replace("12345", "12346")
+    );
+    let a = Inventory::from_json(text.as_bytes()).unwrap();
+    let b = Inventory::from_reader(Trickle(text.as_bytes())).unwrap();
+    assert_eq!(a.len(), 2);
+    assert_eq!(
+        (0..2).map(|i| a.label(i)).collect::<Vec<_>>(),
+        (0..2).map(|i| b.label(i)).collect::<Vec<_>>()
+    );
+    let bad = "[\n{\"Label\": \"A\", \"Item\": {\"Name\": \"n\"}, \"Sku\": \"s\", \"Batch\": \"b\"},\n  {\"Label\": \"B\", \"Sku\": 7}]";
+    let sliced = Inventory::from_json(bad.as_bytes()).unwrap_err().0;
+    let streamed = Inventory::from_reader(Trickle(bad.as_bytes()))
+        .unwrap_err()
+        .0;
+    assert_eq!(sliced, streamed);
+    assert!(sliced.ends_with("at line 3 column 25"), "{sliced}");
 }
 
 /// A small deterministic generator (xorshift), so the property runs without extra crates.
