@@ -161,7 +161,9 @@ def bench_queries(inv: Inventory, tags: list[str], n: int, rng: random.Random) -
     near_all = timed(lambda q: inv.near(q, 2, None), queries)
     print(f"near    {percentiles(near_all)}   limit=None (every tag within 2)")
     sizes = sorted(len(inv.near(q, 2, None)) for q in queries[:2000])
-    print(f"        results per query (limit=None): median {sizes[len(sizes) // 2]}, max {sizes[-1]}")
+    print(
+        f"        results per query (limit=None): median {sizes[len(sizes) // 2]}, max {sizes[-1]}"
+    )
     return queries
 
 
