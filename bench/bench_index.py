@@ -66,7 +66,7 @@ def write_inventory(path: Path, tags: Sequence[str], rng: random.Random) -> None
                 f'"Category": "flower", "NetWeightMg": 3500, "ThcMg": 857}}'
             )
             out.write(rec + (",\n" if i + 1 < len(tags) else "\n"))
-        out.write('], "Total": %d}\n' % len(tags))
+        out.write(f'], "Total": {len(tags)}}}\n')
 
 
 def typo(tag: str, rng: random.Random) -> str:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge._core import Inventory, InventoryFormatError, ScanCoreError
-from tests.core_scan_support import dump, osa, package, write_json
+from tests.core_scan_support import dump, osa, package
 
 TAG = "1A4060300002C9B000012345"
 
