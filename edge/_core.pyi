@@ -6,6 +6,7 @@ __version__: str
 
 from collections.abc import Sequence
 from os import PathLike
+from typing import final
 
 class ScanCoreError(ValueError):
     """Base class of the scan core's errors."""
@@ -22,6 +23,7 @@ class TagPatternError(ScanCoreError):
 class RestoreError(ScanCoreError):
     """Journalled picks cannot be restored onto the order (unknown line, over-filled, repeated)."""
 
+@final
 class Recognised:
     """A normalised, classified scan."""
 
@@ -38,14 +40,16 @@ class Recognised:
     problem: str | None
     """Why a "malformed" scan is malformed."""
 
+@final
 class Recogniser:
     """Scan recognition with the accepted package-tag patterns of `[scan] tag_patterns`."""
 
-    def __init__(self, tag_patterns: Sequence[str] | None = None) -> None:
+    def __new__(cls, tag_patterns: Sequence[str] | None = None) -> Recogniser:
         """Compile the patterns (None: the embedded defaults); TagPatternError if one is bad."""
     def recognise(self, raw: str) -> Recognised:
         """Normalise and classify one raw scan; never raises."""
 
+@final
 class Package:
     """One vault package (INVENTORY.json). Decimal METRC figures are their exact JSON text."""
 
@@ -71,6 +75,7 @@ class Package:
     concentrate_mg: int | None
     volume_ml: int | None
 
+@final
 class Reconciliation:
     """A cycle count against the inventory; tags upper-cased."""
 
@@ -85,6 +90,7 @@ class Reconciliation:
     duplicates: list[str]
     """Tags counted more than once (the first count is the one judged)."""
 
+@final
 class Inventory:
     """The vault inventory index: exact lookup, near-miss search, reconciliation. Immutable."""
 
@@ -95,7 +101,7 @@ class Inventory:
     def from_file(path: str | PathLike[str]) -> Inventory:
         """Stream INVENTORY.json from a file; OSError if unreadable, InventoryFormatError if bad."""
     def __len__(self) -> int: ...
-    def __contains__(self, tag: str) -> bool: ...
+    def __contains__(self, tag: str, /) -> bool: ...
     def lookup(self, tag: str) -> Package | None:
         """The package with this tag (case-insensitive), or None."""
     def near(
@@ -114,6 +120,7 @@ class Inventory:
     def heap_bytes(self) -> int:
         """Approximate memory held by the index."""
 
+@final
 class Verdict:
     """One scan's verdict; `reason` is one sentence for the discrepancy slip."""
 
@@ -132,11 +139,12 @@ class Verdict:
     accepted: bool
     """Whether the scan now counts toward its line (match; fifo under policy "warn")."""
 
+@final
 class OrderCheck:
     """Verification of one order's scans against the inventory, keeping what was accepted."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         order_json: bytes,
         inventory: Inventory,
         today: str,
@@ -146,7 +154,7 @@ class OrderCheck:
         near_distance: int = 2,
         candidates: int = 5,
         lab_passed: Sequence[str] | None = None,
-    ) -> None:
+    ) -> OrderCheck:
         """Start a session. `today` is YYYY-MM-DD (expiry); fifo is "warn", "refuse" or "off";
         lines' `picked` UIDs are restored as earlier matches. OrderFormatError for a bad order,
         RestoreError for bad `picked`, ValueError for bad options."""

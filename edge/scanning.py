@@ -20,8 +20,8 @@ from edge._core import Inventory, OrderCheck, Recogniser, TagPatternError, Verdi
 from edge.errors import ConfigError
 from edge.station_config import StationConfig
 
-# Verdicts after which the package may go in the bag (fifo only under policy "warn").
-ACCEPTED = frozenset({"match", "fifo"})
+# Normalising (symbology identifier, trimming) does not depend on the tag patterns.
+_NORMALISER = Recogniser()
 
 
 class Gs1Data(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,12 +86,13 @@ def parse_gs1(text: str, symbology: str | None = None) -> Gs1Data:
     )
 
 
-def recogniser_for(config: StationConfig) -> Recogniser:
-    """The core's recogniser for `[scan] tag_patterns`; ConfigError names a pattern that is bad."""
+def recogniser_for(config: StationConfig, source: str = "<defaults>") -> Recogniser:
+    """The core's recogniser for `[scan] tag_patterns`; ConfigError names a pattern that is bad
+    (tag patterns use the Rust `regex` syntax, which is Python's without look-around)."""
     try:
         return Recogniser(list(config.scan.tag_patterns))
     except TagPatternError as exc:
-        raise ConfigError([f"[scan] tag_patterns: {exc}"]) from exc
+        raise ConfigError([f"{source}: [scan] tag_patterns: {exc}"]) from exc
 
 
 def store_today(config: StationConfig, now: dt.datetime | None = None) -> str:
@@ -138,7 +139,7 @@ def verify_scan(check: OrderCheck, raw: str, symbology_hint: str | None = None) 
     v = check.scan(raw)
     if v.kind != "gs1":
         return _typed(v)
-    recognised = Recogniser().recognise(raw)
+    recognised = _NORMALISER.recognise(raw)
     try:
         data = parse_gs1(recognised.text, recognised.symbology or symbology_hint)
     except Gs1Error as exc:

@@ -227,7 +227,7 @@ impl Inventory {
         self.inner.lookup(tag).map(|id| package(&self.inner, id))
     }
 
-    #[pyo3(signature = (tag, max_distance=2, limit=Some(10)))]
+    #[pyo3(signature = (tag, max_distance=2, limit=Some(10)), text_signature = "(self, tag, max_distance=2, limit=10)")]
     fn near(
         &self,
         tag: &str,

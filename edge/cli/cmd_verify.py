@@ -82,7 +82,7 @@ def _read_order(path: Path) -> bytes:
 
 def _verify(args: argparse.Namespace) -> int:
     config = load_station_config(args.config)
-    recogniser = recogniser_for(config)
+    recogniser = recogniser_for(config, str(args.config or "<defaults>"))
     order_json = _read_order(args.order)
     inventory = _load_inventory(args.inventory)
     try:
