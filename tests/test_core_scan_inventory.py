@@ -145,3 +145,39 @@ def test_reconcile_big_counts_stay_linear() -> None:
     r = inv.reconcile(counted)
     assert r.missing == tags[:100]
     assert len(r.matched) == len(tags) - 100 and not r.wrong_place and not r.unexpected
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+package_like = st.fixed_dictionaries(
+    {"Label": st.text(max_size=30), "Sku": st.text(max_size=5), "Batch": st.text(max_size=5)},
+    optional={
+        "Item": st.dictionaries(st.sampled_from(["Name", "UnitThcContent"]), json_values),
+        "NetWeightMg": json_values,
+        "Quantity": json_values,
+        "PackagedDate": json_values,
+        "IsOnHold": json_values,
+    },
+)
+
+
+@settings(max_examples=150)
+@given(
+    st.one_of(
+        st.binary(max_size=120), json_values.map(dump), st.lists(package_like, max_size=4).map(dump)
+    )
+)
+def test_garbage_never_panics(data: bytes) -> None:
+    """Whatever the bytes, the core answers with an inventory or a named error, never a panic."""
+    try:
+        inv = Inventory.from_json(data)
+    except InventoryFormatError:
+        return
+    for label in inv.labels():
+        assert inv.lookup(label) is not None
+        inv.near(label, 2, None)

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge._core import (
     Inventory,
@@ -29,6 +31,19 @@ NAMED = P + "20001"  # PRE-RL-1 named by uid
 HOLD, EXPIRED, UNTESTED = P + "30001", P + "30002", P + "30003"  # EDB-GUM-10
 OTHER = P + "40001"  # TOP-BALM, in no line
 
+VERDICTS = {
+    "match",
+    "duplicate",
+    "wrong_batch",
+    "not_in_order",
+    "unknown",
+    "near_miss",
+    "on_hold",
+    "expired",
+    "not_tested",
+    "fifo",
+    "malformed",
+}
 INVENTORY = [
     package(OLD, PackagedDate="2026-08-01"),
     package(NEW, PackagedDate="2026-09-30"),
@@ -266,3 +281,31 @@ def test_cli_reads_scans_from_stdin(files: tuple[Path, Path]) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line)["verdict"] for line in proc.stdout.splitlines()] == ["match", "match"]
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.text(max_size=40) | st.sampled_from([OLD, NEW, B2, NAMED, HOLD, "]C1" + OLD]), max_size=8
+    )
+)
+def test_any_scan_gets_a_verdict(scans: list[str]) -> None:
+    check = OrderCheck(dump(ORDER), Inventory.from_json(dump(INVENTORY)), TODAY)
+    for raw in scans:
+        v = check.scan(raw)
+        assert v.verdict in VERDICTS and v.reason
+        assert v.accepted == (v.verdict in {"match", "fifo"})
+    wanted = {line: qty for line, qty, _ in check.progress()}
+    assert all(len(tags) <= wanted[line] for line, _, tags in check.progress())
+
+
+@settings(max_examples=100)
+@given(
+    st.one_of(
+        st.binary(max_size=80), st.dictionaries(st.text(max_size=8), st.text(max_size=8)).map(dump)
+    )
+)
+def test_garbage_orders_raise_named_errors(data: bytes) -> None:
+    inv = Inventory.from_json(dump(INVENTORY))
+    with pytest.raises(OrderFormatError):
+        OrderCheck(data, inv, TODAY)
