@@ -1,5 +1,7 @@
 """Type stubs for the compiled core (core_rs, built by maturin into edge._core)."""
 
+from collections.abc import Sequence
+from os import PathLike
 from typing import TypeAlias, final
 
 __version__: str
@@ -75,3 +77,178 @@ class LimitRules:
         """Evaluate a cart at `at_s` on store-local date ordinal `day`. Calendar-day buckets
         count priors with the same `day`; rolling N-day buckets count priors with
         `at_s - N*86400 < prior_at_s`; per-transaction buckets count no priors."""
+
+# --- Scan recognition, vault inventory index, scan verdicts (core_rs/src/py_scan.rs) ---
+
+class ScanCoreError(ValueError):
+    """Base class of the scan core's errors."""
+
+class InventoryFormatError(ScanCoreError):
+    """INVENTORY.json is not valid JSON or breaks docs/formats.md; the message says where."""
+
+class OrderFormatError(ScanCoreError):
+    """ORDER.json is not valid JSON or breaks docs/formats.md; the message says where."""
+
+class TagPatternError(ScanCoreError):
+    """A [scan] tag_patterns entry is not a valid regular expression (Rust `regex` syntax)."""
+
+class RestoreError(ScanCoreError):
+    """Journalled picks cannot be restored onto the order (unknown line, over-filled, repeated)."""
+
+@final
+class Recognised:
+    """A normalised, classified scan."""
+
+    kind: str
+    """One of "empty", "metrc_tag", "retail_id", "biotrack", "gs1", "malformed", "unrecognised"."""
+    symbology: str | None
+    """The AIM symbology identifier the scanner sent (e.g. "]C1"), split off the text."""
+    text: str
+    """The scan trimmed (GS kept); upper-cased when it is a METRC tag."""
+    tag: str | None
+    """The package UID named: the tag, the BioTrack id, or a Retail ID's package tag."""
+    unit: int | None
+    """A Retail ID's unit index."""
+    problem: str | None
+    """Why a "malformed" scan is malformed."""
+
+@final
+class Recogniser:
+    """Scan recognition with the accepted package-tag patterns of `[scan] tag_patterns`."""
+
+    def __new__(cls, tag_patterns: Sequence[str] | None = None) -> Recogniser:
+        """Compile the patterns (None: the embedded defaults); TagPatternError if one is bad."""
+    def recognise(self, raw: str) -> Recognised:
+        """Normalise and classify one raw scan; never raises."""
+
+@final
+class Package:
+    """One vault package (INVENTORY.json). Decimal METRC figures are their exact JSON text."""
+
+    label: str
+    name: str
+    sku: str
+    batch: str
+    location: str | None
+    category: str | None
+    product_category: str | None
+    package_type: str | None
+    unit_of_measure: str | None
+    lab_testing_state: str | None
+    quantity: str | None
+    unit_thc_content: str | None
+    packaged_date: str | None
+    expiration_date: str | None
+    is_on_hold: bool
+    is_finished: bool
+    net_weight_mg: int | None
+    thc_mg: int | None
+    cbd_mg: int | None
+    concentrate_mg: int | None
+    volume_ml: int | None
+
+@final
+class Reconciliation:
+    """A cycle count against the inventory; tags upper-cased."""
+
+    matched: list[str]
+    """Counted where the inventory says (or the inventory has no location for it)."""
+    missing: list[str]
+    """Expected in the counted scope but not counted (inventory order)."""
+    unexpected: list[tuple[str, str]]
+    """(tag, counted location) of counted tags the inventory does not know."""
+    wrong_place: list[tuple[str, str, str]]
+    """(tag, counted location, inventory location)."""
+    duplicates: list[str]
+    """Tags counted more than once (the first count is the one judged)."""
+
+@final
+class Inventory:
+    """The vault inventory index: exact lookup, near-miss search, reconciliation. Immutable."""
+
+    @staticmethod
+    def from_json(data: bytes) -> Inventory:
+        """Parse INVENTORY.json bytes (array or METRC {"Data": [...]}); InventoryFormatError."""
+    @staticmethod
+    def from_file(path: str | PathLike[str]) -> Inventory:
+        """Stream INVENTORY.json from a file; OSError if unreadable, InventoryFormatError if bad."""
+    def __len__(self) -> int: ...
+    def __contains__(self, tag: str, /) -> bool: ...
+    def lookup(self, tag: str) -> Package | None:
+        """The package with this tag (case-insensitive), or None."""
+    def near(
+        self, tag: str, max_distance: int = 2, limit: int | None = 10
+    ) -> list[tuple[str, int]]:
+        """(tag, OSA distance) within max_distance (0..4), nearest first, ties in tag order;
+        the exact tag itself (distance 0) is included when present; limit None: all."""
+    def reconcile(
+        self, counted: Sequence[tuple[str, str]], locations: Sequence[str] | None = None
+    ) -> Reconciliation:
+        """Reconcile counted (tag, location) pairs against the packages whose Location is in
+        `locations` (every package when None)."""
+    def labels(self) -> list[str]:
+        """Every tag, in file order."""
+    @property
+    def heap_bytes(self) -> int:
+        """Approximate memory held by the index."""
+
+@final
+class Verdict:
+    """One scan's verdict; `reason` is one sentence for the discrepancy slip."""
+
+    scan: str
+    verdict: str
+    """match, duplicate, wrong_batch, not_in_order, unknown, near_miss, on_hold, expired,
+    not_tested, fifo or malformed."""
+    line: int | None
+    reason: str
+    candidates: list[str]
+    """Tags to pick instead (near_miss, wrong_batch, fifo, not_in_order of a uid line)."""
+    kind: str
+    """How the scan was recognised (see Recognised.kind)."""
+    tag: str | None
+    unit: int | None
+    accepted: bool
+    """Whether the scan now counts toward its line (match; fifo under policy "warn")."""
+
+@final
+class OrderCheck:
+    """Verification of one order's scans against the inventory, keeping what was accepted."""
+
+    def __new__(
+        cls,
+        order_json: bytes,
+        inventory: Inventory,
+        today: str,
+        *,
+        recogniser: Recogniser | None = None,
+        fifo: str = "warn",
+        near_distance: int = 2,
+        candidates: int = 5,
+        lab_passed: Sequence[str] | None = None,
+    ) -> OrderCheck:
+        """Start a session. `today` is YYYY-MM-DD (expiry); fifo is "warn", "refuse" or "off";
+        lines' `picked` UIDs are restored as earlier matches. OrderFormatError for a bad order,
+        RestoreError for bad `picked`, ValueError for bad options."""
+    def scan(self, raw: str) -> Verdict:
+        """Judge one raw scan; an accepted one counts toward its line. Never raises."""
+    def replay(self, scans: Sequence[str]) -> list[Verdict]:
+        """scan() each raw scan in order (deterministic for the same inventory and today)."""
+    def restore(self, picks: Sequence[tuple[str, int]]) -> None:
+        """Re-apply journalled accepted (raw scan, line) pairs without judging them again;
+        RestoreError if one names no package, an unknown or full line, or repeats a pick."""
+    def progress(self) -> list[tuple[int, int, list[str]]]:
+        """Per line: (line number, quantity wanted, tags accepted so far)."""
+    def picks(self) -> list[tuple[str, str, int | None, int]]:
+        """Accepted scans in order: (raw scan, tag, Retail ID unit, line)."""
+    @property
+    def complete(self) -> bool:
+        """Whether every line has all its packages."""
+    @property
+    def order_id(self) -> str: ...
+
+def retail_id_url(tag: str, unit: int, base36: bool = True) -> str:
+    """The METRC Retail ID URL of unit `unit` of package `tag` (24 hex digits)."""
+
+def osa_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance of two ASCII strings."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -45,6 +45,18 @@ class LinkSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     endpoint: str = "tcp://127.0.0.1:5560"
 
 
+class VerifySection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How scans are judged against an order ([verify])."""
+
+    fifo: Literal["warn", "refuse", "off"] = "warn"
+    near_miss_distance: Annotated[int, msgspec.Meta(ge=0, le=2)] = 2
+    near_miss_candidates: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
+    lab_passed_states: list[str] = msgspec.field(
+        default_factory=lambda: ["TestPassed", "RetestPassed"]
+    )
+    date_basis: Literal["store", "utc"] = "store"
+
+
 class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything in config/station.toml."""
 
@@ -57,6 +69,7 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     journal: JournalSection = msgspec.field(default_factory=JournalSection)
     link: LinkSection = msgspec.field(default_factory=LinkSection)
+    verify: VerifySection = msgspec.field(default_factory=VerifySection)
 
 
 def load_station_config(path: Path | None) -> StationConfig:

@@ -1,0 +1,257 @@
+//! The vault inventory: packages from an INVENTORY.json snapshot (docs/formats.md), with exact
+//! lookup by tag, near-miss search and per-SKU FIFO order.
+//!
+//! Storage is compact because a large vault holds a million packages: strings that repeat
+//! (SKU, batch, name, location, states) are interned to u32 ids, dates are day numbers, labels
+//! live in one byte arena, and the tag table holds only u32 package ids. METRC's decimal figures
+//! (`Quantity`, `Item.UnitThcContent`) are kept as their exact JSON text: no rule reads them, and
+//! they are never turned into floats.
+
+use crate::tag_index::{Hit, TagIndex};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use std::hash::BuildHasher;
+
+/// Marks an absent interned string, date or measure.
+pub const NONE: u32 = u32::MAX;
+pub const NO_DATE: i32 = i32::MIN;
+pub const NO_MEASURE: u64 = u64::MAX;
+
+/// Interned strings: each distinct value stored once.
+#[derive(Debug, Default)]
+pub struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.into());
+        self.ids.insert(s.into(), id);
+        id
+    }
+
+    pub fn get(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    /// The string of `id`, or None for NONE.
+    pub fn name(&self, id: u32) -> Option<&str> {
+        self.names.get(id as usize).map(|s| &**s)
+    }
+}
+
+/// The integer measures of a package, in the order of `MEASURE_FIELDS`.
+pub const MEASURE_FIELDS: [&str; 5] =
+    ["NetWeightMg", "ThcMg", "CbdMg", "ConcentrateMg", "VolumeMl"];
+
+/// One package, compact: interned ids (NONE when absent), day numbers (NO_DATE when absent).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub name: u32,
+    pub sku: u32,
+    pub batch: u32,
+    pub location: u32,
+    pub category: u32,
+    pub product_category: u32,
+    pub package_type: u32,
+    pub unit_of_measure: u32,
+    pub lab_state: u32,
+    pub quantity: u32,
+    pub unit_thc_content: u32,
+    pub packaged: i32,
+    pub expires: i32,
+    pub on_hold: bool,
+    pub finished: bool,
+    pub measures: [u64; 5],
+}
+
+/// A problem with an inventory file, in words for the person who supplied it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryError(pub String);
+
+impl std::fmt::Display for InventoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The vault inventory index.
+#[derive(Debug)]
+pub struct Inventory {
+    labels: Vec<u8>,
+    label_starts: Vec<u32>,
+    records: Vec<Record>,
+    pub strings: Interner,
+    by_label: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    tags: TagIndex,
+    /// Package ids grouped by SKU, each group oldest `PackagedDate` first (undated last).
+    fifo: Vec<u32>,
+    fifo_ranges: HashMap<u32, (u32, u32)>,
+}
+
+/// Inventory parts collected while parsing.
+#[derive(Debug, Default)]
+pub struct Parts {
+    pub labels: Vec<u8>,
+    pub label_starts: Vec<u32>,
+    pub records: Vec<Record>,
+    pub strings: Interner,
+}
+
+impl Inventory {
+    /// Parse INVENTORY.json (an array of packages or METRC's `{"Data": [...]}`).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, InventoryError> {
+        Self::build(crate::inventory_json::parse_slice(bytes)?)
+    }
+
+    /// Parse INVENTORY.json from a reader without holding the whole file in memory.
+    pub fn from_reader(reader: impl std::io::Read) -> Result<Self, InventoryError> {
+        Self::build(crate::inventory_stream::parse_reader(reader)?)
+    }
+
+    /// Index parsed parts: the tag table (duplicate labels are an error), near-miss index, FIFO.
+    pub fn build(parts: Parts) -> Result<Self, InventoryError> {
+        let n = parts.records.len();
+        let mut inv = Inventory {
+            labels: parts.labels,
+            label_starts: parts.label_starts,
+            records: parts.records,
+            strings: parts.strings,
+            by_label: HashTable::with_capacity(n),
+            hasher: DefaultHashBuilder::default(),
+            tags: TagIndex::default(),
+            fifo: Vec::new(),
+            fifo_ranges: HashMap::default(),
+        };
+        let (labels, starts, hasher) = (&inv.labels, &inv.label_starts, &inv.hasher);
+        let at = |i: u32| &labels[starts[i as usize] as usize..starts[i as usize + 1] as usize];
+        for id in 0..n as u32 {
+            let label = at(id);
+            let hash = hasher.hash_one(label);
+            match inv
+                .by_label
+                .entry(hash, |&o| at(o) == label, |&o| hasher.hash_one(at(o)))
+            {
+                hashbrown::hash_table::Entry::Occupied(o) => {
+                    return Err(InventoryError(format!(
+                        "duplicate Label {}: packages #{} and #{}",
+                        String::from_utf8_lossy(label),
+                        o.get() + 1,
+                        id + 1
+                    )));
+                }
+                hashbrown::hash_table::Entry::Vacant(v) => {
+                    v.insert(id);
+                }
+            }
+        }
+        inv.tags = TagIndex::build((0..n as u32).map(|id| (id, inv.label_bytes(id))));
+        inv.build_fifo();
+        Ok(inv)
+    }
+
+    fn build_fifo(&mut self) {
+        let mut ids: Vec<u32> = (0..self.records.len() as u32).collect();
+        let key = |id: &u32| {
+            let r = &self.records[*id as usize];
+            let date = if r.packaged == NO_DATE {
+                i32::MAX
+            } else {
+                r.packaged
+            };
+            (r.sku, date, *id)
+        };
+        ids.sort_unstable_by_key(key);
+        let mut start = 0;
+        while start < ids.len() {
+            let sku = self.records[ids[start] as usize].sku;
+            let mut end = start;
+            while end < ids.len() && self.records[ids[end] as usize].sku == sku {
+                end += 1;
+            }
+            self.fifo_ranges.insert(sku, (start as u32, end as u32));
+            start = end;
+        }
+        self.fifo = ids;
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Approximate heap bytes of the index (for the benchmark's report).
+    pub fn heap_bytes(&self) -> usize {
+        self.labels.capacity()
+            + 4 * self.label_starts.capacity()
+            + self.records.capacity() * std::mem::size_of::<Record>()
+            + self.by_label.capacity() * 5
+            + self.tags.heap_bytes()
+            + 4 * self.fifo.capacity()
+    }
+
+    pub fn label_bytes(&self, id: u32) -> &[u8] {
+        let i = id as usize;
+        &self.labels[self.label_starts[i] as usize..self.label_starts[i + 1] as usize]
+    }
+
+    /// The tag of package `id` (labels are ASCII: upper-cased at load).
+    pub fn label(&self, id: u32) -> &str {
+        std::str::from_utf8(self.label_bytes(id)).unwrap_or("")
+    }
+
+    pub fn record(&self, id: u32) -> &Record {
+        &self.records[id as usize]
+    }
+
+    /// The string behind an interned id (None for NONE).
+    pub fn text(&self, id: u32) -> Option<&str> {
+        self.strings.name(id)
+    }
+
+    /// Exact lookup of a tag (compared upper-cased, as labels are stored).
+    pub fn lookup(&self, tag: &str) -> Option<u32> {
+        let upper;
+        let tag = if tag.bytes().any(|c| c.is_ascii_lowercase()) {
+            upper = tag.to_ascii_uppercase();
+            upper.as_str()
+        } else {
+            tag
+        };
+        let hash = self.hasher.hash_one(tag.as_bytes());
+        self.by_label
+            .find(hash, |&id| self.label_bytes(id) == tag.as_bytes())
+            .copied()
+    }
+
+    /// Tags within OSA distance `max_distance` of `tag`, nearest first (ties in tag order).
+    pub fn near(&self, tag: &str, max_distance: u8, limit: Option<usize>) -> Vec<Hit> {
+        let upper = tag.to_ascii_uppercase();
+        self.tags.nearest(upper.as_bytes(), max_distance, limit)
+    }
+
+    /// Packages of `sku` (an interned id), oldest PackagedDate first, undated last.
+    pub fn fifo_of(&self, sku: u32) -> &[u32] {
+        match self.fifo_ranges.get(&sku) {
+            Some(&(a, b)) => &self.fifo[a as usize..b as usize],
+            None => &[],
+        }
+    }
+
+    /// Whether a package is finished or empty (METRC `IsFinished`, or a zero `Quantity`).
+    pub fn is_depleted(&self, id: u32) -> bool {
+        let r = self.record(id);
+        r.finished
+            || self
+                .text(r.quantity)
+                .is_some_and(|q| q.bytes().all(|c| matches!(c, b'0' | b'.' | b'-')))
+    }
+}

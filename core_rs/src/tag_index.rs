@@ -1,0 +1,375 @@
+//! Near-miss search: every tag within optimal-string-alignment distance k of a query.
+//!
+//! The tags are kept sorted in one byte arena; a range of the sorted array sharing a prefix is a
+//! trie node, so the trie costs no memory beyond the sorted copy. The search walks that implicit
+//! trie depth first with one OSA dynamic-programming row per depth (banded to |i - j| <= k) and
+//! drops a subtree as soon as its row's minimum exceeds k (safe for OSA: a transposition from row
+//! i-2 needs a cell <= k-1 there, which leaves a cell <= k in row i-1). Real tag orders share long
+//! prefixes (program, facility, order) with sequential serials, so the walk is a thin trunk with
+//! a bounded fan-out at the serial end; a child run is found by galloping, not by a scan.
+
+/// Longest tag the index accepts (METRC tags are 24 characters).
+pub const MAX_TAG_LEN: usize = 64;
+
+/// Sorted tags of one length (fixed stride) and their trie in level order: the nodes of level d
+/// are the distinct d-byte prefixes in sorted order, and a node's children are one contiguous
+/// run of the next level, so walking down costs two array reads instead of a binary search.
+#[derive(Debug, Default)]
+struct Group {
+    len: usize,
+    bytes: Vec<u8>,
+    ids: Vec<u32>,
+    /// child_start[d][x]: first child (in level d+1) of node x of level d; one extra at the end.
+    child_start: Vec<Vec<u32>>,
+    /// label[d][y]: the last byte of node y of level d (label[0] is empty: the root).
+    label: Vec<Vec<u8>>,
+}
+
+impl Group {
+    /// Build the level-order trie of the sorted tags.
+    fn build_trie(&mut self) {
+        let (n, len) = (self.ids.len(), self.len);
+        self.child_start = vec![Vec::new(); len];
+        self.label = vec![Vec::new(); len + 1];
+        let mut counts = vec![0u32; len + 1]; // nodes created so far per level
+        for i in 0..n {
+            let lcp = if i == 0 {
+                0
+            } else {
+                let (a, b) = (self.tag(i - 1), self.tag(i));
+                a.iter().zip(b).take_while(|(x, y)| x == y).count()
+            };
+            // Tag i opens a new node on every level deeper than the common prefix.
+            for d in (lcp + 1).max(1)..=len {
+                if i == 0 && d == 1 {
+                    self.child_start[0].push(0);
+                    counts[0] = 1;
+                }
+                if d < len {
+                    self.child_start[d].push(counts[d + 1]);
+                }
+                self.label[d].push(self.bytes[i * len + d - 1]);
+                counts[d] += 1;
+            }
+        }
+        for d in 0..len {
+            self.child_start[d].push(counts[d + 1]);
+        }
+    }
+
+    fn tag(&self, i: usize) -> &[u8] {
+        &self.bytes[i * self.len..(i + 1) * self.len]
+    }
+}
+
+/// Sorted tags with their package ids, one group per tag length.
+#[derive(Debug, Default)]
+pub struct TagIndex {
+    groups: Vec<Group>,
+}
+
+/// One result: a package id and its distance from the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub id: u32,
+    pub distance: u8,
+}
+
+impl TagIndex {
+    /// Build from `(id, tag)` pairs (tags at most MAX_TAG_LEN bytes).
+    pub fn build<'a>(tags: impl Iterator<Item = (u32, &'a [u8])>) -> Self {
+        let mut pairs: Vec<(u32, &[u8])> = tags.collect();
+        pairs.sort_unstable_by(|a, b| (a.1.len(), a.1).cmp(&(b.1.len(), b.1)));
+        let mut groups: Vec<Group> = Vec::new();
+        for (id, tag) in pairs {
+            if groups.last().map_or(true, |g| g.len != tag.len()) {
+                groups.push(Group {
+                    len: tag.len(),
+                    ..Group::default()
+                });
+            }
+            let g = groups.last_mut().expect("pushed above");
+            g.bytes.extend_from_slice(tag);
+            g.ids.push(id);
+        }
+        for g in &mut groups {
+            if g.len > 0 && g.len <= MAX_TAG_LEN {
+                g.build_trie();
+            }
+        }
+        TagIndex { groups }
+    }
+
+    pub fn len(&self) -> usize {
+        self.groups.iter().map(|g| g.ids.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes held by the index.
+    pub fn heap_bytes(&self) -> usize {
+        let trie = |g: &Group| -> usize {
+            g.child_start
+                .iter()
+                .map(|v| 4 * v.capacity())
+                .sum::<usize>()
+                + g.label.iter().map(Vec::capacity).sum::<usize>()
+        };
+        self.groups
+            .iter()
+            .map(|g| g.bytes.capacity() + 4 * g.ids.capacity() + trie(g))
+            .sum()
+    }
+
+    /// Every tag within distance `k` of `query`, ranked by distance then tag.
+    pub fn within(&self, query: &[u8], k: u8, out: &mut Vec<Hit>) {
+        let mut found: Vec<(u8, &[u8], u32)> = Vec::new();
+        for g in self.candidate_groups(query, k) {
+            let mut hits = Vec::new();
+            walk(g, query, k, None, &mut hits);
+            found.extend(hits.iter().map(|&(i, d)| (d, g.tag(i), g.ids[i])));
+        }
+        found.sort_unstable();
+        out.extend(found.iter().map(|&(distance, _, id)| Hit { id, distance }));
+    }
+
+    fn candidate_groups<'s>(&'s self, query: &'s [u8], k: u8) -> impl Iterator<Item = &'s Group> {
+        let (m, k) = (query.len(), usize::from(k));
+        self.groups
+            .iter()
+            .filter(move |g| g.len + k >= m && g.len <= m + k)
+    }
+
+    /// The nearest tags: distance <= `k`, ranked by distance then tag, at most `limit` of them.
+    /// With a limit, each distance is searched in turn and a walk stops once the list is full,
+    /// so a short list in a dense serial range stays cheap.
+    pub fn nearest(&self, query: &[u8], k: u8, limit: Option<usize>) -> Vec<Hit> {
+        let mut out = Vec::new();
+        let Some(limit) = limit else {
+            self.within(query, k, &mut out);
+            return out;
+        };
+        for bound in 0..=k {
+            let quota = limit.saturating_sub(out.len());
+            if quota == 0 {
+                break;
+            }
+            // The first `quota` tags at exactly this distance, in tag order, over all groups.
+            let mut found: Vec<(&[u8], u32)> = Vec::new();
+            for g in self.candidate_groups(query, bound) {
+                let mut hits = Vec::new();
+                walk(g, query, bound, Some(quota), &mut hits);
+                found.extend(hits.iter().map(|&(i, _)| (g.tag(i), g.ids[i])));
+            }
+            found.sort_unstable();
+            out.extend(found.iter().take(quota).map(|&(_, id)| Hit {
+                id,
+                distance: bound,
+            }));
+        }
+        out
+    }
+
+    /// Every (id, tag), for tests and diagnostics.
+    pub fn tags(&self) -> impl Iterator<Item = (u32, &[u8])> {
+        self.groups
+            .iter()
+            .flat_map(|g| (0..g.ids.len()).map(move |i| (g.ids[i], g.tag(i))))
+    }
+}
+
+/// Walk one group with bound `k`, pushing (sorted position, distance). With `quota`, only hits at
+/// distance exactly `k`, at most `quota`: the walk runs in tag order, so they are the first ones.
+fn walk(g: &Group, query: &[u8], k: u8, quota: Option<usize>, out: &mut Vec<(usize, u8)>) {
+    if g.ids.is_empty() || quota == Some(0) || g.len == 0 || g.len > MAX_TAG_LEN {
+        return;
+    }
+    let width = query.len() + 1;
+    let cap = k.saturating_add(1);
+    let mut rows = vec![cap; width * (g.len + 1)];
+    for (j, cell) in rows
+        .iter_mut()
+        .take(width.min(usize::from(k) + 1))
+        .enumerate()
+    {
+        *cell = j as u8;
+    }
+    let mut w = Walk {
+        g,
+        query,
+        k,
+        width,
+        rows,
+        path: [0; MAX_TAG_LEN + 1],
+        mins: [0; MAX_TAG_LEN + 1],
+        out,
+        only_k: quota.is_some(),
+        quota: quota.unwrap_or(usize::MAX),
+    };
+    w.node(0, 0);
+}
+
+struct Walk<'a, 'o> {
+    g: &'a Group,
+    query: &'a [u8],
+    k: u8,
+    width: usize,
+    rows: Vec<u8>,
+    path: [u8; MAX_TAG_LEN + 1],
+    /// Minimum of each depth's row.
+    mins: [u8; MAX_TAG_LEN + 1],
+    out: &'o mut Vec<(usize, u8)>,
+    /// Collect only hits at distance exactly k, at most `quota` of them.
+    only_k: bool,
+    quota: usize,
+}
+
+impl Walk<'_, '_> {
+    /// Visit node `x` of level `depth`, whose DP row is already in `rows[depth]`.
+    fn node(&mut self, depth: usize, x: usize) {
+        let g = self.g;
+        if depth == g.len {
+            self.leaf(x); // leaves are the sorted tags themselves
+            return;
+        }
+        let starts = &g.child_start[depth];
+        let labels = &g.label[depth + 1];
+        // With the error budget spent, only a next byte that continues a cell's diagonal (or
+        // completes a transposition) can stay within k; skip the rows of all other children.
+        let viable = (self.mins[depth] == self.k).then(|| self.viable(depth));
+        let (first, end) = (starts[x] as usize, starts[x + 1] as usize);
+        for (y, &c) in labels.iter().enumerate().take(end).skip(first) {
+            if self.quota == 0 {
+                return;
+            }
+            if viable.is_some_and(|v| v[usize::from(c >> 6)] & (1 << (c & 63)) == 0) {
+                continue;
+            }
+            if self.row(depth + 1, c) {
+                self.node(depth + 1, y);
+            }
+        }
+    }
+
+    /// Bytes that can extend row `i` (whose minimum is k) without exceeding k.
+    fn viable(&self, i: usize) -> [u64; 4] {
+        let (w, q, k) = (self.width, self.query, self.k);
+        let row = &self.rows[i * w..(i + 1) * w];
+        let mut set = [0u64; 4];
+        let mut add = |c: u8| set[usize::from(c >> 6)] |= 1 << (c & 63);
+        for j in 0..q.len() {
+            if row[j] == k {
+                add(q[j]); // diagonal: D[i+1][j+1] = D[i][j] when the byte is q[j]
+            }
+        }
+        if i >= 1 {
+            // Transposition completing at i+1: D[i+1][j] = D[i-1][j-2] + 1 needs byte q[j-2]
+            // and path[i] == q[j-1].
+            let prev = &self.rows[(i - 1) * w..i * w];
+            for j in 2..=q.len() {
+                if prev[j - 2] < k && self.path[i] == q[j - 1] {
+                    add(q[j - 2]);
+                }
+            }
+        }
+        set
+    }
+
+    fn leaf(&mut self, i: usize) {
+        let d = self.rows[self.g.len * self.width + self.query.len()];
+        if d <= self.k && (!self.only_k || d == self.k) {
+            self.out.push((i, d));
+            if self.only_k {
+                self.quota -= 1;
+            }
+        }
+    }
+
+    /// Fill row `i` (prefix of length i ending in `c`); true when some cell is within k.
+    fn row(&mut self, i: usize, c: u8) -> bool {
+        self.path[i] = c;
+        let (k, w, q) = (usize::from(self.k), self.width, self.query);
+        let cap = self.k + 1;
+        let lo = i.saturating_sub(k).max(1);
+        let hi = (i + k).min(q.len());
+        let (before, current) = self.rows.split_at_mut(i * w);
+        let prev = &before[(i - 1) * w..i * w];
+        let prev2 = if i >= 2 {
+            &before[(i - 2) * w..(i - 1) * w]
+        } else {
+            prev
+        };
+        let cur = &mut current[..w];
+        cur[0] = i.min(usize::from(cap)) as u8;
+        let mut best = cur[0];
+        for j in lo..=hi {
+            let cost = u8::from(q[j - 1] != c);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && c == q[j - 2] && self.path[i - 1] == q[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            let v = v.min(cap);
+            cur[j] = v;
+            best = best.min(v);
+        }
+        self.mins[i] = best;
+        best <= self.k
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::osa;
+
+    #[test]
+    fn finds_slips_and_swaps() {
+        let tags: Vec<&[u8]> = vec![
+            b"1A4000000000000000000001",
+            b"1A4000000000000000000010",
+            b"ZZZ",
+        ];
+        let index = TagIndex::build(tags.iter().enumerate().map(|(i, t)| (i as u32, *t)));
+        let hits = index.nearest(b"1A4000000000000000000100", 2, None);
+        let got: Vec<(u32, u8)> = hits.iter().map(|h| (h.id, h.distance)).collect();
+        assert_eq!(got, vec![(1, 1), (0, 2)]);
+        assert_eq!(index.nearest(b"ZZ", 2, None).len(), 1);
+        assert_eq!(
+            index.nearest(b"1A4000000000000000000100", 2, Some(1)),
+            vec![hits[0]]
+        );
+        assert!(index.nearest(b"QQQQQ", 2, None).is_empty());
+    }
+
+    #[test]
+    fn agrees_with_brute_force_on_a_small_set() {
+        let words: Vec<String> = (0..400)
+            .map(|i| format!("1A4{:05X}{}", i * 7, i % 3))
+            .collect();
+        let index = TagIndex::build(
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i as u32, w.as_bytes())),
+        );
+        for q in ["1A40001C1", "1A4001C01", "1A4", "", "1A400AF01", "A1400AF0"] {
+            for k in 0..=2u8 {
+                let mut want: Vec<(u32, u8)> = words
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| (i as u32, osa::distance(w.as_bytes(), q.as_bytes()) as u8))
+                    .filter(|&(_, d)| d <= k)
+                    .collect();
+                want.sort_by(|a, b| (a.1, &words[a.0 as usize]).cmp(&(b.1, &words[b.0 as usize])));
+                let got: Vec<(u32, u8)> = index
+                    .nearest(q.as_bytes(), k, None)
+                    .iter()
+                    .map(|h| (h.id, h.distance))
+                    .collect();
+                assert_eq!(got, want, "query {q} k {k}");
+            }
+        }
+    }
+}
