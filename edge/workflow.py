@@ -253,7 +253,7 @@ class Workflow:
             self._load(run, self.central.order(order_id), order_id, "ticket")
         elif phase == Phase.OVERRIDE and run.order.order.order_id == order_id:
             self._cancel(run)
-        elif run.s.order is not None and run.order.order.order_id == order_id:
+        elif phase not in (Phase.HALTED, Phase.OVERRIDE) and run.order.order.order_id == order_id:
             if phase == Phase.LABEL and run.order.label_failed:
                 self._print_label(run)
             else:
