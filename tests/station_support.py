@@ -120,7 +120,9 @@ class TableVerifier:
         if pkg.get("IsOnHold"):
             return ScanVerdict(verdict="on_hold", reason="package on hold", uid=uid)
         if pkg.get("ExpirationDate") and pkg["ExpirationDate"] < at[:10]:
-            return ScanVerdict(verdict="expired", reason=f"expired {pkg['ExpirationDate']}", uid=uid)
+            return ScanVerdict(
+                verdict="expired", reason=f"expired {pkg['ExpirationDate']}", uid=uid
+            )
         return self._line(order, accepted, uid, pkg)
 
     def _line(
