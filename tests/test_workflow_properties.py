@@ -12,6 +12,7 @@ from edge.workflow_state import (
     DiskStateChanged,
     Input,
     NextOrderRequested,
+    OrderProgress,
     OrderStatus,
     PackageScanned,
     Phase,
@@ -56,9 +57,11 @@ inputs = st.one_of(
 
 
 GOOD = "<the input the current step waits for>"
-# Mostly the expected next input, so that runs reach weighing, label and seal; a fifth random.
-steps: st.SearchStrategy[Input | str] = st.integers(0, 4).flatmap(
-    lambda n: st.just(GOOD) if n else inputs
+TEMPT = "<the input a halted order must refuse>"
+# Mostly the expected next input, so that runs reach weighing, label and seal; then temptations
+# (what would wrongly move a halted order on) and random inputs.
+steps: st.SearchStrategy[Input | str] = st.integers(0, 6).flatmap(
+    lambda n: st.just(GOOD) if n > 3 else st.just(TEMPT) if n > 1 else inputs
 )
 
 
@@ -77,6 +80,10 @@ def _good(h: Harness) -> Input:
         return PrintFinished("ok")
     if state.phase == Phase.SEAL:
         return SealScanned(SEAL)
+    return _next_package(order) or Tick()
+
+
+def _next_package(order: OrderProgress) -> PackageScanned | None:
     picked = {p.uid for p in order.picks}
     for line in order.order.lines:
         if sum(1 for p in order.picks if p.line == line.line) < line.quantity:
@@ -86,13 +93,29 @@ def _good(h: Harness) -> Input:
                 )
                 if fits and uid not in picked:
                     return PackageScanned(uid)
-    return Tick()
+    return None
+
+
+def _tempt(h: Harness) -> Input:
+    """A wrong seal or weight, then the input that must NOT move the halted order on."""
+    order = h.state.order
+    if h.state.phase == Phase.SEAL:
+        return SealScanned("SEAL-0000000000000000")
+    if h.state.phase == Phase.WEIGHING:
+        return WeightCaptured(3000)
+    if h.state.phase not in (Phase.HALTED, Phase.OVERRIDE) or order is None:
+        return _good(h)
+    if order.seal_code is not None:
+        return SealScanned(SEAL)
+    if order.weighing is not None:
+        return WeightCaptured(3500)
+    return _next_package(order) or PrintFinished("ok")
 
 
 def _resolve(h: Harness, event: Input | str) -> Input:
     """Print outcomes and seal scans refer to the label job actually in flight."""
     if isinstance(event, str):
-        event = _good(h)
+        event = _good(h) if event == GOOD else _tempt(h)
     jobs = [e.job for e in h.effects if isinstance(e, PrintLabel)]
     last: LabelJob | None = jobs[-1] if jobs else None
     if isinstance(event, PrintFinished):
@@ -118,9 +141,9 @@ def _resolve(h: Harness, event: Input | str) -> Input:
 def test_random_sequences_keep_the_invariants(events: list[Input | str], gaps: list[int]) -> None:
     h = Harness(inactivity_logout_s=300)
     h.central.queue = ["2001", "1042"]
-    for event, gap in zip(events, gaps, strict=False):
+    for step, gap in zip(events, gaps, strict=False):
         state_before = encode_state(h.state)
-        event = _resolve(h, event)
+        event = _resolve(h, step)
         fx = h.do(event, advance_ms=gap)
         _check_state(h.state)
         assert decode_state(encode_state(h.state)) == h.state
