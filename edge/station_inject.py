@@ -43,6 +43,7 @@ class InjectServer:
         self.station = station
         self.path = path
         self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -55,20 +56,26 @@ class InjectServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            for writer in list(self._clients):
+                writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._clients.add(writer)
         try:
             while line := await reader.readline():
                 reply = await self.handle(line[:MAX_LINE].decode("utf-8", "replace").strip())
                 writer.write(msgspec.json.encode(reply) + b"\n")
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):  # incl. over-long line
             pass
+        except asyncio.CancelledError:
+            pass  # the daemon is stopping; the client reconnects to the next one
         finally:
+            self._clients.discard(writer)
             writer.close()
 
     async def handle(self, line: str) -> dict[str, Any]:

@@ -277,13 +277,14 @@ class Daemon:
         self._buf = b""
 
     def start(self, timeout: float = 20) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edge", "station", "--config", str(self.config)],
-            cwd=REPO,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.config.parent / "daemon.log", "ab"),  # noqa: SIM115
-        )
+        with (self.config.parent / "daemon.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "edge", "station", "--config", str(self.config)],
+                cwd=REPO,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
