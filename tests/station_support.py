@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import msgspec
 
@@ -109,7 +109,7 @@ class TableVerifier:
             return ScanVerdict(verdict="malformed", reason=f"{raw!r} is not a package tag")
         pkg = self.inventory.get(uid)
         if pkg is None:
-            near = [u for u in self.inventory if sum(a != b for a, b in zip(u, uid)) == 1]
+            near = [u for u in self.inventory if sum(a != b for a, b in zip(u, uid, strict=True)) == 1]
             if near:
                 return ScanVerdict(
                     verdict="near_miss", reason="one character off a known tag", candidates=near
@@ -347,7 +347,7 @@ class Daemon:
             self.conn.close()
             self.conn = None
 
-    def __enter__(self) -> Daemon:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -156,6 +156,7 @@ def test_broken_chain_refuses_to_start_with_exit_5(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=30,
+        check=False,
     )
     assert run.returncode == 5
     assert "chain broken at seq 2" in run.stderr
