@@ -109,7 +109,9 @@ class TableVerifier:
             return ScanVerdict(verdict="malformed", reason=f"{raw!r} is not a package tag")
         pkg = self.inventory.get(uid)
         if pkg is None:
-            near = [u for u in self.inventory if sum(a != b for a, b in zip(u, uid, strict=True)) == 1]
+            near = [
+                u for u in self.inventory if sum(a != b for a, b in zip(u, uid, strict=True)) == 1
+            ]
             if near:
                 return ScanVerdict(
                     verdict="near_miss", reason="one character off a known tag", candidates=near
