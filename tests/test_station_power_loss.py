@@ -60,11 +60,15 @@ def picks_from_journal(events: list[dict[str, Any]]) -> list[str]:
             weighed_lines = {ln["line"]: ln.get("weigh", False) for ln in e["order"]["lines"]}
         elif e["type"] == "order_status":
             picks = []
-        elif e["type"] == "verdict" and e["outcome"] != "halt" and not weighed_lines[e["line"]]:
-            picks.append(e["uid"])
-        elif e["type"] == "weight" and e["ok"]:
+        elif _adds_pick(e, weighed_lines):
             picks.append(e["uid"])
     return picks
+
+
+def _adds_pick(event: dict[str, Any], weighed_lines: dict[int, bool]) -> bool:
+    if event["type"] == "verdict":
+        return bool(event["outcome"] != "halt" and not weighed_lines[event["line"]])
+    return bool(event["type"] == "weight" and event["ok"])
 
 
 def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -74,13 +78,12 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) ->
     sent: set[str] = set()
     weights_acked = weights_sent = 0
     n = 0
+    last_state: dict[str, Any] | None = None
     for _round in range(20):
         d = Daemon(config)
         d.start()
         try:
-            before = d.state()
-            if _round:
-                _check_resumed(last_state, before)
+            _check_resumed(last_state, d.state())
             in_flight = False
             for _ in range(rng.randint(2, 10)):
                 command = next_command(d.state(), rng)
