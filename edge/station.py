@@ -234,6 +234,7 @@ class Station:
             if inject is not None:
                 await inject.close()
             await self._shutdown()
+            self.notifier.close()
         return 0
 
     def stop(self) -> None:
