@@ -25,6 +25,9 @@ class Notifier:
         self._sock: socket.socket | None = None
         if self.address is not None:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Never block the loop: a receiver that stops reading fills its queue, and a blocking
+            # sendto would then hang the daemon (and starve the watchdog). Drop the message instead.
+            self._sock.setblocking(False)
 
     @property
     def enabled(self) -> bool:

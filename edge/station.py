@@ -192,7 +192,7 @@ class Station:
     # -- life cycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open and verify the journal, restore the workflow, resume; then READY."""
+        """Open and verify the journal, restore the workflow and resume it."""
         path = journal_path(self.cfg)
         self.journal = await self._in_writer(Journal, path)
         result = await self._in_writer(self.journal.verify)
@@ -212,7 +212,6 @@ class Station:
             extra={"journal": str(path), "events": result.checked, "phase": str(self.state.phase)},
         )
         self._update_status()
-        self.notifier.ready(self._status)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -228,6 +227,7 @@ class Station:
             if self.cfg.station.inject_socket:
                 inject = InjectServer(self, Path(self.cfg.station.inject_socket))
                 await inject.start()
+            self.notifier.ready(self._status)  # journal verified, state restored, inputs open
             await self._stop.wait()
         finally:
             self.notifier.stopping()

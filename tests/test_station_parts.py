@@ -94,3 +94,12 @@ def test_weigh_rule_bounds_are_inclusive(net: int, ok: bool) -> None:
 def test_weigh_rule_refuses_a_line_without_labelled_weight() -> None:
     result = ToleranceWeighRule(100).judge(OrderLine(line=1, weigh=True), 3500)
     assert not result.ok and "no labelled weight" in result.reason
+
+
+def test_notify_never_blocks_when_the_receiver_stops_reading(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(str(tmp_path / "n.sock"))
+        notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "n.sock")})
+        results = [notifier.status(f"phase={i}") for i in range(2000)]  # nobody reads
+        assert results[0] and not results[-1]
+        notifier.close()
