@@ -220,6 +220,7 @@ class Station:
         inject: InjectServer | None = None
         try:
             await self.start()
+            await self._check_disk()  # before READY: no order slips in under a full disk
             self._spawn(self._ticker())
             self._spawn(self._disk_watch())
             if self.notifier.watchdog_interval_s:
@@ -266,21 +267,23 @@ class Station:
             if self.state.session is not None:
                 await self.feed(Tick())
 
-    async def _disk_watch(self) -> None:
-        path = journal_path(self.cfg).parent
+    async def _check_disk(self) -> None:
         guard = DiskGuard(
-            path,
+            journal_path(self.cfg).parent,
             min_free_mb=self.cfg.journal.min_free_mb,
             min_free_percent=self.cfg.journal.min_free_percent,
         )
+        unacked = await self._in_writer(self._journal().unacked_count)
+        status = await self._in_writer(guard.check, unacked)
+        if status.ok == bool(self.state.disk_block):  # changed
+            if not status.ok:
+                LOG.warning("disk guard", extra={"detail": status.detail})
+            await self.feed(DiskStateChanged(status.ok, status.detail))
+
+    async def _disk_watch(self) -> None:
         while True:
-            unacked = await self._in_writer(self._journal().unacked_count)
-            status = await self._in_writer(guard.check, unacked)
-            if status.ok == bool(self.state.disk_block):  # changed
-                if not status.ok:
-                    LOG.warning("disk guard", extra={"detail": status.detail})
-                await self.feed(DiskStateChanged(status.ok, status.detail))
             await asyncio.sleep(self.cfg.journal.disk_check_s)
+            await self._check_disk()
 
     async def _watchdog(self, interval_s: float) -> None:
         while True:  # runs on the loop: a hung loop stops the pings and systemd restarts us

@@ -247,7 +247,7 @@ def make_ports(cfg: StationConfig) -> StationPorts:
 # -- running the real daemon --------------------------------------------------------------------
 
 
-def write_station(tmp: Path, **extra: str) -> Path:
+def write_station(tmp: Path, min_free_mb: int = 0, **workflow: str) -> Path:
     """A station.toml + fixture for a subprocess daemon in `tmp`; returns the config path."""
     (tmp / "fixture.json").write_text(
         json.dumps({"badges": BADGES, "orders": ORDERS, "queue": ["2001"]})
@@ -258,9 +258,10 @@ def write_station(tmp: Path, **extra: str) -> Path:
         f'inject_socket = "{tmp / "inject.sock"}"',
         'ports = "tests.station_support:make_ports"',
         "[journal]",
-        "min_free_mb = 0",
+        f"min_free_mb = {min_free_mb}",
         "min_free_percent = 0",
-        *(f"{k} = {v}" for k, v in extra.items()),
+        "[workflow]",
+        *(f"{k} = {v}" for k, v in workflow.items()),
     ]
     path = tmp / "station.toml"
     path.write_text("\n".join(lines) + "\n")

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from edge.journal import Journal
 from tests.station_support import REPO, Daemon, tag, write_station
 
@@ -160,3 +162,40 @@ def test_broken_chain_refuses_to_start_with_exit_5(tmp_path: Path) -> None:
     )
     assert run.returncode == 5
     assert "chain broken at seq 2" in run.stderr
+
+
+SCENARIOS = [
+    # (order, scans/weights after the ticket, halt code): the scenario list
+    ("1042", ["scan 1A406O300002C9B000000001"], "near_miss"),  # hand-typed tag with a slip
+    ("4001", [f"scan {tag(5)}"], "expired"),
+    ("3001", [f"scan {tag(4)}"], "over_limit"),
+    ("1042", [f"scan {tag(1)}", f"scan {tag(2)}", f"scan {tag(6)}", "weight 3200"], "short_weight"),
+    ("1042", [f"scan {tag(1)}", f"scan {tag(1)}"], "duplicate"),
+]
+
+
+@pytest.mark.parametrize(("order", "inputs", "code"), SCENARIOS, ids=[s[2] for s in SCENARIOS])
+def test_refusal_scenarios_halt_the_order(
+    tmp_path: Path, order: str, inputs: list[str], code: str
+) -> None:
+    with Daemon(write_station(tmp_path)) as d:
+        d.send("scan BADGE-ALICE")
+        d.send(f"scan ORD-{order}")
+        for line in inputs:
+            reply = d.send(line)
+        assert reply["phase"] == "halted" and "halt" in reply["events"]
+        assert reply["signals"][-1][0] == "halt"
+        assert d.state()["order"]["halt"]["info"]["code"] == code
+    halts = [e for e in events_of(tmp_path) if e["type"] == "halt"]
+    assert [h["code"] for h in halts] == [code]
+
+
+def test_disk_guard_refuses_new_orders_and_says_why(tmp_path: Path) -> None:
+    with Daemon(write_station(tmp_path, min_free_mb=10**12)) as d:
+        d.send("scan BADGE-ALICE")
+        reply = d.send("scan ORD-1042")
+        assert reply["events"] == ["scan", "order_refused"] and reply["phase"] == "ready"
+        assert reply["signals"][0][0] == "device_error"
+        assert "disk space low" in reply["signals"][0][1]
+    refused = next(e for e in events_of(tmp_path) if e["type"] == "order_refused")
+    assert "new orders refused" in str(refused["reason"])
