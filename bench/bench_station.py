@@ -15,6 +15,7 @@ place to swap the inject write for evdev events and the reply for the indicator 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -129,9 +131,16 @@ class Run:
         while b"READY=1" not in self.notify.recv(4096):
             pass
         self.ready_s = time.perf_counter() - start
+        # systemd keeps reading STATUS= messages; so does the bench, or they would be dropped
+        threading.Thread(target=self._drain_notify, daemon=True).start()
         self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.conn.connect(str(root / "inject.sock"))
         self.reader = self.conn.makefile("rb")
+
+    def _drain_notify(self) -> None:
+        with contextlib.suppress(OSError):
+            while self.notify.recv(4096):
+                pass
 
     def send(self, line: str) -> dict[str, Any]:
         self.conn.sendall(line.encode() + b"\n")

@@ -109,6 +109,7 @@ class Station:
             settings=cfg.workflow,
         )
         self.state = WorkflowState()
+        self._state_bytes = encode_state(self.state)  # as last committed
         self.journal: Journal | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._lock = asyncio.Lock()
@@ -126,9 +127,9 @@ class Station:
             records = step.records()
             new_bytes = encode_state(step.state)
             seq = 0
-            if records or new_bytes != encode_state(self.state):
+            if records or new_bytes != self._state_bytes:
                 seq = await self._in_writer(self._commit, records, new_bytes)
-            self.state = step.state
+            self.state, self._state_bytes = step.state, new_bytes
         if records:
             self.ports.sink.wake(seq)
         signals = self._perform(step.effects)
@@ -203,7 +204,7 @@ class Station:
         raw = await self._in_writer(self.journal.get_state, STATE_KEY)
         if raw is not None:
             try:
-                self.state = decode_state(raw)
+                self.state, self._state_bytes = decode_state(raw), raw
             except msgspec.DecodeError as exc:
                 raise JournalError(f"{path}: stored workflow state unreadable: {exc}") from exc
         await self.feed(Resumed(boot=self.boot))
