@@ -199,3 +199,17 @@ def test_disk_guard_refuses_new_orders_and_says_why(tmp_path: Path) -> None:
         assert "disk space low" in reply["signals"][0][1]
     refused = next(e for e in events_of(tmp_path) if e["type"] == "order_refused")
     assert "new orders refused" in str(refused["reason"])
+
+
+def test_watchdog_pings_at_half_the_interval(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(tmp_path / "notify.sock"))
+        notify.settimeout(5)
+        env = {"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "200000"}
+        with Daemon(write_station(tmp_path), env=env):
+            pings, start = 0, time.monotonic()
+            while pings < 8:
+                if notify.recv(4096) == b"WATCHDOG=1":
+                    pings += 1
+            elapsed = time.monotonic() - start
+        assert 0.3 < elapsed < 3, elapsed  # ~0.1 s apart, not a busy loop
