@@ -218,6 +218,13 @@ class CentralState(Protocol):
         """The next order central assigned to this station that is not yet packed."""
         ...
 
+    def order_finished(self, order_id: str, status: str) -> None:
+        """The order left this station (sealed or cancelled): drop it from the local queue.
+
+        Called by the daemon after the `order_status` event is committed; the central link
+        learns the status itself from that event."""
+        ...
+
     def inventory_snapshot(self) -> bytes:
         """The vault inventory snapshot (INVENTORY.json bytes) the Verifier checks against."""
         ...

@@ -38,6 +38,7 @@ from edge.workflow_state import (
     Effect,
     Indicate,
     Input,
+    OrderStatus,
     PrintFailed,
     PrintFinished,
     PrintLabel,
@@ -165,6 +166,8 @@ class Station:
                 self._spawn(self._print(effect.job))
             elif isinstance(effect, RequestWeight) and self.ports.scale is not None:
                 self._spawn(self._weigh())
+            elif isinstance(effect, OrderStatus):
+                self.ports.central.order_finished(effect.order_id, effect.status)
         return signals
 
     async def _print(self, job: PrintJob) -> None:

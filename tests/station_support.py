@@ -184,6 +184,10 @@ class DictCentral:
     def next_order(self) -> Order | None:
         return self.order(self.queue[0]) if self.queue else None
 
+    def order_finished(self, order_id: str, status: str) -> None:
+        if order_id in self.queue:
+            self.queue.remove(order_id)
+
     def inventory_snapshot(self) -> bytes:
         return json.dumps([{"Label": k, **v} for k, v in INVENTORY.items()]).encode()
 

@@ -213,3 +213,16 @@ def test_watchdog_pings_at_half_the_interval(tmp_path: Path) -> None:
                     pings += 1
             elapsed = time.monotonic() - start
         assert 0.3 < elapsed < 3, elapsed  # ~0.1 s apart, not a busy loop
+
+
+def test_next_order_from_the_queue_then_the_queue_is_empty(tmp_path: Path) -> None:
+    with Daemon(write_station(tmp_path)) as d:
+        d.send("scan BADGE-ALICE")
+        assert d.send("scan BADGE-ALICE")["phase"] == "picking"  # badge again: next assigned
+        d.send(f"scan {tag(4)}")
+        seal = d.wait_phase("seal")["order"]["seal_code"]
+        d.send(f"scan {seal}")
+        reply = d.send("next")
+        assert reply["events"] == ["order_refused"] and reply["phase"] == "ready"
+    status = next(e for e in events_of(tmp_path) if e["type"] == "order_status")
+    assert status["status"] == "out_for_delivery" and status["order_id"] == "2001"
