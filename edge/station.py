@@ -25,7 +25,7 @@ import msgspec
 from edge.disk_guard import DiskGuard
 from edge.errors import ConfigError, DeviceError
 from edge.journal import Journal, JournalError
-from edge.ports import LabelJob, PrintJob, StationPorts
+from edge.ports import LabelJob, PrintJob, Signal, StationPorts
 from edge.scan_input import ScanClassifier
 from edge.sdnotify import Notifier
 from edge.station_config import StationConfig
@@ -124,12 +124,19 @@ class Station:
     async def feed(self, event: Input) -> FeedResult:
         """Step the workflow, commit its events with the new state, then perform its effects."""
         async with self._lock:
-            step = self.workflow.step(self.state, event, time.time_ns() // 1_000_000)
-            records = step.records()
-            new_bytes = encode_state(step.state)
-            seq = 0
-            if records or new_bytes != self._state_bytes:
-                seq = await self._in_writer(self._commit, records, new_bytes)
+            try:
+                step = self.workflow.step(self.state, event, time.time_ns() // 1_000_000)
+                records = step.records()
+                new_bytes = encode_state(step.state)
+                seq = 0
+                if records or new_bytes != self._state_bytes:
+                    seq = await self._in_writer(self._commit, records, new_bytes)
+            except Exception as exc:
+                # Nothing was committed, so nothing happened: the state stays as it was, and the
+                # technician gets an error signal instead of an "ok" (the caller gets the error).
+                LOG.exception("input not committed", extra={"input": type(event).__name__})
+                self._perform([Indicate(Signal.DEVICE_ERROR, f"not recorded: {exc}")])
+                raise
             self.state, self._state_bytes = step.state, new_bytes
         if records:
             self.ports.sink.wake(seq)
@@ -151,7 +158,7 @@ class Station:
             for record in records:
                 txn.append(record.type, {**record.body, "station": self.cfg.station.id})
             txn.put_state(STATE_KEY, state_bytes)
-        return journal.last_seq()
+        return txn.appended[-1].seq if txn.appended else 0
 
     def _perform(self, effects: list[Effect]) -> list[tuple[str, str]]:
         signals: list[tuple[str, str]] = []

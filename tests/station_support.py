@@ -94,7 +94,8 @@ BADGES = [
     {"code": "BADGE-BOSS", "name": "Sam", "supervisor": True},
     {"code": "BADGE-OLD", "name": "Old", "expires_at": "2021-01-01T00:00:00+00:00"},
 ]
-LIMIT_MG = 30_000  # the stand-in limit: 30 g net across the cart and prior purchases
+LIMIT_MG = 30_000
+FAULT_SCAN = "TRIGGER-VERIFIER-FAULT"  # makes the stand-in verifier raise, like a core bug would  # the stand-in limit: 30 g net across the cart and prior purchases
 
 
 class TableVerifier:
@@ -104,6 +105,8 @@ class TableVerifier:
         self.inventory = inventory
 
     def check(self, order: Order, accepted: Sequence[Pick], raw: str, at: str) -> ScanVerdict:
+        if raw == FAULT_SCAN:
+            raise RuntimeError("verifier fault (test)")
         uid = raw.strip().upper()
         if len(uid) != 24 or not uid.isalnum():
             return ScanVerdict(verdict="malformed", reason=f"{raw!r} is not a package tag")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from edge.journal import Journal
-from tests.station_support import REPO, Daemon, tag, write_station
+from tests.station_support import FAULT_SCAN, REPO, Daemon, tag, write_station
 
 
 def signals_of(tmp: Path) -> list[str]:
@@ -226,3 +226,16 @@ def test_next_order_from_the_queue_then_the_queue_is_empty(tmp_path: Path) -> No
         assert reply["events"] == ["order_refused"] and reply["phase"] == "ready"
     status = next(e for e in events_of(tmp_path) if e["type"] == "order_status")
     assert status["status"] == "out_for_delivery" and status["order_id"] == "2001"
+
+
+def test_a_failing_port_commits_nothing_and_the_daemon_lives(tmp_path: Path) -> None:
+    with Daemon(write_station(tmp_path)) as d:
+        d.send("scan BADGE-ALICE")
+        d.send("scan ORD-1042")
+        before = d.state()
+        reply = d.send(f"scan {FAULT_SCAN}")
+        assert not reply["ok"] and "verifier fault" in reply["error"]
+        assert d.state() == before
+        assert d.send(f"scan {tag(1)}")["signals"] == [["scan_ok", ""]]
+    assert all(e.get("raw") != FAULT_SCAN for e in events_of(tmp_path))
+    assert "device_error" in signals_of(tmp_path)
