@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import socket
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,12 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path: Path) ->
                     sent.add(f"k{n}")
                 else:
                     weights_sent += 1
-                if rng.random() < 0.15:  # kill while the command is being processed
+                if rng.random() < 0.25:  # kill while the command is being processed
                     assert d.conn is not None
                     d.conn.sendall(command.encode() + b"\n")
+                    time.sleep(
+                        rng.choice([0, 0, 0.0003, 0.0008, 0.002])
+                    )  # before, during or after its commit
                     in_flight = True
                     break
                 reply = d.send(command)
