@@ -111,6 +111,7 @@ class Station:
         )
         self.state = WorkflowState()
         self._state_bytes = encode_state(self.state)  # as last committed
+        self._last_seq = 0
         self.journal: Journal | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._lock = asyncio.Lock()
@@ -138,12 +139,13 @@ class Station:
                 self._perform([Indicate(Signal.DEVICE_ERROR, f"not recorded: {exc}")])
                 raise
             self.state, self._state_bytes = step.state, new_bytes
+            self._last_seq = seq or self._last_seq
         if records:
             self.ports.sink.wake(seq)
         signals = self._perform(step.effects)
         self._update_status()
         return FeedResult(
-            seq=seq or await self._in_writer(self._journal().last_seq),
+            seq=self._last_seq,
             phase=str(self.state.phase),
             events=[r.type for r in records],
             signals=signals,
@@ -172,7 +174,7 @@ class Station:
             elif isinstance(effect, PrintLabel | PrintSlip):
                 self._spawn(self._print(effect.job))
             elif isinstance(effect, RequestWeight) and self.ports.scale is not None:
-                self._spawn(self._weigh())
+                self._spawn(self._weigh(effect.uid))
             elif isinstance(effect, OrderStatus):
                 self.ports.central.order_finished(effect.order_id, effect.status)
         return signals
@@ -190,15 +192,16 @@ class Station:
         else:
             await self.feed(PrintFailed(job.job_id, outcome.reason or "print failed"))
 
-    async def _weigh(self) -> None:
+    async def _weigh(self, uid: str) -> None:
         assert self.ports.scale is not None
         try:
             net_mg = await self.ports.scale.weigh()
         except DeviceError as exc:
             await self.feed(DeviceStateChanged("scale", False, str(exc)))
             return
-        await self.feed(DeviceStateChanged("scale", True, ""))
-        await self.feed(WeightCaptured(net_mg))
+        await self.feed(WeightCaptured(net_mg, uid))
+        if "scale" in self.state.devices_down:
+            await self.feed(DeviceStateChanged("scale", True, ""))
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -211,6 +214,7 @@ class Station:
             raise ChainBroken(
                 f"{path}: hash chain broken at seq {result.first_bad_seq}: {result.reason}"
             )
+        self._last_seq = await self._in_writer(self.journal.last_seq)
         raw = await self._in_writer(self.journal.get_state, STATE_KEY)
         if raw is not None:
             try:

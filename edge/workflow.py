@@ -133,7 +133,7 @@ class Workflow:
         elif isinstance(event, NextOrderRequested):
             self._on_next_order(run)
         elif isinstance(event, WeightCaptured):
-            self._on_weight(run, event.net_mg)
+            self._on_weight(run, event)
         elif isinstance(event, PrintFinished):
             self._on_print_finished(run, event)
         elif isinstance(event, PrintFailed):
@@ -378,11 +378,14 @@ class Workflow:
         run.fx.append(RequestWeight(run.order.order.order_id, pick.line, pick.uid))
         run.signal(Signal.WEIGHING, f"weigh line {pick.line}")
 
-    def _on_weight(self, run: _Run, net_mg: int) -> None:
+    def _on_weight(self, run: _Run, event: WeightCaptured) -> None:
         if run.s.phase != Phase.WEIGHING:
             return  # a reading nobody asked for (the scale streams): not a workflow event
         order = run.order
         pending = order.weighing
+        if pending is not None and event.for_uid not in (None, pending.uid):
+            return  # a late answer to an earlier request
+        net_mg = event.net_mg
         spec = order.order.line_of(pending.line) if pending else None
         assert pending is not None and spec is not None
         result = self.weigh_rule.judge(spec, net_mg)

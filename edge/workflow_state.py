@@ -103,7 +103,11 @@ class NextOrderRequested(msgspec.Struct, frozen=True, tag="next_order"):
 
 
 class WeightCaptured(msgspec.Struct, frozen=True, tag="weight"):
+    """A stable net reading; `for_uid` names the package it was requested for (None = current),
+    so a late reading can never be booked to the next package on the scale."""
+
     net_mg: int
+    for_uid: str | None = None
 
 
 class PrintFinished(msgspec.Struct, frozen=True, tag="print_finished"):

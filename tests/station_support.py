@@ -23,6 +23,7 @@ from typing import Any, Self
 
 import msgspec
 
+from edge.errors import DeviceError
 from edge.ports import (
     Badge,
     LabelJob,
@@ -217,6 +218,20 @@ class DirPrinter:
         return PrintOutcome(job_id=job.job_id, ok=True, seal_code=seal)
 
 
+class FileScale:
+    """Scale stand-in: the stable net reading is the integer in `scale_mg`; no file = no reading."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def weigh(self) -> int:
+        await asyncio.sleep(0.005)
+        try:
+            return int(self.path.read_text())
+        except FileNotFoundError:
+            raise DeviceError("scale: no stable reading within 2000 ms") from None
+
+
 class FileIndicator:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -248,16 +263,17 @@ def make_ports(cfg: StationConfig) -> StationPorts:
         printer=DirPrinter(root),
         indicator=FileIndicator(root / "signals.log"),
         sink=CountingSink(),
+        scale=FileScale(root / "scale_mg") if fixture.get("scale") else None,
     )
 
 
 # -- running the real daemon --------------------------------------------------------------------
 
 
-def write_station(tmp: Path, min_free_mb: int = 0, **workflow: str) -> Path:
+def write_station(tmp: Path, min_free_mb: int = 0, scale: bool = False, **workflow: str) -> Path:
     """A station.toml + fixture for a subprocess daemon in `tmp`; returns the config path."""
     (tmp / "fixture.json").write_text(
-        json.dumps({"badges": BADGES, "orders": ORDERS, "queue": ["2001"]})
+        json.dumps({"badges": BADGES, "orders": ORDERS, "queue": ["2001"], "scale": scale})
     )
     lines = [
         "[station]",

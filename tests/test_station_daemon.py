@@ -239,3 +239,24 @@ def test_a_failing_port_commits_nothing_and_the_daemon_lives(tmp_path: Path) -> 
         assert d.send(f"scan {tag(1)}")["signals"] == [["scan_ok", ""]]
     assert all(e.get("raw") != FAULT_SCAN for e in events_of(tmp_path))
     assert "device_error" in signals_of(tmp_path)
+
+
+def test_scale_reading_is_taken_when_a_weighed_line_is_scanned(tmp_path: Path) -> None:
+    with Daemon(write_station(tmp_path, scale=True)) as d:
+        d.send("scan BADGE-ALICE")
+        d.send("scan ORD-1042")
+        d.send(f"scan {tag(1)}")
+        d.send(f"scan {tag(2)}")
+        assert d.send(f"scan {tag(6)}")["phase"] == "weighing"  # no reading: scale fault
+        for _ in range(500):
+            if d.state()["devices_down"]:
+                break
+            time.sleep(0.01)
+        assert "no stable reading" in d.state()["devices_down"]["scale"]
+        (tmp_path / "scale_mg").write_text("3550")
+        assert d.send(f"scan {tag(6)}")["events"] == ["scan", "weigh_requested"]  # weigh again
+        d.wait_phase("seal")
+    weight = next(e for e in events_of(tmp_path) if e["type"] == "weight")
+    assert weight["net_mg"] == 3550 and weight["ok"] is True
+    states = [(e["device"], e["ok"]) for e in events_of(tmp_path) if e["type"] == "device_state"]
+    assert states == [("scale", False), ("scale", True)]

@@ -405,3 +405,13 @@ def test_event_bodies_name_the_order() -> None:
 
 def test_iso_at_is_exact_milliseconds() -> None:
     assert iso_at(1_795_000_000_123) == "2026-11-18T11:06:40.123+00:00"
+
+
+def test_a_late_reading_for_another_package_is_ignored() -> None:
+    h = Harness()
+    h.login_and_load()
+    h.do(PackageScanned(tag(1)), PackageScanned(tag(2)), PackageScanned(tag(6)))
+    assert h.do(WeightCaptured(3500, for_uid=tag(2))) == []
+    assert h.state.phase == Phase.WEIGHING
+    h.do(WeightCaptured(3500, for_uid=tag(6)))
+    assert h.state.phase == Phase.LABEL
