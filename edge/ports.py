@@ -235,7 +235,10 @@ class CentralState(Protocol):
 
 class LabelPrinter(Protocol):
     async def submit(self, job: PrintJob) -> PrintOutcome:
-        """Print one job to completion (or failure) and report it; never raises on paper-out."""
+        """Print one job to completion (or failure) and report it; paper-out, cover open or no
+        answer are an outcome with ok=False and a reason, not an exception. For a LabelJob the
+        outcome's `seal_code` is the code in the printed label's QR (`seal_code_for(label)`):
+        the workflow seals the order only when that exact code is scanned."""
         ...
 
 
