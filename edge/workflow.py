@@ -9,10 +9,6 @@ returned as effects for the daemon to perform after the step's journal transacti
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import msgspec
-
 from edge.ports import (
     Badge,
     CentralState,
@@ -21,32 +17,35 @@ from edge.ports import (
     LimitChecker,
     Order,
     Pick,
-    ScanVerdict,
     Signal,
-    SlipJob,
     Verifier,
     WeighRule,
 )
 from edge.station_config import WorkflowSection
+from edge.workflow_halts import HaltSteps
+from edge.workflow_run import (
+    ORDER_PHASES,
+    PROMPTS,
+    STATUS_BY_CHANNEL,
+    Run,
+    all_lines_complete,
+    badge_problem,
+    busy_reason,
+    sane_verdict,
+)
 from edge.workflow_state import (
     SCAN_INPUTS,
     BadgeScanned,
     DeviceStateChanged,
     DiskStateChanged,
-    Effect,
-    Halt,
-    Indicate,
     Input,
     NextOrderRequested,
     OrderProgress,
-    OrderStatus,
     PackageScanned,
     Phase,
     PrintFailed,
     PrintFinished,
     PrintLabel,
-    PrintSlip,
-    Record,
     RequestWeight,
     Resumed,
     SealScanned,
@@ -56,58 +55,10 @@ from edge.workflow_state import (
     TicketScanned,
     WeightCaptured,
     WorkflowState,
-    decode_state,
-    encode_state,
 )
 
-# Verdicts that name a real package the station should pull aside; a duplicate is already bagged.
-_QUARANTINE_EXEMPT = frozenset({"duplicate", "malformed", "unknown", "near_miss"})
-ORDER_PHASES = frozenset(
-    {Phase.PICKING, Phase.WEIGHING, Phase.LABEL, Phase.SEAL, Phase.HALTED, Phase.OVERRIDE}
-)
-STATUS_BY_CHANNEL = {"pickup": "ready_for_pickup", "delivery": "out_for_delivery"}
 
-
-def iso_at(now_ms: int) -> str:
-    """Epoch milliseconds as ISO 8601 UTC (integer arithmetic, no float rounding)."""
-    base = datetime.fromtimestamp(now_ms // 1000, UTC).replace(microsecond=(now_ms % 1000) * 1000)
-    return base.isoformat(timespec="milliseconds")
-
-
-def line_complete(order: OrderProgress, line: int) -> bool:
-    spec = order.order.line_of(line)
-    have = sum(1 for p in order.picks if p.line == line)
-    return spec is not None and have >= spec.quantity
-
-
-def all_lines_complete(order: OrderProgress) -> bool:
-    return all(line_complete(order, ln.line) for ln in order.order.lines)
-
-
-class _Run:
-    """One step in progress: a private copy of the state plus the effects gathered so far."""
-
-    def __init__(self, state: WorkflowState, now_ms: int) -> None:
-        self.s = decode_state(encode_state(state))  # never mutate the caller's state
-        self.now_ms = now_ms
-        self.at = iso_at(now_ms)
-        self.fx: list[Effect] = []
-
-    def record(self, type_: str, **body: object) -> None:
-        if self.s.order is not None and "order_id" not in body:
-            body["order_id"] = self.s.order.order.order_id
-        self.fx.append(Record(type_, msgspec.to_builtins(body)))
-
-    def signal(self, signal: Signal, detail: str = "") -> None:
-        self.fx.append(Indicate(signal, detail))
-
-    @property
-    def order(self) -> OrderProgress:
-        assert self.s.order is not None, "no order loaded"
-        return self.s.order
-
-
-class Workflow:
+class Workflow(HaltSteps):
     """The state machine; the decision ports and settings are injected once."""
 
     def __init__(
@@ -127,7 +78,7 @@ class Workflow:
 
     def step(self, state: WorkflowState, event: Input, now_ms: int) -> Step:
         """React to one input. Pure as long as the decision ports are."""
-        run = _Run(state, now_ms)
+        run = Run(state, now_ms)
         if isinstance(event, SCAN_INPUTS):
             self._on_scan(run, event)
         elif isinstance(event, NextOrderRequested):
@@ -151,7 +102,7 @@ class Workflow:
     # -- scans ---------------------------------------------------------------------------------
 
     def _on_scan(
-        self, run: _Run, event: BadgeScanned | TicketScanned | PackageScanned | SealScanned
+        self, run: Run, event: BadgeScanned | TicketScanned | PackageScanned | SealScanned
     ) -> None:
         raw = event.raw if isinstance(event, TicketScanned | PackageScanned) else event.code
         kind = {
@@ -174,14 +125,14 @@ class Workflow:
         else:
             self._on_seal(run, event.code)
 
-    def _refuse(self, run: _Run, raw: str, reason: str) -> None:
+    def _refuse(self, run: Run, raw: str, reason: str) -> None:
         """A scan that means nothing at this step: say why, change nothing."""
         run.record("scan_refused", raw=raw, phase=str(run.s.phase), reason=reason)
         run.signal(Signal.HALT, reason)
 
-    def _on_badge(self, run: _Run, code: str) -> None:
+    def _on_badge(self, run: Run, code: str) -> None:
         badge = self.central.badge(code)
-        why_not = _badge_problem(badge, run.at)
+        why_not = badge_problem(badge, run.at)
         if badge is None or why_not:
             run.record("login_refused", badge=code, reason=why_not)
             run.signal(Signal.HALT, why_not)
@@ -206,7 +157,7 @@ class Workflow:
                 run, code, f"order {run.order.order.order_id} is being packed by another agent"
             )
 
-    def _login(self, run: _Run, badge: Badge) -> None:
+    def _login(self, run: Run, badge: Badge) -> None:
         run.s.session = Session(
             agent=badge.code,
             name=badge.name,
@@ -225,14 +176,14 @@ class Workflow:
             run.s.phase = Phase.READY
         self._remind(run)
 
-    def _logout(self, run: _Run, reason: str) -> None:
+    def _logout(self, run: Run, reason: str) -> None:
         assert run.s.session is not None
         run.record("logout", agent=run.s.session.agent, reason=reason)
         run.s.session = None
         if run.s.phase == Phase.READY:
             run.s.phase = Phase.IDLE
 
-    def _remind(self, run: _Run) -> None:
+    def _remind(self, run: Run) -> None:
         """Signal what the current step waits for (after a login, a resume, a repeated scan)."""
         phase = run.s.phase
         if phase in (Phase.HALTED, Phase.OVERRIDE):
@@ -243,11 +194,11 @@ class Workflow:
         elif phase == Phase.LABEL and run.order.label_failed:
             run.signal(Signal.DEVICE_ERROR, f"label not printed: {run.order.label_failed}")
         else:
-            run.signal(Signal.READY, _PROMPTS[phase])
+            run.signal(Signal.READY, PROMPTS[phase])
 
     # -- orders --------------------------------------------------------------------------------
 
-    def _on_ticket(self, run: _Run, order_id: str) -> None:
+    def _on_ticket(self, run: Run, order_id: str) -> None:
         phase = run.s.phase
         if phase == Phase.READY:
             self._load(run, self.central.order(order_id), order_id, "ticket")
@@ -259,16 +210,16 @@ class Workflow:
             else:
                 self._remind(run)
         else:
-            self._refuse(run, f"ORD-{order_id}", _busy_reason(run))
+            self._refuse(run, f"ORD-{order_id}", busy_reason(run))
 
-    def _on_next_order(self, run: _Run) -> None:
+    def _on_next_order(self, run: Run) -> None:
         if run.s.phase != Phase.READY:
-            self._refuse(run, "", _busy_reason(run))
+            self._refuse(run, "", busy_reason(run))
             return
         order = self.central.next_order()
         self._load(run, order, order.order_id if order else "", "queue")
 
-    def _load(self, run: _Run, order: Order | None, order_id: str, source: str) -> None:
+    def _load(self, run: Run, order: Order | None, order_id: str, source: str) -> None:
         if run.s.disk_block:
             run.record("order_refused", order_id=order_id, reason=run.s.disk_block)
             run.signal(Signal.DEVICE_ERROR, run.s.disk_block)
@@ -295,27 +246,9 @@ class Workflow:
         )
         run.signal(Signal.READY, f"order {order.order_id}: scan its packages")
 
-    def _cancel(self, run: _Run) -> None:
-        order = run.order
-        run.record(
-            "override",
-            action="cancel",
-            supervisor=order.override_by,
-            halt_code=order.halt.info.code if order.halt else None,
-        )
-        self._finish(run, "cancelled")
-        run.signal(Signal.READY, "order cancelled")
-
-    def _finish(self, run: _Run, status: str) -> None:
-        order_id = run.order.order.order_id
-        run.record("order_status", status=status, channel=run.order.order.channel)
-        run.fx.append(OrderStatus(order_id, status))
-        run.s.order = None
-        run.s.phase = Phase.READY if run.s.session is not None else Phase.IDLE
-
     # -- picking -------------------------------------------------------------------------------
 
-    def _on_package(self, run: _Run, raw: str) -> None:
+    def _on_package(self, run: Run, raw: str) -> None:
         phase = run.s.phase
         if phase == Phase.PICKING:
             self._verify(run, raw)
@@ -329,11 +262,13 @@ class Workflow:
         elif phase in (Phase.LABEL, Phase.SEAL):
             self._refuse(run, raw, "the order is packed: scan the label's QR code to seal it")
         else:
-            self._refuse(run, raw, _busy_reason(run))
+            self._refuse(run, raw, busy_reason(run))
 
-    def _verify(self, run: _Run, raw: str) -> None:
+    def _verify(self, run: Run, raw: str) -> None:
         order = run.order
-        verdict = _sane(order, self.verifier.check(order.order, list(order.picks), raw, run.at))
+        verdict = sane_verdict(
+            order, self.verifier.check(order.order, list(order.picks), raw, run.at)
+        )
         accepted = verdict.verdict == "match" or (
             verdict.verdict == "fifo" and self.settings.fifo == "warn"
         )
@@ -373,12 +308,12 @@ class Workflow:
         run.signal(Signal.SCAN_OK, verdict.reason if outcome != "accepted" else "")
         self._after_pick(run)
 
-    def _request_weight(self, run: _Run, pick: Pick) -> None:
+    def _request_weight(self, run: Run, pick: Pick) -> None:
         run.record("weigh_requested", line=pick.line, uid=pick.uid)
         run.fx.append(RequestWeight(run.order.order.order_id, pick.line, pick.uid))
         run.signal(Signal.WEIGHING, f"weigh line {pick.line}")
 
-    def _on_weight(self, run: _Run, event: WeightCaptured) -> None:
+    def _on_weight(self, run: Run, event: WeightCaptured) -> None:
         if run.s.phase != Phase.WEIGHING:
             return  # a reading nobody asked for (the scale streams): not a workflow event
         order = run.order
@@ -411,7 +346,7 @@ class Workflow:
         run.signal(Signal.WEIGHT_CAPTURED, f"{net_mg} mg")
         self._after_pick(run)
 
-    def _after_pick(self, run: _Run) -> None:
+    def _after_pick(self, run: Run) -> None:
         order = run.order
         if not all_lines_complete(order):
             return
@@ -432,7 +367,7 @@ class Workflow:
 
     # -- label and seal ------------------------------------------------------------------------
 
-    def _print_label(self, run: _Run) -> None:
+    def _print_label(self, run: Run) -> None:
         order = run.order
         order.label_attempt += 1
         job_id = f"{order.order.order_id}-label-{order.label_attempt}"
@@ -446,7 +381,7 @@ class Workflow:
             )
         )
 
-    def _on_print_finished(self, run: _Run, event: PrintFinished) -> None:
+    def _on_print_finished(self, run: Run, event: PrintFinished) -> None:
         order = run.s.order
         is_label = order is not None and event.job_id == order.label_job
         if not is_label or order is None or run.s.phase != Phase.LABEL:
@@ -460,9 +395,9 @@ class Workflow:
         order.seal_code = event.seal_code
         run.s.phase = Phase.SEAL
         run.record("label_printed", job_id=event.job_id, seal_code=event.seal_code)
-        run.signal(Signal.READY, _PROMPTS[Phase.SEAL])
+        run.signal(Signal.READY, PROMPTS[Phase.SEAL])
 
-    def _on_print_failed(self, run: _Run, event: PrintFailed) -> None:
+    def _on_print_failed(self, run: Run, event: PrintFailed) -> None:
         order = run.s.order
         is_label = order is not None and event.job_id == order.label_job
         run.record(
@@ -475,7 +410,7 @@ class Workflow:
             order.label_failed = event.reason
         run.signal(Signal.DEVICE_ERROR, f"printer: {event.reason}")
 
-    def _on_seal(self, run: _Run, code: str) -> None:
+    def _on_seal(self, run: Run, code: str) -> None:
         if run.s.phase != Phase.SEAL:
             self._refuse(run, code, "no label is waiting to be sealed")
             return
@@ -489,83 +424,9 @@ class Workflow:
         self._finish(run, STATUS_BY_CHANNEL[order.order.channel])
         run.signal(Signal.SEALED, "order sealed")
 
-    # -- halts and supervisor override ---------------------------------------------------------
-
-    def _halt(self, run: _Run, info: HaltInfo, resume: Phase) -> None:
-        order = run.order
-        order.halts += 1
-        order.halt = Halt(info=info, resume_phase=resume, at=run.at)
-        run.s.phase = Phase.HALTED
-        run.record(
-            "halt",
-            code=info.code,
-            reason=info.reason,
-            raw=info.raw,
-            uid=info.uid,
-            line=info.line,
-            candidates=info.candidates,
-            step=str(resume),
-        )
-        if info.uid and info.code not in _QUARANTINE_EXEMPT:
-            order.quarantined.append(info.uid)
-            run.record("quarantine", uid=info.uid, reason=info.reason, code=info.code)
-        if self.settings.print_slips:
-            job_id = f"{order.order.order_id}-slip-{order.halts}"
-            agent = run.s.session.agent if run.s.session else ""
-            run.record("slip_requested", job_id=job_id, code=info.code)
-            run.fx.append(
-                PrintSlip(
-                    SlipJob(job_id=job_id, order_id=order.order.order_id, agent=agent, halt=info)
-                )
-            )
-        run.signal(Signal.HALT, info.reason)
-
-    def _enter_override(self, run: _Run, badge: Badge) -> None:
-        order = run.order
-        order.override_by, order.override_from = badge.code, run.s.phase
-        run.s.phase = Phase.OVERRIDE
-        run.record("supervisor_present", supervisor=badge.code, name=badge.name)
-        run.signal(
-            Signal.HALT, "supervisor: badge again to resume, scan the order ticket to cancel"
-        )
-
-    def _supervisor_badge(self, run: _Run, badge: Badge) -> None:
-        order = run.order
-        if not badge.supervisor:
-            self._refuse(run, badge.code, "the order is halted: a supervisor must badge in")
-        elif run.s.phase == Phase.HALTED or order.override_by != badge.code:
-            self._enter_override(run, badge)
-        elif order.halt is not None and order.halt.info.code == "over_limit":
-            reason = "over the purchase limit: only cancelling is possible (scan the order ticket)"
-            run.record("override_refused", supervisor=badge.code, reason=reason)
-            run.signal(Signal.HALT, reason)
-        else:
-            self._clear(run, badge)
-
-    def _clear(self, run: _Run, badge: Badge) -> None:
-        order = run.order
-        halt = order.halt
-        back = halt.resume_phase if halt else (order.override_from or Phase.PICKING)
-        if back in (Phase.HALTED, Phase.OVERRIDE):
-            back = Phase.PICKING
-        run.record(
-            "override",
-            action="clear" if halt else "resume",
-            supervisor=badge.code,
-            halt_code=halt.info.code if halt else None,
-        )
-        order.halt, order.override_by, order.override_from = None, None, None
-        run.s.phase = back
-        if back == Phase.WEIGHING and order.weighing is not None:
-            self._request_weight(run, order.weighing)
-        elif back == Phase.LABEL and order.label_failed:
-            self._print_label(run)
-        else:
-            self._remind(run)
-
     # -- devices, disk, time -------------------------------------------------------------------
 
-    def _on_device(self, run: _Run, event: DeviceStateChanged) -> None:
+    def _on_device(self, run: Run, event: DeviceStateChanged) -> None:
         down = run.s.devices_down
         if (event.device not in down) == event.ok:
             return  # no change: nothing to journal
@@ -584,7 +445,7 @@ class Workflow:
         elif run.s.session is not None:
             self._remind(run)
 
-    def _on_disk(self, run: _Run, event: DiskStateChanged) -> None:
+    def _on_disk(self, run: Run, event: DiskStateChanged) -> None:
         block = "" if event.ok else event.detail or "disk space low"
         if block == run.s.disk_block:
             return
@@ -593,7 +454,7 @@ class Workflow:
         if not event.ok:
             run.signal(Signal.DEVICE_ERROR, block)
 
-    def _on_tick(self, run: _Run) -> None:
+    def _on_tick(self, run: Run) -> None:
         session = run.s.session
         if session is None:
             return
@@ -601,7 +462,7 @@ class Workflow:
         if idle_ms >= self.settings.inactivity_logout_s * 1000:
             self._logout(run, "inactivity")
 
-    def _on_resumed(self, run: _Run, event: Resumed) -> None:
+    def _on_resumed(self, run: Run, event: Resumed) -> None:
         order = run.s.order
         run.record(
             "station_resumed",
@@ -615,62 +476,3 @@ class Workflow:
             self._request_weight(run, order.weighing)
         elif run.s.session is not None or run.s.phase != Phase.IDLE:
             self._remind(run)
-
-
-_PROMPTS: dict[Phase, str] = {
-    Phase.IDLE: "scan your badge",
-    Phase.READY: "scan an order ticket (or your badge for the next order)",
-    Phase.PICKING: "scan the order's packages",
-    Phase.WEIGHING: "place the package on the scale",
-    Phase.LABEL: "printing the exit label",
-    Phase.SEAL: "seal the bag and scan the label's QR code",
-    Phase.HALTED: "halted: supervisor needed",
-    Phase.OVERRIDE: "supervisor override",
-}
-
-
-def _badge_problem(badge: Badge | None, at: str) -> str:
-    if badge is None:
-        return "badge not allowed on this station"
-    if badge.expires_at is not None:
-        try:
-            expired = datetime.fromisoformat(badge.expires_at) <= datetime.fromisoformat(at)
-        except (ValueError, TypeError):
-            return f"badge expiry {badge.expires_at!r} is not a valid time"
-        if expired:
-            return f"badge expired at {badge.expires_at}"
-    return ""
-
-
-def _busy_reason(run: _Run) -> str:
-    if run.s.order is None:
-        return "scan an order ticket first"
-    order_id = run.s.order.order.order_id
-    if run.s.phase in (Phase.HALTED, Phase.OVERRIDE):
-        return f"order {order_id} is halted: a supervisor must clear or cancel it"
-    return f"finish order {order_id} first"
-
-
-def _sane(order: OrderProgress, verdict: ScanVerdict) -> ScanVerdict:
-    """Never trust an accepting verdict that names no line, an unknown line or a full line."""
-    if verdict.verdict not in ("match", "fifo"):
-        return verdict
-    if verdict.line is None or order.order.line_of(verdict.line) is None:
-        return ScanVerdict(
-            verdict="not_in_order", reason="the package matches no order line", uid=verdict.uid
-        )
-    if line_complete(order, verdict.line):
-        return ScanVerdict(
-            verdict="not_in_order",
-            reason=f"line {verdict.line} already has all its packages",
-            line=verdict.line,
-            uid=verdict.uid,
-        )
-    if verdict.uid is not None and any(p.uid == verdict.uid for p in order.picks):
-        return ScanVerdict(
-            verdict="duplicate",
-            reason="this package is already in the bag",
-            line=verdict.line,
-            uid=verdict.uid,
-        )
-    return verdict

@@ -30,7 +30,7 @@ from edge.workflow_state import (
     encode_state,
 )
 from tests.station_support import INVENTORY, seal_code_of, tag
-from tests.test_workflow_machine import Harness
+from tests.workflow_support import Harness
 
 PACKAGES = [*INVENTORY, "1A406O300002C9B000000001", "GARBAGE", tag(99)]
 SEAL = "<seal of the last label>"  # resolved to the real code at run time
