@@ -12,7 +12,7 @@ All weights are integer milligrams; times are ISO 8601 strings with an offset.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
 
@@ -260,6 +260,30 @@ class EventSink(Protocol):
         ...
 
 
+class StationHandle(Protocol):
+    """What a service may tell the daemon; each call returns once the input is committed."""
+
+    async def feed_scan(self, raw: str, device: str = "") -> object:
+        """A decoded scan from a scanner (classified by the [scan] patterns)."""
+        ...
+
+    async def device_state(self, device: str, ok: bool, detail: str = "") -> object:
+        """A device (scanner, scale, printer, indicator) or central went away or came back."""
+        ...
+
+    async def next_order(self) -> object:
+        """Take the next order central assigned to this station."""
+        ...
+
+
+class Service(Protocol):
+    """A long-running part of the station on its loop: a scanner reader, the central link."""
+
+    async def run(self, station: StationHandle) -> None:
+        """Run until cancelled (at shutdown). Started before READY; must not block the loop."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class StationPorts:
     """Everything the daemon wires in. `scale` None: weights arrive by injection only."""
@@ -272,3 +296,4 @@ class StationPorts:
     indicator: Indicator
     sink: EventSink
     scale: Scale | None = None
+    services: list[Service] = field(default_factory=list)

@@ -38,6 +38,7 @@ from edge.workflow_state import (
     Effect,
     Indicate,
     Input,
+    NextOrderRequested,
     OrderStatus,
     PrintFailed,
     PrintFinished,
@@ -154,6 +155,12 @@ class Station:
     async def feed_scan(self, raw: str, device: str = "") -> FeedResult:
         return await self.feed(self.classifier.classify(raw, device))
 
+    async def device_state(self, device: str, ok: bool, detail: str = "") -> FeedResult:
+        return await self.feed(DeviceStateChanged(device, ok, detail))
+
+    async def next_order(self) -> FeedResult:
+        return await self.feed(NextOrderRequested())
+
     def _commit(self, records: list[Record], state_bytes: bytes) -> int:
         journal = self._journal()
         with journal.transaction() as txn:
@@ -238,6 +245,8 @@ class Station:
             await self._check_disk()  # before READY: no order slips in under a full disk
             self._spawn(self._ticker())
             self._spawn(self._disk_watch())
+            for service in self.ports.services:
+                self._spawn(service.run(self))
             if self.notifier.watchdog_interval_s:
                 self._spawn(self._watchdog(self.notifier.watchdog_interval_s))
             if self.cfg.station.inject_socket:

@@ -34,6 +34,7 @@ from edge.ports import (
     PrintOutcome,
     ScanVerdict,
     Signal,
+    StationHandle,
     StationPorts,
 )
 from edge.station_config import StationConfig
@@ -249,6 +250,14 @@ class CountingSink:
         self.last = max(self.last, last_seq)
 
 
+class OfflineLink:
+    """Service stand-in for the central link: reports central unreachable once, then idles."""
+
+    async def run(self, station: StationHandle) -> None:
+        await station.device_state("central", False, "no answer from tcp://127.0.0.1:5560")
+        await asyncio.Event().wait()
+
+
 def make_ports(cfg: StationConfig) -> StationPorts:
     """The subprocess daemon's port factory (see module docstring)."""
     root = Path(cfg.station.state_dir)
@@ -264,17 +273,23 @@ def make_ports(cfg: StationConfig) -> StationPorts:
         indicator=FileIndicator(root / "signals.log"),
         sink=CountingSink(),
         scale=FileScale(root / "scale_mg") if fixture.get("scale") else None,
+        services=[OfflineLink()] if fixture.get("link_offline") else [],
     )
 
 
 # -- running the real daemon --------------------------------------------------------------------
 
 
-def write_station(tmp: Path, min_free_mb: int = 0, scale: bool = False, **workflow: str) -> Path:
+def write_station(
+    tmp: Path,
+    min_free_mb: int = 0,
+    scale: bool = False,
+    link_offline: bool = False,
+    **workflow: str,
+) -> Path:
     """A station.toml + fixture for a subprocess daemon in `tmp`; returns the config path."""
-    (tmp / "fixture.json").write_text(
-        json.dumps({"badges": BADGES, "orders": ORDERS, "queue": ["2001"], "scale": scale})
-    )
+    fixture = {"badges": BADGES, "orders": ORDERS, "queue": ["2001"], "scale": scale}
+    (tmp / "fixture.json").write_text(json.dumps({**fixture, "link_offline": link_offline}))
     lines = [
         "[station]",
         f'state_dir = "{tmp}"',

@@ -260,3 +260,14 @@ def test_scale_reading_is_taken_when_a_weighed_line_is_scanned(tmp_path: Path) -
     assert weight["net_mg"] == 3550 and weight["ok"] is True
     states = [(e["device"], e["ok"]) for e in events_of(tmp_path) if e["type"] == "device_state"]
     assert states == [("scale", False), ("scale", True)]
+
+
+def test_services_run_on_the_loop_and_feed_the_workflow(tmp_path: Path) -> None:
+    with Daemon(write_station(tmp_path, link_offline=True)) as d:
+        for _ in range(500):
+            if d.state()["devices_down"]:
+                break
+            time.sleep(0.01)
+        assert d.state()["devices_down"] == {"central": "no answer from tcp://127.0.0.1:5560"}
+        assert d.send("scan BADGE-ALICE")["phase"] == "ready"  # packing goes on offline
+    assert "central_offline" in signals_of(tmp_path)
