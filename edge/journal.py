@@ -137,10 +137,15 @@ class Txn:
 class Journal:
     """One journal file. Thread-safe: every call holds the journal's lock."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        """Open (creating and migrating) a journal; `readonly` opens an existing one for audit
+        (verify, export) without creating, migrating or writing anything."""
         self.path = path
         self._lock = threading.RLock()
         try:
+            if readonly:
+                self._conn = self._open_readonly(path)
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode = WAL")
@@ -150,6 +155,21 @@ class Journal:
             self._migrate()
         except sqlite3.Error as exc:
             raise JournalError(f"{path}: cannot open journal: {exc}") from exc
+
+    def _open_readonly(self, path: Path) -> sqlite3.Connection:
+        if not path.is_file():
+            raise JournalError(f"{path}: no such journal file")
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+        self._conn = conn
+        self._check_integrity()
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version == 0 or version > SCHEMA_VERSION:
+            raise JournalError(
+                f"{path}: not a packstation journal of a known schema (user_version {version})"
+            )
+        return conn
 
     def _check_integrity(self) -> None:
         (result,) = self._conn.execute("PRAGMA quick_check").fetchone()
@@ -240,6 +260,15 @@ class Journal:
                 (seq,),
             )
 
+    def unacked_count(self) -> int:
+        """Events central has not acknowledged yet (the disk guard must keep every one of them)."""
+        return self.last_seq() - self.acked_seq()
+
+    def schema_version(self) -> int:
+        with self._lock:
+            (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+        return int(version)
+
     def verify(self) -> VerifyResult:
         """Recompute the chain; name the first row whose seq, link or hash is wrong."""
         prev, expected, checked = GENESIS, 1, 0
@@ -286,3 +315,22 @@ def _split_sql(script: str) -> list[str]:
             statements.append(current.strip())
             current = ""
     return statements
+
+
+def export_line(event: JournalEvent) -> bytes:
+    """One event as a JSON line: body as an object, hashes as hex (`packstation journal export`)."""
+    line: dict[str, Any] = {
+        "seq": event.seq,
+        "event_id": event.event_id,
+        "at": event.at,
+        "type": event.type,
+        "body": msgspec.Raw(event.body),
+        "prev_hash": event.prev_hash.hex(),
+        "hash": event.hash.hex(),
+    }
+    try:
+        msgspec.json.decode(event.body)
+    except msgspec.DecodeError:  # a damaged row is still exported, never dropped
+        line["body"] = None
+        line["body_hex"] = event.body.hex()
+    return msgspec.json.encode(line)

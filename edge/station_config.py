@@ -24,6 +24,10 @@ class StationSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     jurisdiction: Jurisdiction = "IL"
     timezone: str = "America/Chicago"
     state_dir: str = "/var/lib/packstation"
+    # Test/simulator input channel: a Unix socket accepting injected scans ("" = off).
+    inject_socket: str = ""
+    # "module:function" building edge.ports.StationPorts from the config ("" = built-in wiring).
+    ports: str = ""
 
 
 class LimitsSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -37,6 +41,15 @@ class JournalSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     path: str = ""  # "" = <state_dir>/journal.sqlite3
     min_free_mb: Annotated[int, msgspec.Meta(ge=0)] = 500
+    min_free_percent: Annotated[int, msgspec.Meta(ge=0, le=90)] = 10
+    disk_check_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30
+
+
+class WorkflowSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The pack workflow ([workflow])."""
+
+    inactivity_logout_s: Annotated[int, msgspec.Meta(ge=10, le=86_400)] = 300
+    print_slips: bool = True
 
 
 class LinkSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -70,6 +83,7 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     journal: JournalSection = msgspec.field(default_factory=JournalSection)
     link: LinkSection = msgspec.field(default_factory=LinkSection)
     verify: VerifySection = msgspec.field(default_factory=VerifySection)
+    workflow: WorkflowSection = msgspec.field(default_factory=WorkflowSection)
 
 
 def load_station_config(path: Path | None) -> StationConfig:

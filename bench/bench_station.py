@@ -1,0 +1,281 @@
+"""Station daemon benchmarks: start-up to READY, RSS with a 100,000-package inventory, and
+scan-to-verdict latency (scan in -> reply after the commit), each against a named peer.
+
+    .venv/bin/python bench/bench_station.py [--packages 100000] [--scans 10000] [--events 100000]
+
+Targets (issue 8): p99 <= 5 ms, RSS <= 80 MB, start-up <= 1.5 s.
+
+Until the Rust core and the scanner decoder are wired in (the integration phase), the daemon runs
+with the stand-in ports of tests/station_support.py and scans enter through the inject channel; the
+figures then measure the daemon's own path (classify, workflow step, fsync'd journal commit,
+indicator). `bench_ports` is the one place to swap in the real ports, and `scan_latency` the one
+place to swap the inject write for evdev events and the reply for the indicator signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from edge.journal import Journal
+from edge.ports import StationPorts
+from edge.station_config import StationConfig
+
+LINES_PER_ORDER = 8
+
+
+def uid_of(n: int) -> str:
+    return f"1A4{n:021X}"
+
+
+def bench_ports(cfg: StationConfig) -> StationPorts:
+    """Port factory: the stand-ins over a generated inventory of `bench.json`'s size."""
+    from edge.weigh_rule import ToleranceWeighRule
+    from tests.station_support import (
+        BADGES,
+        CapLimits,
+        CountingSink,
+        DictCentral,
+        DirPrinter,
+        TableVerifier,
+    )
+
+    root = Path(cfg.station.state_dir)
+    spec = json.loads((root / "bench.json").read_text())
+    snapshot = (root / "inventory.json").read_bytes()
+    inventory = {p["Label"]: p for p in json.loads(snapshot)}
+    orders = [
+        {
+            "order_id": str(k),
+            "channel": "pickup",
+            "customer": {"id": f"C-{k}"},
+            "lines": [
+                {"line": i + 1, "uid": uid_of(k * LINES_PER_ORDER + i)}
+                for i in range(LINES_PER_ORDER)
+            ],
+        }
+        for k in range(spec["orders"])
+    ]
+    central = DictCentral(BADGES, orders)
+    return StationPorts(
+        verifier=TableVerifier(inventory),
+        limits=CapLimits(inventory, cap_mg=10**12),
+        weigh_rule=ToleranceWeighRule(cfg.workflow.weigh_tolerance_mg),
+        central=central,
+        printer=DirPrinter(root),
+        indicator=_NullIndicator(),
+        sink=CountingSink(),
+    )
+
+
+class _NullIndicator:
+    def signal(self, signal: Any, detail: str = "") -> None:
+        pass
+
+
+def setup(root: Path, packages: int, orders: int) -> Path:
+    inventory = [
+        {"Label": uid_of(n), "Sku": f"S-{n % 100}", "Batch": "B", "NetWeightMg": 1000}
+        for n in range(packages)
+    ]
+    (root / "inventory.json").write_text(json.dumps(inventory))
+    (root / "bench.json").write_text(json.dumps({"orders": orders}))
+    config = root / "station.toml"
+    config.write_text(
+        f'[station]\nstate_dir = "{root}"\ninject_socket = "{root / "inject.sock"}"\n'
+        'ports = "bench.bench_station:bench_ports"\n'
+        "[journal]\nmin_free_mb = 0\nmin_free_percent = 0\n"
+    )
+    return config
+
+
+class Run:
+    """One daemon process; `ready_s` is fork-to-READY=1 on a real notify socket."""
+
+    def __init__(self, config: Path) -> None:
+        root = config.parent
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify_path = root / f"notify-{time.monotonic_ns()}.sock"
+        self.notify.bind(str(notify_path))
+        self.notify.settimeout(60)
+        start = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge",
+                "--log-level",
+                "warning",
+                "station",
+                "--config",
+                str(config),
+            ],
+            cwd=REPO,
+            env={**os.environ, "NOTIFY_SOCKET": str(notify_path)},
+        )
+        while b"READY=1" not in self.notify.recv(4096):
+            pass
+        self.ready_s = time.perf_counter() - start
+        # systemd keeps reading STATUS= messages; so does the bench, or they would be dropped
+        threading.Thread(target=self._drain_notify, daemon=True).start()
+        self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.conn.connect(str(root / "inject.sock"))
+        self.reader = self.conn.makefile("rb")
+
+    def _drain_notify(self) -> None:
+        with contextlib.suppress(OSError):
+            while self.notify.recv(4096):
+                pass
+
+    def send(self, line: str) -> dict[str, Any]:
+        self.conn.sendall(line.encode() + b"\n")
+        reply: dict[str, Any] = json.loads(self.reader.readline())
+        return reply
+
+    def rss_mb(self) -> float:
+        return _rss_kb(self.proc.pid) / 1024
+
+    def stop(self) -> None:
+        self.reader.close()
+        self.conn.close()
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.notify.close()
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def peer_interpreter_s() -> tuple[float, float]:
+    """The floor: a bare interpreter, and one that imports the daemon's modules."""
+    times = []
+    for code in ("pass", "import edge.station, msgspec, sqlite3"):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+        times.append(time.perf_counter() - start)
+    return times[0], times[1]
+
+
+def peer_commit_ms(root: Path, n: int) -> list[float]:
+    """The floor for a durable scan: one INSERT + COMMIT with WAL + synchronous=FULL."""
+    conn = sqlite3.connect(root / "peer.sqlite3", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (x BLOB)")
+    out = []
+    for _ in range(n):
+        start = time.perf_counter_ns()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t VALUES (?)", (b"x" * 200,))
+        conn.execute("COMMIT")
+        out.append((time.perf_counter_ns() - start) / 1e6)
+    conn.close()
+    return out
+
+
+def scan_latency(run: Run, scans: int) -> list[float]:
+    """Package scan in -> reply (workflow step + journal commit done), in milliseconds."""
+    run.send("scan BADGE-ALICE")
+    out: list[float] = []
+    order = 0
+    while len(out) < scans:
+        run.send(f"scan ORD-{order}")
+        for i in range(LINES_PER_ORDER):
+            start = time.perf_counter_ns()
+            reply = run.send(f"scan {uid_of(order * LINES_PER_ORDER + i)}")
+            out.append((time.perf_counter_ns() - start) / 1e6)
+            assert reply["ok"] and "verdict" in reply["events"], reply
+        seal = _wait_seal(run)
+        run.send(f"scan {seal}")
+        order += 1
+    return out[:scans]
+
+
+def _wait_seal(run: Run) -> str:
+    for _ in range(5000):
+        state = run.send("state")["state"]
+        if state["phase"] == "seal":
+            return str(state["order"]["seal_code"])
+        time.sleep(0.001)
+    raise TimeoutError("label never printed")
+
+
+def fill_journal(path: Path, events: int) -> None:
+    journal = Journal(path)
+    body = {"raw": "1A4060300002C9B000012345", "kind": "package", "phase": "picking"}
+    for start in range(0, events, 1000):
+        with journal.transaction() as txn:
+            for _ in range(min(1000, events - start)):
+                txn.append("scan", body)
+    journal.close()
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packages", type=int, default=100_000)
+    parser.add_argument("--scans", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=100_000, help="journal size for start-up")
+    args = parser.parse_args()
+    orders = args.scans // LINES_PER_ORDER + 2
+    with tempfile.TemporaryDirectory(prefix="bench-station-") as tmp:
+        root = Path(tmp)
+        config = setup(root, args.packages, orders)
+        bare, imports = peer_interpreter_s()
+        print(f"peer: bare python start-up             {bare * 1000:8.1f} ms")
+        print(f"peer: python importing the daemon      {imports * 1000:8.1f} ms")
+
+        run = Run(config)
+        print(
+            f"start-up to READY (empty journal)      {run.ready_s * 1000:8.1f} ms  target <= 1500"
+        )
+        print(f"RSS at READY, {args.packages:,} packages     {run.rss_mb():8.1f} MB  target <= 80")
+        lat = scan_latency(run, args.scans)
+        print(f"RSS after {args.scans:,} scans                {run.rss_mb():8.1f} MB")
+        run.stop()
+        peer = peer_commit_ms(root, min(args.scans, 2000))
+        print(
+            f"scan-to-verdict ({len(lat):,} scans)    p50 {statistics.median(lat):6.2f} ms"
+            f"  p99 {pct(lat, 0.99):6.2f} ms  max {max(lat):6.2f} ms  target p99 <= 5"
+        )
+        print(
+            f"peer: bare SQLite FULL commit           p50 {statistics.median(peer):6.2f} ms"
+            f"  p99 {pct(peer, 0.99):6.2f} ms"
+        )
+
+        big = root / "big"
+        big.mkdir()
+        big_config = setup(big, args.packages, 2)
+        fill_journal(big / "journal.sqlite3", args.events)
+        run = Run(big_config)
+        print(
+            f"start-up to READY ({args.events:,} events)   {run.ready_s * 1000:8.1f} ms  target <= 1500"
+        )
+        run.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""`packstation journal verify DB` and `packstation journal export DB`: audit the station journal.
+
+Both open the file read-only: they never create, migrate or write a journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge.errors import ExitCode
+
+EXIT_CHAIN_BROKEN = 5  # the file is a journal, but a row does not verify (tampering or damage)
+
+JOURNAL_EXIT_CODES = """exit codes:
+  0   the chain verifies (verify) / every event printed (export)
+  2   DB is missing, unreadable, not a packstation journal, or fails SQLite's quick_check
+  5   the hash chain is broken: the first bad seq and why are printed on stderr
+"""
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("journal", help="verify or export the station journal")
+    cmds = parser.add_subparsers(title="journal commands", metavar="COMMAND", required=True)
+    verify = cmds.add_parser(
+        "verify",
+        help="check the hash chain; name the first bad row",
+        description="Recompute the journal's hash chain from the first row. Prints "
+        "'DB: ok, N events, last seq S' or 'DB: chain broken at seq S: REASON'.",
+        epilog=JOURNAL_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify.add_argument("db", type=Path, metavar="DB")
+    verify.set_defaults(handler=_verify)
+    export = cmds.add_parser(
+        "export",
+        help="print every event as a JSON line",
+        description="Print the events as JSON lines: seq, event_id, at, type, body (an object), "
+        "prev_hash and hash (hex). --after SEQ starts after that seq.",
+        epilog=JOURNAL_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("db", type=Path, metavar="DB")
+    export.add_argument("--after", type=int, default=0, metavar="SEQ", help="default: 0 (all)")
+    export.set_defaults(handler=_export)
+
+
+def _open(path: Path) -> Any:
+    from edge.journal import Journal, JournalError
+
+    try:
+        return Journal(path, readonly=True)
+    except JournalError as exc:
+        print(f"packstation: {exc}", file=sys.stderr)
+        return None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    journal = _open(args.db)
+    if journal is None:
+        return int(ExitCode.USAGE)
+    try:
+        result = journal.verify()
+    finally:
+        journal.close()
+    if result.ok:
+        print(f"{args.db}: ok, {result.checked} events verified")
+        return int(ExitCode.OK)
+    print(
+        f"{args.db}: chain broken at seq {result.first_bad_seq}: {result.reason}", file=sys.stderr
+    )
+    return EXIT_CHAIN_BROKEN
+
+
+def _export(args: argparse.Namespace) -> int:
+    from edge.journal import export_line
+
+    journal = _open(args.db)
+    if journal is None:
+        return int(ExitCode.USAGE)
+    out = sys.stdout.buffer
+    try:
+        after = args.after
+        while chunk := journal.events(after, 1000):
+            for event in chunk:
+                out.write(export_line(event) + b"\n")
+            after = chunk[-1].seq
+        out.flush()
+    finally:
+        journal.close()
+    return int(ExitCode.OK)
