@@ -71,7 +71,7 @@ def test_scan_classifier_routes_by_the_scan_patterns() -> None:
     c = ScanClassifier(ScanConfig())
     assert c.classify("BADGE-ALICE", "kbd") == BadgeScanned("BADGE-ALICE", "kbd")
     assert c.classify("ORD-1042") == TicketScanned("1042", "ORD-1042")
-    assert c.classify("SEAL-0123456789ABCDEF") == SealScanned("SEAL-0123456789ABCDEF")
+    assert c.classify("SEAL-1042-0123456789ABCDEF") == SealScanned("SEAL-1042-0123456789ABCDEF")
     assert c.classify(f" {tag(1)} ") == PackageScanned(tag(1))
     assert c.classify("ORD-x") == PackageScanned("ORD-x")  # the Verifier calls it malformed
 
