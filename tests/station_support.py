@@ -23,6 +23,7 @@ from typing import Any, Self
 
 import msgspec
 
+from drivers.scale import WeighOutRules
 from edge.errors import DeviceError
 from edge.ports import (
     Badge,
@@ -39,7 +40,6 @@ from edge.ports import (
     StationPorts,
 )
 from edge.station_config import StationConfig
-from drivers.scale import WeighOutRules
 from edge.station_wiring import DriverWeighRule
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from drivers.config import ScanConfig
+from drivers.scale import WeighOutRules
+from drivers.scanner.classify import Classifier
 from edge.disk_guard import DiskGuard
 from edge.errors import ConfigError
 from edge.ports import OrderLine
 from edge.sdnotify import Notifier
-from drivers.scale import WeighOutRules
-from drivers.scanner.classify import Classifier
 from edge.station import load_ports, route_scan
 from edge.station_config import StationConfig, StationSection
 from edge.station_wiring import DriverWeighRule, build_ports

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from drivers.scale import WeighOutRules
 from edge.ports import Signal
 from edge.station_config import WorkflowSection
-from drivers.scale import WeighOutRules
 from edge.station_wiring import DriverWeighRule
 from edge.workflow import Workflow
 from edge.workflow_state import (
