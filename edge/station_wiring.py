@@ -52,7 +52,7 @@ from edge._core import Inventory, OrderCheck, RestoreError, ScanCoreError
 from edge.errors import BadInput, ConfigError, DeviceError
 from edge.label import ExitLabel, HaltSlip, build_label, seal_code_for, station_info
 from edge.label_inputs import load_warnings, warnings_dir
-from edge.label_print import label_job_id, print_label, print_slip
+from edge.label_print import label_job_id, print_label, print_slip, slip_job_id
 from edge.limits import Cart, LimitEngine, line_from_package, parse_prior, resolve_rules_dir
 from edge.ports import (
     LabelJob,
@@ -359,8 +359,6 @@ class SpoolPrinter:
             else:
                 slip = self._slip(job)
                 seal = None
-                from edge.label_print import slip_job_id
-
                 spool_id = slip_job_id(slip)
                 waiter = self._wait(spool_id)
                 record = await print_slip(self.service, slip, width_mm=self.width)
