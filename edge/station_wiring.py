@@ -416,7 +416,6 @@ class SpoolPrinter:
     async def run(self, station: StationHandle) -> None:
         await self.service.start()
         self._started.set()
-        down = False
         try:
             while True:
                 event = await self._events.get()
@@ -424,11 +423,11 @@ class SpoolPrinter:
                     for fut in self._waiters.pop(event.job_id, []):
                         if not fut.done():
                             fut.set_result(event)
-                if event.kind == "held" and not down:
-                    down = True
+                # every time, not only on a change seen here: the daemon may have restarted
+                # with the printer down (the workflow journals changes only)
+                if event.kind == "held":
                     await station.device_state("printer", False, event.message or "job held")
-                elif event.kind == "printed" and down:
-                    down = False
+                elif event.kind == "printed":
                     await station.device_state("printer", True, "")
         finally:
             await self.service.stop()
