@@ -531,9 +531,28 @@ def build_central(cfg: StationConfig) -> SeedCentral:
     return central
 
 
+def check_compliance_files(cfg: StationConfig, limits: EngineLimits) -> None:
+    """The jurisdiction's limit rules and label warnings must load before the station opens: a
+    station that cannot check limits or print a compliant label does not start (exit 78)."""
+    code = cfg.station.jurisdiction
+    limits.engine.rules(code)
+    load_warnings(code, warnings_dir(cfg.printer.warnings_dir))
+
+
 def build_ports(cfg: StationConfig) -> StationPorts:
-    """The built-in wiring ([station] ports = ""): real drivers, the Rust core, central's state."""
+    """The built-in wiring ([station] ports = ""): real drivers, the Rust core, central's state.
+    ConfigError names what is wrong (a bad printer target, a scanner name used twice, missing
+    limit rules or label warnings for the jurisdiction)."""
+    try:
+        return _build_ports(cfg)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from exc
+
+
+def _build_ports(cfg: StationConfig) -> StationPorts:
     central = build_central(cfg)
+    limits = EngineLimits(cfg, central.inventory)
+    check_compliance_files(cfg, limits)
     inventory = central.inventory
     printer = SpoolPrinter(cfg, inventory)
     indicator = IndicatorPort(
