@@ -132,24 +132,20 @@ class CentralProcess:
             self.wait_ready()
 
     def wait_ready(self, timeout: float = 30) -> None:
+        """Wait for one more "central ready" line in the log than seen so far."""
         deadline = time.monotonic() + timeout
-        start = self.log.stat().st_size if self.log.exists() else 0
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"central exited {self.proc.returncode}: {self.log.read_text()}")
-            text = self.log.read_bytes()[start:] if self.log.exists() else b""
-            if b"central ready" in text or b"central ready" in self.log.read_bytes():
-                if self._count_ready() > self._readies_seen:
-                    self._readies_seen = self._count_ready()
-                    return
+            readies = self.log.read_bytes().count(b"central ready") if self.log.exists() else 0
+            if readies > self._readies_seen:
+                self._readies_seen = readies
+                return
             time.sleep(0.05)
         raise RuntimeError(f"central not ready: {self.log.read_text()}")
 
     _readies_seen = 0
-
-    def _count_ready(self) -> int:
-        return self.log.read_bytes().count(b"central ready")
 
     def kill9(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -249,7 +245,9 @@ class PgCluster:
 
     def start(self) -> str:
         if self.bin is None:
-            raise RuntimeError("PostgreSQL server binaries (initdb) not found: apt install postgresql")
+            raise RuntimeError(
+                "PostgreSQL server binaries (initdb) not found: apt install postgresql"
+            )
         self.root.mkdir(parents=True, exist_ok=True)
         self.sock.mkdir(exist_ok=True)
         if os.geteuid() == 0:
@@ -257,7 +255,17 @@ class PgCluster:
             shutil.chown(self.sock, "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=on"
-        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-w", "-l", str(self.root / "pg.log"), "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-w",
+            "-l",
+            str(self.root / "pg.log"),
+            "start",
+        )
         return self.url("postgres")
 
     def url(self, db: str) -> str:
@@ -273,3 +281,180 @@ class PgCluster:
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+
+
+# -- a station as a separate process (for kill -9) ------------------------------------------
+async def _sender(setup_root: Path, config: Path, name: str, total: int, rate: int) -> None:
+    import msgspec
+
+    from edge.logs import setup_logging
+
+    setup_logging("info")
+    cfg = msgspec.json.decode((setup_root / f"{name}.link.json").read_bytes(), type=LinkSection)
+    journal = Journal(setup_root / name / "journal.sqlite3")
+    replica = Replica(setup_root / name / "replica.sqlite3")
+    link = StationLink(cfg, name, journal, replica)
+    task = asyncio.create_task(link.run())
+    while journal.last_seq() < total:
+        with journal.transaction() as txn:
+            for _ in range(min(10, total - journal.last_seq())):
+                txn.append("pick_verified", {"station": name, "uid": os.urandom(6).hex()})
+        link.wake()
+        await asyncio.sleep(10 / rate)
+    del config
+    await task
+
+
+def start_sender(
+    setup: Setup, name: str, total: int, rate: int, log: Path
+) -> subprocess.Popen[bytes]:
+    """Run a station (real journal + link) in a subprocess appending `total` events at `rate`/s."""
+    import msgspec
+
+    cfg = setup.link_cfg(name)
+    (setup.root / f"{name}.link.json").write_bytes(msgspec.json.encode(cfg))
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.central_support",
+                "sender",
+                str(setup.root),
+                name,
+                str(total),
+                str(rate),
+            ],
+            stdout=out,
+            stderr=out,
+            cwd=REPO,
+        )
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["sender"]:
+    _root, _name, _total, _rate = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+    asyncio.run(_sender(Path(_root), Path(_root) / "central.toml", _name, _total, _rate))
+
+
+def delivery_report(store_url: str, station: str, journal_path: Path) -> dict[str, int]:
+    """Compare a station's journal with central's store: lost, duplicated, gaps, chain breaks."""
+    from central.store import open_store
+    from edge.chain import GENESIS, chain_hash
+
+    journal = Journal(journal_path)
+    store = open_store(store_url)
+    try:
+        mine = {e.event_id: e for e in journal.iter_events()}
+        rows = [e for e in _all_events(store) if e.station_id == station]
+        quarantined = [q for q in store.quarantined() if q["station_id"] == station]
+    finally:
+        store.close()
+        journal.close()
+    seqs = sorted(e.seq for e in rows)
+    ids = [e.event_id for e in rows]
+    breaks, prev = 0, GENESIS
+    for e in sorted(rows, key=lambda r: r.seq):
+        j = mine.get(e.event_id)
+        if (
+            j is None
+            or j.hash != e.hash
+            or chain_hash(prev, e.seq, e.event_id, e.type, e.at, e.body) != e.hash
+        ):
+            breaks += 1
+        prev = e.hash
+    return {
+        "journal": len(mine),
+        "central": len(rows),
+        "lost": len(set(mine) - set(ids)),
+        "duplicated": len(ids) - len(set(ids)),
+        "gaps": (seqs[-1] - len(seqs)) if seqs else 0,
+        "chain_breaks": breaks,
+        "quarantined": len(quarantined),
+    }
+
+
+def _all_events(store: object) -> list[object]:
+    out: list[object] = []
+    position = 0
+    while batch := store.events_after(position, 5000):  # type: ignore[attr-defined]
+        out += batch
+        position = batch[-1].gseq
+    return out
+
+
+class RawStation:
+    """A bare DEALER with a station's key, for speaking PSS/1 (or garbage) to central directly."""
+
+    def __init__(self, setup: Setup, name: str) -> None:
+        import zmq
+        import zmq.auth
+
+        public, secret = zmq.auth.load_certificate(setup.keys / f"{name}.key_secret")
+        server, _ = zmq.auth.load_certificate(setup.keys / "central.key")
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.linger = 0
+        self.sock.sndhwm = 0
+        self.sock.curve_publickey, self.sock.curve_secretkey = public, secret
+        self.sock.curve_serverkey = server
+        self.sock.connect(setup.endpoint)
+        self.name = name
+
+    def send(self, frames: list[bytes]) -> None:
+        self.sock.send_multipart(frames)
+
+    def recv(self, timeout_ms: int = 10_000) -> tuple[bytes, object]:
+        from edge import protocol as p
+
+        assert self.sock.poll(timeout_ms), "no answer from central"
+        return p.decode(self.sock.recv_multipart())
+
+    def recv_until(self, command: bytes, timeout_ms: int = 10_000) -> object:
+        deadline = time.monotonic() + timeout_ms / 1000
+        while time.monotonic() < deadline:
+            got, body = self.recv(max(1, int((deadline - time.monotonic()) * 1000)))
+            if got == command:
+                return body
+        raise AssertionError(f"no {command!r} from central")
+
+    def hello(self, last_seq: int = 0) -> object:
+        from edge import protocol as p
+
+        hello = p.Hello(station_id=self.name, boot_id="raw", last_written_seq=last_seq, last_qseq=0)
+        self.send(p.encode(p.HELLO, hello))
+        return self.recv_until(p.WELCOME)
+
+    def close(self) -> None:
+        self.sock.close()
+        self.ctx.term()
+
+
+def chain_events(n: int, start_seq: int = 1, prev: bytes | None = None) -> list[object]:
+    """n consecutive, correctly chained wire events (edge.protocol.Event)."""
+    import uuid
+
+    from edge import protocol as p
+    from edge.chain import GENESIS, canonical_json, chain_hash
+
+    out = []
+    prev_hash = prev or GENESIS
+    for seq in range(start_seq, start_seq + n):
+        event_id, at, body = (
+            str(uuid.uuid4()),
+            "2026-11-22T12:00:00+00:00",
+            canonical_json({"seq": seq}),
+        )
+        digest = chain_hash(prev_hash, seq, event_id, "pick_verified", at, body)
+        out.append(
+            p.Event(
+                seq=seq,
+                event_id=event_id,
+                at=at,
+                type="pick_verified",
+                body=body,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        )
+        prev_hash = digest
+    return out
