@@ -458,3 +458,19 @@ def chain_events(n: int, start_seq: int = 1, prev: bytes | None = None) -> list[
         )
         prev_hash = digest
     return out
+
+
+def pg_cluster_fixture(tmp_root: Path) -> Iterator[PgCluster]:
+    """Body of the PostgreSQL fixtures: fails (never skips) under CI when PostgreSQL is missing."""
+    import pytest
+
+    cluster = PgCluster(tmp_root)
+    if cluster.bin is None and not os.environ.get("CI"):
+        pytest.skip(
+            "PostgreSQL server binaries not installed (scripts/bootstrap.sh test installs them)"
+        )
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
