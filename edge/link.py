@@ -130,6 +130,7 @@ class StationLink:
         self._acked = journal.acked_seq()
         self._last_seq = journal.last_seq()
         self._oldest_age: int | None = None
+        self.probe: Callable[[str, int], None] | None = None  # ("sent"|"acked", seq): benchmarks
 
     # -- public API --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -350,6 +351,8 @@ class _Session:
                 await self._send(p.EVENTS, p.Events(events=events))
                 self.next_send = rows[-1].seq + 1
                 link._last_seq = max(link._last_seq, rows[-1].seq)
+                if link.probe is not None:
+                    link.probe("sent", rows[-1].seq)
                 continue
             link._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -422,6 +425,8 @@ class _Session:
             await asyncio.to_thread(link.journal.mark_acked, ack.seq)
             self.acked = ack.seq
             link._acked = ack.seq
+            if link.probe is not None:
+                link.probe("acked", ack.seq)
             self.last_progress = time.monotonic()
             self.ack_timeout = link.cfg.ack_timeout_ms / 1000
             link._wake.set()
