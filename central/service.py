@@ -92,6 +92,8 @@ class CentralService:
         self.stats = Stats()
         self.ready = asyncio.Event()
         self._wake_commit = asyncio.Event()
+        self._room = asyncio.Event()  # set while the queue has room: backpressure on reading
+        self._room.set()
         self._refusal_logged: dict[str, float] = {}
         self.bound: dict[str, str] = {}
 
@@ -166,8 +168,14 @@ class CentralService:
         return True
 
     # -- receiving ---------------------------------------------------------------------------
+    def _backlog(self) -> int:
+        return len(self.pending.events) + len(self.pending.rejected)
+
     async def _receive(self, router: zmq.asyncio.Socket) -> None:
         while True:
+            if self._backlog() > 4 * self.cfg.central.batch_max_events:
+                self._room.clear()  # stop reading: TCP pushes back on the stations, nothing drops
+                await self._room.wait()
             frames = await router.recv_multipart(copy=False)
             try:
                 await self._handle(frames)
@@ -262,6 +270,7 @@ class CentralService:
             self._wake_commit.clear()
             while self.pending.events or self.pending.rejected:
                 batch = self._take()
+                self._room.set()
                 try:
                     result = await asyncio.to_thread(
                         self.store.commit_batch, batch.events, batch.rejected

@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from edge.chain import GENESIS, chain_hash
-from edge.protocol import Event, FeedItem, Published
+from edge.protocol import MAX_BODY_BYTES, Event, FeedItem, Published
 
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -116,6 +116,8 @@ class Snapshot:
 
 def check_event(station_id: str, ev: Event, prev_hash: bytes) -> str | None:
     """Why `ev` cannot be accepted after a row hashed `prev_hash`, or None when it is sound."""
+    if len(ev.body) > MAX_BODY_BYTES:
+        return f"body larger than {MAX_BODY_BYTES} bytes"
     try:
         uuid.UUID(ev.event_id)
     except ValueError:

@@ -292,6 +292,7 @@ class _Session:
         self.ack_timeout = link.cfg.ack_timeout_ms / 1000
         self.rewound_to = -1
         self.snap_pending = False
+        self.snap_asked = 0.0
 
     def fail(self, end: SessionEnd) -> None:
         if not self._failed.done():
@@ -323,6 +324,7 @@ class _Session:
                 f"no CURVE handshake with {link._endpoint} within {timeout:g} s"
             ) from None
         last_seq = await asyncio.to_thread(link.journal.last_seq)
+        link._last_seq = max(link._last_seq, last_seq)
         hello = p.Hello(
             station_id=link.station_id,
             boot_id=link.boot_id,
@@ -347,7 +349,8 @@ class _Session:
             if room > 0:
                 rows = await asyncio.to_thread(link.journal.events, self.next_send - 1, room)
             if rows:
-                events = [_wire(r) for r in rows]
+                events = _fit(rows)
+                rows = rows[: len(events)]
                 await self._send(p.EVENTS, p.Events(events=events))
                 self.next_send = rows[-1].seq + 1
                 link._last_seq = max(link._last_seq, rows[-1].seq)
@@ -391,6 +394,11 @@ class _Session:
         if isinstance(body, p.Ack):
             await self._ack(body)
         elif isinstance(body, p.Welcome):
+            if body.last_committed_seq > link._last_seq:
+                LOG.error(
+                    "central holds more of this journal than the station: events were lost here",
+                    extra={"central_seq": body.last_committed_seq, "journal_seq": link._last_seq},
+                )
             self.window = max(1, min(link.cfg.window, body.window))
             self.next_send = body.last_committed_seq + 1
             self.welcomed = True
@@ -436,6 +444,7 @@ class _Session:
     async def _ask_snapshot(self, why: str) -> None:
         LOG.info("asking central for a feed snapshot", extra={"why": why})
         self.snap_pending = True
+        self.snap_asked = time.monotonic()
         await self._send(
             p.SNAPREQ, p.SnapReq(last_qseq=await asyncio.to_thread(self.link.replica.last_qseq))
         )
@@ -449,7 +458,32 @@ class _Session:
                 await self._send(p.PING, p.Ping(seq=link._last_seq, qseq=0))
             if self.welcomed and time.monotonic() - self.last_rx > link.cfg.timeout_ms / 1000:
                 raise SessionEnd("central stopped answering (heartbeat timeout)")
+            if (
+                self.snap_pending
+                and time.monotonic() - self.snap_asked > link.cfg.timeout_ms / 1000
+            ):
+                await self._ask_snapshot("snapshot did not complete")
             await link._refresh()
+
+
+MESSAGE_BUDGET = p.MAX_MESSAGE_BYTES // 2  # central drops a peer whose message exceeds the max
+
+
+def _fit(rows: list[JournalEvent]) -> list[p.Event]:
+    """The leading rows that fit one message (at least one; an oversized body is cut, so central
+    quarantines that event and still acknowledges it, instead of the link resending it forever)."""
+    events: list[p.Event] = []
+    size = 0
+    for row in rows:
+        ev = _wire(row)
+        if len(ev.body) > MESSAGE_BUDGET:
+            LOG.error("event too large to send; central will quarantine it", extra={"seq": row.seq})
+            ev = msgspec.structs.replace(ev, body=ev.body[:MESSAGE_BUDGET])
+        size += len(ev.body) + 256
+        if events and size > MESSAGE_BUDGET:
+            break
+        events.append(ev)
+    return events
 
 
 def _wire(row: JournalEvent) -> p.Event:
