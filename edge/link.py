@@ -259,10 +259,17 @@ class StationLink:
 
     async def _watch(self, monitor: zmq.asyncio.Socket, session: _Session) -> None:
         """Turn socket-monitor events into session signals (auth failure, handshake, drop)."""
+        failed_handshakes = 0
         while True:
             event = parse_monitor_message(await monitor.recv_multipart())
             kind = event["event"]
-            if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            if kind == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                failed_handshakes += 1  # once may be a crash mid-handshake; thrice is the key
+                if failed_handshakes >= 3:
+                    session.fail(
+                        SessionEnd("CURVE handshake keeps failing (wrong server key?)", auth=True)
+                    )
+            elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 session.handshaken.set()
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 session.fail(

@@ -156,3 +156,34 @@ def test_zap_answers_malformed_requests_with_400(tmp_path: Path) -> None:
     assert wrong_domain[2] == b"400"
     plain = zap.answer([b"1.0", b"1", b"stations", b"127.0.0.1", b"", b"NULL"])
     assert plain[2] == b"400"
+
+
+def test_wrong_server_key_is_reported_not_silent(tmp_path: Path) -> None:
+    setup = make_setup(tmp_path, ["station-01"])
+    write_pair(tmp_path / "other", "central")  # some other server's key
+
+    async def scenario() -> None:
+        runner = LinkRunner(
+            setup, "station-01", tmp_path, server_key_file=str(tmp_path / "other" / "central.key")
+        )
+        runner.start()
+        await until(lambda: runner.link.status().state is LinkState.AUTH_FAILED, 15)
+        assert "wrong server key" in runner.link.status().last_error
+        await runner.stop()
+
+    with running_central(setup):
+        asyncio.run(scenario())
+
+
+def test_plaintext_client_gets_nothing(tmp_path: Path) -> None:
+    setup = make_setup(tmp_path, ["station-01"])
+    with running_central(setup):
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        sock = ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(setup.endpoint)
+        hello = p.Hello(station_id="station-01", boot_id="x", last_written_seq=0, last_qseq=0)
+        sock.send_multipart(p.encode(p.HELLO, hello))
+        assert not sock.poll(1500)  # no session: no WELCOME, no ERROR, nothing
+        sock.close()
+        ctx.term()

@@ -193,3 +193,26 @@ def test_malformed_flood_neither_crashes_central_nor_loses_real_events(tmp_path:
     # every malformed message is kept in quarantine (none silently dropped); the ACK and PING
     # kinds decode but are not station commands, and are quarantined as such
     assert len(malformed) == 10_000
+
+
+def test_oversized_events_are_quarantined_and_the_stream_goes_on(tmp_path: Path) -> None:
+    setup = make_setup(tmp_path, ["station-01"])
+
+    async def scenario() -> None:
+        runner = LinkRunner(setup, "station-01", tmp_path)
+        runner.append(3)
+        runner.journal.append("photo", {"blob": "x" * (300 * 1024)})  # over the 256 KiB body cap
+        runner.journal.append("photo", {"blob": "y" * (3 * 1024 * 1024)})  # over a message
+        runner.append(3)
+        runner.start()
+        await until(lambda: runner.journal.acked_seq() == 8, 30)
+        await runner.stop()
+
+    with running_central(setup):
+        asyncio.run(scenario())
+    report = delivery_report(setup.store, "station-01", tmp_path / "station-01" / "journal.sqlite3")
+    assert (report["central"], report["quarantined"], report["gaps"]) == (6, 2, 2)
+    store = open_store(setup.store)
+    reasons = sorted(q["reason"] for q in store.quarantined())
+    store.close()
+    assert reasons[0].startswith("body larger than") and reasons[1].startswith("body larger than")
