@@ -24,11 +24,17 @@ import zmq.asyncio
 import zmq.auth
 from zmq.utils.monitor import parse_monitor_message
 
+from edge.errors import PackstationError
+
 LOG = logging.getLogger(__name__)
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 STATIONS = "stations"  # ZAP domain of the station ROUTER
 SUBSCRIBERS = "subscribers"  # ZAP domain of the downstream PUB and replay sockets
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+class SelfTestFailed(PackstationError):
+    """Central would accept unknown keys (or cannot check): it must not start (exit 1)."""
 
 
 class KeyRing:
@@ -146,10 +152,10 @@ def self_test(ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, server_public:
                 continue
             event = parse_monitor_message(monitor.recv_multipart())["event"]
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                raise RuntimeError("ZAP self-test failed: an unknown key was let in")
+                raise SelfTestFailed("ZAP self-test failed: an unknown key was let in")
             if event in (zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL):
                 return
-        raise RuntimeError(f"ZAP self-test: no handshake answer from {endpoint} within 10 s")
+        raise SelfTestFailed(f"ZAP self-test: no handshake answer from {endpoint} within 10 s")
     finally:
         sock.disable_monitor()
         monitor.close()

@@ -127,7 +127,7 @@ def test_self_test_fails_without_a_zap_handler(tmp_path: Path) -> None:
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     public, secret = zmq.curve_keypair()
     open_router, open_endpoint = _curve_router(ctx, secret)
-    with pytest.raises(RuntimeError, match="unknown key was let in"):
+    with pytest.raises(auth.SelfTestFailed, match="unknown key was let in"):
         auth.self_test(ctx, open_endpoint, public)
     open_router.close()
     zap = auth.ZapHandler(ctx, {auth.STATIONS: auth.KeyRing(tmp_path)})  # empty allow-list

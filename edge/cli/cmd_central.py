@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -82,7 +84,16 @@ def _run(args: argparse.Namespace) -> int:
     from central.service import CentralService
 
     service = CentralService(_config(args))
-    asyncio.run(service.run())
+
+    async def main() -> None:
+        task = asyncio.create_task(service.run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # systemd stop: close sockets, then exit 0
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
     return int(ExitCode.OK)
 
 
