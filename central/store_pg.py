@@ -8,6 +8,7 @@ flush, and only then does the service acknowledge.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -67,8 +68,9 @@ class PgStore(SqlStore):
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        self.conn = psycopg.connect(url, autocommit=True)
-        self.conn.execute("SET synchronous_commit = on")
+        self.url = url
+        self._in_txn = False
+        self.conn = self._connect()
         self.conn.execute("SELECT pg_advisory_lock(7340021)")  # schema creation, one at a time
         try:
             for statement in PG_SCHEMA:
@@ -76,11 +78,40 @@ class PgStore(SqlStore):
         finally:
             self.conn.execute("SELECT pg_advisory_unlock(7340021)")
 
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        conn.execute("SET synchronous_commit = on")
+        return conn
+
+    def _ensure(self) -> None:
+        """Reconnect after PostgreSQL restarted, but never inside a transaction."""
+        if not self._in_txn and (self.conn.broken or self.conn.closed):
+            self.conn = self._connect()
+
+    def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self._ensure()
+        return super()._x(sql, params)
+
     def _begin(self) -> None:
+        self._ensure()
         self.conn.execute("BEGIN")
+        self._in_txn = True
 
     def _begin_snapshot(self) -> None:
+        self._ensure()
         self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self._in_txn = True
+
+    def _commit(self) -> None:
+        try:
+            self.conn.execute("COMMIT")
+        finally:
+            self._in_txn = False
+
+    def _rollback(self) -> None:
+        self._in_txn = False
+        if not self.conn.broken:
+            self.conn.execute("ROLLBACK")
 
     def _xmany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:

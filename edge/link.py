@@ -353,8 +353,11 @@ class _Session:
             in_flight = self.next_send - 1 - self.acked
             room = min(self.window - in_flight, link.cfg.batch)
             rows: list[JournalEvent] = []
+            start = self.next_send
             if room > 0:
-                rows = await asyncio.to_thread(link.journal.events, self.next_send - 1, room)
+                rows = await asyncio.to_thread(link.journal.events, start - 1, room)
+                if self.next_send != start:  # rewound (go-back-N) while reading: read again
+                    continue
             if rows:
                 events = _fit(rows)
                 rows = rows[: len(events)]

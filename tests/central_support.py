@@ -254,19 +254,18 @@ class PgCluster:
             shutil.chown(self.root, "postgres")
             shutil.chown(self.sock, "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=on"
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            opts,
-            "-w",
-            "-l",
-            str(self.root / "pg.log"),
-            "start",
-        )
+        self.launch()
         return self.url("postgres")
+
+    def launch(self) -> None:
+        """pg_ctl start (again, after a crash) on the same port and data directory."""
+        opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=on"
+        log = str(self.root / "pg.log")
+        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-w", "-l", log, "start")
+
+    def crash(self) -> None:
+        """Stop in immediate mode: no checkpoint, like a power cut of the database server."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def url(self, db: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"

@@ -113,3 +113,39 @@ def test_kill9_central_on_postgresql(tmp_path: Path, pg: PgCluster) -> None:
         "chain_breaks": 0,
         "quarantined": 0,
     }
+
+
+@pytest.mark.timeout(180)
+def test_postgresql_crash_under_a_running_central(tmp_path: Path, pg: PgCluster) -> None:
+    """The database dies mid-stream: nothing is acknowledged that was not committed, central
+    reconnects once PostgreSQL is back, and the station's backlog drains with no loss."""
+    url = pg.create_db(f"dbcrash_{next(_names)}")
+    setup = make_setup(tmp_path, ["station-01"], store=url)
+    journal = tmp_path / "station-01" / "journal.sqlite3"
+    total = 1500
+    with running_central(setup) as central:
+        sender = start_sender(setup, "station-01", total, 500, tmp_path / "station.log")
+        try:
+            time.sleep(1.0)
+            pg.crash()
+            time.sleep(1.5)
+            pg.launch()
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                if delivery_report(url, "station-01", journal)["central"] == total:
+                    break
+                time.sleep(0.5)
+        finally:
+            sender.kill()
+            sender.wait(10)
+        assert central.proc is not None and central.proc.poll() is None
+        assert "commit failed; nothing acknowledged" in central.log.read_text()
+    assert delivery_report(url, "station-01", journal) == {
+        "journal": total,
+        "central": total,
+        "lost": 0,
+        "duplicated": 0,
+        "gaps": 0,
+        "chain_breaks": 0,
+        "quarantined": 0,
+    }
