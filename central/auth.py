@@ -43,6 +43,7 @@ class KeyRing:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._by_key: dict[bytes, str] = {}
+        self._names: frozenset[str] = frozenset()
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
         self.reload()
 
@@ -74,15 +75,16 @@ class KeyRing:
                 keys[public] = stem
             else:
                 LOG.error("key file name or key is invalid; ignored", extra={"file": name})
-        self._by_key, self._stamp = keys, stamp  # one reference swap: the ZAP thread never locks
+        # reference swaps only: the ZAP thread and the service read without a lock
+        self._by_key, self._names, self._stamp = keys, frozenset(keys.values()), stamp
         LOG.info("key ring loaded", extra={"dir": str(self.directory), "keys": len(keys)})
         return True
 
     def name_of(self, z85_key: bytes) -> str | None:
         return self._by_key.get(z85_key)
 
-    def names(self) -> set[str]:
-        return set(self._by_key.values())
+    def names(self) -> frozenset[str]:
+        return self._names
 
 
 class ZapHandler:
@@ -122,11 +124,17 @@ class ZapHandler:
         if len(msg) < 6:
             request_id = msg[1] if len(msg) > 1 else b""
             return [b"1.0", request_id, b"400", b"malformed ZAP request", b"", b""]
-        version, request_id, domain, address, _identity, mechanism = msg[:6]
+        version, request_id, domain, address, identity, mechanism = msg[:6]
         ring = self._rings.get(domain.decode(errors="replace"))
         name = None
         if version == b"1.0" and mechanism == b"CURVE" and ring is not None and len(msg) == 7:
             name = ring.name_of(zmq.utils.z85.encode(msg[6]))
+        if identity:
+            # A peer-chosen routing id could take over another station's replies once that
+            # station disconnects (messaging.md 2.2): only ROUTER-assigned ids are accepted.
+            LOG.warning("connection refused: client set its own routing id", extra={"key": name})
+            self.denied += 1
+            return [b"1.0", request_id, b"400", b"routing id not allowed", b"", b""]
         if name is None:
             self.denied += 1
             LOG.warning(

@@ -22,6 +22,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 import zmq.auth
+from zmq.utils.monitor import parse_monitor_message
 
 from central import auth
 from central.config import CentralConfig
@@ -66,6 +67,32 @@ class Pending:
     routes: dict[str, bytes] = field(default_factory=dict)
 
 
+class RouteGuard:
+    """Routing ids by connection (file descriptor), so a closed connection's ids can be retired.
+
+    A station may choose its own ROUTING_ID; one that picks another station's id after that
+    station disconnected would otherwise receive its ACKs and feed (messaging.md 2.2). Retired ids
+    are refused for good: ROUTER-assigned ids are never reused, so only a forger reuses one.
+    """
+
+    def __init__(self) -> None:
+        self.dead: set[bytes] = set()
+        self._by_fd: dict[int, dict[bytes, str]] = {}
+
+    def seen(self, route: bytes, frame: zmq.Frame, station: str) -> bool:
+        if route in self.dead:
+            return False
+        fd = int(frame.get(zmq.SRCFD))
+        self._by_fd.setdefault(fd, {})[route] = station
+        return True
+
+    def closed(self, fd: int) -> set[str]:
+        """Retire the routes of a closed connection; return the stations that used them."""
+        routes = self._by_fd.pop(fd, {})
+        self.dead.update(routes)
+        return set(routes.values())
+
+
 @dataclass
 class Stats:
     received: int = 0
@@ -96,6 +123,7 @@ class CentralService:
         self._room.set()
         self._refusal_logged: dict[str, float] = {}
         self.bound: dict[str, str] = {}
+        self.routes = RouteGuard()
 
     def _server_socket(
         self, ctx: zmq.asyncio.Context, kind: int, domain: str
@@ -140,6 +168,7 @@ class CentralService:
                 self.bound["intake"] = intake.address
             tasks = [
                 asyncio.create_task(self._receive(router)),
+                asyncio.create_task(self._watch_disconnects(router)),
                 asyncio.create_task(self._commit_loop()),
                 asyncio.create_task(self._watch_keys()),
                 asyncio.create_task(self._poll_feed()),
@@ -161,6 +190,8 @@ class CentralService:
 
     async def _send(self, route: bytes, frames: list[bytes]) -> bool:
         """Send without ever blocking the loop; a full or gone peer loses it (it will resync)."""
+        if route in self.routes.dead:
+            return False
         try:
             await self.router.send_multipart([route, *frames], flags=zmq.NOBLOCK)
         except zmq.ZMQError:
@@ -191,6 +222,15 @@ class CentralService:
             await self._send(
                 route, p.encode(p.ERROR, p.Error(code="revoked", reason="key not allowed"))
             )
+            return
+        if not self.routes.seen(route, frames[-1], station):
+            LOG.error(
+                "message on a closed connection's routing id refused (hijack attempt?)",
+                extra={"station": station},
+            )
+            stale = p.Error(code="reconnect", reason="stale routing id: reconnect")
+            with contextlib.suppress(zmq.ZMQError):
+                await self.router.send_multipart([route, *p.encode(p.ERROR, stale)], zmq.NOBLOCK)
             return
         self.stats.received += 1
         raw = [f.bytes for f in frames[1:]]
@@ -254,6 +294,20 @@ class CentralService:
         await self._send(route, p.encode(p.WELCOME, welcome))
         LOG.info("station connected", extra={"station": station, "last_committed": last})
         await self.feed.hello(station, route, hello.last_qseq)
+
+    async def _watch_disconnects(self, router: zmq.asyncio.Socket) -> None:
+        """A closed connection's routing ids die with it: nothing is sent to them again."""
+        monitor = router.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        try:
+            while True:
+                event = parse_monitor_message(await monitor.recv_multipart())
+                for station in self.routes.closed(int(event["value"])):
+                    peer = self.feed.peers.get(station)
+                    if peer is not None and peer.route in self.routes.dead:
+                        self.feed.forget(station)
+        finally:
+            router.disable_monitor()
+            monitor.close(0)
 
     # -- committing --------------------------------------------------------------------------
     def _take(self) -> Pending:

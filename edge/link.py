@@ -428,6 +428,8 @@ class _Session:
             elif body.last:
                 self.snap_pending = False
         elif isinstance(body, p.Error):
+            if body.code == "reconnect":
+                raise SessionEnd(f"central asked to reconnect: {body.reason}")
             if body.code in ("revoked", "identity"):
                 raise SessionEnd(
                     f"central refused this station: {body.code}: {body.reason}", auth=True

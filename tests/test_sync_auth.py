@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,8 @@ def test_zap_answers_malformed_requests_with_400(tmp_path: Path) -> None:
     assert wrong_domain[2] == b"400"
     plain = zap.answer([b"1.0", b"1", b"stations", b"127.0.0.1", b"", b"NULL"])
     assert plain[2] == b"400"
+    chosen_id = zap.answer([b"1.0", b"1", b"stations", b"127.0.0.1", b"\x00\x80", b"CURVE", key])
+    assert chosen_id[2:4] == [b"400", b"routing id not allowed"]
 
 
 def test_wrong_server_key_is_reported_not_silent(tmp_path: Path) -> None:
@@ -186,4 +189,41 @@ def test_plaintext_client_gets_nothing(tmp_path: Path) -> None:
         sock.send_multipart(p.encode(p.HELLO, hello))
         assert not sock.poll(1500)  # no session: no WELCOME, no ERROR, nothing
         sock.close()
+        ctx.term()
+
+
+def test_routing_id_of_a_closed_connection_cannot_be_taken_over(tmp_path: Path) -> None:
+    """Routing-id hijack guard: once a station's connection closes, a peer that reuses its
+    routing id (with any valid key) gets nothing addressed to that station."""
+    setup = make_setup(tmp_path, ["station-01", "station-02"])
+
+    def dealer(
+        ctx: zmq.Context[zmq.Socket[bytes]], name: str, rid: bytes | None
+    ) -> zmq.Socket[bytes]:
+        public, secret = zmq.auth.load_certificate(setup.keys / f"{name}.key_secret")
+        server, _ = zmq.auth.load_certificate(setup.keys / "central.key")
+        sock = ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        if rid is not None:
+            sock.routing_id = rid
+        sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = public, secret, server
+        sock.connect(setup.endpoint)
+        return sock
+
+    def hello(sock: zmq.Socket[bytes], name: str) -> tuple[bytes, object]:
+        msg = p.Hello(station_id=name, boot_id="x", last_written_seq=0, last_qseq=0)
+        sock.send_multipart(p.encode(p.HELLO, msg))
+        assert sock.poll(10_000)
+        return p.decode(sock.recv_multipart())
+
+    with running_central(setup):
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        victim = dealer(ctx, "station-01", b"\x00victim")
+        assert hello(victim, "station-01")[0] == p.WELCOME
+        victim.close()
+        time.sleep(0.5)
+        thief = dealer(ctx, "station-02", b"\x00victim")
+        command, body = hello(thief, "station-02")
+        assert command == p.ERROR and isinstance(body, p.Error) and body.code == "reconnect"
+        thief.close()
         ctx.term()
