@@ -359,8 +359,12 @@ class CentralService:
 
     # -- housekeeping ------------------------------------------------------------------------
     async def _watch_keys(self) -> None:
+        last_report, reported = time.monotonic(), Stats()
         while True:
             await asyncio.sleep(self.cfg.central.keys_poll_ms / 1000)
+            if time.monotonic() - last_report >= 60 and self.stats != reported:
+                last_report, reported = time.monotonic(), Stats(**vars(self.stats))
+                LOG.info("central counters", extra=vars(self.stats))
             self.subscribers.reload()
             if self.stations.reload():
                 for station in set(self.feed.peers) - self.stations.names():

@@ -216,3 +216,33 @@ def test_oversized_events_are_quarantined_and_the_stream_goes_on(tmp_path: Path)
     reasons = sorted(q["reason"] for q in store.quarantined())
     store.close()
     assert reasons[0].startswith("body larger than") and reasons[1].startswith("body larger than")
+
+
+def test_frozen_central_shows_offline_then_the_backlog_drains(tmp_path: Path) -> None:
+    """SIGSTOP central: the station notices (status offline, for the indicator), keeps
+    journalling, and drains everything once central runs again."""
+    import signal
+
+    setup = make_setup(tmp_path, ["station-01"])
+
+    async def scenario(pid: int) -> None:
+        runner = LinkRunner(setup, "station-01", tmp_path)
+        runner.start()
+        runner.append(10)
+        await until(lambda: runner.journal.acked_seq() == 10)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            runner.append(40)
+            await until(lambda: runner.link.status().state == "offline", 15)
+            await until(lambda: runner.link.status().outbox_depth == 40, 5)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await until(lambda: runner.journal.acked_seq() == 50, 30)
+        assert runner.link.status().state == "connected" and runner.link.reconnects >= 1
+        await runner.stop()
+
+    with running_central(setup) as central:
+        assert central.proc is not None
+        asyncio.run(scenario(central.proc.pid))
+    report = delivery_report(setup.store, "station-01", tmp_path / "station-01" / "journal.sqlite3")
+    assert (report["central"], report["lost"], report["duplicated"]) == (50, 0, 0)
