@@ -37,6 +37,7 @@ class DownstreamSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     pub_bind: str = "tcp://0.0.0.0:5561"
     replay_bind: str = "tcp://0.0.0.0:5562"
     poll_ms: Millis = 250
+    pub_hwm: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 100_000
 
 
 class IntakeSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 
 import msgspec
@@ -25,6 +26,7 @@ from edge import protocol as p
 
 LOG = logging.getLogger(__name__)
 MakeSocket = Callable[[int], zmq.asyncio.Socket]
+QUIET_CHECK_MS = 1000  # a subscriber with no message for this long asks replay for the tail
 
 
 class Downstream:
@@ -41,7 +43,7 @@ class Downstream:
     def bind(self, ctx: zmq.asyncio.Context, make: MakeSocket) -> None:
         del ctx
         self.pub = make(zmq.PUB)
-        self.pub.sndhwm = 100_000
+        self.pub.sndhwm = self.cfg.pub_hwm
         self.pub.bind(self.cfg.pub_bind)
         self.replay = make(zmq.ROUTER)
         self.replay.setsockopt(zmq.ROUTER_MANDATORY, 1)
@@ -121,11 +123,18 @@ class Subscriber:
     """
 
     def __init__(
-        self, pub: str, replay: str, keys: tuple[bytes, bytes, bytes], topics: list[str]
+        self,
+        pub: str,
+        replay: str,
+        keys: tuple[bytes, bytes, bytes],
+        topics: list[str],
+        rcvhwm: int = 100_000,
     ) -> None:
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.linger = 0
+        self.sub.rcvhwm = rcvhwm
+        self.gaps_filled = 0
         _curve_client(self.sub, keys)
         # Everything, filtered here: only a complete gseq stream shows gaps to replay.
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
@@ -167,17 +176,27 @@ class Subscriber:
                     yield ev
             if not batch.events or position >= batch.head:
                 break
+        quiet_since = time.monotonic()
+        check_ms = min(QUIET_CHECK_MS, idle_timeout_ms or QUIET_CHECK_MS)
         while True:
-            if not self.sub.poll(idle_timeout_ms if idle_timeout_ms is not None else -1):
-                return
-            frames = self.sub.recv_multipart()
-            got = _decode_published(frames)
+            if not self.sub.poll(check_ms):
+                # PUB may have dropped the newest events, which no later message would reveal
+                tail = list(self._fill(position, 2**63 - 1))
+                if tail:
+                    self.gaps_filled += 1
+                    position, quiet_since = tail[-1].gseq, time.monotonic()
+                    yield from (ev for ev in tail if self._wanted(ev))
+                idle = (time.monotonic() - quiet_since) * 1000
+                if idle_timeout_ms is not None and idle >= idle_timeout_ms:
+                    return
+                continue
+            quiet_since = time.monotonic()
+            got = _decode_published(self.sub.recv_multipart())
             if got is None or got.gseq <= position:
                 continue
             if got.gseq > position + 1:  # a gap (PUB dropped or we were slow): fill it
-                for missed in self._fill(position, got.gseq):
-                    if self._wanted(missed):
-                        yield missed
+                self.gaps_filled += 1
+                yield from (ev for ev in self._fill(position, got.gseq) if self._wanted(ev))
             position = got.gseq
             if self._wanted(got):
                 yield got

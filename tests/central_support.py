@@ -66,7 +66,9 @@ class Setup:
         return LinkSection(**fields)  # type: ignore[arg-type]
 
 
-def make_setup(root: Path, stations: list[str], store: str | None = None) -> Setup:
+def make_setup(
+    root: Path, stations: list[str], store: str | None = None, pub_hwm: int = 100_000
+) -> Setup:
     keys = root / "keys"
     allowed, subs = root / "allowed", root / "subscribers"
     write_pair(keys, "central")
@@ -95,6 +97,7 @@ feed_poll_ms = 200
 pub_bind = "tcp://127.0.0.1:{ports[1]}"
 replay_bind = "tcp://127.0.0.1:{ports[2]}"
 poll_ms = 100
+pub_hwm = {pub_hwm}
 [intake]
 listen = "127.0.0.1:{ports[3]}"
 token_file = "{root / "intake.token"}"

@@ -135,3 +135,31 @@ def test_export_prints_every_stored_event(tmp_path: Path, capsys) -> None:  # ty
     assert len(capsys.readouterr().out.splitlines()) == 5
     assert run(["central", "export", "--quarantine", "--config", str(setup.config)]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_subscriber_that_falls_behind_fills_pub_drops_from_replay(tmp_path: Path) -> None:
+    """PUB drops at its high-water mark: the subscriber sees the gseq jump and replays it."""
+    setup = make_setup(tmp_path, ["station-01"], pub_hwm=5)
+    with running_central(setup):
+        sub = Subscriber(setup.pub, setup.replay, _keys(setup), [], rcvhwm=5)
+        stream = sub.events(since=0, idle_timeout_ms=1500)
+
+        async def burst() -> None:
+            runner = LinkRunner(setup, "station-01", tmp_path)
+            runner.start()
+            runner.journal.append("pick_verified", {"first": True})
+            runner.link.wake()
+            await until(lambda: runner.journal.acked_seq() == 1)
+            await asyncio.to_thread(next, stream)  # now live; stop reading during the burst
+            with runner.journal.transaction() as txn:
+                for i in range(2999):
+                    txn.append("pick_verified", {"n": i, "pad": "x" * 8000})  # ~24 MB in all
+            runner.link.wake()
+            await until(lambda: runner.journal.acked_seq() == 3000, 60)
+            await runner.stop()
+
+        asyncio.run(burst())
+        rest = list(stream)
+        sub.close()
+    assert [e.seq for e in rest] == list(range(2, 3001))
+    assert sub.gaps_filled >= 1  # the PUB really dropped, and the gap was replayed
