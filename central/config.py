@@ -25,6 +25,7 @@ class ServiceSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     window: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1024
     batch_max_events: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 4000
     feed_poll_ms: Millis = 1000
+    feed_keep: Annotated[int, msgspec.Meta(ge=1)] = 100_000
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if not self.store.startswith(("sqlite://", "postgresql://", "postgres://")):

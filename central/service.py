@@ -374,9 +374,13 @@ class CentralService:
                     )
 
     async def _poll_feed(self) -> None:
+        last_prune = 0.0
         while True:
             await asyncio.sleep(self.cfg.central.feed_poll_ms / 1000)
             try:
                 await self.feed.push_all()
+                if time.monotonic() - last_prune > 60:
+                    last_prune = time.monotonic()
+                    await asyncio.to_thread(self.store.prune_feed, self.cfg.central.feed_keep)
             except Exception:
                 LOG.exception("feed push failed")

@@ -417,11 +417,14 @@ class SqlStore:
         """A key that moves to another station (or is deleted) is first deleted where it was."""
         for item, station in changes:
             row = self._x(
-                "SELECT station FROM feed_state WHERE kind = ? AND key = ?", (item.kind, item.key)
+                "SELECT station, body FROM feed_state WHERE kind = ? AND key = ?",
+                (item.kind, item.key),
             ).fetchone()
             if row is None and item.body is None:
                 continue  # deleting what never existed
             old = row[0] if row else None
+            if row is not None and old == station and item.body == bytes(row[1]):
+                continue  # unchanged (a full inventory re-sent): nothing for the stations
             if row is not None and (item.body is None or old != station):
                 yield FeedItem(kind=item.kind, key=item.key, body=None), old
             if item.body is not None:
@@ -466,6 +469,23 @@ class SqlStore:
             rows = self._x("SELECT key FROM feed_state WHERE kind = ?", (kind,)).fetchall()
             self._end_read()
         return {r[0] for r in rows}
+
+    def prune_feed(self, keep: int) -> int:
+        """Forget feed changes older than the newest `keep`; stations further behind get a
+        snapshot instead (feed_floor). Returns the number of rows removed."""
+        with self._lock:
+            self._begin()
+            try:
+                cur = self._x(
+                    "DELETE FROM feed WHERE qseq <= (SELECT value FROM counters WHERE name = 'qseq') - ?",
+                    (keep,),
+                )
+                removed = int(cur.rowcount or 0)
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+        return removed
 
     def feed_floor(self) -> tuple[int, int]:
         """(oldest retained qseq - 1, newest qseq): a station between them can take deltas."""

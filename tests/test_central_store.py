@@ -112,3 +112,15 @@ def test_feed_snapshot_and_deltas_per_station(store: SqlStore) -> None:
     assert [(q, i.key) for q, i in store.feed_after("s1", 2, 100)] == [(4, "2")]
     assert store.feed_keys("order") == {"1", "2"}
     assert store.feed_floor() == (0, 4)
+
+
+def test_feed_skips_unchanged_items_and_prunes_old_changes(store: SqlStore) -> None:
+    pkg = FeedItem(kind="package", key="P1", body=b'{"Label":"P1"}')
+    assert store.feed_put([(pkg, None)]) == 1
+    assert store.feed_put([(pkg, None)]) == 1  # the same inventory again: no new change
+    for i in range(5):
+        store.feed_put([(FeedItem(kind="order", key=str(i), body=b"{}"), None)])
+    assert store.feed_floor() == (0, 6)
+    assert store.prune_feed(keep=2) == 4
+    assert store.feed_floor() == (4, 6)  # a station at qseq < 4 must take a snapshot
+    assert len(store.feed_snapshot("s1").items) == 6  # the current state is all still there

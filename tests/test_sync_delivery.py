@@ -246,3 +246,23 @@ def test_frozen_central_shows_offline_then_the_backlog_drains(tmp_path: Path) ->
         asyncio.run(scenario(central.proc.pid))
     report = delivery_report(setup.store, "station-01", tmp_path / "station-01" / "journal.sqlite3")
     assert (report["central"], report["lost"], report["duplicated"]) == (50, 0, 0)
+
+
+def test_link_falls_back_to_the_next_endpoint(tmp_path: Path) -> None:
+    from tests.central_support import free_port
+
+    setup = make_setup(tmp_path, ["station-01"])
+    dead = f"tcp://127.0.0.1:{free_port()}"  # nothing listens here
+
+    async def scenario() -> None:
+        runner = LinkRunner(
+            setup, "station-01", tmp_path, endpoint=dead, fallback_endpoints=[setup.endpoint]
+        )
+        runner.start()
+        runner.append(25)
+        await until(lambda: runner.journal.acked_seq() == 25, 30)
+        assert runner.link.status().endpoint == setup.endpoint
+        await runner.stop()
+
+    with running_central(setup):
+        asyncio.run(scenario())
