@@ -350,6 +350,7 @@ class _Session:
         """Send journal rows in order within the window; go back N when ACKs stall."""
         link = self.link
         while True:
+            link._wake.clear()  # before reading: a wake-up during the read is not lost
             in_flight = self.next_send - 1 - self.acked
             room = min(self.window - in_flight, link.cfg.batch)
             rows: list[JournalEvent] = []
@@ -367,7 +368,6 @@ class _Session:
                 if link.probe is not None:
                     link.probe("sent", rows[-1].seq)
                 continue
-            link._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(link._wake.wait(), min(self.ack_timeout, 1.0))
             self._check_stall()
