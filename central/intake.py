@@ -146,6 +146,7 @@ class IntakeServer:
         self.pushed = pushed
         self.address = ""
         self._token = b""
+        self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         if not self.cfg.enabled:
@@ -161,9 +162,13 @@ class IntakeServer:
                 [f"[intake] token_file: {self.cfg.token_file}: token shorter than 16 characters"]
             )
         host, _, port = self.cfg.listen.rpartition(":")
-        server = await asyncio.start_server(self._serve, host, int(port))
-        sock = server.sockets[0].getsockname()
+        self._server = await asyncio.start_server(self._serve, host, int(port))
+        sock = self._server.sockets[0].getsockname()
         self.address = f"{sock[0]}:{sock[1]}"
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

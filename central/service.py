@@ -58,6 +58,10 @@ def sd_notify(state: str) -> None:
         sock.sendto(state.encode(), address)
 
 
+STATION_COMMANDS = frozenset({p.HELLO, p.EVENTS, p.PING, p.SNAPREQ})
+NO_HELLO = "this connection has not said HELLO: reconnect"
+
+
 @dataclass
 class Pending:
     """Messages received since the last commit started."""
@@ -108,6 +112,8 @@ class CentralService:
     """Run with `await CentralService(cfg).run()`; `ready` is set once the self-test passed."""
 
     def __init__(self, cfg: CentralConfig, store: SqlStore | None = None) -> None:
+        if not zmq.has("curve"):
+            raise ConfigError(["this libzmq has no CURVE support: central cannot encrypt"])
         self.cfg = cfg
         c = cfg.central
         self.public, self.secret = load_server_keys(Path(c.secret_key_file))
@@ -124,6 +130,7 @@ class CentralService:
         self._refusal_logged: dict[str, float] = {}
         self.bound: dict[str, str] = {}
         self.routes = RouteGuard()
+        self.hello_routes: dict[str, bytes] = {}  # station -> route of its latest HELLO
 
     def _server_socket(
         self, ctx: zmq.asyncio.Context, kind: int, domain: str
@@ -163,6 +170,7 @@ class CentralService:
             self.downstream.bind(ctx, lambda kind: self._server_socket(ctx, kind, auth.SUBSCRIBERS))
             self.bound.update(self.downstream.bound)
             intake = IntakeServer(self.cfg.intake, self.store, self.feed.push_all)
+            self._intake = intake
             await intake.start()
             if intake.address:
                 self.bound["intake"] = intake.address
@@ -183,6 +191,8 @@ class CentralService:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             router.close(0)
+            with contextlib.suppress(Exception):
+                self._intake.close()
             with contextlib.suppress(Exception):
                 self.downstream.close()
             zap.stop()
@@ -242,20 +252,25 @@ class CentralService:
                 route, p.encode(p.ERROR, p.Error(code=exc.code, reason=exc.reason[:300]))
             )
             return
-        if isinstance(body, p.Events):
+        if command not in STATION_COMMANDS:
+            err = p.ProtocolError("command", f"{command.decode()} is not sent by stations")
+            self._malformed(station, err, raw)
+            await self._send(route, p.encode(p.ERROR, p.Error(code=err.code, reason=err.reason)))
+        elif isinstance(body, p.Hello):
+            await self._hello(station, route, body)
+        elif self.hello_routes.get(station) != route:
+            # A connection that never said HELLO here (libzmq reconnected it under the station,
+            # e.g. to a restarted central): it must start over, or it would never learn
+            # where this central's copy of its journal ends.
+            await self._send(route, p.encode(p.ERROR, p.Error(code="reconnect", reason=NO_HELLO)))
+        elif isinstance(body, p.Events):
             self.pending.events.extend((station, ev) for ev in body.events)
             self.pending.routes[station] = route
             self._wake_commit.set()
-        elif isinstance(body, p.Hello):
-            await self._hello(station, route, body)
         elif command == p.PING:
             await self._send(route, p.encode(p.PONG, p.Ping()))
         elif isinstance(body, p.SnapReq):
             await self.feed.snapshot(station, route)
-        else:
-            err = p.ProtocolError("command", f"{command.decode()} is not sent by stations")
-            self._malformed(station, err, raw)
-            await self._send(route, p.encode(p.ERROR, p.Error(code=err.code, reason=err.reason)))
 
     def _refuse(self, who: str, why: str) -> None:
         self.stats.refused += 1
@@ -288,6 +303,7 @@ class CentralService:
                 "central holds more of this station's journal than the station: station lost data",
                 extra={"station": station, "central": last, "station_seq": hello.last_written_seq},
             )
+        self.hello_routes[station] = route
         welcome = p.Welcome(
             last_committed_seq=last, server_epoch=self.epoch, window=self.cfg.central.window
         )

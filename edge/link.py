@@ -113,6 +113,8 @@ class StationLink:
         state_dir: Path | None = None,
         keys: tuple[bytes, bytes, bytes] | None = None,
     ) -> None:
+        if not zmq.has("curve"):
+            raise ConfigError(["[link] this libzmq has no CURVE support: cannot encrypt the link"])
         self.cfg = cfg
         self.station_id = station_id
         self.journal = journal
@@ -259,6 +261,12 @@ class StationLink:
 
     async def _watch(self, monitor: zmq.asyncio.Socket, session: _Session) -> None:
         """Turn socket-monitor events into session signals (auth failure, handshake, drop)."""
+        try:
+            await self._watch_events(monitor, session)
+        except (zmq.ZMQError, ValueError, KeyError) as exc:  # never leave a session blind
+            session.fail(SessionEnd(f"socket monitor failed: {exc}"))
+
+    async def _watch_events(self, monitor: zmq.asyncio.Socket, session: _Session) -> None:
         failed_handshakes = 0
         while True:
             event = parse_monitor_message(await monitor.recv_multipart())
@@ -270,6 +278,8 @@ class StationLink:
                         SessionEnd("CURVE handshake keeps failing (wrong server key?)", auth=True)
                     )
             elif kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                if session.welcomed:  # libzmq reconnected under us: central must hear HELLO
+                    session.fail(SessionEnd("reconnected to central"))
                 session.handshaken.set()
             elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 session.fail(
