@@ -68,7 +68,8 @@ class Downstream:
         position = await asyncio.to_thread(self.store.head)  # history is served by replay
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.cfg.poll_ms / 1000)
+                async with asyncio.timeout(self.cfg.poll_ms / 1000):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 position = await self._publish_after(position)

@@ -172,7 +172,8 @@ class IntakeServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            status, body = await asyncio.wait_for(self._request(reader), 30)
+            async with asyncio.timeout(30):
+                status, body = await self._request(reader)
         except (TimeoutError, ValueError, asyncio.IncompleteReadError, ConnectionError):
             status, body = 400, {"error": "malformed HTTP request"}
         except Exception:

@@ -271,6 +271,7 @@ class StationLink:
         while True:
             event = parse_monitor_message(await monitor.recv_multipart())
             kind = event["event"]
+            LOG.debug("socket event", extra={"event": int(kind), "value": event["value"]})
             if kind == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 failed_handshakes += 1  # once may be a crash mid-handshake; thrice is the key
                 if failed_handshakes >= 3:
@@ -326,7 +327,9 @@ class _Session:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, stuck = await asyncio.wait(tasks, timeout=5)
+            if stuck:  # never let a task that ignores cancellation hold the link
+                LOG.error("session tasks did not stop", extra={"tasks": len(stuck)})
 
     async def _send(self, command: bytes, body: msgspec.Struct) -> None:
         await self.sock.send_multipart(p.encode(command, body))
@@ -335,7 +338,8 @@ class _Session:
         link = self.link
         timeout = link.cfg.timeout_ms / 1000
         try:
-            await asyncio.wait_for(self.handshaken.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.handshaken.wait()
         except TimeoutError:
             raise SessionEnd(
                 f"no CURVE handshake with {link._endpoint} within {timeout:g} s"
@@ -351,7 +355,8 @@ class _Session:
         )
         await self._send(p.HELLO, hello)
         try:
-            await asyncio.wait_for(self._welcome.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._welcome.wait()
         except TimeoutError:
             raise SessionEnd("no WELCOME from central") from None
         await self._pump()
@@ -378,8 +383,11 @@ class _Session:
                 if link.probe is not None:
                     link.probe("sent", rows[-1].seq)
                 continue
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # races its timeout, and the session's clean-up would then wait forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(link._wake.wait(), min(self.ack_timeout, 1.0))
+                async with asyncio.timeout(min(self.ack_timeout, 1.0)):
+                    await link._wake.wait()
             self._check_stall()
 
     def _check_stall(self) -> None:
@@ -402,6 +410,7 @@ class _Session:
         while True:
             frames = await self.sock.recv_multipart()
             self.last_rx = time.monotonic()
+            LOG.debug("received", extra={"command": frames[1][:16] if len(frames) > 1 else b""})
             try:
                 command, body = p.decode(frames)
             except p.ProtocolError as exc:

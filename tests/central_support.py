@@ -291,7 +291,7 @@ async def _sender(setup_root: Path, config: Path, name: str, total: int, rate: i
 
     from edge.logs import setup_logging
 
-    setup_logging("info")
+    setup_logging(os.environ.get("PACKSTATION_TEST_LOG", "info"))
     cfg = msgspec.json.decode((setup_root / f"{name}.link.json").read_bytes(), type=LinkSection)
     journal = Journal(setup_root / name / "journal.sqlite3")
     replica = Replica(setup_root / name / "replica.sqlite3")
