@@ -32,7 +32,8 @@ from edge.station_config import StationConfig
 
 LOG = logging.getLogger(__name__)
 NEVER = datetime.min.replace(tzinfo=UTC)  # ask the replica for expired badges too
-INVENTORY_REFRESH_S = 30.0  # rebuilding a 100,000-package index costs ~0.5 s of CPU
+REPLICA_POLL_S = 1.0
+INVENTORY_REBUILD_S = 30.0  # rebuilding a 100,000-package index costs ~0.5 s of CPU
 
 
 def journal_file(cfg: StationConfig) -> Path:
@@ -133,6 +134,13 @@ class ReplicaCentral:
             return Inventory.from_json(b"[]")
 
     def inventory(self) -> Inventory:
+        """The index; while it is empty (a fresh station before central's first snapshot was
+        indexed) it is built at once when the replica has moved, so no scan is judged against
+        an empty vault once central's copy is here."""
+        if len(self._inventory) == 0:
+            qseq = self.replica.last_qseq()
+            if qseq != self._qseq:
+                self._inventory, self._qseq = self._build_inventory(), qseq
         return self._inventory
 
     def badge(self, code: str) -> Badge | None:
@@ -166,13 +174,17 @@ class ReplicaCentral:
         return msgspec.json.encode(self.replica.inventory())
 
     async def run(self, station: StationHandle) -> None:
-        """Rebuild the inventory index (off the loop) after the replica moved."""
+        """Rebuild the inventory index (off the loop) after the replica moved: at once while it
+        is empty (the first sync), else at most every INVENTORY_REBUILD_S."""
+        loop = asyncio.get_running_loop()
+        last_build = loop.time()
         while True:
-            await asyncio.sleep(INVENTORY_REFRESH_S)
+            await asyncio.sleep(REPLICA_POLL_S)
             qseq = await asyncio.to_thread(self.replica.last_qseq)
-            if qseq != self._qseq:
+            due = len(self._inventory) == 0 or loop.time() - last_build >= INVENTORY_REBUILD_S
+            if qseq != self._qseq and due:
                 self._inventory = await asyncio.to_thread(self._build_inventory)
-                self._qseq = qseq
+                self._qseq, last_build = qseq, loop.time()
 
 
 def _order(obj: dict[str, Any] | None) -> Order | None:
