@@ -54,7 +54,14 @@ from drivers.sim_scanner import events_for
 from edge import label_inputs
 from edge._core import Inventory, OrderCheck, RestoreError, ScanCoreError
 from edge.errors import BadInput, ConfigError, DeviceError
-from edge.label import ExitLabel, HaltSlip, build_label, seal_code_for, station_info
+from edge.label import (
+    ExitLabel,
+    HaltSlip,
+    build_label,
+    local_time,
+    seal_code_for,
+    station_info,
+)
 from edge.label_inputs import load_warnings, warnings_dir
 from edge.label_layout import layout_label, layout_slip
 from edge.label_print import label_job_id, slip_job_id
@@ -395,6 +402,7 @@ class SpoolPrinter:
 
     def _slip(self, job: SlipJob) -> HaltSlip:
         halt = job.halt
+        at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
         steps = ["Put the package aside for the supervisor."]
         if halt.candidates:
             steps.append("It may be: " + ", ".join(halt.candidates[:5]))
@@ -407,7 +415,7 @@ class SpoolPrinter:
             order_line=halt.line,
             station_id=self.cfg.station.id,
             agent_id=job.agent,
-            at=datetime.now().astimezone().isoformat(timespec="seconds"),
+            at=local_time(at, self.cfg.station.timezone).isoformat(timespec="seconds"),
             timezone=self.cfg.station.timezone,
         )
 
