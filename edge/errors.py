@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad usage or a bad input file
     REFUSED = 3  # a compliance refusal: over a limit, wrong batch, short weight...
     DEVICE = 4  # a device gave no usable answer
+    CHAIN_BROKEN = 5  # a journal's hash chain does not verify (tampering or damage)
     CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus stops restarting on it
 
 

@@ -28,6 +28,7 @@ EXIT_CODES_HELP = """exit codes:
   2   bad usage or a bad input file
   3   compliance refusal (over a limit, wrong batch, short weight...)
   4   a device gave no usable answer
+  5   a journal's hash chain is broken (journal verify, station start-up)
   78  configuration error (systemd does not restart on it)
 """
 

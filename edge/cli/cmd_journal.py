@@ -12,7 +12,7 @@ from typing import Any
 
 from edge.errors import ExitCode
 
-EXIT_CHAIN_BROKEN = 5  # the file is a journal, but a row does not verify (tampering or damage)
+EXIT_CHAIN_BROKEN = int(ExitCode.CHAIN_BROKEN)  # a journal whose rows do not verify
 
 JOURNAL_EXIT_CODES = """exit codes:
   0   the chain verifies (verify) / every event printed (export)
