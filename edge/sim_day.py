@@ -1,0 +1,169 @@
+"""The simulated technician: packs each order of the day through the station's inject channel.
+
+Scans go in as a scanner would send them (`scan TEXT`, decoded by the station's scanner path),
+weights come from the simulated scale on its pty (the station's scale driver reads them), labels
+come out of the simulated printer, whose decoded QR code is what the technician scans to seal the
+bag. The mistakes of the day are made on purpose and cleared as a supervisor would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.sim_printer import SimPrinter
+from drivers.sim_scale import SimScale
+from edge.sim_procs import InjectClient, SimError, wait_for
+from edge.simdata import AGENT_BADGE, SUPERVISOR_BADGE, PlannedOrder
+
+WEIGH_OK_MG = 10  # the technician's portion lands a little over the labelled weight
+SHORT_BY_MG = 20  # 3.48 g on a 3.50 g label
+
+
+@dataclass
+class OrderOutcome:
+    order_id: str
+    incident: str | None
+    status: str  # sealed, cancelled, failed
+    halts: list[str] = field(default_factory=list)
+    labels: int = 0
+    detail: str = ""
+
+
+class Technician:
+    def __init__(self, inject: InjectClient, printer: SimPrinter, scale: SimScale) -> None:
+        self.inject = inject
+        self.printer = printer
+        self.scale = scale
+        self.logins = 0
+
+    # -- small steps -------------------------------------------------------------------------
+    def scan(self, text: str) -> dict[str, Any]:
+        return self.inject.send(f"scan --device sim-scanner {text}")
+
+    def ensure_login(self) -> None:
+        """Badge in when nobody is logged in (start of day, or after an inactivity logout)."""
+        if self.inject.state()["phase"] == "idle":
+            reply = self.scan(AGENT_BADGE)
+            if reply["phase"] == "idle":
+                raise SimError(f"login refused for {AGENT_BADGE}: {reply}")
+            self.logins += 1
+
+    def wait_phase(self, done: Callable[[dict[str, Any]], bool], what: str, timeout: float = 15) -> dict[str, Any]:
+        found: dict[str, Any] = wait_for(what, lambda: _if(self.inject.state(), done), timeout, 0.02)
+        return found
+
+    def supervisor_clear(self, outcome: OrderOutcome) -> None:
+        """Supervisor badge twice: the halt is cleared and the order returns where it stopped."""
+        self.scan(SUPERVISOR_BADGE)
+        reply = self.scan(SUPERVISOR_BADGE)
+        if reply["phase"] in ("halted", "override"):
+            raise SimError(f"order {outcome.order_id}: supervisor clear not accepted: {reply}")
+
+    def supervisor_cancel(self, order_id: str) -> None:
+        """Supervisor badge then the order ticket: the order is cancelled."""
+        self.scan(SUPERVISOR_BADGE)
+        self.scan(f"ORD-{order_id}")
+
+    def _halt(self, reply: dict[str, Any], outcome: OrderOutcome, expected: str) -> None:
+        state = self.inject.state()
+        if reply["phase"] != "halted" and state["phase"] != "halted":
+            raise SimError(f"order {outcome.order_id}: {expected} was not caught: {reply}")
+        order = state.get("order") or {}
+        halt = (order.get("halt") or {}).get("info") or {}
+        outcome.halts.append(str(halt.get("code", expected)))
+
+    # -- one order ---------------------------------------------------------------------------
+    def pack(self, planned: PlannedOrder) -> OrderOutcome:
+        order = planned.order
+        order_id = order["order_id"]
+        outcome = OrderOutcome(order_id, planned.incident, "failed")
+        self.ensure_login()
+        jobs_before = len(self.printer.jobs)
+        reply = self.scan(f"ORD-{order_id}")
+        if reply["phase"] != "picking":
+            raise SimError(f"order {order_id}: ticket not accepted: {reply}")
+        incident = planned.incident
+        lines = order["lines"]
+        for index, line in enumerate(lines):
+            number = line["line"]
+            uid = planned.picks[number]
+            last = index == len(lines) - 1
+            if index == 0 and incident in ("wrong_batch", "typo_tag", "expired") and planned.wrong:
+                self._halt(self.scan(planned.wrong), outcome, incident)
+                self.supervisor_clear(outcome)
+            if line.get("weigh"):
+                labelled = int(line["labelled_weight_mg"])
+                short = incident == "short_weight"
+                self.scale.place(labelled - SHORT_BY_MG if short else labelled + WEIGH_OK_MG)
+            if last and incident == "paper_out":
+                self.printer.set_state(paper="end")  # the roll runs out as the label prints
+            reply = self.scan(uid)
+            if line.get("weigh"):
+                state = self.wait_phase(
+                    lambda s: s["phase"] != "weighing", f"order {order_id}: the scale reading"
+                )
+                if incident == "short_weight":
+                    if state["phase"] != "halted":
+                        raise SimError(f"order {order_id}: short weight was not caught: {state}")
+                    self._halt(reply | {"phase": "halted"}, outcome, "short_weight")
+                    self.scale.place(labelled + WEIGH_OK_MG)  # topped up to 3.51 g
+                    self.supervisor_clear(outcome)
+                    self.wait_phase(lambda s: s["phase"] != "weighing", f"order {order_id}: re-weigh")
+            if index == 0 and incident == "duplicate_scan" and planned.wrong:
+                self._halt(self.scan(planned.wrong), outcome, "duplicate")
+                self.supervisor_clear(outcome)
+        if incident == "over_limit":
+            state = self.wait_phase(lambda s: s["phase"] in ("halted", "label", "seal"), "limits")
+            if state["phase"] != "halted":
+                raise SimError(f"order {order_id}: over the limit but not halted: {state['phase']}")
+            self._halt({"phase": "halted"}, outcome, "over_limit")
+            self.supervisor_cancel(order_id)
+            outcome.status = "cancelled"
+            self.printer_jobs(outcome, jobs_before)
+            return outcome
+        if incident == "paper_out":
+            # the label cannot print: the station reports the printer, the technician reloads
+            self.wait_phase(
+                lambda s: bool((s.get("order") or {}).get("label_failed")) or s["phase"] == "seal",
+                f"order {order_id}: the printer reporting paper end",
+                timeout=25,
+            )
+            time.sleep(0.2)  # the technician takes a moment to reload
+            self.printer.set_state(paper="ok")
+        seal = self.wait_for_seal(order_id, jobs_before)
+        reply = self.scan(seal)
+        if "sealed" not in [s[0] for s in reply.get("signals", [])] and reply["phase"] != "ready":
+            raise SimError(f"order {order_id}: seal scan not accepted: {reply}")
+        outcome.status = "sealed"
+        self.printer_jobs(outcome, jobs_before)
+        return outcome
+
+    def printer_jobs(self, outcome: OrderOutcome, before: int) -> None:
+        prefix = f"SEAL-{outcome.order_id}-"
+        outcome.labels = sum(
+            1
+            for job in self.printer.jobs[before:]
+            if any(q.startswith(prefix) for q in job.decoded.qr_payloads)
+        )
+
+    def wait_for_seal(self, order_id: str, jobs_before: int) -> str:
+        """The seal code from the QR of this order's label as the printer printed it."""
+        prefix = f"SEAL-{order_id}-"
+
+        def printed() -> str | None:
+            for job in self.printer.jobs[jobs_before:]:
+                for payload in job.decoded.qr_payloads:
+                    if payload.startswith(prefix):
+                        return payload
+            return None
+
+        code: str = wait_for(f"order {order_id}: its exit label", printed, 30, 0.02)
+        self.wait_phase(lambda s: s["phase"] == "seal", f"order {order_id}: the seal step")
+        return code
+
+
+def _if(state: dict[str, Any], done: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+    return state if done(state) else None
