@@ -52,10 +52,23 @@ class WorkflowSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     print_slips: bool = True
 
 
+LinkMillis = Annotated[int, msgspec.Meta(ge=10, le=3_600_000)]
+
+
 class LinkSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The link to central ([link])."""
+    """The link to central ([link]); see edge/link.py and docs/readme/central.md."""
 
     endpoint: str = "tcp://127.0.0.1:5560"
+    fallback_endpoints: list[str] = msgspec.field(default_factory=list)
+    secret_key_file: str = ""  # "" = <state_dir>/keys/<station id>.key_secret
+    server_key_file: str = ""  # "" = <state_dir>/keys/central.key
+    replica_path: str = ""  # "" = <state_dir>/replica.sqlite3
+    heartbeat_ms: LinkMillis = 2000
+    timeout_ms: LinkMillis = 10000
+    ack_timeout_ms: LinkMillis = 5000
+    reconnect_max_ms: LinkMillis = 30000
+    window: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1024
+    batch: Annotated[int, msgspec.Meta(ge=1, le=512)] = 256
 
 
 class VerifySection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

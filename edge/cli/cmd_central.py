@@ -1,0 +1,227 @@
+"""`packstation central ...`: run the central sync service and administer it.
+
+packstation central --config FILE                 run the service
+packstation central import orders|inventory|badges FILE
+packstation central allow NAME.key [--name N] [--subscriber]
+packstation central revoke NAME [--subscriber]
+packstation central tail [--since N] [--topic PREFIX]...
+packstation central export [--since N] [--quarantine]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge.errors import BadInput, ExitCode
+
+CONFIG_HELP = "central configuration file (default: embedded defaults)"
+
+
+def register(sub: Any) -> None:
+    """Add `central` (runs the service) and its administration subcommands."""
+    parser = sub.add_parser(
+        "central",
+        help="the central sync service (run, import, allow/revoke keys, tail, export)",
+        description="Without a subcommand: run the central sync service.",
+    )
+    parser.add_argument("--config", type=Path, help=CONFIG_HELP)
+    parser.set_defaults(handler=_run)
+    cmds = parser.add_subparsers(title="central commands", metavar="COMMAND")
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = cmds.add_parser(name, help=help_, description=help_)
+        p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
+        return p
+
+    imp = add("import", "import ORDERS.json, INVENTORY.json or BADGES.json into the store")
+    imp.add_argument("kind", choices=["orders", "inventory", "badges"])
+    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.set_defaults(handler=_import)
+
+    allow = add("allow", "allow a station (or subscriber) public key; live in keys_poll_ms")
+    allow.add_argument("key_file", type=Path, metavar="NAME.key")
+    allow.add_argument("--name", help="station id / subscriber name (default: the file's NAME)")
+    allow.add_argument("--subscriber", action="store_true", help="a downstream subscriber key")
+    allow.set_defaults(handler=_allow)
+
+    revoke = add("revoke", "revoke a key; its live connections are cut off too")
+    revoke.add_argument("name", metavar="NAME")
+    revoke.add_argument("--subscriber", action="store_true", help="a downstream subscriber key")
+    revoke.set_defaults(handler=_revoke)
+
+    tail = add("tail", "subscribe to accepted events and print them as JSON lines")
+    tail.add_argument("--since", type=int, default=None, help="replay from after gseq N first")
+    tail.add_argument("--topic", action="append", default=[], help="topic prefix, e.g. event/pick")
+    tail.add_argument("--key", type=Path, required=True, help="subscriber NAME.key_secret")
+    tail.add_argument("--server-key", type=Path, help="central.key (default: from the config)")
+    tail.add_argument("--pub", help="PUB endpoint (default: [downstream] pub_bind)")
+    tail.add_argument("--replay", help="replay endpoint (default: [downstream] replay_bind)")
+    tail.add_argument("--count", type=int, help="exit after printing N events")
+    tail.add_argument("--idle-exit", type=float, help="exit after this many seconds without events")
+    tail.set_defaults(handler=_tail)
+
+    export = add("export", "print every stored event as JSON lines (gseq order)")
+    export.add_argument("--since", type=int, default=0, help="only events after gseq N")
+    export.add_argument("--quarantine", action="store_true", help="print the quarantine instead")
+    export.set_defaults(handler=_export)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from central.config import load_central_config
+
+    return load_central_config(getattr(args, "config", None))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from central.service import CentralService
+
+    service = CentralService(_config(args))
+
+    async def main() -> None:
+        task = asyncio.create_task(service.run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # systemd stop: close sockets, then exit 0
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    return int(ExitCode.OK)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from central.intake import import_file
+    from central.store import open_store
+
+    store = open_store(_config(args).central.store)
+    try:
+        changes, qseq = import_file(store, args.kind, args.file)
+    finally:
+        store.close()
+    print(f"{args.file}: {changes} {args.kind} changes committed (feed qseq {qseq})")
+    return int(ExitCode.OK)
+
+
+def _key_dir(args: argparse.Namespace) -> Path:
+    c = _config(args).central
+    return Path(c.subscriber_keys_dir if args.subscriber else c.station_keys_dir)
+
+
+def _allow(args: argparse.Namespace) -> int:
+    import zmq.auth
+
+    from central.auth import NAME_RE
+
+    src: Path = args.key_file
+    name = args.name or src.name.removesuffix("_secret").removesuffix(".key")
+    if not NAME_RE.match(name):
+        raise BadInput(f"invalid name {name!r}: lower-case letters, digits, '.', '_', '-'")
+    try:
+        public, _ = zmq.auth.load_certificate(src)
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{src}: not a CURVE certificate: {exc}") from exc
+    directory = _key_dir(args)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{name}.key.tmp"
+    tmp.write_text(  # only the public half is copied, whatever file was given
+        f'# allowed by packstation central allow\nmetadata\ncurve\n    public-key = "{public.decode()}"\n'
+    )
+    tmp.replace(directory / f"{name}.key")
+    print(f"allowed {name} ({public.decode()}) in {directory}")
+    return int(ExitCode.OK)
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    directory = _key_dir(args)
+    target = directory / f"{args.name}.key"
+    if not target.exists():
+        raise BadInput(f"no key named {args.name!r} in {directory}")
+    revoked = directory / "revoked"
+    revoked.mkdir(exist_ok=True)
+    shutil.move(target, revoked / f"{args.name}.key")  # kept for the audit trail
+    print(f"revoked {args.name}; its connections are refused from the next key poll")
+    return int(ExitCode.OK)
+
+
+def _event_json(ev: Any) -> str:
+    try:
+        body: Any = json.loads(ev.body)
+    except ValueError:
+        body = ev.body.decode(errors="replace")
+    return json.dumps(
+        {
+            "gseq": ev.gseq,
+            "station_id": ev.station_id,
+            "seq": ev.seq,
+            "event_id": ev.event_id,
+            "at": ev.at,
+            "type": ev.type,
+            "body": body,
+            "hash": ev.hash.hex(),
+        },
+        ensure_ascii=False,
+    )
+
+
+def _tail(args: argparse.Namespace) -> int:
+    import zmq.auth
+
+    from central.auth import local_endpoint
+    from central.downstream import Subscriber
+
+    cfg = _config(args)
+    public, secret = zmq.auth.load_certificate(args.key)
+    if not secret:
+        raise BadInput(f"{args.key}: holds no secret key (use NAME.key_secret)")
+    server, _ = zmq.auth.load_certificate(args.server_key or Path(cfg.central.secret_key_file))
+    sub = Subscriber(
+        args.pub or local_endpoint(cfg.downstream.pub_bind),
+        args.replay or local_endpoint(cfg.downstream.replay_bind),
+        (public, secret, server),
+        args.topic,
+    )
+    printed = 0
+    try:
+        since = args.since
+        if since is None:
+            since = sub.replay(2**62).head  # from now on
+        idle = None if args.idle_exit is None else int(args.idle_exit * 1000)
+        for ev in sub.events(since, idle):
+            print(_event_json(ev), flush=True)
+            printed += 1
+            if args.count is not None and printed >= args.count:
+                break
+    except (TimeoutError, ConnectionRefusedError) as exc:
+        print(f"packstation: {exc}", file=sys.stderr)
+        return int(ExitCode.DEVICE)
+    finally:
+        sub.close()
+    return int(ExitCode.OK)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from central.store import open_store
+
+    store = open_store(_config(args).central.store)
+    try:
+        if args.quarantine:
+            for row in store.quarantined():
+                row["raw"] = bytes(row["raw"]).hex()
+                print(json.dumps(row, ensure_ascii=False))
+            return int(ExitCode.OK)
+        position = args.since
+        while batch := store.events_after(position, 5000):
+            for ev in batch:
+                print(_event_json(ev))
+            position = batch[-1].gseq
+    finally:
+        store.close()
+    return int(ExitCode.OK)
