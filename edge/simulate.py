@@ -110,8 +110,9 @@ def run_day(options: SimOptions, progress_out: TextIO = sys.stderr) -> Summary:
         summary.failures.append(str(exc))
     finally:
         inject.close()
+        was_running = station.alive()
         station_rc = station.stop()
-        if station_rc not in (None, 0):
+        if was_running and station_rc not in (None, 0):
             summary.failures.append(f"station exited with {station_rc} at shutdown (see {station.log})")
         _finish(run, summary, outcomes, printer, central)
         central.stop()
