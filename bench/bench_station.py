@@ -46,6 +46,7 @@ def uid_of(n: int) -> str:
 def bench_ports(cfg: StationConfig) -> StationPorts:
     """Port factory: the stand-ins over a generated inventory of `bench.json`'s size."""
     from edge.weigh_rule import ToleranceWeighRule
+
     from tests.station_support import (
         BADGES,
         CapLimits,

@@ -107,10 +107,20 @@ class LimitResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class WeighResult(msgspec.Struct, frozen=True, kw_only=True):
+    """`code` names a refusal that is neither short nor over weight (e.g. `coarse_scale`)."""
+
     ok: bool
     reason: str
     min_mg: int
     max_mg: int
+    code: str = ""
+
+
+class ScaleReading(msgspec.Struct, frozen=True, kw_only=True):
+    """A captured stable net weight and the scale division it was read with (mg)."""
+
+    net_mg: int
+    division_mg: int = 0
 
 
 class Badge(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,6 +163,7 @@ class LabelJob(msgspec.Struct, frozen=True, kw_only=True):
     order: Order
     picks: list[Pick]
     agent: str
+    at: str = ""  # when the order was first sent to print: every reprint is the same label
 
 
 class SlipJob(msgspec.Struct, frozen=True, kw_only=True):
@@ -198,8 +209,9 @@ class LimitChecker(Protocol):
 
 
 class WeighRule(Protocol):
-    def judge(self, line: OrderLine, net_mg: int) -> WeighResult:
-        """Whether a weighed-out line's net weight is acceptable against its labelled weight."""
+    def judge(self, line: OrderLine, net_mg: int, division_mg: int = 0) -> WeighResult:
+        """Whether a weighed-out line's net weight, read on a scale of `division_mg` steps
+        (0 = not known), is acceptable against its labelled weight."""
         ...
 
 
@@ -249,8 +261,17 @@ class Indicator(Protocol):
 
 
 class Scale(Protocol):
-    async def weigh(self) -> int:
-        """One stable net reading in milligrams; raises edge.errors.DeviceError on no reading."""
+    async def weigh(self) -> ScaleReading:
+        """One stable net reading; raises edge.errors.DeviceError on no reading."""
+        ...
+
+
+class ScanDecoder(Protocol):
+    """Turns injected text into scans through the real scanner decoder (the inject channel)."""
+
+    def decode(self, text: str, device: str) -> list[tuple[str, str | None]]:
+        """The (text, AIM id) of each whole scan the decoder made of `text` typed on `device`;
+        ValueError when it cannot be typed or the decoder discarded it."""
         ...
 
 
@@ -263,7 +284,7 @@ class EventSink(Protocol):
 class StationHandle(Protocol):
     """What a service may tell the daemon; each call returns once the input is committed."""
 
-    async def feed_scan(self, raw: str, device: str = "") -> object:
+    async def feed_scan(self, raw: str, device: str = "", aim_id: str | None = None) -> object:
         """A decoded scan from a scanner (classified by the [scan] patterns)."""
         ...
 
@@ -297,3 +318,4 @@ class StationPorts:
     sink: EventSink
     scale: Scale | None = None
     services: list[Service] = field(default_factory=list)
+    scan_decoder: ScanDecoder | None = None  # None: injected scans skip the key decoder

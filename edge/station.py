@@ -22,17 +22,17 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from drivers.scanner.classify import AgentBadge, Classifier, OrderTicket, SealCode
 from edge.disk_guard import DiskGuard
 from edge.errors import ConfigError, DeviceError
 from edge.journal import Journal, JournalError
 from edge.ports import LabelJob, PrintJob, Signal, StationPorts
-from edge.scan_input import ScanClassifier
 from edge.sdnotify import Notifier
 from edge.station_config import StationConfig
 from edge.station_inject import InjectServer
-from edge.weigh_rule import ToleranceWeighRule
 from edge.workflow import Workflow
 from edge.workflow_state import (
+    BadgeScanned,
     DeviceStateChanged,
     DiskStateChanged,
     Effect,
@@ -40,6 +40,7 @@ from edge.workflow_state import (
     Input,
     NextOrderRequested,
     OrderStatus,
+    PackageScanned,
     PrintFailed,
     PrintFinished,
     PrintLabel,
@@ -47,7 +48,9 @@ from edge.workflow_state import (
     Record,
     RequestWeight,
     Resumed,
+    SealScanned,
     Tick,
+    TicketScanned,
     WeightCaptured,
     WorkflowState,
     decode_state,
@@ -78,13 +81,7 @@ def journal_path(cfg: StationConfig) -> Path:
 
 def load_ports(cfg: StationConfig) -> StationPorts:
     """Build the ports named by [station] ports ("module:function" taking the config)."""
-    spec = cfg.station.ports
-    if not spec:
-        message = (
-            "[station] ports: the built-in driver wiring is not part of this build; "
-            'set ports = "module:function" returning edge.ports.StationPorts'
-        )
-        raise ConfigError([message])
+    spec = cfg.station.ports or "edge.station_wiring:build_ports"
     module_name, _, func_name = spec.partition(":")
     try:
         factory: Callable[[StationConfig], StationPorts] = getattr(
@@ -95,6 +92,25 @@ def load_ports(cfg: StationConfig) -> StationPorts:
     return factory(cfg)
 
 
+ScanInput = BadgeScanned | TicketScanned | PackageScanned | SealScanned
+
+
+def route_scan(classifier: Classifier, text: str, device: str, aim_id: str | None) -> ScanInput:
+    """A decoded scan -> a workflow input, by the scanner driver's [scan] classification.
+
+    Anything that is not a badge, a ticket or a seal code goes to the Verifier as a package scan
+    (with its AIM identifier, which the Rust core splits off again), which names it `malformed`
+    when it is no package at all: the technician gets a reason, never silence."""
+    kind = classifier.classify(text, aim_id)
+    if isinstance(kind, AgentBadge):
+        return BadgeScanned(kind.code, device)
+    if isinstance(kind, OrderTicket):
+        return TicketScanned(kind.code.removeprefix("ORD-"), kind.code, device)
+    if isinstance(kind, SealCode):
+        return SealScanned(kind.code, device)
+    return PackageScanned((aim_id or "") + text, device)
+
+
 class Station:
     """The daemon. `run()` returns when SIGTERM/SIGINT arrives (or `stop()` is called)."""
 
@@ -102,7 +118,7 @@ class Station:
         self.cfg = cfg
         self.ports = ports
         self.notifier = notifier or Notifier()
-        self.classifier = ScanClassifier(cfg.scan)
+        self.classifier = Classifier(cfg.scan)
         self.workflow = Workflow(
             verifier=ports.verifier,
             limits=ports.limits,
@@ -153,8 +169,16 @@ class Station:
             signals=signals,
         )
 
-    async def feed_scan(self, raw: str, device: str = "") -> FeedResult:
-        return await self.feed(self.classifier.classify(raw, device))
+    async def feed_scan(self, raw: str, device: str = "", aim_id: str | None = None) -> FeedResult:
+        return await self.feed(route_scan(self.classifier, raw, device, aim_id))
+
+    async def inject_scan(self, text: str, device: str) -> list[FeedResult]:
+        """An injected scan typed through the scanner decoder (when the ports have one); one
+        result per whole scan decoded. ValueError when the decoder cannot take the text."""
+        decoder = self.ports.scan_decoder
+        if decoder is None:
+            return [await self.feed_scan(text, device)]
+        return [await self.feed_scan(t, device, aim) for t, aim in decoder.decode(text, device)]
 
     async def device_state(self, device: str, ok: bool, detail: str = "") -> FeedResult:
         return await self.feed(DeviceStateChanged(device, ok, detail))
@@ -203,11 +227,11 @@ class Station:
     async def _weigh(self, uid: str) -> None:
         assert self.ports.scale is not None
         try:
-            net_mg = await self.ports.scale.weigh()
+            reading = await self.ports.scale.weigh()
         except DeviceError as exc:
             await self.feed(DeviceStateChanged("scale", False, str(exc)))
             return
-        await self.feed(WeightCaptured(net_mg, uid))
+        await self.feed(WeightCaptured(reading.net_mg, uid, reading.division_mg))
         if "scale" in self.state.devices_down:
             await self.feed(DeviceStateChanged("scale", True, ""))
 
@@ -339,11 +363,6 @@ class Station:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
 
 
-def default_weigh_rule(cfg: StationConfig) -> ToleranceWeighRule:
-    """The built-in WeighRule from [scale] over_tolerance_mg (port factories may reuse it)."""
-    return ToleranceWeighRule(cfg.scale.over_tolerance_mg)
-
-
 def run_station(cfg: StationConfig) -> int:
     """Build the ports and run the daemon until SIGTERM."""
     ports = load_ports(cfg)
@@ -354,4 +373,12 @@ def run_station(cfg: StationConfig) -> int:
     return asyncio.run(main())
 
 
-__all__ = ["ChainBroken", "FeedResult", "Station", "journal_path", "load_ports", "run_station"]
+__all__ = [
+    "ChainBroken",
+    "FeedResult",
+    "Station",
+    "journal_path",
+    "load_ports",
+    "route_scan",
+    "run_station",
+]

@@ -28,6 +28,8 @@ class StationSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     inject_socket: str = ""
     # "module:function" building edge.ports.StationPorts from the config ("" = built-in wiring).
     ports: str = ""
+    # Directory of inventory.json / orders.json / badges.json standing in for central ("" = none).
+    seed_dir: str = ""
 
 
 class LimitsSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -50,6 +52,7 @@ class WorkflowSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     inactivity_logout_s: Annotated[int, msgspec.Meta(ge=10, le=86_400)] = 300
     print_slips: bool = True
+    weigh_timeout_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 60
 
 
 LinkMillis = Annotated[int, msgspec.Meta(ge=10, le=3_600_000)]

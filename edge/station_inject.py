@@ -3,7 +3,11 @@
 Enabled only by `[station] inject_socket = PATH`. One command per line, one JSON reply line each,
 sent after the command's events are committed (so a reply means "durable"):
 
-    scan [--device NAME] TEXT      a scan, classified by the [scan] patterns
+    scan [--device NAME] [--raw] TEXT
+                                   a scan typed as evdev key events through the real scanner
+                                   decoder (the device's layout), then classified by the
+                                   [scan] patterns; `\x1d` in TEXT is the GS1 separator;
+                                   --raw skips the decoder (text no layout can type)
     weight MG                      a stable net reading from the scale, integer milligrams
     device NAME ok|fault [DETAIL]  a device state (scanner, scale, printer, indicator, central)
     next                           take the next order central assigned (same as re-badging)
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 MAX_LINE = 4096
+GS = "\x1d"
+SCAN_USAGE = "scan: expected 'scan [--device NAME] [--raw] TEXT'"
 
 
 class InjectError(ValueError):
@@ -94,15 +100,7 @@ class InjectServer:
         verb, _, rest = line.partition(" ")
         rest = rest.strip()
         if verb == "scan":
-            device = "inject"
-            if rest.startswith("--device "):
-                parts = rest.split(" ", 2)
-                if len(parts) < 3:
-                    raise InjectError("scan: expected 'scan [--device NAME] TEXT'")
-                device, rest = parts[1], parts[2].strip()
-            if not rest:
-                raise InjectError("scan: expected 'scan [--device NAME] TEXT'")
-            return await self.station.feed_scan(rest, device)
+            return await self._scan(rest)
         if verb == "weight":
             if not rest.isdigit():
                 raise InjectError(f"weight: expected integer milligrams, got {rest!r}")
@@ -120,6 +118,30 @@ class InjectServer:
         raise InjectError(
             f"unknown command {verb!r}: expected scan, weight, device, next, tick, state"
         )
+
+    async def _scan(self, rest: str) -> FeedResult:
+        device, raw = "inject", False
+        while rest.startswith("--"):
+            flag, _, rest = rest.partition(" ")
+            if flag == "--raw":
+                raw = True
+            elif flag == "--device" and rest.strip():
+                device, _, rest = rest.strip().partition(" ")
+            else:
+                raise InjectError(SCAN_USAGE)
+            rest = rest.strip()
+        if not rest:
+            raise InjectError(SCAN_USAGE)
+        text = rest.replace("\\x1d", GS)
+        if raw:
+            return await self.station.feed_scan(text, device)
+        try:
+            results = await self.station.inject_scan(text, device)
+        except ValueError as exc:
+            raise InjectError(f"scan: {exc}") from exc
+        if not results:
+            raise InjectError("scan: the decoder made no scan of it")
+        return results[-1]
 
 
 def _reply(result: FeedResult) -> dict[str, Any]:

@@ -323,7 +323,7 @@ class Workflow(HaltSteps):
         net_mg = event.net_mg
         spec = order.order.line_of(pending.line) if pending else None
         assert pending is not None and spec is not None
-        result = self.weigh_rule.judge(spec, net_mg)
+        result = self.weigh_rule.judge(spec, net_mg, event.division_mg)
         run.record(
             "weight",
             line=pending.line,
@@ -336,7 +336,7 @@ class Workflow(HaltSteps):
             reason=result.reason,
         )
         if not result.ok:
-            code = "short_weight" if net_mg < result.min_mg else "over_weight"
+            code = result.code or ("short_weight" if net_mg < result.min_mg else "over_weight")
             info = HaltInfo(code=code, reason=result.reason, uid=pending.uid, line=pending.line)
             self._halt(run, info, Phase.WEIGHING)
             return
@@ -374,12 +374,17 @@ class Workflow(HaltSteps):
         order.label_job, order.label_failed, order.seal_code = job_id, "", None
         run.s.phase = Phase.LABEL
         run.record("label_requested", job_id=job_id, attempt=order.label_attempt)
-        agent = run.s.session.agent if run.s.session else ""
-        run.fx.append(
-            PrintLabel(
-                LabelJob(job_id=job_id, order=order.order, picks=list(order.picks), agent=agent)
-            )
+        if not order.label_at:
+            order.label_at = run.at
+            order.label_agent = run.s.session.agent if run.s.session else ""
+        job = LabelJob(
+            job_id=job_id,
+            order=order.order,
+            picks=list(order.picks),
+            agent=order.label_agent,
+            at=order.label_at,
         )
+        run.fx.append(PrintLabel(job))
 
     def _on_print_finished(self, run: Run, event: PrintFinished) -> None:
         order = run.s.order

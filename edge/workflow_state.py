@@ -47,6 +47,8 @@ class OrderProgress(msgspec.Struct, kw_only=True):
     picks: list[Pick] = msgspec.field(default_factory=list)
     weighing: Pick | None = None  # matched package whose line awaits its weight
     label_attempt: int = 0
+    label_at: str = ""  # first print request: reprints carry the same time and agent, so the
+    label_agent: str = ""  # printer spool sees the same label and never prints it twice
     label_job: str | None = None
     label_failed: str = ""  # last print failure reason, "" when none
     seal_code: str | None = None
@@ -108,6 +110,7 @@ class WeightCaptured(msgspec.Struct, frozen=True, tag="weight"):
 
     net_mg: int
     for_uid: str | None = None
+    division_mg: int = 0  # the scale's division; 0 = not known (an injected reading)
 
 
 class PrintFinished(msgspec.Struct, frozen=True, tag="print_finished"):

@@ -23,6 +23,7 @@ from typing import Any, Self
 
 import msgspec
 
+from drivers.scale import WeighOutRules
 from edge.errors import DeviceError
 from edge.ports import (
     Badge,
@@ -32,13 +33,14 @@ from edge.ports import (
     Pick,
     PrintJob,
     PrintOutcome,
+    ScaleReading,
     ScanVerdict,
     Signal,
     StationHandle,
     StationPorts,
 )
 from edge.station_config import StationConfig
-from edge.weigh_rule import ToleranceWeighRule
+from edge.station_wiring import DriverWeighRule
 
 REPO = Path(__file__).resolve().parent.parent
 TAG = "1A4060300002C9B0000{:05d}"  # 24 characters, METRC shape
@@ -225,10 +227,10 @@ class FileScale:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    async def weigh(self) -> int:
+    async def weigh(self) -> ScaleReading:
         await asyncio.sleep(0.005)
         try:
-            return int(self.path.read_text())
+            return ScaleReading(net_mg=int(self.path.read_text()), division_mg=10)
         except FileNotFoundError:
             raise DeviceError("scale: no stable reading within 2000 ms") from None
 
@@ -267,7 +269,7 @@ def make_ports(cfg: StationConfig) -> StationPorts:
     return StationPorts(
         verifier=TableVerifier(INVENTORY),
         limits=CapLimits(INVENTORY),
-        weigh_rule=ToleranceWeighRule(cfg.scale.over_tolerance_mg),
+        weigh_rule=DriverWeighRule(WeighOutRules(cfg.scale.over_tolerance_mg)),
         central=central,
         printer=DirPrinter(root),
         indicator=FileIndicator(root / "signals.log"),
@@ -397,3 +399,138 @@ class Daemon:
             self.proc.kill()
             self.proc.wait(10)
         self._close()
+
+
+# -- the real parts: the built-in wiring with simulated devices -----------------------------------
+
+
+def real_inventory() -> list[dict[str, Any]]:
+    """INVENTORY.json for the real-part scenarios (docs/formats.md), IL limit categories."""
+
+    def pkg(n: int, sku: str, batch: str, category: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "Label": tag(n),
+            "Item": {"Name": f"{sku} product"},
+            "Sku": sku,
+            "Batch": batch,
+            "Category": category,
+            "LabTestingState": "TestPassed",
+            **extra,
+        }
+
+    return [
+        pkg(1, "FLW-BD-35", "B-1", "flower", NetWeightMg=3500, ThcMg=700),
+        pkg(2, "FLW-BD-35", "B-1", "flower", NetWeightMg=3500, ThcMg=700),
+        pkg(3, "FLW-BD-35", "B-2", "flower", NetWeightMg=3500, ThcMg=700),
+        pkg(4, "EDI-GUM-10", "E-1", "edible", NetWeightMg=20000, ThcMg=400),
+        pkg(5, "FLW-OLD", "X-1", "flower", NetWeightMg=3500, ExpirationDate="2020-01-01"),
+        pkg(6, "BULK-OG", "G-1", "flower", NetWeightMg=3500, ThcMg=700),
+        pkg(7, "FLW-HOLD", "H-1", "flower", NetWeightMg=3500, IsOnHold=True),
+    ]
+
+
+def real_orders(now_iso: str) -> list[dict[str, Any]]:
+    """ORDERS.json for the scenarios; 2001 is assigned to station-01's queue."""
+    return [
+        {
+            "order_id": "1042",
+            "channel": "pickup",
+            "customer": {"id": "C-88", "name": "Ada L.", "class": "adult"},
+            "lines": [
+                {"line": 1, "uid": tag(1)},
+                {"line": 2, "sku": "FLW-BD-35", "batch": "B-1"},
+                {"line": 3, "sku": "BULK-OG", "weigh": True, "labelled_weight_mg": 3500},
+            ],
+        },
+        {
+            "order_id": "2001",
+            "channel": "delivery",
+            "station": "station-01",
+            "customer": {"id": "C-9", "name": "Bo K.", "class": "adult"},
+            "lines": [{"line": 1, "uid": tag(4)}],
+        },
+        {  # 400 mg THC of edibles on top of 200 mg bought today: over IL's 500 mg
+            "order_id": "3001",
+            "channel": "pickup",
+            "customer": {"id": "C-7", "name": "Cy D.", "class": "adult"},
+            "lines": [{"line": 1, "uid": tag(4)}],
+            "prior": [{"at": now_iso, "category": "edible", "quantity": 1, "thc_mg": 200}],
+        },
+        {
+            "order_id": "4001",
+            "channel": "pickup",
+            "customer": {"id": "C-1", "name": "Di E.", "class": "adult"},
+            "lines": [{"line": 1, "sku": "FLW-OLD"}],
+        },
+    ]
+
+
+def write_seed(seed: Path) -> None:
+    from datetime import UTC, datetime
+
+    seed.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    (seed / "inventory.json").write_text(json.dumps(real_inventory()))
+    (seed / "orders.json").write_text(json.dumps(real_orders(now)))
+    (seed / "badges.json").write_text(json.dumps(BADGES))
+
+
+def write_real_station(
+    tmp: Path, printer_target: str, scale_port: str | None = None, **workflow: str
+) -> Path:
+    """station.toml for the built-in wiring: seed files, sim printer, optional sim scale (mt-sics),
+    recording indicator (<tmp>/indicator.log), inject channel."""
+    write_seed(tmp / "seed")
+    lines = [
+        "[station]",
+        f'state_dir = "{tmp}"',
+        f'inject_socket = "{tmp / "inject.sock"}"',
+        f'seed_dir = "{tmp / "seed"}"',
+        "[printer]",
+        f'target = "{printer_target}"',
+        "retry_ms = 200",
+        "timeout_ms = 2000",
+        "[indicator]",
+        'backend = "recording"',
+        "[journal]",
+        "min_free_mb = 0",
+        "min_free_percent = 0",
+        "[workflow]",
+        *(f"{k} = {v}" for k, v in workflow.items()),
+    ]
+    if scale_port:
+        lines += [
+            "[scale]",
+            "enabled = true",
+            f'port = "{scale_port}"',
+            'protocol = "mt-sics"',
+            "poll_interval_ms = 50",
+            "stable_readings = 3",
+            "stable_window_ms = 150",
+        ]
+    path = tmp / "station.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def journal_events(tmp: Path, type_: str | None = None) -> list[dict[str, Any]]:
+    """Every journalled event (read-only), optionally of one type, as {type, body, seq}."""
+    from edge.journal import Journal
+
+    journal = Journal(tmp / "journal.sqlite3", readonly=True)
+    try:
+        events = [
+            {"seq": e.seq, "type": e.type, "body": json.loads(e.body)}
+            for e in journal.iter_events()
+        ]
+    finally:
+        journal.close()
+    return [e for e in events if type_ is None or e["type"] == type_]
+
+
+def signals_logged(tmp: Path) -> list[str]:
+    """Signal names the recording indicator logged, in order."""
+    path = tmp / "indicator.log"
+    if not path.exists():
+        return []
+    return [line.split(" ", 2)[1] for line in path.read_text().splitlines() if line]

@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from drivers.config import ScanConfig
+from drivers.scale import WeighOutRules
+from drivers.scanner.classify import Classifier
 from edge.disk_guard import DiskGuard
 from edge.errors import ConfigError
 from edge.ports import OrderLine
-from edge.scan_input import ScanClassifier
 from edge.sdnotify import Notifier
-from edge.station import load_ports
+from edge.station import load_ports, route_scan
 from edge.station_config import StationConfig, StationSection
-from edge.weigh_rule import ToleranceWeighRule
+from edge.station_wiring import DriverWeighRule, build_ports
 from edge.workflow_state import BadgeScanned, PackageScanned, SealScanned, TicketScanned
 from tests.station_support import tag
 
@@ -67,32 +68,48 @@ def test_disk_guard_thresholds_on_the_real_file_system(tmp_path: Path) -> None:
     assert not DiskGuard(tmp_path / "missing", min_free_mb=0, min_free_percent=0).check().ok
 
 
-def test_scan_classifier_routes_by_the_scan_patterns() -> None:
-    c = ScanClassifier(ScanConfig())
-    assert c.classify("BADGE-ALICE", "kbd") == BadgeScanned("BADGE-ALICE", "kbd")
-    assert c.classify("ORD-1042") == TicketScanned("1042", "ORD-1042")
-    assert c.classify("SEAL-1042-0123456789ABCDEF") == SealScanned("SEAL-1042-0123456789ABCDEF")
-    assert c.classify(f" {tag(1)} ") == PackageScanned(tag(1))
-    assert c.classify("ORD-x") == PackageScanned("ORD-x")  # the Verifier calls it malformed
+def test_scans_are_routed_by_the_scanner_drivers_classifier() -> None:
+    c = Classifier(ScanConfig())
+    assert route_scan(c, "BADGE-ALICE", "kbd", None) == BadgeScanned("BADGE-ALICE", "kbd")
+    assert route_scan(c, "ORD-1042", "", None) == TicketScanned("1042", "ORD-1042")
+    seal = "SEAL-1042-0123456789ABCDEF"
+    assert route_scan(c, seal, "", None) == SealScanned(seal)
+    assert route_scan(c, tag(1), "", None) == PackageScanned(tag(1))
+    assert route_scan(c, "ORD-x", "", None) == PackageScanned("ORD-x")  # the core: malformed
+    # a GS1 scan keeps its AIM identifier for the Rust core, which splits it off again
+    assert route_scan(c, "0109506000134352", "", "]C1") == PackageScanned("]C10109506000134352")
 
 
-def test_load_ports_names_the_problem() -> None:
-    with pytest.raises(ConfigError, match="built-in driver wiring"):
-        load_ports(StationConfig())
+def test_load_ports_defaults_to_the_built_in_wiring(tmp_path: Path) -> None:
+    cfg = StationConfig(station=StationSection(state_dir=str(tmp_path)))
+    ports = load_ports(cfg)
+    assert isinstance(ports.weigh_rule, DriverWeighRule)
+    assert ports.scan_decoder is not None
+    assert ports.central.next_order() is None and ports.central.badge("BADGE-ALICE") is None
+    assert build_ports(cfg).scale is None  # [scale] enabled = false
     bad = StationConfig(station=StationSection(ports="tests.nowhere:make"))
     with pytest.raises(ConfigError, match=r"cannot load 'tests\.nowhere:make'"):
         load_ports(bad)
 
 
-@pytest.mark.parametrize(("net", "ok"), [(3499, False), (3500, True), (3600, True), (3601, False)])
-def test_weigh_rule_bounds_are_inclusive(net: int, ok: bool) -> None:
+RULE = DriverWeighRule(WeighOutRules(over_tolerance_mg=100, max_division_mg=10))
+
+
+@pytest.mark.parametrize(
+    ("net", "code"), [(3499, "short_weight"), (3500, ""), (3600, ""), (3601, "over_weight")]
+)
+def test_weigh_rule_is_the_scale_drivers_and_its_bounds_are_inclusive(net: int, code: str) -> None:
     line = OrderLine(line=3, sku="BULK-OG", weigh=True, labelled_weight_mg=3500)
-    result = ToleranceWeighRule(100).judge(line, net)
-    assert result.ok is ok and (result.min_mg, result.max_mg) == (3500, 3600)
+    result = RULE.judge(line, net, 10)
+    assert result.ok is (code == "") and result.code == code
+    assert (result.min_mg, result.max_mg) == (3500, 3600)
 
 
-def test_weigh_rule_refuses_a_line_without_labelled_weight() -> None:
-    result = ToleranceWeighRule(100).judge(OrderLine(line=1, weigh=True), 3500)
+def test_weigh_rule_refuses_a_coarse_scale_and_a_line_without_labelled_weight() -> None:
+    line = OrderLine(line=3, sku="BULK-OG", weigh=True, labelled_weight_mg=3500)
+    coarse = RULE.judge(line, 3500, 100)  # a 0.1 g scale may not weigh out
+    assert not coarse.ok and coarse.code == "coarse_scale" and "steps of" in coarse.reason
+    result = RULE.judge(OrderLine(line=1, weigh=True), 3500)
     assert not result.ok and "no labelled weight" in result.reason
 
 

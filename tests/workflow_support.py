@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drivers.scale import WeighOutRules
 from edge.ports import Signal
 from edge.station_config import WorkflowSection
-from edge.weigh_rule import ToleranceWeighRule
+from edge.station_wiring import DriverWeighRule
 from edge.workflow import Workflow
 from edge.workflow_state import (
     BadgeScanned,
@@ -31,7 +32,7 @@ class Harness:
         self.wf = Workflow(
             verifier=TableVerifier(INVENTORY),
             limits=CapLimits(INVENTORY),
-            weigh_rule=ToleranceWeighRule(100),
+            weigh_rule=DriverWeighRule(WeighOutRules(over_tolerance_mg=100)),
             central=self.central,
             settings=WorkflowSection(**settings),
             fifo=fifo,
