@@ -20,6 +20,7 @@ from edge.simdata import AGENT_BADGE, SUPERVISOR_BADGE, PlannedOrder
 
 WEIGH_OK_MG = 10  # the technician's portion lands a little over the labelled weight
 SHORT_BY_MG = 20  # 3.48 g on a 3.50 g label
+LIFT_OFF_S = 0.3  # three polls of the scale at [scale] poll_interval_ms = 100
 
 
 @dataclass
@@ -54,6 +55,12 @@ class Technician:
     def wait_phase(self, done: Callable[[dict[str, Any]], bool], what: str, timeout: float = 15) -> dict[str, Any]:
         found: dict[str, Any] = wait_for(what, lambda: _if(self.inject.state(), done), timeout, 0.02)
         return found
+
+    def lift_off(self) -> None:
+        """The package comes off the pan; the scale driver must see the empty pan before it takes
+        the next capture (return to zero), so give it a few of its polls."""
+        self.scale.place(0)
+        time.sleep(LIFT_OFF_S)
 
     def supervisor_clear(self, outcome: OrderOutcome) -> None:
         """Supervisor badge twice: the halt is cleared and the order returns where it stopped."""
@@ -109,9 +116,11 @@ class Technician:
                     if state["phase"] != "halted":
                         raise SimError(f"order {order_id}: short weight was not caught: {state}")
                     self._halt(reply | {"phase": "halted"}, outcome, "short_weight")
-                    self.scale.place(labelled + WEIGH_OK_MG)  # topped up to 3.51 g
+                    self.lift_off()  # the technician adds product: 3.51 g goes back on the pan
+                    self.scale.place(labelled + WEIGH_OK_MG)
                     self.supervisor_clear(outcome)
                     self.wait_phase(lambda s: s["phase"] != "weighing", f"order {order_id}: re-weigh")
+                self.lift_off()
             if index == 0 and incident == "duplicate_scan" and planned.wrong:
                 self._halt(self.scan(planned.wrong), outcome, "duplicate")
                 self.supervisor_clear(outcome)

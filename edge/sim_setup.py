@@ -153,6 +153,8 @@ def write_station_config(run: RunDir, ports: Ports, scale_port: str) -> None:
             "license_number": "SIM-000001",
             "state_dir": str(state),
             "inject_socket": str(run.inject.resolve()),
+            # the built-in wiring, plus the central link while the wiring has none (sim_ports)
+            "ports": "edge.sim_ports:build_ports",
         },
         "scale": {"enabled": True, "port": scale_port, "protocol": "mt-sics"},
         "printer": {
@@ -165,7 +167,11 @@ def write_station_config(run: RunDir, ports: Ports, scale_port: str) -> None:
             "endpoint": f"tcp://127.0.0.1:{ports.central}",
             "secret_key_file": str((run.keys / f"{STATION_ID}.key_secret").resolve()),
             "server_key_file": str((run.station_dir / "central.key").resolve()),
-            "reconnect_max_ms": 500,  # catch up quickly once central is back
+            # a compressed day: notice central's crash and its return within a second or two
+            "reconnect_max_ms": 500,
+            "heartbeat_ms": 250,
+            "timeout_ms": 1500,
+            "ack_timeout_ms": 1000,
         },
     }
     sections["station"]["seed_dir"] = str(run.seed.resolve())
