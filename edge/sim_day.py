@@ -52,8 +52,12 @@ class Technician:
                 raise SimError(f"login refused for {AGENT_BADGE}: {reply}")
             self.logins += 1
 
-    def wait_phase(self, done: Callable[[dict[str, Any]], bool], what: str, timeout: float = 15) -> dict[str, Any]:
-        found: dict[str, Any] = wait_for(what, lambda: _if(self.inject.state(), done), timeout, 0.02)
+    def wait_phase(
+        self, done: Callable[[dict[str, Any]], bool], what: str, timeout: float = 15
+    ) -> dict[str, Any]:
+        found: dict[str, Any] = wait_for(
+            what, lambda: _if(self.inject.state(), done), timeout, 0.02
+        )
         return found
 
     def lift_off(self) -> None:
@@ -84,71 +88,89 @@ class Technician:
 
     # -- one order ---------------------------------------------------------------------------
     def pack(self, planned: PlannedOrder) -> OrderOutcome:
-        order = planned.order
-        order_id = order["order_id"]
+        """Pack one order from ticket to seal (or cancellation), making its scripted mistake."""
+        order_id = planned.order["order_id"]
         outcome = OrderOutcome(order_id, planned.incident, "failed")
         self.ensure_login()
         jobs_before = len(self.printer.jobs)
         reply = self.scan(f"ORD-{order_id}")
         if reply["phase"] != "picking":
             raise SimError(f"order {order_id}: ticket not accepted: {reply}")
-        incident = planned.incident
-        lines = order["lines"]
+        lines = planned.order["lines"]
         for index, line in enumerate(lines):
-            number = line["line"]
-            uid = planned.picks[number]
-            last = index == len(lines) - 1
-            if index == 0 and incident in ("wrong_batch", "typo_tag", "expired") and planned.wrong:
-                self._halt(self.scan(planned.wrong), outcome, incident)
-                self.supervisor_clear(outcome)
-            if line.get("weigh"):
-                labelled = int(line["labelled_weight_mg"])
-                short = incident == "short_weight"
-                self.scale.place(labelled - SHORT_BY_MG if short else labelled + WEIGH_OK_MG)
-            if last and incident == "paper_out":
-                self.printer.set_state(paper="end")  # the roll runs out as the label prints
-            reply = self.scan(uid)
-            if line.get("weigh"):
-                state = self.wait_phase(
-                    lambda s: s["phase"] != "weighing", f"order {order_id}: the scale reading"
-                )
-                if incident == "short_weight":
-                    if state["phase"] != "halted":
-                        raise SimError(f"order {order_id}: short weight was not caught: {state}")
-                    self._halt(reply | {"phase": "halted"}, outcome, "short_weight")
-                    self.lift_off()  # the technician adds product: 3.51 g goes back on the pan
-                    self.scale.place(labelled + WEIGH_OK_MG)
-                    self.supervisor_clear(outcome)
-                    self.wait_phase(lambda s: s["phase"] != "weighing", f"order {order_id}: re-weigh")
-                self.lift_off()
-            if index == 0 and incident == "duplicate_scan" and planned.wrong:
-                self._halt(self.scan(planned.wrong), outcome, "duplicate")
-                self.supervisor_clear(outcome)
-        if incident == "over_limit":
+            self._line(planned, outcome, line, first=index == 0, last=index == len(lines) - 1)
+        if planned.incident == "over_limit":
             state = self.wait_phase(lambda s: s["phase"] in ("halted", "label", "seal"), "limits")
             if state["phase"] != "halted":
                 raise SimError(f"order {order_id}: over the limit but not halted: {state['phase']}")
             self._halt({"phase": "halted"}, outcome, "over_limit")
             self.supervisor_cancel(order_id)
             outcome.status = "cancelled"
-            self.printer_jobs(outcome, jobs_before)
-            return outcome
-        if incident == "paper_out":
-            # the label cannot print: the station reports the printer, the technician reloads
-            self.wait_phase(
-                lambda s: bool((s.get("order") or {}).get("label_failed")) or s["phase"] == "seal",
-                f"order {order_id}: the printer reporting paper end",
-                timeout=25,
-            )
-            time.sleep(0.2)  # the technician takes a moment to reload
-            self.printer.set_state(paper="ok")
-        seal = self.wait_for_seal(order_id, jobs_before)
-        reply = self.scan(seal)
-        if "sealed" not in [s[0] for s in reply.get("signals", [])] and reply["phase"] != "ready":
-            raise SimError(f"order {order_id}: seal scan not accepted: {reply}")
-        outcome.status = "sealed"
+        else:
+            if planned.incident == "paper_out":
+                self._reload_paper(outcome)
+            reply = self.scan(self.wait_for_seal(order_id, jobs_before))
+            if reply["phase"] != "ready":
+                raise SimError(f"order {order_id}: seal scan not accepted: {reply}")
+            outcome.status = "sealed"
         self.printer_jobs(outcome, jobs_before)
         return outcome
+
+    def _line(
+        self,
+        planned: PlannedOrder,
+        outcome: OrderOutcome,
+        line: dict[str, Any],
+        *,
+        first: bool,
+        last: bool,
+    ) -> None:
+        """Pick (and weigh) one line; the first line carries the order's scan mistake."""
+        incident = planned.incident
+        if first and incident in ("wrong_batch", "typo_tag", "expired") and planned.wrong:
+            self._halt(self.scan(planned.wrong), outcome, incident)
+            self.supervisor_clear(outcome)
+        weigh = bool(line.get("weigh"))
+        labelled = int(line.get("labelled_weight_mg") or 0)
+        if weigh:
+            short = incident == "short_weight"
+            self.scale.place(labelled - SHORT_BY_MG if short else labelled + WEIGH_OK_MG)
+        if last and incident == "paper_out":
+            self.printer.set_state(paper="end")  # the roll runs out as the label prints
+        self.scan(planned.picks[line["line"]])
+        if weigh:
+            self._weigh(outcome, labelled, short=incident == "short_weight")
+        if first and incident == "duplicate_scan" and planned.wrong:
+            self._halt(self.scan(planned.wrong), outcome, "duplicate")
+            self.supervisor_clear(outcome)
+
+    def _weigh(self, outcome: OrderOutcome, labelled: int, *, short: bool) -> None:
+        """The station reads the scale; a short weight is topped up and weighed again."""
+        what = f"order {outcome.order_id}: the scale reading"
+        state = self.wait_phase(lambda s: s["phase"] != "weighing", what)
+        if short:
+            if state["phase"] != "halted":
+                raise SimError(f"order {outcome.order_id}: short weight was not caught: {state}")
+            self._halt({"phase": "halted"}, outcome, "short_weight")
+            self.lift_off()  # the technician adds product: 3.51 g goes back on the pan
+            self.scale.place(labelled + WEIGH_OK_MG)
+            self.supervisor_clear(outcome)
+            self.wait_phase(lambda s: s["phase"] != "weighing", what)
+        self.lift_off()
+
+    def _reload_paper(self, outcome: OrderOutcome) -> None:
+        """The label cannot print: the station reports the printer, the technician reloads."""
+        state = self.wait_phase(
+            lambda s: bool((s.get("order") or {}).get("label_failed")) or s["phase"] == "seal",
+            f"order {outcome.order_id}: the printer reporting paper end",
+            timeout=25,
+        )
+        failed = (state.get("order") or {}).get("label_failed")
+        if not failed:
+            raise SimError(f"order {outcome.order_id}: the label printed with no paper: {state}")
+        outcome.detail = f"station reported: {failed}; roll reloaded"
+        time.sleep(0.2)  # the technician takes a moment to reload
+        self.printer.set_state(paper="ok")
 
     def printer_jobs(self, outcome: OrderOutcome, before: int) -> None:
         prefix = f"SEAL-{outcome.order_id}-"

@@ -47,7 +47,7 @@ class LinkService:
     async def run(self, station: StationHandle) -> None:
         journal = getattr(station, "journal", None)
         if not isinstance(journal, Journal):
-            raise RuntimeError("the central link needs the daemon's journal")
+            raise TypeError("the central link needs the daemon's journal")
         state_dir = Path(self.cfg.station.state_dir)
         replica = Replica(Path(self.cfg.link.replica_path or state_dir / "replica.sqlite3"))
         self._station = station

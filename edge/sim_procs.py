@@ -44,7 +44,9 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> str:
     )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise SimError(f"packstation {' '.join(args[:3])}: exit {proc.returncode}: {' | '.join(tail)}")
+        raise SimError(
+            f"packstation {' '.join(args[:3])}: exit {proc.returncode}: {' | '.join(tail)}"
+        )
     return proc.stdout
 
 
@@ -157,7 +159,9 @@ class InjectClient:
                     raise SimError(f"station closed the inject channel during {command!r}")
                 self._buf += chunk
         except TimeoutError as exc:
-            raise SimError(f"no reply from the station to {command!r} in {self.timeout:g} s") from exc
+            raise SimError(
+                f"no reply from the station to {command!r} in {self.timeout:g} s"
+            ) from exc
         except OSError as exc:
             raise SimError(f"inject channel: {exc}") from exc
         line, _, self._buf = self._buf.partition(b"\n")

@@ -114,7 +114,10 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
     ]
     rows += [(f"  {code}", str(n)) for code, n in summary.halts.items()]
     rows += [
-        ("supervisor overrides", ", ".join(f"{k} {v}" for k, v in summary.overrides.items()) or "0"),
+        (
+            "supervisor overrides",
+            ", ".join(f"{k} {v}" for k, v in summary.overrides.items()) or "0",
+        ),
         ("labels printed", str(summary.labels_printed)),
         ("discrepancy slips", str(summary.slips_requested)),
         ("printer jobs rendered (PNG)", f"{summary.printer_jobs} ({summary.pngs})"),

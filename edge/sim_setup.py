@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from edge import simdata
 import msgspec
 
+from edge import simdata
 from edge.errors import BadInput
 from edge.sim_procs import cli, free_port
 from edge.station_config import StationConfig
@@ -220,8 +220,12 @@ def write_day(run: RunDir, seed: int, n_orders: int, timezone: str) -> DayData:
     shutil.copy(run.inventory, run.seed / "inventory.json")
     shutil.copy(run.orders, run.seed / "orders.json")
     seed_badges = [
-        {"code": b["badge"], "name": b["name"], "supervisor": b["supervisor"],
-         "expires_at": b["expires_at"]}
+        {
+            "code": b["badge"],
+            "name": b["name"],
+            "supervisor": b["supervisor"],
+            "expires_at": b["expires_at"],
+        }
         for b in simdata.badges(now)
     ]
     (run.seed / "badges.json").write_text(json.dumps(seed_badges, indent=1) + "\n")
@@ -240,7 +244,11 @@ def write_day(run: RunDir, seed: int, n_orders: int, timezone: str) -> DayData:
 
 def import_day(run: RunDir) -> None:
     """Hand the day to central the way a POS integration would (`central import`)."""
-    for kind, path in (("inventory", run.inventory), ("badges", run.badges), ("orders", run.orders)):
+    for kind, path in (
+        ("inventory", run.inventory),
+        ("badges", run.badges),
+        ("orders", run.orders),
+    ):
         cli("central", "import", kind, str(path), "--config", str(run.central_toml))
 
 

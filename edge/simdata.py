@@ -198,7 +198,9 @@ def _lines(
     """1-3 lines (2-3 for incidents that need a second line), each naming an exact UID or a SKU
     (+ batch), never reusing a package; plus the package picked for each line."""
     plain = [p for p in CATALOGUE if not p.weigh]
-    count = rng.randint(2, 3) if incident in ("duplicate_scan", "wrong_batch") else rng.randint(1, 3)
+    count = (
+        rng.randint(2, 3) if incident in ("duplicate_scan", "wrong_batch") else rng.randint(1, 3)
+    )
     products = rng.sample(plain, count)
     if incident == "over_limit":  # a flower line on top of a day's worth of flower
         products[0] = CATALOGUE[0]
@@ -233,24 +235,26 @@ def _typo(label: str) -> str:
     return label[:-1] + ("0" if label[-1] != "0" else "1")
 
 
-def _wrong(vault: Vault, today: date, incident: str | None, order: dict[str, Any], pick: str) -> str | None:
+def _wrong(vault: Vault, today: date, incident: str | None, pick: str) -> str | None:
     """What the technician scans by mistake for the first line of an incident order."""
     first = next(p for p in vault.packages if p["Label"] == pick)
     same_sku = vault.by_sku[first["Sku"]]
-    if incident == "wrong_batch":
-        return next(
+    labels: list[str] = []
+    if incident == "wrong_batch":  # a sellable package of the same product, another batch
+        labels = [
             p["Label"]
             for p in same_sku
-            if p["Batch"] != first["Batch"] and date.fromisoformat(p["ExpirationDate"]) >= today
+            if p["Batch"] != first["Batch"]
+            and date.fromisoformat(p["ExpirationDate"]) >= today
             and not p["IsOnHold"]
-        )
-    if incident == "expired":
-        return next(p["Label"] for p in same_sku if date.fromisoformat(p["ExpirationDate"]) < today)
-    if incident == "typo_tag":
-        return _typo(pick)
-    if incident == "duplicate_scan":
-        return pick
-    return None
+        ]
+    elif incident == "expired":  # the expired package left on the shelf
+        labels = [p["Label"] for p in same_sku if date.fromisoformat(p["ExpirationDate"]) < today]
+    elif incident == "typo_tag":
+        labels = [_typo(pick)]
+    elif incident == "duplicate_scan":
+        labels = [pick]
+    return labels[0] if labels else None
 
 
 def _at(now: datetime, minutes_before: int) -> str:
@@ -305,6 +309,6 @@ def generate_day(
                     }
                 )
                 picks[number] = pkg["Label"]
-        wrong = _wrong(vault, today, incident, order, picks[1]) if incident else None
+        wrong = _wrong(vault, today, incident, picks[1]) if incident else None
         plan.append(PlannedOrder(order, incident, picks, wrong))
     return plan

@@ -10,7 +10,6 @@ summary (edge/sim_report.py) is counted from the journal and central's store.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import time
@@ -22,8 +21,17 @@ from drivers.sim_printer import SimPrinter
 from drivers.sim_scale import SimScale
 from edge import sim_setup
 from edge.sim_day import OrderOutcome, Technician
-from edge.sim_procs import InjectClient, Service, SimError, cli, env_without_notify, tcp_open, wait_for
+from edge.sim_procs import (
+    InjectClient,
+    Service,
+    SimError,
+    cli,
+    env_without_notify,
+    tcp_open,
+    wait_for,
+)
 from edge.sim_report import Progress, Summary, central_hashes, count_journal, render
+from edge.simdata import SUPERVISOR_BADGE, PlannedOrder
 from edge.station_config import StationConfig
 
 CENTRAL_DOWN_ORDERS = 3  # orders packed while central is down
@@ -37,112 +45,135 @@ class SimOptions:
     out: Path = Path("sim-out")
 
 
-def run_day(options: SimOptions, progress_out: TextIO = sys.stderr) -> Summary:
-    """Run the whole day; the summary (with `failures` naming what did not hold)."""
-    started = time.monotonic()
-    env_without_notify()
-    run = sim_setup.prepare_dir(options.out)
-    summary = Summary(orders=options.orders)
-    timezone = StationConfig().station.timezone
-    day = sim_setup.write_day(run, options.seed, options.orders, timezone)
-    printer = SimPrinter(render_dir=run.labels)
-    printer.start()
-    scale = SimScale("mt-sics", link=run.station_dir / "scale-tty").start()
-    ports = sim_setup.allocate_ports(printer.port)
-    central = Service(
-        "central", ["central", "--config", str(run.central_toml)], run.logs / "central.log"
-    )
-    station = Service(
-        "station", ["station", "--config", str(run.station_toml)], run.logs / "station.log"
-    )
-    inject = InjectClient(run.inject)
-    outcomes: list[OrderOutcome] = []
-    has_central = importlib.util.find_spec("edge.cli.cmd_central") is not None
-    try:
-        if has_central:
-            sim_setup.make_keys(run)
-            sim_setup.write_central_config(run, ports)
-        else:
-            summary.failures.append("this build has no central service: ran the station alone")
-        sim_setup.write_station_config(run, ports, scale.port)
-        if has_central:
-            central.start()
-            wait_for("central to listen", lambda: _central_up(central, ports.central), 20)
-            sim_setup.import_day(run)
-        station.start()
-        inject.connect(service=station)
-        _wait_for_queue(inject, day.plan[0].order["order_id"])
-        tech = Technician(inject, printer, scale)
-        bar = Progress(options.orders, progress_out)
+class SimRun:
+    """One simulated day: the run directory, the simulated devices, the two services."""
+
+    def __init__(self, options: SimOptions, progress_out: TextIO) -> None:
+        self.options = options
+        self.progress_out = progress_out
+        self.run = sim_setup.prepare_dir(options.out)
+        self.summary = Summary(orders=options.orders)
+        self.outcomes: list[OrderOutcome] = []
+        self.printer = SimPrinter(render_dir=self.run.labels)
+        self.scale = SimScale("mt-sics", link=self.run.station_dir / "scale-tty")
+        logs = self.run.logs
+        self.central = Service(
+            "central", ["central", "--config", str(self.run.central_toml)], logs / "central.log"
+        )
+        self.station = Service(
+            "station", ["station", "--config", str(self.run.station_toml)], logs / "station.log"
+        )
+        self.inject = InjectClient(self.run.inject)
+        self.central_port = 0
+
+    # -- the day ---------------------------------------------------------------------------
+    def day(self) -> Summary:
+        started = time.monotonic()
+        try:
+            plan = self._start()
+            self._pack(plan)
+            _drain(self.run, self.summary)
+        except SimError as exc:
+            self.summary.failures.append(str(exc))
+        finally:
+            self._stop()
+            _finish(self.run, self.summary, self.outcomes, self.printer)
+            self.central.stop()
+            self.printer.stop()
+            self.scale.stop()
+            self.summary.seconds = time.monotonic() - started
+            self.run.summary.write_text(json.dumps(self.summary.to_json(), indent=1) + "\n")
+        return self.summary
+
+    def _start(self) -> list[PlannedOrder]:
+        """Data, devices, keys and configuration; central, the day's import, then the station."""
+        timezone = StationConfig().station.timezone
+        day = sim_setup.write_day(self.run, self.options.seed, self.options.orders, timezone)
+        self.printer.start()
+        self.scale.start()
+        ports = sim_setup.allocate_ports(self.printer.port)
+        self.central_port = ports.central
+        sim_setup.make_keys(self.run)
+        sim_setup.write_central_config(self.run, ports)
+        sim_setup.write_station_config(self.run, ports, self.scale.port)
+        self._start_central()
+        sim_setup.import_day(self.run)
+        self.station.start()
+        self.inject.connect(service=self.station)
+        wait_for(
+            "the station to be ready for a login",
+            lambda: self.inject.state().get("phase") in ("idle", "ready"),
+            20,
+            0.05,
+        )
+        return day.plan
+
+    def _start_central(self) -> None:
+        self.central.start()
+
+        def listening() -> bool:
+            self.central.check_alive()
+            return tcp_open(self.central_port)
+
+        wait_for("central to listen", listening, 20)
+
+    def _pack(self, plan: list[PlannedOrder]) -> None:
+        tech = Technician(self.inject, self.printer, self.scale)
+        bar = Progress(len(plan), self.progress_out)
         bar.update(0)
         down_until: int | None = None
-        for n, planned in enumerate(day.plan):
-            if planned.incident == "central_down" and has_central:
-                central.stop(kill=True)  # central crashes mid-day
+        for n, planned in enumerate(plan):
+            if planned.incident == "central_down":
+                self.central.stop(kill=True)  # central crashes mid-day
                 down_until = n + CENTRAL_DOWN_ORDERS
-                summary.incidents["central_down"] = (
-                    f"central killed before order {planned.order['order_id']}"
+                self.summary.incidents["central_down"] = (
+                    f"central killed (SIGKILL) before order {planned.order['order_id']}"
                 )
-            station.check_alive()
+            self.station.check_alive()
             try:
                 outcome = tech.pack(planned)
             except SimError as exc:
                 outcome = OrderOutcome(planned.order["order_id"], planned.incident, "failed")
                 outcome.detail = str(exc)
-                summary.failures.append(str(exc))
-                _recover(inject, planned.order["order_id"])
-            outcomes.append(outcome)
-            if down_until is not None and n + 1 >= down_until:
-                central.start()
-                summary.central_restarts += 1
-                wait_for("central to come back", lambda: _central_up(central, ports.central), 20)
-                summary.incidents["central_down"] += (
-                    f", restarted after {CENTRAL_DOWN_ORDERS} orders; the station's queue drained"
-                )
+                self.summary.failures.append(str(exc))
+                _recover(self.inject, planned.order["order_id"])
+            self.outcomes.append(outcome)
+            if down_until is not None and (n + 1 >= down_until or n + 1 == len(plan)):
+                self._central_back()
                 down_until = None
             bar.update(n + 1, _note(outcome))
-        if down_until is not None:
-            central.start()
-            summary.central_restarts += 1
-        if has_central:
-            _drain(run, summary)
-    except SimError as exc:
-        summary.failures.append(str(exc))
-    finally:
-        inject.close()
-        was_running = station.alive()
-        station_rc = station.stop()
+
+    def _central_back(self) -> None:
+        """Restart central; the station's queued events must drain into it."""
+        queued = _journal_last(self.run) - len(
+            central_hashes(self.run.central_store, sim_setup.STATION_ID)
+        )
+        restarted = time.monotonic()
+        self._start_central()
+        self.summary.central_restarts += 1
+        self.summary.incidents["central_down"] += (
+            f", restarted after {CENTRAL_DOWN_ORDERS} orders; "
+            + _drained_note(self.run, queued, restarted)
+        )
+
+    def _stop(self) -> None:
+        self.inject.close()
+        was_running = self.station.alive()
+        station_rc = self.station.stop()
         if was_running and station_rc not in (None, 0):
-            summary.failures.append(f"station exited with {station_rc} at shutdown (see {station.log})")
-        _finish(run, summary, outcomes, printer, central)
-        central.stop()
-        printer.stop()
-        scale.stop()
-        summary.seconds = time.monotonic() - started
-        run.summary.write_text(json.dumps(summary.to_json(), indent=1) + "\n")
-    return summary
+            self.summary.failures.append(
+                f"station exited with {station_rc} at shutdown (see {self.station.log})"
+            )
 
 
-def _central_up(central: Service, port: int) -> bool:
-    central.check_alive()
-    return tcp_open(port)
-
-
-def _wait_for_queue(inject: InjectClient, first_order: str) -> None:
-    """The station must have central's state (badges, queue) before the technician badges in."""
-    del first_order
-    wait_for(
-        "the station to be ready for a login",
-        lambda: inject.state().get("phase") in ("idle", "ready"),
-        20,
-        0.05,
-    )
+def run_day(options: SimOptions, progress_out: TextIO = sys.stderr) -> Summary:
+    """Run the whole day; the summary (with `failures` naming what did not hold)."""
+    env_without_notify()
+    return SimRun(options, progress_out).day()
 
 
 def _recover(inject: InjectClient, order_id: str) -> None:
     """After a scripted step failed: cancel the order so the rest of the day can run."""
-    from edge.simdata import SUPERVISOR_BADGE
-
     try:
         state = inject.state()
         if state.get("order"):
@@ -150,6 +181,32 @@ def _recover(inject: InjectClient, order_id: str) -> None:
             inject.send(f"scan ORD-{order_id}")
     except SimError:
         pass
+
+
+def _journal_last(run: sim_setup.RunDir) -> int:
+    from edge.journal import Journal
+
+    journal = Journal(run.journal, readonly=True)
+    try:
+        return journal.last_seq()
+    finally:
+        journal.close()
+
+
+def _drained_note(run: sim_setup.RunDir, queued: int, restarted: float) -> str:
+    """Wait (bounded) until central caught up with what the station queued while it was down."""
+    target = _journal_last(run)
+    try:
+        wait_for(
+            "the station's queue to drain into central",
+            lambda: len(central_hashes(run.central_store, sim_setup.STATION_ID)) >= target,
+            DRAIN_TIMEOUT_S,
+            0.05,
+        )
+    except SimError:
+        return f"{queued} events queued at the station did NOT drain in {DRAIN_TIMEOUT_S} s"
+    took = time.monotonic() - restarted
+    return f"{queued} events queued at the station drained {took:.1f} s after the restart"
 
 
 def _note(outcome: OrderOutcome) -> str:
@@ -161,14 +218,9 @@ def _note(outcome: OrderOutcome) -> str:
 
 def _drain(run: sim_setup.RunDir, summary: Summary) -> None:
     """Wait until central stored every event the station journalled (the queue drained)."""
-    from edge.journal import Journal
 
     def drained() -> bool:
-        journal = Journal(run.journal, readonly=True)
-        try:
-            last = journal.last_seq()
-        finally:
-            journal.close()
+        last = _journal_last(run)
         return last > 0 and len(central_hashes(run.central_store, sim_setup.STATION_ID)) >= last
 
     try:
@@ -178,13 +230,27 @@ def _drain(run: sim_setup.RunDir, summary: Summary) -> None:
 
 
 def _finish(
-    run: sim_setup.RunDir,
-    summary: Summary,
-    outcomes: list[OrderOutcome],
-    printer: SimPrinter,
-    central: Service,
+    run: sim_setup.RunDir, summary: Summary, outcomes: list[OrderOutcome], printer: SimPrinter
 ) -> None:
     """Count everything from the records and check the day's invariants."""
+    _records(run, summary)
+    summary.printer_jobs = len(printer.jobs)
+    summary.pngs = len(list(run.labels.glob("*.png")))
+    _invariants(summary, outcomes)
+    summary.outputs = {
+        "run directory": str(run.root),
+        "labels (PNG)": str(run.labels),
+        "journal": str(run.journal),
+        "journal export": str(run.journal_export),
+        "central store": str(run.central_store),
+        "central export": str(run.central_export),
+        "summary": str(run.summary),
+        "logs": str(run.logs),
+    }
+
+
+def _records(run: sim_setup.RunDir, summary: Summary) -> None:
+    """The journal and central's store: counted, compared, exported."""
     if run.journal.exists():
         station_hashes = count_journal(summary, run.journal)
         stored = central_hashes(run.central_store, sim_setup.STATION_ID)
@@ -210,13 +276,16 @@ def _finish(
                 fh.write(cli("central", "export", "--config", str(run.central_toml)))
         except SimError as exc:
             summary.failures.append(str(exc))
-    summary.printer_jobs = len(printer.jobs)
-    summary.pngs = len(list(run.labels.glob("*.png")))
+
+
+def _invariants(summary: Summary, outcomes: list[OrderOutcome]) -> None:
     for o in outcomes:
         if o.incident and o.incident != "central_down":
             how = f"order {o.order_id}: {', '.join(o.halts) or 'no halt'} -> {o.status}"
             if o.incident == "paper_out":
-                how += f", label printed {o.labels}x"
+                how += f" ({o.detail}), label printed {o.labels}x"
+                if o.labels != 1:
+                    summary.failures.append(f"order {o.order_id}: label printed {o.labels} times")
             summary.incidents[o.incident] = how
     expected_cancelled = sum(1 for o in outcomes if o.incident == "over_limit")
     if len(outcomes) == summary.orders:
@@ -233,17 +302,6 @@ def _finish(
         summary.failures.append(f"only {len(outcomes)} of {summary.orders} orders were packed")
     if summary.pngs < summary.labels_printed:
         summary.failures.append(f"{summary.pngs} PNGs for {summary.labels_printed} labels")
-    summary.outputs = {
-        "run directory": str(run.root),
-        "labels (PNG)": str(run.labels),
-        "journal": str(run.journal),
-        "journal export": str(run.journal_export),
-        "central store": str(run.central_store),
-        "central export": str(run.central_export),
-        "summary": str(run.summary),
-        "logs": str(run.logs),
-    }
-    del central
 
 
 def main(options: SimOptions, out: TextIO = sys.stdout, progress_out: TextIO = sys.stderr) -> int:

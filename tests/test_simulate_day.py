@@ -25,8 +25,18 @@ ORDERS = 12  # the smallest day that still has every incident
 def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     out = tmp_path_factory.mktemp("sim") / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "edge", "simulate", "--orders", str(ORDERS), "--seed", "7",
-         "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "edge",
+            "simulate",
+            "--orders",
+            str(ORDERS),
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=180,
@@ -38,7 +48,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Comp
 def test_the_day_succeeds_and_prints_its_summary(
     day: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
-    out, proc = day
+    _, proc = day
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert "All invariants hold." in proc.stdout
     assert f"{ORDERS}/{ORDERS} orders" in proc.stderr  # the progress bar reached the end
@@ -70,7 +80,9 @@ def test_summary_matches_the_journal(day: tuple[Path, subprocess.CompletedProces
     assert summary["chain_ok"] is True
 
 
-def test_central_stored_every_event_once(day: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+def test_central_stored_every_event_once(
+    day: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
     out, _ = day
     summary = json.loads((out / "summary.json").read_text())
     journal = Journal(out / "station" / "journal.sqlite3", readonly=True)
@@ -85,14 +97,16 @@ def test_central_stored_every_event_once(day: tuple[Path, subprocess.CompletedPr
         ).fetchall()
     finally:
         conn.close()
-    central = [(int(seq), bytes(h) if not isinstance(h, str) else bytes.fromhex(h)) for seq, h in rows]
+    central = [
+        (int(seq), bytes(h) if not isinstance(h, str) else bytes.fromhex(h)) for seq, h in rows
+    ]
     assert central == station
     assert summary["central_events"] == summary["station_events"] == len(station)
     assert summary["central_restarts"] == 1  # central went down mid-day and came back
     exported = (out / "central-export.jsonl").read_text().splitlines()
-    assert len([line for line in exported if json.loads(line)["station_id"] == "station-01"]) == len(
-        station
-    )
+    assert len(
+        [line for line in exported if json.loads(line)["station_id"] == "station-01"]
+    ) == len(station)
 
 
 def test_every_label_and_slip_is_a_png(day: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
@@ -133,4 +147,5 @@ def test_generated_day_has_every_incident_and_stays_in_limits_otherwise() -> Non
             if p.incident in ("wrong_batch", "typo_tag", "expired", "duplicate_scan"):
                 assert p.wrong is not None
             if p.incident == "typo_tag":
+                assert p.wrong is not None
                 assert p.wrong != p.picks[1] and sorted(p.wrong) == sorted(p.picks[1])

@@ -39,12 +39,18 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--orders", type=_positive, default=40, metavar="N",
+        "--orders",
+        type=_positive,
+        default=40,
+        metavar="N",
         help="orders in the day (default 40; 12 or more include every incident)",
     )
     parser.add_argument("--seed", type=int, default=1, metavar="S", help="data seed (default 1)")
     parser.add_argument(
-        "--out", type=Path, default=Path("sim-out"), metavar="DIR",
+        "--out",
+        type=Path,
+        default=Path("sim-out"),
+        metavar="DIR",
         help="run directory (default ./sim-out)",
     )
     parser.set_defaults(handler=_simulate)
