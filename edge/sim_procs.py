@@ -34,14 +34,17 @@ def free_port() -> int:
 
 def cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> str:
     """Run one `packstation` command to completion; SimError with its stderr when it fails."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "edge", *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SimError(f"packstation {' '.join(args[:3])}: no answer in {timeout:g} s") from exc
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise SimError(

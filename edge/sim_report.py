@@ -35,6 +35,7 @@ class Summary:
     chain_ok: bool = False
     chain_detail: str = ""
     central_restarts: int = 0
+    replica: dict[str, int] = field(default_factory=dict)  # what central's feed gave the station
     incidents: dict[str, str] = field(default_factory=dict)  # incident -> how it ended
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -104,6 +105,20 @@ def central_hashes(store: Path, station_id: str) -> list[tuple[int, str]]:
     return [(int(seq), h.hex() if isinstance(h, bytes) else str(h)) for seq, h in rows]
 
 
+def replica_counts(path: Path) -> dict[str, int]:
+    """Items per kind (order, package, badge) in the station's replica of central's feed."""
+    if not path.exists():
+        return {}
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = conn.execute("SELECT kind, count(*) FROM items GROUP BY kind").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        conn.close()
+    return {str(kind): int(n) for kind, n in rows}
+
+
 def render(summary: Summary, out: TextIO = sys.stdout) -> None:
     """The summary table an evaluator reads."""
     rows: list[tuple[str, str]] = [
@@ -129,6 +144,10 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
         ),
         ("journal chain", ("ok, " if summary.chain_ok else "BROKEN, ") + summary.chain_detail),
         ("central restarts", str(summary.central_restarts)),
+        (
+            "central feed at the station",
+            ", ".join(f"{n} {kind}s" for kind, n in sorted(summary.replica.items())) or "nothing",
+        ),
         ("wall time", f"{summary.seconds:.1f} s"),
     ]
     width = max(len(k) for k, _ in rows)

@@ -24,10 +24,11 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from central.config import load_central_config
 from edge import simdata
 from edge.errors import BadInput
 from edge.sim_procs import cli, free_port
-from edge.station_config import StationConfig
+from edge.station_config import StationConfig, load_station_config
 
 MARKER = ".packstation-simulate"  # a directory holding it may be replaced by the next run
 STATION_ID = "station-01"
@@ -141,6 +142,7 @@ def write_central_config(run: RunDir, ports: Ports) -> None:
     (run.central_dir / "stations").mkdir(exist_ok=True)
     (run.central_dir / "subscribers").mkdir(exist_ok=True)
     run.central_toml.write_text(toml_text(sections, HEADER.format(name="central.toml")))
+    load_central_config(run.central_toml)  # exactly what `packstation config check` applies
     cli("central", "allow", str(run.keys / f"{STATION_ID}.key"), "--config", str(run.central_toml))
 
 
@@ -178,6 +180,7 @@ def write_station_config(run: RunDir, ports: Ports, scale_port: str) -> None:
     run.station_toml.write_text(
         toml_text(_known(StationConfig, sections), HEADER.format(name="station.toml"))
     )
+    load_station_config(run.station_toml)
 
 
 def _known(struct: type, sections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -30,7 +30,14 @@ from edge.sim_procs import (
     tcp_open,
     wait_for,
 )
-from edge.sim_report import Progress, Summary, central_hashes, count_journal, render
+from edge.sim_report import (
+    Progress,
+    Summary,
+    central_hashes,
+    count_journal,
+    render,
+    replica_counts,
+)
 from edge.simdata import SUPERVISOR_BADGE, PlannedOrder
 from edge.station_config import StationConfig
 
@@ -234,9 +241,10 @@ def _finish(
 ) -> None:
     """Count everything from the records and check the day's invariants."""
     _records(run, summary)
+    summary.replica = replica_counts(run.station_dir / "replica.sqlite3")
     summary.printer_jobs = len(printer.jobs)
     summary.pngs = len(list(run.labels.glob("*.png")))
-    _invariants(summary, outcomes)
+    _invariants(summary, outcomes, len(json.loads(run.inventory.read_text())))
     summary.outputs = {
         "run directory": str(run.root),
         "labels (PNG)": str(run.labels),
@@ -278,7 +286,12 @@ def _records(run: sim_setup.RunDir, summary: Summary) -> None:
             summary.failures.append(str(exc))
 
 
-def _invariants(summary: Summary, outcomes: list[OrderOutcome]) -> None:
+def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -> None:
+    if summary.replica.get("package") != packages or summary.replica.get("badge") != 2:
+        summary.failures.append(
+            f"central's feed did not reach the station: replica holds {summary.replica},"
+            f" central has {packages} packages and 2 badges"
+        )
     for o in outcomes:
         if o.incident and o.incident != "central_down":
             how = f"order {o.order_id}: {', '.join(o.halts) or 'no halt'} -> {o.status}"
