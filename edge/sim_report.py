@@ -35,6 +35,7 @@ class Summary:
     chain_ok: bool = False
     chain_detail: str = ""
     central_restarts: int = 0
+    central_offline: int = 0  # times the station journalled central going away
     replica: dict[str, int] = field(default_factory=dict)  # what central's feed gave the station
     incidents: dict[str, str] = field(default_factory=dict)  # incident -> how it ended
     failures: list[str] = field(default_factory=list)
@@ -68,6 +69,10 @@ def count_journal(summary: Summary, journal_path: Path) -> list[tuple[int, str]]
         for ev in journal.iter_events():
             types[ev.type] += 1
             hashes.append((ev.seq, ev.hash.hex()))
+            if ev.type == "device_state":
+                body = ev.fields()
+                if body.get("device") == "central" and body.get("ok") is False:
+                    summary.central_offline += 1
             if ev.type in ("order_status", "halt", "override"):
                 body = ev.fields()
                 if ev.type == "order_status":
@@ -143,7 +148,10 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
             "yes" if summary.central_matches else "NO",
         ),
         ("journal chain", ("ok, " if summary.chain_ok else "BROKEN, ") + summary.chain_detail),
-        ("central restarts", str(summary.central_restarts)),
+        (
+            "central down / restarts",
+            f"station saw it offline {summary.central_offline}x, restarted {summary.central_restarts}x",
+        ),
         (
             "central feed at the station",
             ", ".join(f"{n} {kind}s" for kind, n in sorted(summary.replica.items())) or "nothing",

@@ -211,7 +211,8 @@ def write_day(run: RunDir, seed: int, n_orders: int, timezone: str) -> DayData:
     """Generate the vault and the day's orders for `seed` and write the JSON files."""
     rng = random.Random(seed)
     now = datetime.now(ZoneInfo(timezone)).replace(microsecond=0)
-    vault = simdata.generate_vault(rng, now.date())
+    # each order takes at most one package of a product: two batches cover the whole day
+    vault = simdata.generate_vault(rng, now.date(), per_batch=max(12, n_orders // 2 + 2))
     plan = simdata.generate_day(rng, vault, now, n_orders)
     orders = [{**p.order, "station": STATION_ID} for p in plan]
     run.inventory.write_text(json.dumps(vault.packages, indent=1) + "\n")

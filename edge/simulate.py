@@ -287,6 +287,8 @@ def _records(run: sim_setup.RunDir, summary: Summary) -> None:
 
 
 def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -> None:
+    if summary.central_restarts and not summary.central_offline:
+        summary.failures.append("central went down but the station never journalled it")
     if summary.replica.get("package") != packages or summary.replica.get("badge") != 2:
         summary.failures.append(
             f"central's feed did not reach the station: replica holds {summary.replica},"
