@@ -168,7 +168,7 @@ class Technician:
         failed = (state.get("order") or {}).get("label_failed")
         if not failed:
             raise SimError(f"order {outcome.order_id}: the label printed with no paper: {state}")
-        outcome.detail = f"station reported: {failed}; roll reloaded"
+        outcome.detail = f"printer fault reported ({failed.rstrip('.')}), roll reloaded"
         time.sleep(0.2)  # the technician takes a moment to reload
         self.printer.set_state(paper="ok")
 

@@ -43,6 +43,15 @@ from edge.station_config import StationConfig
 
 CENTRAL_DOWN_ORDERS = 3  # orders packed while central is down
 DRAIN_TIMEOUT_S = 30
+# The halt code the station must give each scripted mistake.
+EXPECTED_HALT = {
+    "wrong_batch": "wrong_batch",
+    "typo_tag": "near_miss",
+    "expired": "expired",
+    "over_limit": "over_limit",
+    "short_weight": "short_weight",
+    "duplicate_scan": "duplicate",
+}
 
 
 @dataclass(frozen=True)
@@ -296,11 +305,16 @@ def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -
         )
     for o in outcomes:
         if o.incident and o.incident != "central_down":
-            how = f"order {o.order_id}: {', '.join(o.halts) or 'no halt'} -> {o.status}"
-            if o.incident == "paper_out":
-                how += f" ({o.detail}), label printed {o.labels}x"
+            how = f"order {o.order_id}: halt {', '.join(o.halts) or 'NONE'} -> {o.status}"
+            if o.incident == "paper_out":  # a device fault, not a halt: the order waits
+                how = f"order {o.order_id}: {o.detail}; label printed {o.labels}x -> {o.status}"
                 if o.labels != 1:
                     summary.failures.append(f"order {o.order_id}: label printed {o.labels} times")
+            expected = EXPECTED_HALT.get(o.incident)
+            if expected is not None and expected not in o.halts:
+                summary.failures.append(
+                    f"order {o.order_id} ({o.incident}): expected a {expected} halt, got {o.halts}"
+                )
             summary.incidents[o.incident] = how
     expected_cancelled = sum(1 for o in outcomes if o.incident == "over_limit")
     if len(outcomes) == summary.orders:
