@@ -225,13 +225,14 @@ def _lines(
     return lines, picks
 
 
-def _typo(label: str) -> str:
-    """A hand-typed tag with two neighbouring characters swapped (the first pair that differ)."""
-    chars = list(label)
-    for i in range(len(chars) - 1, 3, -1):
-        if chars[i] != chars[i - 1]:
-            chars[i], chars[i - 1] = chars[i - 1], chars[i]
-            return "".join(chars)
+def _typo(label: str, taken: set[str]) -> str:
+    """A hand-typed tag with two neighbouring characters swapped: the last such swap that is not
+    the tag of another package in the vault (that would be a real, different package)."""
+    for i in range(len(label) - 1, 3, -1):
+        if label[i] != label[i - 1]:
+            typed = label[: i - 1] + label[i] + label[i - 1] + label[i + 1 :]
+            if typed not in taken:
+                return typed
     return label[:-1] + ("0" if label[-1] != "0" else "1")
 
 
@@ -251,7 +252,7 @@ def _wrong(vault: Vault, today: date, incident: str | None, pick: str) -> str | 
     elif incident == "expired":  # the expired package left on the shelf
         labels = [p["Label"] for p in same_sku if date.fromisoformat(p["ExpirationDate"]) < today]
     elif incident == "typo_tag":
-        labels = [_typo(pick)]
+        labels = [_typo(pick, {p["Label"] for p in vault.packages})]
     elif incident == "duplicate_scan":
         labels = [pick]
     return labels[0] if labels else None
