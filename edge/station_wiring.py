@@ -52,7 +52,7 @@ from edge._core import Inventory, OrderCheck, RestoreError, ScanCoreError
 from edge.errors import BadInput, ConfigError, DeviceError
 from edge.label import ExitLabel, HaltSlip, build_label, seal_code_for, station_info
 from edge.label_inputs import load_warnings, warnings_dir
-from edge.label_print import label_job_id, print_label, print_slip
+from edge.label_print import label_job_id, print_label, print_slip, slip_job_id
 from edge.limits import Cart, LimitEngine, line_from_package, parse_prior, resolve_rules_dir
 from edge.ports import (
     LabelJob,
@@ -359,8 +359,6 @@ class SpoolPrinter:
             else:
                 slip = self._slip(job)
                 seal = None
-                from edge.label_print import slip_job_id
-
                 spool_id = slip_job_id(slip)
                 waiter = self._wait(spool_id)
                 record = await print_slip(self.service, slip, width_mm=self.width)
@@ -418,7 +416,6 @@ class SpoolPrinter:
     async def run(self, station: StationHandle) -> None:
         await self.service.start()
         self._started.set()
-        down = False
         try:
             while True:
                 event = await self._events.get()
@@ -426,11 +423,11 @@ class SpoolPrinter:
                     for fut in self._waiters.pop(event.job_id, []):
                         if not fut.done():
                             fut.set_result(event)
-                if event.kind == "held" and not down:
-                    down = True
+                # every time, not only on a change seen here: the daemon may have restarted
+                # with the printer down (the workflow journals changes only)
+                if event.kind == "held":
                     await station.device_state("printer", False, event.message or "job held")
-                elif event.kind == "printed" and down:
-                    down = False
+                elif event.kind == "printed":
                     await station.device_state("printer", True, "")
         finally:
             await self.service.stop()
@@ -534,9 +531,28 @@ def build_central(cfg: StationConfig) -> SeedCentral:
     return central
 
 
+def check_compliance_files(cfg: StationConfig, limits: EngineLimits) -> None:
+    """The jurisdiction's limit rules and label warnings must load before the station opens: a
+    station that cannot check limits or print a compliant label does not start (exit 78)."""
+    code = cfg.station.jurisdiction
+    limits.engine.rules(code)
+    load_warnings(code, warnings_dir(cfg.printer.warnings_dir))
+
+
 def build_ports(cfg: StationConfig) -> StationPorts:
-    """The built-in wiring ([station] ports = ""): real drivers, the Rust core, central's state."""
+    """The built-in wiring ([station] ports = ""): real drivers, the Rust core, central's state.
+    ConfigError names what is wrong (a bad printer target, a scanner name used twice, missing
+    limit rules or label warnings for the jurisdiction)."""
+    try:
+        return _build_ports(cfg)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from exc
+
+
+def _build_ports(cfg: StationConfig) -> StationPorts:
     central = build_central(cfg)
+    limits = EngineLimits(cfg, central.inventory)
+    check_compliance_files(cfg, limits)
     inventory = central.inventory
     printer = SpoolPrinter(cfg, inventory)
     indicator = IndicatorPort(

@@ -7,9 +7,10 @@ import socket
 import uuid
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from drivers.config import ScanConfig
+from drivers.config import PrinterConfig, ScanConfig
 from drivers.scale import WeighOutRules
 from drivers.scanner.classify import Classifier
 from edge.disk_guard import DiskGuard
@@ -120,3 +121,13 @@ def test_notify_never_blocks_when_the_receiver_stops_reading(tmp_path: Path) -> 
         results = [notifier.status(f"phase={i}") for i in range(2000)]  # nobody reads
         assert results[0] and not results[-1]
         notifier.close()
+
+
+def test_built_in_wiring_refuses_to_start_without_what_compliance_needs(tmp_path: Path) -> None:
+    base = StationSection(state_dir=str(tmp_path))
+    no_rules = StationConfig(station=msgspec.structs.replace(base, jurisdiction="ZZ"))
+    with pytest.raises(ConfigError, match="ZZ"):
+        load_ports(no_rules)
+    bad_target = StationConfig(station=base, printer=PrinterConfig(target="lp0"))
+    with pytest.raises(ConfigError, match="printer target 'lp0'"):
+        load_ports(bad_target)

@@ -256,3 +256,25 @@ def test_scans_pass_through_the_real_decoder(bench: Bench) -> None:
         assert not bad["ok"] and "cannot type" in bad["error"]
         raw = d.send("scan --raw \u00e9t\u00e9")  # the raw path skips the decoder
         assert raw["ok"]
+
+
+def test_kill_9_while_the_label_waits_for_paper_still_prints_it_once(bench: Bench) -> None:
+    d = bench.daemon()
+    d.start()
+    try:
+        load(d, "2001")
+        bench.printer.set_state(paper="end")
+        d.send(f"scan {tag(4)}")
+        deadline = time.monotonic() + 10
+        while not bench.events("print_failed") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        d.kill9()
+        bench.printer.set_state(paper="ok")
+        d.start()  # the spool still holds the job; the workflow asks for the label again
+        d.wait_phase("seal", 15)
+        ok(d.send(f"scan {seal_from_the_printed_label(bench, 0)}"))
+        time.sleep(0.5)
+    finally:
+        d.terminate()
+    assert len(bench.printer.jobs) == 1
+    assert bench.events("order_status")[-1]["body"]["status"] == "out_for_delivery"
