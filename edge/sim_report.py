@@ -147,7 +147,7 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
             "  equal, same hashes",
             "yes" if summary.central_matches else "NO",
         ),
-        ("journal chain", ("ok, " if summary.chain_ok else "BROKEN, ") + summary.chain_detail),
+        ("journal chain", _chain(summary)),
         (
             "central down / restarts",
             f"station saw it offline {summary.central_offline}x, restarted {summary.central_restarts}x",
@@ -176,6 +176,12 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
             print(f"  - {failure}", file=out)
     else:
         print("\nAll invariants hold.", file=out)
+
+
+def _chain(summary: Summary) -> str:
+    if not summary.chain_detail:
+        return "not checked (no journal)"
+    return ("ok, " if summary.chain_ok else "BROKEN, ") + summary.chain_detail
 
 
 class Progress:

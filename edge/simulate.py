@@ -91,6 +91,8 @@ class SimRun:
             _drain(self.run, self.summary)
         except SimError as exc:
             self.summary.failures.append(str(exc))
+        except KeyboardInterrupt:  # the services got the SIGINT too and stop cleanly
+            self.summary.failures.append("interrupted (Ctrl-C): the day was not finished")
         finally:
             self._stop()
             _finish(self.run, self.summary, self.outcomes, self.printer)
