@@ -87,15 +87,20 @@ class Technician:
         outcome.halts.append(str(halt.get("code", expected)))
 
     # -- one order ---------------------------------------------------------------------------
-    def pack(self, planned: PlannedOrder) -> OrderOutcome:
-        """Pack one order from ticket to seal (or cancellation), making its scripted mistake."""
+    def pack(self, planned: PlannedOrder, *, from_queue: bool = False) -> OrderOutcome:
+        """Pack one order from ticket to seal (or cancellation), making its scripted mistake.
+        `from_queue`: take it by badging again (the next order central assigned to the station)
+        instead of scanning its ticket."""
         order_id = planned.order["order_id"]
         outcome = OrderOutcome(order_id, planned.incident, "failed")
         self.ensure_login()
         jobs_before = len(self.printer.jobs)
-        reply = self.scan(f"ORD-{order_id}")
+        reply = self.scan(AGENT_BADGE if from_queue else f"ORD-{order_id}")
         if reply["phase"] != "picking":
-            raise SimError(f"order {order_id}: ticket not accepted: {reply}")
+            raise SimError(f"order {order_id}: not loaded: {reply}")
+        loaded = ((self.inject.state().get("order") or {}).get("order") or {}).get("order_id")
+        if loaded != order_id:
+            raise SimError(f"order {order_id}: the station loaded order {loaded} instead")
         lines = planned.order["lines"]
         for index, line in enumerate(lines):
             self._line(planned, outcome, line, first=index == 0, last=index == len(lines) - 1)

@@ -149,7 +149,8 @@ class SimRun:
                 )
             self.station.check_alive()
             try:
-                outcome = tech.pack(planned)
+                # now and then the technician badges again for the next order in the queue
+                outcome = tech.pack(planned, from_queue=n % 3 == 1)
             except SimError as exc:
                 outcome = OrderOutcome(planned.order["order_id"], planned.incident, "failed")
                 outcome.detail = str(exc)

@@ -78,6 +78,10 @@ def test_summary_matches_the_journal(day: tuple[Path, subprocess.CompletedProces
         assert halts[code] >= 1, (code, dict(halts))
     assert summary["labels_printed"] == types["label_printed"] >= summary["sealed"]
     assert summary["chain_ok"] is True
+    # orders come in by ticket and from the station's queue (badging again)
+    sources = Counter(e.fields()["source"] for e in events if e.type == "order_loaded")
+    assert sources["ticket"] >= 1 and sources["queue"] >= 1
+    assert sum(sources.values()) == ORDERS
 
 
 def test_central_stored_every_event_once(
