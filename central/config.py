@@ -18,7 +18,7 @@ class ServiceSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     bind: str = "tcp://0.0.0.0:5560"
     store: str = "sqlite:///var/lib/packstation-central/central.sqlite3"  # or postgresql://...
-    secret_key_file: str = "/etc/packstation-central/central.key_secret"
+    secret_key_file: str = "/etc/packstation/keys/central.key_secret"
     station_keys_dir: str = "/etc/packstation-central/stations"
     subscriber_keys_dir: str = "/etc/packstation-central/subscribers"
     keys_poll_ms: Millis = 1000

@@ -31,6 +31,7 @@ from central.feed import FeedSender
 from central.intake import IntakeServer
 from central.store import Rejected, SqlStore, open_store
 from edge import protocol as p
+from edge.credentials import credential_path
 from edge.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class CentralService:
             raise ConfigError(["this libzmq has no CURVE support: central cannot encrypt"])
         self.cfg = cfg
         c = cfg.central
-        self.public, self.secret = load_server_keys(Path(c.secret_key_file))
+        self.public, self.secret = load_server_keys(credential_path(c.secret_key_file))
         self.stations = auth.KeyRing(Path(c.station_keys_dir))
         self.subscribers = auth.KeyRing(Path(c.subscriber_keys_dir))
         self.store = store or open_store(c.store)

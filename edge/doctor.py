@@ -17,6 +17,7 @@ from typing import Any
 
 from edge import doctor_probes as probes
 from edge.errors import ConfigError, ExitCode
+from edge.link import key_files
 from edge.station_config import StationConfig, load_station_config
 
 DEFAULT_CONFIG = Path("/etc/packstation/station.toml")
@@ -54,11 +55,9 @@ class LinkKeys:
     server_key: str = ""
 
     @classmethod
-    def of(cls, link: object) -> LinkKeys:
-        return cls(
-            secret_key=str(getattr(link, "secret_key", "") or ""),
-            server_key=str(getattr(link, "server_key", "") or ""),
-        )
+    def of(cls, config: StationConfig) -> LinkKeys:
+        secret, server = key_files(config.link, config.station.id, Path(config.station.state_dir))
+        return cls(secret_key=str(secret), server_key=str(server))
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ class Context:
 
     @property
     def keys(self) -> LinkKeys:
-        return LinkKeys.of(self.config.link) if self.config else LinkKeys()
+        return LinkKeys.of(self.config) if self.config else LinkKeys()
 
     def journal_path(self) -> Path | None:
         """The journal file as a real path under the root ([journal] path, else state_dir)."""

@@ -52,7 +52,7 @@ def check_keys(ctx: Context) -> Iterator[Finding]:
             "keys",
             "no CURVE keys configured in [link], so central cannot know this station",
             "run `packstation keys new station` in /etc/packstation/keys, get central's public "
-            "key, and set [link] secret_key and server_key",
+            "key, and set [link] secret_key_file and server_key_file",
         )
         return
     yield _key_finding(ctx, keys.secret_key, secret=True)
@@ -72,7 +72,7 @@ def _key_finding(ctx: Context, configured: str, *, secret: bool) -> Finding:
     path = key_path(ctx, configured)
     if not path.is_file():
         fix = (
-            "create it with `packstation keys new station`"
+            "create it with `packstation keys new <station id>` and point [link] secret_key_file at it"
             if secret
             else "copy central's public key file (NAME.key) from the central server"
         )
@@ -86,7 +86,7 @@ def _key_finding(ctx: Context, configured: str, *, secret: bool) -> Finding:
             Status.FAIL,
             "keys",
             f"{configured} holds only a public key",
-            "[link] secret_key must name the NAME.key_secret file, not NAME.key",
+            "[link] secret_key_file must name the NAME.key_secret file, not NAME.key",
         )
     mode = stat.S_IMODE(path.stat().st_mode)
     if secret and mode & 0o077:

@@ -37,6 +37,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from edge import __version__
 from edge import protocol as p
+from edge.credentials import credential_path
 from edge.errors import ConfigError
 from edge.journal import Journal, JournalEvent
 from edge.replica import Replica
@@ -67,13 +68,22 @@ class LinkStatus(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str
 
 
-def load_link_keys(
-    cfg: LinkSection, station_id: str, state_dir: Path
-) -> tuple[bytes, bytes, bytes]:
-    """(public, secret, server public) from the configured certificate files; ConfigError if not."""
+def key_files(cfg: LinkSection, station_id: str, state_dir: Path) -> tuple[Path, Path]:
+    """The configured (or default) station secret and central public certificate paths."""
     keys = state_dir / "keys"
     secret_file = Path(cfg.secret_key_file or keys / f"{station_id}.key_secret")
     server_file = Path(cfg.server_key_file or keys / "central.key")
+    return secret_file, server_file
+
+
+def load_link_keys(
+    cfg: LinkSection, station_id: str, state_dir: Path
+) -> tuple[bytes, bytes, bytes]:
+    """(public, secret, server public) from the certificate files; ConfigError if not.
+
+    Under systemd the files come through LoadCredential= (edge.credentials.credential_path).
+    """
+    secret_file, server_file = (credential_path(p) for p in key_files(cfg, station_id, state_dir))
     try:
         public, secret = zmq.auth.load_certificate(secret_file)
         server, _ = zmq.auth.load_certificate(server_file)

@@ -166,17 +166,9 @@ def station_toml(
     return "\n".join(lines)
 
 
-class LinkWithKeys(msgspec.Struct, kw_only=True):
-    """[link] with the key options the link section will carry (edge.doctor.LinkKeys names)."""
-
-    endpoint: str
-    secret_key: str = ""
-    server_key: str = ""
-
-
 def with_link_keys(cfg: StationConfig, secret_key: str, server_key: str) -> StationConfig:
-    link = LinkWithKeys(endpoint=cfg.link.endpoint, secret_key=secret_key, server_key=server_key)
-    return msgspec.structs.replace(cfg, link=link)  # the real [link] gains these options later
+    link = msgspec.structs.replace(cfg.link, secret_key_file=secret_key, server_key_file=server_key)
+    return msgspec.structs.replace(cfg, link=link)
 
 
 def make_keys(directory: Path, name: str) -> tuple[Path, Path]:

@@ -247,10 +247,12 @@ def test_gpiod_indicator_needs_the_header_chip(tmp_path: Path) -> None:
 
 
 # -- keys ----------------------------------------------------------------------------------------
-def test_keys_not_configured_is_a_warning_and_central_is_not_tried(tmp_path: Path) -> None:
+def test_missing_default_keys_fail_and_central_is_not_tried(tmp_path: Path) -> None:
     hardware(tmp_path)
     found = by_check(run_checks(context(tmp_path, station_toml()), CHECKS))
-    assert found["keys"][0].status is Status.WARN and "keys new" in found["keys"][0].fix
+    secret = found["keys"][0]
+    assert secret.status is Status.FAIL and "keys new" in secret.fix
+    assert "/var/lib/packstation/keys/station-07.key_secret" in secret.what  # [link] default path
     assert found["central"][0].status is Status.WARN
 
 
@@ -283,7 +285,7 @@ def test_missing_key_files_fail(tmp_path: Path) -> None:
     assert ctx.config is not None
     ctx.config = with_link_keys(ctx.config, f"{KEYS}/station.key_secret", f"{KEYS}/central.key")
     secret, server = list(check_keys(ctx))
-    assert secret.status is Status.FAIL and "keys new station" in secret.fix
+    assert secret.status is Status.FAIL and "keys new <station id>" in secret.fix
     assert server.status is Status.FAIL and "central's public key" in server.what
 
 

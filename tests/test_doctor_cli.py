@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge.cli import run
-from tests.doctor_support import KEYBOARD_KEYS, FakeSystem, key_bitmap, station_toml
+from tests.doctor_support import KEYBOARD_KEYS, FakeSystem, key_bitmap, make_keys, station_toml
 
 
 def pi(tmp_path: Path) -> FakeSystem:
@@ -53,18 +53,31 @@ def test_report_lists_devices_and_each_problem_with_its_fix(
     assert out.rstrip().endswith("exit code 4")
 
 
+def default_keys(root: Path) -> None:
+    """The station's keys where [link] looks by default: <state_dir>/keys/<station id>.*."""
+    keys = root / "var/lib/packstation/keys"
+    make_keys(keys, "station-07")
+    make_keys(keys, "central")
+
+
 def test_json_report_for_scripts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pi(tmp_path)
     config = tmp_path / "station.toml"
     config.write_text(station_toml(scanner=None, printer="file:/dev/packstation/printer"))
+    default_keys(tmp_path)
 
-    code = run(["doctor", "--json", "--root", str(tmp_path), "--config", str(config)])
+    code = run(
+        ["doctor", "--json", "--timeout", "0.3", "--root", str(tmp_path), "--config", str(config)]
+    )
 
     report = json.loads(capsys.readouterr().out)
-    assert code == report["exit_code"] == 0  # only warnings (no scanner, no keys, no journal)
+    # Warnings (no scanner, no journal) and one failure: no central listens in this test.
+    assert code == report["exit_code"] == 4
+    failed = [c["check"] for c in report["checks"] if c["status"] == "fail"]
+    assert failed == ["central"]
     assert report["board"] == "Raspberry Pi 4 Model B Rev 1.5"
     assert report["devices"]["printers"][0]["usb"] == ["04b8", "0e28"]
-    assert {c["status"] for c in report["checks"]} == {"ok", "warn"}
+    assert {c["status"] for c in report["checks"]} == {"ok", "warn", "fail"}
     assert any(c["check"] == "scanner" and c["fix"] for c in report["checks"])
 
 
@@ -84,14 +97,16 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
     fake = FakeSystem(tmp_path)
     fake.write("dev/null", "")
     fake.installed()
+    default_keys(tmp_path)
     exe = Path(sys.executable).with_name("packstation")
     result = subprocess.run(
-        [str(exe), "doctor", "--root", str(tmp_path), "--config", str(config)],
+        [str(exe), "doctor", "--timeout", "0.3", "--root", str(tmp_path), "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
         env={**os.environ, "NO_COLOR": "1"},
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Checks" in result.stdout and "0 failed" in result.stdout
+    assert result.returncode == 4, result.stdout + result.stderr  # no central listens here
+    assert "Checks" in result.stdout and "1 failed" in result.stdout
+    assert "[FAIL] central:" in result.stdout
