@@ -19,13 +19,16 @@ import dataclasses
 import logging
 from pathlib import Path
 
+from edge import station_wiring
 from edge.journal import Journal
 from edge.link import LinkState, LinkStatus, StationLink
 from edge.ports import StationHandle, StationPorts
 from edge.replica import Replica
 from edge.station_config import StationConfig
-from edge.station_wiring import NoSink
-from edge.station_wiring import build_ports as builtin_ports
+
+# The built-in wiring's placeholder sink while it has no link of its own (looked up by name so
+# this module keeps working once the wiring connects the link itself and drops the placeholder).
+_NO_SINK: type | None = getattr(station_wiring, "NoSink", None)
 
 LOG = logging.getLogger(__name__)
 
@@ -87,8 +90,8 @@ class LinkService:
 
 
 def build_ports(cfg: StationConfig) -> StationPorts:
-    ports = builtin_ports(cfg)
-    if not isinstance(ports.sink, NoSink):
+    ports = station_wiring.build_ports(cfg)
+    if _NO_SINK is None or not isinstance(ports.sink, _NO_SINK):
         return ports  # the built-in wiring has its own link
     link = LinkService(cfg)
     return dataclasses.replace(ports, sink=link, services=[*ports.services, link])
