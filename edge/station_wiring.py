@@ -8,7 +8,9 @@ part into the port the pure workflow or the daemon expects (edge/ports.py):
   weighing), so the session never drifts from the journalled state.
 - LimitChecker: `edge.limits.LimitEngine` over the picked packages' inventory measures.
 - WeighRule: the scale driver's weigh-out rule (label, allowance, scale division).
-- CentralState: `edge.station_seed.SeedCentral` (files in `[station] seed_dir`).
+- CentralState: the replica of central's feed (`edge.station_central.ReplicaCentral`), or the
+  files in `[station] seed_dir` (`edge.station_seed.SeedCentral`) for tests and simulation.
+- EventSink and a Service: the central link (`edge.station_central.LinkService`).
 - LabelPrinter: the durable `PrinterService` spool with exit labels built by `edge.label`.
 - Indicator, Scale, the scanner reader: the drivers.
 """
@@ -71,7 +73,9 @@ from edge.ports import (
     StationPorts,
     WeighResult,
 )
+from edge.replica import Replica, replica_path
 from edge.scanning import open_order_check, store_today, verify_scan
+from edge.station_central import LinkService, ReplicaCentral
 from edge.station_config import StationConfig
 from edge.station_seed import SeedCentral
 
@@ -508,23 +512,15 @@ class ScannerPort:
                 await reader
 
 
-# -- the central link -----------------------------------------------------------------------------
-
-
-class NoSink:
-    """edge.ports.EventSink while no central link is wired: events stay in the journal."""
-
-    def wake(self, last_seq: int) -> None:
-        return None
-
-
 # -- the factory ----------------------------------------------------------------------------------
 
 
-def build_central(cfg: StationConfig) -> SeedCentral:
-    """Central's state from the seed files, read now so READY means "loaded" (and a bad file
-    is logged at start, not at the first scan)."""
-    central = SeedCentral.from_config(cfg)
+def build_central(cfg: StationConfig, replica: Replica) -> SeedCentral | ReplicaCentral:
+    """Central's state: the seed files when `[station] seed_dir` is set, else the replica the
+    link keeps. Read now, so READY means "loaded" (and a bad file is logged at start)."""
+    central: SeedCentral | ReplicaCentral = (
+        SeedCentral.from_config(cfg) if cfg.station.seed_dir else ReplicaCentral(cfg, replica)
+    )
     central.inventory()
     central.badge("")
     central.next_order()
@@ -550,7 +546,9 @@ def build_ports(cfg: StationConfig) -> StationPorts:
 
 
 def _build_ports(cfg: StationConfig) -> StationPorts:
-    central = build_central(cfg)
+    replica = Replica(replica_path(cfg.link.replica_path, Path(cfg.station.state_dir)))
+    central = build_central(cfg, replica)
+    link = LinkService(cfg, replica)
     limits = EngineLimits(cfg, central.inventory)
     check_compliance_files(cfg, limits)
     inventory = central.inventory
@@ -559,7 +557,9 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         cfg, build_indicator(cfg.indicator, printer_send=printer.service.beep_nowait)
     )
     scanners = ScannerPort(cfg)
-    services: list[Any] = [printer, scanners]
+    services: list[Any] = [printer, scanners, link]
+    if isinstance(central, ReplicaCentral):
+        services.append(central)  # rebuilds the inventory index when the replica moved
     scale: ScalePort | None = None
     if cfg.scale.enabled:
         scale = ScalePort(cfg)
@@ -576,7 +576,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         central=central,
         printer=printer,
         indicator=indicator,
-        sink=NoSink(),
+        sink=link,
         scale=scale,
         services=services,
         scan_decoder=scanners,
