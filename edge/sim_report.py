@@ -32,6 +32,8 @@ class Summary:
     station_events: int = 0
     central_events: int = 0
     central_matches: bool = False
+    drained_seq: int = 0  # the station's last seq when central had everything (day's end)
+    stopping_events: list[str] = field(default_factory=list)  # journalled while stopping
     chain_ok: bool = False
     chain_detail: str = ""
     central_restarts: int = 0
@@ -141,12 +143,9 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
         ("labels printed", str(summary.labels_printed)),
         ("discrepancy slips", str(summary.slips_requested)),
         ("printer jobs rendered (PNG)", f"{summary.printer_jobs} ({summary.pngs})"),
-        ("events journalled at the station", str(summary.station_events)),
+        ("events journalled at the station", _station_events(summary)),
         ("events stored at central", str(summary.central_events)),
-        (
-            "  equal, same hashes",
-            "yes" if summary.central_matches else "NO",
-        ),
+        ("  equal, same hashes", "yes" if summary.central_matches else "NO"),
         ("journal chain", _chain(summary)),
         (
             "central down / restarts",
@@ -176,6 +175,16 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
             print(f"  - {failure}", file=out)
     else:
         print("\nAll invariants hold.", file=out)
+
+
+def _station_events(summary: Summary) -> str:
+    if not summary.stopping_events:
+        return str(summary.station_events)
+    late = ", ".join(summary.stopping_events)
+    return (
+        f"{summary.drained_seq} during the day"
+        f" (+{len(summary.stopping_events)} while stopping: {late}; sent at its next start)"
+    )
 
 
 def _chain(summary: Summary) -> str:

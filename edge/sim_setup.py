@@ -22,13 +22,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
-
 from central.config import load_central_config
 from edge import simdata
 from edge.errors import BadInput
 from edge.sim_procs import cli, free_port
-from edge.station_config import StationConfig, load_station_config
+from edge.station_config import load_station_config
 
 MARKER = ".packstation-simulate"  # a directory holding it may be replaced by the next run
 STATION_ID = "station-01"
@@ -55,7 +53,6 @@ class RunDir:
             "orders": "data/orders.json",
             "badges": "data/badges.json",
             "plan": "data/plan.json",
-            "seed": "data/seed",
             "central_export": "central-export.jsonl",
             "journal_export": "journal-export.jsonl",
             "summary": "summary.json",
@@ -155,8 +152,6 @@ def write_station_config(run: RunDir, ports: Ports, scale_port: str) -> None:
             "license_number": "SIM-000001",
             "state_dir": str(state),
             "inject_socket": str(run.inject.resolve()),
-            # the built-in wiring, plus the central link while the wiring has none (sim_ports)
-            "ports": "edge.sim_ports:build_ports",
         },
         "scale": {"enabled": True, "port": scale_port, "protocol": "mt-sics"},
         "printer": {
@@ -176,28 +171,8 @@ def write_station_config(run: RunDir, ports: Ports, scale_port: str) -> None:
             "ack_timeout_ms": 1000,
         },
     }
-    sections["station"]["seed_dir"] = str(run.seed.resolve())
-    run.station_toml.write_text(
-        toml_text(_known(StationConfig, sections), HEADER.format(name="station.toml"))
-    )
+    run.station_toml.write_text(toml_text(sections, HEADER.format(name="station.toml")))
     load_station_config(run.station_toml)
-
-
-def _known(struct: type, sections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Only the sections and keys this build's configuration knows (an unknown key is an error):
-    the simulator runs against whichever station wiring and link this build has."""
-    known: dict[str, dict[str, Any]] = {}
-    for section in msgspec.structs.fields(struct):
-        if section.name not in sections:
-            continue
-        inner = section.type
-        if not (isinstance(inner, type) and issubclass(inner, msgspec.Struct)):
-            continue
-        names = {f.name for f in msgspec.structs.fields(inner)}
-        kept = {k: v for k, v in sections[section.name].items() if k in names}
-        if kept:
-            known[section.name] = kept
-    return known
 
 
 @dataclass(frozen=True)
@@ -218,21 +193,6 @@ def write_day(run: RunDir, seed: int, n_orders: int, timezone: str) -> DayData:
     run.inventory.write_text(json.dumps(vault.packages, indent=1) + "\n")
     run.orders.write_text(json.dumps(orders, indent=1) + "\n")
     run.badges.write_text(json.dumps(simdata.badges(now), indent=1) + "\n")
-    # The same day as files in the station's seed directory ([station] seed_dir): the station's
-    # view of central's state when central's feed does not provide it (and its fallback).
-    run.seed.mkdir(parents=True, exist_ok=True)
-    shutil.copy(run.inventory, run.seed / "inventory.json")
-    shutil.copy(run.orders, run.seed / "orders.json")
-    seed_badges = [
-        {
-            "code": b["badge"],
-            "name": b["name"],
-            "supervisor": b["supervisor"],
-            "expires_at": b["expires_at"],
-        }
-        for b in simdata.badges(now)
-    ]
-    (run.seed / "badges.json").write_text(json.dumps(seed_badges, indent=1) + "\n")
     run.plan.write_text(
         json.dumps(
             [

@@ -43,6 +43,7 @@ from edge.station_config import StationConfig
 
 CENTRAL_DOWN_ORDERS = 3  # orders packed while central is down
 DRAIN_TIMEOUT_S = 30
+FEED_TIMEOUT_S = 20
 # The halt code the station must give each scripted mistake.
 EXPECTED_HALT = {
     "wrong_batch": "wrong_batch",
@@ -122,6 +123,15 @@ class SimRun:
             "the station to be ready for a login",
             lambda: self.inject.state().get("phase") in ("idle", "ready"),
             20,
+            0.05,
+        )
+        # the station knows badges, orders and the vault only from central's feed
+        want = {"badge": 2, "order": len(day.plan), "package": len(day.vault.packages)}
+        replica = self.run.station_dir / "replica.sqlite3"
+        wait_for(
+            f"central's feed to reach the station ({want})",
+            lambda: replica_counts(replica) == want,
+            FEED_TIMEOUT_S,
             0.05,
         )
         return day.plan
@@ -240,7 +250,10 @@ def _drain(run: sim_setup.RunDir, summary: Summary) -> None:
 
     def drained() -> bool:
         last = _journal_last(run)
-        return last > 0 and len(central_hashes(run.central_store, sim_setup.STATION_ID)) >= last
+        if last > 0 and len(central_hashes(run.central_store, sim_setup.STATION_ID)) >= last:
+            summary.drained_seq = last
+            return True
+        return False
 
     try:
         wait_for("central to store every journalled event", drained, DRAIN_TIMEOUT_S, 0.1)
@@ -269,12 +282,32 @@ def _finish(
     }
 
 
+def _stopping_events(run: sim_setup.RunDir, summary: Summary) -> None:
+    """Events journalled after central had everything: the station stopping. Only the central
+    link going down with the daemon is expected there (it reaches central at the next start)."""
+    from edge.journal import Journal
+
+    journal = Journal(run.journal, readonly=True)
+    try:
+        late = journal.events(summary.drained_seq)
+    finally:
+        journal.close()
+    for ev in late:
+        body = ev.fields()
+        summary.stopping_events.append(f"{ev.type} {body.get('device', '')}".strip())
+        if not (ev.type == "device_state" and body.get("device") == "central"):
+            summary.failures.append(f"event {ev.seq} ({ev.type}) journalled after the day ended")
+
+
 def _records(run: sim_setup.RunDir, summary: Summary) -> None:
     """The journal and central's store: counted, compared, exported."""
     if run.journal.exists():
         station_hashes = count_journal(summary, run.journal)
         stored = central_hashes(run.central_store, sim_setup.STATION_ID)
         summary.central_events = len(stored)
+        if summary.drained_seq:
+            _stopping_events(run, summary)
+            station_hashes = station_hashes[: summary.drained_seq]
         summary.central_matches = stored == station_hashes
         if not summary.chain_ok:
             summary.failures.append(f"journal chain: {summary.chain_detail}")
