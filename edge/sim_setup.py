@@ -32,34 +32,29 @@ MARKER = ".packstation-simulate"  # a directory holding it may be replaced by th
 STATION_ID = "station-01"
 
 
-@dataclass(frozen=True)
 class RunDir:
-    root: Path
+    """The paths of one run (see the module docstring)."""
 
-    def __getattr__(self, name: str) -> Path:
-        paths = {
-            "keys": "keys",
-            "central_dir": "central",
-            "station_dir": "station",
-            "data": "data",
-            "labels": "labels",
-            "logs": "logs",
-            "central_toml": "central/central.toml",
-            "station_toml": "station/station.toml",
-            "central_store": "central/central.sqlite3",
-            "journal": "station/journal.sqlite3",
-            "inject": "station/inject.sock",
-            "inventory": "data/inventory.json",
-            "orders": "data/orders.json",
-            "badges": "data/badges.json",
-            "plan": "data/plan.json",
-            "central_export": "central-export.jsonl",
-            "journal_export": "journal-export.jsonl",
-            "summary": "summary.json",
-        }
-        if name not in paths:
-            raise AttributeError(name)
-        return self.root / paths[name]
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.keys = root / "keys"
+        self.central_dir = root / "central"
+        self.station_dir = root / "station"
+        self.data = root / "data"
+        self.labels = root / "labels"
+        self.logs = root / "logs"
+        self.central_toml = self.central_dir / "central.toml"
+        self.station_toml = self.station_dir / "station.toml"
+        self.central_store = self.central_dir / "central.sqlite3"
+        self.journal = self.station_dir / "journal.sqlite3"
+        self.inject = self.station_dir / "inject.sock"
+        self.inventory = self.data / "inventory.json"
+        self.orders = self.data / "orders.json"
+        self.badges = self.data / "badges.json"
+        self.plan = self.data / "plan.json"
+        self.central_export = root / "central-export.jsonl"
+        self.journal_export = root / "journal-export.jsonl"
+        self.summary = root / "summary.json"
 
 
 def prepare_dir(root: Path) -> RunDir:
