@@ -45,7 +45,7 @@ def uid_of(n: int) -> str:
     return f"1A4{n:021X}"
 
 
-def setup(root: Path, packages: int, orders: int, printer: str) -> Path:
+def setup(root: Path, packages: int, orders: int, printer: str, link: str = "") -> Path:
     seed = root / "seed"
     seed.mkdir()
     inventory = [
@@ -81,7 +81,7 @@ def setup(root: Path, packages: int, orders: int, printer: str) -> Path:
         f'seed_dir = "{seed}"\n'
         f'[printer]\ntarget = "{printer}"\nretry_ms = 200\n'
         '[indicator]\nbackend = "recording"\n'
-        "[journal]\nmin_free_mb = 0\nmin_free_percent = 0\n"
+        "[journal]\nmin_free_mb = 0\nmin_free_percent = 0\n" + link
     )
     return config
 
@@ -239,14 +239,34 @@ def main() -> None:
     parser.add_argument("--packages", type=int, default=100_000)
     parser.add_argument("--scans", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=100_000, help="journal size for start-up")
+    parser.add_argument(
+        "--central",
+        action="store_true",
+        help="run a real central (SQLite store) and let the link send every event during the scans",
+    )
     args = parser.parse_args()
     orders = args.scans // LINES_PER_ORDER + 2
     with (
         tempfile.TemporaryDirectory(prefix="bench-station-") as tmp,
         SimPrinter() as printer,
+        contextlib.ExitStack() as stack,
     ):
         root = Path(tmp)
-        config = setup(root, args.packages, orders, printer.target)
+        link = ""
+        central = None
+        if args.central:
+            from tests.central_support import make_setup, running_central
+
+            central = make_setup(root / "central", ["station-01"])
+            stack.enter_context(running_central(central))
+            secret, server = central.station_keys("station-01")
+            link = (
+                f'[link]\nendpoint = "{central.endpoint}"\nsecret_key_file = "{secret}"\n'
+                f'server_key_file = "{server}"\n'
+            )
+            print("with a real central: the link sends every event while scanning")
+        (root / "station").mkdir()
+        config = setup(root / "station", args.packages, orders, printer.target, link)
         bare, imports = peer_interpreter_s()
         print(f"peer: bare python start-up             {bare * 1000:8.1f} ms")
         print(f"peer: python importing the daemon      {imports * 1000:8.1f} ms")
@@ -274,6 +294,11 @@ def main() -> None:
             f"  p99 {pct(peer, 0.99):6.2f} ms"
         )
         print(f"labels printed by the emulator: {len(printer.jobs)}")
+        if central is not None:
+            from tests.central_support import delivery_report
+
+            report = delivery_report(central.store, "station-01", root / "station/journal.sqlite3")
+            print(f"events at central: {report['central']:,} of {report['journal']:,} journalled")
 
         big = root / "big"
         big.mkdir()

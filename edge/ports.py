@@ -173,6 +173,7 @@ class SlipJob(msgspec.Struct, frozen=True, kw_only=True):
     order_id: str
     agent: str
     halt: HaltInfo
+    at: str = ""  # when the order halted
 
 
 PrintJob = LabelJob | SlipJob

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -34,13 +35,14 @@ from drivers.config import ScannerConfig
 from drivers.indicator import Indicator as DriverIndicator
 from drivers.indicator import Signal as DriverSignal
 from drivers.indicator import build_indicator
+from drivers.printer.escpos_encode import encode
 from drivers.printer.service import (
     PrinterEvent,
     PrinterService,
     settings_from_config,
     spool_path_for,
 )
-from drivers.printer.spool import JobState
+from drivers.printer.spool import JobState, SpoolConflict
 from drivers.scale import Capture, NoReading, WeighOutAccepted, WeighOutRules, check_weigh_out
 from drivers.scale import Scale as DriverScale
 from drivers.scale.serial_port import DeviceEvent
@@ -52,9 +54,17 @@ from drivers.sim_scanner import events_for
 from edge import label_inputs
 from edge._core import Inventory, OrderCheck, RestoreError, ScanCoreError
 from edge.errors import BadInput, ConfigError, DeviceError
-from edge.label import ExitLabel, HaltSlip, build_label, seal_code_for, station_info
+from edge.label import (
+    ExitLabel,
+    HaltSlip,
+    build_label,
+    local_time,
+    seal_code_for,
+    station_info,
+)
 from edge.label_inputs import load_warnings, warnings_dir
-from edge.label_print import label_job_id, print_label, print_slip, slip_job_id
+from edge.label_layout import layout_label, layout_slip
+from edge.label_print import label_job_id, slip_job_id
 from edge.limits import Cart, LimitEngine, line_from_package, parse_prior, resolve_rules_dir
 from edge.ports import (
     LabelJob,
@@ -348,26 +358,16 @@ class SpoolPrinter:
 
     async def submit(self, job: PrintJob) -> PrintOutcome:
         await self._started.wait()
-        try:
-            if isinstance(job, LabelJob):
-                label = self._label(job)
-                spool_id = label_job_id(label)
-                seal: str | None = seal_code_for(label)
-                waiter = self._wait(spool_id)
-                record = await print_label(
-                    self.service,
-                    label,
-                    width_mm=self.width,
-                    qr_module_dots=self.cfg.printer.qr_module_dots,
-                )
-            else:
-                slip = self._slip(job)
-                seal = None
-                spool_id = slip_job_id(slip)
-                waiter = self._wait(spool_id)
-                record = await print_slip(self.service, slip, width_mm=self.width)
+        try:  # laying out and encoding (QR codes) is CPU work: off the loop
+            spool_id, kind, title, data, seal = await asyncio.to_thread(self._render, job)
         except (BadInput, ConfigError, ValueError) as exc:
             return PrintOutcome(job_id=job.job_id, ok=False, reason=str(exc))
+        waiter = self._wait(spool_id)
+        try:
+            record = await self.service.submit(spool_id, data, kind=kind, title=title)
+        except (SpoolConflict, sqlite3.Error, OSError) as exc:  # an outcome, not a crash
+            self._drop(spool_id, waiter)
+            return PrintOutcome(job_id=job.job_id, ok=False, reason=f"print spool: {exc}")
         if record.state is JobState.PRINTED:
             self._drop(spool_id, waiter)
             return PrintOutcome(job_id=job.job_id, ok=True, seal_code=seal)
@@ -378,6 +378,18 @@ class SpoolPrinter:
         if event.kind == "printed":
             return PrintOutcome(job_id=job.job_id, ok=True, seal_code=seal)
         return PrintOutcome(job_id=job.job_id, ok=False, reason=event.message or event.kind)
+
+    def _render(self, job: PrintJob) -> tuple[str, str, str, bytes, str | None]:
+        """(spool job id, kind, title, ESC/POS bytes, seal code) of a job."""
+        qr_mode = self.service.settings.qr_mode
+        if isinstance(job, LabelJob):
+            label = self._label(job)
+            doc = layout_label(label, self.width, self.cfg.printer.qr_module_dots)
+            data = encode(doc, qr_mode=qr_mode)
+            return label_job_id(label), "label", doc.title, data, seal_code_for(label)
+        slip = self._slip(job)
+        doc = layout_slip(slip, self.width)
+        return slip_job_id(slip), "slip", doc.title, encode(doc, qr_mode=qr_mode), None
 
     def _label(self, job: LabelJob) -> ExitLabel:
         at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
@@ -390,6 +402,7 @@ class SpoolPrinter:
 
     def _slip(self, job: SlipJob) -> HaltSlip:
         halt = job.halt
+        at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
         steps = ["Put the package aside for the supervisor."]
         if halt.candidates:
             steps.append("It may be: " + ", ".join(halt.candidates[:5]))
@@ -402,7 +415,7 @@ class SpoolPrinter:
             order_line=halt.line,
             station_id=self.cfg.station.id,
             agent_id=job.agent,
-            at=datetime.now().astimezone().isoformat(timespec="seconds"),
+            at=local_time(at, self.cfg.station.timezone).isoformat(timespec="seconds"),
             timezone=self.cfg.station.timezone,
         )
 

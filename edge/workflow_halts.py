@@ -63,7 +63,13 @@ class HaltSteps:
             run.record("slip_requested", job_id=job_id, code=info.code)
             run.fx.append(
                 PrintSlip(
-                    SlipJob(job_id=job_id, order_id=order.order.order_id, agent=agent, halt=info)
+                    SlipJob(
+                        job_id=job_id,
+                        order_id=order.order.order_id,
+                        agent=agent,
+                        halt=info,
+                        at=run.at,
+                    )
                 )
             )
         run.signal(Signal.HALT, info.reason)

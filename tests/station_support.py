@@ -1,10 +1,13 @@
-"""Stand-ins for the ports whose real implementations are being written in parallel (the Rust core's
-verifier and limit engine, the label printer driver, the indicator, the central link), plus fixtures.
+"""Station test support: port stand-ins, the subprocess daemon, and the real-part set-up.
 
-They are deliberately small and rule-faithful enough for the workflow and daemon tests; the
-integration phase replaces them with the real parts. `make_ports` is the daemon's port factory for
-subprocess tests (`[station] ports = "tests.station_support:make_ports"`): it reads
-`<state_dir>/fixture.json` and writes printed jobs and signals under `<state_dir>`.
+- Stand-ins (TableVerifier, CapLimits, DictCentral, DirPrinter, FileScale...): small,
+  rule-faithful ports for the tests that are about the workflow alone (tests/workflow_support.py)
+  and about the daemon's mechanics (notify, SIGTERM, a failing port: test_station_daemon.py).
+  `make_ports` is their factory (`[station] ports = "tests.station_support:make_ports"`): it reads
+  `<state_dir>/fixture.json` and writes printed jobs and signals under `<state_dir>`.
+- `Daemon`: `python -m edge station --config FILE` as a subprocess with its inject channel.
+- The real parts (`write_real_station`, `write_seed`): the built-in wiring with seed files, the
+  printer emulator, a pty scale emulator and the recording indicator (test_station_scenarios.py).
 """
 
 from __future__ import annotations
