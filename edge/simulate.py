@@ -332,6 +332,9 @@ def _records(run: sim_setup.RunDir, summary: Summary) -> None:
 
 
 def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -> None:
+    twice = [o.order_id for o in outcomes if o.status == "sealed" and o.labels != 1]
+    if twice:
+        summary.failures.append(f"orders whose exit label did not print exactly once: {twice}")
     if summary.central_restarts and not summary.central_offline:
         summary.failures.append("central went down but the station never journalled it")
     if summary.replica.get("package") != packages or summary.replica.get("badge") != 2:
@@ -344,8 +347,6 @@ def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -
             how = f"order {o.order_id}: halt {', '.join(o.halts) or 'NONE'} -> {o.status}"
             if o.incident == "paper_out":  # a device fault, not a halt: the order waits
                 how = f"order {o.order_id}: {o.detail}; label printed {o.labels}x -> {o.status}"
-                if o.labels != 1:
-                    summary.failures.append(f"order {o.order_id}: label printed {o.labels} times")
             expected = EXPECTED_HALT.get(o.incident)
             if expected is not None and expected not in o.halts:
                 summary.failures.append(
