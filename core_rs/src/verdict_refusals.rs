@@ -66,7 +66,15 @@ impl OrderCheck {
         let rec = inv.record(id);
         let batch = inv.text(rec.batch).unwrap_or("");
         let mut same_product: Option<(u32, String)> = None;
-        for (li, line) in self.order.lines.iter().enumerate() {
+        // Only lines still short of packages can want this one: a filled line is not the one
+        // the technician should be sent back to.
+        let open = self
+            .order
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|&(li, line)| self.filled[li] < line.quantity);
+        for (li, line) in open {
             match (&line.want, self.resolved[li]) {
                 (
                     Want::Sku {

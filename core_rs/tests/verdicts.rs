@@ -124,6 +124,21 @@ fn wrong_batch_against_a_uid_line() {
 }
 
 #[test]
+fn wrong_batch_names_the_open_line_not_a_filled_one() {
+    let order = format!(
+        r#"{{"order_id": "1", "lines": [{{"line": 1, "uid": "{A1}"}},
+            {{"line": 2, "sku": "FLW-BD-35", "batch": "B-1"}}]}}"#
+    );
+    let mut c = check(&order, Policy::default());
+    assert_eq!(c.scan(A1).verdict, VerdictKind::Match);
+    let v = c.scan(A3); // batch B-2: line 1 is already filled, line 2 still wants batch B-1
+    assert_eq!(
+        (v.verdict, v.line, v.candidates.clone()),
+        (VerdictKind::WrongBatch, Some(2), vec![A2.to_string()])
+    );
+}
+
+#[test]
 fn not_in_order_and_line_full() {
     let mut c = check(
         &sku_order(None, 1),
