@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 # Incidents a day includes at least once each (issue 11).
@@ -147,75 +147,169 @@ def generate_vault(rng: random.Random, today: date, per_batch: int = 12) -> Vaul
 
 @dataclass(frozen=True)
 class PlannedOrder:
-    """One order of the day and the mistake (if any) the simulated technician makes on it."""
+    """One order of the day, the packages the technician picks for it, and the mistake (if any).
+
+    `picks` maps each line number to the package the technician takes from the vault (the one the
+    station should accept); `wrong` is the package or text scanned by mistake for the incident.
+    """
 
     order: dict[str, Any]
     incident: str | None
+    picks: dict[int, str]
+    wrong: str | None = None
+
+
+# The badges of the day: one technician and one supervisor (BADGES.json, docs/readme/central.md).
+AGENT_BADGE = "BADGE-TECH0001"
+SUPERVISOR_BADGE = "BADGE-SUPV0001"
+
+
+def badges(now: datetime) -> list[dict[str, Any]]:
+    """The day's badge allow-list; both badges expire at the end of the week."""
+    expires = (now + timedelta(days=7)).isoformat(timespec="seconds")
+    return [
+        {"badge": AGENT_BADGE, "name": "Ada Tech", "supervisor": False, "expires_at": expires},
+        {"badge": SUPERVISOR_BADGE, "name": "Sam Super", "supervisor": True, "expires_at": expires},
+    ]
 
 
 def _customer(rng: random.Random, n: int) -> dict[str, Any]:
+    # Residents of the configured jurisdiction (the adult class); over-limit is scripted below.
     first = rng.choice(["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Radia", "Donald"])
-    cls = "adult_nonresident" if rng.random() < 0.15 else "adult"
-    return {"id": f"C-{1000 + n}", "name": f"{first} {chr(65 + n % 26)}.", "class": cls}
+    return {"id": f"C-{1000 + n}", "name": f"{first} {chr(65 + n % 26)}.", "class": "adult"}
 
 
-def _lines(rng: random.Random, vault: Vault, today: date, used: set[str]) -> list[dict[str, Any]]:
-    """1-3 lines, each naming an exact UID or a SKU (+ batch), never reusing a package."""
+def _take(vault: Vault, sku: str, today: date, used: set[str]) -> dict[str, Any] | None:
+    free = [p for p in vault.active(sku, today) if p["Label"] not in used]
+    if not free:
+        return None
+    pkg = min(free, key=lambda p: p["PackagedDate"])  # FIFO: the oldest active package
+    used.add(pkg["Label"])
+    return pkg
+
+
+def _lines(
+    rng: random.Random,
+    vault: Vault,
+    today: date,
+    used: set[str],
+    incident: str | None,
+) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """1-3 lines (2-3 for incidents that need a second line), each naming an exact UID or a SKU
+    (+ batch), never reusing a package; plus the package picked for each line."""
+    plain = [p for p in CATALOGUE if not p.weigh]
+    count = (
+        rng.randint(2, 3) if incident in ("duplicate_scan", "wrong_batch") else rng.randint(1, 3)
+    )
+    products = rng.sample(plain, count)
+    if incident == "over_limit":  # a flower line on top of a day's worth of flower
+        products[0] = CATALOGUE[0]
     lines: list[dict[str, Any]] = []
-    for product in rng.sample([p for p in CATALOGUE if not p.weigh], rng.randint(1, 3)):
-        free = [p for p in vault.active(product.sku, today) if p["Label"] not in used]
-        if not free:
+    picks: dict[int, str] = {}
+    for product in products:
+        pkg = _take(vault, product.sku, today, used)
+        if pkg is None:
             continue
-        pkg = free[0]  # FIFO: the oldest active package is the one to pick
-        used.add(pkg["Label"])
-        line: dict[str, Any] = {"line": len(lines) + 1}
-        if rng.random() < 0.5:
+        number = len(lines) + 1
+        line: dict[str, Any] = {"line": number}
+        if incident == "wrong_batch" and number == 1:
+            line |= {"sku": pkg["Sku"], "batch": pkg["Batch"]}  # the POS fixed the batch
+        elif incident in ("expired", "typo_tag") and number == 1:
+            line |= {"sku": pkg["Sku"]} if incident == "expired" else {"uid": pkg["Label"]}
+        elif rng.random() < 0.5:
             line["uid"] = pkg["Label"]
         else:
             line |= {"sku": pkg["Sku"], "batch": pkg["Batch"]}
         lines.append(line)
-    return lines
+        picks[number] = pkg["Label"]
+    return lines, picks
+
+
+def _typo(label: str, taken: set[str]) -> str:
+    """A hand-typed tag with two neighbouring characters swapped: the last such swap that is not
+    the tag of another package in the vault (that would be a real, different package)."""
+    for i in range(len(label) - 1, 3, -1):
+        if label[i] != label[i - 1]:
+            typed = label[: i - 1] + label[i] + label[i - 1] + label[i + 1 :]
+            if typed not in taken:
+                return typed
+    return label[:-1] + ("0" if label[-1] != "0" else "1")
+
+
+def _wrong(vault: Vault, today: date, incident: str | None, pick: str) -> str | None:
+    """What the technician scans by mistake for the first line of an incident order."""
+    first = next(p for p in vault.packages if p["Label"] == pick)
+    same_sku = vault.by_sku[first["Sku"]]
+    labels: list[str] = []
+    if incident == "wrong_batch":  # a sellable package of the same product, another batch
+        labels = [
+            p["Label"]
+            for p in same_sku
+            if p["Batch"] != first["Batch"]
+            and date.fromisoformat(p["ExpirationDate"]) >= today
+            and not p["IsOnHold"]
+        ]
+    elif incident == "expired":  # the expired package left on the shelf
+        labels = [p["Label"] for p in same_sku if date.fromisoformat(p["ExpirationDate"]) < today]
+    elif incident == "typo_tag":
+        labels = [_typo(pick, {p["Label"] for p in vault.packages})]
+    elif incident == "duplicate_scan":
+        labels = [pick]
+    return labels[0] if labels else None
+
+
+def _at(now: datetime, minutes_before: int) -> str:
+    """A time earlier today (never before midnight) in the store's time zone."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(now - timedelta(minutes=minutes_before), midnight).isoformat(timespec="seconds")
 
 
 def generate_day(
-    rng: random.Random, vault: Vault, today: date, n_orders: int, tz_offset: str = "-06:00"
+    rng: random.Random, vault: Vault, now: datetime, n_orders: int
 ) -> list[PlannedOrder]:
-    """`n_orders` orders; every incident of INCIDENTS happens at least once when n_orders >= 12."""
+    """`n_orders` orders placed today (`now` is the store's local time, with its offset); every
+    incident of INCIDENTS happens once when n_orders >= len(INCIDENTS) + 4 (12)."""
+    today = now.date()
     incidents = list(INCIDENTS) if n_orders >= len(INCIDENTS) + 4 else []
     rng.shuffle(incidents)
-    slots = sorted(rng.sample(range(2, n_orders), len(incidents))) if incidents else []
+    # central_down covers a stretch of orders: keep it away from the very end
+    slots = sorted(rng.sample(range(2, n_orders - 2), len(incidents))) if incidents else []
     planned_incident = dict(zip(slots, incidents, strict=True))
     used: set[str] = set()
     plan: list[PlannedOrder] = []
     for n in range(n_orders):
         incident = planned_incident.get(n)
+        lines, picks = _lines(rng, vault, today, used, incident)
         order: dict[str, Any] = {
             "order_id": str(1040 + n),
             "channel": "delivery" if rng.random() < 0.3 else "pickup",
             "customer": _customer(rng, n),
-            "placed_at": f"{today.isoformat()}T{9 + n * 8 // max(n_orders, 1):02d}:{n % 60:02d}:00{tz_offset}",
-            "lines": _lines(rng, vault, today, used),
+            "placed_at": _at(now, max(5, 240 - n * 5)),
+            "lines": lines,
             "prior": [],
         }
-        if incident == "over_limit":
-            order["customer"]["class"] = "adult"
+        if incident == "over_limit":  # 28 g of flower bought this morning: any flower is too much
             order["prior"] = [
-                {
-                    "at": f"{today.isoformat()}T09:05:00{tz_offset}",
-                    "category": "flower",
-                    "quantity": 1,
-                    "net_weight_mg": 28000,
-                }
+                {"at": _at(now, 180), "category": "flower", "quantity": 1, "net_weight_mg": 28000}
             ]
-        if incident == "short_weight" or (incident is None and rng.random() < 0.1):
-            order["lines"].append(
-                {
-                    "line": len(order["lines"]) + 1,
-                    "sku": "BLK-OG",
-                    "quantity": 1,
-                    "weigh": True,
-                    "labelled_weight_mg": 3500,
-                }
-            )
-        plan.append(PlannedOrder(order, incident))
+        elif incident is None and rng.random() < 0.2:  # a small earlier purchase, under the limits
+            order["prior"] = [
+                {"at": _at(now, 120), "category": "flower", "quantity": 1, "net_weight_mg": 3500}
+            ]
+        if incident == "short_weight" or (incident is None and rng.random() < 0.15):
+            pkg = _take(vault, "BLK-OG", today, used)
+            if pkg is not None:
+                number = len(order["lines"]) + 1
+                order["lines"].append(
+                    {
+                        "line": number,
+                        "sku": "BLK-OG",
+                        "quantity": 1,
+                        "weigh": True,
+                        "labelled_weight_mg": pkg["NetWeightMg"],
+                    }
+                )
+                picks[number] = pkg["Label"]
+        wrong = _wrong(vault, today, incident, picks[1]) if incident else None
+        plan.append(PlannedOrder(order, incident, picks, wrong))
     return plan
