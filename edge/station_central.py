@@ -87,6 +87,8 @@ class LinkService:
             await asyncio.to_thread(journal.close)
 
     def _on_status(self, status: LinkStatus) -> None:
+        if _stopping():
+            return  # the daemon is shutting down: that "offline" could never reach central
         ok = status.state is LinkState.CONNECTED
         detail = "" if ok else f"{status.state}: {status.last_error or status.endpoint}".strip()
         if self._reported is not None and self._reported[0] == ok:
@@ -197,3 +199,12 @@ def _order(obj: dict[str, Any] | None) -> Order | None:
             "replica order not usable", extra={"order": obj.get("order_id"), "error": str(exc)}
         )
         return None
+
+
+def _stopping() -> bool:
+    """True inside a task that is being cancelled (the daemon's stop)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # called outside the loop
+        return False
+    return task is not None and task.cancelling() > 0
