@@ -159,7 +159,7 @@ class PlannedOrder:
     wrong: str | None = None
 
 
-# The badges of the day: one technician and one supervisor (BADGES.json, docs/readme/central.md).
+# The badges of the day: one technician and one supervisor (BADGES.json, README.md).
 AGENT_BADGE = "BADGE-TECH0001"
 SUPERVISOR_BADGE = "BADGE-SUPV0001"
 

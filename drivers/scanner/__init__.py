@@ -1,4 +1,4 @@
-"""Handheld barcode scanners read as evdev keyboard wedges (docs/readme/scanner.md).
+"""Handheld barcode scanners read as evdev keyboard wedges (README.md).
 
 - `keymap`: per-scanner keyboard layouts (libxkbcommon), forwards and backwards.
 - `decoder`: the pure key-event -> scan state machine.
