@@ -24,7 +24,6 @@ from edge.errors import BadInput, DeviceError, ExitCode
 from edge.label import ExitLabel, HaltSlip, build_label, seal_code_for, station_info
 from edge.label_inputs import load_inventory, load_order, load_warnings, warnings_dir
 from edge.label_layout import layout_label, layout_slip
-from edge.label_render import render_document
 from edge.station_config import StationConfig, load_station_config
 
 LOG = logging.getLogger(__name__)
@@ -135,6 +134,10 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _save_png(doc: Document, out: Path) -> None:
+    # Pillow and qrcode are imported here, not by the command-line discovery that the station
+    # daemon goes through too (it never renders PNGs).
+    from edge.label_render import render_document
+
     try:
         render_document(doc).save(out)
     except OSError as exc:
