@@ -12,10 +12,8 @@ import codecs
 import itertools
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
 
-Align = Literal["left", "center", "right"]
-Size = Literal["normal", "double", "wide", "tall"]
+from drivers.printer.document import Align, Size
 
 ESC, GS, DLE = 0x1B, 0x1D, 0x10
 _ALIGN: dict[int, Align] = {

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -45,6 +46,11 @@ from edge.station_config import LinkSection
 
 LOG = logging.getLogger(__name__)
 MAX_ACK_TIMEOUT_S = 60.0
+# At most one commit of the acked cursor per this interval while ACKs stream in: each is an fsync
+# (synchronous=FULL) that competes with the station's own journal writes. A lone ACK is still
+# committed at once; a cursor that lags after a crash only makes the link resend events central
+# already holds (central drops duplicates, WELCOME names its last committed seq).
+ACK_COMMIT_INTERVAL_S = 0.1
 
 
 class LinkState(StrEnum):
@@ -314,7 +320,10 @@ class _Session:
         self._failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.window = link.cfg.window
         self.next_send = 1
-        self.acked = link.journal.acked_seq()
+        self.acked = link.journal.acked_seq()  # central's cumulative ACK, as received
+        self.durable_acked = self.acked  # what the journal's cursor holds
+        self._last_ack_commit = -ACK_COMMIT_INTERVAL_S
+        self._ack_commit: asyncio.Task[None] | None = None  # a coalesced commit, due soon
         self.last_rx = time.monotonic()
         self.last_progress = time.monotonic()
         self.ack_timeout = link.cfg.ack_timeout_ms / 1000
@@ -335,11 +344,18 @@ class _Session:
             for fut in done:
                 fut.result()  # raises SessionEnd (or a bug)
         finally:
+            if self._ack_commit is not None:
+                tasks.append(self._ack_commit)
             for task in tasks:
                 task.cancel()
             _, stuck = await asyncio.wait(tasks, timeout=5)
             if stuck:  # never let a task that ignores cancellation hold the link
                 LOG.error("session tasks did not stop", extra={"tasks": len(stuck)})
+            if self.durable_acked < self.acked:  # the ACKs received: into the cursor before we go
+                try:
+                    await self._commit_acked()
+                except sqlite3.Error as exc:  # the cursor lags: those events are only resent
+                    LOG.warning("acknowledged position not saved", extra={"error": str(exc)})
 
     async def _send(self, command: bytes, body: msgspec.Struct) -> None:
         await self.sock.send_multipart(p.encode(command, body))
@@ -471,16 +487,46 @@ class _Session:
     async def _ack(self, ack: p.Ack) -> None:
         link = self.link
         if ack.seq > self.acked:
-            await asyncio.to_thread(link.journal.mark_acked, ack.seq)
             self.acked = ack.seq
-            link._acked = ack.seq
-            if link.probe is not None:
-                link.probe("acked", ack.seq)
+            if self._ack_commit is None:
+                if time.monotonic() - self._last_ack_commit >= ACK_COMMIT_INTERVAL_S:
+                    await self._commit_acked()
+                else:
+                    self._ack_commit = asyncio.create_task(self._commit_acks_later())
+                    self._ack_commit.add_done_callback(self._ack_commit_done)
             self.last_progress = time.monotonic()
             self.ack_timeout = link.cfg.ack_timeout_ms / 1000
             link._wake.set()
         elif ack.gap and self.rewound_to != ack.seq and self.next_send - 1 > ack.seq:
             self._go_back("central saw a gap")
+
+    async def _commit_acked(self) -> None:
+        """Move the journal's cursor to the ACKs received; only then report them as acked."""
+        link = self.link
+        seq = self.acked
+        await asyncio.to_thread(link.journal.mark_acked, seq)
+        self._last_ack_commit = time.monotonic()
+        self.durable_acked = max(self.durable_acked, seq)
+        link._acked = max(link._acked, seq)
+        if link.probe is not None:
+            link.probe("acked", seq)
+
+    async def _commit_acks_later(self) -> None:
+        """Commit once the interval since the last commit is over, until the cursor is current."""
+        try:
+            while self.durable_acked < self.acked:
+                due = self._last_ack_commit + ACK_COMMIT_INTERVAL_S - time.monotonic()
+                await asyncio.sleep(max(0.0, due))
+                await self._commit_acked()
+        finally:
+            self._ack_commit = None
+
+    def _ack_commit_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._failed.done():
+            return
+        exc = task.exception()
+        if exc is not None:  # a journal that cannot commit ends the session, as inline would
+            self._failed.set_exception(exc)
 
     async def _ask_snapshot(self, why: str) -> None:
         LOG.info("asking central for a feed snapshot", extra={"why": why})

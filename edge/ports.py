@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Literal, Protocol
 
 import msgspec
+
+# Semantic indicator signals: one definition, the driver's (it maps them to LEDs and beeps).
+from drivers.indicator.base import Signal as Signal  # noqa: PLC0414 (re-export for mypy)
 
 # -- value types that cross the ports (docs/formats.md ORDER.json) ------------------------------
 
@@ -130,19 +132,6 @@ class Badge(msgspec.Struct, frozen=True, kw_only=True):
     name: str = ""
     supervisor: bool = False
     expires_at: str | None = None
-
-
-class Signal(StrEnum):
-    """Semantic indicator signals; the indicator driver maps them to LEDs and beeps."""
-
-    READY = "ready"
-    SCAN_OK = "scan_ok"
-    WEIGHING = "weighing"
-    WEIGHT_CAPTURED = "weight_captured"
-    HALT = "halt"
-    DEVICE_ERROR = "device_error"
-    CENTRAL_OFFLINE = "central_offline"
-    SEALED = "sealed"
 
 
 class HaltInfo(msgspec.Struct, frozen=True, kw_only=True):

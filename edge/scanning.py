@@ -9,16 +9,17 @@ does not. The station daemon and `packstation verify` both go through `verify_sc
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import biip
 import msgspec
-from biip.gs1_messages import GS1Message
 
 from edge._core import Inventory, OrderCheck, Recogniser, TagPatternError, Verdict
 from edge.errors import ConfigError
 from edge.station_config import StationConfig
+
+if TYPE_CHECKING:
+    from biip.gs1_messages import GS1Message
 
 # Normalising (symbology identifier, trimming) does not depend on the tag patterns.
 _NORMALISER = Recogniser()
@@ -55,6 +56,10 @@ class ScanVerdict(msgspec.Struct, frozen=True, kw_only=True):
 
 def parse_gs1(text: str, symbology: str | None = None) -> Gs1Data:
     """Parse a GS1 element string (GS-separated, or the HRI `(01)...` form); Gs1Error if invalid."""
+    # biip (~24 MB resident) is imported only when a scan looks like GS1, a rare path.
+    import biip
+    from biip.gs1_messages import GS1Message
+
     message: GS1Message | None
     try:
         if text.startswith("("):

@@ -12,10 +12,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ import msgspec
 
 from edge._core import Inventory, ScanCoreError
 from edge.errors import ConfigError
+from edge.finished_orders import load_finished, save_finished
 from edge.journal import Journal
 from edge.link import LinkState, LinkStatus, StationLink, load_link_keys
 from edge.ports import Badge, Order, StationHandle
@@ -118,9 +116,7 @@ class ReplicaCentral:
         self._inventory = self._build_inventory()
         self._qseq = replica.last_qseq()
         self._finished_path = Path(cfg.station.state_dir) / "replica-finished.json"
-        self.finished: dict[str, str] = {}
-        with contextlib.suppress(OSError, ValueError):
-            self.finished = json.loads(self._finished_path.read_text())
+        self.finished: dict[str, str] = load_finished(self._finished_path)
 
     @classmethod
     def open(cls, cfg: StationConfig) -> ReplicaCentral:
@@ -165,12 +161,7 @@ class ReplicaCentral:
 
     def order_finished(self, order_id: str, status: str) -> None:
         self.finished[order_id] = status
-        tmp = self._finished_path.with_suffix(".tmp")
-        try:
-            tmp.write_text(json.dumps(self.finished))
-            os.replace(tmp, self._finished_path)
-        except OSError as exc:
-            LOG.error("finished orders not saved", extra={"error": str(exc)})
+        save_finished(self._finished_path, self.finished)
 
     def inventory_snapshot(self) -> bytes:
         return msgspec.json.encode(self.replica.inventory())

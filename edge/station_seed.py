@@ -16,7 +16,6 @@ left the station (sealed or cancelled) are remembered in `<state_dir>/seed-finis
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from edge._core import Inventory, ScanCoreError
+from edge.finished_orders import load_finished, save_finished
 from edge.ports import Badge, Order
 from edge.station_config import StationConfig
 
@@ -100,9 +100,7 @@ class SeedCentral:
         self._orders = _Watched(d / "orders.json" if d else None, _orders, [])
         self._badges = _Watched(d / "badges.json" if d else None, _badges, {})
         self._finished_path = state_dir / "seed-finished.json"
-        self.finished: dict[str, str] = {}
-        with contextlib.suppress(OSError, ValueError):
-            self.finished = json.loads(self._finished_path.read_text())
+        self.finished: dict[str, str] = load_finished(self._finished_path)
 
     @classmethod
     def from_config(cls, cfg: StationConfig) -> SeedCentral:
@@ -131,12 +129,7 @@ class SeedCentral:
 
     def order_finished(self, order_id: str, status: str) -> None:
         self.finished[order_id] = status
-        tmp = self._finished_path.with_suffix(".tmp")
-        try:
-            tmp.write_text(json.dumps(self.finished))
-            os.replace(tmp, self._finished_path)
-        except OSError as exc:
-            LOG.error("finished orders not saved", extra={"error": str(exc)})
+        save_finished(self._finished_path, self.finished)
 
     def inventory_snapshot(self) -> bytes:
         path = self._inventory.path

@@ -33,7 +33,6 @@ import msgspec
 
 from drivers.config import ScannerConfig
 from drivers.indicator import Indicator as DriverIndicator
-from drivers.indicator import Signal as DriverSignal
 from drivers.indicator import build_indicator
 from drivers.printer.escpos_encode import encode
 from drivers.printer.service import (
@@ -466,7 +465,7 @@ class IndicatorPort:
             self._log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def signal(self, signal: Signal, detail: str = "") -> None:
-        self.indicator.signal(DriverSignal(signal.value))
+        self.indicator.signal(signal)
         if self._log_fd is not None:
             line = f"{time.monotonic_ns()} {signal.value} {detail}".replace("\n", " ") + "\n"
             with contextlib.suppress(OSError):

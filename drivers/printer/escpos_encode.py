@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import io
 import unicodedata
-from typing import Literal
-
-from escpos.constants import QR_ECLEVEL_M
-from escpos.printer import Dummy
+from typing import TYPE_CHECKING, Literal
 
 from drivers.printer.document import Document, Feed, Qr, Size, Text
+
+# python-escpos (~16 MB resident) is imported when a document is first encoded, not when the
+# daemon starts (the process-id helpers below do not need it).
+if TYPE_CHECKING:
+    from escpos.printer import Dummy
 
 QrMode = Literal["native", "raster"]
 
@@ -45,6 +47,8 @@ def process_id_response(pid: str) -> bytes:
 
 def encode(doc: Document, *, qr_mode: QrMode = "native") -> bytes:
     """The ESC/POS bytes of `doc`: reset, each block, feed and cut."""
+    from escpos.printer import Dummy
+
     p = Dummy()
     p._raw(INIT)
     for block in doc.blocks:
@@ -95,6 +99,8 @@ def _text(p: Dummy, block: Text) -> None:
 
 
 def _qr(p: Dummy, block: Qr, mode: QrMode) -> None:
+    from escpos.constants import QR_ECLEVEL_M
+
     p.set(align="center", bold=False, normal_textsize=True)
     if mode == "native":
         p.qr(block.payload, ec=QR_ECLEVEL_M, size=block.module_dots, native=True)

@@ -11,21 +11,31 @@ True in Python.
 from __future__ import annotations
 
 import re
-from typing import Final
+from functools import cache
+from typing import TYPE_CHECKING, Final
 
 import msgspec
-from biip import ParseConfig, ParseError
-from biip.gs1_messages import GS1Message
-from biip.gtin import Gtin
 
 from drivers.config import ScanConfig
+
+# biip (~24 MB resident) is imported only when a scan looks like GS1 data, a rare path for the
+# daemon: each use site imports it, and annotations use the TYPE_CHECKING import.
+if TYPE_CHECKING:
+    from biip import ParseConfig
+    from biip.gs1_messages import GS1Message
 
 GS: Final = "\x1d"
 # AIM identifiers of GS1 symbologies (biip symbology.py; shared/hardware.md (b)).
 GS1_AIM: Final = frozenset({"]C1", "]e0", "]e1", "]e2", "]d2", "]Q3", "]J1"})
 GTIN_AIM: Final = frozenset({"]E0", "]E1", "]E2", "]E3", "]E4", "]I1"})
 RETAIL_ID: Final = re.compile(r"https://1a4\.com/[!-~]+", re.IGNORECASE)
-_CONFIG: Final = ParseConfig(separator_chars=(GS,))
+
+
+@cache
+def _config() -> ParseConfig:
+    from biip import ParseConfig
+
+    return ParseConfig(separator_chars=(GS,))
 
 
 class PackageTag(msgspec.Struct, frozen=True, tag="package_tag"):
@@ -148,6 +158,9 @@ class Classifier:
     def _gtin(self, text: str, aim_id: str | None) -> Gs1Data | Refused:
         if not (text.isascii() and text.isdigit()):  # biip would strip spaces away
             return Refused(text, "not a valid GTIN: digits only")
+        from biip import ParseError
+        from biip.gtin import Gtin
+
         try:
             gtin = Gtin.parse(text)
         except ParseError as exc:
@@ -160,8 +173,11 @@ class Classifier:
         # FNC1 in first position may arrive as a leading GS; a trailing GS is padding. Only GS is
         # removed here: never str.strip(), which also eats GS.
         body = data.removeprefix(GS).removesuffix(GS)
+        from biip import ParseError
+        from biip.gs1_messages import GS1Message
+
         try:
-            message = GS1Message.parse(body, config=_CONFIG)
+            message = GS1Message.parse(body, config=_config())
         except ParseError as exc:
             return self._gs1_failed(text, str(exc), certain=certain)
         elements = tuple(
@@ -196,8 +212,11 @@ def _is_variable(fmt: str) -> bool:
 def _parses_whole(tail: str) -> bool:
     if not tail[:2].isdigit():
         return False
+    from biip import ParseError
+    from biip.gs1_messages import GS1Message
+
     try:
-        GS1Message.parse(tail, config=_CONFIG)
+        GS1Message.parse(tail, config=_config())
     except ParseError:
         return False
     return True

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from drivers.printer.document import PaperWidth
+from drivers.printer.document import Document, PaperWidth
 from drivers.printer.escpos_encode import encode
 from drivers.printer.service import spool_path_for
 from drivers.printer.session import Timeouts, attempt, read_status
@@ -24,7 +24,6 @@ from edge.errors import BadInput, DeviceError, ExitCode
 from edge.label import ExitLabel, HaltSlip, build_label, seal_code_for, station_info
 from edge.label_inputs import load_inventory, load_order, load_warnings, warnings_dir
 from edge.label_layout import layout_label, layout_slip
-from edge.label_render import render_document
 from edge.station_config import StationConfig, load_station_config
 
 LOG = logging.getLogger(__name__)
@@ -129,12 +128,20 @@ def _preview(args: argparse.Namespace) -> int:
     cfg = load_station_config(args.config)
     label = _build(args, cfg)
     doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots)
-    try:
-        render_document(doc).save(args.out)
-    except OSError as exc:
-        raise BadInput(f"{args.out}: cannot write: {exc.strerror or exc}") from exc
+    _save_png(doc, args.out)
     print(f"{args.out}: label for order {label.order_id}, seal {seal_code_for(label)}")
     return int(ExitCode.OK)
+
+
+def _save_png(doc: Document, out: Path) -> None:
+    # Pillow and qrcode are imported here, not by the command-line discovery that the station
+    # daemon goes through too (it never renders PNGs).
+    from edge.label_render import render_document
+
+    try:
+        render_document(doc).save(out)
+    except OSError as exc:
+        raise BadInput(f"{out}: cannot write: {exc.strerror or exc}") from exc
 
 
 def _timeouts(cfg: StationConfig) -> Timeouts:
@@ -155,19 +162,7 @@ def _print(args: argparse.Namespace) -> int:
     label = _build(args, cfg)
     doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots)
     target = _target(args, cfg)
-    data = encode(doc, qr_mode=cfg.printer.qr_mode)
-    result = attempt(
-        target,
-        data,
-        timeouts=_timeouts(cfg),
-        confirm=cfg.printer.confirm,
-        pid="0001",
-        clear_first=False,
-    )
-    if not result.printed:
-        raise DeviceError(f"{target}: label not printed: {result.error}")
-    if result.warning:
-        print(f"packstation: warning: {result.warning}", file=sys.stderr)
+    _send(target, encode(doc, qr_mode=cfg.printer.qr_mode), cfg, "label")
     print(f"{target}: printed label for order {label.order_id}, seal {seal_code_for(label)}")
     return int(ExitCode.OK)
 
@@ -184,10 +179,7 @@ def _slip(args: argparse.Namespace) -> int:
         raise BadInput("label slip: give --out PNG, --printer TARGET or both")
     doc = layout_slip(slip, _width(args, cfg))
     if args.out is not None:
-        try:
-            render_document(doc).save(args.out)
-        except OSError as exc:
-            raise BadInput(f"{args.out}: cannot write: {exc.strerror or exc}") from exc
+        _save_png(doc, args.out)
         print(f"{args.out}: slip for order {slip.order_id}")
     if args.printer is not None:
         _send(_target(args, cfg), encode(doc, qr_mode=cfg.printer.qr_mode), cfg, "slip")

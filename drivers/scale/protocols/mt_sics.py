@@ -11,9 +11,15 @@ from __future__ import annotations
 import re
 
 from drivers.scale.protocols.base import ImplicitUnit, ProtocolSpec, SerialDefaults
-from drivers.scale.protocols.common import NUMBER, resync, text_of, weight_reading
+from drivers.scale.protocols.common import (
+    NUMBER,
+    FramedParser,
+    resynced,
+    text_of,
+    weight_reading,
+)
 from drivers.scale.protocols.framing import LineFramer
-from drivers.scale.reading import Event, Noise, Reading, Reply, Status
+from drivers.scale.reading import Event, Reading, Reply, Status
 
 _WEIGHT = re.compile(rf"S +([SD]) +({NUMBER}) +(\S+) *")
 _STATUS = re.compile(r"S +([I+-]) *")
@@ -36,27 +42,17 @@ _STATUS_READINGS = {
 _LIMIT = {"I": "not executable now (I)", "+": "upper limit exceeded (+)", "-": "lower limit (-)"}
 
 
-class MtSicsParser:
+class MtSicsParser(FramedParser):
     """Bytes -> Readings / Replies for MT-SICS."""
 
     def __init__(self) -> None:
-        self._framer = LineFramer(max_len=64)
-
-    def feed(self, data: bytes) -> list[Event]:
-        chunks = self._framer.feed(data)
-        events: list[Event] = [Noise(raw, why) for raw, why in chunks.dropped]
-        for frame in chunks.frames:
-            events.extend(self._frame(frame))
-        return events
+        super().__init__(LineFramer(max_len=64))
 
     def _frame(self, frame: bytes) -> list[Event]:
         event = _parse_line(text_of(frame).strip(), frame)
         if event is not None:
             return [event]
-        match, noise = resync(frame, _WEIGHT)  # noise glued before a weight reply
-        if match is None:
-            return noise
-        return [*noise, _weight(match, frame[len(noise[0].raw) :])]
+        return resynced(frame, _WEIGHT, _weight)  # noise glued before a weight reply
 
 
 def _weight(match: re.Match[str], raw: bytes) -> Reading:

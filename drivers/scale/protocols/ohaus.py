@@ -14,7 +14,13 @@ from __future__ import annotations
 import re
 
 from drivers.scale.protocols.base import ImplicitUnit, ProtocolSpec, SerialDefaults
-from drivers.scale.protocols.common import NUMBER, resync, text_of, weight_reading
+from drivers.scale.protocols.common import (
+    NUMBER,
+    FramedParser,
+    resynced,
+    text_of,
+    weight_reading,
+)
 from drivers.scale.protocols.framing import LineFramer
 from drivers.scale.reading import Event, Noise, Reading, Status
 
@@ -24,18 +30,11 @@ _NET = {"N": True, "NET": True, "G": False, "B/G": False, "GROSS": False, "": No
 _TARE_LEGENDS = {"T", "TARE"}
 
 
-class OhausParser:
+class OhausParser(FramedParser):
     """Bytes -> Readings for Ohaus print output."""
 
     def __init__(self) -> None:
-        self._framer = LineFramer(max_len=64)
-
-    def feed(self, data: bytes) -> list[Event]:
-        chunks = self._framer.feed(data)
-        events: list[Event] = [Noise(raw, why) for raw, why in chunks.dropped]
-        for frame in chunks.frames:
-            events.extend(self._frame(frame))
-        return events
+        super().__init__(LineFramer(max_len=64))
 
     def _frame(self, frame: bytes) -> list[Event]:
         text = text_of(frame)
@@ -44,10 +43,7 @@ class OhausParser:
             return [Reading(Status.ERROR, frame, detail=detail)]
         if m := _WEIGHT.fullmatch(text):
             return [_weight(m, frame)]
-        match, noise = resync(frame, _WEIGHT)
-        if match is None:
-            return noise
-        return [*noise, _weight(match, frame[len(noise[0].raw) :])]
+        return resynced(frame, _WEIGHT, _weight)
 
 
 def _weight(match: re.Match[str], raw: bytes) -> Event:

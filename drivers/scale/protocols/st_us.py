@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from drivers.scale.protocols.base import ImplicitUnit, ProtocolSpec, SerialDefaults
-from drivers.scale.protocols.common import NUMBER, text_of, weight_reading
+from drivers.scale.protocols.common import NUMBER, FramedParser, text_of, weight_reading
 from drivers.scale.protocols.framing import LineFramer
 from drivers.scale.reading import Event, Noise, Reading, Status
 
@@ -22,18 +22,11 @@ _WEIGHT = re.compile(rf" *({NUMBER}) *([A-Za-z]+) *")
 _MODES = {"GS": False, "G": False, "NT": True, "N": True}
 
 
-class StUsParser:
+class StUsParser(FramedParser):
     """Bytes -> Readings for ST/US header frames."""
 
     def __init__(self) -> None:
-        self._framer = LineFramer(max_len=64)
-
-    def feed(self, data: bytes) -> list[Event]:
-        chunks = self._framer.feed(data)
-        events: list[Event] = [Noise(raw, why) for raw, why in chunks.dropped]
-        for frame in chunks.frames:
-            events.extend(self._frame(frame))
-        return events
+        super().__init__(LineFramer(max_len=64))
 
     def _frame(self, frame: bytes) -> list[Event]:
         text = text_of(frame)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 from drivers.scale.protocols.base import ImplicitUnit, ProtocolSpec, SerialDefaults
-from drivers.scale.protocols.common import text_of, weight_reading
+from drivers.scale.protocols.common import FramedParser, text_of, weight_reading
 from drivers.scale.protocols.framing import StxFramer
 from drivers.scale.reading import Event, Noise, Reading, Status
 
@@ -32,20 +32,17 @@ _STATUS = re.compile(r"\x02 *\?(.)\r", re.DOTALL)
 MOTION, OVER, UNDER, ZERO_RANGE, CENTER_ZERO = 0x01, 0x02, 0x04, 0x08, 0x10
 
 
-class Toledo8217Parser:
+class Toledo8217Parser(FramedParser):
     """Bytes -> Readings for the 8217 protocol."""
 
     def __init__(self, implicit_unit: ImplicitUnit = "auto") -> None:
-        self._framer = StxFramer(max_len=16)
+        super().__init__(StxFramer(max_len=16))
         self._unit = implicit_unit
 
-    def feed(self, data: bytes) -> list[Event]:
-        chunks = self._framer.feed(data)
-        events: list[Event] = [Noise(raw, why) for raw, why in chunks.dropped]
-        events.extend(self._frame(frame) for frame in chunks.frames)
-        return events
+    def _frame(self, frame: bytes) -> list[Event]:
+        return [self._event(frame)]
 
-    def _frame(self, frame: bytes) -> Event:
+    def _event(self, frame: bytes) -> Event:
         text = text_of(frame)
         if m := _WEIGHT.fullmatch(text):
             unit = self._unit_for(m.group(2) or "")
