@@ -1,4 +1,4 @@
-"""The install guide and the deploy README section name files and options that exist."""
+"""The install guide (docs/install.md) names files and options that exist."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 from edge.cli import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
-DOCS = [REPO / "docs/install.md", REPO / "README.md"]
+DOCS = [REPO / "docs/install.md"]
 
 
 def deploy_section() -> str:
-    """The README's section on running on a Raspberry Pi (up to the next top-level section)."""
-    text = (REPO / "README.md").read_text()
-    start = text.index("\n## Running on a Raspberry Pi")
+    """The install guide's reference section (up to the next top-level section)."""
+    text = (REPO / "docs/install.md").read_text()
+    start = text.index("\n## Reference: what gets installed")
     end = text.find("\n## ", start + 1)
     return text[start : end if end != -1 else len(text)]
 
@@ -33,7 +33,7 @@ def test_every_repository_file_the_docs_name_exists(doc: Path) -> None:
     assert sorted(p for p in named if not (REPO / p).is_file()) == []
 
 
-def test_the_doctor_options_in_the_readme_exist() -> None:
+def test_the_doctor_options_in_the_guide_exist() -> None:
     text = deploy_section()
     documented = set(re.findall(r"^\| `(--[a-z-]+)", text, re.MULTILINE))
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))

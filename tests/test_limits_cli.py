@@ -13,24 +13,20 @@ import pytest
 
 from edge.cli import run
 
-README_CART: dict[str, Any] = {
-    "jurisdiction": "IL",
-    "customer_class": "adult_nonresident",
-    "at": "2026-11-22T14:05:00-06:00",
-    "lines": [
-        {"category": "flower", "quantity": 2, "net_weight_mg": 3500},
-        {"category": "edible", "quantity": 1, "thc_mg": 100, "concentrate_mg": 120},
-    ],
-    "prior": [
-        {
-            "at": "2026-11-22T09:00:00-06:00",
-            "category": "concentrate",
-            "quantity": 1,
-            "net_weight_mg": 1000,
-        }
-    ],
-}
-SHIPPED = Path(__file__).resolve().parent.parent / "config" / "limits"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def doc_cart() -> dict[str, Any]:
+    """The CART.json example of docs/limits.md (the first JSON block under "## CART.json")."""
+    text = (REPO / "docs" / "limits.md").read_text(encoding="utf-8")
+    section = text[text.index("\n## CART.json") :]
+    start = section.index("```json\n") + len("```json\n")
+    cart: dict[str, Any] = json.loads(section[start : section.index("\n```", start)])
+    return cart
+
+
+DOC_CART = doc_cart()
+SHIPPED = REPO / "config" / "limits"
 
 
 def cart_file(tmp_path: Path, cart: dict[str, Any] | str) -> Path:
@@ -39,8 +35,8 @@ def cart_file(tmp_path: Path, cart: dict[str, Any] | str) -> Path:
     return path
 
 
-def test_readme_cart_is_allowed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["limits", "check", str(cart_file(tmp_path, README_CART))]) == 0
+def test_doc_cart_is_allowed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["limits", "check", str(cart_file(tmp_path, DOC_CART))]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["allowed"] is True and out["rule_version"] == "2020-01-01"
     flower = next(b for b in out["buckets"] if b["name"] == "cannabis flower")
@@ -50,7 +46,7 @@ def test_readme_cart_is_allowed(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_over_a_limit_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cart = dict(README_CART, lines=[{"category": "flower", "quantity": 5, "net_weight_mg": 3500}])
+    cart = dict(DOC_CART, lines=[{"category": "flower", "quantity": 5, "net_weight_mg": 3500}])
     assert run(["limits", "check", str(cart_file(tmp_path, cart))]) == 3
     out = json.loads(capsys.readouterr().out)
     assert out["allowed"] is False and out["crossing_line"] == 0
@@ -66,34 +62,34 @@ def test_over_a_limit_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     [
         ("{not json", "CART.json: Expecting property name"),
         (
-            dict(README_CART, at="2026-11-22T14:05:00"),
+            dict(DOC_CART, at="2026-11-22T14:05:00"),
             "at: time '2026-11-22T14:05:00' has no UTC offset",
         ),
         (
-            dict(README_CART, lines=[{"category": "flower", "quantity": 1}]),
+            dict(DOC_CART, lines=[{"category": "flower", "quantity": 1}]),
             "lines[0]: a flower line needs net_weight_mg",
         ),
-        (dict(README_CART, lines=[{"category": "weed"}]), "lines[0]: category must be one of"),
+        (dict(DOC_CART, lines=[{"category": "weed"}]), "lines[0]: category must be one of"),
         (
-            dict(README_CART, lines=[{"category": "flower", "net_weight_mg": -1}]),
+            dict(DOC_CART, lines=[{"category": "flower", "net_weight_mg": -1}]),
             "lines[0]: net_weight_mg must be an integer",
         ),
         (
-            dict(README_CART, lines=[{"category": "flower", "net_weight_mg": 3.5}]),
+            dict(DOC_CART, lines=[{"category": "flower", "net_weight_mg": 3.5}]),
             "lines[0]: net_weight_mg must be an integer",
         ),
-        (dict(README_CART, customer_class="tourist"), 'customer class "tourist" is not defined'),
-        (dict(README_CART, at="2019-06-01T12:00:00-05:00"), "no rule version is in force"),
+        (dict(DOC_CART, customer_class="tourist"), 'customer class "tourist" is not defined'),
+        (dict(DOC_CART, at="2019-06-01T12:00:00-05:00"), "no rule version is in force"),
         (
-            dict(README_CART, prior=[{"category": "edible", "at": "2026-11-22T09:00:00-06:00"}]),
+            dict(DOC_CART, prior=[{"category": "edible", "at": "2026-11-22T09:00:00-06:00"}]),
             "prior[0]: a edible line needs thc_mg",
         ),
-        (dict(README_CART, extra=1), "unknown field 'extra'"),
+        (dict(DOC_CART, extra=1), "unknown field 'extra'"),
         (
-            dict(README_CART, lines=[{"category": "flower", "at": "2026-11-22T09:00:00-06:00"}]),
+            dict(DOC_CART, lines=[{"category": "flower", "at": "2026-11-22T09:00:00-06:00"}]),
             "lines[0]: unknown field 'at'",
         ),
-        (dict(README_CART, prior={}), "prior must be a list"),
+        (dict(DOC_CART, prior={}), "prior must be a list"),
     ],
 )
 def test_bad_input_exits_2_and_names_the_problem(
@@ -111,7 +107,7 @@ def test_broken_rule_file_exits_78(tmp_path: Path, capsys: pytest.CaptureFixture
     il.write_text(
         il.read_text(encoding="utf-8").replace('cap = "15 g"', 'cap = "15"'), encoding="utf-8"
     )
-    cart = cart_file(tmp_path, README_CART)
+    cart = cart_file(tmp_path, DOC_CART)
     assert run(["limits", "check", str(cart), "--rules-dir", str(rules)]) == 78
     err = capsys.readouterr().err
     assert (
@@ -126,7 +122,7 @@ def test_timezone_override_moves_the_calendar_day(
 ) -> None:
     # Prior at 23:30 Chicago the day before = 00:30 New York today: it counts only in New York.
     cart = dict(
-        README_CART,
+        DOC_CART,
         at="2026-11-22T10:00:00-06:00",
         lines=[{"category": "flower", "quantity": 1, "net_weight_mg": 10000}],
         prior=[{"at": "2026-11-21T23:30:00-06:00", "category": "flower", "net_weight_mg": 10000}],
@@ -150,7 +146,7 @@ def test_explain(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_console_script_end_to_end(tmp_path: Path) -> None:
-    cart = cart_file(tmp_path, README_CART)
+    cart = cart_file(tmp_path, DOC_CART)
     exe = Path(sys.executable).parent / "packstation"
     done = subprocess.run(
         [str(exe), "limits", "check", str(cart)],
