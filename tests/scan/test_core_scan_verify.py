@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +23,7 @@ from edge._core import (
 from edge.cli import run
 from edge.scan.verify import open_order_check, store_today, verify_scan
 from edge.station.config import StationConfig, load_station_config
+from edge.workflow.ports import VerdictName
 from tests.support.core_scan import TODAY, dump, order, package, write_json
 
 P = "1A4060300002C9B0000"
@@ -31,19 +32,8 @@ NAMED = P + "20001"  # PRE-RL-1 named by uid
 HOLD, EXPIRED, UNTESTED = P + "30001", P + "30002", P + "30003"  # EDB-GUM-10
 OTHER = P + "40001"  # TOP-BALM, in no line
 
-VERDICTS = {
-    "match",
-    "duplicate",
-    "wrong_batch",
-    "not_in_order",
-    "unknown",
-    "near_miss",
-    "on_hold",
-    "expired",
-    "not_tested",
-    "fifo",
-    "malformed",
-}
+# The names the workflow knows (edge.workflow.ports.VerdictName); the core must emit only these.
+VERDICTS = set(get_args(VerdictName))
 INVENTORY = [
     package(OLD, PackagedDate="2026-08-01"),
     package(NEW, PackagedDate="2026-09-30"),
