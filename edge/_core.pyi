@@ -6,7 +6,7 @@ from typing import TypeAlias, final
 
 __version__: str
 
-# --- purchase limits (core_rs/src/py_limits.rs; typed wrapper: edge/limits.py) ---------------
+# --- purchase limits (core_rs/src/py_limits.rs; typed wrapper: edge/limits/engine.py) ---------------
 # Exact values cross as (numerator, denominator) pairs; amounts are integer mg / ml / units.
 
 _LimitRatio: TypeAlias = tuple[int, int]
