@@ -32,7 +32,7 @@ from pathlib import Path
 from edge._core import Inventory
 
 HEX = "0123456789ABCDEF"
-# Program/state + facility segments as seen in samples (shared/domain.md (c) [T8]): 1A4 + 11 hex.
+# Program/state + facility segments as seen in public sample data: 1A4 + 11 hex.
 FACILITIES = ["1A4060300002C9B", "1A40603000041F0", "1A4050100001A2E", "1A4050100007D13"]
 SERIAL_DIGITS = 24 - len(FACILITIES[0])
 SKUS = [f"SKU-{i:04d}" for i in range(400)]

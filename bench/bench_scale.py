@@ -1,5 +1,5 @@
 """Scale driver benchmarks: parser throughput and exactness against the float-regex approach of
-Odoo's serial scale driver (shared/hardware.md (b): regex `\\x02\\s*([0-9.]+)N?\\r` then float),
+Odoo's serial scale driver (`serial_scale_driver.py`: regex `\\x02\\s*([0-9.]+)N?\\r` then float),
 and capture latency over a real pty against the emulator.
 
     .venv/bin/python bench/bench_scale.py

@@ -2,7 +2,7 @@
 
 A key ring is a directory of pyzmq certificate files `NAME.key`; NAME is the station id (or the
 subscriber's name) and becomes the connection's ZAP User-Id, so identity always comes from the
-authenticated key, never from a payload field (shared/messaging.md 2.2). The ring is re-read when
+authenticated key, never from a payload field (ZAP, RFC 27: the User-Id). The ring is re-read when
 the directory changes; the service checks every message's User-Id against the current ring, which
 cuts off live connections of a revoked key (ZAP itself runs only at the handshake).
 

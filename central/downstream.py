@@ -1,10 +1,11 @@
 """Downstream: accepted events re-published on a PUB socket, and replay by global sequence.
 
-PUB drops at its high-water mark and a late subscriber misses what came before it joined
-(shared/messaging.md 1), so PUB is only the fast path: every message carries `gseq`, and the replay
-ROUTER answers "everything after gseq N" from the store. A subscriber that sees a gseq jump, or
-starts late, replays the gap. The relay publishes from the store (a transactional outbox), so
-events committed by other central instances sharing a PostgreSQL store are published too.
+PUB drops at its high-water mark and a late subscriber misses what came before it joined (the
+zguide: "slow joiner", chapter 1; high-water marks, chapter 2), so PUB is only the fast path: every
+message carries `gseq`, and the replay ROUTER answers "everything after gseq N" from the store. A
+subscriber that sees a gseq jump, or starts late, replays the gap. The relay publishes from the
+store (a transactional outbox), so events committed by other central instances sharing a PostgreSQL
+store are published too.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class ScannerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class ScaleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The serial scale ([scale]). Sources: shared/hardware.md (b)(d), shared/domain.md (d)."""
+    """The serial scale ([scale]). Sources: the protocol manuals; NIST Handbooks 44 and 133."""
 
     enabled: bool = False
     port: str = "/dev/packstation/scale"

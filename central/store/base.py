@@ -1,6 +1,6 @@
 """Central's event store: one schema and one set of rules over SQLite (default) or PostgreSQL.
 
-Rules (shared/messaging.md 3, "Central rules"), all inside one transaction per batch:
+Rules (docs/protocol.md, "Central's rules"), all inside one transaction per batch:
 - an event is taken only at seq == last committed + 1 for its station (cursor row `stations`);
   seq <= last is a duplicate (ignored; a different hash is an integrity alarm and is quarantined);
   seq > last + 1 is a gap: nothing stored, the station is told to go back;

@@ -3,7 +3,7 @@
 The station says what happened (`Signal.HALT`); the config table ([indicator.signals]) says how
 it looks and sounds. States (hold_ms = 0) stay until the next state; flashes (hold_ms > 0) show
 for hold_ms and then return to the current state. Back-end failures are logged once and never
-raised: a dead LED must not stop the station (shared/hardware.md (d) Feedback).
+raised: a dead LED must not stop the station.
 """
 
 from __future__ import annotations

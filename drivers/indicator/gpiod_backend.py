@@ -2,7 +2,7 @@
 
 The chip is found by label (pinctrl-rp1 on the Pi 5, pinctrl-bcm2711 on the Pi 4) or, failing
 that, as the chip that has the configured line names; never by number, because the Pi 5's header
-chip moved from gpiochip4 to gpiochip0 and later again (shared/hardware.md (b) GPIO). The v1
+chip moved from gpiochip4 to gpiochip0 and later again (raspberrypi/linux PR #6144). The v1
 API (`Chip.get_line`, Debian's python3-libgpiod 1.6) is refused with a clear message.
 Blinks and beeps are timed by one small thread.
 """

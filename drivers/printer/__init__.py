@@ -1,5 +1,5 @@
 """The ESC/POS label printer: documents, transports with hard timeouts, DLE EOT status, the
-durable spool and the asyncio-facing PrinterService (see README.md)."""
+durable spool and the asyncio-facing PrinterService (see docs/printer.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Document -> ESC/POS bytes, built with python-escpos (its Dummy printer collects the bytes).
 
 We only borrow python-escpos's command builders; transports, status and timeouts are ours
-(shared/hardware.md: 3.1's Network waits 60 s and its status helpers trust empty replies).
+(python-escpos 3.1: its Network waits 60 s and `paper_status()` trusts empty replies).
 """
 
 from __future__ import annotations

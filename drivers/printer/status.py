@@ -1,6 +1,6 @@
 """DLE EOT real-time status: validated bytes -> what the technician must do.
 
-Byte meanings are Epson's ESC/POS reference (shared/hardware.md (b) Printers). Every valid reply
+Byte meanings are Epson's ESC/POS reference (DLE EOT n, real-time status). Every valid reply
 byte has the fixed bits 0xx1xx10; anything else (no answer, an ASB block, line noise) is not
 status. No answer means UNKNOWN, never "ok" (python-escpos 3.1 reports "paper adequate" on an
 empty reply).

@@ -3,7 +3,7 @@
 Targets: `tcp://HOST:PORT` (raw port 9100), `usb:VID:PID` (pyusb, bulk endpoints), `serial:PATH`
 or `serial:PATH@BAUD` (pyserial), `file:PATH` (a device node such as /dev/usb/lp0, or a capture
 file). No call blocks longer than its timeout: Odoo PR #247055 hung forever on a USB write with
-the cover open, and python-escpos's Network waits 60 s (shared/hardware.md (c) 6).
+the cover open, and python-escpos's Network waits 60 s (python-escpos 3.1 `printer/network.py`).
 """
 
 from __future__ import annotations
@@ -265,7 +265,7 @@ class UsbTransport(Transport):
             if dev is None:
                 raise TransportError(f"{target}: no such USB device (unplugged or powered off?)")
             if dev.is_kernel_driver_active(0):
-                dev.detach_kernel_driver(0)  # usblp would hold it: shared/hardware.md (d)
+                dev.detach_kernel_driver(0)  # usblp would hold it (python-escpos #259, #373)
             try:
                 cfg = dev.get_active_configuration()
             except usb.core.USBError:  # not configured yet

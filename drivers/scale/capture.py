@@ -4,7 +4,7 @@ the pan back at zero between two captures. Pure logic over (reading, time); no I
 Why both checks: a scale's stable flag uses its own (often short, configurable) filter, and some
 protocols (8217) repeat a stale weight; the window requires N stable readings within one division
 of each other spanning at least T ms. Why return-to-zero: without it one package left on the pan
-is captured again for the next line (Odoo PR #46411, shared/hardware.md (c) 5).
+is captured again for the next line (odoo/odoo PR #46411).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Blocking pyserial calls run only in this thread, never on the asyncio loop. The thread reports
 through a sink callable (the async layer passes one that hops onto its loop with
 `call_soon_threadsafe`). Unplug: pyserial raises SerialException on read ("device reports
-readiness to read but returned no data") or write (EIO) [shared/hardware.md (d) Testing]; the
+readiness to read but returned no data") or write (EIO), as seen with pyserial 3.5 on a pty; the
 thread closes the port, reports it, and reopens with exponential backoff, waiting on an Event so
 it neither busy-loops nor delays stop().
 """

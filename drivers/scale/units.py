@@ -1,7 +1,7 @@
 """Exact weight arithmetic: decimal scale text -> integer milligrams, without floats.
 
 Conversions use the exact legal definitions (1 lb = 453.59237 g, 1 oz = 1/16 lb = 28.349523125 g;
-shared/domain.md, Units). A value that does not land on a whole milligram is rounded DOWN (toward
+NIST Handbook 44 Appendix C). A value that does not land on a whole milligram is rounded DOWN (toward
 minus infinity): a weight converted from lb or oz, or shown with sub-milligram digits, never
 overstates what is on the pan, so a package is never credited with product it does not hold.
 The display step (division) is rounded UP instead, so a scale never looks finer than it is.

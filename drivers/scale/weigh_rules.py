@@ -1,6 +1,6 @@
 """The weigh-out rule: may this captured weight go out under this label?
 
-Sources (shared/domain.md (d)): NIST HB 133 has no tolerance below the label ("Individual Package
+Sources: NIST HB 133 has no tolerance below the label ("Individual Package
 Requirement"; "a short package" is the top consumer complaint), so any net weight below the label
 is refused. Above the label the station allows a configured give-away (NCWM moisture-loss guidance:
 flower may lose up to 3 %, about 0.10 g on a 3.50 g eighth). Packaging scales must read in steps

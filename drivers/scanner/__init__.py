@@ -1,4 +1,4 @@
-"""Handheld barcode scanners read as evdev keyboard wedges (README.md).
+"""Handheld barcode scanners read as evdev keyboard wedges (docs/scanners.md).
 
 - `keymap`: per-scanner keyboard layouts (libxkbcommon), forwards and backwards.
 - `decoder`: the pure key-event -> scan state machine.

@@ -1,7 +1,7 @@
 """The pure state machine that turns one event node's key events into whole scans.
 
 No I/O and no clock of its own: the device reader and the simulator feed it `evdev.InputEvent`s and,
-for the idle gap, the current time. Improvements over Odoo's driver (shared/hardware.md (b)):
+for the idle gap, the current time. Improvements over Odoo's `keyboard_usb_driver_L.py`:
 Ctrl and Alt are tracked (Ctrl+] and Alt+0029 both give GS), autorepeat is ignored, a scan also ends
 on keypad Enter, Tab or an idle gap, and SYN_DROPPED discards the partial scan instead of passing on
 a barcode with characters missing.

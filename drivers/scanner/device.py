@@ -1,7 +1,7 @@
 """Scanner devices: find every event node, grab it, read it with asyncio, survive unplugs.
 
 Odoo's driver read only the first node of the first scanner, let a read error end its thread and
-never reopened (shared/hardware.md (b), defects 1 and 5); a dead fd left in select spins at 100% CPU
+never reopened (Odoo `keyboard_usb_driver_L.py`); a dead fd left in select spins at 100% CPU
 (vocalinux #241). Here each configured scanner has a supervisor task: it resolves the device's event
 nodes, opens and grabs all of them, reads each through the loop's reader callbacks, and on ENODEV or
 end of file removes the fd at once, discards the partial scan, reports the state and reopens with

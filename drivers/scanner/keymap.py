@@ -1,7 +1,7 @@
 """Keyboard layouts of scanners, compiled by libxkbcommon (headless, no X display).
 
 A keyboard-wedge scanner types its barcode as key positions; what those positions mean depends on
-the keyboard layout the scanner was set up for (shared/hardware.md (b): the Z key is `y` in German
+the keyboard layout the scanner was set up for (libxkbcommon: the Z key is `y` in German
 and `w` in French). Each scanner gets its own xkb keymap, so Shift, Caps Lock, Num Lock and AltGr
 are resolved exactly as the layout defines them. The same keymap, run backwards, tells the scanner
 simulator which keys a real scanner presses for a character.
@@ -18,7 +18,7 @@ from xkbcommon import xkb
 LayoutName = Literal["us", "gb", "de", "fr", "be"]
 LAYOUTS: Final[tuple[str, ...]] = ("us", "gb", "de", "fr", "be")
 
-XKB_OFFSET: Final = 8  # the XKB keycode is the evdev code + 8 (shared/hardware.md (b))
+XKB_OFFSET: Final = 8  # the XKB keycode is the evdev code + 8 (xkbcommon keycodes)
 _DOWN = xkb.KeyDirection.XKB_KEY_DOWN
 _UP = xkb.KeyDirection.XKB_KEY_UP
 _EFFECTIVE = xkb.StateComponent.XKB_STATE_MODS_EFFECTIVE
@@ -202,7 +202,7 @@ class KeyState:
 def _ctrl_char(base: str, code: int) -> str:
     """Ctrl+key as a control character, like a terminal: by the key's character in the layout,
     else by its US position. Scanners send GS as Ctrl + the US `]` key whatever their layout, while
-    xkb's own Ctrl transform gives GS only where that key types `]` (shared/hardware.md (b))."""
+    xkb's own Ctrl transform gives GS only where that key types `]` (tried with libxkbcommon)."""
     for ch in (base.upper(), layout("us").base_char(code).upper()):
         if len(ch) == 1 and ch in _CTRL_BASE:
             return chr(ord(ch) & 0x1F)

@@ -3,7 +3,7 @@
 The label carries every printable ASCII character (Code 128, in short barcodes a 1D scanner reads)
 and a GS1-128 barcode with a FNC1 separator. The installer scans each barcode; differences are
 reported with the layout that explains them (a scanner set to German read with a US keymap swaps
-y/z, shared/hardware.md (c) 1), and the separator and AIM identifier are checked too.
+y/z, e.g. odoo/odoo PR #214407), and the separator and AIM identifier are checked too.
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ def _advise_gs1(report: Report, r: ItemResult) -> None:
 
 def open_target(target: str, timeout_s: float) -> Any:
     """A python-escpos printer for tcp://HOST:PORT, file:PATH, serial:PATH or usb:VID:PID, opened,
-    always with a timeout (escpos defaults: Network 60 s, Usb none; shared/hardware.md (d))."""
+    always with a timeout (python-escpos 3.1 defaults: Network 60 s, Usb none)."""
     from escpos import printer
 
     kind, _, rest = target.partition(":")

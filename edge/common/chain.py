@@ -1,7 +1,8 @@
 """The journal's hash chain, shared by the station (writes it) and central (checks it).
 
 h(n) = SHA-256( h(n-1) || seq as u64 big-endian || event_id (16 bytes) || type || 0x00 || at ||
-0x00 || body ), with h(0) = 32 zero bytes (shared/messaging.md 2.4, "Tamper evidence"). `body` is
+0x00 || body ), with h(0) = 32 zero bytes: a linear hash chain. Central stores each event with its
+hash, so a rewrite at the station is detected (RFC 6962 logs do this with a Merkle tree). `body` is
 the canonical JSON of the event's fields: sorted keys, no spaces, UTF-8.
 """
 

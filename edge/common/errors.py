@@ -6,7 +6,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit codes of every `packstation` command (documented in README.md)."""
+    """Process exit codes of every `packstation` command (documented in docs/cli.md)."""
 
     OK = 0
     INTERNAL = 1  # a bug: the traceback is logged

@@ -2,7 +2,8 @@
 
 Every message is a ZeroMQ multipart `[VERSION, COMMAND, BODY]` (the ROUTER prepends the routing
 id on its side): VERSION is `b"PSS1"`, COMMAND an ASCII verb, BODY one msgpack-encoded struct below.
-Defined once here and imported by both ends (shared/messaging.md section 3).
+Defined once here and imported by both ends; the message set follows the zguide's Clone and
+Idempotent Services patterns (zguide chapters 4 and 5), over CurveZMQ (RFC 26) and ZAP (RFC 27).
 
 Station -> central: HELLO, EVENTS, PING, SNAPREQ.
 Central -> station: WELCOME, ACK, PONG, SNAP, QUPD, ERROR.

@@ -1,7 +1,7 @@
 """systemd's notify protocol, inline: one AF_UNIX datagram per message to $NOTIFY_SOCKET.
 
 READY=1 once the journal is open and verified, STATUS= lines, WATCHDOG=1 every half
-$WATCHDOG_USEC, STOPPING=1 on shutdown (shared/messaging.md 2.5 [R18 sd_notify, sd_watchdog_enabled]).
+$WATCHDOG_USEC, STOPPING=1 on shutdown (systemd man pages sd_notify(3), sd_watchdog_enabled(3)).
 A leading '@' names a Linux abstract socket. Outside systemd (no $NOTIFY_SOCKET) every call is a no-op.
 """
 

@@ -33,8 +33,8 @@ SCANNER_VENDORS = {
 SCANNER_NAME = re.compile(
     r"barcode|scanner|scan|reader|imager|honeywell|symbol|zebra", re.IGNORECASE
 )
-# Console UARTs are not for scales: ttyAMA10 is the Pi 5 debug console (Odoo excludes it too,
-# shared/hardware.md); others are found from console= on the kernel command line.
+# Console UARTs are not for scales: ttyAMA10 is the Pi 5 debug console (Odoo excludes it too, in
+# its IoT box `serial_interface.py`); others are found from console= on the kernel command line.
 CONSOLE_UARTS = {"ttyAMA10"}
 # Device-tree compatible strings of the 40-pin header's GPIO controller, per board.
 HEADER_GPIO = {

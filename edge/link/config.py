@@ -10,7 +10,7 @@ LinkMillis = Annotated[int, msgspec.Meta(ge=10, le=3_600_000)]
 
 
 class LinkSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The link to central ([link]); see edge/link/client.py and README.md."""
+    """The link to central ([link]); see edge/link/client.py and docs/central.md."""
 
     endpoint: str = "tcp://127.0.0.1:5560"
     fallback_endpoints: list[str] = msgspec.field(default_factory=list)

@@ -2,8 +2,8 @@
 
 Its own SQLite file (`<state_dir>/replica.sqlite3`, WAL, synchronous=FULL), separate from the
 journal: it is a cache central can always resend, while the journal is the record. It keeps
-`last_qseq`, the feed position, in the same transaction as the items (shared/messaging.md 3,
-"Order-queue sync"), so after a power cut the station resumes exactly where its copy ends.
+`last_qseq`, the feed position, in the same transaction as the items (the zguide's Clone pattern,
+chapter 5), so after a power cut the station resumes exactly where its copy ends.
 Updates apply only in order (prev_qseq == last_qseq); snapshots are staged and swapped in whole.
 """
 

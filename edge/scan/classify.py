@@ -3,7 +3,7 @@
 GS1 data is parsed with biip; the separator GS and any configured substitutes are honoured. A
 separator lost on the way (a scanner in Alt mode whose Alt is dropped types `029`; one without a
 separator setting types nothing) makes biip glue the next field into a variable-length one -
-`(10)ABCD1234` + `(21)10` reads as `(10)ABCD12340292110` (shared/hardware.md (b)) - so such a scan
+`(10)ABCD1234` + `(21)10` reads as `(10)ABCD12340292110` (biip 5.2, tried) - so such a scan
 is refused as ambiguous, never passed on. Payloads are never `strip()`ped: '\\x1d'.isspace() is
 True in Python.
 """
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from biip.gs1_messages import GS1Message
 
 GS: Final = "\x1d"
-# AIM identifiers of GS1 symbologies (biip symbology.py; shared/hardware.md (b)).
+# AIM identifiers of GS1 symbologies (biip `src/biip/symbology.py`).
 GS1_AIM: Final = frozenset({"]C1", "]e0", "]e1", "]e2", "]d2", "]Q3", "]J1"})
 GTIN_AIM: Final = frozenset({"]E0", "]E1", "]E2", "]E3", "]E4", "]I1"})
 RETAIL_ID: Final = re.compile(r"https://1a4\.com/[!-~]+", re.IGNORECASE)

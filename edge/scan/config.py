@@ -13,7 +13,7 @@ class ScanConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """How scans are classified ([scan])."""
 
     # Accepted package-tag patterns: real METRC tags are 1A4 + 21 hex digits, but METRC's own
-    # examples use other prefixes (shared/domain.md (c) [T7][T8]), so the list is configurable.
+    # examples use other ids (ABCDEF012345670000010331), so the list is configurable.
     tag_patterns: list[str] = msgspec.field(
         default_factory=lambda: [r"^1A4[0-9A-F]{21}$", r"^[0-9A-Z]{24}$"]
     )
@@ -22,7 +22,7 @@ class ScanConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Exit-label seal codes: SEAL-<order id>-<16 hex digest> (edge/label/content.py seal_code_for).
     seal_pattern: str = r"^SEAL-[0-9A-Za-z._-]{1,40}-[0-9A-F]{16}$"
     # Characters a scanner may be set to send instead of the GS1 separator GS (0x1D); each is read
-    # as GS inside GS1 data (Odoo's `gs1_separator_fnc1`, shared/hardware.md (b)).
+    # as GS inside GS1 data (as Odoo's nomenclature field `gs1_separator_fnc1` does).
     gs_substitutes: list[str] = msgspec.field(default_factory=list)
 
     def problems(self) -> Iterator[tuple[str, str]]:

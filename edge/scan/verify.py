@@ -1,7 +1,7 @@
 """Scan checking, Python side: configuration of the Rust core, GS1 parsing (biip), typed verdicts.
 
 The core (`edge._core`) recognises scans and judges them against an order and the vault inventory.
-GS1 element strings are parsed here with biip (shared/domain.md (c) [G1]): a GS1 product barcode
+GS1 element strings are parsed here with biip (github.com/jodal/biip): a GS1 product barcode
 names a product, never a package, so it is `unknown` when it parses and `malformed` when it
 does not. The station daemon and `packstation verify` both go through `verify_scan`.
 """

@@ -24,7 +24,8 @@ INCIDENTS = (
     "central_down",
 )
 
-# Facility tag prefixes: METRC tags are 1A4 + 21 hex digits in practice (shared/domain.md (c) [T7]).
+# Facility tag prefixes: METRC tags are 1A4 + 21 hex digits in practice (public validators use
+# `^1A4[0-9A-F]{21}$`; see docs/limits-sources.md).
 FACILITY_PREFIXES = ("1A4060300002C9B", "1A4060300003A1F", "1A40501000017E2")
 
 
@@ -159,7 +160,7 @@ class PlannedOrder:
     wrong: str | None = None
 
 
-# The badges of the day: one technician and one supervisor (BADGES.json, README.md).
+# The badges of the day: one technician and one supervisor (BADGES.json, docs/protocol.md).
 AGENT_BADGE = "BADGE-TECH0001"
 SUPERVISOR_BADGE = "BADGE-SUPV0001"
 

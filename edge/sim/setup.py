@@ -1,6 +1,6 @@
 """The run directory of a simulated pack day: keys, configuration files and the day's data.
 
-Layout under `--out DIR` (README.md):
+Layout under `--out DIR` (docs/simulation.md):
 
     keys/            CurveZMQ certificates made for this run (central, station-01)
     central/         central.toml, its allow-list and its SQLite store

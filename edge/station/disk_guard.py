@@ -1,7 +1,8 @@
 """The disk guard: below max(min_free_mb, min_free_percent of the file system) free, refuse new orders.
 
 Nothing is ever deleted to make room: events central has not acknowledged stay in the journal
-(shared/messaging.md 2.3, 3 "Disk guard"). The open order may still finish, since its remaining
+(the outbox rule: an unacknowledged event is never dropped, unlike EdgeX's MaxRetryCount or
+Azure IoT Edge's TTL). The open order may still finish, since its remaining
 events are small and losing them would be worse.
 """
 

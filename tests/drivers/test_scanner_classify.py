@@ -72,7 +72,7 @@ def test_configured_substitute_is_read_as_gs() -> None:
 
 
 def test_separator_as_029_is_refused_not_silently_corrupted() -> None:
-    # biip alone returns (10)ABCD12340292110 here (shared/hardware.md (b)).
+    # biip alone returns (10)ABCD12340292110 here (biip 5.2).
     got = c(WHOLE.replace(GS, "029"), "]d2")
     assert isinstance(got, Refused)
     assert "029" in got.reason

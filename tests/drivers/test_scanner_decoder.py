@@ -17,7 +17,7 @@ Z, Y, TWO, MINUS, RB = e.KEY_Z, e.KEY_Y, e.KEY_2, e.KEY_MINUS, e.KEY_RIGHTBRACE
 SHIFT, CTRL, ALT, ALTGR = e.KEY_LEFTSHIFT, e.KEY_LEFTCTRL, e.KEY_LEFTALT, e.KEY_RIGHTALT
 
 
-# shared/hardware.md (b), verified with libxkbcommon: Z, Shift+Z, Y, Shift+2, '-' per layout.
+# What libxkbcommon gives per layout for Z, Shift+Z, Y, Shift+2 and '-' (tried with xkbcommon 1.5).
 @pytest.mark.parametrize(
     ("layout", "expected"),
     [("us", "zZy@-"), ("de", 'yYz"ß'), ("fr", "wWy2)")],

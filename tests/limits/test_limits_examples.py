@@ -1,4 +1,5 @@
-"""Worked examples per jurisdiction, derived from shared/domain.md (b); arithmetic in each test.
+"""Worked examples per jurisdiction, from the rule files' sources (docs/limits-sources.md);
+arithmetic in each test.
 
 Ounces: CA 28.5 g, CO 28 g, NJ and MO 28.35 g, all others exact (28.349523125 g = OZ below).
 """

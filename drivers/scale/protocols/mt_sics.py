@@ -1,6 +1,6 @@
 """MT-SICS (Mettler Toledo Standard Interface Command Set), level 0/1 replies.
 
-Sources (shared/hardware.md (b) "MT-SICS"): InstrumentKit `mt_sics.py`, Mettler MT-SICS manuals,
+Sources: InstrumentKit `mt_sics.py`, Mettler MT-SICS manuals,
 janelia-python README (9600 8N1 factory default). Commands are upper case and end in CR LF; a
 reply is `ID status [value unit]`, e.g. `S S     100.00 g`. We poll with `SI` (immediate) so the
 balance's own stable/dynamic flag arrives with every reading and our window judges stability too.
@@ -95,5 +95,5 @@ SPEC = ProtocolSpec(
     clear_tare_command=b"TAC\r\n",
     acknowledges_commands=True,
     make_parser=_make_parser,
-    source="MT-SICS reference manual; InstrumentKit mt_sics.py (shared/hardware.md (b))",
+    source="MT-SICS reference manual; InstrumentKit src/instruments/mettler_toledo/mt_sics.py",
 )

@@ -1,6 +1,6 @@
 """Ohaus balances and indicators (Navigator, Scout, Adventurer, Defender, Ranger...).
 
-Sources (shared/hardware.md (b) "Ohaus"; Ohaus RS232 interface manual and Defender 3000 manual
+Sources (Ohaus RS232 interface manual and Defender 3000 manual
 "Output Format"): a right-justified weight with a "-" sign when negative, a space, the unit,
 then "?" when the reading is NOT stable, then an optional legend (G / N / NET / B/G gross/net,
 T / Tare for a tare printout), CR LF. Commands end in CR or CR LF: `IP` immediate print (stable
@@ -69,5 +69,5 @@ SPEC = ProtocolSpec(
     clear_tare_command=None,
     acknowledges_commands=False,
     make_parser=_make_parser,
-    source="Ohaus RS232 interface manual; Defender 3000 manual 5.2 (shared/hardware.md (b))",
+    source="Ohaus RS232 interface manual; Defender 3000 manual 5.2",
 )

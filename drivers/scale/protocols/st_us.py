@@ -1,6 +1,6 @@
 """The ST/US header family: CAS, Dini Argeo, Tiger and similar weighing indicators.
 
-Sources (shared/hardware.md (b) "ST/US header family"; Tiger TI-02-P manual 7.1; ellery-it
+Sources (Tiger TI-02-P manual 7.1; ellery-it/odoo-serial-scale-drivers
 `SSD-DiniArgeo3590Standard.py`): comma-separated ASCII lines such as `ST,GS,+  12.34kg` CR LF.
 Header: ST stable, US unstable, OL overload, UL underload. Mode: GS gross, NT net, TR a tare
 value (not a weight on the pan). Some indicators insert a device number (`ST,1,...`). Most

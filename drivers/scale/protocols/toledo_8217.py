@@ -1,7 +1,7 @@
 """Mettler Toledo 8217 (the retail "weight only" protocol of Datalogic/Magellan scanner-scales,
 Ariva-S option 3, Rice Lake BenchPro and others).
 
-Sources (shared/hardware.md (b) "Mettler-Toledo 8217"): Odoo `serial_scale_driver.py`,
+Sources: Odoo `serial_scale_driver.py`,
 pywebdriver `mettler_toledo_8217.py`, Datalogic Magellan service manual; Rice Lake BenchPro
 operation manual (status byte layout). Serial 9600 baud, 7 data bits, even parity, 1 stop bit.
 The host sends `W` (no terminator). The scale answers `STX weight [N] CR` when stable, or
