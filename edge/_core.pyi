@@ -6,7 +6,10 @@ from typing import TypeAlias, final
 
 __version__: str
 
-# --- purchase limits (core_rs/src/py_limits.rs; typed wrapper: edge/limits.py) ---------------
+class CoreError(ValueError):
+    """Base class of every error edge._core raises."""
+
+# --- purchase limits (core_rs/src/py/limits.rs; typed wrapper: edge/limits.py) ---------------
 # Exact values cross as (numerator, denominator) pairs; amounts are integer mg / ml / units.
 
 _LimitRatio: TypeAlias = tuple[int, int]
@@ -50,10 +53,10 @@ class LimitResult:
     @property
     def max_more(self) -> list[_LimitMaxMoreTuple]: ...
 
-class LimitRuleError(ValueError):
+class LimitRuleError(CoreError):
     """A rule model the limit engine cannot use (names code, version, class, bucket)."""
 
-class LimitInputError(ValueError):
+class LimitInputError(CoreError):
     """A cart the engine cannot evaluate: unknown class, no version in force, a line without
     a measure its rule needs (named as `lines[i]` / `prior[i]` and the field)."""
 
@@ -78,9 +81,9 @@ class LimitRules:
         count priors with the same `day`; rolling N-day buckets count priors with
         `at_s - N*86400 < prior_at_s`; per-transaction buckets count no priors."""
 
-# --- Scan recognition, vault inventory index, scan verdicts (core_rs/src/py_scan.rs) ---
+# --- Scan recognition, vault inventory index, scan verdicts (core_rs/src/py/scan.rs) ---
 
-class ScanCoreError(ValueError):
+class ScanCoreError(CoreError):
     """Base class of the scan core's errors."""
 
 class InventoryFormatError(ScanCoreError):

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::rational::Ratio;
+use super::rational::Ratio;
 
 /// Product categories a cart line can have (docs/formats.md `Category`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

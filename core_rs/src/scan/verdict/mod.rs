@@ -6,14 +6,12 @@
 //! not_in_order) -> sellable (on_hold, expired, not_tested) -> first in, first out (fifo) -> match.
 //! Only `match`, and `fifo` under the `warn` policy, count toward a line.
 
-use crate::inventory::Inventory;
-use crate::order_file::{Order, Want};
-use crate::uid::{Recogniser, ScanKind};
+use crate::scan::inventory::Inventory;
+use crate::scan::order::{Order, Want};
+use crate::scan::uid::{Recogniser, ScanKind};
 use std::sync::Arc;
 
-#[path = "verdict_refusals.rs"]
 mod refusals;
-#[path = "verdict_search.rs"]
 mod search;
 
 /// The verdict names (stable: JSON output, journal, Python API).

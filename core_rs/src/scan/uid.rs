@@ -8,7 +8,7 @@
 //! unrecognised. A 16-digit string is a BioTrack id unless the scanner's symbology identifier
 //! says GS1, since a bare `01` + GTIN-14 element string has the same shape.
 
-use crate::retail_id;
+use crate::scan::retail_id;
 use regex::Regex;
 
 /// GS: the FNC1 separator inside GS1 element strings; never trimmed.

@@ -4,25 +4,25 @@
 //! tuples keep the boundary cheap enough for a 70-line check in a few microseconds.
 
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
+use super::CoreError;
+use crate::limits::rational::Ratio;
+use crate::limits::rules::{BucketRule, Category, ClassRule, Member, RuleVersion, Window};
 use crate::limits::{BucketUse, LimitTable, Line, Prior, Verdict};
-use crate::rational::Ratio;
-use crate::rules::{BucketRule, Category, ClassRule, Member, RuleVersion, Window};
 
 create_exception!(
     edge._core,
     LimitRuleError,
-    PyValueError,
-    "A rule model the limit engine cannot use."
+    CoreError,
+    "A rule model the limit engine cannot use (a CoreError)."
 );
 create_exception!(
     edge._core,
     LimitInputError,
-    PyValueError,
-    "A cart the limit engine cannot evaluate."
+    CoreError,
+    "A cart the limit engine cannot evaluate (a CoreError)."
 );
 
 type RatioIo = (i128, i128);
