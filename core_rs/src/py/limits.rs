@@ -1,7 +1,11 @@
-//! PyO3 wrappers for the limits API: tuples in, tuples out (typed in edge/_core.pyi).
+//! PyO3 wrappers for the limits API (`crate::limits`), typed in edge/_core.pyi.
 //!
-//! `edge/limits.py` validates rule files and carts and turns the tuples into typed results;
-//! tuples keep the boundary cheap enough for a 70-line check in a few microseconds.
+//! The rule model goes in as keyword-built frozen classes (`LimitRuleVersion` > `LimitRuleClass` >
+//! `LimitRuleBucket` > `LimitRuleMember`), checked once when `LimitRules` compiles it. A verdict comes
+//! out as frozen classes (`LimitResult` with `BucketUse`, `MaxMore`, `Crossing`) whose parts
+//! are converted only when read. Cart lines stay flat tuples: 70 of them cross per check, and a
+//! tuple is the cheapest shape to build in Python and to read here. Exact values cross as
+//! `(numerator, denominator)` int pairs or as `fractions.Fraction`, never as floats.
 
 use pyo3::create_exception;
 use pyo3::prelude::*;
@@ -10,7 +14,7 @@ use pyo3::types::{PyList, PyString, PyTuple};
 use super::CoreError;
 use crate::limits::rational::Ratio;
 use crate::limits::rules::{BucketRule, Category, ClassRule, Member, RuleVersion, Window};
-use crate::limits::{BucketUse, LimitTable, Line, Prior, Verdict};
+use crate::limits::{self as engine, LimitTable, Line, Prior};
 
 create_exception!(
     edge._core,
@@ -25,34 +29,22 @@ create_exception!(
     "A cart the limit engine cannot evaluate (a CoreError)."
 );
 
-type RatioIo = (i128, i128);
-type MemberIn = (String, String, RatioIo);
-type BucketIn = (String, String, RatioIo, String, u32, Vec<MemberIn>);
-type ClassIn = (String, Vec<BucketIn>);
-type VersionIn = (i32, String, Vec<ClassIn>);
 type Int<'py> = Bound<'py, PyAny>;
-type RatioOut<'py> = (Int<'py>, Int<'py>);
-type BucketOut<'py> = (
-    String,
-    String,
-    &'static str,
-    u32,
-    RatioOut<'py>,
-    RatioOut<'py>,
-    RatioOut<'py>,
-    RatioOut<'py>,
-    bool,
-    String,
-    String,
-);
-type MaxMoreOut<'py> = (&'static str, &'static str, Int<'py>, String);
 
 fn rule_err(msg: String) -> PyErr {
     LimitRuleError::new_err(msg)
 }
 
-fn ratio_in(r: RatioIo, at: &str) -> PyResult<Ratio> {
-    Ratio::new(r.0, r.1).ok_or_else(|| rule_err(format!("{at}: zero denominator")))
+/// An exact value given as a `fractions.Fraction` (or an int): its numerator and denominator.
+fn ratio_parts(value: &Bound<'_, PyAny>) -> PyResult<(i128, i128)> {
+    Ok((
+        value.getattr("numerator")?.extract()?,
+        value.getattr("denominator")?.extract()?,
+    ))
+}
+
+fn ratio_in((num, den): (i128, i128), at: &str) -> PyResult<Ratio> {
+    Ratio::new(num, den).ok_or_else(|| rule_err(format!("{at}: zero denominator")))
 }
 
 fn window_in(kind: &str, days: u32, at: &str) -> PyResult<Window> {
@@ -64,48 +56,164 @@ fn window_in(kind: &str, days: u32, at: &str) -> PyResult<Window> {
     }
 }
 
-fn bucket_in(b: BucketIn, at: &str) -> PyResult<BucketRule> {
-    let (name, unit, cap, kind, days, members) = b;
-    let at = format!("{at}: bucket {name}");
-    let members = members
-        .into_iter()
-        .map(|(category, measure, factor)| {
-            Ok(Member {
-                category: category
-                    .parse()
-                    .map_err(|e| rule_err(format!("{at}: {e}")))?,
-                measure: measure
-                    .parse()
-                    .map_err(|e| rule_err(format!("{at}: {e}")))?,
-                factor: ratio_in(factor, &at)?,
-            })
+/// What one bucket counts: a category's measure, times `factor` bucket units per mg/ml/unit.
+#[pyclass(frozen, module = "edge._core")]
+struct LimitRuleMember {
+    #[pyo3(get)]
+    category: String,
+    #[pyo3(get)]
+    measure: String,
+    #[pyo3(get)]
+    factor: Py<PyAny>,
+    ratio: (i128, i128),
+}
+
+#[pymethods]
+impl LimitRuleMember {
+    #[new]
+    #[pyo3(signature = (*, category, measure, factor))]
+    fn new(category: String, measure: String, factor: Bound<'_, PyAny>) -> PyResult<Self> {
+        let ratio = ratio_parts(&factor)?;
+        Ok(Self {
+            category,
+            measure,
+            factor: factor.unbind(),
+            ratio,
         })
-        .collect::<PyResult<_>>()?;
-    Ok(BucketRule {
-        cap: ratio_in(cap, &at)?,
-        window: window_in(&kind, days, &at)?,
-        name,
-        unit,
-        members,
+    }
+}
+
+/// One capped quantity: `cap` (in `unit`) over a window, counting its members.
+#[pyclass(frozen, module = "edge._core")]
+struct LimitRuleBucket {
+    #[pyo3(get)]
+    name: String,
+    #[pyo3(get)]
+    unit: String,
+    #[pyo3(get)]
+    cap: Py<PyAny>,
+    #[pyo3(get)]
+    window: String,
+    #[pyo3(get)]
+    window_days: u32,
+    #[pyo3(get)]
+    members: Vec<Py<LimitRuleMember>>,
+    ratio: (i128, i128),
+}
+
+#[pymethods]
+impl LimitRuleBucket {
+    #[new]
+    #[pyo3(signature = (*, name, unit, cap, window, window_days, members))]
+    fn new(
+        name: String,
+        unit: String,
+        cap: Bound<'_, PyAny>,
+        window: String,
+        window_days: u32,
+        members: Vec<Py<LimitRuleMember>>,
+    ) -> PyResult<Self> {
+        let ratio = ratio_parts(&cap)?;
+        Ok(Self {
+            name,
+            unit,
+            cap: cap.unbind(),
+            window,
+            window_days,
+            members,
+            ratio,
+        })
+    }
+}
+
+/// The buckets of one customer class.
+#[pyclass(frozen, get_all, module = "edge._core")]
+struct LimitRuleClass {
+    name: String,
+    buckets: Vec<Py<LimitRuleBucket>>,
+}
+
+#[pymethods]
+impl LimitRuleClass {
+    #[new]
+    #[pyo3(signature = (*, name, buckets))]
+    fn new(name: String, buckets: Vec<Py<LimitRuleBucket>>) -> Self {
+        Self { name, buckets }
+    }
+}
+
+/// One rule version: in force from `effective_day` (a `date.toordinal()`), labelled
+/// "YYYY-MM-DD".
+#[pyclass(frozen, get_all, module = "edge._core")]
+struct LimitRuleVersion {
+    effective_day: i32,
+    label: String,
+    classes: Vec<Py<LimitRuleClass>>,
+}
+
+#[pymethods]
+impl LimitRuleVersion {
+    #[new]
+    #[pyo3(signature = (*, effective_day, label, classes))]
+    fn new(effective_day: i32, label: String, classes: Vec<Py<LimitRuleClass>>) -> Self {
+        Self {
+            effective_day,
+            label,
+            classes,
+        }
+    }
+}
+
+fn member_in(m: &LimitRuleMember, at: &str) -> PyResult<Member> {
+    Ok(Member {
+        category: m
+            .category
+            .parse()
+            .map_err(|e| rule_err(format!("{at}: {e}")))?,
+        measure: m
+            .measure
+            .parse()
+            .map_err(|e| rule_err(format!("{at}: {e}")))?,
+        factor: ratio_in(m.ratio, at)?,
     })
 }
 
-fn version_in(code: &str, v: VersionIn) -> PyResult<RuleVersion> {
-    let (effective_day, label, classes) = v;
-    let classes = classes
-        .into_iter()
-        .map(|(name, buckets)| {
-            let at = format!("{code}: version {label}: class {name}");
-            let buckets = buckets
-                .into_iter()
-                .map(|b| bucket_in(b, &at))
+fn bucket_in(b: &LimitRuleBucket, at: &str) -> PyResult<BucketRule> {
+    let at = format!("{at}: bucket {}", b.name);
+    Ok(BucketRule {
+        cap: ratio_in(b.ratio, &at)?,
+        window: window_in(&b.window, b.window_days, &at)?,
+        name: b.name.clone(),
+        unit: b.unit.clone(),
+        members: b
+            .members
+            .iter()
+            .map(|m| member_in(m.get(), &at))
+            .collect::<PyResult<_>>()?,
+    })
+}
+
+fn version_in(code: &str, v: &LimitRuleVersion) -> PyResult<RuleVersion> {
+    let classes = v
+        .classes
+        .iter()
+        .map(|c| {
+            let c = c.get();
+            let at = format!("{code}: version {}: class {}", v.label, c.name);
+            let buckets = c
+                .buckets
+                .iter()
+                .map(|b| bucket_in(b.get(), &at))
                 .collect::<PyResult<_>>()?;
-            Ok(ClassRule { name, buckets })
+            Ok(ClassRule {
+                name: c.name.clone(),
+                buckets,
+            })
         })
         .collect::<PyResult<_>>()?;
     Ok(RuleVersion {
-        effective_day,
-        label,
+        effective_day: v.effective_day,
+        label: v.label.clone(),
         classes,
     })
 }
@@ -169,8 +277,8 @@ fn int_out(py: Python<'_>, v: i128) -> PyResult<Int<'_>> {
     }
 }
 
-fn ratio_out(py: Python<'_>, r: Ratio) -> PyResult<RatioOut<'_>> {
-    Ok((int_out(py, r.num())?, int_out(py, r.den())?))
+fn ratio_out(py: Python<'_>, r: Ratio) -> PyResult<Py<PyTuple>> {
+    Ok(PyTuple::new(py, [int_out(py, r.num())?, int_out(py, r.den())?])?.unbind())
 }
 
 fn window_out(w: Window) -> (&'static str, u32) {
@@ -181,28 +289,89 @@ fn window_out(w: Window) -> (&'static str, u32) {
     }
 }
 
-fn bucket_out<'py>(py: Python<'py>, b: &BucketUse) -> PyResult<BucketOut<'py>> {
-    let (kind, days) = window_out(b.window);
-    Ok((
-        b.name.clone(),
-        b.unit.clone(),
-        kind,
-        days,
-        ratio_out(py, b.cap)?,
-        ratio_out(py, b.prior_used)?,
-        ratio_out(py, b.cart_used)?,
-        ratio_out(py, b.remaining)?,
-        b.over,
-        b.cap_display(),
-        b.remaining_display(),
-    ))
+/// How one bucket stands after the cart; exact values as (numerator, denominator) in `unit`.
+#[pyclass(frozen, get_all, module = "edge._core")]
+struct BucketUse {
+    name: String,
+    unit: String,
+    window: &'static str,
+    window_days: u32,
+    cap: Py<PyTuple>,
+    prior_used: Py<PyTuple>,
+    cart_used: Py<PyTuple>,
+    remaining: Py<PyTuple>,
+    over: bool,
+    cap_display: String,
+    remaining_display: String,
+}
+
+#[pymethods]
+impl BucketUse {
+    fn __repr__(&self) -> String {
+        format!(
+            "BucketUse(name={:?}, remaining={:?}, over={})",
+            self.name,
+            self.remaining_display,
+            if self.over { "True" } else { "False" }
+        )
+    }
+}
+
+fn bucket_out(py: Python<'_>, b: &engine::BucketUse) -> PyResult<BucketUse> {
+    let (window, window_days) = window_out(b.window);
+    Ok(BucketUse {
+        name: b.name.clone(),
+        unit: b.unit.clone(),
+        window,
+        window_days,
+        cap: ratio_out(py, b.cap)?,
+        prior_used: ratio_out(py, b.prior_used)?,
+        cart_used: ratio_out(py, b.cart_used)?,
+        remaining: ratio_out(py, b.remaining)?,
+        over: b.over,
+        cap_display: b.cap_display(),
+        remaining_display: b.remaining_display(),
+    })
+}
+
+/// The largest further amount of a category that still fits, in its measure's base unit.
+#[pyclass(frozen, get_all, module = "edge._core")]
+struct MaxMore {
+    category: &'static str,
+    measure: &'static str,
+    amount: Py<PyAny>,
+    display: String,
+}
+
+#[pymethods]
+impl MaxMore {
+    fn __repr__(&self) -> String {
+        format!(
+            "MaxMore(category={:?}, measure={:?}, display={:?})",
+            self.category, self.measure, self.display
+        )
+    }
+}
+
+/// The first cart line (0-based) after which a bucket it adds to is over its cap.
+#[pyclass(frozen, get_all, module = "edge._core")]
+struct Crossing {
+    line: usize,
+    bucket: String,
+}
+
+#[pymethods]
+impl Crossing {
+    fn __repr__(&self) -> String {
+        format!("Crossing(line={}, bucket={:?})", self.line, self.bucket)
+    }
 }
 
 /// A verdict computed in full by the engine; fields become Python objects when read, so a
 /// caller that needs only `allowed` pays for nothing else.
 #[pyclass(frozen, module = "edge._core")]
 struct LimitResult {
-    v: Verdict,
+    v: engine::Verdict,
 }
 
 #[pymethods]
@@ -223,28 +392,41 @@ impl LimitResult {
     }
 
     #[getter]
-    fn crossing(&self) -> Option<(usize, &str)> {
-        self.v
-            .crossing
-            .as_ref()
-            .map(|c| (c.line, c.bucket.as_str()))
+    fn crossing(&self) -> Option<Crossing> {
+        self.v.crossing.as_ref().map(|c| Crossing {
+            line: c.line,
+            bucket: c.bucket.clone(),
+        })
     }
 
     #[getter]
-    fn buckets<'py>(&self, py: Python<'py>) -> PyResult<Vec<BucketOut<'py>>> {
+    fn buckets(&self, py: Python<'_>) -> PyResult<Vec<BucketUse>> {
         self.v.buckets.iter().map(|b| bucket_out(py, b)).collect()
     }
 
     #[getter]
-    fn max_more<'py>(&self, py: Python<'py>) -> PyResult<Vec<MaxMoreOut<'py>>> {
+    fn max_more(&self, py: Python<'_>) -> PyResult<Vec<MaxMore>> {
         self.v
             .max_more
             .iter()
             .map(|m| {
-                let amount = int_out(py, m.amount)?;
-                Ok((m.category.as_str(), m.measure.as_str(), amount, m.display()))
+                Ok(MaxMore {
+                    category: m.category.as_str(),
+                    measure: m.measure.as_str(),
+                    amount: int_out(py, m.amount)?.unbind(),
+                    display: m.display(),
+                })
             })
             .collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "LimitResult(allowed={}, version={:?}, customer_class={:?})",
+            if self.v.allowed { "True" } else { "False" },
+            self.v.version,
+            self.v.class
+        )
     }
 }
 
@@ -257,10 +439,10 @@ struct LimitRules {
 #[pymethods]
 impl LimitRules {
     #[new]
-    fn new(code: &str, versions: Vec<VersionIn>) -> PyResult<Self> {
+    fn new(code: &str, versions: Vec<Py<LimitRuleVersion>>) -> PyResult<Self> {
         let versions: Vec<RuleVersion> = versions
-            .into_iter()
-            .map(|v| version_in(code, v))
+            .iter()
+            .map(|v| version_in(code, v.get()))
             .collect::<PyResult<_>>()?;
         let table = LimitTable::new(code, &versions).map_err(|e| rule_err(e.to_string()))?;
         Ok(Self { table })
@@ -276,7 +458,7 @@ impl LimitRules {
         self.table.version_at(day).map(str::to_owned)
     }
 
-    /// Evaluate a cart; see edge/_core.pyi for the tuple shapes.
+    /// Evaluate a cart; see edge/_core.pyi for the line tuples.
     fn check(
         &self,
         customer_class: &str,
@@ -307,8 +489,15 @@ impl LimitRules {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<LimitRuleMember>()?;
+    m.add_class::<LimitRuleBucket>()?;
+    m.add_class::<LimitRuleClass>()?;
+    m.add_class::<LimitRuleVersion>()?;
     m.add_class::<LimitRules>()?;
     m.add_class::<LimitResult>()?;
+    m.add_class::<BucketUse>()?;
+    m.add_class::<MaxMore>()?;
+    m.add_class::<Crossing>()?;
     m.add("LimitRuleError", m.py().get_type::<LimitRuleError>())?;
     m.add("LimitInputError", m.py().get_type::<LimitInputError>())?;
     Ok(())
