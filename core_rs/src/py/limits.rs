@@ -8,6 +8,7 @@
 //! `(numerator, denominator)` int pairs or as `fractions.Fraction`, never as floats.
 
 use pyo3::create_exception;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
@@ -36,11 +37,16 @@ fn rule_err(msg: String) -> PyErr {
 }
 
 /// An exact value given as a `fractions.Fraction` (or an int): its numerator and denominator.
-fn ratio_parts(value: &Bound<'_, PyAny>) -> PyResult<(i128, i128)> {
-    Ok((
-        value.getattr("numerator")?.extract()?,
-        value.getattr("denominator")?.extract()?,
-    ))
+/// A float or a string is refused with a TypeError, as PyO3 refuses a wrong argument type.
+fn ratio_parts(value: &Bound<'_, PyAny>, what: &str) -> PyResult<(i128, i128)> {
+    let part = |name: &str| value.getattr(name).and_then(|v| v.extract::<i128>());
+    match (part("numerator"), part("denominator")) {
+        (Ok(num), Ok(den)) => Ok((num, den)),
+        _ => Err(PyTypeError::new_err(format!(
+            "{what} must be a Fraction or an int, got {}",
+            value.get_type().name()?
+        ))),
+    }
 }
 
 fn ratio_in((num, den): (i128, i128), at: &str) -> PyResult<Ratio> {
@@ -73,7 +79,7 @@ impl LimitRuleMember {
     #[new]
     #[pyo3(signature = (*, category, measure, factor))]
     fn new(category: String, measure: String, factor: Bound<'_, PyAny>) -> PyResult<Self> {
-        let ratio = ratio_parts(&factor)?;
+        let ratio = ratio_parts(&factor, "factor")?;
         Ok(Self {
             category,
             measure,
@@ -113,7 +119,7 @@ impl LimitRuleBucket {
         window_days: u32,
         members: Vec<Py<LimitRuleMember>>,
     ) -> PyResult<Self> {
-        let ratio = ratio_parts(&cap)?;
+        let ratio = ratio_parts(&cap, "cap")?;
         Ok(Self {
             name,
             unit,
