@@ -1,9 +1,10 @@
-//! METRC Retail ID: the unit-level QR code `https://1a4.com/<code>` (shared/domain.md (c) [T6]).
+//! METRC Retail ID: the unit-level QR code `https://1a4.com/<code>`, as implemented by
+//! github.com/nicklicata/metrc-rid-sdk (`src/retailid/retailid-core.ts`).
 //!
 //! The code is the 12-byte package id followed by the unit index as an unsigned LEB128 varint.
 //! An upper-case URL (`HTTPS://1A4.COM/...`, QR alphanumeric mode) carries it in base 36 (leading
 //! zero bytes as leading `0`s); a lower-case one in URL-safe base64 without padding.
-//! Example from [T6]: id `1a4060300020081000006609`, unit 1 <-> `HTTPS://1A4.COM/5LN8CBN1UB33DON9CHKX`.
+//! Example from that SDK: id `1a4060300020081000006609`, unit 1 <-> `HTTPS://1A4.COM/5LN8CBN1UB33DON9CHKX`.
 
 const HOST: &str = "1A4.COM";
 const ID_BYTES: usize = 12;

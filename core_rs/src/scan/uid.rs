@@ -2,11 +2,12 @@
 //!
 //! Normalising keeps an AIM symbology identifier (`]C1`, `]d2`, `]Q3`: ISO/IEC 15424) aside,
 //! trims surrounding whitespace and control characters but never GS (ASCII 29, GS1's FNC1
-//! separator), and upper-cases package tags. Classifying routes by shape first, as
-//! shared/domain.md (c) [G1] advises: METRC tag (patterns from `[scan] tag_patterns`), Retail ID
-//! URL, BioTrack 16-digit id, GS1 element string (parsed on the Python side by biip), else
-//! unrecognised. A 16-digit string is a BioTrack id unless the scanner's symbology identifier
-//! says GS1, since a bare `01` + GTIN-14 element string has the same shape.
+//! separator), and upper-cases package tags. Classifying routes by shape first, as the biip
+//! documentation advises (github.com/jodal/biip): METRC tag (patterns from
+//! `[scan] tag_patterns`), Retail ID URL, BioTrack 16-digit id, GS1 element string (parsed on
+//! the Python side by biip), else unrecognised. A 16-digit string is a BioTrack id unless the
+//! scanner's symbology identifier says GS1, since a bare `01` + GTIN-14 element string has the
+//! same shape.
 
 use crate::scan::retail_id;
 use regex::Regex;
@@ -15,7 +16,7 @@ use regex::Regex;
 pub const GS: char = '\u{1d}';
 
 /// AIM symbology identifiers of the GS1 carriers: GS1-128, DataBar, GS1 DataMatrix, GS1 QR,
-/// and GS1 DotCode / composite variants ([G1]).
+/// and GS1 DotCode / composite variants (as biip lists them).
 const GS1_SYMBOLOGIES: &[&str] = &["]C1", "]e0", "]e1", "]e2", "]d2", "]Q3", "]J1"];
 
 /// What a scan turned out to be.
