@@ -4,8 +4,8 @@ Three contenders on the same random carts (all 14 shipped rule files), in one ru
   core       edge._core.LimitRules.check on prepared tuples (the Rust engine + PyO3 boundary),
              reading the verdict and crossing line (what the label gate needs)
   core-full  the same, also converting every bucket and largest-further amount to Python
-  engine     edge.limits.LimitEngine.check(Cart) (adds time-zone resolution and typed results)
-  reference  the pure-Python fractions.Fraction reference (tests/limits_support.py)
+  engine     edge.limits.engine.LimitEngine.check(Cart) (adds time-zone resolution and typed results)
+  reference  the pure-Python fractions.Fraction reference (tests/support/limits.py)
 Prints p50/p99 per call and the speed-up over the reference. Target: p99 <= 20 us, >= 20x.
 
 Usage: python bench/bench_limits.py [--carts N] [--rounds R] [--seed S]
@@ -23,8 +23,8 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from edge.limits import Cart, CartLine, LimitEngine, PriorPurchase, epoch_seconds
-from tests.limits_support import random_cart, reference_check
+from edge.limits.engine import Cart, CartLine, LimitEngine, PriorPurchase, epoch_seconds
+from tests.support.limits import random_cart, reference_check
 
 LINES, PRIOR = 20, 50
 

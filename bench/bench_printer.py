@@ -14,13 +14,13 @@ from pathlib import Path
 
 from escpos.printer import Network
 
-from drivers.escpos_decode import decode
+from drivers.printer.escpos_decode import decode
 from drivers.printer.escpos_encode import encode
 from drivers.printer.session import Timeouts, attempt, read_status
+from drivers.printer.sim import SimPrinter
 from drivers.printer.transport import open_transport, parse_target
-from drivers.sim_printer import SimPrinter
-from edge.label_layout import layout_label
-from tests.printer_support import sample_label
+from edge.label.layout import layout_label
+from tests.support.printer import sample_label
 
 
 def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]

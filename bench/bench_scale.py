@@ -14,7 +14,7 @@ import time
 
 from drivers.config import ScaleConfig
 from drivers.scale import PROTOCOLS, Capture, Reading, Scale
-from drivers.sim_scale import SimScale
+from drivers.scale.sim import SimScale
 
 FRAMES = 100_000
 

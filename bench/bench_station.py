@@ -7,7 +7,7 @@ Targets (issue 8): p99 <= 5 ms, RSS <= 80 MB, start-up <= 1.5 s.
 
 The daemon runs with its built-in wiring (`[station] ports = ""`): the Rust core's Inventory
 loaded from the seed INVENTORY.json, the Rust verdicts and limits, the durable print spool
-printing exit labels to the TCP printer emulator (drivers/sim_printer.py), the recording
+printing exit labels to the TCP printer emulator (drivers/printer/sim.py), the recording
 indicator. Each scan enters through the inject channel as text that the daemon types into evdev
 key events and runs through the real scanner decoder; the latency is measured from the inject
 write to the indicator signal (the CLOCK_MONOTONIC stamp the indicator logs once the step's
@@ -34,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from drivers.sim_printer import SimPrinter
+from drivers.printer.sim import SimPrinter
 from edge.journal import Journal
 
 LINES_PER_ORDER = 8
@@ -150,7 +150,7 @@ def _rss_kb(pid: int) -> int:
 def peer_interpreter_s() -> tuple[float, float]:
     """The floor: a bare interpreter, and one that imports the daemon's modules."""
     times = []
-    for code in ("pass", "import edge.station, msgspec, sqlite3"):
+    for code in ("pass", "import edge.station.daemon, msgspec, sqlite3"):
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
         times.append(time.perf_counter() - start)
@@ -255,7 +255,7 @@ def main() -> None:
         link = ""
         central = None
         if args.central:
-            from tests.central_support import make_setup, running_central
+            from tests.support.central import make_setup, running_central
 
             central = make_setup(root / "central", ["station-01"])
             stack.enter_context(running_central(central))
@@ -295,9 +295,11 @@ def main() -> None:
         )
         print(f"labels printed by the emulator: {len(printer.jobs)}")
         if central is not None:
-            from tests.central_support import delivery_report
+            from tests.support.central import delivery_report
 
-            report = delivery_report(central.store, "station-01", root / "station/journal.sqlite3")
+            report = delivery_report(
+                central.store.base, "station-01", root / "station/journal.sqlite3"
+            )
             print(f"events at central: {report['central']:,} of {report['journal']:,} journalled")
 
         big = root / "big"

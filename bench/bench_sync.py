@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from central.store import open_store
-from edge import protocol as p
+from edge.common import protocol as p
 from edge.journal import Journal
-from tests.central_support import CentralProcess, LinkRunner, PgCluster, make_setup
+from tests.support.central import CentralProcess, LinkRunner, PgCluster, make_setup
 
 
 def fill(journal: Journal, n: int, station: str) -> None:

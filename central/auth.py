@@ -24,7 +24,7 @@ import zmq.asyncio
 import zmq.auth
 from zmq.utils.monitor import parse_monitor_message
 
-from edge.errors import PackstationError
+from edge.common.errors import PackstationError
 
 LOG = logging.getLogger(__name__)
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from edge import config
+from edge.common import config
 
 Millis = Annotated[int, msgspec.Meta(ge=1, le=3_600_000)]
 

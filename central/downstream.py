@@ -21,8 +21,8 @@ import zmq.asyncio
 
 from central.auth import KeyRing
 from central.config import DownstreamSection
-from central.store import SqlStore
-from edge import protocol as p
+from central.store.base import SqlStore
+from edge.common import protocol as p
 
 LOG = logging.getLogger(__name__)
 MakeSocket = Callable[[int], zmq.asyncio.Socket]

@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from central.store import SqlStore
-from edge import protocol as p
+from central.store.base import SqlStore
+from edge.common import protocol as p
 
 LOG = logging.getLogger(__name__)
 SNAP_PART_ITEMS = 500

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from central.config import IntakeSection
-from central.store import SqlStore
-from edge.chain import canonical_json
-from edge.errors import BadInput, ConfigError
-from edge.protocol import FeedItem
+from central.store.base import SqlStore
+from edge.common.chain import canonical_json
+from edge.common.errors import BadInput, ConfigError
+from edge.common.protocol import FeedItem
 
 LOG = logging.getLogger(__name__)
 Change = tuple[FeedItem, str | None]

@@ -30,9 +30,9 @@ from central.downstream import Downstream
 from central.feed import FeedSender
 from central.intake import IntakeServer
 from central.store import Rejected, SqlStore, open_store
-from edge import protocol as p
-from edge.credentials import credential_path
-from edge.errors import ConfigError
+from edge.common import protocol as p
+from edge.common.credentials import credential_path
+from edge.common.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
 

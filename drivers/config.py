@@ -47,40 +47,6 @@ class ScannerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             yield "end_keys", "lists a key twice"
 
 
-class ScanConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """How scans are classified ([scan])."""
-
-    # Accepted package-tag patterns: real METRC tags are 1A4 + 21 hex digits, but METRC's own
-    # examples use other prefixes (shared/domain.md (c) [T7][T8]), so the list is configurable.
-    tag_patterns: list[str] = msgspec.field(
-        default_factory=lambda: [r"^1A4[0-9A-F]{21}$", r"^[0-9A-Z]{24}$"]
-    )
-    badge_pattern: str = r"^BADGE-[A-Z0-9]{4,16}$"
-    ticket_pattern: str = r"^ORD-[0-9]{1,12}$"
-    # Exit-label seal codes: SEAL-<order id>-<16 hex digest> (edge/label.py seal_code_for).
-    seal_pattern: str = r"^SEAL-[0-9A-Za-z._-]{1,40}-[0-9A-F]{16}$"
-    # Characters a scanner may be set to send instead of the GS1 separator GS (0x1D); each is read
-    # as GS inside GS1 data (Odoo's `gs1_separator_fnc1`, shared/hardware.md (b)).
-    gs_substitutes: list[str] = msgspec.field(default_factory=list)
-
-    def problems(self) -> Iterator[tuple[str, str]]:
-        """Patterns must compile; a GS substitute is one character that no GS1 field can hold."""
-        for key in ("badge_pattern", "ticket_pattern", "seal_pattern"):
-            yield from _regex_problem(key, getattr(self, key))
-        for pattern in self.tag_patterns:
-            yield from _regex_problem("tag_patterns", pattern)
-        for sub in self.gs_substitutes:
-            if len(sub) != 1 or sub.isalnum() or sub.isspace():
-                yield "gs_substitutes", f"expected single non-alphanumeric characters, got {sub!r}"
-
-
-def _regex_problem(key: str, pattern: str) -> Iterator[tuple[str, str]]:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        yield key, f"invalid regular expression {pattern!r}: {exc}"
-
-
 class ScaleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The serial scale ([scale]). Sources: shared/hardware.md (b)(d), shared/domain.md (d)."""
 

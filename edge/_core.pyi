@@ -40,7 +40,7 @@ __version__: str
 class CoreError(ValueError):
     """Base class of every error edge._core raises."""
 
-# --- purchase limits (core_rs/src/py/limits.rs; typed wrapper: edge/limits.py) ---------------
+# --- purchase limits (core_rs/src/py/limits.rs; typed wrapper: edge/limits/engine.py) ------
 # Amounts are integer mg / ml / units; exact values are Fractions going in and
 # (numerator, denominator) pairs coming out (as Fraction.as_integer_ratio()), never floats.
 

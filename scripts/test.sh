@@ -13,4 +13,5 @@ step "cargo test";    cargo test --quiet
 step "ruff";          ruff check . && ruff format --check .
 step "mypy";          mypy --strict
 step "stubtest";      python -m mypy.stubtest edge._core
+step "import layers"; lint-imports
 step "pytest";        python -m pytest -q "$@"

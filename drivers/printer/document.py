@@ -1,7 +1,7 @@
 """A printable document as a list of blocks: what a label or slip says, independent of bytes.
 
 The station lays labels out as a `Document`; `escpos_encode` turns it into ESC/POS bytes and
-`drivers.escpos_decode` turns bytes back into the same blocks, so the PNG preview and the
+`drivers.printer.escpos_decode` turns bytes back into the same blocks, so the PNG preview and the
 simulated printer render exactly what a real printer receives.
 """
 

@@ -15,8 +15,8 @@ import qrcode
 from PIL import Image, ImageDraw, ImageFont
 from PIL.PngImagePlugin import PngInfo
 
-from drivers.escpos_decode import DecodedBlock, Line, QrCode, Raster
 from drivers.printer.document import DOTS
+from drivers.printer.escpos_decode import DecodedBlock, Line, QrCode, Raster
 
 CELL_W, CELL_H, MARGIN = 12, 24, 8
 _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")

@@ -3,6 +3,8 @@
 Every module `edge/cli/cmd_*.py` defines `register(subparsers)`, which adds its subcommand and
 sets `handler` (a function `(argparse.Namespace) -> int`) as the parser default. New capabilities
 add a module; nothing here changes.
+
+May import: everything (it is the top of the house), including central for `packstation central`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from edge import __version__
-from edge.errors import ConfigError, ExitCode, PackstationError
-from edge.logs import setup_logging
+from edge.common.errors import ConfigError, ExitCode, PackstationError
+from edge.common.logs import setup_logging
 
 Handler = Callable[[argparse.Namespace], int]
 LOG = logging.getLogger("edge.cli")

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edge.errors import BadInput, ExitCode
+from edge.common.errors import BadInput, ExitCode
 
 CONFIG_HELP = "central configuration file (default: embedded defaults)"
 

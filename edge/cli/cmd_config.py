@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edge import config
-from edge.errors import ConfigError, ExitCode
+from edge.common import config
+from edge.common.errors import ConfigError, ExitCode
 
 
 def register(sub: Any) -> None:
@@ -32,7 +32,7 @@ def _kind_of(data: dict[str, Any]) -> str:
 
 def _check(args: argparse.Namespace) -> int:
     from central.config import CentralConfig
-    from edge.station_config import StationConfig
+    from edge.station.config import StationConfig
 
     path: Path = args.file
     data = config.read_toml(path)  # ConfigError on unreadable/invalid TOML

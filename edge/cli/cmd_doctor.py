@@ -8,9 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from edge.doctor import DEFAULT_CONFIG, Context, Finding, Status, as_dict, exit_code, load_context
-from edge.doctor import run_checks as run
-from edge.doctor_probes import Root
+from edge.doctor.probes import Root
+from edge.doctor.report import (
+    DEFAULT_CONFIG,
+    Context,
+    Finding,
+    Status,
+    as_dict,
+    exit_code,
+    load_context,
+)
+from edge.doctor.report import run_checks as run
 
 
 def register(sub: Any) -> None:
@@ -50,7 +58,7 @@ def register(sub: Any) -> None:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from edge.doctor_checks import CHECKS
+    from edge.doctor.checks import CHECKS
 
     ctx = load_context(args.config, Root(args.root), central_timeout_s=args.timeout)
     findings = run(ctx, CHECKS)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edge.errors import ExitCode
+from edge.common.errors import ExitCode
 
 EXIT_CHAIN_BROKEN = int(ExitCode.CHAIN_BROKEN)  # a journal whose rows do not verify
 

@@ -10,7 +10,7 @@ from typing import Any
 import zmq
 import zmq.auth
 
-from edge.errors import BadInput, ExitCode
+from edge.common.errors import BadInput, ExitCode
 
 NAME_HELP = "certificate name: the station id for a station, e.g. station-01; 'central' for central"
 

@@ -20,11 +20,11 @@ from drivers.printer.session import Timeouts, attempt, read_status
 from drivers.printer.spool import Spool
 from drivers.printer.status import Readiness
 from drivers.printer.transport import TransportError, open_transport, parse_target
-from edge.errors import BadInput, DeviceError, ExitCode
-from edge.label import ExitLabel, HaltSlip, build_label, seal_code_for, station_info
-from edge.label_inputs import load_inventory, load_order, load_warnings, warnings_dir
-from edge.label_layout import layout_label, layout_slip
-from edge.station_config import StationConfig, load_station_config
+from edge.common.errors import BadInput, DeviceError, ExitCode
+from edge.label.content import ExitLabel, HaltSlip, build_label, seal_code_for
+from edge.label.inputs import load_inventory, load_order, load_warnings, warnings_dir
+from edge.label.layout import layout_label, layout_slip
+from edge.station.config import StationConfig, load_station_config, station_info
 
 LOG = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
     slip = cmds.add_parser(
         "slip",
         help="preview or print a discrepancy slip from SLIP.json",
-        description="Render SLIP.json (the fields of edge.label.HaltSlip) to --out PNG and/or "
+        description="Render SLIP.json (the fields of edge.label.content.HaltSlip) to --out PNG and/or "
         "print it on --printer. Exit 0, 2 (bad SLIP.json), 4 (printer).",
     )
     slip.add_argument("slip", type=Path, metavar="SLIP.json")
@@ -136,7 +136,7 @@ def _preview(args: argparse.Namespace) -> int:
 def _save_png(doc: Document, out: Path) -> None:
     # Pillow and qrcode are imported here, not by the command-line discovery that the station
     # daemon goes through too (it never renders PNGs).
-    from edge.label_render import render_document
+    from edge.label.preview import render_document
 
     try:
         render_document(doc).save(out)

@@ -9,9 +9,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from edge.errors import BadInput, ConfigError, ExitCode
-from edge.limit_rules import load_rules
-from edge.limits import LimitEngine, resolve_rules_dir
+from edge.common.errors import BadInput, ConfigError, ExitCode
+from edge.limits.engine import LimitEngine, resolve_rules_dir
+from edge.limits.rules import load_rules
 
 
 def register(sub: Any) -> None:

@@ -19,7 +19,7 @@ import msgspec
 from drivers.config import Baud, ScaleConfig
 from drivers.scale import Capture, DeviceState, NoReading, NoReadingReason, Scale
 from drivers.scale.protocols import PROTOCOLS
-from edge.errors import DeviceError, ExitCode
+from edge.common.errors import DeviceError, ExitCode
 
 
 def register(sub: Any) -> None:
@@ -68,7 +68,7 @@ def _seconds(text: str) -> float:
 def _config(args: argparse.Namespace) -> ScaleConfig:
     base = ScaleConfig()
     if args.config is not None:
-        from edge.station_config import load_station_config
+        from edge.station.config import load_station_config
 
         base = load_station_config(args.config).scale
     baud = args.baud if args.baud is not None else base.baud

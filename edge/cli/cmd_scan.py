@@ -16,7 +16,7 @@ import msgspec
 
 from drivers.config import ScannerConfig
 from drivers.scanner.keymap import LAYOUTS
-from edge.errors import BadInput, ConfigError, DeviceError, ExitCode
+from edge.common.errors import BadInput, ConfigError, DeviceError, ExitCode
 
 DEFAULT_CONFIG = Path("/etc/packstation/station.toml")
 
@@ -72,7 +72,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from edge.station_config import load_station_config
+    from edge.station.config import load_station_config
 
     path: Path | None = args.config
     if path is None and DEFAULT_CONFIG.exists():
@@ -109,7 +109,7 @@ def scan_json(event: Any, classifier: Any) -> str:
 
 
 def _listen(args: argparse.Namespace) -> int:
-    from drivers.scanner.classify import Classifier
+    from edge.scan.classify import Classifier
 
     cfg = _config(args)
     scanners = _scanners(args, cfg)

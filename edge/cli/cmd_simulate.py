@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from edge.errors import BadInput
+from edge.common.errors import BadInput
 
 DESCRIPTION = """\
 Run a whole pack day on embedded defaults: central (SQLite) and a station daemon as separate
@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from edge.simulate import SimOptions, main
+    from edge.sim.day import SimOptions, main
 
     if args.out.exists() and not args.out.is_dir():
         raise BadInput(f"{args.out}: exists and is not a directory")

@@ -27,8 +27,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from edge.cli.cmd_journal import EXIT_CHAIN_BROKEN
     from edge.journal import JournalError
-    from edge.station import ChainBroken, run_station
-    from edge.station_config import load_station_config
+    from edge.station.config import load_station_config
+    from edge.station.daemon import ChainBroken, run_station
 
     cfg = load_station_config(args.config)
     try:

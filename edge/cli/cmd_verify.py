@@ -11,9 +11,9 @@ from typing import Any
 import msgspec
 
 from edge._core import Inventory, InventoryFormatError, OrderFormatError, RestoreError
-from edge.errors import BadInput, ExitCode
-from edge.scanning import open_order_check, recogniser_for, verify_scan
-from edge.station_config import load_station_config
+from edge.common.errors import BadInput, ExitCode
+from edge.scan.verify import open_order_check, recogniser_for, verify_scan
+from edge.station.config import load_station_config
 
 DESCRIPTION = """\
 Apply each SCAN, in order, to ORDER.json against the vault inventory INVENTORY.json and print one

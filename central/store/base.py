@@ -1,0 +1,458 @@
+"""Central's event store: one schema and one set of rules over SQLite (default) or PostgreSQL.
+
+Rules (shared/messaging.md 3, "Central rules"), all inside one transaction per batch:
+- an event is taken only at seq == last committed + 1 for its station (cursor row `stations`);
+  seq <= last is a duplicate (ignored; a different hash is an integrity alarm and is quarantined);
+  seq > last + 1 is a gap: nothing stored, the station is told to go back;
+- its hash is recomputed (edge.common.chain) and its prev_hash must equal the previous row's hash;
+  a failing event is stored in `quarantine` and still advances the cursor, so there is no hole;
+- accepted events get a global sequence number `gseq` from the `counters` row, whose row lock (on
+  PostgreSQL) also orders commits, so "everything after gseq N" never skips a late commit;
+- the caller acknowledges only after `commit_batch` returns (after COMMIT).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from edge.common.chain import chain_hash
+from edge.common.protocol import MAX_BODY_BYTES, Event, FeedItem, Published
+
+QUARANTINE_RAW_MAX = 64 * 1024  # a quarantined frame keeps its first 64 KiB
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass
+class Rejected:
+    """Something to quarantine: a malformed message (seq None) or a failing event."""
+
+    station_id: str
+    reason: str
+    raw: bytes
+    seq: int | None = None
+    event_id: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """What one commit did: per-station cumulative ack, stations with a gap, counts."""
+
+    acks: dict[str, int] = field(default_factory=dict)
+    gaps: set[str] = field(default_factory=set)
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    integrity_alarms: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Snapshot:
+    qseq: int
+    items: list[FeedItem]
+
+
+def check_event(station_id: str, ev: Event, prev_hash: bytes) -> str | None:
+    """Why `ev` cannot be accepted after a row hashed `prev_hash`, or None when it is sound."""
+    if len(ev.body) > MAX_BODY_BYTES:
+        return f"body larger than {MAX_BODY_BYTES} bytes"
+    try:
+        uuid.UUID(ev.event_id)
+    except ValueError:
+        return "event_id is not a UUID"
+    try:
+        body = json.loads(ev.body)
+    except (UnicodeDecodeError, ValueError):
+        return "body is not UTF-8 JSON"
+    if not isinstance(body, dict):
+        return "body is not a JSON object"
+    if ev.prev_hash != prev_hash:
+        return "prev_hash does not match the stored hash of seq-1 (chain broken)"
+    if chain_hash(ev.prev_hash, ev.seq, ev.event_id, ev.type, ev.at, ev.body) != ev.hash:
+        return "hash does not match the event's contents"
+    del station_id
+    return None
+
+
+def _group(events: Sequence[tuple[str, Event]]) -> dict[str, list[Event]]:
+    groups: dict[str, list[Event]] = {}
+    for station, ev in events:
+        groups.setdefault(station, []).append(ev)
+    return groups
+
+
+class SqlStore:
+    """The rules of this module over a DB-API connection; subclasses supply the dialect."""
+
+    PARAM = "?"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.conn: Any = None
+
+    # -- dialect hooks ----------------------------------------------------------------------
+    def _q(self, sql: str) -> str:
+        return sql if self.PARAM == "?" else sql.replace("?", self.PARAM)
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+
+    def _lock_stations(self, stations: list[str]) -> dict[str, tuple[int, bytes]]:
+        raise NotImplementedError
+
+    def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(self._q(sql), params)
+
+    def _xmany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.conn.executemany(self._q(sql), rows)
+
+    def _bump(self, name: str, n: int) -> int:
+        """Advance a counter by n; return its new value (the row stays locked until COMMIT)."""
+        (value,) = self._x(
+            "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value", (n, name)
+        ).fetchone()
+        return int(value)
+
+    # -- events -----------------------------------------------------------------------------
+    def commit_batch(
+        self, events: Sequence[tuple[str, Event]], rejected: Sequence[Rejected]
+    ) -> BatchResult:
+        """Store a batch in one transaction; return what to acknowledge (after COMMIT)."""
+        with self._lock:
+            self._begin()
+            try:
+                result = self._apply(events, list(rejected))
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+            return result
+
+    def _apply(self, events: Sequence[tuple[str, Event]], rejected: list[Rejected]) -> BatchResult:
+        result = BatchResult()
+        groups = _group(events)
+        cursors = self._lock_stations(sorted(groups))
+        accepted: list[tuple[str, Event]] = []
+        for station, evs in groups.items():
+            last, last_hash = cursors[station]
+            last, last_hash = self._walk(station, evs, last, last_hash, accepted, rejected, result)
+            if last != cursors[station][0]:
+                self._x(
+                    "UPDATE stations SET last_seq = ?, last_hash = ?, updated_at = ?"
+                    " WHERE station_id = ?",
+                    (last, last_hash, now(), station),
+                )
+            result.acks[station] = last
+        accepted = self._drop_reused_ids(accepted, rejected)
+        self._insert_events(accepted)
+        self._xmany(
+            "INSERT INTO quarantine (station_id, seq, event_id, reason, received_at, raw)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r.station_id, r.seq, r.event_id, r.reason, now(), r.raw[:QUARANTINE_RAW_MAX])
+                for r in rejected
+            ],
+        )
+        result.accepted, result.quarantined = len(accepted), len(rejected)
+        return result
+
+    def _walk(
+        self,
+        station: str,
+        evs: list[Event],
+        last: int,
+        last_hash: bytes,
+        accepted: list[tuple[str, Event]],
+        rejected: list[Rejected],
+        result: BatchResult,
+    ) -> tuple[int, bytes]:
+        for ev in evs:
+            if ev.seq <= last:
+                self._duplicate(station, ev, rejected, result)
+                continue
+            if ev.seq > last + 1:
+                result.gaps.add(station)
+                continue
+            problem = check_event(station, ev, last_hash)
+            if problem is None:
+                accepted.append((station, ev))
+            else:
+                rejected.append(_reject(station, ev, problem))
+            last, last_hash = ev.seq, ev.hash
+        return last, last_hash
+
+    def _duplicate(
+        self, station: str, ev: Event, rejected: list[Rejected], result: BatchResult
+    ) -> None:
+        row = self._x(
+            "SELECT hash FROM events WHERE station_id = ? AND seq = ?", (station, ev.seq)
+        ).fetchone()
+        if row is not None and bytes(row[0]) != ev.hash:
+            reason = "duplicate seq with a different hash (integrity alarm)"
+            rejected.append(_reject(station, ev, reason))
+            result.integrity_alarms.append(f"{station}:{ev.seq}")
+        else:
+            result.duplicates += 1
+
+    def _drop_reused_ids(
+        self, accepted: list[tuple[str, Event]], rejected: list[Rejected]
+    ) -> list[tuple[str, Event]]:
+        """An event_id already stored (or twice in the batch) goes to quarantine, never lost."""
+        ids = [ev.event_id for _, ev in accepted]
+        taken: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            taken.update(
+                r[0]
+                for r in self._x(
+                    f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk
+                ).fetchall()
+            )
+        kept: list[tuple[str, Event]] = []
+        for station, ev in accepted:
+            if ev.event_id in taken:
+                rejected.append(_reject(station, ev, "event_id already stored"))
+            else:
+                taken.add(ev.event_id)
+                kept.append((station, ev))
+        return kept
+
+    def _insert_events(self, accepted: list[tuple[str, Event]]) -> None:
+        if not accepted:
+            return
+        top = self._bump("gseq", len(accepted))
+        first = top - len(accepted) + 1
+        received = now()
+        self._xmany(
+            "INSERT INTO events (station_id, seq, event_id, at, type, body, prev_hash, hash,"
+            " gseq, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    s,
+                    e.seq,
+                    e.event_id,
+                    e.at,
+                    e.type,
+                    e.body,
+                    e.prev_hash,
+                    e.hash,
+                    first + i,
+                    received,
+                )
+                for i, (s, e) in enumerate(accepted)
+            ],
+        )
+
+    def last_committed(self, station_id: str) -> int:
+        with self._lock:
+            row = self._x(
+                "SELECT last_seq FROM stations WHERE station_id = ?", (station_id,)
+            ).fetchone()
+            self._end_read()
+        return int(row[0]) if row else 0
+
+    def _end_read(self) -> None:
+        """Close the implicit read transaction (PostgreSQL); nothing for SQLite autocommit."""
+
+    def events_after(self, gseq: int, limit: int) -> list[Published]:
+        """Stored events with gseq > `gseq`, in order."""
+        with self._lock:
+            rows = self._x(
+                "SELECT gseq, station_id, seq, event_id, at, type, body, hash FROM events"
+                " WHERE gseq > ? ORDER BY gseq LIMIT ?",
+                (gseq, limit),
+            ).fetchall()
+            self._end_read()
+        return [
+            Published(
+                gseq=r[0],
+                station_id=r[1],
+                seq=r[2],
+                event_id=r[3],
+                at=r[4],
+                type=r[5],
+                body=bytes(r[6]),
+                hash=bytes(r[7]),
+            )
+            for r in rows
+        ]
+
+    def head(self) -> int:
+        """The newest committed gseq."""
+        with self._lock:
+            (value,) = self._x("SELECT value FROM counters WHERE name = 'gseq'").fetchone()
+            self._end_read()
+        return int(value)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            (events,) = self._x("SELECT COUNT(*) FROM events").fetchone()
+            (quarantined,) = self._x("SELECT COUNT(*) FROM quarantine").fetchone()
+            self._end_read()
+        return {"events": int(events), "quarantined": int(quarantined)}
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._x(
+                "SELECT id, station_id, seq, event_id, reason, received_at, raw FROM quarantine"
+                " ORDER BY id"
+            ).fetchall()
+            self._end_read()
+        keys = ("id", "station_id", "seq", "event_id", "reason", "received_at", "raw")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    # -- central -> station feed -------------------------------------------------------------
+    def feed_put(self, changes: Iterable[tuple[FeedItem, str | None]]) -> int:
+        """Record changes (item, station or None for all) with new qseqs; return the last qseq."""
+        with self._lock:
+            self._begin()
+            try:
+                top = self._feed_apply(list(changes))
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+            return top
+
+    def _feed_apply(self, changes: list[tuple[FeedItem, str | None]]) -> int:
+        rows: list[tuple[int, str, str, str | None, bytes | None, str]] = []
+        expanded = list(self._expand_moves(changes))
+        if not expanded:
+            return self._bump("qseq", 0)
+        top = self._bump("qseq", len(expanded))
+        stamp = now()
+        for i, (item, station) in enumerate(expanded):
+            qseq = top - len(expanded) + 1 + i
+            rows.append((qseq, item.kind, item.key, station, item.body, stamp))
+            if item.body is None:
+                self._x("DELETE FROM feed_state WHERE kind = ? AND key = ?", (item.kind, item.key))
+            else:
+                self._upsert_state(item, station, qseq)
+        self._xmany(
+            "INSERT INTO feed (qseq, kind, key, station, body, at) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+        return top
+
+    def _upsert_state(self, item: FeedItem, station: str | None, qseq: int) -> None:
+        self._x(
+            "INSERT INTO feed_state (kind, key, station, body, qseq) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (kind, key) DO UPDATE SET station = excluded.station,"
+            " body = excluded.body, qseq = excluded.qseq",
+            (item.kind, item.key, station, item.body, qseq),
+        )
+
+    def _expand_moves(
+        self, changes: list[tuple[FeedItem, str | None]]
+    ) -> Iterator[tuple[FeedItem, str | None]]:
+        """A key that moves to another station (or is deleted) is first deleted where it was."""
+        for item, station in changes:
+            row = self._x(
+                "SELECT station, body FROM feed_state WHERE kind = ? AND key = ?",
+                (item.kind, item.key),
+            ).fetchone()
+            if row is None and item.body is None:
+                continue  # deleting what never existed
+            old = row[0] if row else None
+            if row is not None and old == station and item.body == bytes(row[1]):
+                continue  # unchanged (a full inventory re-sent): nothing for the stations
+            if row is not None and (item.body is None or old != station):
+                yield FeedItem(kind=item.kind, key=item.key, body=None), old
+            if item.body is not None:
+                yield item, station
+
+    def feed_after(self, station_id: str, qseq: int, limit: int) -> list[tuple[int, FeedItem]]:
+        """This station's feed changes after `qseq` (its own and everyone's), in order."""
+        with self._lock:
+            rows = self._x(
+                "SELECT qseq, kind, key, body FROM feed WHERE qseq > ?"
+                " AND (station IS NULL OR station = ?) ORDER BY qseq LIMIT ?",
+                (qseq, station_id, limit),
+            ).fetchall()
+            self._end_read()
+        return [
+            (r[0], FeedItem(kind=r[1], key=r[2], body=None if r[3] is None else bytes(r[3])))
+            for r in rows
+        ]
+
+    def feed_snapshot(self, station_id: str) -> Snapshot:
+        """Every live key for this station, and the qseq it is consistent with."""
+        with self._lock:
+            self._begin_snapshot()
+            try:
+                (qseq,) = self._x("SELECT value FROM counters WHERE name = 'qseq'").fetchone()
+                rows = self._x(
+                    "SELECT kind, key, body FROM feed_state"
+                    " WHERE station IS NULL OR station = ? ORDER BY kind, key",
+                    (station_id,),
+                ).fetchall()
+            finally:
+                self._rollback()
+        items = [FeedItem(kind=r[0], key=r[1], body=bytes(r[2])) for r in rows]
+        return Snapshot(qseq=int(qseq), items=items)
+
+    def _begin_snapshot(self) -> None:
+        self._begin()
+
+    def feed_keys(self, kind: str) -> set[str]:
+        """The live keys of one kind (to turn a full inventory or badge list into deletes)."""
+        with self._lock:
+            rows = self._x("SELECT key FROM feed_state WHERE kind = ?", (kind,)).fetchall()
+            self._end_read()
+        return {r[0] for r in rows}
+
+    def prune_feed(self, keep: int) -> int:
+        """Forget feed changes older than the newest `keep`; stations further behind get a
+        snapshot instead (feed_floor). Returns the number of rows removed."""
+        with self._lock:
+            self._begin()
+            try:
+                cur = self._x(
+                    "DELETE FROM feed WHERE qseq <= (SELECT value FROM counters WHERE name = 'qseq') - ?",
+                    (keep,),
+                )
+                removed = int(cur.rowcount or 0)
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+        return removed
+
+    def feed_floor(self) -> tuple[int, int]:
+        """(oldest retained qseq - 1, newest qseq): a station between them can take deltas."""
+        with self._lock:
+            (low,) = self._x("SELECT MIN(qseq) FROM feed").fetchone()
+            (high,) = self._x("SELECT value FROM counters WHERE name = 'qseq'").fetchone()
+            self._end_read()
+        return (int(low) - 1 if low is not None else int(high)), int(high)
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+
+def _reject(station: str, ev: Event, reason: str) -> Rejected:
+    return Rejected(
+        station_id=station,
+        reason=reason,
+        raw=msgspec.msgpack.encode(ev),
+        seq=ev.seq,
+        event_id=ev.event_id,
+    )

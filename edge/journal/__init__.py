@@ -1,0 +1,25 @@
+"""The station's tamper-evident journal: SQLite (WAL, synchronous=FULL), hash-chained, append-only.
+
+May import: `edge.common`. The station, the link, the CLI, the simulator and the doctor read and
+write it through the names re-exported here.
+"""
+
+from edge.journal.store import (
+    SCHEMA_VERSION,
+    Journal,
+    JournalError,
+    JournalEvent,
+    Txn,
+    VerifyResult,
+    export_line,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Journal",
+    "JournalError",
+    "JournalEvent",
+    "Txn",
+    "VerifyResult",
+    "export_line",
+]

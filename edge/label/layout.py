@@ -1,0 +1,154 @@
+"""Exit label and discrepancy slip layouts for 58 mm (32 columns) and 80 mm (48 columns) paper.
+
+Layouts produce a `drivers.printer.document.Document`; the same document is encoded to ESC/POS
+for the printer and rendered to PNG for the preview, so both always agree.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from drivers.printer.document import (
+    Align,
+    Block,
+    Document,
+    Feed,
+    PaperWidth,
+    Qr,
+    Size,
+    Text,
+    columns_for,
+)
+from edge.label.content import ExitLabel, HaltSlip, LabelItem, grams, seal_code_for
+
+
+def _wrap(text: str, cols: int, indent: str = "") -> list[str]:
+    return textwrap.wrap(
+        text, cols, initial_indent=indent, subsequent_indent=indent, break_long_words=True
+    ) or [""]
+
+
+def _lines(
+    text: str,
+    cols: int,
+    *,
+    indent: str = "",
+    bold: bool = False,
+    align: Align = "left",
+    size: Size = "normal",
+) -> list[Block]:
+    return [Text(line, bold, align, size) for line in _wrap(text, cols, indent)]
+
+
+def _pack(fields: list[str], cols: int, indent: str) -> list[str]:
+    """Join short fields with three spaces, starting a new line when one would overflow."""
+    out: list[str] = []
+    current = indent
+    for f in fields:
+        candidate = f if current == indent else f"   {f}"
+        if current != indent and len(current) + len(candidate) > cols:
+            out.append(current)
+            current, candidate = indent, f
+        current += candidate
+    if current != indent:
+        out.append(current)
+    return out
+
+
+def _rule(cols: int) -> Text:
+    return Text("-" * cols)
+
+
+def _human_time(iso: str, timezone: str = "") -> str:
+    """`2026-11-22 14:05 CST` (zone abbreviation when the zone is known, else the offset)."""
+    at = datetime.fromisoformat(iso)
+    try:
+        zone = at.astimezone(ZoneInfo(timezone)).tzname() if timezone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    return f"{at:%Y-%m-%d %H:%M} {zone or at.strftime('%z')}"
+
+
+def layout_label(label: ExitLabel, width_mm: PaperWidth = 80, qr_module_dots: int = 6) -> Document:
+    """The exit label as printed."""
+    cols = columns_for(width_mm)
+    big = columns_for(width_mm, "double")
+    blocks: list[Block] = []
+    blocks += _lines(label.dispensary_name, big, bold=True, align="center", size="double")
+    blocks += _lines(f"License {label.license_number}", cols, align="center")
+    blocks.append(_rule(cols))
+    blocks += _lines(f"ORDER {label.order_id}", big, bold=True, size="double")
+    blocks += _lines(f"Channel: {label.channel.upper()}", cols, bold=True)
+    blocks += _lines(f"Customer: {label.customer_name}", cols)
+    when = _human_time(label.printed_at, label.timezone)
+    blocks += _lines(f"Date: {when} ({label.timezone})", cols)
+    blocks.append(_rule(cols))
+    for item in label.items:
+        blocks += _item(item, cols)
+    count = sum(i.quantity for i in label.items)
+    blocks += _lines(f"Packages: {count}", cols, bold=True)
+    blocks.append(_rule(cols))
+    blocks += _lines(f"{label.warnings_title} ({label.jurisdiction})", cols, bold=True)
+    for warning in label.warnings:
+        blocks += _lines(warning, cols)
+    blocks.append(_rule(cols))
+    blocks += _lines(f"Station {label.station_id}  Agent {label.agent_id}", cols)
+    seal = seal_code_for(label)
+    blocks.append(Qr(seal, qr_module_dots))
+    blocks += _lines(seal, cols, align="center")
+    blocks += _lines("Scan this code to seal the bag", cols, align="center")
+    return Document(tuple(blocks), width_mm, title=f"label {label.order_id}")
+
+
+def _item(item: LabelItem, cols: int) -> list[Block]:
+    blocks = _lines(f"{item.quantity} x {item.product_name}", cols, bold=True)
+    blocks += _lines(f"UID {item.uid}", cols, indent="  ")
+    blocks += _lines(f"Batch {item.batch}   Line {item.line}", cols, indent="  ")
+    fields = []
+    if item.net_weight_mg is not None:
+        fields.append(f"Net wt {grams(item.net_weight_mg)}")
+    if item.thc_mg is not None:
+        fields.append(f"THC {item.thc_mg} mg")
+    if item.cbd_mg is not None:
+        fields.append(f"CBD {item.cbd_mg} mg")
+    blocks += [Text(line) for line in _pack(fields, cols, "  ")]
+    return blocks
+
+
+def layout_slip(slip: HaltSlip, width_mm: PaperWidth = 80) -> Document:
+    """The discrepancy slip: what happened, what to do, who clears it."""
+    cols = columns_for(width_mm)
+    big = columns_for(width_mm, "double")
+    blocks: list[Block] = []
+    blocks += _lines("STOP - ORDER HALTED", big, bold=True, align="center", size="double")
+    where = f"Order {slip.order_id}"
+    if slip.order_line is not None:
+        where += f"  line {slip.order_line}"
+    blocks += _lines(where, cols, bold=True)
+    blocks += _lines(f"Reason: {slip.code}", cols)
+    blocks.append(_rule(cols))
+    blocks += _lines("What happened:", cols, bold=True)
+    blocks += _lines(slip.what_happened, cols)
+    blocks.append(Feed(1))
+    blocks += _lines("What to do:", cols, bold=True)
+    for n, step in enumerate(slip.what_to_do, 1):
+        blocks += [
+            Text(line)
+            for line in textwrap.wrap(step, cols, initial_indent=f"{n}. ", subsequent_indent="   ")
+        ]
+    blocks.append(Feed(1))
+    blocks += _lines(slip.clears, cols, bold=True)
+    blocks.append(_rule(cols))
+    if slip.scanned:
+        blocks += _lines(f"Scanned: {slip.scanned}", cols)
+    footer = [
+        slip.at and _human_time(slip.at, slip.timezone),
+        slip.station_id and f"Station {slip.station_id}",
+        slip.agent_id and f"Agent {slip.agent_id}",
+    ]
+    footer = [f for f in footer if f]
+    if footer:
+        blocks += _lines("  ".join(footer), cols)
+    return Document(tuple(blocks), width_mm, title=f"slip {slip.order_id} {slip.code}")

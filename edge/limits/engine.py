@@ -1,0 +1,426 @@
+"""Purchase-limit checks: CART.json in, an exact verdict out (the math runs in `edge._core`).
+
+The station daemon calls `LimitEngine(rules_dir, timezone).check(cart)` before every label; the
+CLI (`packstation limits check|explain`) is a thin layer over the same calls. Rule files are
+validated on first use (`edge.limits.rules`), times are resolved to the store's time zone here,
+and the Rust core does the arithmetic on integers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import edge
+from edge import _core
+from edge.common.errors import BadInput, ConfigError
+from edge.limits.explain import explain
+from edge.limits.rules import CATEGORIES, JurisdictionRules, load_rules
+
+INSTALLED_RULES_DIR = Path("/etc/packstation/limits")
+MEASURE_FIELDS = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml")
+# Inventory (docs/formats.md INVENTORY.json) field -> CART.json measure field.
+INVENTORY_FIELDS = {
+    "NetWeightMg": "net_weight_mg",
+    "ConcentrateMg": "concentrate_mg",
+    "ThcMg": "thc_mg",
+    "VolumeMl": "volume_ml",
+}
+_MAX_AMOUNT = 10**12  # per unit, mg or ml: far above any product, far below overflow
+_MAX_QUANTITY = 1_000_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_UNIT_OF_MEASURE = {"net_weight": "mg", "concentrate": "mg", "thc": "mg", "volume": "ml"}
+
+
+def default_rules_dir() -> Path:
+    """config/limits of a source checkout, else the installed /etc/packstation/limits."""
+    checkout = Path(edge.__file__).resolve().parent.parent / "config" / "limits"
+    return checkout if checkout.is_dir() else INSTALLED_RULES_DIR
+
+
+def resolve_rules_dir(configured: str) -> Path:
+    """The `[limits] rules_dir` option: "" means `default_rules_dir()`."""
+    return Path(configured) if configured else default_rules_dir()
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """One line: a category, a unit count and per-unit measures (None = not given)."""
+
+    category: str
+    quantity: int = 1
+    net_weight_mg: int | None = None
+    concentrate_mg: int | None = None
+    thc_mg: int | None = None
+    volume_ml: int | None = None
+
+    def core(self) -> tuple[str, int, int | None, int | None, int | None, int | None]:
+        return (
+            self.category,
+            self.quantity,
+            self.net_weight_mg,
+            self.concentrate_mg,
+            self.thc_mg,
+            self.volume_ml,
+        )
+
+
+@dataclass(frozen=True)
+class PriorPurchase:
+    """A purchase before this cart (ORDER.json / CART.json `prior`)."""
+
+    at: datetime
+    line: CartLine
+
+
+@dataclass(frozen=True)
+class Cart:
+    """CART.json: who buys what, where and when, and what they bought before."""
+
+    jurisdiction: str
+    customer_class: str
+    at: datetime
+    lines: tuple[CartLine, ...]
+    prior: tuple[PriorPurchase, ...] = ()
+
+
+@dataclass(frozen=True)
+class BucketResult:
+    """A capped quantity after the cart; exact values in `unit` (the state's unit)."""
+
+    name: str
+    unit: str
+    window: str  # "per transaction", "per calendar day (store time zone)", "per rolling 30 days"
+    cap: Fraction
+    prior_used: Fraction
+    cart_used: Fraction
+    remaining: Fraction  # negative when over
+    over: bool
+    cap_display: str
+    remaining_display: str
+
+
+@dataclass(frozen=True)
+class MaxMore:
+    """The largest further amount of a category that still fits, in mg / ml / units."""
+
+    category: str
+    measure: str
+    amount: int
+    unit: str
+    display: str  # "2.5 g", "100 mg THC", "473 ml", "3 units"
+
+
+@dataclass(frozen=True)
+class LimitVerdict:
+    """The outcome of a check; `reason` is one sentence for a discrepancy slip."""
+
+    allowed: bool
+    jurisdiction: str
+    customer_class: str
+    at: datetime
+    rule_version: str  # effective date of the rule version applied
+    buckets: tuple[BucketResult, ...]
+    crossing_line: int | None  # 0-based index into the cart lines
+    crossing_bucket: str | None
+    max_more: tuple[MaxMore, ...]
+    reason: str = field(default="")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form; exact values are fraction strings ("5/2")."""
+        return {
+            "allowed": self.allowed,
+            "jurisdiction": self.jurisdiction,
+            "customer_class": self.customer_class,
+            "at": self.at.isoformat(),
+            "rule_version": self.rule_version,
+            "reason": self.reason,
+            "crossing_line": self.crossing_line,
+            "crossing_bucket": self.crossing_bucket,
+            "buckets": [
+                {
+                    "name": b.name,
+                    "unit": b.unit,
+                    "window": b.window,
+                    "cap": str(b.cap),
+                    "prior_used": str(b.prior_used),
+                    "cart_used": str(b.cart_used),
+                    "remaining": str(b.remaining),
+                    "over": b.over,
+                    "cap_display": b.cap_display,
+                    "remaining_display": b.remaining_display,
+                }
+                for b in self.buckets
+            ],
+            "max_more": [
+                {
+                    "category": m.category,
+                    "measure": m.measure,
+                    "amount": m.amount,
+                    "unit": m.unit,
+                    "display": m.display,
+                }
+                for m in self.max_more
+            ],
+        }
+
+
+def _int_field(obj: Mapping[str, Any], key: str, where: str, *, required: bool) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise BadInput(f"{where}: {key} is missing")
+        return None
+    limit = _MAX_QUANTITY if key == "quantity" else _MAX_AMOUNT
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise BadInput(f"{where}: {key} must be an integer in 0..{limit}, got {value!r}")
+    return value
+
+
+def parse_time(value: Any, where: str) -> datetime:
+    """ISO 8601 with an offset; a time without one is ambiguous and refused."""
+    if not isinstance(value, str):
+        raise BadInput(f"{where}: expected an ISO 8601 time with offset, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{where}: not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise BadInput(f"{where}: time {value!r} has no UTC offset")
+    return parsed
+
+
+def parse_line(obj: Any, where: str, *, prior: bool = False) -> CartLine:
+    """A CART.json line (`category`, `quantity` (default 1), measures; `at` on a prior
+    purchase); unknown keys are refused."""
+    if not isinstance(obj, Mapping):
+        raise BadInput(f"{where}: expected an object, got {obj!r}")
+    allowed = {"category", "quantity", *MEASURE_FIELDS, *(["at"] if prior else [])}
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise BadInput(f"{where}: unknown field {unknown[0]!r}")
+    category = obj.get("category")
+    if category not in CATEGORIES:
+        raise BadInput(
+            f"{where}: category must be one of {', '.join(CATEGORIES)}, got {category!r}"
+        )
+    quantity = _int_field(obj, "quantity", where, required=False)
+    measures = [_int_field(obj, k, where, required=False) for k in MEASURE_FIELDS]
+    return CartLine(category, 1 if quantity is None else quantity, *measures)
+
+
+def parse_cart(obj: Any, source: str = "cart") -> Cart:
+    """Validate a CART.json object; BadInput names the first problem."""
+    if not isinstance(obj, Mapping):
+        raise BadInput(f"{source}: expected a JSON object")
+    unknown = sorted(set(obj) - {"jurisdiction", "customer_class", "at", "lines", "prior"})
+    if unknown:
+        raise BadInput(f"{source}: unknown field {unknown[0]!r}")
+    code, cls = obj.get("jurisdiction"), obj.get("customer_class")
+    if not isinstance(code, str) or not (len(code) == 2 and code.isupper()):
+        raise BadInput(f"{source}: jurisdiction must be a two-letter code, got {code!r}")
+    if not isinstance(cls, str) or not cls:
+        raise BadInput(f"{source}: customer_class must be a non-empty string, got {cls!r}")
+    lines, prior = obj.get("lines"), obj.get("prior", [])
+    if not isinstance(lines, list):
+        raise BadInput(f"{source}: lines must be a list")
+    parsed_prior = parse_prior(prior, source)
+    return Cart(
+        code,
+        cls,
+        parse_time(obj.get("at"), f"{source}: at"),
+        tuple(parse_line(x, f"{source}: lines[{i}]") for i, x in enumerate(lines)),
+        parsed_prior,
+    )
+
+
+def parse_prior(prior: Any, source: str = "order") -> tuple[PriorPurchase, ...]:
+    """A `prior` list (CART.json, ORDER.json): purchases with `at` and a line each."""
+    if not isinstance(prior, list):
+        raise BadInput(f"{source}: prior must be a list")
+    out = []
+    for i, p in enumerate(prior):
+        line = parse_line(p, f"{source}: prior[{i}]", prior=True)
+        out.append(PriorPurchase(parse_time(p.get("at"), f"{source}: prior[{i}].at"), line))
+    return tuple(out)
+
+
+def line_from_package(package: Mapping[str, Any], quantity: int = 1) -> CartLine:
+    """A cart line from an INVENTORY.json package (`Category`, `NetWeightMg`, ...)."""
+    obj: dict[str, Any] = {"category": package.get("Category"), "quantity": quantity}
+    for inv_key, key in INVENTORY_FIELDS.items():
+        if package.get(inv_key) is not None:
+            obj[key] = package[inv_key]
+    return parse_line(obj, f"package {package.get('Label', '?')}")
+
+
+def epoch_seconds(at: datetime) -> int:
+    """Whole seconds since 1970 (sub-seconds dropped), in integers: no float timestamp."""
+    u = at.astimezone(UTC)
+    days = u.toordinal() - _EPOCH_ORDINAL
+    return days * 86_400 + u.hour * 3600 + u.minute * 60 + u.second
+
+
+def _window_words(kind: str, days: int) -> str:
+    if kind == "transaction":
+        return "per transaction"
+    if kind == "day":
+        return "per calendar day (store time zone)"
+    return f"per rolling {days} days"
+
+
+def _reason(
+    cart: Cart,
+    allowed: bool,
+    version: str,
+    buckets: Sequence[BucketResult],
+    crossing: tuple[int, str] | None,
+) -> str:
+    who = f"{cart.jurisdiction} {cart.customer_class}"
+    if allowed:
+        return f"Within the {who} purchase limits (rules in force from {version})."
+    over = next((b for b in buckets if crossing and b.name == crossing[1]), None)
+    if crossing is None or over is None:  # cannot happen: an over bucket has a crossing line
+        return f"Over the {who} purchase limits (rules in force from {version})."
+    index = crossing[0]
+    excess = over.remaining_display.removeprefix("-")
+    return (
+        f"Cart line {index + 1} ({cart.lines[index].category}) goes over the {who} limit "
+        f"'{over.name}' of {over.cap_display} {over.window}; the cart is {excess} over."
+    )
+
+
+class LimitEngine:
+    """Loads rule files from `rules_dir` on first use and checks carts against them.
+
+    `timezone` is the store's IANA zone (`[station] timezone`); None uses the rule file's
+    default zone. Calendar-day windows and rule versions follow the store's local date.
+    """
+
+    def __init__(self, rules_dir: Path | str | None = None, timezone: str | None = None) -> None:
+        self.rules_dir = Path(rules_dir) if rules_dir else default_rules_dir()
+        self.timezone = timezone
+        self._rules: dict[str, tuple[JurisdictionRules, _core.LimitRules]] = {}
+        if timezone is not None:
+            self._zone(timezone)
+
+    @staticmethod
+    def _zone(name: str) -> ZoneInfo:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadInput(f"unknown time zone {name!r}") from None
+
+    def rules(self, code: str) -> JurisdictionRules:
+        """The validated rule file of `code`; ConfigError names every problem."""
+        return self._load(code)[0]
+
+    def compiled(self, code: str) -> _core.LimitRules:
+        """The core's compiled rules of `code` (for callers that prepare tuples themselves)."""
+        return self._load(code)[1]
+
+    def _load(self, code: str) -> tuple[JurisdictionRules, _core.LimitRules]:
+        if code not in self._rules:
+            if not (len(code) == 2 and code.isalpha() and code.isupper()):
+                raise BadInput(f"jurisdiction must be a two-letter code, got {code!r}")
+            rules = load_rules(self.rules_dir / f"{code}.toml")
+            try:
+                core = _core.LimitRules(code, rules.to_core())
+            except _core.LimitRuleError as exc:
+                raise ConfigError([f"{rules.path}: {exc}"]) from None
+            self._rules[code] = (rules, core)
+        return self._rules[code]
+
+    def zone_for(self, code: str) -> ZoneInfo:
+        return self._zone(self.timezone or self.rules(code).timezone)
+
+    def check(self, cart: Cart) -> LimitVerdict:
+        """Evaluate `cart`; BadInput when it cannot be evaluated (unknown class, a line
+        without a measure its rule needs, a date before the first rule version)."""
+        _, core = self._load(cart.jurisdiction)
+        zone = self.zone_for(cart.jurisdiction)
+        local = cart.at.astimezone(zone)
+        prior = [
+            (epoch_seconds(p.at), p.at.astimezone(zone).toordinal(), *p.line.core())
+            for p in cart.prior
+        ]
+        lines = [line.core() for line in cart.lines]
+        try:
+            raw = core.check(
+                cart.customer_class, epoch_seconds(cart.at), local.toordinal(), lines, prior
+            )
+        except _core.LimitInputError as exc:
+            raise BadInput(f"{cart.jurisdiction} on {local.date()}: {exc}") from None
+        return self._verdict(cart, raw)
+
+    def check_json(self, obj: Any, source: str = "cart") -> LimitVerdict:
+        """`check(parse_cart(obj))`: a CART.json object straight from `json.loads`."""
+        return self.check(parse_cart(obj, source))
+
+    def check_file(self, path: Path) -> LimitVerdict:
+        try:
+            obj = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadInput(f"{path}: {exc}") from None
+        return self.check_json(obj, str(path))
+
+    def explain(self, code: str, customer_class: str | None = None, on: date | None = None) -> str:
+        """The rule in force on `on` (default: today in the store's zone), in plain words."""
+        rules = self.rules(code)
+        day = on or datetime.now(self.zone_for(code)).date()
+        return explain(rules, customer_class, day)
+
+    @staticmethod
+    def _verdict(cart: Cart, raw: _core.LimitResult) -> LimitVerdict:
+        buckets = tuple(
+            BucketResult(
+                name,
+                unit,
+                _window_words(kind, days),
+                Fraction(*cap),
+                Fraction(*prior_used),
+                Fraction(*cart_used),
+                Fraction(*remaining),
+                over,
+                cap_display,
+                remaining_display,
+            )
+            for (
+                name,
+                unit,
+                kind,
+                days,
+                cap,
+                prior_used,
+                cart_used,
+                remaining,
+                over,
+                cap_display,
+                remaining_display,
+            ) in raw.buckets
+            # A "not sold" category's zero cap is reported only when the cart touches it.
+            if cap[0] or cart_used[0] or prior_used[0]
+        )
+        max_more = tuple(
+            MaxMore(category, measure, amount, _UNIT_OF_MEASURE.get(measure, "units"), display)
+            for category, measure, amount, display in raw.max_more
+        )
+        crossing, allowed = raw.crossing, raw.allowed
+        return LimitVerdict(
+            allowed,
+            cart.jurisdiction,
+            raw.customer_class,
+            cart.at,
+            raw.version,
+            buckets,
+            crossing[0] if crossing else None,
+            crossing[1] if crossing else None,
+            max_more,
+            _reason(cart, allowed, raw.version, buckets, crossing),
+        )

@@ -1,0 +1,25 @@
+"""The link's section of config/station.toml ([link])."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+LinkMillis = Annotated[int, msgspec.Meta(ge=10, le=3_600_000)]
+
+
+class LinkSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The link to central ([link]); see edge/link/client.py and README.md."""
+
+    endpoint: str = "tcp://127.0.0.1:5560"
+    fallback_endpoints: list[str] = msgspec.field(default_factory=list)
+    secret_key_file: str = ""  # "" = <state_dir>/keys/<station id>.key_secret
+    server_key_file: str = ""  # "" = <state_dir>/keys/central.key
+    replica_path: str = ""  # "" = <state_dir>/replica.sqlite3
+    heartbeat_ms: LinkMillis = 2000
+    timeout_ms: LinkMillis = 10000
+    ack_timeout_ms: LinkMillis = 5000
+    reconnect_max_ms: LinkMillis = 30000
+    window: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1024
+    batch: Annotated[int, msgspec.Meta(ge=1, le=512)] = 256

@@ -1,0 +1,194 @@
+"""The station's durable copy of what central sends: order queue, inventory, badge allow-list.
+
+Its own SQLite file (`<state_dir>/replica.sqlite3`, WAL, synchronous=FULL), separate from the
+journal: it is a cache central can always resend, while the journal is the record. It keeps
+`last_qseq`, the feed position, in the same transaction as the items (shared/messaging.md 3,
+"Order-queue sync"), so after a power cut the station resumes exactly where its copy ends.
+Updates apply only in order (prev_qseq == last_qseq); snapshots are staged and swapped in whole.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from edge.common.protocol import FeedItem, QueueUpdate, Snap
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    kind TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (kind, key));
+CREATE TABLE IF NOT EXISTS staged (
+    kind TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (kind, key));
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('last_qseq', '0');
+"""
+
+
+@dataclass(frozen=True)
+class Badge:
+    """An allowed badge: who it is, whether it may clear halts, until when it is valid."""
+
+    badge: str
+    name: str
+    supervisor: bool
+    expires_at: datetime | None
+
+
+class Replica:
+    """One replica file; thread-safe (the link writes from worker threads, the daemon reads)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = FULL")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _txn(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def last_qseq(self) -> int:
+        with self._lock:
+            return int(self._meta("last_qseq") or 0)
+
+    # -- applying what central sends -------------------------------------------------------
+    def apply_update(self, update: QueueUpdate) -> bool:
+        """Apply one QUPD in order; False (nothing changed) on a gap: ask for a snapshot."""
+        with self._txn() as conn:
+            last = int(self._meta("last_qseq") or 0)
+            if update.qseq <= last:
+                return True  # already applied (a resend)
+            if update.prev_qseq != last:
+                return False
+            _put(conn, "items", update.item)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'last_qseq'", (str(update.qseq),))
+        return True
+
+    def apply_snapshot_part(self, part: Snap) -> bool:
+        """Stage one SNAP part; the last part swaps the copy in. False on a missing part."""
+        with self._txn() as conn:
+            if part.part == 0:
+                conn.execute("DELETE FROM staged")
+            elif self._meta("snap_id") != part.snap_id or self._meta("snap_next") != str(part.part):
+                return False
+            for item in part.items:
+                _put(conn, "staged", item)
+            if not part.last:
+                _set_meta(conn, "snap_id", part.snap_id)
+                _set_meta(conn, "snap_next", str(part.part + 1))
+                return True
+            conn.execute("DELETE FROM items")
+            conn.execute("INSERT INTO items SELECT kind, key, body FROM staged")
+            conn.execute("DELETE FROM staged")
+            conn.execute("DELETE FROM meta WHERE key IN ('snap_id', 'snap_next')")
+            _set_meta(conn, "last_qseq", str(part.qseq))
+        return True
+
+    # -- what the daemon reads ---------------------------------------------------------------
+    def _get(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT body FROM items WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        return None if row is None else _decode(row[0])
+
+    def _all(self, kind: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT body FROM items WHERE kind = ? ORDER BY key", (kind,)
+            ).fetchall()
+        return [_decode(r[0]) for r in rows]
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        """An ORDER.json object from the queue, or None."""
+        return self._get("order", order_id)
+
+    def orders(self) -> list[dict[str, Any]]:
+        return self._all("order")
+
+    def package(self, label: str) -> dict[str, Any] | None:
+        """One INVENTORY.json package by Label, or None."""
+        return self._get("package", label)
+
+    def inventory(self) -> list[dict[str, Any]]:
+        """The whole inventory snapshot (INVENTORY.json array form)."""
+        return self._all("package")
+
+    def badge(self, code: str, at: datetime | None = None) -> Badge | None:
+        """The badge if it is on the allow-list and not expired at `at` (default now)."""
+        body = self._get("badge", code)
+        if body is None:
+            return None
+        expires = _parse_time(body.get("expires_at"))
+        if expires is not None and expires <= (at or datetime.now(UTC)):
+            return None
+        return Badge(
+            badge=code,
+            name=str(body.get("name", "")),
+            supervisor=bool(body.get("supervisor", False)),
+            expires_at=expires,
+        )
+
+    def fingerprint(self) -> list[tuple[str, str, bytes]]:
+        """Every item, for comparing with central's view in tests and `doctor`."""
+        with self._lock:
+            rows = self._conn.execute("SELECT kind, key, body FROM items ORDER BY kind, key")
+            return [(r[0], r[1], bytes(r[2])) for r in rows.fetchall()]
+
+
+def _put(conn: sqlite3.Connection, table: str, item: FeedItem) -> None:
+    if item.body is None:
+        conn.execute(f"DELETE FROM {table} WHERE kind = ? AND key = ?", (item.kind, item.key))
+    else:
+        conn.execute(
+            f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", (item.kind, item.key, item.body)
+        )
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def _decode(body: bytes) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(body)
+    return value
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)  # an unreadable expiry counts as expired
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def replica_path(configured: str, state_dir: Path) -> Path:
+    """[link] replica_path, or <state_dir>/replica.sqlite3 when it is empty."""
+    return Path(configured) if configured else state_dir / "replica.sqlite3"

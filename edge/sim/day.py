@@ -1,0 +1,376 @@
+"""`packstation simulate`: a whole pack day on embedded defaults, with simulated devices.
+
+Central (SQLite store) and a station daemon run as separate processes and talk over ZeroMQ with
+CurveZMQ keys made for the run. The devices are simulated behind the real drivers: a scale emulator
+on a pty (the station's serial scale driver reads it), an ESC/POS printer on loopback TCP that
+renders every label and slip to PNG, and scans injected into the station's scanner path. A scripted
+technician (edge/sim/technician.py) packs the day's orders, makes the day's mistakes and clears them; the
+summary (edge/sim/report.py) is counted from the journal and central's store.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from drivers.printer.sim import SimPrinter
+from drivers.scale.sim import SimScale
+from edge.sim import setup as sim_setup
+from edge.sim.data import SUPERVISOR_BADGE, PlannedOrder
+from edge.sim.procs import (
+    InjectClient,
+    Service,
+    SimError,
+    cli,
+    env_without_notify,
+    tcp_open,
+    wait_for,
+)
+from edge.sim.report import (
+    Progress,
+    Summary,
+    central_hashes,
+    count_journal,
+    render,
+    replica_counts,
+)
+from edge.sim.technician import OrderOutcome, Technician
+from edge.station.config import StationConfig
+
+CENTRAL_DOWN_ORDERS = 3  # orders packed while central is down
+DRAIN_TIMEOUT_S = 30
+FEED_TIMEOUT_S = 20
+# The halt code the station must give each scripted mistake.
+EXPECTED_HALT = {
+    "wrong_batch": "wrong_batch",
+    "typo_tag": "near_miss",
+    "expired": "expired",
+    "over_limit": "over_limit",
+    "short_weight": "short_weight",
+    "duplicate_scan": "duplicate",
+}
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    orders: int = 40
+    seed: int = 1
+    out: Path = Path("sim-out")
+
+
+class SimRun:
+    """One simulated day: the run directory, the simulated devices, the two services."""
+
+    def __init__(self, options: SimOptions, progress_out: TextIO) -> None:
+        self.options = options
+        self.progress_out = progress_out
+        self.run = sim_setup.prepare_dir(options.out)
+        self.summary = Summary(orders=options.orders)
+        self.outcomes: list[OrderOutcome] = []
+        self.printer = SimPrinter(render_dir=self.run.labels)
+        self.scale = SimScale("mt-sics", link=self.run.station_dir / "scale-tty")
+        logs = self.run.logs
+        self.central = Service(
+            "central", ["central", "--config", str(self.run.central_toml)], logs / "central.log"
+        )
+        self.station = Service(
+            "station", ["station", "--config", str(self.run.station_toml)], logs / "station.log"
+        )
+        self.inject = InjectClient(self.run.inject)
+        self.central_port = 0
+
+    # -- the day ---------------------------------------------------------------------------
+    def day(self) -> Summary:
+        started = time.monotonic()
+        try:
+            plan = self._start()
+            self._pack(plan)
+            _drain(self.run, self.summary)
+        except SimError as exc:
+            self.summary.failures.append(str(exc))
+        except KeyboardInterrupt:  # the services got the SIGINT too and stop cleanly
+            self.summary.failures.append("interrupted (Ctrl-C): the day was not finished")
+        finally:
+            self._stop()
+            _finish(self.run, self.summary, self.outcomes, self.printer)
+            self.central.stop()
+            self.printer.stop()
+            self.scale.stop()
+            self.summary.seconds = time.monotonic() - started
+            self.run.summary.write_text(json.dumps(self.summary.to_json(), indent=1) + "\n")
+        return self.summary
+
+    def _start(self) -> list[PlannedOrder]:
+        """Data, devices, keys and configuration; central, the day's import, then the station."""
+        timezone = StationConfig().station.timezone
+        day = sim_setup.write_day(self.run, self.options.seed, self.options.orders, timezone)
+        self.printer.start()
+        self.scale.start()
+        ports = sim_setup.allocate_ports(self.printer.port)
+        self.central_port = ports.central
+        sim_setup.make_keys(self.run)
+        sim_setup.write_central_config(self.run, ports)
+        sim_setup.write_station_config(self.run, ports, self.scale.port)
+        self._start_central()
+        sim_setup.import_day(self.run)
+        self.station.start()
+        self.inject.connect(service=self.station)
+        wait_for(
+            "the station to be ready for a login",
+            lambda: self.inject.state().get("phase") in ("idle", "ready"),
+            20,
+            0.05,
+        )
+        # the station knows badges, orders and the vault only from central's feed
+        want = {"badge": 2, "order": len(day.plan), "package": len(day.vault.packages)}
+        replica = self.run.station_dir / "replica.sqlite3"
+        wait_for(
+            f"central's feed to reach the station ({want})",
+            lambda: replica_counts(replica) == want,
+            FEED_TIMEOUT_S,
+            0.05,
+        )
+        return day.plan
+
+    def _start_central(self) -> None:
+        self.central.start()
+
+        def listening() -> bool:
+            self.central.check_alive()
+            return tcp_open(self.central_port)
+
+        wait_for("central to listen", listening, 20)
+
+    def _pack(self, plan: list[PlannedOrder]) -> None:
+        tech = Technician(self.inject, self.printer, self.scale)
+        bar = Progress(len(plan), self.progress_out)
+        bar.update(0)
+        down_until: int | None = None
+        for n, planned in enumerate(plan):
+            if planned.incident == "central_down":
+                self.central.stop(kill=True)  # central crashes mid-day
+                down_until = n + CENTRAL_DOWN_ORDERS
+                self.summary.incidents["central_down"] = (
+                    f"central killed (SIGKILL) before order {planned.order['order_id']}"
+                )
+            self.station.check_alive()
+            try:
+                # now and then the technician badges again for the next order in the queue
+                outcome = tech.pack(planned, from_queue=n % 3 == 1)
+            except SimError as exc:
+                outcome = OrderOutcome(planned.order["order_id"], planned.incident, "failed")
+                outcome.detail = str(exc)
+                self.summary.failures.append(str(exc))
+                _recover(self.inject, planned.order["order_id"])
+            self.outcomes.append(outcome)
+            if down_until is not None and (n + 1 >= down_until or n + 1 == len(plan)):
+                self._central_back()
+                down_until = None
+            bar.update(n + 1, _note(outcome))
+
+    def _central_back(self) -> None:
+        """Restart central; the station's queued events must drain into it."""
+        queued = _journal_last(self.run) - len(
+            central_hashes(self.run.central_store, sim_setup.STATION_ID)
+        )
+        restarted = time.monotonic()
+        self._start_central()
+        self.summary.central_restarts += 1
+        self.summary.incidents["central_down"] += (
+            f", restarted after {CENTRAL_DOWN_ORDERS} orders; "
+            + _drained_note(self.run, queued, restarted)
+        )
+
+    def _stop(self) -> None:
+        self.inject.close()
+        was_running = self.station.alive()
+        station_rc = self.station.stop()
+        if was_running and station_rc not in (None, 0):
+            self.summary.failures.append(
+                f"station exited with {station_rc} at shutdown (see {self.station.log})"
+            )
+
+
+def run_day(options: SimOptions, progress_out: TextIO = sys.stderr) -> Summary:
+    """Run the whole day; the summary (with `failures` naming what did not hold)."""
+    env_without_notify()
+    return SimRun(options, progress_out).day()
+
+
+def _recover(inject: InjectClient, order_id: str) -> None:
+    """After a scripted step failed: cancel the order so the rest of the day can run."""
+    try:
+        state = inject.state()
+        if state.get("order"):
+            inject.send(f"scan {SUPERVISOR_BADGE}")
+            inject.send(f"scan ORD-{order_id}")
+    except SimError:
+        pass
+
+
+def _journal_last(run: sim_setup.RunDir) -> int:
+    from edge.journal import Journal
+
+    journal = Journal(run.journal, readonly=True)
+    try:
+        return journal.last_seq()
+    finally:
+        journal.close()
+
+
+def _drained_note(run: sim_setup.RunDir, queued: int, restarted: float) -> str:
+    """Wait (bounded) until central caught up with what the station queued while it was down."""
+    target = _journal_last(run)
+    try:
+        wait_for(
+            "the station's queue to drain into central",
+            lambda: len(central_hashes(run.central_store, sim_setup.STATION_ID)) >= target,
+            DRAIN_TIMEOUT_S,
+            0.05,
+        )
+    except SimError:
+        return f"{queued} events queued at the station did NOT drain in {DRAIN_TIMEOUT_S} s"
+    took = time.monotonic() - restarted
+    return f"{queued} events queued at the station drained {took:.1f} s after the restart"
+
+
+def _note(outcome: OrderOutcome) -> str:
+    text = f"order {outcome.order_id} {outcome.status}"
+    if outcome.incident:
+        text += f" ({outcome.incident}: {', '.join(outcome.halts) or 'no halt'})"
+    return text
+
+
+def _drain(run: sim_setup.RunDir, summary: Summary) -> None:
+    """Wait until central stored every event the station journalled (the queue drained)."""
+
+    def drained() -> bool:
+        last = _journal_last(run)
+        if last > 0 and len(central_hashes(run.central_store, sim_setup.STATION_ID)) >= last:
+            summary.drained_seq = last
+            return True
+        return False
+
+    try:
+        wait_for("central to store every journalled event", drained, DRAIN_TIMEOUT_S, 0.1)
+    except SimError as exc:
+        summary.failures.append(str(exc))
+
+
+def _finish(
+    run: sim_setup.RunDir, summary: Summary, outcomes: list[OrderOutcome], printer: SimPrinter
+) -> None:
+    """Count everything from the records and check the day's invariants."""
+    _records(run, summary)
+    summary.replica = replica_counts(run.station_dir / "replica.sqlite3")
+    summary.printer_jobs = len(printer.jobs)
+    summary.pngs = len(list(run.labels.glob("*.png")))
+    _invariants(summary, outcomes, len(json.loads(run.inventory.read_text())))
+    summary.outputs = {
+        "run directory": str(run.root),
+        "labels (PNG)": str(run.labels),
+        "journal": str(run.journal),
+        "journal export": str(run.journal_export),
+        "central store": str(run.central_store),
+        "central export": str(run.central_export),
+        "summary": str(run.summary),
+        "logs": str(run.logs),
+    }
+
+
+def _stopping_events(run: sim_setup.RunDir, summary: Summary) -> None:
+    """Events journalled after central had everything: the station stopping. Only the central
+    link going down with the daemon is expected there (it reaches central at the next start)."""
+    from edge.journal import Journal
+
+    journal = Journal(run.journal, readonly=True)
+    try:
+        late = journal.events(summary.drained_seq)
+    finally:
+        journal.close()
+    for ev in late:
+        body = ev.fields()
+        summary.stopping_events.append(f"{ev.type} {body.get('device', '')}".strip())
+        if not (ev.type == "device_state" and body.get("device") == "central"):
+            summary.failures.append(f"event {ev.seq} ({ev.type}) journalled after the day ended")
+
+
+def _records(run: sim_setup.RunDir, summary: Summary) -> None:
+    """The journal and central's store: counted, compared, exported."""
+    if run.journal.exists():
+        station_hashes = count_journal(summary, run.journal)
+        stored = central_hashes(run.central_store, sim_setup.STATION_ID)
+        summary.central_events = len(stored)
+        if summary.drained_seq:
+            _stopping_events(run, summary)
+            station_hashes = station_hashes[: summary.drained_seq]
+        summary.central_matches = stored == station_hashes
+        if not summary.chain_ok:
+            summary.failures.append(f"journal chain: {summary.chain_detail}")
+        if not summary.central_matches:
+            summary.failures.append(
+                f"central stored {len(stored)} events, the station journalled {len(station_hashes)}"
+                + (" (hashes differ)" if len(stored) == len(station_hashes) else "")
+            )
+        try:
+            with run.journal_export.open("w") as fh:
+                fh.write(cli("journal", "export", str(run.journal)))
+        except SimError as exc:
+            summary.failures.append(str(exc))
+    else:
+        summary.failures.append("the station never opened its journal")
+    if run.central_toml.exists() and run.central_store.exists():
+        try:
+            with run.central_export.open("w") as fh:
+                fh.write(cli("central", "export", "--config", str(run.central_toml)))
+        except SimError as exc:
+            summary.failures.append(str(exc))
+
+
+def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -> None:
+    twice = [o.order_id for o in outcomes if o.status == "sealed" and o.labels != 1]
+    if twice:
+        summary.failures.append(f"orders whose exit label did not print exactly once: {twice}")
+    if summary.central_restarts and not summary.central_offline:
+        summary.failures.append("central went down but the station never journalled it")
+    if summary.replica.get("package") != packages or summary.replica.get("badge") != 2:
+        summary.failures.append(
+            f"central's feed did not reach the station: replica holds {summary.replica},"
+            f" central has {packages} packages and 2 badges"
+        )
+    for o in outcomes:
+        if o.incident and o.incident != "central_down":
+            how = f"order {o.order_id}: halt {', '.join(o.halts) or 'NONE'} -> {o.status}"
+            if o.incident == "paper_out":  # a device fault, not a halt: the order waits
+                how = f"order {o.order_id}: {o.detail}; label printed {o.labels}x -> {o.status}"
+            expected = EXPECTED_HALT.get(o.incident)
+            if expected is not None and expected not in o.halts:
+                summary.failures.append(
+                    f"order {o.order_id} ({o.incident}): expected a {expected} halt, got {o.halts}"
+                )
+            summary.incidents[o.incident] = how
+    expected_cancelled = sum(1 for o in outcomes if o.incident == "over_limit")
+    if len(outcomes) == summary.orders:
+        if summary.sealed + summary.cancelled != summary.orders:
+            summary.failures.append(
+                f"{summary.orders} orders, but the journal shows {summary.sealed} sealed and"
+                f" {summary.cancelled} cancelled"
+            )
+        if summary.cancelled != expected_cancelled:
+            summary.failures.append(
+                f"{summary.cancelled} orders cancelled, {expected_cancelled} scripted"
+            )
+    else:
+        summary.failures.append(f"only {len(outcomes)} of {summary.orders} orders were packed")
+    if summary.pngs < summary.labels_printed:
+        summary.failures.append(f"{summary.pngs} PNGs for {summary.labels_printed} labels")
+
+
+def main(options: SimOptions, out: TextIO = sys.stdout, progress_out: TextIO = sys.stderr) -> int:
+    summary = run_day(options, progress_out)
+    render(summary, out)
+    return 0 if summary.ok else 1

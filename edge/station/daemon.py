@@ -1,0 +1,396 @@
+"""The station daemon: one asyncio loop wiring the devices, the pack workflow, the journal and central.
+
+Every input goes through `Station.feed`: the workflow computes the next state and its effects, the
+journal commits the step's events together with the new state on the single writer thread (fsync
+off the loop), and only then are signals shown, labels printed and weights requested, so the
+technician hears "ok" only for what is on disk. A `kill -9` at any point leaves either the old
+state with none of the step's events, or the new state with all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import gc
+import importlib
+import logging
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from edge.common.errors import ConfigError, DeviceError
+from edge.common.sdnotify import Notifier
+from edge.journal import Journal, JournalError
+from edge.scan.classify import AgentBadge, Classifier, OrderTicket, SealCode
+from edge.station.config import StationConfig
+from edge.station.disk_guard import DiskGuard
+from edge.station.inject import InjectServer
+from edge.workflow.machine import Workflow
+from edge.workflow.ports import LabelJob, PrintJob, Signal, StationPorts
+from edge.workflow.state import (
+    BadgeScanned,
+    DeviceStateChanged,
+    DiskStateChanged,
+    Effect,
+    Indicate,
+    Input,
+    NextOrderRequested,
+    OrderStatus,
+    PackageScanned,
+    PrintFailed,
+    PrintFinished,
+    PrintLabel,
+    PrintSlip,
+    Record,
+    RequestWeight,
+    Resumed,
+    SealScanned,
+    Tick,
+    TicketScanned,
+    WeightCaptured,
+    WorkflowState,
+    decode_state,
+    encode_state,
+)
+
+LOG = logging.getLogger(__name__)
+STATE_KEY = "workflow"
+T = TypeVar("T")
+
+
+class ChainBroken(JournalError):
+    """The journal's hash chain does not verify: the station will not run on it."""
+
+
+class FeedResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What one input did, once committed: the last seq, the phase, the events and signals."""
+
+    seq: int
+    phase: str
+    events: list[str]
+    signals: list[tuple[str, str]]
+
+
+def journal_path(cfg: StationConfig) -> Path:
+    return Path(cfg.journal.path or Path(cfg.station.state_dir) / "journal.sqlite3")
+
+
+def load_ports(cfg: StationConfig) -> StationPorts:
+    """Build the ports named by [station] ports ("module:function" taking the config)."""
+    spec = cfg.station.ports or "edge.station.wiring:build_ports"
+    module_name, _, func_name = spec.partition(":")
+    try:
+        factory: Callable[[StationConfig], StationPorts] = getattr(
+            importlib.import_module(module_name), func_name
+        )
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError([f"[station] ports: cannot load {spec!r}: {exc}"]) from exc
+    return factory(cfg)
+
+
+ScanInput = BadgeScanned | TicketScanned | PackageScanned | SealScanned
+
+
+def route_scan(classifier: Classifier, text: str, device: str, aim_id: str | None) -> ScanInput:
+    """A decoded scan -> a workflow input, by the scanner driver's [scan] classification.
+
+    Anything that is not a badge, a ticket or a seal code goes to the Verifier as a package scan
+    (with its AIM identifier, which the Rust core splits off again), which names it `malformed`
+    when it is no package at all: the technician gets a reason, never silence."""
+    kind = classifier.classify(text, aim_id)
+    if isinstance(kind, AgentBadge):
+        return BadgeScanned(kind.code, device)
+    if isinstance(kind, OrderTicket):
+        return TicketScanned(kind.code.removeprefix("ORD-"), kind.code, device)
+    if isinstance(kind, SealCode):
+        return SealScanned(kind.code, device)
+    return PackageScanned((aim_id or "") + text, device)
+
+
+class Station:
+    """The daemon. `run()` returns when SIGTERM/SIGINT arrives (or `stop()` is called)."""
+
+    def __init__(self, cfg: StationConfig, ports: StationPorts, notifier: Notifier | None = None):
+        self.cfg = cfg
+        self.ports = ports
+        self.notifier = notifier or Notifier()
+        self.classifier = Classifier(cfg.scan)
+        self.workflow = Workflow(
+            verifier=ports.verifier,
+            limits=ports.limits,
+            weigh_rule=ports.weigh_rule,
+            central=ports.central,
+            settings=cfg.workflow,
+            fifo=cfg.verify.fifo,
+        )
+        self.state = WorkflowState()
+        self._state_bytes = encode_state(self.state)  # as last committed
+        self._last_seq = 0
+        self.journal: Journal | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._lock = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._status = ""
+        self.boot = str(uuid.uuid4())
+
+    # -- the one entry point for inputs --------------------------------------------------------
+
+    async def feed(self, event: Input) -> FeedResult:
+        """Step the workflow, commit its events with the new state, then perform its effects."""
+        async with self._lock:
+            try:
+                step = self.workflow.step(self.state, event, time.time_ns() // 1_000_000)
+                records = step.records()
+                new_bytes = encode_state(step.state)
+                seq = 0
+                if records or new_bytes != self._state_bytes:
+                    seq = await self._in_writer(self._commit, records, new_bytes)
+            except Exception as exc:
+                # Nothing was committed, so nothing happened: the state stays as it was, and the
+                # technician gets an error signal instead of an "ok" (the caller gets the error).
+                LOG.exception("input not committed", extra={"input": type(event).__name__})
+                self._perform([Indicate(Signal.DEVICE_ERROR, f"not recorded: {exc}")])
+                raise
+            self.state, self._state_bytes = step.state, new_bytes
+            self._last_seq = seq or self._last_seq
+        if records:
+            self.ports.sink.wake(seq)
+        signals = self._perform(step.effects)
+        self._update_status()
+        return FeedResult(
+            seq=self._last_seq,
+            phase=str(self.state.phase),
+            events=[r.type for r in records],
+            signals=signals,
+        )
+
+    async def feed_scan(self, raw: str, device: str = "", aim_id: str | None = None) -> FeedResult:
+        return await self.feed(route_scan(self.classifier, raw, device, aim_id))
+
+    async def inject_scan(self, text: str, device: str) -> list[FeedResult]:
+        """An injected scan typed through the scanner decoder (when the ports have one); one
+        result per whole scan decoded. ValueError when the decoder cannot take the text."""
+        decoder = self.ports.scan_decoder
+        if decoder is None:
+            return [await self.feed_scan(text, device)]
+        return [await self.feed_scan(t, device, aim) for t, aim in decoder.decode(text, device)]
+
+    async def device_state(self, device: str, ok: bool, detail: str = "") -> FeedResult:
+        return await self.feed(DeviceStateChanged(device, ok, detail))
+
+    async def next_order(self) -> FeedResult:
+        return await self.feed(NextOrderRequested())
+
+    def _commit(self, records: list[Record], state_bytes: bytes) -> int:
+        journal = self._journal()
+        with journal.transaction() as txn:
+            for record in records:
+                txn.append(record.type, {**record.body, "station": self.cfg.station.id})
+            txn.put_state(STATE_KEY, state_bytes)
+        return txn.appended[-1].seq if txn.appended else 0
+
+    def _perform(self, effects: list[Effect]) -> list[tuple[str, str]]:
+        signals: list[tuple[str, str]] = []
+        for effect in effects:
+            if isinstance(effect, Indicate):
+                signals.append((str(effect.signal), effect.detail))
+                try:
+                    self.ports.indicator.signal(effect.signal, effect.detail)
+                except Exception:  # a broken LED must not stop packing
+                    LOG.exception("indicator failed", extra={"signal": str(effect.signal)})
+            elif isinstance(effect, PrintLabel | PrintSlip):
+                self._spawn(self._print(effect.job))
+            elif isinstance(effect, RequestWeight) and self.ports.scale is not None:
+                self._spawn(self._weigh(effect.uid))
+            elif isinstance(effect, OrderStatus):
+                self.ports.central.order_finished(effect.order_id, effect.status)
+        return signals
+
+    async def _print(self, job: PrintJob) -> None:
+        try:
+            outcome = await self.ports.printer.submit(job)
+        except Exception as exc:  # a driver bug still ends the job, with a reason
+            LOG.exception("printer failed", extra={"job": job.job_id})
+            await self.feed(PrintFailed(job.job_id, f"printer error: {exc}"))
+            return
+        if outcome.ok:
+            seal = outcome.seal_code if isinstance(job, LabelJob) else None
+            await self.feed(PrintFinished(job.job_id, seal))
+        else:
+            await self.feed(PrintFailed(job.job_id, outcome.reason or "print failed"))
+
+    async def _weigh(self, uid: str) -> None:
+        assert self.ports.scale is not None
+        try:
+            reading = await self.ports.scale.weigh()
+        except DeviceError as exc:
+            await self.feed(DeviceStateChanged("scale", False, str(exc)))
+            return
+        await self.feed(WeightCaptured(reading.net_mg, uid, reading.division_mg))
+        if "scale" in self.state.devices_down:
+            await self.feed(DeviceStateChanged("scale", True, ""))
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open and verify the journal, restore the workflow and resume it."""
+        path = journal_path(self.cfg)
+        self.journal = await self._in_writer(Journal, path)
+        result = await self._in_writer(self.journal.verify)
+        if not result.ok:
+            raise ChainBroken(
+                f"{path}: hash chain broken at seq {result.first_bad_seq}: {result.reason}"
+            )
+        self._last_seq = await self._in_writer(self.journal.last_seq)
+        raw = await self._in_writer(self.journal.get_state, STATE_KEY)
+        if raw is not None:
+            try:
+                self.state, self._state_bytes = decode_state(raw), raw
+            except msgspec.DecodeError as exc:
+                raise JournalError(f"{path}: stored workflow state unreadable: {exc}") from exc
+        await self.feed(Resumed(boot=self.boot))
+        LOG.info(
+            "station ready",
+            extra={"journal": str(path), "events": result.checked, "phase": str(self.state.phase)},
+        )
+        self._update_status()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        inject: InjectServer | None = None
+        try:
+            await self.start()
+            await self._check_disk()  # before READY: no order slips in under a full disk
+            self._spawn(self._ticker())
+            self._spawn(self._disk_watch())
+            for service in self.ports.services:
+                self._spawn(service.run(self))
+            if self.notifier.watchdog_interval_s:
+                self._spawn(self._watchdog(self.notifier.watchdog_interval_s))
+            if self.cfg.station.inject_socket:
+                inject = InjectServer(self, Path(self.cfg.station.inject_socket))
+                await inject.start()
+            release_startup_memory()
+            self.notifier.ready(self._status)  # journal verified, state restored, inputs open
+            await self._stop.wait()
+        finally:
+            self.notifier.stopping()
+            if inject is not None:
+                await inject.close()
+            await self._shutdown()
+            self.notifier.close()
+        return 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        async with self._lock:  # no step half-way
+            if self.journal is not None:
+                await self._in_writer(self.journal.close)
+        self._writer.shutdown(wait=True)
+        LOG.info("station stopped", extra={"phase": str(self.state.phase)})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            LOG.error("station task failed", exc_info=task.exception())
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            if self.state.session is not None:
+                await self.feed(Tick())
+
+    async def _check_disk(self) -> None:
+        guard = DiskGuard(
+            journal_path(self.cfg).parent,
+            min_free_mb=self.cfg.journal.min_free_mb,
+            min_free_percent=self.cfg.journal.min_free_percent,
+        )
+        unacked = await self._in_writer(self._journal().unacked_count)
+        status = await self._in_writer(guard.check, unacked)
+        if status.ok == bool(self.state.disk_block):  # changed
+            if not status.ok:
+                LOG.warning("disk guard", extra={"detail": status.detail})
+            await self.feed(DiskStateChanged(status.ok, status.detail))
+
+    async def _disk_watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.journal.disk_check_s)
+            await self._check_disk()
+
+    async def _watchdog(self, interval_s: float) -> None:
+        while True:  # runs on the loop: a hung loop stops the pings and systemd restarts us
+            self.notifier.watchdog()
+            await asyncio.sleep(interval_s)
+
+    def _update_status(self) -> None:
+        s = self.state
+        parts = [f"phase={s.phase}"]
+        if s.session is not None:
+            parts.append(f"agent={s.session.agent}")
+        if s.order is not None:
+            parts.append(f"order={s.order.order.order_id}")
+        if s.disk_block:
+            parts.append("orders refused: disk space low")
+        if s.devices_down:
+            parts.append("down=" + ",".join(sorted(s.devices_down)))
+        status = " ".join(parts)
+        if status != self._status:
+            self._status = status
+            self.notifier.status(status)
+
+    def _journal(self) -> Journal:
+        assert self.journal is not None, "journal not open"
+        return self.journal
+
+    async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+
+def release_startup_memory() -> None:
+    """Hand the start-up garbage (module import and file parsing temporaries) back to the OS
+    (glibc's malloc keeps freed heap otherwise): RSS on a 1-2 GB Pi matters."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def run_station(cfg: StationConfig) -> int:
+    """Build the ports and run the daemon until SIGTERM."""
+    ports = load_ports(cfg)
+
+    async def main() -> int:
+        return await Station(cfg, ports).run()
+
+    return asyncio.run(main())
+
+
+__all__ = [
+    "ChainBroken",
+    "FeedResult",
+    "Station",
+    "journal_path",
+    "load_ports",
+    "route_scan",
+    "run_station",
+]

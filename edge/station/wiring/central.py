@@ -1,0 +1,201 @@
+"""Central in the station daemon: the link as a Service and EventSink, the replica as CentralState.
+
+- `LinkService`: runs `edge.link.client.StationLink` on the daemon's loop with its own connection to the
+  journal (the outbox), wakes it after every commit, and reports the link's state as
+  `device_state central` (ok when connected; the `central_offline` signal otherwise). Without its
+  CURVE keys the link cannot start: central is reported offline with the reason and the station
+  packs on, every event kept in the journal.
+- `ReplicaCentral`: badges, orders and the vault inventory from the replica central keeps up to
+  date (`edge.link.replica`); the Rust core's Inventory is rebuilt off the loop when the replica moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from edge._core import Inventory, ScanCoreError
+from edge.common.errors import ConfigError
+from edge.journal import Journal
+from edge.link.client import LinkState, LinkStatus, StationLink, load_link_keys
+from edge.link.replica import Replica, replica_path
+from edge.station.config import StationConfig
+from edge.station.wiring.finished_orders import load_finished, save_finished
+from edge.workflow.ports import Badge, Order, StationHandle
+
+LOG = logging.getLogger(__name__)
+NEVER = datetime.min.replace(tzinfo=UTC)  # ask the replica for expired badges too
+REPLICA_POLL_S = 1.0
+INVENTORY_REBUILD_S = 30.0  # rebuilding a 100,000-package index costs ~0.5 s of CPU
+
+
+def journal_file(cfg: StationConfig) -> Path:
+    return Path(cfg.journal.path or Path(cfg.station.state_dir) / "journal.sqlite3")
+
+
+class LinkService:
+    """edge.workflow.ports.Service + EventSink around the central link (see the module docstring)."""
+
+    def __init__(self, cfg: StationConfig, replica: Replica) -> None:
+        self.cfg = cfg
+        self.replica = replica
+        self.link: StationLink | None = None
+        self._station: StationHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reported: tuple[bool, str] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def wake(self, last_seq: int) -> None:
+        if self.link is not None:
+            self.link.wake()
+
+    async def run(self, station: StationHandle) -> None:
+        self._station, self._loop = station, asyncio.get_running_loop()
+        state_dir = Path(self.cfg.station.state_dir)
+        try:
+            keys = await asyncio.to_thread(
+                load_link_keys, self.cfg.link, self.cfg.station.id, state_dir
+            )
+        except ConfigError as exc:
+            detail = "link not started: " + "; ".join(exc.problems)
+            LOG.error("central link not started", extra={"error": str(exc)})
+            await station.device_state("central", False, detail)
+            await asyncio.get_running_loop().create_future()  # idle until shutdown
+            return
+        journal = await asyncio.to_thread(Journal, journal_file(self.cfg))
+        try:
+            self.link = StationLink(
+                self.cfg.link,
+                self.cfg.station.id,
+                journal,
+                self.replica,
+                on_status=self._on_status,
+                state_dir=state_dir,
+                keys=keys,
+            )
+            await station.device_state("central", False, "connecting")
+            await self.link.run()
+        finally:
+            self.link = None
+            await asyncio.to_thread(journal.close)
+
+    def _on_status(self, status: LinkStatus) -> None:
+        if _stopping():
+            return  # the daemon is shutting down: that "offline" could never reach central
+        ok = status.state is LinkState.CONNECTED
+        detail = "" if ok else f"{status.state}: {status.last_error or status.endpoint}".strip()
+        if self._reported is not None and self._reported[0] == ok:
+            return  # only changes between connected and not
+        self._reported = (ok, detail)
+        if self._loop is None or self._station is None:
+            return
+        station = self._station
+
+        def report() -> None:
+            task = asyncio.get_running_loop().create_task(
+                station.device_state("central", ok, detail)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        self._loop.call_soon_threadsafe(report)
+
+
+class ReplicaCentral:
+    """edge.workflow.ports.CentralState over the replica; also the Service refreshing the inventory."""
+
+    def __init__(self, cfg: StationConfig, replica: Replica) -> None:
+        self.cfg = cfg
+        self.replica = replica
+        self.station_id = cfg.station.id
+        self._inventory = self._build_inventory()
+        self._qseq = replica.last_qseq()
+        self._finished_path = Path(cfg.station.state_dir) / "replica-finished.json"
+        self.finished: dict[str, str] = load_finished(self._finished_path)
+
+    @classmethod
+    def open(cls, cfg: StationConfig) -> ReplicaCentral:
+        path = replica_path(cfg.link.replica_path, Path(cfg.station.state_dir))
+        return cls(cfg, Replica(path))
+
+    def _build_inventory(self) -> Inventory:
+        packages = self.replica.inventory()
+        try:
+            return Inventory.from_json(msgspec.json.encode(packages))
+        except ScanCoreError as exc:
+            LOG.error("replica inventory not usable", extra={"error": str(exc)})
+            return Inventory.from_json(b"[]")
+
+    def inventory(self) -> Inventory:
+        """The index; while it is empty (a fresh station before central's first snapshot was
+        indexed) it is built at once when the replica has moved, so no scan is judged against
+        an empty vault once central's copy is here."""
+        if len(self._inventory) == 0:
+            qseq = self.replica.last_qseq()
+            if qseq != self._qseq:
+                self._inventory, self._qseq = self._build_inventory(), qseq
+        return self._inventory
+
+    def badge(self, code: str) -> Badge | None:
+        found = self.replica.badge(code, NEVER)  # expiry is the workflow's to judge and say
+        if found is None:
+            return None
+        expires = found.expires_at.isoformat() if found.expires_at else None
+        return Badge(code=code, name=found.name, supervisor=found.supervisor, expires_at=expires)
+
+    def order(self, order_id: str) -> Order | None:
+        return _order(self.replica.order(order_id))
+
+    def next_order(self) -> Order | None:
+        for obj in self.replica.orders():
+            if obj.get("station") == self.station_id and obj.get("order_id") not in self.finished:
+                order = _order(obj)
+                if order is not None:
+                    return order
+        return None
+
+    def order_finished(self, order_id: str, status: str) -> None:
+        self.finished[order_id] = status
+        save_finished(self._finished_path, self.finished)
+
+    def inventory_snapshot(self) -> bytes:
+        return msgspec.json.encode(self.replica.inventory())
+
+    async def run(self, station: StationHandle) -> None:
+        """Rebuild the inventory index (off the loop) after the replica moved: at once while it
+        is empty (the first sync), else at most every INVENTORY_REBUILD_S."""
+        loop = asyncio.get_running_loop()
+        last_build = loop.time()
+        while True:
+            await asyncio.sleep(REPLICA_POLL_S)
+            qseq = await asyncio.to_thread(self.replica.last_qseq)
+            due = len(self._inventory) == 0 or loop.time() - last_build >= INVENTORY_REBUILD_S
+            if qseq != self._qseq and due:
+                self._inventory = await asyncio.to_thread(self._build_inventory)
+                self._qseq, last_build = qseq, loop.time()
+
+
+def _order(obj: dict[str, Any] | None) -> Order | None:
+    if obj is None:
+        return None
+    try:
+        return msgspec.convert(obj, Order)
+    except msgspec.ValidationError as exc:
+        LOG.error(
+            "replica order not usable", extra={"order": obj.get("order_id"), "error": str(exc)}
+        )
+        return None
+
+
+def _stopping() -> bool:
+    """True inside a task that is being cancelled (the daemon's stop)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # called outside the loop
+        return False
+    return task is not None and task.cancelling() > 0

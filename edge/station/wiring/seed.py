@@ -1,0 +1,141 @@
+"""Central's state read from files: badges, orders and the vault inventory in `[station] seed_dir`.
+
+For tests, the simulated day and a station run without central. The directory holds:
+
+- `inventory.json`: INVENTORY.json (docs/formats.md), loaded into the Rust core's index once per
+  version of the file and shared by the verifier, the limits and the labels;
+- `orders.json`: ORDERS.json; an order whose `station` is this station's id is assigned to it
+  (taken in file order by "next order"), any order can be loaded by its ticket;
+- `badges.json`: `[{"code": "BADGE-ALICE", "name": "Alice", "supervisor": false,
+  "expires_at": "2027-01-01T00:00:00+00:00"}]` (`expires_at` null or absent = no expiry).
+
+A file is read again when it changes (size or mtime), so a simulator may add orders while the
+station runs; a file that does not parse is logged and the previous version kept. Orders that
+left the station (sealed or cancelled) are remembered in `<state_dir>/seed-finished.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from edge._core import Inventory, ScanCoreError
+from edge.station.config import StationConfig
+from edge.station.wiring.finished_orders import load_finished, save_finished
+from edge.workflow.ports import Badge, Order
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+EMPTY_INVENTORY = b"[]"
+
+
+class _Watched:
+    """One file, parsed again when its (size, mtime) changes."""
+
+    def __init__(self, path: Path | None, parse: Callable[[Path], Any], empty: Any) -> None:
+        self.path = path
+        self.parse = parse
+        self.value = empty
+        self._stamp: tuple[int, int] | None = None
+
+    def get(self) -> Any:
+        if self.path is None:
+            return self.value
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return self.value
+        stamp = (st.st_size, st.st_mtime_ns)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self.value = self.parse(self.path)
+                LOG.info("seed file loaded", extra={"path": str(self.path)})
+            except (OSError, ValueError, ScanCoreError, msgspec.ValidationError) as exc:
+                LOG.error(
+                    "seed file not loaded, previous kept",
+                    extra={"path": str(self.path), "error": str(exc)},
+                )
+        return self.value
+
+
+def _orders(path: Path) -> list[Order]:
+    raw = json.loads(path.read_bytes())
+    if not isinstance(raw, list):
+        raise ValueError("ORDERS.json must be a JSON array")  # noqa: TRY004 - a file problem
+    out = []
+    for i, obj in enumerate(raw):
+        try:
+            out.append(msgspec.convert(obj, Order))
+        except msgspec.ValidationError as exc:
+            LOG.error("order skipped", extra={"path": str(path), "index": i, "error": str(exc)})
+    return out
+
+
+def _badges(path: Path) -> dict[str, Badge]:
+    badges = msgspec.json.decode(path.read_bytes(), type=list[Badge])
+    return {b.code: b for b in badges}
+
+
+def _inventory(path: Path) -> Inventory:
+    return Inventory.from_file(path)
+
+
+class SeedCentral:
+    """edge.workflow.ports.CentralState from the seed files (see the module docstring)."""
+
+    def __init__(self, seed_dir: Path | None, station_id: str, state_dir: Path) -> None:
+        self.seed_dir = seed_dir
+        self.station_id = station_id
+        d = seed_dir
+        self._inventory = _Watched(
+            d / "inventory.json" if d else None, _inventory, Inventory.from_json(EMPTY_INVENTORY)
+        )
+        self._orders = _Watched(d / "orders.json" if d else None, _orders, [])
+        self._badges = _Watched(d / "badges.json" if d else None, _badges, {})
+        self._finished_path = state_dir / "seed-finished.json"
+        self.finished: dict[str, str] = load_finished(self._finished_path)
+
+    @classmethod
+    def from_config(cls, cfg: StationConfig) -> SeedCentral:
+        seed = Path(cfg.station.seed_dir) if cfg.station.seed_dir else None
+        return cls(seed, cfg.station.id, Path(cfg.station.state_dir))
+
+    def inventory(self) -> Inventory:
+        """The current inventory index (the same object until the file changes)."""
+        inv: Inventory = self._inventory.get()
+        return inv
+
+    def badge(self, code: str) -> Badge | None:
+        badges: dict[str, Badge] = self._badges.get()
+        return badges.get(code)
+
+    def order(self, order_id: str) -> Order | None:
+        orders: list[Order] = self._orders.get()
+        return next((o for o in orders if o.order_id == order_id), None)
+
+    def next_order(self) -> Order | None:
+        orders: list[Order] = self._orders.get()
+        return next(
+            (o for o in orders if o.station == self.station_id and o.order_id not in self.finished),
+            None,
+        )
+
+    def order_finished(self, order_id: str, status: str) -> None:
+        self.finished[order_id] = status
+        save_finished(self._finished_path, self.finished)
+
+    def inventory_snapshot(self) -> bytes:
+        path = self._inventory.path
+        if path is None:
+            return EMPTY_INVENTORY
+        try:
+            return path.read_bytes()
+        except OSError:
+            return EMPTY_INVENTORY

@@ -1,0 +1,311 @@
+"""What the pack workflow and the station daemon need from the outside world, as typing.Protocols.
+
+The workflow (edge/workflow/machine.py) is pure: it calls only the *decision* ports (Verifier, LimitChecker,
+WeighRule, CentralState lookups), which must be deterministic and free of I/O from its point of view.
+The daemon (edge/station/daemon.py) owns the *device* ports (LabelPrinter, Indicator, Scale, EventSink) and
+runs them off the workflow's effects. Real implementations (the Rust core, the drivers, the central
+link) plug in through `StationPorts`; tests plug in small stand-ins.
+
+All weights are integer milligrams; times are ISO 8601 strings with an offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import msgspec
+
+# Semantic indicator signals: one definition, the driver's (it maps them to LEDs and beeps).
+from drivers.indicator.base import Signal as Signal  # noqa: PLC0414 (re-export for mypy)
+
+# -- value types that cross the ports (docs/formats.md ORDER.json) ------------------------------
+
+
+class Customer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    id: str
+    name: str = ""
+    class_: str = msgspec.field(default="adult", name="class")
+
+
+class OrderLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    line: int
+    uid: str | None = None
+    sku: str | None = None
+    batch: str | None = None
+    quantity: int = 1
+    weigh: bool = False
+    labelled_weight_mg: int | None = None
+
+
+class Order(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    """One order to pack, as central (or the POS) gives it: docs/formats.md ORDER.json."""
+
+    order_id: str
+    channel: Literal["pickup", "delivery"]
+    customer: Customer
+    lines: list[OrderLine]
+    placed_at: str = ""
+    prior: list[dict[str, object]] = msgspec.field(default_factory=list)
+    station: str | None = None
+
+    def line_of(self, number: int) -> OrderLine | None:
+        return next((ln for ln in self.lines if ln.line == number), None)
+
+
+class Pick(msgspec.Struct, frozen=True, kw_only=True):
+    """A package accepted into the bag for an order line (net_mg once weighed)."""
+
+    line: int
+    uid: str
+    raw: str
+    net_mg: int | None = None
+
+
+VerdictName = Literal[
+    "match",
+    "duplicate",
+    "wrong_batch",
+    "not_in_order",
+    "unknown",
+    "near_miss",
+    "on_hold",
+    "expired",
+    "not_tested",
+    "fifo",
+    "malformed",
+]
+
+
+class ScanVerdict(msgspec.Struct, frozen=True, kw_only=True):
+    """The Rust core's answer for one package scan against an order.
+
+    `line` is the order line the package fills (for `match` and `fifo`); `uid` the package the scan
+    identified (None when it names none: `unknown`, `malformed`, `near_miss`); `reason` one sentence
+    for the technician's slip; `candidates` the UIDs a near miss may have meant.
+    """
+
+    verdict: VerdictName
+    reason: str
+    line: int | None = None
+    uid: str | None = None
+    candidates: list[str] = msgspec.field(default_factory=list)
+
+
+class LimitBucket(msgspec.Struct, frozen=True, kw_only=True):
+    """One limit bucket: what the cart (plus prior purchases) uses against the allowance."""
+
+    name: str
+    used: int
+    limit: int
+    unit: str  # "mg", "mg_thc", "ml", "each"
+
+
+class LimitResult(msgspec.Struct, frozen=True, kw_only=True):
+    allowed: bool
+    reason: str = ""
+    buckets: list[LimitBucket] = msgspec.field(default_factory=list)
+
+
+class WeighResult(msgspec.Struct, frozen=True, kw_only=True):
+    """`code` names a refusal that is neither short nor over weight (e.g. `coarse_scale`)."""
+
+    ok: bool
+    reason: str
+    min_mg: int
+    max_mg: int
+    code: str = ""
+
+
+class ScaleReading(msgspec.Struct, frozen=True, kw_only=True):
+    """A captured stable net weight and the scale division it was read with (mg)."""
+
+    net_mg: int
+    division_mg: int = 0
+
+
+class Badge(msgspec.Struct, frozen=True, kw_only=True):
+    """A badge central allows on this station; `expires_at` None = no expiry."""
+
+    code: str
+    name: str = ""
+    supervisor: bool = False
+    expires_at: str | None = None
+
+
+class HaltInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """Why an order stopped; printed on the discrepancy slip and journalled with the halt."""
+
+    code: str  # a verdict name, or over_limit / short_weight / over_weight / seal_mismatch
+    reason: str
+    raw: str = ""
+    uid: str | None = None
+    line: int | None = None
+    candidates: list[str] = msgspec.field(default_factory=list)
+
+
+class LabelJob(msgspec.Struct, frozen=True, kw_only=True):
+    """The exit label of a packed order."""
+
+    job_id: str
+    order: Order
+    picks: list[Pick]
+    agent: str
+    at: str = ""  # when the order was first sent to print: every reprint is the same label
+
+
+class SlipJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A discrepancy slip for a halted order."""
+
+    job_id: str
+    order_id: str
+    agent: str
+    halt: HaltInfo
+    at: str = ""  # when the order halted
+
+
+PrintJob = LabelJob | SlipJob
+
+
+class PrintOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """How a print job ended; `seal_code` is the QR code on an exit label (None for slips)."""
+
+    job_id: str
+    ok: bool
+    reason: str = ""
+    seal_code: str | None = None
+
+
+# -- decision ports: called by the pure workflow -------------------------------------------------
+
+
+class Verifier(Protocol):
+    """Order + scan -> verdict (the Rust core's order session).
+
+    Stateless as seen from the workflow: `accepted` is every pick accepted so far, so an
+    implementation that keeps a per-order session restores it from `accepted` after a restart.
+    """
+
+    def check(self, order: Order, accepted: Sequence[Pick], raw: str, at: str) -> ScanVerdict:
+        """The verdict for scanning `raw` at time `at` while packing `order`."""
+        ...
+
+
+class LimitChecker(Protocol):
+    def check(self, order: Order, picks: Sequence[Pick], at: str) -> LimitResult:
+        """Whether the customer may buy `picks` (plus `order.prior`) at `at`."""
+        ...
+
+
+class WeighRule(Protocol):
+    def judge(self, line: OrderLine, net_mg: int, division_mg: int = 0) -> WeighResult:
+        """Whether a weighed-out line's net weight, read on a scale of `division_mg` steps
+        (0 = not known), is acceptable against its labelled weight."""
+        ...
+
+
+class CentralState(Protocol):
+    """Central's view as last synchronised: who may log in, and which orders to pack."""
+
+    def badge(self, code: str) -> Badge | None:
+        """The allowed badge with this code, or None when central does not allow it."""
+        ...
+
+    def order(self, order_id: str) -> Order | None:
+        """An order known to this station (from its queue or central's order book)."""
+        ...
+
+    def next_order(self) -> Order | None:
+        """The next order central assigned to this station that is not yet packed."""
+        ...
+
+    def order_finished(self, order_id: str, status: str) -> None:
+        """The order left this station (sealed or cancelled): drop it from the local queue.
+
+        Called by the daemon after the `order_status` event is committed; the central link
+        learns the status itself from that event."""
+        ...
+
+    def inventory_snapshot(self) -> bytes:
+        """The vault inventory snapshot (INVENTORY.json bytes) the Verifier checks against."""
+        ...
+
+
+# -- device ports: driven by the daemon ----------------------------------------------------------
+
+
+class LabelPrinter(Protocol):
+    async def submit(self, job: PrintJob) -> PrintOutcome:
+        """Print one job to completion (or failure) and report it; paper-out, cover open or no
+        answer are an outcome with ok=False and a reason, not an exception. For a LabelJob the
+        outcome's `seal_code` is the code in the printed label's QR (`seal_code_for(label)`):
+        the workflow seals the order only when that exact code is scanned."""
+        ...
+
+
+class Indicator(Protocol):
+    def signal(self, signal: Signal, detail: str = "") -> None:
+        """Show a signal; must return at once (the driver animates it in the background)."""
+        ...
+
+
+class Scale(Protocol):
+    async def weigh(self) -> ScaleReading:
+        """One stable net reading; raises edge.common.errors.DeviceError on no reading."""
+        ...
+
+
+class ScanDecoder(Protocol):
+    """Turns injected text into scans through the real scanner decoder (the inject channel)."""
+
+    def decode(self, text: str, device: str) -> list[tuple[str, str | None]]:
+        """The (text, AIM id) of each whole scan the decoder made of `text` typed on `device`;
+        ValueError when it cannot be typed or the decoder discarded it."""
+        ...
+
+
+class EventSink(Protocol):
+    def wake(self, last_seq: int) -> None:
+        """New journal events up to `last_seq` are committed: send them (the central link)."""
+        ...
+
+
+class StationHandle(Protocol):
+    """What a service may tell the daemon; each call returns once the input is committed."""
+
+    async def feed_scan(self, raw: str, device: str = "", aim_id: str | None = None) -> object:
+        """A decoded scan from a scanner (classified by the [scan] patterns)."""
+        ...
+
+    async def device_state(self, device: str, ok: bool, detail: str = "") -> object:
+        """A device (scanner, scale, printer, indicator) or central went away or came back."""
+        ...
+
+    async def next_order(self) -> object:
+        """Take the next order central assigned to this station."""
+        ...
+
+
+class Service(Protocol):
+    """A long-running part of the station on its loop: a scanner reader, the central link."""
+
+    async def run(self, station: StationHandle) -> None:
+        """Run until cancelled (at shutdown). Started before READY; must not block the loop."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class StationPorts:
+    """Everything the daemon wires in. `scale` None: weights arrive by injection only."""
+
+    verifier: Verifier
+    limits: LimitChecker
+    weigh_rule: WeighRule
+    central: CentralState
+    printer: LabelPrinter
+    indicator: Indicator
+    sink: EventSink
+    scale: Scale | None = None
+    services: list[Service] = field(default_factory=list)
+    scan_decoder: ScanDecoder | None = None  # None: injected scans skip the key decoder

@@ -1,0 +1,49 @@
+"""The install guide and the deploy README section name files and options that exist."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from edge.cli import build_parser
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = [REPO / "docs/install.md", REPO / "README.md"]
+
+
+def deploy_section() -> str:
+    """The README's section on running on a Raspberry Pi (up to the next top-level section)."""
+    text = (REPO / "README.md").read_text()
+    start = text.index("\n## Running on a Raspberry Pi")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+def test_every_repository_file_the_docs_name_exists(doc: Path) -> None:
+    named = set(
+        re.findall(
+            r"\b((?:systemd|config/udev)/[\w.-]+\.(?:service|sysusers|rules))", doc.read_text()
+        )
+    )
+    assert named, "the doc names no shipped file"
+    assert sorted(p for p in named if not (REPO / p).is_file()) == []
+
+
+def test_the_doctor_options_in_the_readme_exist() -> None:
+    text = deploy_section()
+    documented = set(re.findall(r"^\| `(--[a-z-]+)", text, re.MULTILINE))
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    sub = commands.choices["doctor"]
+    actual = {opt for action in sub._actions for opt in action.option_strings} - {"-h", "--help"}
+    assert documented == actual
+
+
+def test_the_guide_installs_every_shipped_deployment_file() -> None:
+    guide = (REPO / "docs/install.md").read_text()
+    shipped = [p.relative_to(REPO).as_posix() for p in (REPO / "systemd").iterdir()]
+    shipped += [p.relative_to(REPO).as_posix() for p in (REPO / "config/udev").iterdir()]
+    assert [p for p in shipped if p not in guide] == []

@@ -1,0 +1,139 @@
+"""Discrepancy slips and the asyncio print API the station daemon calls."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from drivers.printer.service import PrinterService, PrinterSettings
+from drivers.printer.session import Timeouts
+from drivers.printer.sim import SimPrinter
+from drivers.printer.spool import JobState
+from drivers.printer.transport import parse_target
+from edge.cli import run
+from edge.common.errors import ExitCode
+from edge.label.content import HaltSlip, seal_code_for, short_uid
+from edge.label.jobs import label_job_id, print_label, print_slip
+from edge.label.layout import layout_slip
+from edge.label.preview import render_document
+from tests.support.printer import sample_label
+
+UID = "1A4060300002C9B000010128"
+SLIP = HaltSlip(
+    order_id="1042",
+    code="wrong_batch",
+    what_happened=f"Scanned {short_uid(UID)}: order 1042 line 2 needs batch B-2291; this package "
+    "is batch B-2290.",
+    what_to_do=("Put it back.", "Scan the package from batch B-2291."),
+    scanned=UID,
+    order_line=2,
+    station_id="station-07",
+    agent_id="A-17",
+    at="2026-11-22T14:07:00-06:00",
+    timezone="America/Chicago",
+)
+
+
+@pytest.mark.parametrize("width", [58, 80])
+def test_slip_says_what_went_wrong_and_what_to_do(width: int) -> None:
+    doc = layout_slip(SLIP, width)  # type: ignore[arg-type]
+    rendered = render_document(doc)
+    text = " ".join(" ".join(rendered.lines).split())
+    assert "STOP - ORDER HALTED" in text
+    assert "Order 1042 line 2" in text and "Reason: wrong_batch" in text
+    assert (
+        "What happened: Scanned 1A4...0128: order 1042 line 2 needs batch B-2291; this package "
+        "is batch B-2290." in text
+    )
+    assert "What to do: 1. Put it back. 2. Scan the package from batch B-2291." in text
+    assert "A supervisor badge clears this." in text
+    assert f"Scanned: {UID}" in text
+    assert "2026-11-22 14:07 CST Station station-07 Agent A-17" in text
+    assert all(len(line) <= (32 if width == 58 else 48) for line in rendered.lines)
+    assert rendered.qr_boxes == []
+
+
+def test_daemon_api_prints_label_and_slip_once_each(tmp_path: Path) -> None:
+    label = sample_label(tmp_path)
+
+    async def scenario(sim: SimPrinter) -> None:
+        settings = PrinterSettings(
+            parse_target(sim.target), 80, Timeouts(1.0, 0.2, 1.0), retry_s=0.05
+        )
+        svc = PrinterService(settings, tmp_path / "spool.sqlite3")
+        await svc.start()
+        slip = await print_slip(svc, SLIP, width_mm=80)
+        first = await print_label(svc, label, width_mm=80)
+        assert first.job_id == label_job_id(label) == f"label-{seal_code_for(label)}"
+        again = await print_label(svc, label, width_mm=80)  # a retried call: same job
+        assert again.seq == first.seq
+        for job_id in (slip.job_id, first.job_id):
+            assert (await svc.wait_printed(job_id, 5)).state is JobState.PRINTED
+        reprint = await print_label(svc, label, width_mm=80, reprint=1)  # deliberate
+        await svc.wait_printed(reprint.job_id, 5)
+        await svc.stop()
+
+    with SimPrinter() as sim:
+        asyncio.run(scenario(sim))
+        jobs = sim.wait_for_jobs(3)
+        assert [j.decoded.lines[0] for j in jobs] == [
+            "STOP - ORDER HALTED",
+            *["Green Leaf Dispensary"] * 2,
+        ]
+        assert jobs[1].decoded.qr_payloads == [seal_code_for(label)]
+
+
+def test_slip_command_previews_and_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slip_path = tmp_path / "slip.json"
+    slip_path.write_bytes(msgspec.json.encode(SLIP))
+    out = tmp_path / "slip.png"
+    with SimPrinter() as sim:
+        code = run(
+            [
+                "label",
+                "slip",
+                str(slip_path),
+                "--out",
+                str(out),
+                "--printer",
+                sim.target,
+                "--width",
+                "58",
+            ]
+        )
+        assert code == ExitCode.OK
+        (job,) = sim.wait_for_jobs(1)
+    assert out.exists()
+    assert "A supervisor badge clears this." in " ".join(job.decoded.lines)
+    assert all(len(line) <= 32 for line in job.decoded.lines)
+    slip_path.write_text('{"order_id": "1042"}')
+    assert run(["label", "slip", str(slip_path), "--out", str(out)]) == ExitCode.USAGE
+    assert "not a valid SLIP.json" in capsys.readouterr().err
+    assert run(["label", "slip", str(slip_path)]) == ExitCode.USAGE
+
+
+def test_queue_command_lists_waiting_jobs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from drivers.printer.spool import Spool
+    from tests.support.printer import write_station_toml
+
+    cfg = write_station_toml(tmp_path)
+    assert run(["label", "queue", "--config", str(cfg)]) == ExitCode.OK
+    assert "no spool" in capsys.readouterr().out
+    spool = Spool(tmp_path / "state" / "print-spool.sqlite3")
+    spool.add("label-SEAL-1042-0123456789ABCDEF", "label", "label 1042", b"x")
+    spool.mark_attempt("label-SEAL-1042-0123456789ABCDEF")
+    spool.mark_failed("label-SEAL-1042-0123456789ABCDEF", "The printer is out of paper.")
+    spool.add("slip-1042-ab", "slip", "", b"y")
+    spool.mark_printed("slip-1042-ab")
+    spool.close()
+    assert run(["label", "queue", "--config", str(cfg)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "label-SEAL-1042-0123456789ABCDEF  label  queued  attempts=1" in out
+    assert "out of paper" in out and "slip-1042-ab" not in out and "1 job(s) waiting" in out

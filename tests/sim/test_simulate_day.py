@@ -1,0 +1,165 @@
+"""The simulated pack day end to end: `packstation simulate` as a user runs it, checked against the
+records it leaves (the station's journal, central's SQLite store, the label PNGs)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from edge.journal import Journal
+from edge.sim import data as simdata
+
+ORDERS = 12  # the smallest day that still has every incident
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    out = tmp_path_factory.mktemp("sim") / "run"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge",
+            "simulate",
+            "--orders",
+            str(ORDERS),
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    return out, proc
+
+
+def test_the_day_succeeds_and_prints_its_summary(
+    day: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    _, proc = day
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "All invariants hold." in proc.stdout
+    assert f"{ORDERS}/{ORDERS} orders" in proc.stderr  # the progress bar reached the end
+    for name in ("labels (PNG)", "journal", "central export"):
+        assert name in proc.stdout
+
+
+def test_summary_matches_the_journal(day: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = day
+    summary = json.loads((out / "summary.json").read_text())
+    journal = Journal(out / "station" / "journal.sqlite3", readonly=True)
+    try:
+        verified = journal.verify()
+        events = list(journal.iter_events())
+    finally:
+        journal.close()
+    assert verified.ok and verified.checked == len(events) == summary["station_events"]
+    types = Counter(e.type for e in events)
+    statuses = Counter(e.fields()["status"] for e in events if e.type == "order_status")
+    halts = Counter(e.fields()["code"] for e in events if e.type == "halt")
+    assert summary["sealed"] == statuses["ready_for_pickup"] + statuses["out_for_delivery"]
+    assert summary["cancelled"] == statuses["cancelled"] == 1  # the over-limit order
+    assert summary["sealed"] + summary["cancelled"] == ORDERS
+    assert summary["halts"] == dict(halts)
+    # every mistake of the day was caught by the station, under its own code
+    for code in ("wrong_batch", "near_miss", "expired", "over_limit", "short_weight", "duplicate"):
+        assert halts[code] >= 1, (code, dict(halts))
+    assert summary["labels_printed"] == types["label_printed"] >= summary["sealed"]
+    assert summary["chain_ok"] is True
+    # orders come in by ticket and from the station's queue (badging again)
+    sources = Counter(e.fields()["source"] for e in events if e.type == "order_loaded")
+    assert sources["ticket"] >= 1 and sources["queue"] >= 1
+    assert sum(sources.values()) == ORDERS
+
+
+def test_central_stored_every_event_once(
+    day: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = day
+    summary = json.loads((out / "summary.json").read_text())
+    journal = Journal(out / "station" / "journal.sqlite3", readonly=True)
+    try:
+        events = list(journal.iter_events())
+    finally:
+        journal.close()
+    # the day's events; stopping the daemon may add the link's own "central offline" afterwards
+    day_end = summary["drained_seq"]
+    assert all(
+        e.type == "device_state" and e.fields()["device"] == "central" for e in events[day_end:]
+    )
+    station = [(e.seq, e.hash) for e in events[:day_end]]
+    conn = sqlite3.connect(f"file:{out / 'central' / 'central.sqlite3'}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT seq, hash FROM events WHERE station_id = 'station-01' ORDER BY seq"
+        ).fetchall()
+    finally:
+        conn.close()
+    central = [
+        (int(seq), bytes(h) if not isinstance(h, str) else bytes.fromhex(h)) for seq, h in rows
+    ]
+    assert central == station
+    assert summary["central_events"] == len(station) == day_end > 0
+    assert summary["station_events"] == len(events)
+    assert summary["central_restarts"] == 1  # central went down mid-day and came back
+    exported = (out / "central-export.jsonl").read_text().splitlines()
+    assert len(
+        [line for line in exported if json.loads(line)["station_id"] == "station-01"]
+    ) == len(station)
+
+
+def test_every_label_and_slip_is_a_png(day: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = day
+    summary = json.loads((out / "summary.json").read_text())
+    pngs = sorted((out / "labels").glob("*.png"))
+    assert len(pngs) == summary["printer_jobs"] >= summary["labels_printed"] + 1  # + slips
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_a_second_run_replaces_its_own_output_but_not_other_directories(tmp_path: Path) -> None:
+    other = tmp_path / "precious"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge", "simulate", "--orders", "1", "--out", str(other)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "not the output of an earlier" in proc.stderr
+    assert (other / "notes.txt").read_text() == "keep me"
+
+
+def test_generated_day_has_every_incident_and_stays_in_limits_otherwise() -> None:
+    now = datetime(2026, 11, 22, 15, 0, tzinfo=ZoneInfo("America/Chicago"))
+    for seed in range(20):
+        rng = random.Random(seed)
+        n = ORDERS if seed % 2 else 150  # a big day has neighbouring tags on the shelf
+        vault = simdata.generate_vault(rng, now.date(), per_batch=max(12, n // 2 + 2))
+        plan = simdata.generate_day(rng, vault, now, n)
+        assert sorted(p.incident for p in plan if p.incident) == sorted(simdata.INCIDENTS)
+        labels = [pick for p in plan for pick in p.picks.values()]
+        assert len(labels) == len(set(labels))  # a package goes into one bag only
+        for p in plan:
+            assert set(p.picks) == {line["line"] for line in p.order["lines"]}
+            if p.incident in ("wrong_batch", "typo_tag", "expired", "duplicate_scan"):
+                assert p.wrong is not None
+            if p.incident == "typo_tag":  # a transposition that names no package at all
+                assert p.wrong is not None
+                assert p.wrong not in {pkg["Label"] for pkg in vault.packages}
+                assert sorted(p.wrong) == sorted(p.picks[1])
+                assert sum(a != b for a, b in zip(p.wrong, p.picks[1], strict=True)) == 2

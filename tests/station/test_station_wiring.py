@@ -1,0 +1,129 @@
+"""The built-in ports in-process: seed files, the Rust-core verifier session, limits, labels."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from edge.label.content import seal_code_for
+from edge.station.config import StationConfig, StationSection
+from edge.station.wiring import CoreVerifier, EngineLimits, SpoolPrinter
+from edge.station.wiring.seed import SeedCentral
+from edge.workflow.ports import LabelJob, Order, Pick
+from tests.support.station import tag, write_seed
+
+NOW = datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def config(tmp: Path) -> StationConfig:
+    write_seed(tmp / "seed")
+    return StationConfig(station=StationSection(state_dir=str(tmp), seed_dir=str(tmp / "seed")))
+
+
+def test_seed_files_give_badges_orders_queue_and_inventory(tmp_path: Path) -> None:
+    central = SeedCentral.from_config(config(tmp_path))
+    assert central.badge("BADGE-BOSS") is not None and central.badge("BADGE-BOSS").supervisor
+    assert central.badge("BADGE-NOBODY") is None
+    assert central.order("1042") is not None and central.order("9999") is None
+    next_order = central.next_order()
+    assert next_order is not None and next_order.order_id == "2001"  # the one assigned to us
+    assert tag(1) in central.inventory() and len(central.inventory()) == 7
+    central.order_finished("2001", "out_for_delivery")
+    assert central.next_order() is None
+    again = SeedCentral.from_config(config(tmp_path))  # remembered across restarts
+    assert again.next_order() is None
+
+
+def test_seed_files_are_reread_when_they_change_and_a_bad_one_keeps_the_last(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path)
+    central = SeedCentral.from_config(cfg)
+    inventory = central.inventory()
+    assert central.inventory() is inventory  # one index per file version
+    orders = tmp_path / "seed/orders.json"
+    new = [
+        *json.loads(orders.read_text()),
+        {
+            "order_id": "5001",
+            "channel": "pickup",
+            "station": "station-01",
+            "customer": {"id": "C-5", "name": "Ed"},
+            "lines": [{"line": 1, "uid": tag(2)}],
+        },
+    ]
+    central.order_finished("2001", "out_for_delivery")
+    orders.write_text(json.dumps(new))
+    os.utime(orders, ns=(1, 1))
+    next_order = central.next_order()
+    assert next_order is not None and next_order.order_id == "5001"
+    (tmp_path / "seed/inventory.json").write_text('[{"Label": "x"')  # truncated
+    assert central.inventory() is inventory
+
+
+def test_no_seed_dir_is_an_empty_central(tmp_path: Path) -> None:
+    central = SeedCentral(None, "station-01", tmp_path)
+    assert central.badge("BADGE-ALICE") is None and central.next_order() is None
+    assert len(central.inventory()) == 0 and central.inventory_snapshot() == b"[]"
+
+
+def _order(central: SeedCentral, order_id: str) -> Order:
+    order = central.order(order_id)
+    assert order is not None
+    return order
+
+
+def test_verifier_session_follows_the_workflows_accepted_picks(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    central = SeedCentral.from_config(cfg)
+    verifier = CoreVerifier(cfg, central.inventory)
+    order = _order(central, "1042")
+    first = verifier.check(order, [], tag(1), NOW)
+    assert first.verdict == "match" and first.line == 1 and first.uid == tag(1)
+    # the workflow did not keep it (e.g. the commit failed): the session is rebuilt without it
+    assert verifier.check(order, [], tag(1), NOW).verdict == "match"
+    picked = [Pick(line=1, uid=tag(1), raw=tag(1))]
+    assert verifier.check(order, picked, tag(1), NOW).verdict == "duplicate"
+    # a fresh verifier (a restart) restores the picks from the journalled state
+    assert CoreVerifier(cfg, central.inventory).check(order, picked, tag(1), NOW).verdict == (
+        "duplicate"
+    )
+    assert verifier.check(order, picked, "garbage", NOW).verdict == "malformed"
+
+
+def test_limits_count_prior_purchases_and_name_the_bucket(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    central = SeedCentral.from_config(cfg)
+    limits = EngineLimits(cfg, central.inventory)
+    picks = [Pick(line=1, uid=tag(4), raw=tag(4))]
+    over = limits.check(_order(central, "3001"), picks, NOW)
+    assert not over.allowed and over.reason
+    bucket = next(b for b in over.buckets if b.name == "cannabis-infused products")
+    assert bucket.used == 600 and bucket.limit == 500
+    assert limits.check(_order(central, "2001"), picks, NOW).allowed
+    odd = msgspec.structs.replace(
+        _order(central, "2001"),
+        customer=msgspec.convert(
+            {"id": "C", "class": "martian"}, type(_order(central, "2001").customer)
+        ),
+    )
+    refused = limits.check(odd, picks, NOW)
+    assert not refused.allowed and "cannot be checked" in refused.reason
+
+
+def test_a_reprinted_label_is_the_same_label(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    central = SeedCentral.from_config(cfg)
+    printer = SpoolPrinter(cfg, central.inventory)
+    order = _order(central, "2001")
+    picks = [Pick(line=1, uid=tag(4), raw=tag(4))]
+    first = LabelJob(job_id="2001-label-1", order=order, picks=picks, agent="A", at=NOW)
+    second = msgspec.structs.replace(first, job_id="2001-label-2")
+    label = printer._label(first)
+    assert seal_code_for(label) == seal_code_for(printer._label(second))
+    assert label.items[0].uid == tag(4) and label.customer_name == "Bo K."
+    assert seal_code_for(label).startswith("SEAL-2001-")
