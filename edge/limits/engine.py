@@ -280,15 +280,15 @@ def _reason(
     allowed: bool,
     version: str,
     buckets: Sequence[BucketResult],
-    crossing: tuple[int, str] | None,
+    crossing: _core.Crossing | None,
 ) -> str:
     who = f"{cart.jurisdiction} {cart.customer_class}"
     if allowed:
         return f"Within the {who} purchase limits (rules in force from {version})."
-    over = next((b for b in buckets if crossing and b.name == crossing[1]), None)
+    over = next((b for b in buckets if crossing and b.name == crossing.bucket), None)
     if crossing is None or over is None:  # cannot happen: an over bucket has a crossing line
         return f"Over the {who} purchase limits (rules in force from {version})."
-    index = crossing[0]
+    index = crossing.line
     excess = over.remaining_display.removeprefix("-")
     return (
         f"Cart line {index + 1} ({cart.lines[index].category}) goes over the {who} limit "
@@ -322,7 +322,7 @@ class LimitEngine:
         return self._load(code)[0]
 
     def compiled(self, code: str) -> _core.LimitRules:
-        """The core's compiled rules of `code` (for callers that prepare tuples themselves)."""
+        """The core's compiled rules of `code` (for callers that prepare line tuples themselves)."""
         return self._load(code)[1]
 
     def _load(self, code: str) -> tuple[JurisdictionRules, _core.LimitRules]:
@@ -380,36 +380,26 @@ class LimitEngine:
     def _verdict(cart: Cart, raw: _core.LimitResult) -> LimitVerdict:
         buckets = tuple(
             BucketResult(
-                name,
-                unit,
-                _window_words(kind, days),
-                Fraction(*cap),
-                Fraction(*prior_used),
-                Fraction(*cart_used),
-                Fraction(*remaining),
-                over,
-                cap_display,
-                remaining_display,
+                b.name,
+                b.unit,
+                _window_words(b.window, b.window_days),
+                Fraction(*b.cap),
+                Fraction(*b.prior_used),
+                Fraction(*b.cart_used),
+                Fraction(*b.remaining),
+                b.over,
+                b.cap_display,
+                b.remaining_display,
             )
-            for (
-                name,
-                unit,
-                kind,
-                days,
-                cap,
-                prior_used,
-                cart_used,
-                remaining,
-                over,
-                cap_display,
-                remaining_display,
-            ) in raw.buckets
+            for b in raw.buckets
             # A "not sold" category's zero cap is reported only when the cart touches it.
-            if cap[0] or cart_used[0] or prior_used[0]
+            if b.cap[0] or b.cart_used[0] or b.prior_used[0]
         )
         max_more = tuple(
-            MaxMore(category, measure, amount, _UNIT_OF_MEASURE.get(measure, "units"), display)
-            for category, measure, amount, display in raw.max_more
+            MaxMore(
+                m.category, m.measure, m.amount, _UNIT_OF_MEASURE.get(m.measure, "units"), m.display
+            )
+            for m in raw.max_more
         )
         crossing, allowed = raw.crossing, raw.allowed
         return LimitVerdict(
@@ -419,8 +409,8 @@ class LimitEngine:
             cart.at,
             raw.version,
             buckets,
-            crossing[0] if crossing else None,
-            crossing[1] if crossing else None,
+            crossing.line if crossing else None,
+            crossing.bucket if crossing else None,
             max_more,
             _reason(cart, allowed, raw.version, buckets, crossing),
         )
