@@ -1,9 +1,9 @@
 //! PyO3 wrappers for the limits API (`crate::limits`), typed in edge/_core.pyi.
 //!
-//! The rule model goes in as keyword-built frozen classes (`LimitRuleVersion` > `LimitRuleClass` >
-//! `LimitRuleBucket` > `LimitRuleMember`), checked once when `LimitRules` compiles it. A verdict comes
-//! out as frozen classes (`LimitResult` with `BucketUse`, `MaxMore`, `Crossing`) whose parts
-//! are converted only when read. Cart lines stay flat tuples: 70 of them cross per check, and a
+//! The rule model goes in as keyword-built frozen classes (`LimitRuleVersion` >
+//! `LimitRuleClass` > `LimitRuleBucket` > `LimitRuleMember`), checked once when `LimitRules`
+//! compiles it. A verdict comes out as frozen classes (`LimitResult` with `BucketUse`, `MaxMore`,
+//! `Crossing`) whose parts are converted only when read. Cart lines stay flat tuples: 70 of them cross per check, and a
 //! tuple is the cheapest shape to build in Python and to read here. Exact values cross as
 //! `(numerator, denominator)` int pairs or as `fractions.Fraction`, never as floats.
 
