@@ -389,7 +389,7 @@ class OrderCheck:
     ) -> OrderCheck:
         """Start a session. `today` is YYYY-MM-DD (expiry); fifo is "warn", "refuse" or "off";
         lines' `picked` UIDs are restored as earlier matches. OrderFormatError for a bad order,
-        RestoreError for bad `picked`, ValueError for bad options."""
+        RestoreError for bad `picked`, CoreError for bad options."""
     def scan(self, raw: str) -> Verdict:
         """Judge one raw scan; an accepted one counts toward its line. Never raises."""
     def replay(self, scans: Sequence[str]) -> list[Verdict]:

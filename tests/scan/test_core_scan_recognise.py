@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge._core import Recogniser, TagPatternError, retail_id_url
+from edge._core import CoreError, Inventory, Recogniser, TagPatternError, retail_id_url
 
 TAG = "1A4060300002C9B000012345"
 
@@ -85,3 +85,10 @@ def test_tag_patterns_come_from_config() -> None:
     assert only_1a4.recognise(TAG).kind == "metrc_tag"
     with pytest.raises(TagPatternError, match=r"\^1A4\[0-9"):
         Recogniser(["^1A4[0-9"])
+
+
+def test_bad_options_raise_core_error() -> None:
+    with pytest.raises(CoreError, match="24-hex-digit package id"):
+        retail_id_url("XYZ", 1)
+    with pytest.raises(CoreError, match=r"max_distance must be 0\.\.4"):
+        Inventory.from_json(b"[]").near(TAG, 9)
