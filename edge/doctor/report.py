@@ -17,8 +17,7 @@ from typing import Any
 
 from edge.common.errors import ConfigError, ExitCode
 from edge.doctor import probes
-from edge.link.client import key_files
-from edge.station.config import StationConfig, load_station_config
+from edge.station.config import StationConfig, StationPaths, load_station_config
 
 DEFAULT_CONFIG = Path("/etc/packstation/station.toml")
 CONFIG_FIX = (
@@ -56,8 +55,8 @@ class LinkKeys:
 
     @classmethod
     def of(cls, config: StationConfig) -> LinkKeys:
-        secret, server = key_files(config.link, config.station.id, Path(config.station.state_dir))
-        return cls(secret_key=str(secret), server_key=str(server))
+        paths = StationPaths.of(config)
+        return cls(secret_key=str(paths.secret_key), server_key=str(paths.server_key))
 
 
 @dataclass(frozen=True)
@@ -108,9 +107,7 @@ class Context:
         """The journal file as a real path under the root ([journal] path, else state_dir)."""
         if self.config is None:
             return None
-        configured = self.config.journal.path
-        path = configured or f"{self.config.station.state_dir}/journal.sqlite3"
-        return self.root(path)
+        return self.root(StationPaths.of(self.config).journal)
 
 
 Check = Callable[[Context], Iterable[Finding]]

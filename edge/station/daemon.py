@@ -29,7 +29,7 @@ from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
 from edge.journal import Journal, JournalError
 from edge.scan.classify import AgentBadge, Classifier, OrderTicket, SealCode
-from edge.station.config import StationConfig
+from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
 from edge.station.inject import InjectServer
 from edge.workflow.machine import Workflow
@@ -78,10 +78,6 @@ class FeedResult(msgspec.Struct, frozen=True, kw_only=True):
     signals: list[tuple[str, str]]
 
 
-def journal_path(cfg: StationConfig) -> Path:
-    return Path(cfg.journal.path or Path(cfg.station.state_dir) / "journal.sqlite3")
-
-
 def load_ports(cfg: StationConfig) -> StationPorts:
     """Build the ports named by [station] ports ("module:function" taking the config)."""
     spec = cfg.station.ports or "edge.station.wiring:build_ports"
@@ -119,6 +115,7 @@ class Station:
 
     def __init__(self, cfg: StationConfig, ports: StationPorts, notifier: Notifier | None = None):
         self.cfg = cfg
+        self.paths = StationPaths.of(cfg)
         self.ports = ports
         self.notifier = notifier or Notifier()
         self.classifier = Classifier(cfg.scan)
@@ -242,7 +239,7 @@ class Station:
 
     async def start(self) -> None:
         """Open and verify the journal, restore the workflow and resume it."""
-        path = journal_path(self.cfg)
+        path = self.paths.journal
         self.journal = await self._in_writer(Journal, path)
         result = await self._in_writer(self.journal.verify)
         if not result.ok:
@@ -322,7 +319,7 @@ class Station:
 
     async def _check_disk(self) -> None:
         guard = DiskGuard(
-            journal_path(self.cfg).parent,
+            self.paths.journal.parent,
             min_free_mb=self.cfg.journal.min_free_mb,
             min_free_percent=self.cfg.journal.min_free_percent,
         )
@@ -389,7 +386,6 @@ __all__ = [
     "ChainBroken",
     "FeedResult",
     "Station",
-    "journal_path",
     "load_ports",
     "route_scan",
     "run_station",

@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -39,7 +38,6 @@ from drivers.printer.service import (
     PrinterEvent,
     PrinterService,
     settings_from_config,
-    spool_path_for,
 )
 from drivers.printer.spool import JobState, SpoolConflict
 from drivers.scale import Capture, NoReading, WeighOutAccepted, WeighOutRules, check_weigh_out
@@ -64,9 +62,9 @@ from edge.label.inputs import load_warnings, warnings_dir
 from edge.label.jobs import label_job_id, slip_job_id
 from edge.label.layout import layout_label, layout_slip
 from edge.limits.engine import Cart, LimitEngine, line_from_package, parse_prior, resolve_rules_dir
-from edge.link.replica import Replica, replica_path
+from edge.link.replica import Replica
 from edge.scan.verify import open_order_check, store_today, verify_scan
-from edge.station.config import StationConfig, station_info
+from edge.station.config import StationConfig, StationPaths, station_info
 from edge.station.wiring.central import LinkService, ReplicaCentral
 from edge.station.wiring.seed import SeedCentral
 from edge.workflow.ports import (
@@ -88,7 +86,6 @@ from edge.workflow.ports import (
 )
 
 LOG = logging.getLogger(__name__)
-INDICATOR_LOG = "indicator.log"  # <state_dir>/indicator.log with the recording back-end
 
 
 # -- verdicts -------------------------------------------------------------------------------------
@@ -346,9 +343,7 @@ class SpoolPrinter:
     def __init__(self, cfg: StationConfig, inventory: Callable[[], Inventory]) -> None:
         self.cfg = cfg
         self.inventory = inventory
-        self.service = PrinterService(
-            settings_from_config(cfg.printer), spool_path_for(cfg.printer, cfg.station.state_dir)
-        )
+        self.service = PrinterService(settings_from_config(cfg.printer), StationPaths.of(cfg).spool)
         self.width: Any = cfg.printer.paper_width_mm
         self._waiters: dict[str, list[asyncio.Future[PrinterEvent]]] = {}
         self._events = self.service.subscribe()
@@ -460,7 +455,7 @@ class IndicatorPort:
         self.indicator = indicator
         self._log_fd: int | None = None
         if cfg.indicator.backend == "recording":
-            path = Path(cfg.station.state_dir) / INDICATOR_LOG
+            path = StationPaths.of(cfg).indicator_log
             self._log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def signal(self, signal: Signal, detail: str = "") -> None:
@@ -557,7 +552,7 @@ def build_ports(cfg: StationConfig) -> StationPorts:
 
 
 def _build_ports(cfg: StationConfig) -> StationPorts:
-    replica = Replica(replica_path(cfg.link.replica_path, Path(cfg.station.state_dir)))
+    replica = Replica(StationPaths.of(cfg).replica)
     central = build_central(cfg, replica)
     link = LinkService(cfg, replica)
     limits = EngineLimits(cfg, central.inventory)
