@@ -31,7 +31,7 @@ class StationSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     state_dir: str = "/var/lib/packstation"
     # Test/simulator input channel: a Unix socket accepting injected scans ("" = off).
     inject_socket: str = ""
-    # "module:function" building edge.workflow.ports.StationPorts from the config ("" = built-in wiring).
+    # "module:function" building edge.station.ports.StationPorts from the config ("" = built-in wiring).
     ports: str = ""
     # Directory of inventory.json / orders.json / badges.json standing in for central ("" = none).
     seed_dir: str = ""

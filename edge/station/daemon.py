@@ -32,8 +32,9 @@ from edge.scan.classify import AgentBadge, Classifier, OrderTicket, SealCode
 from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
 from edge.station.inject import InjectServer
+from edge.station.ports import StationPorts
 from edge.workflow.machine import Workflow
-from edge.workflow.ports import LabelJob, PrintJob, Signal, StationPorts
+from edge.workflow.ports import LabelJob, PrintJob, Signal
 from edge.workflow.state import (
     BadgeScanned,
     DeviceStateChanged,

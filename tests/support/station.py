@@ -29,6 +29,7 @@ import msgspec
 from drivers.scale import WeighOutRules
 from edge.common.errors import DeviceError
 from edge.station.config import StationConfig
+from edge.station.ports import StationHandle, StationPorts
 from edge.station.wiring import DriverWeighRule
 from edge.workflow.ports import (
     Badge,
@@ -41,8 +42,6 @@ from edge.workflow.ports import (
     ScaleReading,
     ScanVerdict,
     Signal,
-    StationHandle,
-    StationPorts,
 )
 
 REPO = Path(__file__).resolve().parents[2]

@@ -65,6 +65,7 @@ from edge.limits.engine import Cart, LimitEngine, line_from_package, parse_prior
 from edge.link.replica import Replica
 from edge.scan.verify import open_order_check, store_today, verify_scan
 from edge.station.config import StationConfig, StationPaths, station_info
+from edge.station.ports import StationHandle, StationPorts
 from edge.station.wiring.central import LinkService, ReplicaCentral
 from edge.station.wiring.seed import SeedCentral
 from edge.workflow.ports import (
@@ -80,8 +81,6 @@ from edge.workflow.ports import (
     ScanVerdict,
     Signal,
     SlipJob,
-    StationHandle,
-    StationPorts,
     WeighResult,
 )
 
@@ -251,7 +250,7 @@ class DriverWeighRule:
 
 
 class ScalePort:
-    """edge.workflow.ports.Scale over the serial scale driver; also the Service reporting its state."""
+    """edge.station.ports.Scale over the serial scale driver; also the Service reporting its state."""
 
     def __init__(self, cfg: StationConfig) -> None:
         self.scale = DriverScale.from_config(cfg.scale)
@@ -331,7 +330,7 @@ def label_packages(inventory: Inventory, uids: Sequence[str]) -> dict[str, label
 
 
 class SpoolPrinter:
-    """edge.workflow.ports.LabelPrinter over the durable PrinterService spool.
+    """edge.station.ports.LabelPrinter over the durable PrinterService spool.
 
     A label's spool job id is derived from its content (`label-<seal code>`), and a reprint of
     the same order carries the same content (time and agent of the first request), so the spool
@@ -447,7 +446,7 @@ class SpoolPrinter:
 
 
 class IndicatorPort:
-    """edge.workflow.ports.Indicator over the driver; with the `recording` back-end each signal is also
+    """edge.station.ports.Indicator over the driver; with the `recording` back-end each signal is also
     appended to <state_dir>/indicator.log as `<CLOCK_MONOTONIC ns> <signal> <detail>` (tests,
     the simulated day and the benchmark watch it from outside the process)."""
 
@@ -470,7 +469,7 @@ class IndicatorPort:
 
 
 class ScannerPort:
-    """The scanner reader (a Service) and the inject channel's decoder (edge.workflow.ports.ScanDecoder)."""
+    """The scanner reader (a Service) and the inject channel's decoder (edge.station.ports.ScanDecoder)."""
 
     def __init__(self, cfg: StationConfig) -> None:
         self.configs = {s.label: s for s in cfg.scanner}

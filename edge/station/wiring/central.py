@@ -24,8 +24,9 @@ from edge.journal import Journal
 from edge.link.client import LinkState, LinkStatus, StationLink, load_link_keys
 from edge.link.replica import Replica
 from edge.station.config import StationConfig, StationPaths
+from edge.station.ports import StationHandle
 from edge.station.wiring.finished_orders import load_finished, save_finished
-from edge.workflow.ports import Badge, Order, StationHandle
+from edge.workflow.ports import Badge, Order
 
 LOG = logging.getLogger(__name__)
 NEVER = datetime.min.replace(tzinfo=UTC)  # ask the replica for expired badges too
@@ -34,7 +35,7 @@ INVENTORY_REBUILD_S = 30.0  # rebuilding a 100,000-package index costs ~0.5 s of
 
 
 class LinkService:
-    """edge.workflow.ports.Service + EventSink around the central link (see the module docstring)."""
+    """edge.station.ports.Service + EventSink around the central link (see the module docstring)."""
 
     def __init__(self, cfg: StationConfig, replica: Replica) -> None:
         self.cfg = cfg
