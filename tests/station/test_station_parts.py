@@ -19,7 +19,8 @@ from edge.scan.config import ScanConfig
 from edge.station.config import StationConfig, StationSection
 from edge.station.daemon import load_ports, route_scan
 from edge.station.disk_guard import DiskGuard
-from edge.station.wiring import DriverWeighRule, build_ports
+from edge.station.wiring import build_ports
+from edge.station.wiring.scale import DriverWeighRule
 from edge.workflow.ports import OrderLine
 from edge.workflow.state import BadgeScanned, PackageScanned, SealScanned, TicketScanned
 from tests.support.station import tag

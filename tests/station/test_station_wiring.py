@@ -11,8 +11,10 @@ import msgspec
 
 from edge.label.content import seal_code_for
 from edge.station.config import StationConfig, StationSection
-from edge.station.wiring import CoreVerifier, EngineLimits, SpoolPrinter
+from edge.station.wiring.limits import EngineLimits
+from edge.station.wiring.printer import SpoolPrinter
 from edge.station.wiring.seed import SeedCentral
+from edge.station.wiring.verifier import CoreVerifier
 from edge.workflow.ports import LabelJob, Order, Pick
 from tests.support.station import tag, write_seed
 

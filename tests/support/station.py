@@ -30,7 +30,7 @@ from drivers.scale import WeighOutRules
 from edge.common.errors import DeviceError
 from edge.station.config import StationConfig
 from edge.station.ports import StationHandle, StationPorts
-from edge.station.wiring import DriverWeighRule
+from edge.station.wiring.scale import DriverWeighRule
 from edge.workflow.ports import (
     Badge,
     LabelJob,
