@@ -91,7 +91,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         services.append(scale)
     return StationPorts(
         verifier=CoreVerifier(cfg, inventory),
-        limits=EngineLimits(cfg, inventory),
+        limits=limits,
         weigh_rule=DriverWeighRule(
             WeighOutRules(
                 over_tolerance_mg=cfg.scale.over_tolerance_mg,

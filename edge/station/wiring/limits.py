@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from fractions import Fraction
-from typing import Any
 
 from edge._core import Inventory
 from edge.common.errors import BadInput, ConfigError
-from edge.limits.engine import Cart, LimitEngine, line_from_package, parse_prior, resolve_rules_dir
+from edge.limits.engine import (
+    Cart,
+    CartLine,
+    LimitEngine,
+    line_from_package,
+    parse_prior,
+    resolve_rules_dir,
+)
 from edge.station.config import StationConfig
 from edge.workflow.ports import LimitBucket, LimitResult, Order, Pick
 
@@ -52,16 +58,8 @@ class EngineLimits:
         reason = verdict.reason or ("within the limits" if verdict.allowed else "over the limit")
         return LimitResult(allowed=verdict.allowed, reason=reason, buckets=buckets)
 
-    def _line(self, pick: Pick) -> Any:
+    def _line(self, pick: Pick) -> CartLine:
         pkg = self.inventory().lookup(pick.uid)
         if pkg is None:
             raise BadInput(f"package {pick.uid} is not in the inventory")
-        fields: dict[str, Any] = {
-            "Label": pkg.label,
-            "Category": pkg.category,
-            "NetWeightMg": pick.net_mg if pick.net_mg is not None else pkg.net_weight_mg,
-            "ConcentrateMg": pkg.concentrate_mg,
-            "ThcMg": pkg.thc_mg,
-            "VolumeMl": pkg.volume_ml,
-        }
-        return line_from_package(fields)
+        return line_from_package(pkg, net_weight_mg=pick.net_mg)
