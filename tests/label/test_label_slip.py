@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -15,10 +16,11 @@ from drivers.printer.spool import JobState
 from drivers.printer.transport import parse_target
 from edge.cli import run
 from edge.common.errors import ExitCode
-from edge.label.content import HaltSlip, seal_code_for, short_uid
+from edge.label.content import HaltSlip, StationInfo, build_slip, seal_code_for, short_uid
 from edge.label.jobs import label_job_id, print_label, print_slip
 from edge.label.layout import layout_slip
 from edge.label.preview import render_document
+from edge.workflow.ports import HaltInfo
 from tests.support.printer import sample_label
 
 UID = "1A4060300002C9B000010128"
@@ -54,6 +56,48 @@ def test_slip_says_what_went_wrong_and_what_to_do(width: int) -> None:
     assert "2026-11-22 14:07 CST Station station-07 Agent A-17" in text
     assert all(len(line) <= (32 if width == 58 else 48) for line in rendered.lines)
     assert rendered.qr_boxes == []
+
+
+STATION = StationInfo(
+    dispensary_name="Example Dispensary",
+    license_number="LIC-1",
+    jurisdiction="IL",
+    timezone="America/Chicago",
+    station_id="station-07",
+)
+
+
+def test_a_halt_becomes_a_slip_in_the_stores_time() -> None:
+    halt = HaltInfo(
+        code="unknown_tag",
+        reason="Scanned 1A4...0129: not in the vault inventory.",
+        raw=UID[:-1] + "9",
+        line=2,
+        candidates=[f"1A4...012{i}" for i in range(7)],
+    )
+    at = datetime(2026, 11, 22, 20, 7, tzinfo=UTC)
+    slip = build_slip("1042", halt, STATION, "A-17", at)
+    assert slip == HaltSlip(
+        order_id="1042",
+        code="unknown_tag",
+        what_happened="Scanned 1A4...0129: not in the vault inventory.",
+        what_to_do=(
+            "Put the package aside for the supervisor.",
+            "It may be: 1A4...0120, 1A4...0121, 1A4...0122, 1A4...0123, 1A4...0124",
+        ),
+        scanned=UID[:-1] + "9",
+        order_line=2,
+        station_id="station-07",
+        agent_id="A-17",
+        at="2026-11-22T14:07:00-06:00",
+        timezone="America/Chicago",
+    )
+    # no raw scan: the slip names the package's UID; no candidates: one step
+    bare = build_slip(
+        "1042", HaltInfo(code="over_weight", reason="Too heavy.", uid=UID), STATION, "A-17", at
+    )
+    assert bare.scanned == UID and bare.what_to_do == ("Put the package aside for the supervisor.",)
+    assert bare.order_line is None
 
 
 def test_daemon_api_prints_label_and_slip_once_each(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from edge.label.content import (
     ExitLabel,
     HaltSlip,
     build_label,
-    local_time,
+    build_slip,
     seal_code_for,
 )
 from edge.label.inputs import load_warnings, warnings_dir
@@ -141,23 +141,8 @@ class SpoolPrinter:
         return build_label(order, packages, station_info(self.cfg.station), warnings, job.agent, at)
 
     def _slip(self, job: SlipJob) -> HaltSlip:
-        halt = job.halt
         at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
-        steps = ["Put the package aside for the supervisor."]
-        if halt.candidates:
-            steps.append("It may be: " + ", ".join(halt.candidates[:5]))
-        return HaltSlip(
-            order_id=job.order_id,
-            code=halt.code,
-            what_happened=halt.reason,
-            what_to_do=tuple(steps),
-            scanned=halt.raw or (halt.uid or ""),
-            order_line=halt.line,
-            station_id=self.cfg.station.id,
-            agent_id=job.agent,
-            at=local_time(at, self.cfg.station.timezone).isoformat(timespec="seconds"),
-            timezone=self.cfg.station.timezone,
-        )
+        return build_slip(job.order_id, job.halt, station_info(self.cfg.station), job.agent, at)
 
     def _wait(self, spool_id: str) -> asyncio.Future[PrinterEvent]:
         fut: asyncio.Future[PrinterEvent] = asyncio.get_running_loop().create_future()
