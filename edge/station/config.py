@@ -29,7 +29,8 @@ class StationSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     jurisdiction: Jurisdiction = "IL"
     timezone: str = "America/Chicago"
     state_dir: str = "/var/lib/packstation"
-    # Test/simulator input channel: a Unix socket accepting injected scans ("" = off).
+    # Test/simulator input channel: a Unix socket accepting injected scans ("" = off); a service
+    # the port factory adds (edge.station.inject.inject_services).
     inject_socket: str = ""
     # "module:function" building edge.station.ports.StationPorts from the config ("" = built-in wiring).
     ports: str = ""

@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -31,8 +30,7 @@ from edge.journal import Journal, JournalError
 from edge.scan.classify import AgentBadge, Classifier, OrderTicket, SealCode
 from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
-from edge.station.inject import InjectServer
-from edge.station.ports import StationPorts
+from edge.station.ports import FeedResult, StationPorts
 from edge.workflow.machine import Workflow
 from edge.workflow.ports import LabelJob, PrintJob, Signal
 from edge.workflow.state import (
@@ -68,15 +66,6 @@ T = TypeVar("T")
 
 class ChainBroken(JournalError):
     """The journal's hash chain does not verify: the station will not run on it."""
-
-
-class FeedResult(msgspec.Struct, frozen=True, kw_only=True):
-    """What one input did, once committed: the last seq, the phase, the events and signals."""
-
-    seq: int
-    phase: str
-    events: list[str]
-    signals: list[tuple[str, str]]
 
 
 def load_ports(cfg: StationConfig) -> StationPorts:
@@ -187,6 +176,10 @@ class Station:
     async def next_order(self) -> FeedResult:
         return await self.feed(NextOrderRequested())
 
+    def snapshot(self) -> dict[str, Any]:
+        state: dict[str, Any] = msgspec.to_builtins(self.state)
+        return state
+
     def _commit(self, records: list[Record], state_bytes: bytes) -> int:
         journal = self._journal()
         with journal.transaction() as txn:
@@ -265,7 +258,6 @@ class Station:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        inject: InjectServer | None = None
         try:
             await self.start()
             await self._check_disk()  # before READY: no order slips in under a full disk
@@ -275,16 +267,12 @@ class Station:
                 self._spawn(service.run(self))
             if self.notifier.watchdog_interval_s:
                 self._spawn(self._watchdog(self.notifier.watchdog_interval_s))
-            if self.cfg.station.inject_socket:
-                inject = InjectServer(self, Path(self.cfg.station.inject_socket))
-                await inject.start()
+            await asyncio.sleep(0)  # each service's first step (the inject socket binds) first
             release_startup_memory()
             self.notifier.ready(self._status)  # journal verified, state restored, inputs open
             await self._stop.wait()
         finally:
             self.notifier.stopping()
-            if inject is not None:
-                await inject.close()
             await self._shutdown()
             self.notifier.close()
         return 0

@@ -10,7 +10,9 @@ stand-ins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+import msgspec
 
 from edge.workflow.ports import (
     CentralState,
@@ -22,6 +24,7 @@ from edge.workflow.ports import (
     Verifier,
     WeighRule,
 )
+from edge.workflow.state import Input
 
 # -- device ports: driven by the daemon ----------------------------------------------------------
 
@@ -62,24 +65,48 @@ class EventSink(Protocol):
         ...
 
 
-class StationHandle(Protocol):
-    """What a service may tell the daemon; each call returns once the input is committed."""
+class FeedResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What one input did, once committed: the last seq, the phase, the events and signals."""
 
-    async def feed_scan(self, raw: str, device: str = "", aim_id: str | None = None) -> object:
+    seq: int
+    phase: str
+    events: list[str]
+    signals: list[tuple[str, str]]
+
+
+class StationHandle(Protocol):
+    """What a service may tell the daemon; each input returns once it is committed."""
+
+    async def feed(self, event: Input) -> FeedResult:
+        """Any workflow input (a weight, a tick, ...): step, commit, then perform its effects."""
+        ...
+
+    async def feed_scan(self, raw: str, device: str = "", aim_id: str | None = None) -> FeedResult:
         """A decoded scan from a scanner (classified by the [scan] patterns)."""
         ...
 
-    async def device_state(self, device: str, ok: bool, detail: str = "") -> object:
+    async def inject_scan(self, text: str, device: str) -> list[FeedResult]:
+        """Text typed through the scanner decoder (`StationPorts.scan_decoder`, when there is one)
+        on `device`: one result per whole scan decoded. ValueError when the decoder cannot take
+        the text."""
+        ...
+
+    async def device_state(self, device: str, ok: bool, detail: str = "") -> FeedResult:
         """A device (scanner, scale, printer, indicator) or central went away or came back."""
         ...
 
-    async def next_order(self) -> object:
+    async def next_order(self) -> FeedResult:
         """Take the next order central assigned to this station."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """The workflow state as last committed, as plain JSON-able data (no input)."""
         ...
 
 
 class Service(Protocol):
-    """A long-running part of the station on its loop: a scanner reader, the central link."""
+    """A long-running part of the station on its loop: a scanner reader, the central link, the
+    inject channel."""
 
     async def run(self, station: StationHandle) -> None:
         """Run until cancelled (at shutdown). Started before READY; must not block the loop."""

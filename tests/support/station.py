@@ -29,6 +29,7 @@ import msgspec
 from drivers.scale import WeighOutRules
 from edge.common.errors import DeviceError
 from edge.station.config import StationConfig
+from edge.station.inject import inject_services
 from edge.station.ports import StationHandle, StationPorts
 from edge.station.wiring.scale import DriverWeighRule
 from edge.workflow.ports import (
@@ -277,7 +278,7 @@ def make_ports(cfg: StationConfig) -> StationPorts:
         indicator=FileIndicator(root / "signals.log"),
         sink=CountingSink(),
         scale=FileScale(root / "scale_mg") if fixture.get("scale") else None,
-        services=[OfflineLink()] if fixture.get("link_offline") else [],
+        services=[*([OfflineLink()] if fixture.get("link_offline") else []), *inject_services(cfg)],
     )
 
 

@@ -21,15 +21,14 @@ module, turns one real part into the port the pure workflow (edge/workflow/ports
 
 from __future__ import annotations
 
-from typing import Any
-
 from drivers.indicator import build_indicator
 from drivers.scale import WeighOutRules
 from edge.common.errors import ConfigError
 from edge.label.inputs import load_warnings, warnings_dir
 from edge.link.replica import Replica
 from edge.station.config import StationConfig, StationPaths
-from edge.station.ports import StationPorts
+from edge.station.inject import inject_services
+from edge.station.ports import Service, StationPorts
 from edge.station.wiring.central import LinkService, ReplicaCentral
 from edge.station.wiring.indicator import IndicatorPort
 from edge.station.wiring.limits import EngineLimits
@@ -82,7 +81,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         cfg, build_indicator(cfg.indicator, printer_send=printer.service.beep_nowait)
     )
     scanners = ScannerPort(cfg)
-    services: list[Any] = [printer, scanners, link]
+    services: list[Service] = [printer, scanners, link, *inject_services(cfg)]
     if isinstance(central, ReplicaCentral):
         services.append(central)  # rebuilds the inventory index when the replica moved
     scale: ScalePort | None = None
