@@ -44,7 +44,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class LinkKeys:
-    """The [link] key options the doctor reads (adapter: the link section owns the names).
+    """The station's key files the doctor reads ([link] options, else the defaults of
+    edge.station.config.StationPaths).
 
     secret_key: the station's own `NAME.key_secret` (from `packstation keys new NAME`).
     server_key: central's public `NAME.key`.
