@@ -9,7 +9,6 @@ from drivers.printer.service import (
     PrinterService,
     PrinterSettings,
     settings_from_config,
-    spool_path_for,
 )
 from drivers.printer.spool import JobRecord, JobState, SpoolConflict
 from drivers.printer.status import PrinterStatus, Readiness
@@ -28,5 +27,4 @@ __all__ = [
     "SpoolConflict",
     "Text",
     "settings_from_config",
-    "spool_path_for",
 ]

@@ -25,13 +25,6 @@ from edge.limits.rules import CATEGORIES, JurisdictionRules, load_rules
 
 INSTALLED_RULES_DIR = Path("/etc/packstation/limits")
 MEASURE_FIELDS = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml")
-# Inventory (docs/formats.md INVENTORY.json) field -> CART.json measure field.
-INVENTORY_FIELDS = {
-    "NetWeightMg": "net_weight_mg",
-    "ConcentrateMg": "concentrate_mg",
-    "ThcMg": "thc_mg",
-    "VolumeMl": "volume_ml",
-}
 _MAX_AMOUNT = 10**12  # per unit, mg or ml: far above any product, far below overflow
 _MAX_QUANTITY = 1_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -251,13 +244,20 @@ def parse_prior(prior: Any, source: str = "order") -> tuple[PriorPurchase, ...]:
     return tuple(out)
 
 
-def line_from_package(package: Mapping[str, Any], quantity: int = 1) -> CartLine:
-    """A cart line from an INVENTORY.json package (`Category`, `NetWeightMg`, ...)."""
-    obj: dict[str, Any] = {"category": package.get("Category"), "quantity": quantity}
-    for inv_key, key in INVENTORY_FIELDS.items():
-        if package.get(inv_key) is not None:
-            obj[key] = package[inv_key]
-    return parse_line(obj, f"package {package.get('Label', '?')}")
+def line_from_package(
+    package: _core.Package, quantity: int = 1, net_weight_mg: int | None = None
+) -> CartLine:
+    """A cart line from an inventory package (`Inventory.lookup`); `net_weight_mg`, when given,
+    stands for the package's own (a weighed-out line counts the weight captured)."""
+    obj: dict[str, Any] = {"category": package.category, "quantity": quantity}
+    measures = {
+        "net_weight_mg": package.net_weight_mg if net_weight_mg is None else net_weight_mg,
+        "concentrate_mg": package.concentrate_mg,
+        "thc_mg": package.thc_mg,
+        "volume_ml": package.volume_ml,
+    }
+    obj.update((key, value) for key, value in measures.items() if value is not None)
+    return parse_line(obj, f"package {package.label}")
 
 
 def epoch_seconds(at: datetime) -> int:

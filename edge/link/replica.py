@@ -187,8 +187,3 @@ def _parse_time(text: Any) -> datetime | None:
     except ValueError:
         return datetime.min.replace(tzinfo=UTC)  # an unreadable expiry counts as expired
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def replica_path(configured: str, state_dir: Path) -> Path:
-    """[link] replica_path, or <state_dir>/replica.sqlite3 when it is empty."""
-    return Path(configured) if configured else state_dir / "replica.sqlite3"

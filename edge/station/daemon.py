@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -29,11 +28,11 @@ from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
 from edge.journal import Journal, JournalError
 from edge.scan.classify import AgentBadge, Classifier, OrderTicket, SealCode
-from edge.station.config import StationConfig
+from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
-from edge.station.inject import InjectServer
+from edge.station.ports import FeedResult, StationPorts
 from edge.workflow.machine import Workflow
-from edge.workflow.ports import LabelJob, PrintJob, Signal, StationPorts
+from edge.workflow.ports import LabelJob, PrintJob, Signal
 from edge.workflow.state import (
     BadgeScanned,
     DeviceStateChanged,
@@ -67,19 +66,6 @@ T = TypeVar("T")
 
 class ChainBroken(JournalError):
     """The journal's hash chain does not verify: the station will not run on it."""
-
-
-class FeedResult(msgspec.Struct, frozen=True, kw_only=True):
-    """What one input did, once committed: the last seq, the phase, the events and signals."""
-
-    seq: int
-    phase: str
-    events: list[str]
-    signals: list[tuple[str, str]]
-
-
-def journal_path(cfg: StationConfig) -> Path:
-    return Path(cfg.journal.path or Path(cfg.station.state_dir) / "journal.sqlite3")
 
 
 def load_ports(cfg: StationConfig) -> StationPorts:
@@ -119,6 +105,7 @@ class Station:
 
     def __init__(self, cfg: StationConfig, ports: StationPorts, notifier: Notifier | None = None):
         self.cfg = cfg
+        self.paths = StationPaths.of(cfg)
         self.ports = ports
         self.notifier = notifier or Notifier()
         self.classifier = Classifier(cfg.scan)
@@ -189,6 +176,10 @@ class Station:
     async def next_order(self) -> FeedResult:
         return await self.feed(NextOrderRequested())
 
+    def snapshot(self) -> dict[str, Any]:
+        state: dict[str, Any] = msgspec.to_builtins(self.state)
+        return state
+
     def _commit(self, records: list[Record], state_bytes: bytes) -> int:
         journal = self._journal()
         with journal.transaction() as txn:
@@ -242,7 +233,7 @@ class Station:
 
     async def start(self) -> None:
         """Open and verify the journal, restore the workflow and resume it."""
-        path = journal_path(self.cfg)
+        path = self.paths.journal
         self.journal = await self._in_writer(Journal, path)
         result = await self._in_writer(self.journal.verify)
         if not result.ok:
@@ -267,7 +258,6 @@ class Station:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        inject: InjectServer | None = None
         try:
             await self.start()
             await self._check_disk()  # before READY: no order slips in under a full disk
@@ -277,16 +267,12 @@ class Station:
                 self._spawn(service.run(self))
             if self.notifier.watchdog_interval_s:
                 self._spawn(self._watchdog(self.notifier.watchdog_interval_s))
-            if self.cfg.station.inject_socket:
-                inject = InjectServer(self, Path(self.cfg.station.inject_socket))
-                await inject.start()
+            await asyncio.sleep(0)  # each service's first step (the inject socket binds) first
             release_startup_memory()
             self.notifier.ready(self._status)  # journal verified, state restored, inputs open
             await self._stop.wait()
         finally:
             self.notifier.stopping()
-            if inject is not None:
-                await inject.close()
             await self._shutdown()
             self.notifier.close()
         return 0
@@ -322,7 +308,7 @@ class Station:
 
     async def _check_disk(self) -> None:
         guard = DiskGuard(
-            journal_path(self.cfg).parent,
+            self.paths.journal.parent,
             min_free_mb=self.cfg.journal.min_free_mb,
             min_free_percent=self.cfg.journal.min_free_percent,
         )
@@ -389,7 +375,6 @@ __all__ = [
     "ChainBroken",
     "FeedResult",
     "Station",
-    "journal_path",
     "load_ports",
     "route_scan",
     "run_station",

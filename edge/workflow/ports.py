@@ -1,10 +1,10 @@
-"""What the pack workflow and the station daemon need from the outside world, as typing.Protocols.
+"""What the pack workflow needs from the outside world: the value types and the decision ports.
 
 The workflow (edge/workflow/machine.py) is pure: it calls only the *decision* ports (Verifier, LimitChecker,
 WeighRule, CentralState lookups), which must be deterministic and free of I/O from its point of view.
-The daemon (edge/station/daemon.py) owns the *device* ports (LabelPrinter, Indicator, Scale, EventSink) and
-runs them off the workflow's effects. Real implementations (the Rust core, the drivers, the central
-link) plug in through `StationPorts`; tests plug in small stand-ins.
+The daemon's *device* ports (LabelPrinter, Indicator, Scale, EventSink, ...) and `StationPorts`, through
+which real implementations (the Rust core, the drivers, the central link) or test stand-ins plug in,
+are in edge/station/ports.py.
 
 All weights are integer milligrams; times are ISO 8601 strings with an offset.
 """
@@ -12,7 +12,6 @@ All weights are integer milligrams; times are ISO 8601 strings with an offset.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import msgspec
@@ -230,82 +229,3 @@ class CentralState(Protocol):
     def inventory_snapshot(self) -> bytes:
         """The vault inventory snapshot (INVENTORY.json bytes) the Verifier checks against."""
         ...
-
-
-# -- device ports: driven by the daemon ----------------------------------------------------------
-
-
-class LabelPrinter(Protocol):
-    async def submit(self, job: PrintJob) -> PrintOutcome:
-        """Print one job to completion (or failure) and report it; paper-out, cover open or no
-        answer are an outcome with ok=False and a reason, not an exception. For a LabelJob the
-        outcome's `seal_code` is the code in the printed label's QR (`seal_code_for(label)`):
-        the workflow seals the order only when that exact code is scanned."""
-        ...
-
-
-class Indicator(Protocol):
-    def signal(self, signal: Signal, detail: str = "") -> None:
-        """Show a signal; must return at once (the driver animates it in the background)."""
-        ...
-
-
-class Scale(Protocol):
-    async def weigh(self) -> ScaleReading:
-        """One stable net reading; raises edge.common.errors.DeviceError on no reading."""
-        ...
-
-
-class ScanDecoder(Protocol):
-    """Turns injected text into scans through the real scanner decoder (the inject channel)."""
-
-    def decode(self, text: str, device: str) -> list[tuple[str, str | None]]:
-        """The (text, AIM id) of each whole scan the decoder made of `text` typed on `device`;
-        ValueError when it cannot be typed or the decoder discarded it."""
-        ...
-
-
-class EventSink(Protocol):
-    def wake(self, last_seq: int) -> None:
-        """New journal events up to `last_seq` are committed: send them (the central link)."""
-        ...
-
-
-class StationHandle(Protocol):
-    """What a service may tell the daemon; each call returns once the input is committed."""
-
-    async def feed_scan(self, raw: str, device: str = "", aim_id: str | None = None) -> object:
-        """A decoded scan from a scanner (classified by the [scan] patterns)."""
-        ...
-
-    async def device_state(self, device: str, ok: bool, detail: str = "") -> object:
-        """A device (scanner, scale, printer, indicator) or central went away or came back."""
-        ...
-
-    async def next_order(self) -> object:
-        """Take the next order central assigned to this station."""
-        ...
-
-
-class Service(Protocol):
-    """A long-running part of the station on its loop: a scanner reader, the central link."""
-
-    async def run(self, station: StationHandle) -> None:
-        """Run until cancelled (at shutdown). Started before READY; must not block the loop."""
-        ...
-
-
-@dataclass(frozen=True, kw_only=True)
-class StationPorts:
-    """Everything the daemon wires in. `scale` None: weights arrive by injection only."""
-
-    verifier: Verifier
-    limits: LimitChecker
-    weigh_rule: WeighRule
-    central: CentralState
-    printer: LabelPrinter
-    indicator: Indicator
-    sink: EventSink
-    scale: Scale | None = None
-    services: list[Service] = field(default_factory=list)
-    scan_decoder: ScanDecoder | None = None  # None: injected scans skip the key decoder

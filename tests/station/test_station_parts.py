@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -14,12 +15,15 @@ from drivers.config import PrinterConfig
 from drivers.scale import WeighOutRules
 from edge.common.errors import ConfigError
 from edge.common.sdnotify import Notifier
+from edge.limits import engine as limits_engine
 from edge.scan.classify import Classifier
 from edge.scan.config import ScanConfig
 from edge.station.config import StationConfig, StationSection
 from edge.station.daemon import load_ports, route_scan
 from edge.station.disk_guard import DiskGuard
-from edge.station.wiring import DriverWeighRule, build_ports
+from edge.station.wiring import build_ports
+from edge.station.wiring.limits import EngineLimits
+from edge.station.wiring.scale import DriverWeighRule
 from edge.workflow.ports import OrderLine
 from edge.workflow.state import BadgeScanned, PackageScanned, SealScanned, TicketScanned
 from tests.support.station import tag
@@ -92,6 +96,22 @@ def test_load_ports_defaults_to_the_built_in_wiring(tmp_path: Path) -> None:
     bad = StationConfig(station=StationSection(ports="tests.nowhere:make"))
     with pytest.raises(ConfigError, match=r"cannot load 'tests\.nowhere:make'"):
         load_ports(bad)
+
+
+def test_the_limit_rules_load_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded: list[str] = []
+    real = limits_engine.load_rules
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        loaded.append(str(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(limits_engine, "load_rules", counting)
+    ports = build_ports(StationConfig(station=StationSection(state_dir=str(tmp_path))))
+    assert len(loaded) == 1  # checked before the station opens, and that engine is the one used
+    assert isinstance(ports.limits, EngineLimits)
+    ports.limits.engine.rules("IL")
+    assert len(loaded) == 1
 
 
 RULE = DriverWeighRule(WeighOutRules(over_tolerance_mg=100, max_division_mg=10))

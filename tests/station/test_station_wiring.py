@@ -11,8 +11,10 @@ import msgspec
 
 from edge.label.content import seal_code_for
 from edge.station.config import StationConfig, StationSection
-from edge.station.wiring import CoreVerifier, EngineLimits, SpoolPrinter
+from edge.station.wiring.limits import EngineLimits
+from edge.station.wiring.printer import SpoolPrinter
 from edge.station.wiring.seed import SeedCentral
+from edge.station.wiring.verifier import CoreVerifier
 from edge.workflow.ports import LabelJob, Order, Pick
 from tests.support.station import tag, write_seed
 
@@ -66,7 +68,7 @@ def test_seed_files_are_reread_when_they_change_and_a_bad_one_keeps_the_last(
 
 
 def test_no_seed_dir_is_an_empty_central(tmp_path: Path) -> None:
-    central = SeedCentral(None, "station-01", tmp_path)
+    central = SeedCentral(None, "station-01", tmp_path / "seed-finished.json")
     assert central.badge("BADGE-ALICE") is None and central.next_order() is None
     assert len(central.inventory()) == 0 and central.inventory_snapshot() == b"[]"
 
