@@ -27,7 +27,7 @@ import msgspec
 
 from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
-from edge.journal import Journal, JournalError
+from edge.journal import ChainBroken, Journal, JournalError
 from edge.scan.classify import AgentBadge, Classifier, OrderTicket, SealCode
 from edge.station.config import StationConfig
 from edge.station.disk_guard import DiskGuard
@@ -63,10 +63,6 @@ from edge.workflow.state import (
 LOG = logging.getLogger(__name__)
 STATE_KEY = "workflow"
 T = TypeVar("T")
-
-
-class ChainBroken(JournalError):
-    """The journal's hash chain does not verify: the station will not run on it."""
 
 
 class FeedResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -246,9 +242,7 @@ class Station:
         self.journal = await self._in_writer(Journal, path)
         result = await self._in_writer(self.journal.verify)
         if not result.ok:
-            raise ChainBroken(
-                f"{path}: hash chain broken at seq {result.first_bad_seq}: {result.reason}"
-            )
+            raise ChainBroken.at(path, result)
         self._last_seq = await self._in_writer(self.journal.last_seq)
         raw = await self._in_writer(self.journal.get_state, STATE_KEY)
         if raw is not None:
@@ -386,7 +380,6 @@ def run_station(cfg: StationConfig) -> int:
 
 
 __all__ = [
-    "ChainBroken",
     "FeedResult",
     "Station",
     "journal_path",
