@@ -270,7 +270,7 @@ class Station:
             for service in self.ports.services:
                 self._spawn(service.run(self))
             if self.notifier.watchdog_interval_s:
-                self._spawn(self._watchdog(self.notifier.watchdog_interval_s))
+                self._spawn(self.notifier.watchdog_loop())
             if self.cfg.station.inject_socket:
                 inject = InjectServer(self, Path(self.cfg.station.inject_socket))
                 await inject.start()
@@ -331,11 +331,6 @@ class Station:
         while True:
             await asyncio.sleep(self.cfg.journal.disk_check_s)
             await self._check_disk()
-
-    async def _watchdog(self, interval_s: float) -> None:
-        while True:  # runs on the loop: a hung loop stops the pings and systemd restarts us
-            self.notifier.watchdog()
-            await asyncio.sleep(interval_s)
 
     def _update_status(self) -> None:
         s = self.state
