@@ -44,10 +44,16 @@ class Badge:
 class Replica:
     """One replica file; thread-safe (the link writes from worker threads, the daemon reads)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        """Open (creating) the replica; `readonly` opens an existing one beside the running
+        station, for reports, without creating or writing anything."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        if readonly:
+            uri = f"{path.resolve().as_uri()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")
@@ -153,6 +159,12 @@ class Replica:
             supervisor=bool(body.get("supervisor", False)),
             expires_at=expires,
         )
+
+    def counts(self) -> dict[str, int]:
+        """How many items of each kind (order, package, badge) the replica holds."""
+        with self._lock:
+            rows = self._conn.execute("SELECT kind, count(*) FROM items GROUP BY kind").fetchall()
+        return {str(kind): int(n) for kind, n in rows}
 
     def fingerprint(self) -> list[tuple[str, str, bytes]]:
         """Every item, for comparing with central's view in tests and `doctor`."""

@@ -26,7 +26,7 @@ import msgspec
 
 from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
-from edge.journal import Journal, JournalError
+from edge.journal import ChainBroken, Journal, JournalError
 from edge.scan.classify import AgentBadge, Classifier, OrderTicket, SealCode
 from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
@@ -64,8 +64,6 @@ STATE_KEY = "workflow"
 T = TypeVar("T")
 
 
-class ChainBroken(JournalError):
-    """The journal's hash chain does not verify: the station will not run on it."""
 
 
 def load_ports(cfg: StationConfig) -> StationPorts:
@@ -237,9 +235,7 @@ class Station:
         self.journal = await self._in_writer(Journal, path)
         result = await self._in_writer(self.journal.verify)
         if not result.ok:
-            raise ChainBroken(
-                f"{path}: hash chain broken at seq {result.first_bad_seq}: {result.reason}"
-            )
+            raise ChainBroken.at(path, result)
         self._last_seq = await self._in_writer(self.journal.last_seq)
         raw = await self._in_writer(self.journal.get_state, STATE_KEY)
         if raw is not None:
@@ -266,7 +262,7 @@ class Station:
             for service in self.ports.services:
                 self._spawn(service.run(self))
             if self.notifier.watchdog_interval_s:
-                self._spawn(self._watchdog(self.notifier.watchdog_interval_s))
+                self._spawn(self.notifier.watchdog_loop())
             await asyncio.sleep(0)  # each service's first step (the inject socket binds) first
             release_startup_memory()
             self.notifier.ready(self._status)  # journal verified, state restored, inputs open
@@ -324,11 +320,6 @@ class Station:
             await asyncio.sleep(self.cfg.journal.disk_check_s)
             await self._check_disk()
 
-    async def _watchdog(self, interval_s: float) -> None:
-        while True:  # runs on the loop: a hung loop stops the pings and systemd restarts us
-            self.notifier.watchdog()
-            await asyncio.sleep(interval_s)
-
     def _update_status(self) -> None:
         s = self.state
         parts = [f"phase={s.phase}"]
@@ -372,7 +363,6 @@ def run_station(cfg: StationConfig) -> int:
 
 
 __all__ = [
-    "ChainBroken",
     "FeedResult",
     "Station",
     "load_ports",

@@ -56,6 +56,16 @@ def test_duplicates_are_ignored_by_station_and_seq(store: SqlStore) -> None:
     assert store.counts() == {"events": 10, "quarantined": 0}
 
 
+def test_station_chain_is_one_stations_seqs_and_hashes_in_order(store: SqlStore) -> None:
+    s1: list[Event] = chain_events(4)  # type: ignore[assignment]
+    s2: list[Event] = chain_events(2)  # type: ignore[assignment]
+    store.commit_batch(_evs("s2", s2[:1]) + _evs("s1", s1[:2]), [])
+    store.commit_batch(_evs("s1", s1[2:3]) + _evs("s2", s2[1:]) + _evs("s1", s1[3:]), [])
+    assert store.station_chain("s1") == [(e.seq, e.hash) for e in s1]
+    assert store.station_chain("s2") == [(e.seq, e.hash) for e in s2]
+    assert store.station_chain("nobody") == []
+
+
 def test_same_seq_of_another_station_is_not_a_duplicate(store: SqlStore) -> None:
     store.commit_batch(_evs("s1", chain_events(3)) + _evs("s2", chain_events(3)), [])
     assert store.counts()["events"] == 6

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from central.store import open_store
 from edge.cli import run
 from edge.common.errors import ExitCode
@@ -205,3 +207,28 @@ def test_replica_applies_updates_only_in_order(tmp_path: Path) -> None:
     assert replica.apply_snapshot_part(part2) is False  # part 1 missing: not swapped in
     assert replica.last_qseq() == 5
     replica.close()
+
+
+def test_replica_counts_items_per_kind_read_only_beside_the_writer(tmp_path: Path) -> None:
+    from edge.common.protocol import FeedItem, QueueUpdate
+
+    path = tmp_path / "r.sqlite3"
+    replica = Replica(path)
+    items = [
+        FeedItem(kind="order", key="1", body=b'{"order_id":"1"}'),
+        FeedItem(kind="badge", key="B", body=b'{"name":"Alice"}'),
+        FeedItem(kind="order", key="2", body=b'{"order_id":"2"}'),
+    ]
+    for qseq, item in enumerate(items, start=1):
+        assert replica.apply_update(QueueUpdate(qseq=qseq, prev_qseq=qseq - 1, item=item))
+    before = path.stat().st_mtime_ns, sorted(p.name for p in tmp_path.iterdir())
+    reader = Replica(path, readonly=True)
+    assert reader.counts() == {"order": 2, "badge": 1} == replica.counts()
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.apply_update(QueueUpdate(qseq=4, prev_qseq=3, item=items[0]))
+    reader.close()
+    assert (path.stat().st_mtime_ns, sorted(p.name for p in tmp_path.iterdir())) == before
+    replica.close()
+    with pytest.raises(sqlite3.OperationalError):
+        Replica(tmp_path / "missing.sqlite3", readonly=True)
+    assert not (tmp_path / "missing.sqlite3").exists()
