@@ -11,7 +11,7 @@ from drivers.config import ScannerConfig
 from drivers.scanner.device import ScannerService
 from drivers.scanner.events import Scan
 from drivers.scanner.keymap import LAYOUTS, LayoutError, layout
-from drivers.scanner.sim import decode_events, events_for
+from drivers.scanner.keystrokes import decode_events, events_for
 
 GS = "\x1d"
 PRINTABLE = string.printable[:95]

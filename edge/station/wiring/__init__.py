@@ -49,7 +49,7 @@ from drivers.scale.serial_port import DeviceState as ScaleState
 from drivers.scanner.device import ScannerService
 from drivers.scanner.events import DeviceState as ScannerState
 from drivers.scanner.events import Scan, ScanDiscarded
-from drivers.scanner.sim import events_for
+from drivers.scanner.keystrokes import events_for
 from edge._core import Inventory, OrderCheck, RestoreError, ScanCoreError
 from edge.common.errors import BadInput, ConfigError, DeviceError
 from edge.label import inputs as label_inputs
