@@ -50,7 +50,6 @@ from drivers.scanner.device import ScannerService
 from drivers.scanner.events import DeviceState as ScannerState
 from drivers.scanner.events import Scan, ScanDiscarded
 from drivers.scanner.keystrokes import events_for
-from edge._core import Inventory, OrderCheck, RestoreError, ScanCoreError
 from edge.common.errors import BadInput, ConfigError, DeviceError
 from edge.label import inputs as label_inputs
 from edge.label.content import (
@@ -65,6 +64,7 @@ from edge.label.jobs import label_job_id, slip_job_id
 from edge.label.layout import layout_label, layout_slip
 from edge.limits.engine import Cart, LimitEngine, line_from_package, parse_prior, resolve_rules_dir
 from edge.link.replica import Replica, replica_path
+from edge.scan import Inventory, OrderCheck, RestoreError, ScanCoreError
 from edge.scan.verify import open_order_check, store_today, verify_scan
 from edge.station.config import StationConfig, station_info
 from edge.station.wiring.central import LinkService, ReplicaCentral

@@ -19,11 +19,11 @@ from typing import Any
 
 import msgspec
 
-from edge._core import Inventory, ScanCoreError
 from edge.common.errors import ConfigError
 from edge.journal import Journal
 from edge.link.client import LinkState, LinkStatus, StationLink, load_link_keys
 from edge.link.replica import Replica, replica_path
+from edge.scan import Inventory, ScanCoreError
 from edge.station.config import StationConfig
 from edge.station.wiring.finished_orders import load_finished, save_finished
 from edge.workflow.ports import Badge, Order, StationHandle
