@@ -1,5 +1,11 @@
 """The ESC/POS label printer: documents, transports with hard timeouts, DLE EOT status, the
-durable spool and the asyncio-facing PrinterService (see README.md)."""
+durable spool and the asyncio-facing PrinterService (see README.md).
+
+Layers: `document` what a label is; `escpos_encode` document -> bytes; `escpos_decode` bytes ->
+blocks and `render_png` blocks -> PNG (the label preview); `transport`, `session` and `status`
+the wire; `spool` the durable job queue; `service` the asyncio `PrinterService`. `sim` is the
+simulated network printer (not imported by the driver). Imports nothing from `edge` or `central`.
+"""
 
 from __future__ import annotations
 

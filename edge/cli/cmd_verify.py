@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 
-from edge._core import Inventory, InventoryFormatError, OrderFormatError, RestoreError
 from edge.common.errors import BadInput, ExitCode
+from edge.scan import Inventory, InventoryFormatError, OrderFormatError, RestoreError
 from edge.scan.verify import open_order_check, recogniser_for, verify_scan
 from edge.station.config import load_station_config
 

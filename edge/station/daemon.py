@@ -64,8 +64,6 @@ STATE_KEY = "workflow"
 T = TypeVar("T")
 
 
-
-
 def load_ports(cfg: StationConfig) -> StationPorts:
     """Build the ports named by [station] ports ("module:function" taking the config)."""
     spec = cfg.station.ports or "edge.station.wiring:build_ports"

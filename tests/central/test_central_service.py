@@ -9,12 +9,15 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
+
 from central.config import load_central_config
 from edge.cli import run
 from edge.common.errors import ExitCode
 from tests.support.central import CentralProcess, RawStation, make_setup
 
 
+@pytest.mark.slow
 def test_starts_after_self_test_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01"])
     central = CentralProcess(setup)

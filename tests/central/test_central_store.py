@@ -25,7 +25,7 @@ def pg() -> Iterator[PgCluster]:
         yield from pg_cluster_fixture(Path(root))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
     if request.param == "sqlite":
         s = open_store(f"sqlite://{tmp_path / 'c.sqlite3'}")

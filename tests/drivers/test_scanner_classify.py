@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.scanner.events import Scan
-from drivers.scanner.sim import decode_events, events_for
+from drivers.scanner.keystrokes import decode_events, events_for
 from edge.scan.classify import (
     AgentBadge,
     Classifier,

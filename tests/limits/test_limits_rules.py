@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from edge._core import Inventory, Package
 from edge.common.errors import BadInput, ConfigError
 from edge.limits.engine import LimitEngine, default_rules_dir, line_from_package, resolve_rules_dir
 from edge.limits.rules import load_rules
+from edge.scan import Inventory, Package
 from tests.support.limits import CODES
 
 REPO = Path(__file__).resolve().parents[2]

@@ -67,6 +67,7 @@ def _http(
     return resp.status, data
 
 
+@pytest.mark.slow
 def test_imports_reach_the_station_replica(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01", "station-02"])
     cfg = ["--config", str(setup.config)]
@@ -106,6 +107,7 @@ def test_imports_reach_the_station_replica(tmp_path: Path) -> None:
         asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_intake_api_updates_live_stations_in_order(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01", "station-02"])
 
@@ -138,6 +140,7 @@ def test_intake_api_updates_live_stations_in_order(tmp_path: Path) -> None:
         asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_intake_api_refuses_bad_requests_clearly(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01"])
     with running_central(setup):
@@ -166,6 +169,7 @@ def test_import_of_a_bad_file_names_the_problem(tmp_path: Path, capsys: Any) -> 
     store.close()
 
 
+@pytest.mark.slow
 def test_feed_gap_makes_the_station_take_a_new_snapshot(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01"])
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import msgspec
 
-from edge._core import Inventory, ScanCoreError
 from edge.common.errors import ConfigError
 from edge.journal import Journal
 from edge.link.client import LinkState, LinkStatus, StationLink, load_link_keys
 from edge.link.replica import Replica
+from edge.scan import Inventory, ScanCoreError
 from edge.station.config import StationConfig, StationPaths
 from edge.station.ports import StationHandle
 from edge.station.wiring.finished_orders import load_finished, save_finished

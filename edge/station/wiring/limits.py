@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from fractions import Fraction
 
-from edge._core import Inventory
 from edge.common.errors import BadInput, ConfigError
 from edge.limits.engine import (
     Cart,
@@ -16,6 +15,7 @@ from edge.limits.engine import (
     parse_prior,
     resolve_rules_dir,
 )
+from edge.scan import Inventory
 from edge.station.config import StationConfig
 from edge.workflow.ports import LimitBucket, LimitResult, Order, Pick
 

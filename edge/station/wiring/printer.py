@@ -16,7 +16,6 @@ from drivers.printer.service import (
     settings_from_config,
 )
 from drivers.printer.spool import JobState, SpoolConflict
-from edge._core import Inventory
 from edge.common.errors import BadInput, ConfigError
 from edge.label import inputs as label_inputs
 from edge.label.content import (
@@ -29,6 +28,7 @@ from edge.label.content import (
 from edge.label.inputs import load_warnings, warnings_dir
 from edge.label.jobs import label_job_id, slip_job_id
 from edge.label.layout import layout_label, layout_slip
+from edge.scan import Inventory
 from edge.station.config import StationConfig, StationPaths, station_info
 from edge.station.ports import StationHandle
 from edge.workflow.ports import LabelJob, PrintJob, PrintOutcome, SlipJob

@@ -10,7 +10,7 @@ from drivers.config import ScannerConfig
 from drivers.scanner.device import ScannerService
 from drivers.scanner.events import DeviceState as ScannerState
 from drivers.scanner.events import Scan, ScanDiscarded
-from drivers.scanner.sim import events_for
+from drivers.scanner.keystrokes import events_for
 from edge.station.config import StationConfig
 from edge.station.ports import StationHandle
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from edge._core import Inventory, ScanCoreError
+from edge.scan import Inventory, ScanCoreError
 from edge.station.config import StationConfig, StationPaths
 from edge.station.wiring.finished_orders import load_finished, save_finished
 from edge.workflow.ports import Badge, Order

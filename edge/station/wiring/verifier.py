@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from edge._core import Inventory, OrderCheck, RestoreError, ScanCoreError
+from edge.scan import Inventory, OrderCheck, RestoreError, ScanCoreError
 from edge.scan.verify import open_order_check, store_today, verify_scan
 from edge.station.config import StationConfig
 from edge.workflow.ports import Order, Pick, ScanVerdict
