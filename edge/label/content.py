@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from edge.common.errors import BadInput, ConfigError
-from edge.label.inputs import JurisdictionWarnings, Order, OrderLine, Package
+from edge.label.inputs import JurisdictionWarnings, Package
+from edge.workflow.ports import Order, OrderLine
 
 SEAL_PREFIX = "SEAL-"
 

@@ -29,8 +29,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from drivers.config import ScannerConfig
 from drivers.indicator import Indicator as DriverIndicator
 from drivers.indicator import build_indicator
@@ -65,7 +63,8 @@ from edge.label.jobs import label_job_id, slip_job_id
 from edge.label.layout import layout_label, layout_slip
 from edge.limits.engine import Cart, LimitEngine, line_from_package, parse_prior, resolve_rules_dir
 from edge.link.replica import Replica, replica_path
-from edge.scan.verify import open_order_check, store_today, verify_scan
+from edge.scan.gs1 import Gs1Reader
+from edge.scan.verify import open_order_check, order_json, store_today, verify_scan
 from edge.station.config import StationConfig, station_info
 from edge.station.wiring.central import LinkService, ReplicaCentral
 from edge.station.wiring.seed import SeedCentral
@@ -94,27 +93,6 @@ INDICATOR_LOG = "indicator.log"  # <state_dir>/indicator.log with the recording 
 # -- verdicts -------------------------------------------------------------------------------------
 
 
-def order_json(order: Order, picks: Sequence[Pick] = ()) -> bytes:
-    """ORDER.json bytes of a port Order (absent fields left out, as docs/formats.md allows)."""
-    lines = []
-    for line in order.lines:
-        obj: dict[str, Any] = {"line": line.line, "quantity": line.quantity}
-        for key in ("uid", "sku", "batch", "labelled_weight_mg"):
-            value = getattr(line, key)
-            if value is not None:
-                obj[key] = value
-        if line.weigh:
-            obj["weigh"] = True
-        picked = [p.uid for p in picks if p.line == line.line]
-        if picked:
-            obj["picked"] = picked
-        lines.append(obj)
-    customer = {"id": order.customer.id, "name": order.customer.name}
-    customer["class"] = order.customer.class_
-    body = {"order_id": order.order_id, "channel": order.channel, "customer": customer}
-    return msgspec.json.encode({**body, "lines": lines})
-
-
 class CoreVerifier:
     """edge.workflow.ports.Verifier over the Rust core: one live session, for the order being packed."""
 
@@ -126,8 +104,11 @@ class CoreVerifier:
         self._today = ""
         self._check: OrderCheck | None = None
         self._held: list[tuple[str, int]] = []  # (raw, line) the session has accepted
+        self._gs1 = Gs1Reader(cfg.scan.gs_substitutes)
 
-    def check(self, order: Order, accepted: Sequence[Pick], raw: str, at: str) -> ScanVerdict:
+    def check(
+        self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
+    ) -> ScanVerdict:
         today = store_today(self.cfg, datetime.fromisoformat(at))
         wanted = [(p.raw, p.line) for p in accepted]
         inventory = self.inventory()
@@ -146,16 +127,10 @@ class CoreVerifier:
                 reason = f"Order {order.order_id} cannot be checked: {exc}"
                 return ScanVerdict(verdict="malformed", reason=reason)
         assert self._check is not None
-        v = verify_scan(self._check, raw)
+        v = verify_scan(self._check, raw, aim_id, self._gs1)
         if v.accepted and v.line is not None:
             self._held.append((raw, v.line))
-        return ScanVerdict(
-            verdict=v.verdict,  # type: ignore[arg-type]  # the core's names are VerdictName
-            reason=v.reason,
-            line=v.line,
-            uid=v.tag,
-            candidates=list(v.candidates),
-        )
+        return v
 
     def _open(
         self, order: Order, wanted: list[tuple[str, int]], inventory: Inventory, today: str
@@ -290,32 +265,6 @@ async def _scale_state(station: StationHandle, event: DeviceEvent) -> None:
 # -- printing -------------------------------------------------------------------------------------
 
 
-def label_order(job: LabelJob) -> label_inputs.Order:
-    """The label's view of a packed order: each line with the packages picked for it."""
-    o = job.order
-    return label_inputs.Order(
-        order_id=o.order_id,
-        channel=o.channel,
-        customer=label_inputs.Customer(
-            id=o.customer.id, name=o.customer.name, class_=o.customer.class_
-        ),
-        placed_at=o.placed_at,
-        lines=[
-            label_inputs.OrderLine(
-                line=ln.line,
-                uid=ln.uid,
-                sku=ln.sku,
-                batch=ln.batch,
-                quantity=ln.quantity,
-                weigh=ln.weigh,
-                labelled_weight_mg=ln.labelled_weight_mg,
-                picked=[p.uid for p in job.picks if p.line == ln.line],
-            )
-            for ln in o.lines
-        ],
-    )
-
-
 def label_packages(inventory: Inventory, uids: Sequence[str]) -> dict[str, label_inputs.Package]:
     out: dict[str, label_inputs.Package] = {}
     for uid in uids:
@@ -391,7 +340,7 @@ class SpoolPrinter:
 
     def _label(self, job: LabelJob) -> ExitLabel:
         at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
-        order = label_order(job)
+        order = job.order.with_picks(job.picks)
         packages = label_packages(self.inventory(), [p.uid for p in job.picks])
         warnings = load_warnings(
             self.cfg.station.jurisdiction, warnings_dir(self.cfg.printer.warnings_dir)
