@@ -254,6 +254,15 @@ def test_cli_prints_a_gs1_scan_with_its_fields(
     assert (tag["scan"], tag["tag"], tag["gs1"], tag["accepted"]) == (OLD, OLD, None, True)
 
 
+def test_order_check_takes_the_aim_id_apart(inventory: Inventory) -> None:
+    check = open_order_check(dump(ORDER), inventory, StationConfig(), today=TODAY)
+    gs1 = check.scan("0109501101530003", "]C1")  # 16 digits after ]C1: (01) + GTIN
+    assert (gs1.scan, gs1.kind, gs1.verdict) == ("0109501101530003", "gs1", "unknown")
+    tag = check.scan(OLD.lower(), "]Q1")
+    assert (tag.scan, tag.kind, tag.tag, tag.verdict) == (OLD.lower(), "metrc_tag", OLD, "match")
+    assert check.picks() == [(OLD.lower(), OLD, None, 2)]
+
+
 def test_gs1_ambiguity_and_substitutes_reach_the_verdict(inventory: Inventory) -> None:
     config = StationConfig()
     check = open_order_check(dump(ORDER), inventory, config, today=TODAY)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from drivers.scanner.events import Scan
 from drivers.scanner.sim import decode_events, events_for
 from edge._core import retail_id_url
+from edge.common.errors import ConfigError
 from edge.scan.classify import (
     AgentBadge,
     BioTrackId,
@@ -241,3 +242,8 @@ def test_listen_prints_elements_as_before() -> None:
         "gtin": "09501101020917",
         "aim_id": "]C1",
     }
+
+
+def test_a_tag_pattern_the_core_cannot_compile_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="tag_patterns"):
+        Classifier(ScanConfig(tag_patterns=[r"(?=1A4)"]))  # look-ahead: Python only
