@@ -73,7 +73,7 @@ class Gs1Reader:
             try:
                 return _gtin(text, None)
             except Gs1Error:
-                pass  # may still be element strings, e.g. (01) + GTIN-14 cut short
+                pass  # may still be element strings: `17190508` is (17) expiry, no GTIN-8
         return self._elements(text, aim_id, certain=aim_id in GS1_AIM or GS in text)
 
     def _hri(self, text: str, aim_id: str | None) -> Gs1Data:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,9 +23,9 @@ from edge._core import (
 )
 from edge.cli import run
 from edge.scan.gs1 import Gs1Reader
-from edge.scan.verify import open_order_check, store_today, verify_scan
+from edge.scan.verify import open_order_check, order_json, store_today, verify_scan
 from edge.station.config import StationConfig, load_station_config
-from edge.workflow.ports import VerdictName
+from edge.workflow.ports import Order, Pick, VerdictName
 from tests.support.core_scan import TODAY, dump, order, package, write_json
 
 P = "1A4060300002C9B0000"
@@ -252,6 +253,26 @@ def test_cli_prints_a_gs1_scan_with_its_fields(
         "serial": "S-9",
     }
     assert (tag["scan"], tag["tag"], tag["gs1"], tag["accepted"]) == (OLD, OLD, None, True)
+
+
+def test_order_json_carries_the_picks_to_the_core(inventory: Inventory) -> None:
+    port = msgspec.convert(ORDER, Order)
+    picks = [Pick(line=2, uid=OLD, raw=OLD)]
+    check = open_order_check(
+        order_json(port.with_picks(picks)), inventory, StationConfig(), today=TODAY
+    )
+    assert check.progress() == [(1, 1, []), (2, 2, [OLD]), (3, 1, [])]
+    assert check.scan(OLD).verdict == "duplicate"
+    assert json.loads(order_json(port)) == {
+        "order_id": "1042",
+        "channel": "pickup",
+        "customer": {"id": "C-88", "name": "Ada L.", "class": "adult"},
+        "lines": [
+            {"line": 1, "quantity": 1, "uid": NAMED},
+            {"line": 2, "quantity": 2, "sku": "FLW-BD-35", "batch": "B-1"},
+            {"line": 3, "quantity": 1, "sku": "EDB-GUM-10"},
+        ],
+    }
 
 
 def test_order_check_takes_the_aim_id_apart(inventory: Inventory) -> None:

@@ -135,11 +135,13 @@ class CoreVerifier:
     def _open(
         self, order: Order, wanted: list[tuple[str, int]], inventory: Inventory, today: str
     ) -> None:
-        check = open_order_check(order_json(order), inventory, self.cfg, today=today)
+        # the session holds the workflow's picks (restored here), never any the order came with
+        data = order_json(order.with_picks(()))
+        check = open_order_check(data, inventory, self.cfg, today=today)
         try:
             check.restore(wanted)
         except RestoreError:  # picks journalled before an inventory change: judge them again
-            check = open_order_check(order_json(order), inventory, self.cfg, today=today)
+            check = open_order_check(data, inventory, self.cfg, today=today)
             check.replay([raw for raw, _ in wanted])
         self._check, self._order_id, self._inventory = check, order.order_id, inventory
         self._today, self._held = today, list(wanted)
