@@ -280,8 +280,9 @@ class Recogniser:
 
     def __new__(cls, tag_patterns: Sequence[str] | None = None) -> Recogniser:
         """Compile the patterns (None: the embedded defaults); TagPatternError if one is bad."""
-    def recognise(self, raw: str) -> Recognised:
-        """Normalise and classify one raw scan; never raises."""
+    def recognise(self, text: str, aim_id: str | None = None) -> Recognised:
+        """Normalise and classify one scan; never raises. `aim_id` is the AIM identifier the
+        scanner driver split off (None: `text` is a raw scan, and a leading one is split here)."""
 
 @final
 class Package:
@@ -390,8 +391,9 @@ class OrderCheck:
         """Start a session. `today` is YYYY-MM-DD (expiry); fifo is "warn", "refuse" or "off";
         lines' `picked` UIDs are restored as earlier matches. OrderFormatError for a bad order,
         RestoreError for bad `picked`, CoreError for bad options."""
-    def scan(self, raw: str) -> Verdict:
-        """Judge one raw scan; an accepted one counts toward its line. Never raises."""
+    def scan(self, text: str, aim_id: str | None = None) -> Verdict:
+        """Judge one scan (`aim_id` as in Recogniser.recognise); an accepted one counts toward
+        its line. Never raises."""
     def replay(self, scans: Sequence[str]) -> list[Verdict]:
         """scan() each raw scan in order (deterministic for the same inventory and today)."""
     def restore(self, picks: Sequence[tuple[str, int]]) -> None:

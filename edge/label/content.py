@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from edge.common.errors import BadInput, ConfigError
-from edge.label.inputs import JurisdictionWarnings, Order, OrderLine, Package
-from edge.workflow.ports import HaltInfo
+from edge.label.inputs import JurisdictionWarnings, Package
+from edge.workflow.ports import HaltInfo, Order, OrderLine
 
 SEAL_PREFIX = "SEAL-"
 SLIP_CANDIDATES = 5  # at most this many likely packages on a slip

@@ -12,8 +12,10 @@ from edge._core import (
     OrderCheck,
     OrderFormatError,
     Package,
+    Recogniser,
     RestoreError,
     ScanCoreError,
+    retail_id_url,
 )
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "OrderCheck",
     "OrderFormatError",
     "Package",
+    "Recogniser",
     "RestoreError",
     "ScanCoreError",
+    "retail_id_url",
 ]

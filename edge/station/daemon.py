@@ -27,7 +27,7 @@ import msgspec
 from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
 from edge.journal import ChainBroken, Journal, JournalError
-from edge.scan.classify import AgentBadge, Classifier, OrderTicket, SealCode
+from edge.scan.classify import AgentBadge, OrderTicket, ScanRouter, SealCode
 from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
 from edge.station.ports import FeedResult, StationPorts
@@ -80,20 +80,20 @@ def load_ports(cfg: StationConfig) -> StationPorts:
 ScanInput = BadgeScanned | TicketScanned | PackageScanned | SealScanned
 
 
-def route_scan(classifier: Classifier, text: str, device: str, aim_id: str | None) -> ScanInput:
-    """A decoded scan -> a workflow input, by the scanner driver's [scan] classification.
+def route_scan(router: ScanRouter, text: str, device: str, aim_id: str | None) -> ScanInput:
+    """A decoded scan -> a workflow input, by the [scan] badge, ticket and seal patterns.
 
-    Anything that is not a badge, a ticket or a seal code goes to the Verifier as a package scan
-    (with its AIM identifier, which the Rust core splits off again), which names it `malformed`
-    when it is no package at all: the technician gets a reason, never silence."""
-    kind = classifier.classify(text, aim_id)
-    if isinstance(kind, AgentBadge):
-        return BadgeScanned(kind.code, device)
-    if isinstance(kind, OrderTicket):
-        return TicketScanned(kind.code.removeprefix("ORD-"), kind.code, device)
-    if isinstance(kind, SealCode):
-        return SealScanned(kind.code, device)
-    return PackageScanned((aim_id or "") + text, device)
+    Anything else goes to the Verifier as a package scan, text and AIM identifier apart as the
+    scanner driver decoded them; the Rust core recognises it (tag, Retail ID, GS1...) and names
+    it `malformed` when it is no package at all: the technician gets a reason, never silence."""
+    code = router.route(text)
+    if isinstance(code, AgentBadge):
+        return BadgeScanned(code.code, device)
+    if isinstance(code, OrderTicket):
+        return TicketScanned(code.code.removeprefix("ORD-"), code.code, device)
+    if isinstance(code, SealCode):
+        return SealScanned(code.code, device)
+    return PackageScanned(text, device, aim_id)
 
 
 class Station:
@@ -104,7 +104,7 @@ class Station:
         self.paths = StationPaths.of(cfg)
         self.ports = ports
         self.notifier = notifier or Notifier()
-        self.classifier = Classifier(cfg.scan)
+        self.router = ScanRouter(cfg.scan)
         self.workflow = Workflow(
             verifier=ports.verifier,
             limits=ports.limits,
@@ -156,7 +156,7 @@ class Station:
         )
 
     async def feed_scan(self, raw: str, device: str = "", aim_id: str | None = None) -> FeedResult:
-        return await self.feed(route_scan(self.classifier, raw, device, aim_id))
+        return await self.feed(route_scan(self.router, raw, device, aim_id))
 
     async def inject_scan(self, text: str, device: str) -> list[FeedResult]:
         """An injected scan typed through the scanner decoder (when the ports have one); one

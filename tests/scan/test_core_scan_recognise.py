@@ -41,6 +41,17 @@ def test_classifies(rec: Recogniser, raw: str, kind: str, tag: str | None) -> No
     assert (r.kind, r.tag) == (kind, tag)
 
 
+def test_an_aim_id_split_off_by_the_driver_is_taken_as_given(rec: Recogniser) -> None:
+    r = rec.recognise("\x1d0109501101530003\x1d10AB\r", "]d2")
+    assert (r.symbology, r.text, r.kind) == ("]d2", "\x1d0109501101530003\x1d10AB", "gs1")
+    assert rec.recognise("6647382910293847", "]C1").kind == "gs1"  # not a BioTrack id
+    assert rec.recognise("6647382910293847", "]Q1").kind == "biotrack"
+    # the text after a split-off identifier is never split again
+    assert rec.recognise("]C1" + TAG, "]Q1").kind == "unrecognised"
+    assert rec.recognise(TAG.lower(), "]Q1").tag == TAG
+    assert rec.recognise("]C1" + TAG).symbology == "]C1"  # no aim_id: a raw scan
+
+
 def test_symbology_is_kept_and_gs_is_never_stripped(rec: Recogniser) -> None:
     r = rec.recognise("]d2\x1d0109501101530003\x1d10AB\x1d\n")
     assert r.symbology == "]d2"

@@ -16,7 +16,7 @@ from drivers.scale import WeighOutRules
 from edge.common.errors import ConfigError
 from edge.common.sdnotify import Notifier
 from edge.limits import engine as limits_engine
-from edge.scan.classify import Classifier
+from edge.scan.classify import ScanRouter
 from edge.scan.config import ScanConfig
 from edge.station.config import StationConfig, StationSection
 from edge.station.daemon import load_ports, route_scan
@@ -74,16 +74,20 @@ def test_disk_guard_thresholds_on_the_real_file_system(tmp_path: Path) -> None:
     assert not DiskGuard(tmp_path / "missing", min_free_mb=0, min_free_percent=0).check().ok
 
 
-def test_scans_are_routed_by_the_scanner_drivers_classifier() -> None:
-    c = Classifier(ScanConfig())
-    assert route_scan(c, "BADGE-ALICE", "kbd", None) == BadgeScanned("BADGE-ALICE", "kbd")
-    assert route_scan(c, "ORD-1042", "", None) == TicketScanned("1042", "ORD-1042")
+def test_scans_are_routed_by_the_scan_patterns() -> None:
+    r = ScanRouter(ScanConfig())
+    assert route_scan(r, "BADGE-ALICE", "kbd", None) == BadgeScanned("BADGE-ALICE", "kbd")
+    assert route_scan(r, "ORD-1042", "", None) == TicketScanned("1042", "ORD-1042")
     seal = "SEAL-1042-0123456789ABCDEF"
-    assert route_scan(c, seal, "", None) == SealScanned(seal)
-    assert route_scan(c, tag(1), "", None) == PackageScanned(tag(1))
-    assert route_scan(c, "ORD-x", "", None) == PackageScanned("ORD-x")  # the core: malformed
-    # a GS1 scan keeps its AIM identifier for the Rust core, which splits it off again
-    assert route_scan(c, "0109506000134352", "", "]C1") == PackageScanned("]C10109506000134352")
+    assert route_scan(r, seal, "", None) == SealScanned(seal)
+    assert route_scan(r, tag(1), "", None) == PackageScanned(tag(1))
+    assert route_scan(r, "ORD-x", "", None) == PackageScanned("ORD-x")  # the core: malformed
+    # a GS1 scan reaches the Rust core as the driver decoded it: text and AIM id apart
+    gs1 = "0109506000134352" + "\x1d" + "10AB"
+    assert route_scan(r, gs1, "kbd", "]d2") == PackageScanned(gs1, "kbd", "]d2")
+    assert route_scan(r, "0109506000134352", "", "]C1") == PackageScanned(
+        "0109506000134352", "", "]C1"
+    )
 
 
 def test_load_ports_defaults_to_the_built_in_wiring(tmp_path: Path) -> None:

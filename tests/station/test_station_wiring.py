@@ -129,3 +129,16 @@ def test_a_reprinted_label_is_the_same_label(tmp_path: Path) -> None:
     assert seal_code_for(label) == seal_code_for(printer._label(second))
     assert label.items[0].uid == tag(4) and label.customer_name == "Bo K."
     assert seal_code_for(label).startswith("SEAL-2001-")
+
+
+def test_the_verifier_holds_the_workflows_picks_not_those_an_order_came_with(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path)
+    central = SeedCentral.from_config(cfg)
+    order = _order(central, "1042")
+    came_with = msgspec.structs.replace(
+        order, lines=[msgspec.structs.replace(order.lines[0], picked=[tag(1)]), *order.lines[1:]]
+    )
+    first = CoreVerifier(cfg, central.inventory).check(came_with, [], tag(1), NOW)
+    assert (first.verdict, first.accepted) == ("match", True)

@@ -111,7 +111,9 @@ class TableVerifier:
     def __init__(self, inventory: dict[str, dict[str, Any]]) -> None:
         self.inventory = inventory
 
-    def check(self, order: Order, accepted: Sequence[Pick], raw: str, at: str) -> ScanVerdict:
+    def check(
+        self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
+    ) -> ScanVerdict:
         if raw == FAULT_SCAN:
             raise RuntimeError("verifier fault (test)")
         uid = raw.strip().upper()

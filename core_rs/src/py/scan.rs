@@ -88,8 +88,9 @@ impl Recogniser {
         })
     }
 
-    fn recognise(&self, raw: &str) -> Recognised {
-        let r = self.inner.recognise(raw);
+    #[pyo3(signature = (text, aim_id=None))]
+    fn recognise(&self, text: &str, aim_id: Option<&str>) -> Recognised {
+        let r = self.inner.recognise_split(text, aim_id);
         Recognised {
             kind: r.kind.as_str(),
             symbology: r.symbology,
@@ -375,8 +376,9 @@ impl OrderCheck {
         Ok(OrderCheck { inner })
     }
 
-    fn scan(&mut self, raw: &str) -> Verdict {
-        verdict(self.inner.scan(raw))
+    #[pyo3(signature = (text, aim_id=None))]
+    fn scan(&mut self, text: &str, aim_id: Option<&str>) -> Verdict {
+        verdict(self.inner.scan_split(text, aim_id))
     }
 
     fn replay(&mut self, scans: Vec<String>) -> Vec<Verdict> {

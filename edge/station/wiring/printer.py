@@ -34,32 +34,6 @@ from edge.station.ports import StationHandle
 from edge.workflow.ports import LabelJob, PrintJob, PrintOutcome, SlipJob
 
 
-def label_order(job: LabelJob) -> label_inputs.Order:
-    """The label's view of a packed order: each line with the packages picked for it."""
-    o = job.order
-    return label_inputs.Order(
-        order_id=o.order_id,
-        channel=o.channel,
-        customer=label_inputs.Customer(
-            id=o.customer.id, name=o.customer.name, class_=o.customer.class_
-        ),
-        placed_at=o.placed_at,
-        lines=[
-            label_inputs.OrderLine(
-                line=ln.line,
-                uid=ln.uid,
-                sku=ln.sku,
-                batch=ln.batch,
-                quantity=ln.quantity,
-                weigh=ln.weigh,
-                labelled_weight_mg=ln.labelled_weight_mg,
-                picked=[p.uid for p in job.picks if p.line == ln.line],
-            )
-            for ln in o.lines
-        ],
-    )
-
-
 def label_packages(inventory: Inventory, uids: Sequence[str]) -> dict[str, label_inputs.Package]:
     out: dict[str, label_inputs.Package] = {}
     for uid in uids:
@@ -133,7 +107,7 @@ class SpoolPrinter:
 
     def _label(self, job: LabelJob) -> ExitLabel:
         at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
-        order = label_order(job)
+        order = job.order.with_picks(job.picks)
         packages = label_packages(self.inventory(), [p.uid for p in job.picks])
         warnings = load_warnings(
             self.cfg.station.jurisdiction, warnings_dir(self.cfg.printer.warnings_dir)

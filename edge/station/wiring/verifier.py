@@ -7,35 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
-
-import msgspec
 
 from edge.scan import Inventory, OrderCheck, RestoreError, ScanCoreError
-from edge.scan.verify import open_order_check, store_today, verify_scan
+from edge.scan.gs1 import Gs1Reader
+from edge.scan.verify import open_order_check, order_json, store_today, verify_scan
 from edge.station.config import StationConfig
 from edge.workflow.ports import Order, Pick, ScanVerdict
-
-
-def order_json(order: Order, picks: Sequence[Pick] = ()) -> bytes:
-    """ORDER.json bytes of a port Order (absent fields left out, as docs/formats.md allows)."""
-    lines = []
-    for line in order.lines:
-        obj: dict[str, Any] = {"line": line.line, "quantity": line.quantity}
-        for key in ("uid", "sku", "batch", "labelled_weight_mg"):
-            value = getattr(line, key)
-            if value is not None:
-                obj[key] = value
-        if line.weigh:
-            obj["weigh"] = True
-        picked = [p.uid for p in picks if p.line == line.line]
-        if picked:
-            obj["picked"] = picked
-        lines.append(obj)
-    customer = {"id": order.customer.id, "name": order.customer.name}
-    customer["class"] = order.customer.class_
-    body = {"order_id": order.order_id, "channel": order.channel, "customer": customer}
-    return msgspec.json.encode({**body, "lines": lines})
 
 
 class CoreVerifier:
@@ -49,8 +26,11 @@ class CoreVerifier:
         self._today = ""
         self._check: OrderCheck | None = None
         self._held: list[tuple[str, int]] = []  # (raw, line) the session has accepted
+        self._gs1 = Gs1Reader(cfg.scan.gs_substitutes)
 
-    def check(self, order: Order, accepted: Sequence[Pick], raw: str, at: str) -> ScanVerdict:
+    def check(
+        self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
+    ) -> ScanVerdict:
         today = store_today(self.cfg, datetime.fromisoformat(at))
         wanted = [(p.raw, p.line) for p in accepted]
         inventory = self.inventory()
@@ -69,25 +49,21 @@ class CoreVerifier:
                 reason = f"Order {order.order_id} cannot be checked: {exc}"
                 return ScanVerdict(verdict="malformed", reason=reason)
         assert self._check is not None
-        v = verify_scan(self._check, raw)
+        v = verify_scan(self._check, raw, aim_id, self._gs1)
         if v.accepted and v.line is not None:
             self._held.append((raw, v.line))
-        return ScanVerdict(
-            verdict=v.verdict,  # type: ignore[arg-type]  # the core's names are VerdictName
-            reason=v.reason,
-            line=v.line,
-            uid=v.tag,
-            candidates=list(v.candidates),
-        )
+        return v
 
     def _open(
         self, order: Order, wanted: list[tuple[str, int]], inventory: Inventory, today: str
     ) -> None:
-        check = open_order_check(order_json(order), inventory, self.cfg, today=today)
+        # the session holds the workflow's picks (restored here), never any the order came with
+        data = order_json(order.with_picks(()))
+        check = open_order_check(data, inventory, self.cfg, today=today)
         try:
             check.restore(wanted)
         except RestoreError:  # picks journalled before an inventory change: judge them again
-            check = open_order_check(order_json(order), inventory, self.cfg, today=today)
+            check = open_order_check(data, inventory, self.cfg, today=today)
             check.replay([raw for raw, _ in wanted])
         self._check, self._order_id, self._inventory = check, order.order_id, inventory
         self._today, self._held = today, list(wanted)
