@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from edge._core import Inventory
+from edge.scan import Inventory
 
 HEX = "0123456789ABCDEF"
 # Program/state + facility segments as seen in public sample data: 1A4 + 11 hex.

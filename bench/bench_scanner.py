@@ -15,7 +15,7 @@ from evdev import ecodes
 
 from drivers.config import ScannerConfig
 from drivers.scanner.decoder import Decoder
-from drivers.scanner.sim import events_for
+from drivers.scanner.keystrokes import events_for
 
 GS1 = "0109501101020917" + "17190508" + "10ABCD1234" + "\x1d" + "2110"
 _US = dict(zip([getattr(ecodes, f"KEY_{c}") for c in "1234567890"], "1234567890", strict=True))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from central.store import Rejected, SqlStore, open_store
 from edge.common import protocol as p
 from edge.common.credentials import credential_path
 from edge.common.errors import ConfigError
+from edge.common.sdnotify import Notifier
 
 LOG = logging.getLogger(__name__)
 
@@ -46,17 +45,6 @@ def load_server_keys(path: Path) -> tuple[bytes, bytes]:
     if not secret:
         raise ConfigError([f"{path}: holds no secret key (use the NAME.key_secret file)"])
     return public, secret
-
-
-def sd_notify(state: str) -> None:
-    """Tell systemd (Type=notify) about readiness; silent when not run by systemd."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, contextlib.suppress(OSError):
-        sock.sendto(state.encode(), address)
 
 
 STATION_COMMANDS = frozenset({p.HELLO, p.EVENTS, p.PING, p.SNAPREQ})
@@ -110,9 +98,15 @@ class Stats:
 
 
 class CentralService:
-    """Run with `await CentralService(cfg).run()`; `ready` is set once the self-test passed."""
+    """Run with `await CentralService(cfg).run()`; `ready` is set once the self-test passed.
 
-    def __init__(self, cfg: CentralConfig, store: SqlStore | None = None) -> None:
+    Under systemd (Type=notify): READY=1 once serving, STATUS= lines as stations come and go,
+    WATCHDOG=1 from the loop every half WatchdogSec, STOPPING=1 when the run ends.
+    """
+
+    def __init__(
+        self, cfg: CentralConfig, store: SqlStore | None = None, notifier: Notifier | None = None
+    ) -> None:
         if not zmq.has("curve"):
             raise ConfigError(["this libzmq has no CURVE support: central cannot encrypt"])
         self.cfg = cfg
@@ -132,6 +126,8 @@ class CentralService:
         self.bound: dict[str, str] = {}
         self.routes = RouteGuard()
         self.hello_routes: dict[str, bytes] = {}  # station -> route of its latest HELLO
+        self.notifier = notifier or Notifier()
+        self._status = ""
 
     def _server_socket(
         self, ctx: zmq.asyncio.Context, kind: int, domain: str
@@ -182,12 +178,15 @@ class CentralService:
                 asyncio.create_task(self._watch_keys()),
                 asyncio.create_task(self._poll_feed()),
                 asyncio.create_task(self.downstream.run()),
+                asyncio.create_task(self.notifier.watchdog_loop()),
             ]
             LOG.info("central ready", extra={"epoch": self.epoch, **self.bound})
-            sd_notify("READY=1")
+            self._status = self._status_line()
+            self.notifier.ready(self._status)
             self.ready.set()
             await asyncio.gather(*tasks)
         finally:
+            self.notifier.stopping()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -198,6 +197,7 @@ class CentralService:
                 self.downstream.close()
             zap.stop()
             ctx.term()
+            self.notifier.close()
 
     async def _send(self, route: bytes, frames: list[bytes]) -> bool:
         """Send without ever blocking the loop; a full or gone peer loses it (it will resync)."""
@@ -382,6 +382,7 @@ class CentralService:
             if time.monotonic() - last_report >= 60 and self.stats != reported:
                 last_report, reported = time.monotonic(), Stats(**vars(self.stats))
                 LOG.info("central counters", extra=vars(self.stats))
+            self._update_status()
             self.subscribers.reload()
             if self.stations.reload():
                 for station in set(self.feed.peers) - self.stations.names():
@@ -389,6 +390,16 @@ class CentralService:
                     LOG.warning(
                         "station key revoked: connection cut off", extra={"station": station}
                     )
+
+    def _status_line(self) -> str:
+        s = self.stats
+        return f"serving stations={len(self.feed.peers)} accepted={s.accepted} quarantined={s.quarantined}"
+
+    def _update_status(self) -> None:
+        status = self._status_line()
+        if status != self._status:
+            self._status = status
+            self.notifier.status(status)
 
     async def _poll_feed(self) -> None:
         last_prune = 0.0

@@ -1,5 +1,6 @@
-"""Configuration structs of the drivers: the [[scanner]], [scan], [scale], [printer] and [indicator]
-sections of station.toml. Defaults here are the embedded defaults; config/station.toml documents them.
+"""Configuration structs of the drivers: the [[scanner]], [scale], [printer] and [indicator]
+sections of station.toml ([scan] is `edge.scan.config`). Defaults here are the embedded defaults;
+config/station.toml documents them.
 """
 
 from __future__ import annotations

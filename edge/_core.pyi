@@ -1,35 +1,188 @@
 """Type stubs for the compiled core (core_rs, built by maturin into edge._core)."""
 
 from collections.abc import Sequence
+from fractions import Fraction
 from os import PathLike
-from typing import TypeAlias, final
+from typing import Literal, TypeAlias, final
+
+__all__ = [
+    "BucketUse",
+    "CoreError",
+    "Crossing",
+    "Inventory",
+    "InventoryFormatError",
+    "LimitInputError",
+    "LimitResult",
+    "LimitRuleBucket",
+    "LimitRuleClass",
+    "LimitRuleError",
+    "LimitRuleMember",
+    "LimitRuleVersion",
+    "LimitRules",
+    "MaxMore",
+    "OrderCheck",
+    "OrderFormatError",
+    "Package",
+    "Recognised",
+    "Recogniser",
+    "Reconciliation",
+    "RestoreError",
+    "ScanCoreError",
+    "TagPatternError",
+    "Verdict",
+    "__version__",
+    "osa_distance",
+    "retail_id_url",
+]
 
 __version__: str
 
-# --- purchase limits (core_rs/src/py_limits.rs; typed wrapper: edge/limits/engine.py) ---------------
-# Exact values cross as (numerator, denominator) pairs; amounts are integer mg / ml / units.
+class CoreError(ValueError):
+    """Base class of every error edge._core raises."""
 
+# --- purchase limits (core_rs/src/py/limits.rs; typed wrapper: edge/limits/engine.py) ------
+# Amounts are integer mg / ml / units; exact values are Fractions going in and
+# (numerator, denominator) pairs coming out (as Fraction.as_integer_ratio()), never floats.
+
+_LimitCategory: TypeAlias = Literal[
+    "flower", "concentrate", "edible", "infused_liquid", "topical", "plant", "seed"
+]
+_LimitMeasure: TypeAlias = Literal["net_weight", "concentrate", "thc", "volume", "units"]
+_LimitWindow: TypeAlias = Literal["transaction", "day", "rolling"]
 _LimitRatio: TypeAlias = tuple[int, int]
-# (category, measure, factor: bucket units per mg/ml/unit)
-_LimitMemberTuple: TypeAlias = tuple[str, str, _LimitRatio]
-# (name, unit, cap in unit, window "transaction" | "day" | "rolling", window days, members)
-_LimitBucketTuple: TypeAlias = tuple[str, str, _LimitRatio, str, int, list[_LimitMemberTuple]]
-_LimitClassTuple: TypeAlias = tuple[str, list[_LimitBucketTuple]]
-# (effective date as date.toordinal(), effective date label "YYYY-MM-DD", classes)
-_LimitVersionTuple: TypeAlias = tuple[int, str, list[_LimitClassTuple]]
 # (category, quantity, net_weight_mg, concentrate_mg, thc_mg, volume_ml), measures per unit
 _LimitLineTuple: TypeAlias = tuple[str, int, int | None, int | None, int | None, int | None]
 # (epoch seconds, store-local date ordinal, *_LimitLineTuple)
 _LimitPriorTuple: TypeAlias = tuple[
     int, int, str, int, int | None, int | None, int | None, int | None
 ]
-# (name, unit, window kind, window days, cap, prior_used, cart_used, remaining, over,
-#  cap_display, remaining_display)
-_LimitBucketResultTuple: TypeAlias = tuple[
-    str, str, str, int, _LimitRatio, _LimitRatio, _LimitRatio, _LimitRatio, bool, str, str
-]
-# (category, measure, largest further amount in mg/ml/units, display)
-_LimitMaxMoreTuple: TypeAlias = tuple[str, str, int, str]
+
+class LimitRuleError(CoreError):
+    """A rule model the limit engine cannot use (names code, version, class, bucket)."""
+
+class LimitInputError(CoreError):
+    """A cart the engine cannot evaluate: unknown class, no version in force, a line without
+    a measure its rule needs (named as `lines[i]` / `prior[i]` and the field)."""
+
+@final
+class LimitRuleMember:
+    """What a bucket counts: `factor` bucket units per mg / ml / unit of `measure`."""
+
+    def __new__(cls, *, category: str, measure: str, factor: Fraction) -> LimitRuleMember: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def measure(self) -> str: ...
+    @property
+    def factor(self) -> Fraction: ...
+
+@final
+class LimitRuleBucket:
+    """One capped quantity: `cap` in `unit` over a window ("rolling": `window_days` days)."""
+
+    def __new__(
+        cls,
+        *,
+        name: str,
+        unit: str,
+        cap: Fraction,
+        window: str,
+        window_days: int,
+        members: Sequence[LimitRuleMember],
+    ) -> LimitRuleBucket: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def cap(self) -> Fraction: ...
+    @property
+    def window(self) -> str: ...
+    @property
+    def window_days(self) -> int: ...
+    @property
+    def members(self) -> list[LimitRuleMember]: ...
+
+@final
+class LimitRuleClass:
+    """The buckets of one customer class."""
+
+    def __new__(cls, *, name: str, buckets: Sequence[LimitRuleBucket]) -> LimitRuleClass: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def buckets(self) -> list[LimitRuleBucket]: ...
+
+@final
+class LimitRuleVersion:
+    """A rule version in force from `effective_day` (`date.toordinal()`), labelled "YYYY-MM-DD"."""
+
+    def __new__(
+        cls, *, effective_day: int, label: str, classes: Sequence[LimitRuleClass]
+    ) -> LimitRuleVersion: ...
+    @property
+    def effective_day(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def classes(self) -> list[LimitRuleClass]: ...
+
+@final
+class BucketUse:
+    """How a bucket stands after the cart; exact values in `unit` (the state's unit)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def window(self) -> _LimitWindow: ...
+    @property
+    def window_days(self) -> int:
+        """The N of a rolling window (1 for "day", 0 for "transaction")."""
+    @property
+    def cap(self) -> _LimitRatio: ...
+    @property
+    def prior_used(self) -> _LimitRatio:
+        """Use by prior purchases inside the window."""
+    @property
+    def cart_used(self) -> _LimitRatio: ...
+    @property
+    def remaining(self) -> _LimitRatio:
+        """cap - prior_used - cart_used; negative when over."""
+    @property
+    def over(self) -> bool:
+        """The cart adds to the bucket and takes it past its cap."""
+    @property
+    def cap_display(self) -> str:
+        """The cap in the state's unit ("2.5 oz")."""
+    @property
+    def remaining_display(self) -> str:
+        """What remains, rounded down ("0.625 oz", "-0.5 g")."""
+
+@final
+class MaxMore:
+    """The largest further amount of a category that still fits."""
+
+    @property
+    def category(self) -> _LimitCategory: ...
+    @property
+    def measure(self) -> _LimitMeasure: ...
+    @property
+    def amount(self) -> int:
+        """In the measure's base unit: mg, ml or units."""
+    @property
+    def display(self) -> str:
+        """ "2.5 g", "100 mg THC", "473 ml", "3 units"."""
+
+@final
+class Crossing:
+    """The first cart line (0-based) after which a bucket it adds to is over its cap."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def bucket(self) -> str: ...
 
 @final
 class LimitResult:
@@ -43,25 +196,17 @@ class LimitResult:
     @property
     def customer_class(self) -> str: ...
     @property
-    def crossing(self) -> tuple[int, str] | None:
-        """(index of the first cart line that takes a bucket over, bucket name)."""
+    def crossing(self) -> Crossing | None: ...
     @property
-    def buckets(self) -> list[_LimitBucketResultTuple]: ...
+    def buckets(self) -> list[BucketUse]: ...
     @property
-    def max_more(self) -> list[_LimitMaxMoreTuple]: ...
-
-class LimitRuleError(ValueError):
-    """A rule model the limit engine cannot use (names code, version, class, bucket)."""
-
-class LimitInputError(ValueError):
-    """A cart the engine cannot evaluate: unknown class, no version in force, a line without
-    a measure its rule needs (named as `lines[i]` / `prior[i]` and the field)."""
+    def max_more(self) -> list[MaxMore]: ...
 
 @final
 class LimitRules:
     """One jurisdiction's compiled rules (versions in increasing effective-date order)."""
 
-    def __new__(cls, code: str, versions: list[_LimitVersionTuple]) -> LimitRules: ...
+    def __new__(cls, code: str, versions: Sequence[LimitRuleVersion]) -> LimitRules: ...
     @property
     def code(self) -> str: ...
     def version_at(self, day: int) -> str | None:
@@ -78,9 +223,27 @@ class LimitRules:
         count priors with the same `day`; rolling N-day buckets count priors with
         `at_s - N*86400 < prior_at_s`; per-transaction buckets count no priors."""
 
-# --- Scan recognition, vault inventory index, scan verdicts (core_rs/src/py_scan.rs) ---
+# --- Scan recognition, vault inventory index, scan verdicts (core_rs/src/py/scan.rs) ---
 
-class ScanCoreError(ValueError):
+_ScanKind: TypeAlias = Literal[
+    "empty", "metrc_tag", "retail_id", "biotrack", "gs1", "malformed", "unrecognised"
+]
+# The same names as edge.ports.VerdictName.
+_VerdictName: TypeAlias = Literal[
+    "match",
+    "duplicate",
+    "wrong_batch",
+    "not_in_order",
+    "unknown",
+    "near_miss",
+    "on_hold",
+    "expired",
+    "not_tested",
+    "fifo",
+    "malformed",
+]
+
+class ScanCoreError(CoreError):
     """Base class of the scan core's errors."""
 
 class InventoryFormatError(ScanCoreError):
@@ -99,8 +262,7 @@ class RestoreError(ScanCoreError):
 class Recognised:
     """A normalised, classified scan."""
 
-    kind: str
-    """One of "empty", "metrc_tag", "retail_id", "biotrack", "gs1", "malformed", "unrecognised"."""
+    kind: _ScanKind
     symbology: str | None
     """The AIM symbology identifier the scanner sent (e.g. "]C1"), split off the text."""
     text: str
@@ -118,8 +280,9 @@ class Recogniser:
 
     def __new__(cls, tag_patterns: Sequence[str] | None = None) -> Recogniser:
         """Compile the patterns (None: the embedded defaults); TagPatternError if one is bad."""
-    def recognise(self, raw: str) -> Recognised:
-        """Normalise and classify one raw scan; never raises."""
+    def recognise(self, text: str, aim_id: str | None = None) -> Recognised:
+        """Normalise and classify one scan; never raises. `aim_id` is the AIM identifier the
+        scanner driver split off (None: `text` is a raw scan, and a leading one is split here)."""
 
 @final
 class Package:
@@ -197,15 +360,13 @@ class Verdict:
     """One scan's verdict; `reason` is one sentence for the discrepancy slip."""
 
     scan: str
-    verdict: str
-    """match, duplicate, wrong_batch, not_in_order, unknown, near_miss, on_hold, expired,
-    not_tested, fifo or malformed."""
+    verdict: _VerdictName
     line: int | None
     reason: str
     candidates: list[str]
     """Tags to pick instead (near_miss, wrong_batch, fifo, not_in_order of a uid line)."""
-    kind: str
-    """How the scan was recognised (see Recognised.kind)."""
+    kind: _ScanKind
+    """How the scan was recognised."""
     tag: str | None
     unit: int | None
     accepted: bool
@@ -222,16 +383,17 @@ class OrderCheck:
         today: str,
         *,
         recogniser: Recogniser | None = None,
-        fifo: str = "warn",
+        fifo: Literal["warn", "refuse", "off"] = "warn",
         near_distance: int = 2,
         candidates: int = 5,
         lab_passed: Sequence[str] | None = None,
     ) -> OrderCheck:
         """Start a session. `today` is YYYY-MM-DD (expiry); fifo is "warn", "refuse" or "off";
         lines' `picked` UIDs are restored as earlier matches. OrderFormatError for a bad order,
-        RestoreError for bad `picked`, ValueError for bad options."""
-    def scan(self, raw: str) -> Verdict:
-        """Judge one raw scan; an accepted one counts toward its line. Never raises."""
+        RestoreError for bad `picked`, CoreError for bad options."""
+    def scan(self, text: str, aim_id: str | None = None) -> Verdict:
+        """Judge one scan (`aim_id` as in Recogniser.recognise); an accepted one counts toward
+        its line. Never raises."""
     def replay(self, scans: Sequence[str]) -> list[Verdict]:
         """scan() each raw scan in order (deterministic for the same inventory and today)."""
     def restore(self, picks: Sequence[tuple[str, int]]) -> None:

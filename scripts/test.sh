@@ -12,5 +12,6 @@ step "cargo clippy (python bindings)"; cargo clippy --all-targets --features pyt
 step "cargo test";    cargo test --quiet
 step "ruff";          ruff check . && ruff format --check .
 step "mypy";          mypy --strict
+step "stubtest";      python -m mypy.stubtest edge._core
 step "import layers"; lint-imports
 step "pytest";        python -m pytest -q "$@"

@@ -1,4 +1,10 @@
-"""Shared pytest set-up: hypothesis profiles (CI runs the bounded one)."""
+"""Shared pytest set-up: hypothesis profiles (CI runs the bounded one).
+
+`python -m pytest -q` runs everything and is the test command. `python -m pytest -m "not slow"` is
+the fast lane (under a minute): it leaves out the tests marked `slow`, the ones that start the
+daemon, central, PostgreSQL or `packstation simulate` as subprocesses or take seconds each
+(`pytest -m slow` runs just those). Support modules are in tests/support/ (`tests.support.X`).
+"""
 
 from __future__ import annotations
 

@@ -295,6 +295,16 @@ class SqlStore:
             for r in rows
         ]
 
+    def station_chain(self, station_id: str) -> list[tuple[int, bytes]]:
+        """(seq, hash) of every event stored for one station, in seq order: its copy of the
+        station's journal, to compare with the journal itself."""
+        with self._lock:
+            rows = self._x(
+                "SELECT seq, hash FROM events WHERE station_id = ? ORDER BY seq", (station_id,)
+            ).fetchall()
+            self._end_read()
+        return [(int(seq), bytes(digest)) for seq, digest in rows]
+
     def head(self) -> int:
         """The newest committed gseq."""
         with self._lock:

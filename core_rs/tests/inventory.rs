@@ -1,8 +1,8 @@
 //! INVENTORY.json parsing, lookup, near-miss exactness and reconciliation.
 
-use _core::inventory::Inventory;
-use _core::osa;
-use _core::reconcile::reconcile;
+use _core::scan::inventory::Inventory;
+use _core::scan::osa;
+use _core::scan::reconcile::reconcile;
 use std::collections::{BTreeSet, HashMap};
 
 const ONE: &str = r#"{"Label": "1a4060300002c9b000012345", "Item": {"Name": "Blue Dream", "UnitThcContent": 245.10},

@@ -1,9 +1,9 @@
 //! The limit engine through its public Rust API: the three rule shapes, windows, versions,
 //! crossing line, largest further amounts and input errors.
 
+use _core::limits::rational::Ratio;
+use _core::limits::rules::{BucketRule, Category, ClassRule, Measure, Member, RuleVersion, Window};
 use _core::limits::{LimitError, LimitTable, Line, Prior};
-use _core::rational::Ratio;
-use _core::rules::{BucketRule, Category, ClassRule, Measure, Member, RuleVersion, Window};
 
 const DAY: i64 = 86_400;
 /// Ordinal of 2026-11-22 (Python `date(2026, 11, 22).toordinal()`).

@@ -1,11 +1,11 @@
 //! Scan verdicts against an order: one test per verdict, plus restore and Retail ID units.
 
 use _core::civil_date;
-use _core::inventory::Inventory;
-use _core::order_file::Order;
-use _core::retail_id::{encode_url, Encoding};
-use _core::uid::Recogniser;
-use _core::verdict::{FifoPolicy, OrderCheck, Policy, VerdictKind};
+use _core::scan::inventory::Inventory;
+use _core::scan::order::Order;
+use _core::scan::retail_id::{encode_url, Encoding};
+use _core::scan::uid::Recogniser;
+use _core::scan::verdict::{FifoPolicy, OrderCheck, Policy, VerdictKind};
 use std::sync::Arc;
 
 const A1: &str = "1A4060300002C9B000012345"; // FLW-BD-35 batch B-1, packed 09-30

@@ -1,5 +1,9 @@
 """LED and beeper feedback: `build_indicator(config)` returns an `Indicator` whatever the hardware
-(missing hardware degrades to a warning and the null back-end)."""
+(missing hardware degrades to a warning and the null back-end).
+
+Back-ends: `sysfs` LEDs, `gpiod_backend` GPIO lines, `printer_buzzer` the printer's beeper,
+`recording` for tests and the simulator. Imports nothing from `edge` or `central`.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """ESC/POS bytes -> printed lines, QR payloads, raster images and real-time requests.
 
-Used by the tests (assert what a label says from the bytes a printer received) and by the
-simulated printer (answer DLE EOT / GS ( H while a job streams in, render each job to PNG).
+Used by the tests (assert what a label says from the bytes a printer received), by the label
+preview (`packstation label preview`), and by the simulated printer (answer DLE EOT / GS ( H while
+a job streams in, render each job to PNG).
 The decoder is incremental: `feed()` may be called with any split of the stream; a command cut
 in two waits for its remaining bytes.
 """

@@ -55,11 +55,6 @@ def settings_from_config(cfg: PrinterConfig) -> PrinterSettings:
     )
 
 
-def spool_path_for(cfg: PrinterConfig, state_dir: str) -> Path:
-    """[printer] spool_path, or <state_dir>/print-spool.sqlite3 when it is empty."""
-    return Path(cfg.spool_path) if cfg.spool_path else Path(state_dir) / "print-spool.sqlite3"
-
-
 @dataclass(frozen=True)
 class PrinterEvent:
     """One step of one job, for the daemon (journal, indicator) and logs."""

@@ -3,7 +3,8 @@
 Layers (each importable alone): `units` exact conversions; `protocols` pure bytes -> events
 parsers per protocol; `capture` the stability window and return-to-zero; `weigh_rules` the
 weigh-out refusal; `serial_port` the thread that owns the port (reconnect with backoff);
-`device` the asyncio `Scale`.
+`device` the asyncio `Scale`. `sim` is the pty scale emulator (not imported by the driver).
+Imports nothing from `edge` or `central`.
 """
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ def char_diffs(expected: str, got: str) -> list[str]:
 
 def _predicted(text: str, scanner_layout: str, host_layout: str) -> str | None:
     """What we decode when a scanner set to `scanner_layout` types `text` and we read `host_layout`."""
-    from drivers.scanner.sim import decode_events, events_for
+    from drivers.scanner.keystrokes import decode_events, events_for
 
     try:
         events = events_for(text, layout_name=scanner_layout, suffix="enter")

@@ -18,21 +18,13 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from edge import __version__
-from edge.common.errors import ConfigError, ExitCode, PackstationError
+from edge.common.errors import ConfigError, ExitCode, PackstationError, exit_codes_help
 from edge.common.logs import setup_logging
 
 Handler = Callable[[argparse.Namespace], int]
 LOG = logging.getLogger("edge.cli")
 
-EXIT_CODES_HELP = """exit codes:
-  0   ok
-  1   internal error (a bug; the traceback is logged)
-  2   bad usage or a bad input file
-  3   compliance refusal (over a limit, wrong batch, short weight...)
-  4   a device gave no usable answer
-  5   a journal's hash chain is broken (journal verify, station start-up)
-  78  configuration error (systemd does not restart on it)
-"""
+EXIT_CODES_HELP = exit_codes_help()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,12 +12,10 @@ from typing import Any
 
 from edge.common.errors import ExitCode
 
-EXIT_CHAIN_BROKEN = int(ExitCode.CHAIN_BROKEN)  # a journal whose rows do not verify
-
-JOURNAL_EXIT_CODES = """exit codes:
-  0   the chain verifies (verify) / every event printed (export)
-  2   DB is missing, unreadable, not a packstation journal, or fails SQLite's quick_check
-  5   the hash chain is broken: the first bad seq and why are printed on stderr
+JOURNAL_EXIT_CODES = f"""exit codes:
+  {ExitCode.OK:<4}the chain verifies (verify) / every event printed (export)
+  {ExitCode.USAGE:<4}DB is missing, unreadable, not a packstation journal, or fails SQLite's quick_check
+  {ExitCode.CHAIN_BROKEN:<4}the hash chain is broken: the first bad seq and why are printed on stderr
 """
 
 
@@ -28,7 +26,7 @@ def register(sub: Any) -> None:
         "verify",
         help="check the hash chain; name the first bad row",
         description="Recompute the journal's hash chain from the first row. Prints "
-        "'DB: ok, N events, last seq S' or 'DB: chain broken at seq S: REASON'.",
+        "'DB: ok, N events verified', or on stderr 'DB: chain broken at seq S: REASON'.",
         epilog=JOURNAL_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -47,39 +45,26 @@ def register(sub: Any) -> None:
     export.set_defaults(handler=_export)
 
 
-def _open(path: Path) -> Any:
-    from edge.journal import Journal, JournalError
-
-    try:
-        return Journal(path, readonly=True)
-    except JournalError as exc:
-        print(f"packstation: {exc}", file=sys.stderr)
-        return None
-
-
 def _verify(args: argparse.Namespace) -> int:
-    journal = _open(args.db)
-    if journal is None:
-        return int(ExitCode.USAGE)
+    from edge.journal import ChainBroken, Journal
+
+    journal = Journal(args.db, readonly=True)  # JournalError (exit 2) when it cannot be opened
     try:
         result = journal.verify()
     finally:
         journal.close()
-    if result.ok:
-        print(f"{args.db}: ok, {result.checked} events verified")
-        return int(ExitCode.OK)
-    print(
-        f"{args.db}: chain broken at seq {result.first_bad_seq}: {result.reason}", file=sys.stderr
-    )
-    return EXIT_CHAIN_BROKEN
+    if not result.ok:  # the verdict is this command's output: printed as is, not as an error
+        broken = ChainBroken.at(args.db, result)
+        print(broken, file=sys.stderr)
+        return int(broken.exit_code)
+    print(f"{args.db}: ok, {result.checked} events verified")
+    return int(ExitCode.OK)
 
 
 def _export(args: argparse.Namespace) -> int:
-    from edge.journal import export_line
+    from edge.journal import Journal, export_line
 
-    journal = _open(args.db)
-    if journal is None:
-        return int(ExitCode.USAGE)
+    journal = Journal(args.db, readonly=True)
     out = sys.stdout.buffer
     try:
         after = args.after

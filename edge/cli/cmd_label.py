@@ -15,7 +15,6 @@ import msgspec
 
 from drivers.printer.document import Document, PaperWidth
 from drivers.printer.escpos_encode import encode
-from drivers.printer.service import spool_path_for
 from drivers.printer.session import Timeouts, attempt, read_status
 from drivers.printer.spool import Spool
 from drivers.printer.status import Readiness
@@ -24,7 +23,7 @@ from edge.common.errors import BadInput, DeviceError, ExitCode
 from edge.label.content import ExitLabel, HaltSlip, build_label, seal_code_for
 from edge.label.inputs import load_inventory, load_order, load_warnings, warnings_dir
 from edge.label.layout import layout_label, layout_slip
-from edge.station.config import StationConfig, load_station_config, station_info
+from edge.station.config import StationConfig, StationPaths, load_station_config, station_info
 
 LOG = logging.getLogger(__name__)
 
@@ -204,7 +203,7 @@ def _send(target: Any, data: bytes, cfg: StationConfig, what: str) -> None:
 
 def _queue(args: argparse.Namespace) -> int:
     cfg = load_station_config(args.config)
-    path = spool_path_for(cfg.printer, cfg.station.state_dir)
+    path = StationPaths.of(cfg).spool
     if not path.exists():
         print(f"{path}: no spool (nothing queued)")
         return int(ExitCode.OK)

@@ -23,19 +23,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import sys
-
-    from edge.cli.cmd_journal import EXIT_CHAIN_BROKEN
-    from edge.journal import JournalError
     from edge.station.config import load_station_config
-    from edge.station.daemon import ChainBroken, run_station
+    from edge.station.daemon import run_station
 
-    cfg = load_station_config(args.config)
-    try:
-        return run_station(cfg)
-    except ChainBroken as exc:
-        print(f"packstation: {exc}", file=sys.stderr)
-        return EXIT_CHAIN_BROKEN
-    except JournalError as exc:
-        print(f"packstation: {exc}", file=sys.stderr)
-        return 2
+    return run_station(load_station_config(args.config))

@@ -10,10 +10,12 @@ from typing import Any
 
 import msgspec
 
-from edge._core import Inventory, InventoryFormatError, OrderFormatError, RestoreError
 from edge.common.errors import BadInput, ExitCode
+from edge.scan import Inventory, InventoryFormatError, OrderFormatError, RestoreError
+from edge.scan.gs1 import Gs1Reader
 from edge.scan.verify import open_order_check, recogniser_for, verify_scan
 from edge.station.config import load_station_config
+from edge.workflow.ports import Gs1Data, ScanVerdict
 
 DESCRIPTION = """\
 Apply each SCAN, in order, to ORDER.json against the vault inventory INVENTORY.json and print one
@@ -93,9 +95,38 @@ def _verify(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.order}: {exc}") from exc
     refused = False
     encoder = msgspec.json.Encoder()
+    gs1 = Gs1Reader(config.scan.gs_substitutes)
     for raw in _scans(args.scans):
-        verdict = verify_scan(check, raw)
+        verdict = verify_scan(check, raw, gs1=gs1)
         refused |= not verdict.accepted
-        sys.stdout.write(encoder.encode(verdict).decode() + "\n")
+        sys.stdout.write(encoder.encode(_line(raw, verdict)).decode() + "\n")
     sys.stdout.flush()
     return int(ExitCode.REFUSED if refused else ExitCode.OK)
+
+
+def _line(raw: str, v: ScanVerdict) -> dict[str, object]:
+    """One output line: the fields in DESCRIPTION's order."""
+    return {
+        "scan": raw,
+        "verdict": v.verdict,
+        "line": v.line,
+        "reason": v.reason,
+        "candidates": v.candidates,
+        "kind": v.kind,
+        "tag": v.uid,
+        "unit": v.unit,
+        "accepted": v.accepted,
+        "gs1": _gs1(v.gs1),
+    }
+
+
+def _gs1(data: Gs1Data | None) -> dict[str, object] | None:
+    if data is None:
+        return None
+    return {
+        "elements": {e.ai: e.value for e in data.elements},
+        "gtin": data.gtin,
+        "batch": data.batch,
+        "expiry": data.expiry,
+        "serial": data.serial,
+    }

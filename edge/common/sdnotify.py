@@ -7,6 +7,7 @@ A leading '@' names a Linux abstract socket. Outside systemd (no $NOTIFY_SOCKET)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -58,6 +59,19 @@ class Notifier:
 
     def stopping(self) -> bool:
         return self.send(STOPPING="1")
+
+    async def watchdog_loop(self) -> None:
+        """WATCHDOG=1 every half $WATCHDOG_USEC, forever; returns at once without a watchdog.
+
+        Run it as a task on the service's own event loop: a hung loop stops the pings, and
+        systemd kills and restarts the service (WatchdogSec=).
+        """
+        interval_s = self.watchdog_interval_s
+        if not interval_s:
+            return
+        while True:
+            self.watchdog()
+            await asyncio.sleep(interval_s)
 
     def close(self) -> None:
         if self._sock is not None:

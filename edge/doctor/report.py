@@ -17,8 +17,7 @@ from typing import Any
 
 from edge.common.errors import ConfigError, ExitCode
 from edge.doctor import probes
-from edge.link.client import key_files
-from edge.station.config import StationConfig, load_station_config
+from edge.station.config import StationConfig, StationPaths, load_station_config
 
 DEFAULT_CONFIG = Path("/etc/packstation/station.toml")
 CONFIG_FIX = (
@@ -45,7 +44,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class LinkKeys:
-    """The [link] key options the doctor reads (adapter: the link section owns the names).
+    """The station's key files the doctor reads ([link] options, else the defaults of
+    edge.station.config.StationPaths).
 
     secret_key: the station's own `NAME.key_secret` (from `packstation keys new NAME`).
     server_key: central's public `NAME.key`.
@@ -56,8 +56,8 @@ class LinkKeys:
 
     @classmethod
     def of(cls, config: StationConfig) -> LinkKeys:
-        secret, server = key_files(config.link, config.station.id, Path(config.station.state_dir))
-        return cls(secret_key=str(secret), server_key=str(server))
+        paths = StationPaths.of(config)
+        return cls(secret_key=str(paths.secret_key), server_key=str(paths.server_key))
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,7 @@ class Context:
         """The journal file as a real path under the root ([journal] path, else state_dir)."""
         if self.config is None:
             return None
-        configured = self.config.journal.path
-        path = configured or f"{self.config.station.state_dir}/journal.sqlite3"
-        return self.root(path)
+        return self.root(StationPaths.of(self.config).journal)
 
 
 Check = Callable[[Context], Iterable[Finding]]

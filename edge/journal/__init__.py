@@ -6,6 +6,7 @@ write it through the names re-exported here.
 
 from edge.journal.store import (
     SCHEMA_VERSION,
+    ChainBroken,
     Journal,
     JournalError,
     JournalEvent,
@@ -16,6 +17,7 @@ from edge.journal.store import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ChainBroken",
     "Journal",
     "JournalError",
     "JournalEvent",

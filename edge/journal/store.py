@@ -20,11 +20,24 @@ from typing import Any
 import msgspec
 
 from edge.common.chain import GENESIS, canonical_json, chain_hash
-from edge.common.errors import PackstationError
+from edge.common.errors import ExitCode, PackstationError
 
 
 class JournalError(PackstationError):
-    """The journal cannot be opened or is damaged."""
+    """The journal cannot be opened or is damaged: a bad input file, to the commands."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ChainBroken(JournalError):
+    """The journal's hash chain does not verify: nobody may run on it or trust it."""
+
+    exit_code = ExitCode.CHAIN_BROKEN
+
+    @classmethod
+    def at(cls, path: Path | str, result: VerifyResult) -> ChainBroken:
+        """The error for a failed `Journal.verify()` of the journal at `path`."""
+        return cls(f"{path}: chain broken at seq {result.first_bad_seq}: {result.reason}")
 
 
 class JournalEvent(msgspec.Struct, frozen=True, kw_only=True):

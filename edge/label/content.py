@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from edge.common.errors import BadInput, ConfigError
-from edge.label.inputs import JurisdictionWarnings, Order, OrderLine, Package
+from edge.label.inputs import JurisdictionWarnings, Package
+from edge.workflow.ports import HaltInfo, Order, OrderLine
 
 SEAL_PREFIX = "SEAL-"
+SLIP_CANDIDATES = 5  # at most this many likely packages on a slip
 
 
 class LabelItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,6 +132,28 @@ def build_label(
         warnings=tuple(warnings.lines),
         station_id=station.station_id,
         agent_id=agent_id,
+    )
+
+
+def build_slip(
+    order_id: str, halt: HaltInfo, station: StationInfo, agent_id: str, at: datetime
+) -> HaltSlip:
+    """The discrepancy slip of a halted order: the halt's reason, and what to do: put the package
+    aside for the supervisor, and which packages it may be when the core named some."""
+    steps = ["Put the package aside for the supervisor."]
+    if halt.candidates:
+        steps.append("It may be: " + ", ".join(halt.candidates[:SLIP_CANDIDATES]))
+    return HaltSlip(
+        order_id=order_id,
+        code=halt.code,
+        what_happened=halt.reason,
+        what_to_do=tuple(steps),
+        scanned=halt.raw or (halt.uid or ""),
+        order_line=halt.line,
+        station_id=station.station_id,
+        agent_id=agent_id,
+        at=local_time(at, station.timezone).isoformat(timespec="seconds"),
+        timezone=station.timezone,
     )
 
 

@@ -1,5 +1,6 @@
-"""Typed views of what an exit label is made from: ORDER.json, INVENTORY.json (docs/formats.md)
-and the per-jurisdiction warning texts (config/warnings/<CODE>.toml).
+"""Typed views of what an exit label is made from: ORDER.json (the workflow's `Order`),
+INVENTORY.json (docs/formats.md) and the per-jurisdiction warning texts
+(config/warnings/<CODE>.toml).
 
 Only the fields the label prints are read; everything else in the files is ignored, so a full
 METRC export or a POS order drops in. Bad files raise BadInput/ConfigError naming file and field.
@@ -8,39 +9,13 @@ METRC export or a POS order drops in. Bad files raise BadInput/ConfigError namin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
 from edge.common import config
 from edge.common.errors import BadInput, ConfigError
-
-NonNegative = Annotated[int, msgspec.Meta(ge=0)]
-
-
-class Customer(msgspec.Struct, kw_only=True):
-    id: str = ""
-    name: str
-    class_: str = msgspec.field(default="adult", name="class")
-
-
-class OrderLine(msgspec.Struct, kw_only=True):
-    line: Annotated[int, msgspec.Meta(ge=1)]
-    uid: str | None = None
-    sku: str | None = None
-    batch: str | None = None
-    quantity: Annotated[int, msgspec.Meta(ge=1)] = 1
-    weigh: bool = False
-    labelled_weight_mg: NonNegative | None = None
-    picked: list[str] | None = None
-
-
-class Order(msgspec.Struct, kw_only=True):
-    order_id: Annotated[str, msgspec.Meta(min_length=1)]
-    channel: Literal["pickup", "delivery"]
-    customer: Customer
-    placed_at: str = ""
-    lines: Annotated[list[OrderLine], msgspec.Meta(min_length=1)]
+from edge.workflow.ports import NonNegative, Order
 
 
 class InventoryItemInfo(msgspec.Struct, kw_only=True):

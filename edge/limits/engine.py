@@ -25,13 +25,6 @@ from edge.limits.rules import CATEGORIES, JurisdictionRules, load_rules
 
 INSTALLED_RULES_DIR = Path("/etc/packstation/limits")
 MEASURE_FIELDS = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml")
-# Inventory (docs/formats.md INVENTORY.json) field -> CART.json measure field.
-INVENTORY_FIELDS = {
-    "NetWeightMg": "net_weight_mg",
-    "ConcentrateMg": "concentrate_mg",
-    "ThcMg": "thc_mg",
-    "VolumeMl": "volume_ml",
-}
 _MAX_AMOUNT = 10**12  # per unit, mg or ml: far above any product, far below overflow
 _MAX_QUANTITY = 1_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -251,13 +244,20 @@ def parse_prior(prior: Any, source: str = "order") -> tuple[PriorPurchase, ...]:
     return tuple(out)
 
 
-def line_from_package(package: Mapping[str, Any], quantity: int = 1) -> CartLine:
-    """A cart line from an INVENTORY.json package (`Category`, `NetWeightMg`, ...)."""
-    obj: dict[str, Any] = {"category": package.get("Category"), "quantity": quantity}
-    for inv_key, key in INVENTORY_FIELDS.items():
-        if package.get(inv_key) is not None:
-            obj[key] = package[inv_key]
-    return parse_line(obj, f"package {package.get('Label', '?')}")
+def line_from_package(
+    package: _core.Package, quantity: int = 1, net_weight_mg: int | None = None
+) -> CartLine:
+    """A cart line from an inventory package (`Inventory.lookup`); `net_weight_mg`, when given,
+    stands for the package's own (a weighed-out line counts the weight captured)."""
+    obj: dict[str, Any] = {"category": package.category, "quantity": quantity}
+    measures = {
+        "net_weight_mg": package.net_weight_mg if net_weight_mg is None else net_weight_mg,
+        "concentrate_mg": package.concentrate_mg,
+        "thc_mg": package.thc_mg,
+        "volume_ml": package.volume_ml,
+    }
+    obj.update((key, value) for key, value in measures.items() if value is not None)
+    return parse_line(obj, f"package {package.label}")
 
 
 def epoch_seconds(at: datetime) -> int:
@@ -280,15 +280,15 @@ def _reason(
     allowed: bool,
     version: str,
     buckets: Sequence[BucketResult],
-    crossing: tuple[int, str] | None,
+    crossing: _core.Crossing | None,
 ) -> str:
     who = f"{cart.jurisdiction} {cart.customer_class}"
     if allowed:
         return f"Within the {who} purchase limits (rules in force from {version})."
-    over = next((b for b in buckets if crossing and b.name == crossing[1]), None)
+    over = next((b for b in buckets if crossing and b.name == crossing.bucket), None)
     if crossing is None or over is None:  # cannot happen: an over bucket has a crossing line
         return f"Over the {who} purchase limits (rules in force from {version})."
-    index = crossing[0]
+    index = crossing.line
     excess = over.remaining_display.removeprefix("-")
     return (
         f"Cart line {index + 1} ({cart.lines[index].category}) goes over the {who} limit "
@@ -322,7 +322,7 @@ class LimitEngine:
         return self._load(code)[0]
 
     def compiled(self, code: str) -> _core.LimitRules:
-        """The core's compiled rules of `code` (for callers that prepare tuples themselves)."""
+        """The core's compiled rules of `code` (for callers that prepare line tuples themselves)."""
         return self._load(code)[1]
 
     def _load(self, code: str) -> tuple[JurisdictionRules, _core.LimitRules]:
@@ -380,36 +380,26 @@ class LimitEngine:
     def _verdict(cart: Cart, raw: _core.LimitResult) -> LimitVerdict:
         buckets = tuple(
             BucketResult(
-                name,
-                unit,
-                _window_words(kind, days),
-                Fraction(*cap),
-                Fraction(*prior_used),
-                Fraction(*cart_used),
-                Fraction(*remaining),
-                over,
-                cap_display,
-                remaining_display,
+                b.name,
+                b.unit,
+                _window_words(b.window, b.window_days),
+                Fraction(*b.cap),
+                Fraction(*b.prior_used),
+                Fraction(*b.cart_used),
+                Fraction(*b.remaining),
+                b.over,
+                b.cap_display,
+                b.remaining_display,
             )
-            for (
-                name,
-                unit,
-                kind,
-                days,
-                cap,
-                prior_used,
-                cart_used,
-                remaining,
-                over,
-                cap_display,
-                remaining_display,
-            ) in raw.buckets
+            for b in raw.buckets
             # A "not sold" category's zero cap is reported only when the cart touches it.
-            if cap[0] or cart_used[0] or prior_used[0]
+            if b.cap[0] or b.cart_used[0] or b.prior_used[0]
         )
         max_more = tuple(
-            MaxMore(category, measure, amount, _UNIT_OF_MEASURE.get(measure, "units"), display)
-            for category, measure, amount, display in raw.max_more
+            MaxMore(
+                m.category, m.measure, m.amount, _UNIT_OF_MEASURE.get(m.measure, "units"), m.display
+            )
+            for m in raw.max_more
         )
         crossing, allowed = raw.crossing, raw.allowed
         return LimitVerdict(
@@ -419,8 +409,8 @@ class LimitEngine:
             cart.at,
             raw.version,
             buckets,
-            crossing[0] if crossing else None,
-            crossing[1] if crossing else None,
+            crossing.line if crossing else None,
+            crossing.bucket if crossing else None,
             max_more,
             _reason(cart, allowed, raw.version, buckets, crossing),
         )

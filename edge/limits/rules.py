@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from edge import _core
 from edge.common.errors import ConfigError
 
 CATEGORIES = ("flower", "concentrate", "edible", "infused_liquid", "topical", "plant", "seed")
@@ -69,6 +70,11 @@ class Member:
     factor: Fraction
     how: str  # plain words: "counts 1:1", "8 g fills the cap", "3.5 g per MME"
 
+    def to_core(self) -> _core.LimitRuleMember:
+        return _core.LimitRuleMember(
+            category=self.category, measure=self.measure, factor=self.factor
+        )
+
 
 @dataclass(frozen=True)
 class Bucket:
@@ -77,6 +83,16 @@ class Bucket:
     window: Window
     members: tuple[Member, ...]
     note: str = ""
+
+    def to_core(self) -> _core.LimitRuleBucket:
+        return _core.LimitRuleBucket(
+            name=self.name,
+            unit=self.cap.unit,
+            cap=self.cap.value,
+            window=self.window.kind,
+            window_days=self.window.days,
+            members=[m.to_core() for m in self.members],
+        )
 
 
 @dataclass(frozen=True)
@@ -127,29 +143,21 @@ class JurisdictionRules:
             out.append(Bucket(f"{cat} (not sold)", cap, Window("transaction"), (member,)))
         return out
 
-    def to_core(self) -> list[Any]:
-        """The tuple model `edge._core.LimitRules` takes."""
-        versions: list[Any] = []
-        for v in self.versions:
-            classes = []
-            for cls in v.classes.values():
-                buckets = [
-                    (
-                        b.name,
-                        b.cap.unit,
-                        (b.cap.value.numerator, b.cap.value.denominator),
-                        b.window.kind,
-                        b.window.days,
-                        [
-                            (m.category, m.measure, (m.factor.numerator, m.factor.denominator))
-                            for m in b.members
-                        ],
+    def to_core(self) -> list[_core.LimitRuleVersion]:
+        """The rule model `edge._core.LimitRules` compiles."""
+        return [
+            _core.LimitRuleVersion(
+                effective_day=v.effective.toordinal(),
+                label=v.effective.isoformat(),
+                classes=[
+                    _core.LimitRuleClass(
+                        name=cls.name, buckets=[b.to_core() for b in self.core_buckets(cls)]
                     )
-                    for b in self.core_buckets(cls)
-                ]
-                classes.append((cls.name, buckets))
-            versions.append((v.effective.toordinal(), v.effective.isoformat(), classes))
-        return versions
+                    for cls in v.classes.values()
+                ],
+            )
+            for v in self.versions
+        ]
 
 
 class _Problems:

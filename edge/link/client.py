@@ -11,7 +11,7 @@ Authentication failures are not silent: the socket monitor reports ZAP refusals
 (EVENT_HANDSHAKE_FAILED_AUTH) and central's ERROR "revoked"/"identity"; the status turns
 `auth_failed` and the link keeps retrying with back-off (the key may be allowed later).
 
-    link = StationLink(cfg.link, station_id, journal, replica, on_status=callback, state_dir=...)
+    link = StationLink(cfg.link, station_id, journal, replica, on_status=callback, keys=...)
     task = asyncio.create_task(link.run())   # until cancelled
     link.wake()                              # after appending events (any thread)
     link.status()                            # LinkStatus snapshot
@@ -74,22 +74,13 @@ class LinkStatus(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str
 
 
-def key_files(cfg: LinkSection, station_id: str, state_dir: Path) -> tuple[Path, Path]:
-    """The configured (or default) station secret and central public certificate paths."""
-    keys = state_dir / "keys"
-    secret_file = Path(cfg.secret_key_file or keys / f"{station_id}.key_secret")
-    server_file = Path(cfg.server_key_file or keys / "central.key")
-    return secret_file, server_file
-
-
-def load_link_keys(
-    cfg: LinkSection, station_id: str, state_dir: Path
-) -> tuple[bytes, bytes, bytes]:
-    """(public, secret, server public) from the certificate files; ConfigError if not.
-
-    Under systemd the files come through LoadCredential= (edge.common.credentials.credential_path).
+def load_link_keys(secret_key: Path, server_key: Path) -> tuple[bytes, bytes, bytes]:
+    """(public, secret, server public) from the station's secret and central's public certificate
+    files (the daemon's are edge.station.config.StationPaths.secret_key/server_key); ConfigError
+    if not. Under systemd the files come through LoadCredential=
+    (edge.common.credentials.credential_path).
     """
-    secret_file, server_file = (credential_path(p) for p in key_files(cfg, station_id, state_dir))
+    secret_file, server_file = credential_path(secret_key), credential_path(server_key)
     try:
         public, secret = zmq.auth.load_certificate(secret_file)
         server, _ = zmq.auth.load_certificate(server_file)
@@ -126,7 +117,6 @@ class StationLink:
         journal: Journal,
         replica: Replica,
         on_status: Callable[[LinkStatus], None] | None = None,
-        state_dir: Path | None = None,
         keys: tuple[bytes, bytes, bytes] | None = None,
     ) -> None:
         if not zmq.has("curve"):
@@ -136,7 +126,7 @@ class StationLink:
         self.journal = journal
         self.replica = replica
         self.on_status = on_status
-        self.keys = keys or load_link_keys(cfg, station_id, state_dir or journal.path.parent)
+        self.keys = keys or load_link_keys(Path(cfg.secret_key_file), Path(cfg.server_key_file))
         self.endpoints = [cfg.endpoint, *cfg.fallback_endpoints]
         self.boot_id = uuid.uuid4().hex
         self._state = LinkState.OFFLINE

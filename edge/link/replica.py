@@ -44,10 +44,16 @@ class Badge:
 class Replica:
     """One replica file; thread-safe (the link writes from worker threads, the daemon reads)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        """Open (creating) the replica; `readonly` opens an existing one beside the running
+        station, for reports, without creating or writing anything."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        if readonly:
+            uri = f"{path.resolve().as_uri()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")
@@ -154,6 +160,12 @@ class Replica:
             expires_at=expires,
         )
 
+    def counts(self) -> dict[str, int]:
+        """How many items of each kind (order, package, badge) the replica holds."""
+        with self._lock:
+            rows = self._conn.execute("SELECT kind, count(*) FROM items GROUP BY kind").fetchall()
+        return {str(kind): int(n) for kind, n in rows}
+
     def fingerprint(self) -> list[tuple[str, str, bytes]]:
         """Every item, for comparing with central's view in tests and `doctor`."""
         with self._lock:
@@ -187,8 +199,3 @@ def _parse_time(text: Any) -> datetime | None:
     except ValueError:
         return datetime.min.replace(tzinfo=UTC)  # an unreadable expiry counts as expired
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def replica_path(configured: str, state_dir: Path) -> Path:
-    """[link] replica_path, or <state_dir>/replica.sqlite3 when it is empty."""
-    return Path(configured) if configured else state_dir / "replica.sqlite3"

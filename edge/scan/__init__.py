@@ -2,5 +2,30 @@
 check over the compiled core (the one authority on tags, Retail IDs and GS1 shapes).
 
 May import: `edge.workflow`, `edge.common`, `edge._core`. One of the two packages that import the
-compiled core (the other is `edge.limits`).
+compiled core (the other is `edge.limits`): the rest of the station takes the core's scan types
+from here (ruff TID251 bans `edge._core` elsewhere).
 """
+
+from edge._core import (
+    Inventory,
+    InventoryFormatError,
+    OrderCheck,
+    OrderFormatError,
+    Package,
+    Recogniser,
+    RestoreError,
+    ScanCoreError,
+    retail_id_url,
+)
+
+__all__ = [
+    "Inventory",
+    "InventoryFormatError",
+    "OrderCheck",
+    "OrderFormatError",
+    "Package",
+    "Recogniser",
+    "RestoreError",
+    "ScanCoreError",
+    "retail_id_url",
+]

@@ -1,94 +1,48 @@
-"""Scan checking, Python side: configuration of the Rust core, GS1 parsing (biip), typed verdicts.
+"""Scan checking, Python side: configuration of the Rust core, the ORDER.json it reads, verdicts.
 
-The core (`edge._core`) recognises scans and judges them against an order and the vault inventory.
-GS1 element strings are parsed here with biip (github.com/jodal/biip): a GS1 product barcode
-names a product, never a package, so it is `unknown` when it parses and `malformed` when it
-does not. The station daemon and `packstation verify` both go through `verify_scan`.
+The core (`edge._core`) recognises scans and judges them against an order and the vault inventory;
+`verify_scan` returns its answer as the workflow's `ScanVerdict`. A GS1 product barcode names a
+product, never a package: it is `unknown` when edge.scan.gs1 reads it and `malformed` when it
+cannot. The station daemon and `packstation verify` both go through `verify_scan`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from edge._core import Inventory, OrderCheck, Recogniser, TagPatternError, Verdict
+from edge._core import Inventory, OrderCheck, Recogniser, TagPatternError
 from edge.common.errors import ConfigError
 from edge.scan.config import ScanSettings
-
-if TYPE_CHECKING:
-    from biip.gs1_messages import GS1Message
+from edge.scan.gs1 import Gs1Error, Gs1Reader
+from edge.workflow.ports import Order, ScanVerdict
 
 # Normalising (symbology identifier, trimming) does not depend on the tag patterns.
 _NORMALISER = Recogniser()
+_DEFAULT_GS1 = Gs1Reader()
 
 
-class Gs1Data(msgspec.Struct, frozen=True, kw_only=True):
-    """What a GS1 barcode says: AI -> value, plus the usual fields spelled out."""
-
-    elements: dict[str, str]
-    gtin: str | None = None
-    batch: str | None = None
-    expiry: str | None = None  # ISO date
-    serial: str | None = None
-
-
-class Gs1Error(ValueError):
-    """A scan shaped like GS1 that biip cannot parse (bad check digit, unknown AI...)."""
-
-
-class ScanVerdict(msgspec.Struct, frozen=True, kw_only=True):
-    """One scan's verdict, as printed by `packstation verify` and journalled by the station."""
-
-    scan: str
-    verdict: str
-    line: int | None
-    reason: str
-    candidates: list[str]
-    kind: str
-    tag: str | None = None
-    unit: int | None = None
-    accepted: bool = False
-    gs1: Gs1Data | None = None
-
-
-def parse_gs1(text: str, symbology: str | None = None) -> Gs1Data:
-    """Parse a GS1 element string (GS-separated, or the HRI `(01)...` form); Gs1Error if invalid."""
-    # biip (~24 MB resident) is imported only when a scan looks like GS1, a rare path.
-    import biip
-    from biip.gs1_messages import GS1Message
-
-    message: GS1Message | None
-    try:
-        if text.startswith("("):
-            message = GS1Message.parse_hri(text)
-        else:
-            result = biip.parse((symbology or "") + text)
-            message = result.gs1_message
-            if message is None:
-                if result.gtin is not None:
-                    return Gs1Data(elements={"01": result.gtin.value}, gtin=result.gtin.value)
-                raise Gs1Error(result.gs1_message_error or result.gtin_error or "not GS1 data")
-    except biip.ParseError as exc:
-        raise Gs1Error(str(exc)) from exc
-    elements: dict[str, str] = {}
-    expiry: str | None = None
-    for element in message.element_strings:
-        error = element.gtin_error or element.sscc_error or element.gln_error
-        if error:
-            raise Gs1Error(error)
-        elements[element.ai.ai] = element.value
-        if element.ai.ai == "17" and element.date is not None:
-            expiry = element.date.isoformat()
-    return Gs1Data(
-        elements=elements,
-        gtin=elements.get("01"),
-        batch=elements.get("10"),
-        expiry=expiry,
-        serial=elements.get("21"),
-    )
+def order_json(order: Order) -> bytes:
+    """ORDER.json bytes of an Order for the core (absent fields left out, as docs/formats.md
+    allows; each line's `picked` UIDs are restored as earlier matches)."""
+    lines = []
+    for line in order.lines:
+        obj: dict[str, object] = {"line": line.line, "quantity": line.quantity}
+        for key in ("uid", "sku", "batch", "labelled_weight_mg"):
+            value = getattr(line, key)
+            if value is not None:
+                obj[key] = value
+        if line.weigh:
+            obj["weigh"] = True
+        if line.picked:
+            obj["picked"] = line.picked
+        lines.append(obj)
+    customer = {"id": order.customer.id, "name": order.customer.name}
+    customer["class"] = order.customer.class_
+    body = {"order_id": order.order_id, "channel": order.channel, "customer": customer}
+    return msgspec.json.encode({**body, "lines": lines})
 
 
 def recogniser_for(config: ScanSettings, source: str = "<defaults>") -> Recogniser:
@@ -139,37 +93,35 @@ def open_order_check(
     )
 
 
-def verify_scan(check: OrderCheck, raw: str, symbology_hint: str | None = None) -> ScanVerdict:
-    """Judge one scan against the order (state kept in `check`); GS1 codes are parsed by biip."""
-    v = check.scan(raw)
+def verify_scan(
+    check: OrderCheck, text: str, aim_id: str | None = None, gs1: Gs1Reader = _DEFAULT_GS1
+) -> ScanVerdict:
+    """Judge one scan against the order (state kept in `check`). `aim_id` is the AIM identifier
+    the scanner driver split off (None: `text` is a raw scan, the core splits one off itself);
+    GS1 data is read by `gs1` (with the station's `[scan] gs_substitutes`)."""
+    v = check.scan(text, aim_id)
+    verdict = ScanVerdict(
+        verdict=v.verdict,
+        reason=v.reason,
+        line=v.line,
+        uid=v.tag,
+        candidates=list(v.candidates),
+        kind=v.kind,
+        unit=v.unit,
+        accepted=v.accepted,
+    )
     if v.kind != "gs1":
-        return _typed(v)
-    recognised = _NORMALISER.recognise(raw)
+        return verdict
+    recognised = _NORMALISER.recognise(text, aim_id)
     try:
-        data = parse_gs1(recognised.text, recognised.symbology or symbology_hint)
+        data = gs1.read(recognised.text, recognised.symbology)
     except Gs1Error as exc:
-        reason = f"Unreadable GS1 barcode ({exc}): scan the METRC tag on the package."
-        return _typed(v, verdict="malformed", reason=reason)
+        reason = f"Unreadable GS1 barcode ({exc.detail}): scan the METRC tag on the package."
+        return msgspec.structs.replace(verdict, verdict="malformed", reason=reason)
     what = ", ".join(
         f"{name} {value}"
         for name, value in (("GTIN", data.gtin), ("batch", data.batch), ("expiry", data.expiry))
         if value
     )
     reason = f"A GS1 product barcode ({what or 'no GTIN'}), not a package UID: scan the METRC tag."
-    return _typed(v, reason=reason, gs1=data)
-
-
-def _typed(v: Verdict, **override: Any) -> ScanVerdict:
-    fields: dict[str, Any] = {
-        "scan": v.scan,
-        "verdict": v.verdict,
-        "line": v.line,
-        "reason": v.reason,
-        "candidates": list(v.candidates),
-        "kind": v.kind,
-        "tag": v.tag,
-        "unit": v.unit,
-        "accepted": v.accepted,
-    }
-    fields.update(override)
-    return ScanVerdict(**fields)
+    return msgspec.structs.replace(verdict, reason=reason, gs1=data)

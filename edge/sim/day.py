@@ -39,7 +39,7 @@ from edge.sim.report import (
     replica_counts,
 )
 from edge.sim.technician import OrderOutcome, Technician
-from edge.station.config import StationConfig
+from edge.station.config import StationConfig, StationPaths, load_station_config
 
 CENTRAL_DOWN_ORDERS = 3  # orders packed while central is down
 DRAIN_TIMEOUT_S = 30
@@ -127,7 +127,7 @@ class SimRun:
         )
         # the station knows badges, orders and the vault only from central's feed
         want = {"badge": 2, "order": len(day.plan), "package": len(day.vault.packages)}
-        replica = self.run.station_dir / "replica.sqlite3"
+        replica = StationPaths.of(load_station_config(self.run.station_toml)).replica
         wait_for(
             f"central's feed to reach the station ({want})",
             lambda: replica_counts(replica) == want,
@@ -266,7 +266,7 @@ def _finish(
 ) -> None:
     """Count everything from the records and check the day's invariants."""
     _records(run, summary)
-    summary.replica = replica_counts(run.station_dir / "replica.sqlite3")
+    summary.replica = replica_counts(StationPaths.of(load_station_config(run.station_toml)).replica)
     summary.printer_jobs = len(printer.jobs)
     summary.pngs = len(list(run.labels.glob("*.png")))
     _invariants(summary, outcomes, len(json.loads(run.inventory.read_text())))

@@ -2,7 +2,8 @@
 
 Nothing here trusts the simulator's own bookkeeping for the figures an evaluator checks: orders
 sealed, halts by reason, labels printed and events are counted from the journal; the central count
-from central's SQLite store; the chain is recomputed.
+from central's store and the feed's arrival from the station's replica, each read through its own
+API; the chain is recomputed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from central.store import open_store
 from edge.journal import Journal
+from edge.link.replica import Replica
 
 
 @dataclass
@@ -97,33 +100,28 @@ def count_journal(summary: Summary, journal_path: Path) -> list[tuple[int, str]]
 
 
 def central_hashes(store: Path, station_id: str) -> list[tuple[int, str]]:
-    """(seq, hash hex) of every event central stored for the station (read-only)."""
+    """(seq, hash hex) of every event central stored for the station."""
     if not store.exists():
         return []
-    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
+    central = open_store(f"sqlite://{store}")
     try:
-        rows = conn.execute(
-            "SELECT seq, hash FROM events WHERE station_id = ? ORDER BY seq", (station_id,)
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return []  # central has not created its schema yet
+        return [(seq, digest.hex()) for seq, digest in central.station_chain(station_id)]
     finally:
-        conn.close()
-    return [(int(seq), h.hex() if isinstance(h, bytes) else str(h)) for seq, h in rows]
+        central.close()
 
 
 def replica_counts(path: Path) -> dict[str, int]:
     """Items per kind (order, package, badge) in the station's replica of central's feed."""
     if not path.exists():
         return {}
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
-        rows = conn.execute("SELECT kind, count(*) FROM items GROUP BY kind").fetchall()
-    except sqlite3.OperationalError:
+        replica = Replica(path, readonly=True)
+        try:
+            return replica.counts()
+        finally:
+            replica.close()
+    except sqlite3.Error:  # the station has only just created the file, not its tables
         return {}
-    finally:
-        conn.close()
-    return {str(kind): int(n) for kind, n in rows}
 
 
 def render(summary: Summary, out: TextIO = sys.stdout) -> None:

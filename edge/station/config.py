@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -28,9 +29,10 @@ class StationSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     jurisdiction: Jurisdiction = "IL"
     timezone: str = "America/Chicago"
     state_dir: str = "/var/lib/packstation"
-    # Test/simulator input channel: a Unix socket accepting injected scans ("" = off).
+    # Test/simulator input channel: a Unix socket accepting injected scans ("" = off); a service
+    # the port factory adds (edge.station.inject.inject_services).
     inject_socket: str = ""
-    # "module:function" building edge.workflow.ports.StationPorts from the config ("" = built-in wiring).
+    # "module:function" building edge.station.ports.StationPorts from the config ("" = built-in wiring).
     ports: str = ""
     # Directory of inventory.json / orders.json / badges.json standing in for central ("" = none).
     seed_dir: str = ""
@@ -65,6 +67,46 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     link: LinkSection = msgspec.field(default_factory=LinkSection)
     verify: VerifySection = msgspec.field(default_factory=VerifySection)
     workflow: WorkflowSection = msgspec.field(default_factory=WorkflowSection)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StationPaths:
+    """Every file the station keeps, each under [station] state_dir unless an option names it.
+
+    The one place for these names: the daemon, the wiring, the doctor and the simulator read the
+    paths from here, and the layers below (link, drivers) get them passed in."""
+
+    state_dir: Path
+    journal: Path  # [journal] path, else <state_dir>/journal.sqlite3
+    replica: Path  # [link] replica_path, else <state_dir>/replica.sqlite3
+    replica_finished: Path  # <state_dir>/replica-finished.json: orders that left the station
+    seed_finished: Path  # <state_dir>/seed-finished.json: the same with [station] seed_dir
+    spool: Path  # [printer] spool_path, else <state_dir>/print-spool.sqlite3
+    indicator_log: Path  # <state_dir>/indicator.log with the recording indicator back-end
+    keys: Path  # <state_dir>/keys: where the key files are when [link] names none
+    secret_key: Path  # [link] secret_key_file, else <keys>/<station id>.key_secret
+    server_key: Path  # [link] server_key_file, else <keys>/central.key
+
+    @classmethod
+    def of(cls, cfg: StationConfig) -> StationPaths:
+        state = Path(cfg.station.state_dir)
+        keys = state / "keys"
+        return cls(
+            state_dir=state,
+            journal=Path(cfg.journal.path) if cfg.journal.path else state / "journal.sqlite3",
+            replica=Path(cfg.link.replica_path)
+            if cfg.link.replica_path
+            else state / "replica.sqlite3",
+            replica_finished=state / "replica-finished.json",
+            seed_finished=state / "seed-finished.json",
+            spool=Path(cfg.printer.spool_path)
+            if cfg.printer.spool_path
+            else state / "print-spool.sqlite3",
+            indicator_log=state / "indicator.log",
+            keys=keys,
+            secret_key=Path(cfg.link.secret_key_file or keys / f"{cfg.station.id}.key_secret"),
+            server_key=Path(cfg.link.server_key_file or keys / "central.key"),
+        )
 
 
 def load_station_config(path: Path | None) -> StationConfig:

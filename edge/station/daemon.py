@@ -20,20 +20,19 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 
 from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
-from edge.journal import Journal, JournalError
-from edge.scan.classify import AgentBadge, Classifier, OrderTicket, SealCode
-from edge.station.config import StationConfig
+from edge.journal import ChainBroken, Journal, JournalError
+from edge.scan.classify import AgentBadge, OrderTicket, ScanRouter, SealCode
+from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
-from edge.station.inject import InjectServer
+from edge.station.ports import FeedResult, StationPorts
 from edge.workflow.machine import Workflow
-from edge.workflow.ports import LabelJob, PrintJob, Signal, StationPorts
+from edge.workflow.ports import LabelJob, PrintJob, Signal
 from edge.workflow.state import (
     BadgeScanned,
     DeviceStateChanged,
@@ -65,23 +64,6 @@ STATE_KEY = "workflow"
 T = TypeVar("T")
 
 
-class ChainBroken(JournalError):
-    """The journal's hash chain does not verify: the station will not run on it."""
-
-
-class FeedResult(msgspec.Struct, frozen=True, kw_only=True):
-    """What one input did, once committed: the last seq, the phase, the events and signals."""
-
-    seq: int
-    phase: str
-    events: list[str]
-    signals: list[tuple[str, str]]
-
-
-def journal_path(cfg: StationConfig) -> Path:
-    return Path(cfg.journal.path or Path(cfg.station.state_dir) / "journal.sqlite3")
-
-
 def load_ports(cfg: StationConfig) -> StationPorts:
     """Build the ports named by [station] ports ("module:function" taking the config)."""
     spec = cfg.station.ports or "edge.station.wiring:build_ports"
@@ -98,20 +80,20 @@ def load_ports(cfg: StationConfig) -> StationPorts:
 ScanInput = BadgeScanned | TicketScanned | PackageScanned | SealScanned
 
 
-def route_scan(classifier: Classifier, text: str, device: str, aim_id: str | None) -> ScanInput:
-    """A decoded scan -> a workflow input, by the scanner driver's [scan] classification.
+def route_scan(router: ScanRouter, text: str, device: str, aim_id: str | None) -> ScanInput:
+    """A decoded scan -> a workflow input, by the [scan] badge, ticket and seal patterns.
 
-    Anything that is not a badge, a ticket or a seal code goes to the Verifier as a package scan
-    (with its AIM identifier, which the Rust core splits off again), which names it `malformed`
-    when it is no package at all: the technician gets a reason, never silence."""
-    kind = classifier.classify(text, aim_id)
-    if isinstance(kind, AgentBadge):
-        return BadgeScanned(kind.code, device)
-    if isinstance(kind, OrderTicket):
-        return TicketScanned(kind.code.removeprefix("ORD-"), kind.code, device)
-    if isinstance(kind, SealCode):
-        return SealScanned(kind.code, device)
-    return PackageScanned((aim_id or "") + text, device)
+    Anything else goes to the Verifier as a package scan, text and AIM identifier apart as the
+    scanner driver decoded them; the Rust core recognises it (tag, Retail ID, GS1...) and names
+    it `malformed` when it is no package at all: the technician gets a reason, never silence."""
+    code = router.route(text)
+    if isinstance(code, AgentBadge):
+        return BadgeScanned(code.code, device)
+    if isinstance(code, OrderTicket):
+        return TicketScanned(code.code.removeprefix("ORD-"), code.code, device)
+    if isinstance(code, SealCode):
+        return SealScanned(code.code, device)
+    return PackageScanned(text, device, aim_id)
 
 
 class Station:
@@ -119,9 +101,10 @@ class Station:
 
     def __init__(self, cfg: StationConfig, ports: StationPorts, notifier: Notifier | None = None):
         self.cfg = cfg
+        self.paths = StationPaths.of(cfg)
         self.ports = ports
         self.notifier = notifier or Notifier()
-        self.classifier = Classifier(cfg.scan)
+        self.router = ScanRouter(cfg.scan)
         self.workflow = Workflow(
             verifier=ports.verifier,
             limits=ports.limits,
@@ -173,7 +156,7 @@ class Station:
         )
 
     async def feed_scan(self, raw: str, device: str = "", aim_id: str | None = None) -> FeedResult:
-        return await self.feed(route_scan(self.classifier, raw, device, aim_id))
+        return await self.feed(route_scan(self.router, raw, device, aim_id))
 
     async def inject_scan(self, text: str, device: str) -> list[FeedResult]:
         """An injected scan typed through the scanner decoder (when the ports have one); one
@@ -188,6 +171,10 @@ class Station:
 
     async def next_order(self) -> FeedResult:
         return await self.feed(NextOrderRequested())
+
+    def snapshot(self) -> dict[str, Any]:
+        state: dict[str, Any] = msgspec.to_builtins(self.state)
+        return state
 
     def _commit(self, records: list[Record], state_bytes: bytes) -> int:
         journal = self._journal()
@@ -242,13 +229,11 @@ class Station:
 
     async def start(self) -> None:
         """Open and verify the journal, restore the workflow and resume it."""
-        path = journal_path(self.cfg)
+        path = self.paths.journal
         self.journal = await self._in_writer(Journal, path)
         result = await self._in_writer(self.journal.verify)
         if not result.ok:
-            raise ChainBroken(
-                f"{path}: hash chain broken at seq {result.first_bad_seq}: {result.reason}"
-            )
+            raise ChainBroken.at(path, result)
         self._last_seq = await self._in_writer(self.journal.last_seq)
         raw = await self._in_writer(self.journal.get_state, STATE_KEY)
         if raw is not None:
@@ -267,7 +252,6 @@ class Station:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        inject: InjectServer | None = None
         try:
             await self.start()
             await self._check_disk()  # before READY: no order slips in under a full disk
@@ -276,17 +260,13 @@ class Station:
             for service in self.ports.services:
                 self._spawn(service.run(self))
             if self.notifier.watchdog_interval_s:
-                self._spawn(self._watchdog(self.notifier.watchdog_interval_s))
-            if self.cfg.station.inject_socket:
-                inject = InjectServer(self, Path(self.cfg.station.inject_socket))
-                await inject.start()
+                self._spawn(self.notifier.watchdog_loop())
+            await asyncio.sleep(0)  # each service's first step (the inject socket binds) first
             release_startup_memory()
             self.notifier.ready(self._status)  # journal verified, state restored, inputs open
             await self._stop.wait()
         finally:
             self.notifier.stopping()
-            if inject is not None:
-                await inject.close()
             await self._shutdown()
             self.notifier.close()
         return 0
@@ -322,7 +302,7 @@ class Station:
 
     async def _check_disk(self) -> None:
         guard = DiskGuard(
-            journal_path(self.cfg).parent,
+            self.paths.journal.parent,
             min_free_mb=self.cfg.journal.min_free_mb,
             min_free_percent=self.cfg.journal.min_free_percent,
         )
@@ -337,11 +317,6 @@ class Station:
         while True:
             await asyncio.sleep(self.cfg.journal.disk_check_s)
             await self._check_disk()
-
-    async def _watchdog(self, interval_s: float) -> None:
-        while True:  # runs on the loop: a hung loop stops the pings and systemd restarts us
-            self.notifier.watchdog()
-            await asyncio.sleep(interval_s)
 
     def _update_status(self) -> None:
         s = self.state
@@ -386,10 +361,8 @@ def run_station(cfg: StationConfig) -> int:
 
 
 __all__ = [
-    "ChainBroken",
     "FeedResult",
     "Station",
-    "journal_path",
     "load_ports",
     "route_scan",
     "run_station",

@@ -1,7 +1,9 @@
 """The inject channel: a Unix stream socket where tests and the simulated day feed the daemon.
 
-Enabled only by `[station] inject_socket = PATH`. One command per line, one JSON reply line each,
-sent after the command's events are committed (so a reply means "durable"):
+Enabled only by `[station] inject_socket = PATH`: the wiring then adds an `InjectServer` to the
+daemon's services (`inject_services`), which talks to the daemon through `StationHandle` like any
+other service. One command per line, one JSON reply line each, sent after the command's events are
+committed (so a reply means "durable"):
 
     scan [--device NAME] [--raw] TEXT
                                    a scan typed as evdev key events through the real scanner
@@ -25,14 +27,13 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
-from edge.workflow.state import DeviceStateChanged, NextOrderRequested, Tick, WeightCaptured
-
-if TYPE_CHECKING:
-    from edge.station.daemon import FeedResult, Station
+from edge.station.config import StationConfig
+from edge.station.ports import FeedResult, Service, StationHandle
+from edge.workflow.state import Tick, WeightCaptured
 
 LOG = logging.getLogger(__name__)
 MAX_LINE = 4096
@@ -45,11 +46,26 @@ class InjectError(ValueError):
 
 
 class InjectServer:
-    def __init__(self, station: Station, path: Path) -> None:
-        self.station = station
+    """edge.station.ports.Service: the inject socket, open while `run` runs."""
+
+    def __init__(self, path: Path) -> None:
         self.path = path
+        self._station: StationHandle | None = None
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
+
+    async def run(self, station: StationHandle) -> None:
+        self._station = station
+        try:
+            await self.start()
+            await asyncio.get_running_loop().create_future()  # until cancelled (shutdown)
+        finally:
+            await self.close()
+
+    @property
+    def station(self) -> StationHandle:
+        assert self._station is not None, "inject channel not running"
+        return self._station
 
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -88,7 +104,7 @@ class InjectServer:
         """Run one command; never raises (bad input gets a reason)."""
         try:
             if line == "state":
-                return {"ok": True, "state": msgspec.to_builtins(self.station.state)}
+                return {"ok": True, "state": self.station.snapshot()}
             return _reply(await self._command(line))
         except InjectError as exc:
             return {"ok": False, "error": str(exc)}
@@ -110,9 +126,9 @@ class InjectServer:
             if len(parts) < 2 or parts[1] not in ("ok", "fault"):
                 raise InjectError("device: expected 'device NAME ok|fault [DETAIL]'")
             detail = parts[2] if len(parts) > 2 else ""
-            return await self.station.feed(DeviceStateChanged(parts[0], parts[1] == "ok", detail))
+            return await self.station.device_state(parts[0], parts[1] == "ok", detail)
         if verb == "next":
-            return await self.station.feed(NextOrderRequested())
+            return await self.station.next_order()
         if verb == "tick":
             return await self.station.feed(Tick())
         raise InjectError(
@@ -146,3 +162,10 @@ class InjectServer:
 
 def _reply(result: FeedResult) -> dict[str, Any]:
     return {"ok": True, **msgspec.to_builtins(result)}
+
+
+def inject_services(cfg: StationConfig) -> list[Service]:
+    """The inject channel as a service when `[station] inject_socket` is set, else none (for
+    port factories: the built-in wiring and the test fixtures add these to their services)."""
+    path = cfg.station.inject_socket
+    return [InjectServer(Path(path))] if path else []

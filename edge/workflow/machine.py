@@ -119,7 +119,10 @@ class Workflow:
             PackageScanned: "package",
             SealScanned: "seal",
         }[type(event)]
-        run.record("scan", kind=kind, raw=raw, device=event.device, phase=str(run.s.phase))
+        aim_id = event.aim_id if isinstance(event, PackageScanned) else None
+        run.record(
+            "scan", kind=kind, raw=raw, aim_id=aim_id, device=event.device, phase=str(run.s.phase)
+        )
         if run.s.session is not None:
             run.s.session.last_activity_ms = run.now_ms
         if isinstance(event, BadgeScanned):
@@ -129,7 +132,7 @@ class Workflow:
         elif isinstance(event, TicketScanned):
             self._on_ticket(run, event.order_id)
         elif isinstance(event, PackageScanned):
-            self._on_package(run, event.raw)
+            self._on_package(run, event.raw, event.aim_id)
         else:
             self._on_seal(run, event.code)
 
@@ -256,10 +259,10 @@ class Workflow:
 
     # -- picking -------------------------------------------------------------------------------
 
-    def _on_package(self, run: Run, raw: str) -> None:
+    def _on_package(self, run: Run, raw: str, aim_id: str | None) -> None:
         phase = run.s.phase
         if phase == Phase.PICKING:
-            self._verify(run, raw)
+            self._verify(run, raw, aim_id)
         elif phase == Phase.WEIGHING:
             pending = run.order.weighing
             assert pending is not None
@@ -272,10 +275,10 @@ class Workflow:
         else:
             self._refuse(run, raw, busy_reason(run))
 
-    def _verify(self, run: Run, raw: str) -> None:
+    def _verify(self, run: Run, raw: str, aim_id: str | None) -> None:
         order = run.order
         verdict = sane_verdict(
-            order, self.verifier.check(order.order, list(order.picks), raw, run.at)
+            order, self.verifier.check(order.order, list(order.picks), raw, run.at, aim_id)
         )
         accepted = verdict.verdict == "match" or (verdict.verdict == "fifo" and self.fifo == "warn")
         outcome = "halt"

@@ -1,10 +1,10 @@
-"""What the pack workflow and the station daemon need from the outside world, as typing.Protocols.
+"""What the pack workflow needs from the outside world: the value types and the decision ports.
 
 The workflow (edge/workflow/machine.py) is pure: it calls only the *decision* ports (Verifier, LimitChecker,
 WeighRule, CentralState lookups), which must be deterministic and free of I/O from its point of view.
-The daemon (edge/station/daemon.py) owns the *device* ports (LabelPrinter, Indicator, Scale, EventSink) and
-runs them off the workflow's effects. Real implementations (the Rust core, the drivers, the central
-link) plug in through `StationPorts`; tests plug in small stand-ins.
+The daemon's *device* ports (LabelPrinter, Indicator, Scale, EventSink, ...) and `StationPorts`, through
+which real implementations (the Rust core, the drivers, the central link) or test stand-ins plug in,
+are in edge/station/ports.py.
 
 All weights are integer milligrams; times are ISO 8601 strings with an offset.
 """
@@ -12,8 +12,7 @@ All weights are integer milligrams; times are ISO 8601 strings with an offset.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 import msgspec
 
@@ -21,6 +20,12 @@ import msgspec
 from drivers.indicator.base import Signal as Signal  # noqa: PLC0414 (re-export for mypy)
 
 # -- value types that cross the ports (docs/formats.md ORDER.json) ------------------------------
+# The one order model: the workflow packs it, the Verifier encodes it for the Rust core
+# (edge.scan.verify.order_json) and the exit label prints it (edge.label, `packstation label`).
+# Fields the station does not use are ignored, so a full POS order drops in.
+
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
 
 
 class Customer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
@@ -30,28 +35,37 @@ class Customer(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 
 class OrderLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
-    line: int
+    line: Positive
     uid: str | None = None
     sku: str | None = None
     batch: str | None = None
-    quantity: int = 1
+    quantity: Positive = 1
     weigh: bool = False
-    labelled_weight_mg: int | None = None
+    labelled_weight_mg: NonNegative | None = None
+    picked: list[str] | None = None  # the UIDs verified for the line (set once packed)
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
     """One order to pack, as central (or the POS) gives it: docs/formats.md ORDER.json."""
 
-    order_id: str
+    order_id: Annotated[str, msgspec.Meta(min_length=1)]
     channel: Literal["pickup", "delivery"]
     customer: Customer
-    lines: list[OrderLine]
+    lines: Annotated[list[OrderLine], msgspec.Meta(min_length=1)]
     placed_at: str = ""
     prior: list[dict[str, object]] = msgspec.field(default_factory=list)
     station: str | None = None
 
     def line_of(self, number: int) -> OrderLine | None:
         return next((ln for ln in self.lines if ln.line == number), None)
+
+    def with_picks(self, picks: Sequence[Pick]) -> Order:
+        """This order with each line's `picked` set to the UIDs of `picks` for that line."""
+        lines = [
+            msgspec.structs.replace(ln, picked=[p.uid for p in picks if p.line == ln.line])
+            for ln in self.lines
+        ]
+        return msgspec.structs.replace(self, lines=lines)
 
 
 class Pick(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,12 +92,52 @@ VerdictName = Literal[
 ]
 
 
+class Gs1Element(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One GS1 element string: application identifier, value, biip's title, and the ISO date
+    of a date field such as (17) expiry."""
+
+    ai: str
+    value: str
+    title: str = ""
+    date: str | None = None
+
+
+class Gs1Data(msgspec.Struct, frozen=True, tag="gs1"):
+    """What a GS1 barcode says (edge.scan.gs1 reads it): its element strings, or the lone GTIN
+    of an EAN/UPC barcode. A GS1 product barcode names a product, never a package."""
+
+    text: str  # as scanned, with the separator as GS
+    elements: tuple[Gs1Element, ...]
+    gtin: str | None = None
+    aim_id: str | None = None
+
+    def get(self, ai: str) -> str | None:
+        """The value of application identifier `ai`, if present."""
+        return next((e.value for e in self.elements if e.ai == ai), None)
+
+    @property
+    def batch(self) -> str | None:
+        return self.get("10")
+
+    @property
+    def serial(self) -> str | None:
+        return self.get("21")
+
+    @property
+    def expiry(self) -> str | None:
+        """The (17) expiry date, ISO."""
+        return next((e.date for e in self.elements if e.ai == "17"), None)
+
+
 class ScanVerdict(msgspec.Struct, frozen=True, kw_only=True):
     """The Rust core's answer for one package scan against an order.
 
     `line` is the order line the package fills (for `match` and `fifo`); `uid` the package the scan
     identified (None when it names none: `unknown`, `malformed`, `near_miss`); `reason` one sentence
-    for the technician's slip; `candidates` the UIDs a near miss may have meant.
+    for the technician's slip; `candidates` the UIDs a near miss may have meant. `kind` is how the
+    core recognised the scan (`metrc_tag`, `retail_id`, `gs1`, ...; "" when no core judged it),
+    `unit` a Retail ID's unit, `gs1` what a GS1 barcode said, `accepted` whether the core's
+    session now counts the scan toward `line` (match; fifo under `[verify] fifo = "warn"`).
     """
 
     verdict: VerdictName
@@ -91,6 +145,10 @@ class ScanVerdict(msgspec.Struct, frozen=True, kw_only=True):
     line: int | None = None
     uid: str | None = None
     candidates: list[str] = msgspec.field(default_factory=list)
+    kind: str = ""
+    unit: int | None = None
+    gs1: Gs1Data | None = None
+    accepted: bool = False
 
 
 class LimitBucket(msgspec.Struct, frozen=True, kw_only=True):
@@ -187,8 +245,11 @@ class Verifier(Protocol):
     implementation that keeps a per-order session restores it from `accepted` after a restart.
     """
 
-    def check(self, order: Order, accepted: Sequence[Pick], raw: str, at: str) -> ScanVerdict:
-        """The verdict for scanning `raw` at time `at` while packing `order`."""
+    def check(
+        self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
+    ) -> ScanVerdict:
+        """The verdict for scanning `raw` (with the AIM identifier `aim_id` the scanner sent
+        before it, if any) at time `at` while packing `order`."""
         ...
 
 
@@ -230,82 +291,3 @@ class CentralState(Protocol):
     def inventory_snapshot(self) -> bytes:
         """The vault inventory snapshot (INVENTORY.json bytes) the Verifier checks against."""
         ...
-
-
-# -- device ports: driven by the daemon ----------------------------------------------------------
-
-
-class LabelPrinter(Protocol):
-    async def submit(self, job: PrintJob) -> PrintOutcome:
-        """Print one job to completion (or failure) and report it; paper-out, cover open or no
-        answer are an outcome with ok=False and a reason, not an exception. For a LabelJob the
-        outcome's `seal_code` is the code in the printed label's QR (`seal_code_for(label)`):
-        the workflow seals the order only when that exact code is scanned."""
-        ...
-
-
-class Indicator(Protocol):
-    def signal(self, signal: Signal, detail: str = "") -> None:
-        """Show a signal; must return at once (the driver animates it in the background)."""
-        ...
-
-
-class Scale(Protocol):
-    async def weigh(self) -> ScaleReading:
-        """One stable net reading; raises edge.common.errors.DeviceError on no reading."""
-        ...
-
-
-class ScanDecoder(Protocol):
-    """Turns injected text into scans through the real scanner decoder (the inject channel)."""
-
-    def decode(self, text: str, device: str) -> list[tuple[str, str | None]]:
-        """The (text, AIM id) of each whole scan the decoder made of `text` typed on `device`;
-        ValueError when it cannot be typed or the decoder discarded it."""
-        ...
-
-
-class EventSink(Protocol):
-    def wake(self, last_seq: int) -> None:
-        """New journal events up to `last_seq` are committed: send them (the central link)."""
-        ...
-
-
-class StationHandle(Protocol):
-    """What a service may tell the daemon; each call returns once the input is committed."""
-
-    async def feed_scan(self, raw: str, device: str = "", aim_id: str | None = None) -> object:
-        """A decoded scan from a scanner (classified by the [scan] patterns)."""
-        ...
-
-    async def device_state(self, device: str, ok: bool, detail: str = "") -> object:
-        """A device (scanner, scale, printer, indicator) or central went away or came back."""
-        ...
-
-    async def next_order(self) -> object:
-        """Take the next order central assigned to this station."""
-        ...
-
-
-class Service(Protocol):
-    """A long-running part of the station on its loop: a scanner reader, the central link."""
-
-    async def run(self, station: StationHandle) -> None:
-        """Run until cancelled (at shutdown). Started before READY; must not block the loop."""
-        ...
-
-
-@dataclass(frozen=True, kw_only=True)
-class StationPorts:
-    """Everything the daemon wires in. `scale` None: weights arrive by injection only."""
-
-    verifier: Verifier
-    limits: LimitChecker
-    weigh_rule: WeighRule
-    central: CentralState
-    printer: LabelPrinter
-    indicator: Indicator
-    sink: EventSink
-    scale: Scale | None = None
-    services: list[Service] = field(default_factory=list)
-    scan_decoder: ScanDecoder | None = None  # None: injected scans skip the key decoder

@@ -91,8 +91,12 @@ class TicketScanned(msgspec.Struct, frozen=True, tag="ticket"):
 
 
 class PackageScanned(msgspec.Struct, frozen=True, tag="package"):
+    """A scan for the Verifier: `raw` is the text as the scanner driver decoded it, `aim_id` the
+    AIM symbology identifier it split off (None: none sent, or an injected raw scan)."""
+
     raw: str
     device: str = ""
+    aim_id: str | None = None
 
 
 class SealScanned(msgspec.Struct, frozen=True, tag="seal"):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import zmq
 import zmq.auth
 
@@ -15,6 +16,8 @@ from central.downstream import Subscriber
 from edge.cli import run
 from edge.common import protocol as p
 from tests.support.central import REPO, LinkRunner, Setup, make_setup, running_central, until
+
+pytestmark = pytest.mark.slow  # central as a subprocess
 
 
 def _tail(setup: Setup, *args: str) -> subprocess.Popen[str]:

@@ -26,6 +26,8 @@ from tests.support.central import (
     until,
 )
 
+pytestmark = pytest.mark.slow  # PostgreSQL and central as subprocesses
+
 _names = itertools.count()
 
 

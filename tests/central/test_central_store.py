@@ -25,7 +25,7 @@ def pg() -> Iterator[PgCluster]:
         yield from pg_cluster_fixture(Path(root))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
     if request.param == "sqlite":
         s = open_store(f"sqlite://{tmp_path / 'c.sqlite3'}")
@@ -54,6 +54,16 @@ def test_duplicates_are_ignored_by_station_and_seq(store: SqlStore) -> None:
     result = store.commit_batch(_evs("s1", events), [])  # 1..6 again, then 7..10
     assert (result.acks["s1"], result.accepted, result.duplicates) == (10, 4, 6)
     assert store.counts() == {"events": 10, "quarantined": 0}
+
+
+def test_station_chain_is_one_stations_seqs_and_hashes_in_order(store: SqlStore) -> None:
+    s1: list[Event] = chain_events(4)  # type: ignore[assignment]
+    s2: list[Event] = chain_events(2)  # type: ignore[assignment]
+    store.commit_batch(_evs("s2", s2[:1]) + _evs("s1", s1[:2]), [])
+    store.commit_batch(_evs("s1", s1[2:3]) + _evs("s2", s2[1:]) + _evs("s1", s1[3:]), [])
+    assert store.station_chain("s1") == [(e.seq, e.hash) for e in s1]
+    assert store.station_chain("s2") == [(e.seq, e.hash) for e in s2]
+    assert store.station_chain("nobody") == []
 
 
 def test_same_seq_of_another_station_is_not_a_duplicate(store: SqlStore) -> None:

@@ -204,9 +204,9 @@ def test_an_attempt_that_ignores_its_timeouts_is_abandoned(
         assert time.monotonic() - started < 2.5
 
 
-def test_settings_from_the_printer_section(tmp_path: Path) -> None:
+def test_settings_from_the_printer_section() -> None:
     from drivers.config import PrinterConfig
-    from drivers.printer.service import settings_from_config, spool_path_for
+    from drivers.printer.service import settings_from_config
 
     cfg = PrinterConfig(
         target="tcp://127.0.0.1:9100",
@@ -220,8 +220,6 @@ def test_settings_from_the_printer_section(tmp_path: Path) -> None:
     assert s.target == parse_target("tcp://127.0.0.1:9100") and s.width_mm == 58
     assert s.timeouts == Timeouts(2.5, 0.3, 20.0) and s.confirm == "process-id"
     assert s.retry_s == 1.5
-    assert spool_path_for(cfg, str(tmp_path)) == tmp_path / "print-spool.sqlite3"
-    assert spool_path_for(PrinterConfig(spool_path="/x/s.db"), "/y") == Path("/x/s.db")
 
 
 def test_job_interrupted_mid_attempt_is_resent_after_clearing_the_buffer(tmp_path: Path) -> None:

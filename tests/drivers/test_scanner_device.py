@@ -16,7 +16,7 @@ from evdev import ecodes as e
 from drivers.config import ScannerConfig
 from drivers.scanner.device import GrabError, ScannerService, pack_events, resolve_nodes
 from drivers.scanner.events import DeviceState, Scan, ScanDiscarded, ScannerEvent
-from drivers.scanner.sim import events_for
+from drivers.scanner.keystrokes import events_for
 from tests.support.scanner import Keys
 
 

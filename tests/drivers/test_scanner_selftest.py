@@ -12,7 +12,7 @@ import pytest
 from drivers.config import ScannerConfig
 from drivers.scanner import selftest
 from drivers.scanner.events import Scan
-from drivers.scanner.sim import decode_events, events_for
+from drivers.scanner.keystrokes import decode_events, events_for
 from edge.cli import run
 from edge.cli.cmd_scan import scan_json
 from edge.scan.classify import Classifier

@@ -13,10 +13,11 @@ import pytest
 from drivers.printer.escpos_decode import DecodedJob
 from drivers.printer.sim import SimPrinter
 from edge.cli import run
-from edge.common.errors import ExitCode
+from edge.common.errors import BadInput, ExitCode
 from edge.label.content import grams, seal_code_for, seal_order_id, short_uid, verify_seal
-from edge.label.inputs import load_warnings
+from edge.label.inputs import load_order, load_warnings
 from edge.scan.config import ScanConfig
+from edge.workflow.ports import Order
 from tests.support.printer import ORDER, REPO, sample_label, write_inputs, write_station_toml
 
 AT = "2026-11-22T20:05:00Z"
@@ -168,6 +169,28 @@ def test_malformed_order_names_the_field(
         assert print_label(tmp_path, sim, order=bad) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "not a valid ORDER.json" in err and "$.channel" in err
+
+
+def test_order_json_is_the_workflows_order_with_its_picks(tmp_path: Path) -> None:
+    order_path, _ = write_inputs(tmp_path)
+    order = load_order(order_path)
+    assert isinstance(order, Order)  # one order model: the workflow's
+    assert order.lines[1].picked == ORDER["lines"][1]["picked"]  # type: ignore[index]
+    for key, value, where in (
+        ("quantity", 0, "$.lines[0].quantity"),
+        ("line", 0, "$.lines[0].line"),
+        ("labelled_weight_mg", -1, "$.lines[0].labelled_weight_mg"),
+    ):
+        bad = json.loads(json.dumps(ORDER))
+        bad["lines"][0][key] = value
+        write_inputs(tmp_path, bad)
+        with pytest.raises(BadInput, match=re.escape(where)):
+            load_order(order_path)
+    for key, empty in (("lines", []), ("order_id", "")):
+        write_inputs(tmp_path, {**ORDER, key: empty})
+        with pytest.raises(BadInput, match=re.escape("not a valid ORDER.json: ")) as err:
+            load_order(order_path)
+        assert f"$.{key}" in str(err.value)
 
 
 def test_jurisdiction_without_warning_text_is_a_config_error(

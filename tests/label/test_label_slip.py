@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from drivers.printer.service import PrinterService, PrinterSettings
-from drivers.printer.session import Timeouts
 from drivers.printer.sim import SimPrinter
-from drivers.printer.spool import JobState
-from drivers.printer.transport import parse_target
 from edge.cli import run
 from edge.common.errors import ExitCode
-from edge.label.content import HaltSlip, seal_code_for, short_uid
-from edge.label.jobs import label_job_id, print_label, print_slip
+from edge.label.content import HaltSlip, StationInfo, build_slip, seal_code_for, short_uid
+from edge.label.jobs import label_job_id, slip_job_id
 from edge.label.layout import layout_slip
 from edge.label.preview import render_document
+from edge.workflow.ports import HaltInfo
 from tests.support.printer import sample_label
 
 UID = "1A4060300002C9B000010128"
@@ -56,34 +53,56 @@ def test_slip_says_what_went_wrong_and_what_to_do(width: int) -> None:
     assert rendered.qr_boxes == []
 
 
-def test_daemon_api_prints_label_and_slip_once_each(tmp_path: Path) -> None:
+STATION = StationInfo(
+    dispensary_name="Example Dispensary",
+    license_number="LIC-1",
+    jurisdiction="IL",
+    timezone="America/Chicago",
+    station_id="station-07",
+)
+
+
+def test_a_halt_becomes_a_slip_in_the_stores_time() -> None:
+    halt = HaltInfo(
+        code="unknown_tag",
+        reason="Scanned 1A4...0129: not in the vault inventory.",
+        raw=UID[:-1] + "9",
+        line=2,
+        candidates=[f"1A4...012{i}" for i in range(7)],
+    )
+    at = datetime(2026, 11, 22, 20, 7, tzinfo=UTC)
+    slip = build_slip("1042", halt, STATION, "A-17", at)
+    assert slip == HaltSlip(
+        order_id="1042",
+        code="unknown_tag",
+        what_happened="Scanned 1A4...0129: not in the vault inventory.",
+        what_to_do=(
+            "Put the package aside for the supervisor.",
+            "It may be: 1A4...0120, 1A4...0121, 1A4...0122, 1A4...0123, 1A4...0124",
+        ),
+        scanned=UID[:-1] + "9",
+        order_line=2,
+        station_id="station-07",
+        agent_id="A-17",
+        at="2026-11-22T14:07:00-06:00",
+        timezone="America/Chicago",
+    )
+    # no raw scan: the slip names the package's UID; no candidates: one step
+    bare = build_slip(
+        "1042", HaltInfo(code="over_weight", reason="Too heavy.", uid=UID), STATION, "A-17", at
+    )
+    assert bare.scanned == UID and bare.what_to_do == ("Put the package aside for the supervisor.",)
+    assert bare.order_line is None
+
+
+def test_job_ids_come_from_the_content(tmp_path: Path) -> None:
     label = sample_label(tmp_path)
-
-    async def scenario(sim: SimPrinter) -> None:
-        settings = PrinterSettings(
-            parse_target(sim.target), 80, Timeouts(1.0, 0.2, 1.0), retry_s=0.05
-        )
-        svc = PrinterService(settings, tmp_path / "spool.sqlite3")
-        await svc.start()
-        slip = await print_slip(svc, SLIP, width_mm=80)
-        first = await print_label(svc, label, width_mm=80)
-        assert first.job_id == label_job_id(label) == f"label-{seal_code_for(label)}"
-        again = await print_label(svc, label, width_mm=80)  # a retried call: same job
-        assert again.seq == first.seq
-        for job_id in (slip.job_id, first.job_id):
-            assert (await svc.wait_printed(job_id, 5)).state is JobState.PRINTED
-        reprint = await print_label(svc, label, width_mm=80, reprint=1)  # deliberate
-        await svc.wait_printed(reprint.job_id, 5)
-        await svc.stop()
-
-    with SimPrinter() as sim:
-        asyncio.run(scenario(sim))
-        jobs = sim.wait_for_jobs(3)
-        assert [j.decoded.lines[0] for j in jobs] == [
-            "STOP - ORDER HALTED",
-            *["Green Leaf Dispensary"] * 2,
-        ]
-        assert jobs[1].decoded.qr_payloads == [seal_code_for(label)]
+    assert label_job_id(label) == f"label-{seal_code_for(label)}"
+    assert label_job_id(label, reprint=1) == f"label-{seal_code_for(label)}-r1"
+    same = msgspec.json.decode(msgspec.json.encode(SLIP), type=HaltSlip)
+    assert slip_job_id(SLIP) == slip_job_id(same) and slip_job_id(SLIP).startswith("slip-1042-")
+    other = msgspec.structs.replace(SLIP, what_happened="Scanned something else.")
+    assert slip_job_id(other) != slip_job_id(SLIP)
 
 
 def test_slip_command_previews_and_prints(

@@ -39,6 +39,7 @@ def _check_pair(cart: Cart) -> tuple[LimitVerdict, RefVerdict]:
     return ENGINE.check(cart), reference_check(rules, cart, ZoneInfo(rules.timezone))
 
 
+@pytest.mark.slow
 def test_agrees_with_fraction_reference_on_100000_random_carts() -> None:
     rng = random.Random(20261122)
     over = 0

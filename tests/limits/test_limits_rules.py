@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from edge.common.errors import BadInput, ConfigError
 from edge.limits.engine import LimitEngine, default_rules_dir, line_from_package, resolve_rules_dir
 from edge.limits.rules import load_rules
+from edge.scan import Inventory, Package
 from tests.support.limits import CODES
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config" / "limits"
+TAG = "1A4060300002C9B000012345"
 
 GOOD = """
 jurisdiction = "XX"
@@ -194,8 +198,15 @@ def test_explain_reads_like_the_rule() -> None:
         engine.explain("MO", "adult", date(2023, 1, 1))
 
 
+def _lookup(**fields: Any) -> Package:
+    pkg = {"Label": TAG, "Item": {"Name": "Gummies"}, "Sku": "EDB-1", "Batch": "B-1", **fields}
+    found = Inventory.from_json(json.dumps([pkg]).encode()).lookup(TAG)
+    assert found is not None
+    return found
+
+
 def test_line_from_inventory_package() -> None:
-    package = {"Label": "1A4", "Category": "edible", "ThcMg": 100, "ConcentrateMg": 120, "CbdMg": 2}
+    package = _lookup(Category="edible", ThcMg=100, ConcentrateMg=120, CbdMg=2)
     item = line_from_package(package, quantity=2)
     assert (item.category, item.quantity, item.thc_mg, item.concentrate_mg) == (
         "edible",
@@ -203,9 +214,15 @@ def test_line_from_inventory_package() -> None:
         100,
         120,
     )
-    assert item.net_weight_mg is None
-    with pytest.raises(BadInput, match="package 1A4: category must be one of"):
-        line_from_package({"Label": "1A4"})
+    assert item.net_weight_mg is None and item.volume_ml is None
+    with pytest.raises(BadInput, match=f"package {TAG}: category must be one of"):
+        line_from_package(_lookup())
+
+
+def test_a_weighed_line_counts_the_captured_weight() -> None:
+    package = _lookup(Category="flower", NetWeightMg=3500)
+    assert line_from_package(package).net_weight_mg == 3500
+    assert line_from_package(package, net_weight_mg=3512).net_weight_mg == 3512
 
 
 def test_epoch_seconds_is_exact_integer_time() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge._core import Recogniser, TagPatternError, retail_id_url
+from edge._core import CoreError, Inventory, Recogniser, TagPatternError, retail_id_url
 
 TAG = "1A4060300002C9B000012345"
 
@@ -39,6 +39,17 @@ def rec() -> Recogniser:
 def test_classifies(rec: Recogniser, raw: str, kind: str, tag: str | None) -> None:
     r = rec.recognise(raw)
     assert (r.kind, r.tag) == (kind, tag)
+
+
+def test_an_aim_id_split_off_by_the_driver_is_taken_as_given(rec: Recogniser) -> None:
+    r = rec.recognise("\x1d0109501101530003\x1d10AB\r", "]d2")
+    assert (r.symbology, r.text, r.kind) == ("]d2", "\x1d0109501101530003\x1d10AB", "gs1")
+    assert rec.recognise("6647382910293847", "]C1").kind == "gs1"  # not a BioTrack id
+    assert rec.recognise("6647382910293847", "]Q1").kind == "biotrack"
+    # the text after a split-off identifier is never split again
+    assert rec.recognise("]C1" + TAG, "]Q1").kind == "unrecognised"
+    assert rec.recognise(TAG.lower(), "]Q1").tag == TAG
+    assert rec.recognise("]C1" + TAG).symbology == "]C1"  # no aim_id: a raw scan
 
 
 def test_symbology_is_kept_and_gs_is_never_stripped(rec: Recogniser) -> None:
@@ -85,3 +96,10 @@ def test_tag_patterns_come_from_config() -> None:
     assert only_1a4.recognise(TAG).kind == "metrc_tag"
     with pytest.raises(TagPatternError, match=r"\^1A4\[0-9"):
         Recogniser(["^1A4[0-9"])
+
+
+def test_bad_options_raise_core_error() -> None:
+    with pytest.raises(CoreError, match="24-hex-digit package id"):
+        retail_id_url("XYZ", 1)
+    with pytest.raises(CoreError, match=r"max_distance must be 0\.\.4"):
+        Inventory.from_json(b"[]").near(TAG, 9)

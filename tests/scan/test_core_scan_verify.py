@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,9 +22,10 @@ from edge._core import (
     retail_id_url,
 )
 from edge.cli import run
-from edge.scan.verify import open_order_check, store_today, verify_scan
+from edge.scan.gs1 import Gs1Reader
+from edge.scan.verify import open_order_check, order_json, store_today, verify_scan
 from edge.station.config import StationConfig, load_station_config
-from edge.workflow.ports import VerdictName
+from edge.workflow.ports import Order, Pick, VerdictName
 from tests.support.core_scan import TODAY, dump, order, package, write_json
 
 P = "1A4060300002C9B0000"
@@ -218,6 +220,79 @@ def test_cli_all_matches_exit_0(
         (OLD, "match", 2),
     ]
     assert {"scan", "verdict", "line", "reason", "candidates"} <= set(lines[0])
+
+
+def test_cli_prints_a_gs1_scan_with_its_fields(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(verify(files, "]C1010950110153000317140704\x1d10AB-123\x1d21S-9", OLD)) == 3
+    gs1, tag = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert list(gs1) == [
+        "scan",
+        "verdict",
+        "line",
+        "reason",
+        "candidates",
+        "kind",
+        "tag",
+        "unit",
+        "accepted",
+        "gs1",
+    ]
+    assert (gs1["verdict"], gs1["kind"], gs1["tag"], gs1["accepted"]) == (
+        "unknown",
+        "gs1",
+        None,
+        False,
+    )
+    assert gs1["gs1"] == {
+        "elements": {"01": "09501101530003", "17": "140704", "10": "AB-123", "21": "S-9"},
+        "gtin": "09501101530003",
+        "batch": "AB-123",
+        "expiry": "2014-07-04",
+        "serial": "S-9",
+    }
+    assert (tag["scan"], tag["tag"], tag["gs1"], tag["accepted"]) == (OLD, OLD, None, True)
+
+
+def test_order_json_carries_the_picks_to_the_core(inventory: Inventory) -> None:
+    port = msgspec.convert(ORDER, Order)
+    picks = [Pick(line=2, uid=OLD, raw=OLD)]
+    check = open_order_check(
+        order_json(port.with_picks(picks)), inventory, StationConfig(), today=TODAY
+    )
+    assert check.progress() == [(1, 1, []), (2, 2, [OLD]), (3, 1, [])]
+    assert check.scan(OLD).verdict == "duplicate"
+    assert json.loads(order_json(port)) == {
+        "order_id": "1042",
+        "channel": "pickup",
+        "customer": {"id": "C-88", "name": "Ada L.", "class": "adult"},
+        "lines": [
+            {"line": 1, "quantity": 1, "uid": NAMED},
+            {"line": 2, "quantity": 2, "sku": "FLW-BD-35", "batch": "B-1"},
+            {"line": 3, "quantity": 1, "sku": "EDB-GUM-10"},
+        ],
+    }
+
+
+def test_order_check_takes_the_aim_id_apart(inventory: Inventory) -> None:
+    check = open_order_check(dump(ORDER), inventory, StationConfig(), today=TODAY)
+    gs1 = check.scan("0109501101530003", "]C1")  # 16 digits after ]C1: (01) + GTIN
+    assert (gs1.scan, gs1.kind, gs1.verdict) == ("0109501101530003", "gs1", "unknown")
+    tag = check.scan(OLD.lower(), "]Q1")
+    assert (tag.scan, tag.kind, tag.tag, tag.verdict) == (OLD.lower(), "metrc_tag", OLD, "match")
+    assert check.picks() == [(OLD.lower(), OLD, None, 2)]
+
+
+def test_gs1_ambiguity_and_substitutes_reach_the_verdict(inventory: Inventory) -> None:
+    config = StationConfig()
+    check = open_order_check(dump(ORDER), inventory, config, today=TODAY)
+    lost = verify_scan(check, "0109501101530003" + "10ABCD1234" + "029" + "2110", "]d2")
+    assert lost.verdict == "malformed" and "ambiguous GS1 data" in lost.reason
+    bracket = "0109501101530003" + "10AB" + "]" + "2110"
+    assert "gs_substitutes" in verify_scan(check, bracket, "]d2").reason
+    read = verify_scan(check, bracket, "]d2", Gs1Reader(["]"]))
+    assert read.verdict == "unknown" and read.gs1 is not None and read.gs1.serial == "10"
 
 
 def test_cli_refusal_exit_3(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,6 +45,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Comp
     return out, proc
 
 
+@pytest.mark.slow
 def test_the_day_succeeds_and_prints_its_summary(
     day: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
@@ -56,6 +57,7 @@ def test_the_day_succeeds_and_prints_its_summary(
         assert name in proc.stdout
 
 
+@pytest.mark.slow
 def test_summary_matches_the_journal(day: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = day
     summary = json.loads((out / "summary.json").read_text())
@@ -84,6 +86,7 @@ def test_summary_matches_the_journal(day: tuple[Path, subprocess.CompletedProces
     assert sum(sources.values()) == ORDERS
 
 
+@pytest.mark.slow
 def test_central_stored_every_event_once(
     day: tuple[Path, subprocess.CompletedProcess[str]],
 ) -> None:
@@ -120,6 +123,7 @@ def test_central_stored_every_event_once(
     ) == len(station)
 
 
+@pytest.mark.slow
 def test_every_label_and_slip_is_a_png(day: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = day
     summary = json.loads((out / "summary.json").read_text())
@@ -128,6 +132,7 @@ def test_every_label_and_slip_is_a_png(day: tuple[Path, subprocess.CompletedProc
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
+@pytest.mark.slow
 def test_a_second_run_replaces_its_own_output_but_not_other_directories(tmp_path: Path) -> None:
     other = tmp_path / "precious"
     other.mkdir()

@@ -76,6 +76,7 @@ def test_run_directory_is_replaced_only_when_an_earlier_run_made_it(tmp_path: Pa
         prepare_dir(a_file)
 
 
+@pytest.mark.slow
 def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
     for args in (["--orders", "0"], ["--orders", "many"], ["--seed", "x"]):
         proc = subprocess.run(

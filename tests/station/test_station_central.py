@@ -9,10 +9,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from drivers.printer.sim import SimPrinter
 from edge.cli import run
 from tests.support.central import delivery_report, make_setup, running_central
 from tests.support.station import BADGES, Daemon, real_inventory, real_orders, signals_logged, tag
+
+pytestmark = pytest.mark.slow  # the daemon and central as subprocesses
 
 
 def _write(tmp: Path, name: str, data: object) -> str:

@@ -13,8 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from edge.journal import Journal
 from tests.support.station import FAULT_SCAN, REPO, Daemon, tag, write_station
+
+pytestmark = pytest.mark.slow  # every test runs the daemon as a subprocess
 
 
 def signals_of(tmp: Path) -> list[str]:

@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -14,12 +15,15 @@ from drivers.config import PrinterConfig
 from drivers.scale import WeighOutRules
 from edge.common.errors import ConfigError
 from edge.common.sdnotify import Notifier
-from edge.scan.classify import Classifier
+from edge.limits import engine as limits_engine
+from edge.scan.classify import ScanRouter
 from edge.scan.config import ScanConfig
 from edge.station.config import StationConfig, StationSection
 from edge.station.daemon import load_ports, route_scan
 from edge.station.disk_guard import DiskGuard
-from edge.station.wiring import DriverWeighRule, build_ports
+from edge.station.wiring import build_ports
+from edge.station.wiring.limits import EngineLimits
+from edge.station.wiring.scale import DriverWeighRule
 from edge.workflow.ports import OrderLine
 from edge.workflow.state import BadgeScanned, PackageScanned, SealScanned, TicketScanned
 from tests.support.station import tag
@@ -70,16 +74,20 @@ def test_disk_guard_thresholds_on_the_real_file_system(tmp_path: Path) -> None:
     assert not DiskGuard(tmp_path / "missing", min_free_mb=0, min_free_percent=0).check().ok
 
 
-def test_scans_are_routed_by_the_scanner_drivers_classifier() -> None:
-    c = Classifier(ScanConfig())
-    assert route_scan(c, "BADGE-ALICE", "kbd", None) == BadgeScanned("BADGE-ALICE", "kbd")
-    assert route_scan(c, "ORD-1042", "", None) == TicketScanned("1042", "ORD-1042")
+def test_scans_are_routed_by_the_scan_patterns() -> None:
+    r = ScanRouter(ScanConfig())
+    assert route_scan(r, "BADGE-ALICE", "kbd", None) == BadgeScanned("BADGE-ALICE", "kbd")
+    assert route_scan(r, "ORD-1042", "", None) == TicketScanned("1042", "ORD-1042")
     seal = "SEAL-1042-0123456789ABCDEF"
-    assert route_scan(c, seal, "", None) == SealScanned(seal)
-    assert route_scan(c, tag(1), "", None) == PackageScanned(tag(1))
-    assert route_scan(c, "ORD-x", "", None) == PackageScanned("ORD-x")  # the core: malformed
-    # a GS1 scan keeps its AIM identifier for the Rust core, which splits it off again
-    assert route_scan(c, "0109506000134352", "", "]C1") == PackageScanned("]C10109506000134352")
+    assert route_scan(r, seal, "", None) == SealScanned(seal)
+    assert route_scan(r, tag(1), "", None) == PackageScanned(tag(1))
+    assert route_scan(r, "ORD-x", "", None) == PackageScanned("ORD-x")  # the core: malformed
+    # a GS1 scan reaches the Rust core as the driver decoded it: text and AIM id apart
+    gs1 = "0109506000134352" + "\x1d" + "10AB"
+    assert route_scan(r, gs1, "kbd", "]d2") == PackageScanned(gs1, "kbd", "]d2")
+    assert route_scan(r, "0109506000134352", "", "]C1") == PackageScanned(
+        "0109506000134352", "", "]C1"
+    )
 
 
 def test_load_ports_defaults_to_the_built_in_wiring(tmp_path: Path) -> None:
@@ -92,6 +100,22 @@ def test_load_ports_defaults_to_the_built_in_wiring(tmp_path: Path) -> None:
     bad = StationConfig(station=StationSection(ports="tests.nowhere:make"))
     with pytest.raises(ConfigError, match=r"cannot load 'tests\.nowhere:make'"):
         load_ports(bad)
+
+
+def test_the_limit_rules_load_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded: list[str] = []
+    real = limits_engine.load_rules
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        loaded.append(str(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(limits_engine, "load_rules", counting)
+    ports = build_ports(StationConfig(station=StationSection(state_dir=str(tmp_path))))
+    assert len(loaded) == 1  # checked before the station opens, and that engine is the one used
+    assert isinstance(ports.limits, EngineLimits)
+    ports.limits.engine.rules("IL")
+    assert len(loaded) == 1
 
 
 RULE = DriverWeighRule(WeighOutRules(over_tolerance_mg=100, max_division_mg=10))

@@ -10,8 +10,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from edge.journal import Journal
 from tests.support.station import Daemon, tag, write_station
+
+pytestmark = pytest.mark.slow  # kill -9 of the real daemon, again and again
 
 PACKAGES_1042 = [tag(1), tag(2), tag(6)]
 PACKAGES_2001 = [tag(4)]

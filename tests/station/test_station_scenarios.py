@@ -30,6 +30,8 @@ from tests.support.station import (
     write_real_station,
 )
 
+pytestmark = pytest.mark.slow  # the real daemon as a subprocess, with simulated devices
+
 
 class Bench:
     """One station with its simulated devices, under tmp."""

@@ -11,8 +11,10 @@ import msgspec
 
 from edge.label.content import seal_code_for
 from edge.station.config import StationConfig, StationSection
-from edge.station.wiring import CoreVerifier, EngineLimits, SpoolPrinter
+from edge.station.wiring.limits import EngineLimits
+from edge.station.wiring.printer import SpoolPrinter
 from edge.station.wiring.seed import SeedCentral
+from edge.station.wiring.verifier import CoreVerifier
 from edge.workflow.ports import LabelJob, Order, Pick
 from tests.support.station import tag, write_seed
 
@@ -66,7 +68,7 @@ def test_seed_files_are_reread_when_they_change_and_a_bad_one_keeps_the_last(
 
 
 def test_no_seed_dir_is_an_empty_central(tmp_path: Path) -> None:
-    central = SeedCentral(None, "station-01", tmp_path)
+    central = SeedCentral(None, "station-01", tmp_path / "seed-finished.json")
     assert central.badge("BADGE-ALICE") is None and central.next_order() is None
     assert len(central.inventory()) == 0 and central.inventory_snapshot() == b"[]"
 
@@ -127,3 +129,16 @@ def test_a_reprinted_label_is_the_same_label(tmp_path: Path) -> None:
     assert seal_code_for(label) == seal_code_for(printer._label(second))
     assert label.items[0].uid == tag(4) and label.customer_name == "Bo K."
     assert seal_code_for(label).startswith("SEAL-2001-")
+
+
+def test_the_verifier_holds_the_workflows_picks_not_those_an_order_came_with(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path)
+    central = SeedCentral.from_config(cfg)
+    order = _order(central, "1042")
+    came_with = msgspec.structs.replace(
+        order, lines=[msgspec.structs.replace(order.lines[0], picked=[tag(1)]), *order.lines[1:]]
+    )
+    first = CoreVerifier(cfg, central.inventory).check(came_with, [], tag(1), NOW)
+    assert (first.verdict, first.accepted) == ("match", True)

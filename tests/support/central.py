@@ -118,8 +118,9 @@ token_file = "{root / "intake.token"}"
 class CentralProcess:
     """`packstation central --config FILE` as a real subprocess (so it can be kill -9'ed)."""
 
-    def __init__(self, setup: Setup) -> None:
+    def __init__(self, setup: Setup, env: dict[str, str] | None = None) -> None:
         self.setup = setup
+        self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = setup.root / "central.log"
 
@@ -130,6 +131,7 @@ class CentralProcess:
                 stdout=log,
                 stderr=log,
                 cwd=REPO,
+                env=self.env,
             )
         if wait:
             self.wait_ready()

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.label.content import ExitLabel, StationInfo, build_label
-from edge.label.inputs import Order, load_inventory, load_order, load_warnings
+from edge.label.inputs import load_inventory, load_order, load_warnings
+from edge.workflow.ports import Order
 
 REPO = Path(__file__).resolve().parents[2]
 AT = datetime(2026, 11, 22, 20, 5, tzinfo=UTC)  # 14:05 CST in America/Chicago

@@ -1,4 +1,4 @@
-"""Hand-built evdev event streams for the scanner tests (independent of drivers/scanner/sim.py)."""
+"""Hand-built evdev event streams for the scanner tests (independent of drivers/scanner/keystrokes.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from evdev import InputEvent, ecodes
 
 from drivers.config import ScannerConfig
 from drivers.scanner.events import Scan, ScannerEvent
-from drivers.scanner.sim import decode_events
+from drivers.scanner.keystrokes import decode_events
 
 
 class Keys:

@@ -29,7 +29,9 @@ import msgspec
 from drivers.scale import WeighOutRules
 from edge.common.errors import DeviceError
 from edge.station.config import StationConfig
-from edge.station.wiring import DriverWeighRule
+from edge.station.inject import inject_services
+from edge.station.ports import StationHandle, StationPorts
+from edge.station.wiring.scale import DriverWeighRule
 from edge.workflow.ports import (
     Badge,
     LabelJob,
@@ -41,8 +43,6 @@ from edge.workflow.ports import (
     ScaleReading,
     ScanVerdict,
     Signal,
-    StationHandle,
-    StationPorts,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,7 +111,9 @@ class TableVerifier:
     def __init__(self, inventory: dict[str, dict[str, Any]]) -> None:
         self.inventory = inventory
 
-    def check(self, order: Order, accepted: Sequence[Pick], raw: str, at: str) -> ScanVerdict:
+    def check(
+        self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
+    ) -> ScanVerdict:
         if raw == FAULT_SCAN:
             raise RuntimeError("verifier fault (test)")
         uid = raw.strip().upper()
@@ -278,7 +280,7 @@ def make_ports(cfg: StationConfig) -> StationPorts:
         indicator=FileIndicator(root / "signals.log"),
         sink=CountingSink(),
         scale=FileScale(root / "scale_mg") if fixture.get("scale") else None,
-        services=[OfflineLink()] if fixture.get("link_offline") else [],
+        services=[*([OfflineLink()] if fixture.get("link_offline") else []), *inject_services(cfg)],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drivers.scale import WeighOutRules
-from edge.station.wiring import DriverWeighRule
+from edge.station.wiring.scale import DriverWeighRule
 from edge.workflow.config import WorkflowSection
 from edge.workflow.machine import Workflow
 from edge.workflow.ports import Signal

@@ -8,8 +8,12 @@ import itertools
 import time
 from pathlib import Path
 
+import pytest
+
 from edge.link.client import ACK_COMMIT_INTERVAL_S
 from tests.support.central import LinkRunner, make_setup, running_central, until
+
+pytestmark = pytest.mark.slow  # central as a subprocess
 
 
 def test_ack_stream_is_committed_coalesced_and_the_status_follows_the_journal(

@@ -27,6 +27,7 @@ def _stored(setup_store: str, station: str) -> int:
         store.close()
 
 
+@pytest.mark.slow
 def test_unknown_key_is_refused_and_the_station_says_so(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01"])
     write_pair(setup.keys, "station-99")  # a key central never allowed
@@ -48,6 +49,7 @@ def test_unknown_key_is_refused_and_the_station_says_so(tmp_path: Path) -> None:
     assert _stored(setup.store, "station-99") == 0
 
 
+@pytest.mark.slow
 def test_revoked_key_is_cut_off_on_its_live_connection(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01"])
 
@@ -71,6 +73,7 @@ def test_revoked_key_is_cut_off_on_its_live_connection(tmp_path: Path) -> None:
     assert _stored(setup.store, "station-01") == 30
 
 
+@pytest.mark.slow
 def test_station_claiming_another_id_is_refused(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01", "station-02"])
     public, secret = zmq.auth.load_certificate(setup.keys / "station-01.key_secret")
@@ -92,6 +95,7 @@ def test_station_claiming_another_id_is_refused(tmp_path: Path) -> None:
     assert _stored(setup.store, "station-02") == 0
 
 
+@pytest.mark.slow
 def test_link_reports_identity_mismatch_as_auth_failure(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01", "station-02"])
     shutil.copy(setup.keys / "station-01.key_secret", setup.keys / "impostor.key_secret")
@@ -161,6 +165,7 @@ def test_zap_answers_malformed_requests_with_400(tmp_path: Path) -> None:
     assert chosen_id[2:4] == [b"400", b"routing id not allowed"]
 
 
+@pytest.mark.slow
 def test_wrong_server_key_is_reported_not_silent(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01"])
     write_pair(tmp_path / "other", "central")  # some other server's key
@@ -178,6 +183,7 @@ def test_wrong_server_key_is_reported_not_silent(tmp_path: Path) -> None:
         asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_plaintext_client_gets_nothing(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01"])
     with running_central(setup):
@@ -192,6 +198,7 @@ def test_plaintext_client_gets_nothing(tmp_path: Path) -> None:
         ctx.term()
 
 
+@pytest.mark.slow
 def test_routing_id_of_a_closed_connection_cannot_be_taken_over(tmp_path: Path) -> None:
     """Routing-id hijack guard: once a station's connection closes, a peer that reuses its
     routing id (with any valid key) gets nothing addressed to that station."""

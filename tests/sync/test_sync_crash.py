@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.central import CentralProcess, delivery_report, make_setup, start_sender
 
+pytestmark = pytest.mark.slow  # kill -9 of central and station subprocesses
+
 STATIONS = ["station-01", "station-02"]
 TOTAL = 2500  # events per station
 RATE = 500  # events per second per station while generating

@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from central.store import open_store
 from edge.common import protocol as p
@@ -20,6 +21,8 @@ from tests.support.central import (
     running_central,
     until,
 )
+
+pytestmark = pytest.mark.slow  # central as a subprocess
 
 
 def test_link_drains_the_journal_and_marks_it_acked(tmp_path: Path) -> None:

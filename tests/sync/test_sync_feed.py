@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from central.store import open_store
 from edge.cli import run
 from edge.common.errors import ExitCode
@@ -65,6 +67,7 @@ def _http(
     return resp.status, data
 
 
+@pytest.mark.slow
 def test_imports_reach_the_station_replica(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01", "station-02"])
     cfg = ["--config", str(setup.config)]
@@ -104,6 +107,7 @@ def test_imports_reach_the_station_replica(tmp_path: Path) -> None:
         asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_intake_api_updates_live_stations_in_order(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01", "station-02"])
 
@@ -136,6 +140,7 @@ def test_intake_api_updates_live_stations_in_order(tmp_path: Path) -> None:
         asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_intake_api_refuses_bad_requests_clearly(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01"])
     with running_central(setup):
@@ -164,6 +169,7 @@ def test_import_of_a_bad_file_names_the_problem(tmp_path: Path, capsys: Any) -> 
     store.close()
 
 
+@pytest.mark.slow
 def test_feed_gap_makes_the_station_take_a_new_snapshot(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01"])
 
@@ -205,3 +211,28 @@ def test_replica_applies_updates_only_in_order(tmp_path: Path) -> None:
     assert replica.apply_snapshot_part(part2) is False  # part 1 missing: not swapped in
     assert replica.last_qseq() == 5
     replica.close()
+
+
+def test_replica_counts_items_per_kind_read_only_beside_the_writer(tmp_path: Path) -> None:
+    from edge.common.protocol import FeedItem, QueueUpdate
+
+    path = tmp_path / "r.sqlite3"
+    replica = Replica(path)
+    items = [
+        FeedItem(kind="order", key="1", body=b'{"order_id":"1"}'),
+        FeedItem(kind="badge", key="B", body=b'{"name":"Alice"}'),
+        FeedItem(kind="order", key="2", body=b'{"order_id":"2"}'),
+    ]
+    for qseq, item in enumerate(items, start=1):
+        assert replica.apply_update(QueueUpdate(qseq=qseq, prev_qseq=qseq - 1, item=item))
+    before = path.stat().st_mtime_ns, sorted(p.name for p in tmp_path.iterdir())
+    reader = Replica(path, readonly=True)
+    assert reader.counts() == {"order": 2, "badge": 1} == replica.counts()
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.apply_update(QueueUpdate(qseq=4, prev_qseq=3, item=items[0]))
+    reader.close()
+    assert (path.stat().st_mtime_ns, sorted(p.name for p in tmp_path.iterdir())) == before
+    replica.close()
+    with pytest.raises(sqlite3.OperationalError):
+        Replica(tmp_path / "missing.sqlite3", readonly=True)
+    assert not (tmp_path / "missing.sqlite3").exists()

@@ -14,19 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from edge._core import Inventory, ScanCoreError
 from edge.common.errors import ConfigError
 from edge.journal import Journal
 from edge.link.client import LinkState, LinkStatus, StationLink, load_link_keys
-from edge.link.replica import Replica, replica_path
-from edge.station.config import StationConfig
+from edge.link.replica import Replica
+from edge.scan import Inventory, ScanCoreError
+from edge.station.config import StationConfig, StationPaths
+from edge.station.ports import StationHandle
 from edge.station.wiring.finished_orders import load_finished, save_finished
-from edge.workflow.ports import Badge, Order, StationHandle
+from edge.workflow.ports import Badge, Order
 
 LOG = logging.getLogger(__name__)
 NEVER = datetime.min.replace(tzinfo=UTC)  # ask the replica for expired badges too
@@ -34,12 +34,8 @@ REPLICA_POLL_S = 1.0
 INVENTORY_REBUILD_S = 30.0  # rebuilding a 100,000-package index costs ~0.5 s of CPU
 
 
-def journal_file(cfg: StationConfig) -> Path:
-    return Path(cfg.journal.path or Path(cfg.station.state_dir) / "journal.sqlite3")
-
-
 class LinkService:
-    """edge.workflow.ports.Service + EventSink around the central link (see the module docstring)."""
+    """edge.station.ports.Service + EventSink around the central link (see the module docstring)."""
 
     def __init__(self, cfg: StationConfig, replica: Replica) -> None:
         self.cfg = cfg
@@ -56,18 +52,16 @@ class LinkService:
 
     async def run(self, station: StationHandle) -> None:
         self._station, self._loop = station, asyncio.get_running_loop()
-        state_dir = Path(self.cfg.station.state_dir)
+        paths = StationPaths.of(self.cfg)
         try:
-            keys = await asyncio.to_thread(
-                load_link_keys, self.cfg.link, self.cfg.station.id, state_dir
-            )
+            keys = await asyncio.to_thread(load_link_keys, paths.secret_key, paths.server_key)
         except ConfigError as exc:
             detail = "link not started: " + "; ".join(exc.problems)
             LOG.error("central link not started", extra={"error": str(exc)})
             await station.device_state("central", False, detail)
             await asyncio.get_running_loop().create_future()  # idle until shutdown
             return
-        journal = await asyncio.to_thread(Journal, journal_file(self.cfg))
+        journal = await asyncio.to_thread(Journal, paths.journal)
         try:
             self.link = StationLink(
                 self.cfg.link,
@@ -75,7 +69,6 @@ class LinkService:
                 journal,
                 self.replica,
                 on_status=self._on_status,
-                state_dir=state_dir,
                 keys=keys,
             )
             await station.device_state("central", False, "connecting")
@@ -115,13 +108,12 @@ class ReplicaCentral:
         self.station_id = cfg.station.id
         self._inventory = self._build_inventory()
         self._qseq = replica.last_qseq()
-        self._finished_path = Path(cfg.station.state_dir) / "replica-finished.json"
+        self._finished_path = StationPaths.of(cfg).replica_finished
         self.finished: dict[str, str] = load_finished(self._finished_path)
 
     @classmethod
     def open(cls, cfg: StationConfig) -> ReplicaCentral:
-        path = replica_path(cfg.link.replica_path, Path(cfg.station.state_dir))
-        return cls(cfg, Replica(path))
+        return cls(cfg, Replica(StationPaths.of(cfg).replica))
 
     def _build_inventory(self) -> Inventory:
         packages = self.replica.inventory()

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from edge._core import Inventory, ScanCoreError
-from edge.station.config import StationConfig
+from edge.scan import Inventory, ScanCoreError
+from edge.station.config import StationConfig, StationPaths
 from edge.station.wiring.finished_orders import load_finished, save_finished
 from edge.workflow.ports import Badge, Order
 
@@ -90,7 +90,7 @@ def _inventory(path: Path) -> Inventory:
 class SeedCentral:
     """edge.workflow.ports.CentralState from the seed files (see the module docstring)."""
 
-    def __init__(self, seed_dir: Path | None, station_id: str, state_dir: Path) -> None:
+    def __init__(self, seed_dir: Path | None, station_id: str, finished_path: Path) -> None:
         self.seed_dir = seed_dir
         self.station_id = station_id
         d = seed_dir
@@ -99,13 +99,13 @@ class SeedCentral:
         )
         self._orders = _Watched(d / "orders.json" if d else None, _orders, [])
         self._badges = _Watched(d / "badges.json" if d else None, _badges, {})
-        self._finished_path = state_dir / "seed-finished.json"
+        self._finished_path = finished_path
         self.finished: dict[str, str] = load_finished(self._finished_path)
 
     @classmethod
     def from_config(cls, cfg: StationConfig) -> SeedCentral:
         seed = Path(cfg.station.seed_dir) if cfg.station.seed_dir else None
-        return cls(seed, cfg.station.id, Path(cfg.station.state_dir))
+        return cls(seed, cfg.station.id, StationPaths.of(cfg).seed_finished)
 
     def inventory(self) -> Inventory:
         """The current inventory index (the same object until the file changes)."""

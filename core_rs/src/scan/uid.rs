@@ -8,14 +8,14 @@
 //! unrecognised. A 16-digit string is a BioTrack id unless the scanner's symbology identifier
 //! says GS1, since a bare `01` + GTIN-14 element string has the same shape.
 
-use crate::retail_id;
+use crate::scan::retail_id;
 use regex::Regex;
 
 /// GS: the FNC1 separator inside GS1 element strings; never trimmed.
 pub const GS: char = '\u{1d}';
 
 /// AIM symbology identifiers of the GS1 carriers: GS1-128, DataBar, GS1 DataMatrix, GS1 QR,
-/// and GS1 DotCode / composite variants (biip `src/biip/symbology.py`).
+/// and GS1 DotCode / composite variants (as biip lists them).
 const GS1_SYMBOLOGIES: &[&str] = &["]C1", "]e0", "]e1", "]e2", "]d2", "]Q3", "]J1"];
 
 /// What a scan turned out to be.
@@ -62,9 +62,12 @@ pub struct Recognised {
     pub problem: Option<String>,
 }
 
+fn is_junk(c: char) -> bool {
+    (c.is_whitespace() || c.is_control()) && c != GS
+}
+
 /// Split off the AIM symbology identifier and trim; GS is kept wherever it is.
 pub fn normalise(raw: &str) -> (Option<String>, String) {
-    let is_junk = |c: char| (c.is_whitespace() || c.is_control()) && c != GS;
     let text = raw.trim_matches(is_junk);
     let b = text.as_bytes();
     if b.len() >= 3 && b[0] == b']' && b[1].is_ascii_alphabetic() && b[2].is_ascii_alphanumeric() {
@@ -133,6 +136,23 @@ impl Recogniser {
     /// Normalise and classify one raw scan.
     pub fn recognise(&self, raw: &str) -> Recognised {
         let (symbology, text) = normalise(raw);
+        self.classified(symbology, text)
+    }
+
+    /// Classify a scan whose AIM symbology identifier the scanner driver has already split off
+    /// (`None`: the scanner sent none). The text is trimmed like a raw scan, but a leading `]`
+    /// is part of it. With `symbology` `None` this is `recognise(text)`.
+    pub fn recognise_split(&self, text: &str, symbology: Option<&str>) -> Recognised {
+        match symbology {
+            None => self.recognise(text),
+            Some(s) => {
+                let text = text.trim_matches(is_junk).to_string();
+                self.classified(Some(s.to_string()), text)
+            }
+        }
+    }
+
+    fn classified(&self, symbology: Option<String>, text: String) -> Recognised {
         let mut out = Recognised {
             kind: ScanKind::Unrecognised,
             symbology,
@@ -224,6 +244,35 @@ mod tests {
         assert_eq!(
             normalise("\u{1d}0109501101530003\u{1d}").1,
             "\u{1d}0109501101530003\u{1d}"
+        );
+    }
+
+    #[test]
+    fn split_symbology_is_taken_as_given() {
+        let rec = Recogniser::default();
+        let r = rec.recognise_split("0109501101530003\u{1d}10AB\r", Some("]d2"));
+        assert_eq!(
+            (r.kind, r.symbology.as_deref()),
+            (ScanKind::Gs1, Some("]d2"))
+        );
+        assert_eq!(r.text, "0109501101530003\u{1d}10AB");
+        // 16 digits are a BioTrack id unless the scanner said GS1
+        assert_eq!(
+            rec.recognise_split("6647382910293847", Some("]C1")).kind,
+            ScanKind::Gs1
+        );
+        assert_eq!(
+            rec.recognise_split("6647382910293847", Some("]Q1")).kind,
+            ScanKind::BioTrack
+        );
+        // the text after a split-off identifier is never split again
+        let r = rec.recognise_split("]C11A4060300002C9B000012345", Some("]Q1"));
+        assert_eq!(r.text, "]C11A4060300002C9B000012345");
+        assert_eq!(r.kind, ScanKind::Unrecognised);
+        // no identifier: the text is a raw scan
+        assert_eq!(
+            rec.recognise_split("]C10109501101530003", None),
+            rec.recognise("]C10109501101530003")
         );
     }
 

@@ -1,25 +1,31 @@
-"""Scan classification, with a GS1 corpus: separator as GS, substituted, lost, typed as 029."""
+"""Scan routing and `scan listen`'s classification, with a GS1 corpus read by edge.scan.gs1:
+separator as GS, substituted, lost, typed as 029."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.scanner.events import Scan
-from drivers.scanner.sim import decode_events, events_for
+from drivers.scanner.keystrokes import decode_events, events_for
+from edge.common.errors import ConfigError
+from edge.scan import retail_id_url
 from edge.scan.classify import (
     AgentBadge,
+    BioTrackId,
     Classifier,
-    Gs1Data,
     OrderTicket,
     PackageTag,
     Refused,
     RetailIdUrl,
+    ScanRouter,
     SealCode,
     Unrecognised,
 )
 from edge.scan.config import ScanConfig
+from edge.scan.gs1 import Gs1Data, Gs1Error, Gs1Reader
 
 GS = "\x1d"
 HEAD = "0109501101020917" + "17190508"  # (01) GTIN, (17) expiry: fixed length
@@ -116,7 +122,13 @@ def test_gtin_from_ean_and_plain_digits() -> None:
         assert got.get("01") == "04006381333931"
     bad = c("4006381333932", "]E0")  # check digit wrong
     assert isinstance(bad, Refused)
-    assert isinstance(c(" 4006381333931", "]E0"), Refused)
+    with pytest.raises(Gs1Error, match="digits only"):  # biip would strip the space
+        Gs1Reader().read(" 4006381333931", "]E0")
+
+
+def test_element_check_digits_are_checked() -> None:
+    bad = c("0109501101530004", "]C1")  # (01) with a wrong check digit
+    assert isinstance(bad, Refused) and "check digit" in bad.reason
 
 
 def test_gs1_symbology_with_garbage_is_refused() -> None:
@@ -124,12 +136,36 @@ def test_gs1_symbology_with_garbage_is_refused() -> None:
     assert isinstance(c("12345", None), Unrecognised)
 
 
-def test_package_tags_and_retail_id() -> None:
+def test_package_tags_and_retail_id_are_the_cores_word() -> None:
     assert c("1A4000000000000000000001") == PackageTag("1A4000000000000000000001")
-    assert c("HTTPS://1A4.COM/3aBcD") == RetailIdUrl("HTTPS://1A4.COM/3aBcD")
-    assert c("https://1a4.com/xyz") == RetailIdUrl("https://1a4.com/xyz")
+    assert c("1a4000000000000000000001") == PackageTag("1A4000000000000000000001")
+    url = retail_id_url("1A4060300002C9B000012345", 7)
+    assert c(url) == RetailIdUrl(url)
+    assert c("HTTPS://1A4.COM/3aBcD") == Refused("HTTPS://1A4.COM/3aBcD", c_problem(url))
     assert isinstance(c("https://example.com/1A4"), Unrecognised)
     assert isinstance(c("1A40000000000000000001"), Unrecognised)  # too short
+    assert c("6647382910293847") == BioTrackId("6647382910293847")
+    # 16 digits from a GS1 symbology are (01) + GTIN-14, not a BioTrack id
+    got = c("0109501101530003", "]C1")
+    assert isinstance(got, Gs1Data) and got.gtin == "09501101530003"
+    assert c("ABC", tag_patterns=["^ABC$"]) == PackageTag("ABC")
+
+
+def c_problem(_url: str) -> str:
+    from edge.scan import Recogniser
+
+    problem = Recogniser().recognise("HTTPS://1A4.COM/3aBcD").problem
+    assert problem
+    return problem
+
+
+def test_the_router_matches_only_station_codes() -> None:
+    router = ScanRouter(ScanConfig())
+    assert router.route("BADGE-ANNA1") == AgentBadge("BADGE-ANNA1")
+    assert router.route("ORD-42") == OrderTicket("ORD-42")
+    assert router.route("SEAL-1042-0123456789ABCDEF") == SealCode("SEAL-1042-0123456789ABCDEF")
+    for package in ("1A4000000000000000000001", WHOLE, WHOLE.replace(GS, "029"), ""):
+        assert router.route(package) is None  # the core judges it, GS1 or not
 
 
 def test_badge_ticket_seal_from_config() -> None:
@@ -140,11 +176,15 @@ def test_badge_ticket_seal_from_config() -> None:
     assert isinstance(c("BADGE-ANNA1", badge_pattern=r"^EMP:\d+$"), Unrecognised)
 
 
-def test_whitespace_around_gs1_data_is_not_dropped() -> None:
-    # biip strips the value; the classifier must not accept a scan it did not read whole.
-    assert isinstance(c(" 2110", "]d2"), Refused)
-    assert isinstance(c("2110 ", "]d2"), Refused)
-    assert isinstance(c(" ", "]d2"), Refused)
+def test_whitespace_around_gs1_data_is_not_dropped_by_biip() -> None:
+    # biip strips the value; the reader must not accept a scan it did not read whole.
+    for text in (" 2110", "2110 ", " "):
+        with pytest.raises(Gs1Error):
+            Gs1Reader().read(text, "]d2")
+    # the core trims a scan before judging it (GS kept), and the classifier shows its view
+    got = c(" 2110\r", "]d2")
+    assert isinstance(got, Gs1Data) and got.get("21") == "10"
+    assert c(" ", "]d2") == Unrecognised(" ", "empty scan")
 
 
 def test_unrecognised_and_empty() -> None:
@@ -180,3 +220,30 @@ def test_classification_never_raises(text: str, aim: str | None) -> None:
         joined = "".join(el.ai + el.value for el in got.elements)
         assert got.elements
         assert joined == body.replace(GS, "") or (got.elements[0].ai == "01" and aim == "]E0")
+
+
+def test_hri_and_digital_link_are_read_with_dates() -> None:
+    got = Gs1Reader().read("(01)09501101530003(17)140704(10)AB-1")
+    assert (got.gtin, got.batch, got.expiry) == ("09501101530003", "AB-1", "2014-07-04")
+    link = c("https://id.gs1.org/01/09501101530003")
+    assert isinstance(link, Gs1Data) and link.gtin == "09501101530003"
+    assert isinstance(c("(01)09501101530004"), Refused)  # check digit
+
+
+def test_listen_prints_elements_as_before() -> None:
+    got = c("0109501101020917" + GS + "10AB", "]C1")
+    assert msgspec.json.decode(msgspec.json.encode(got)) == {
+        "type": "gs1",
+        "text": "0109501101020917\x1d10AB",
+        "elements": [
+            {"ai": "01", "value": "09501101020917", "title": "GTIN"},
+            {"ai": "10", "value": "AB", "title": "BATCH/LOT"},
+        ],
+        "gtin": "09501101020917",
+        "aim_id": "]C1",
+    }
+
+
+def test_a_tag_pattern_the_core_cannot_compile_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="tag_patterns"):
+        Classifier(ScanConfig(tag_patterns=[r"(?=1A4)"]))  # look-ahead: Python only

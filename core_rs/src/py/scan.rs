@@ -1,14 +1,15 @@
 //! PyO3 wrappers for the scan API: scan recognition, the inventory index, reconciliation and
-//! order verification. Conversions and error mapping only; the logic lives in the pure modules.
+//! order verification. Conversions and error mapping only; the logic lives in `crate::scan`.
+//! Bad options (a `today` that is not a date, a distance out of range) raise `CoreError`;
+//! I/O errors stay `OSError`.
 
-use crate::inventory::{self as inv, Inventory as CoreInventory, NONE, NO_DATE, NO_MEASURE};
-use crate::order_file::Order;
-use crate::reconcile;
-use crate::retail_id::{self, Encoding};
-use crate::uid;
-use crate::verdict::{self, FifoPolicy, Policy};
-use crate::{civil_date, osa};
-use pyo3::exceptions::PyValueError;
+use super::CoreError;
+use crate::civil_date;
+use crate::scan::inventory::{self as inv, Inventory as CoreInventory, NONE, NO_DATE, NO_MEASURE};
+use crate::scan::order::Order;
+use crate::scan::retail_id::{self, Encoding};
+use crate::scan::verdict::{self, FifoPolicy, Policy};
+use crate::scan::{osa, reconcile, uid};
 use pyo3::prelude::*;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,8 +17,8 @@ use std::sync::Arc;
 pyo3::create_exception!(
     edge._core,
     ScanCoreError,
-    PyValueError,
-    "Base class of the scan core's errors (a ValueError)."
+    CoreError,
+    "Base class of the scan core's errors (a CoreError)."
 );
 pyo3::create_exception!(
     edge._core,
@@ -87,8 +88,9 @@ impl Recogniser {
         })
     }
 
-    fn recognise(&self, raw: &str) -> Recognised {
-        let r = self.inner.recognise(raw);
+    #[pyo3(signature = (text, aim_id=None))]
+    fn recognise(&self, text: &str, aim_id: Option<&str>) -> Recognised {
+        let r = self.inner.recognise_split(text, aim_id);
         Recognised {
             kind: r.kind.as_str(),
             symbology: r.symbology,
@@ -235,7 +237,7 @@ impl Inventory {
         limit: Option<usize>,
     ) -> PyResult<Vec<(String, u8)>> {
         if max_distance > 4 {
-            return Err(PyValueError::new_err("max_distance must be 0..4"));
+            return Err(CoreError::new_err("max_distance must be 0..4"));
         }
         let hits = self.inner.near(tag, max_distance, limit);
         Ok(hits
@@ -335,20 +337,20 @@ impl OrderCheck {
         let today = civil_date::parse(today)
             .filter(|_| today.len() == 10)
             .ok_or_else(|| {
-                PyValueError::new_err(format!("today must be YYYY-MM-DD, got {today:?}"))
+                CoreError::new_err(format!("today must be YYYY-MM-DD, got {today:?}"))
             })?;
         let fifo = match fifo {
             "warn" => FifoPolicy::Warn,
             "refuse" => FifoPolicy::Refuse,
             "off" => FifoPolicy::Off,
             other => {
-                return Err(PyValueError::new_err(format!(
+                return Err(CoreError::new_err(format!(
                     "fifo must be warn, refuse or off, got {other:?}"
                 )))
             }
         };
         if near_distance > 4 {
-            return Err(PyValueError::new_err("near_distance must be 0..4"));
+            return Err(CoreError::new_err("near_distance must be 0..4"));
         }
         let mut policy = Policy {
             fifo,
@@ -374,8 +376,9 @@ impl OrderCheck {
         Ok(OrderCheck { inner })
     }
 
-    fn scan(&mut self, raw: &str) -> Verdict {
-        verdict(self.inner.scan(raw))
+    #[pyo3(signature = (text, aim_id=None))]
+    fn scan(&mut self, text: &str, aim_id: Option<&str>) -> Verdict {
+        verdict(self.inner.scan_split(text, aim_id))
     }
 
     fn replay(&mut self, scans: Vec<String>) -> Vec<Verdict> {
@@ -420,7 +423,7 @@ fn retail_id_url(tag: &str, unit: u64, base36: bool) -> PyResult<String> {
     } else {
         Encoding::Base64
     };
-    retail_id::encode_url(&tag.to_ascii_uppercase(), unit, enc).map_err(PyValueError::new_err)
+    retail_id::encode_url(&tag.to_ascii_uppercase(), unit, enc).map_err(CoreError::new_err)
 }
 
 /// Optimal-string-alignment distance of two tags (ASCII bytes).

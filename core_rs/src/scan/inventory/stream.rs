@@ -6,8 +6,8 @@
 //! (top level, or METRC's `"Data"` member) and the bounds of each element; everything inside a
 //! package is checked by serde_json. Errors give the line and column in the whole file.
 
-use crate::inventory::{InventoryError, Parts};
-use crate::inventory_json::parse_package;
+use super::json::parse_package;
+use super::parts::{InventoryError, Parts};
 use std::io::Read;
 
 const BLOCK: usize = 4 << 20;

@@ -3,9 +3,9 @@
 
 use super::{OrderCheck, Resolved, VerdictKind};
 use crate::civil_date;
-use crate::inventory::{NONE, NO_DATE};
-use crate::order_file::Want;
-use crate::osa;
+use crate::scan::inventory::{NONE, NO_DATE};
+use crate::scan::order::Want;
+use crate::scan::osa;
 
 impl OrderCheck {
     /// Lines that name a package beat lines with a fixed batch beat lines with only a SKU.

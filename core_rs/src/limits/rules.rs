@@ -1,13 +1,14 @@
 //! Jurisdiction purchase-limit rules: the validated model `limits` evaluates.
 //!
-//! `edge/limits.py` reads `config/limits/<CODE>.toml`, names every problem by file, version,
-//! class and key, converts quantities to exact rationals in base units (mg, ml, units) and hands
-//! this model over; `RuleSet::new` re-checks the invariants the engine relies on.
+//! `edge/limits/rules.py` reads `config/limits/<CODE>.toml`, names every problem by file,
+//! version, class and key, converts quantities to exact rationals in base units (mg, ml, units)
+//! and hands this model over through `py/limits.rs`; `validate` re-checks the invariants the
+//! engine relies on.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::rational::Ratio;
+use super::rational::Ratio;
 
 /// Product categories a cart line can have (docs/formats.md `Category`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

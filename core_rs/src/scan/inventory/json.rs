@@ -5,11 +5,11 @@
 //! Unknown fields are skipped (a METRC export carries many more). Errors name the package by its
 //! position and Label; serde_json adds the line and column.
 
-use crate::civil_date;
-use crate::inventory::{
+use super::parts::{
     Interner, InventoryError, Parts, Record, MEASURE_FIELDS, NONE, NO_DATE, NO_MEASURE,
 };
-use crate::tag_index::MAX_TAG_LEN;
+use crate::civil_date;
+use crate::scan::tag_index::MAX_TAG_LEN;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::fmt;

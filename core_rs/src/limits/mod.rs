@@ -4,10 +4,13 @@
 //! factors' denominators, so a line's use of the bucket is `amount * weight` and the cap is an
 //! integer: the per-line path has no division, no rational and no float.
 
+pub mod rational;
+pub mod rules;
+
 use std::fmt;
 
-use crate::rational::{lcm, Ratio};
-use crate::rules::{self, BucketRule, Category, Measure, RuleError, RuleVersion, Window};
+use rational::{lcm, Ratio};
+use rules::{BucketRule, Category, Measure, RuleError, RuleVersion, Window};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 

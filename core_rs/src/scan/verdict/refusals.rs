@@ -3,7 +3,7 @@
 
 use super::{FifoPolicy, OrderCheck, Resolved, Verdict, VerdictKind};
 use crate::civil_date;
-use crate::order_file::Want;
+use crate::scan::order::Want;
 
 impl OrderCheck {
     pub(super) fn fifo(&mut self, v: &mut Verdict, li: usize, id: u32, older: u32) {

@@ -1,5 +1,5 @@
-//! METRC Retail ID: the unit-level QR code `https://1a4.com/<code>` (format as implemented by
-//! github.com/nicklicata/metrc-rid-sdk, a spin-off of Metrc's Retail ID SDK).
+//! METRC Retail ID: the unit-level QR code `https://1a4.com/<code>`, as implemented by
+//! github.com/nicklicata/metrc-rid-sdk (`src/retailid/retailid-core.ts`).
 //!
 //! The code is the 12-byte package id followed by the unit index as an unsigned LEB128 varint.
 //! An upper-case URL (`HTTPS://1A4.COM/...`, QR alphanumeric mode) carries it in base 36 (leading

@@ -1,6 +1,6 @@
 //! Cycle-count reconciliation: a counted set of (tag, location) against the expected inventory.
 
-use crate::inventory::{Inventory, NONE};
+use crate::scan::inventory::{Inventory, NONE};
 use std::collections::HashSet;
 
 /// The outcome of a count. Tags are upper-cased; lists keep count order (missing: inventory order).

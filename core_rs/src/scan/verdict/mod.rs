@@ -6,14 +6,12 @@
 //! not_in_order) -> sellable (on_hold, expired, not_tested) -> first in, first out (fifo) -> match.
 //! Only `match`, and `fifo` under the `warn` policy, count toward a line.
 
-use crate::inventory::Inventory;
-use crate::order_file::{Order, Want};
-use crate::uid::{Recogniser, ScanKind};
+use crate::scan::inventory::Inventory;
+use crate::scan::order::{Order, Want};
+use crate::scan::uid::{Recognised, Recogniser, ScanKind};
 use std::sync::Arc;
 
-#[path = "verdict_refusals.rs"]
 mod refusals;
-#[path = "verdict_search.rs"]
 mod search;
 
 /// The verdict names (stable: JSON output, journal, Python API).
@@ -254,6 +252,17 @@ impl OrderCheck {
     /// Judge one raw scan and, when accepted, count it toward its line.
     pub fn scan(&mut self, raw: &str) -> Verdict {
         let r = self.recogniser.recognise(raw);
+        self.judge_recognised(raw, r)
+    }
+
+    /// `scan` of a scan whose AIM symbology identifier is already split off (see
+    /// `Recogniser::recognise_split`); the verdict's `scan` is `text`.
+    pub fn scan_split(&mut self, text: &str, symbology: Option<&str>) -> Verdict {
+        let r = self.recogniser.recognise_split(text, symbology);
+        self.judge_recognised(text, r)
+    }
+
+    fn judge_recognised(&mut self, raw: &str, r: Recognised) -> Verdict {
         let mut v = Verdict {
             scan: raw.to_string(),
             verdict: VerdictKind::Malformed,

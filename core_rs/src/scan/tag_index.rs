@@ -322,7 +322,7 @@ impl Walk<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::osa;
+    use crate::scan::osa;
 
     #[test]
     fn finds_slips_and_swaps() {

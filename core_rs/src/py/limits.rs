@@ -1,0 +1,510 @@
+//! PyO3 wrappers for the limits API (`crate::limits`), typed in edge/_core.pyi.
+//!
+//! The rule model goes in as keyword-built frozen classes (`LimitRuleVersion` >
+//! `LimitRuleClass` > `LimitRuleBucket` > `LimitRuleMember`), checked once when `LimitRules`
+//! compiles it. A verdict comes out as frozen classes (`LimitResult` with `BucketUse`, `MaxMore`,
+//! `Crossing`) whose parts are converted only when read. Cart lines stay flat tuples: 70 of them cross per check, and a
+//! tuple is the cheapest shape to build in Python and to read here. Exact values cross as
+//! `(numerator, denominator)` int pairs or as `fractions.Fraction`, never as floats.
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString, PyTuple};
+
+use super::CoreError;
+use crate::limits::rational::Ratio;
+use crate::limits::rules::{BucketRule, Category, ClassRule, Member, RuleVersion, Window};
+use crate::limits::{self as engine, LimitTable, Line, Prior};
+
+create_exception!(
+    edge._core,
+    LimitRuleError,
+    CoreError,
+    "A rule model the limit engine cannot use (a CoreError)."
+);
+create_exception!(
+    edge._core,
+    LimitInputError,
+    CoreError,
+    "A cart the limit engine cannot evaluate (a CoreError)."
+);
+
+type Int<'py> = Bound<'py, PyAny>;
+
+fn rule_err(msg: String) -> PyErr {
+    LimitRuleError::new_err(msg)
+}
+
+/// An exact value given as a `fractions.Fraction` (or an int): its numerator and denominator.
+/// A float or a string is refused with a TypeError, as PyO3 refuses a wrong argument type.
+fn ratio_parts(value: &Bound<'_, PyAny>, what: &str) -> PyResult<(i128, i128)> {
+    let part = |name: &str| value.getattr(name).and_then(|v| v.extract::<i128>());
+    match (part("numerator"), part("denominator")) {
+        (Ok(num), Ok(den)) => Ok((num, den)),
+        _ => Err(PyTypeError::new_err(format!(
+            "{what} must be a Fraction or an int, got {}",
+            value.get_type().name()?
+        ))),
+    }
+}
+
+fn ratio_in((num, den): (i128, i128), at: &str) -> PyResult<Ratio> {
+    Ratio::new(num, den).ok_or_else(|| rule_err(format!("{at}: zero denominator")))
+}
+
+fn window_in(kind: &str, days: u32, at: &str) -> PyResult<Window> {
+    match (kind, days) {
+        ("transaction", _) => Ok(Window::Transaction),
+        ("day", _) => Ok(Window::CalendarDay),
+        ("rolling", n) if n > 0 => Ok(Window::RollingDays(n)),
+        _ => Err(rule_err(format!("{at}: bad window {kind:?} {days}"))),
+    }
+}
+
+/// What one bucket counts: a category's measure, times `factor` bucket units per mg/ml/unit.
+#[pyclass(frozen, module = "edge._core")]
+struct LimitRuleMember {
+    #[pyo3(get)]
+    category: String,
+    #[pyo3(get)]
+    measure: String,
+    #[pyo3(get)]
+    factor: Py<PyAny>,
+    ratio: (i128, i128),
+}
+
+#[pymethods]
+impl LimitRuleMember {
+    #[new]
+    #[pyo3(signature = (*, category, measure, factor))]
+    fn new(category: String, measure: String, factor: Bound<'_, PyAny>) -> PyResult<Self> {
+        let ratio = ratio_parts(&factor, "factor")?;
+        Ok(Self {
+            category,
+            measure,
+            factor: factor.unbind(),
+            ratio,
+        })
+    }
+}
+
+/// One capped quantity: `cap` (in `unit`) over a window, counting its members.
+#[pyclass(frozen, module = "edge._core")]
+struct LimitRuleBucket {
+    #[pyo3(get)]
+    name: String,
+    #[pyo3(get)]
+    unit: String,
+    #[pyo3(get)]
+    cap: Py<PyAny>,
+    #[pyo3(get)]
+    window: String,
+    #[pyo3(get)]
+    window_days: u32,
+    #[pyo3(get)]
+    members: Vec<Py<LimitRuleMember>>,
+    ratio: (i128, i128),
+}
+
+#[pymethods]
+impl LimitRuleBucket {
+    #[new]
+    #[pyo3(signature = (*, name, unit, cap, window, window_days, members))]
+    fn new(
+        name: String,
+        unit: String,
+        cap: Bound<'_, PyAny>,
+        window: String,
+        window_days: u32,
+        members: Vec<Py<LimitRuleMember>>,
+    ) -> PyResult<Self> {
+        let ratio = ratio_parts(&cap, "cap")?;
+        Ok(Self {
+            name,
+            unit,
+            cap: cap.unbind(),
+            window,
+            window_days,
+            members,
+            ratio,
+        })
+    }
+}
+
+/// The buckets of one customer class.
+#[pyclass(frozen, get_all, module = "edge._core")]
+struct LimitRuleClass {
+    name: String,
+    buckets: Vec<Py<LimitRuleBucket>>,
+}
+
+#[pymethods]
+impl LimitRuleClass {
+    #[new]
+    #[pyo3(signature = (*, name, buckets))]
+    fn new(name: String, buckets: Vec<Py<LimitRuleBucket>>) -> Self {
+        Self { name, buckets }
+    }
+}
+
+/// One rule version: in force from `effective_day` (a `date.toordinal()`), labelled
+/// "YYYY-MM-DD".
+#[pyclass(frozen, get_all, module = "edge._core")]
+struct LimitRuleVersion {
+    effective_day: i32,
+    label: String,
+    classes: Vec<Py<LimitRuleClass>>,
+}
+
+#[pymethods]
+impl LimitRuleVersion {
+    #[new]
+    #[pyo3(signature = (*, effective_day, label, classes))]
+    fn new(effective_day: i32, label: String, classes: Vec<Py<LimitRuleClass>>) -> Self {
+        Self {
+            effective_day,
+            label,
+            classes,
+        }
+    }
+}
+
+fn member_in(m: &LimitRuleMember, at: &str) -> PyResult<Member> {
+    Ok(Member {
+        category: m
+            .category
+            .parse()
+            .map_err(|e| rule_err(format!("{at}: {e}")))?,
+        measure: m
+            .measure
+            .parse()
+            .map_err(|e| rule_err(format!("{at}: {e}")))?,
+        factor: ratio_in(m.ratio, at)?,
+    })
+}
+
+fn bucket_in(b: &LimitRuleBucket, at: &str) -> PyResult<BucketRule> {
+    let at = format!("{at}: bucket {}", b.name);
+    Ok(BucketRule {
+        cap: ratio_in(b.ratio, &at)?,
+        window: window_in(&b.window, b.window_days, &at)?,
+        name: b.name.clone(),
+        unit: b.unit.clone(),
+        members: b
+            .members
+            .iter()
+            .map(|m| member_in(m.get(), &at))
+            .collect::<PyResult<_>>()?,
+    })
+}
+
+fn version_in(code: &str, v: &LimitRuleVersion) -> PyResult<RuleVersion> {
+    let classes = v
+        .classes
+        .iter()
+        .map(|c| {
+            let c = c.get();
+            let at = format!("{code}: version {}: class {}", v.label, c.name);
+            let buckets = c
+                .buckets
+                .iter()
+                .map(|b| bucket_in(b.get(), &at))
+                .collect::<PyResult<_>>()?;
+            Ok(ClassRule {
+                name: c.name.clone(),
+                buckets,
+            })
+        })
+        .collect::<PyResult<_>>()?;
+    Ok(RuleVersion {
+        effective_day: v.effective_day,
+        label: v.label.clone(),
+        classes,
+    })
+}
+
+fn category_in(s: &str, source: &str, index: usize) -> PyResult<Category> {
+    s.parse()
+        .map_err(|e| LimitInputError::new_err(format!("{source}[{index}]: {e}")))
+}
+
+/// A non-negative int. Extracting i64 skips the extra type check PyO3 does for u64 under
+/// abi3 (this runs ~400 times per check); negatives are refused here instead.
+fn count(v: Borrowed<'_, '_, PyAny>) -> PyResult<u64> {
+    let n: i64 = v.extract()?;
+    u64::try_from(n).map_err(|_| LimitInputError::new_err(format!("negative amount {n}")))
+}
+
+fn opt_count(v: Borrowed<'_, '_, PyAny>) -> PyResult<Option<u64>> {
+    if v.is_none() {
+        Ok(None)
+    } else {
+        count(v).map(Some)
+    }
+}
+
+/// Reads `(category, quantity, net_weight_mg, concentrate_mg, thc_mg, volume_ml)` from `t`
+/// starting at `first`, with borrowed items: this runs 70 times per check.
+fn line_from(t: &Bound<'_, PyTuple>, first: usize, source: &str, index: usize) -> PyResult<Line> {
+    let item = |k: usize| t.get_borrowed_item(first + k);
+    let name = item(0)?;
+    let name = name.cast::<PyString>()?;
+    let category = category_in(name.to_str()?, source, index)?;
+    Ok(Line {
+        category: Some(category),
+        quantity: count(item(1)?)?,
+        net_weight_mg: opt_count(item(2)?)?,
+        concentrate_mg: opt_count(item(3)?)?,
+        thc_mg: opt_count(item(4)?)?,
+        volume_ml: opt_count(item(5)?)?,
+    })
+}
+
+fn tuple_of<'a, 'py>(
+    item: &'a Bound<'py, PyAny>,
+    len: usize,
+    source: &str,
+    index: usize,
+) -> PyResult<&'a Bound<'py, PyTuple>> {
+    match item.cast::<PyTuple>() {
+        Ok(t) if t.len() == len => Ok(t),
+        _ => Err(LimitInputError::new_err(format!(
+            "{source}[{index}]: expected a tuple of {len} items"
+        ))),
+    }
+}
+
+/// A Python int; through i64 when it fits, because i128 conversion is slow under abi3.
+fn int_out(py: Python<'_>, v: i128) -> PyResult<Int<'_>> {
+    match i64::try_from(v) {
+        Ok(small) => Ok(small.into_pyobject(py)?.into_any()),
+        Err(_) => Ok(v.into_pyobject(py)?.into_any()),
+    }
+}
+
+fn ratio_out(py: Python<'_>, r: Ratio) -> PyResult<Py<PyTuple>> {
+    Ok(PyTuple::new(py, [int_out(py, r.num())?, int_out(py, r.den())?])?.unbind())
+}
+
+fn window_out(w: Window) -> (&'static str, u32) {
+    match w {
+        Window::Transaction => ("transaction", 0),
+        Window::CalendarDay => ("day", 1),
+        Window::RollingDays(n) => ("rolling", n),
+    }
+}
+
+/// How one bucket stands after the cart; exact values as (numerator, denominator) in `unit`.
+#[pyclass(frozen, get_all, module = "edge._core")]
+struct BucketUse {
+    name: String,
+    unit: String,
+    window: &'static str,
+    window_days: u32,
+    cap: Py<PyTuple>,
+    prior_used: Py<PyTuple>,
+    cart_used: Py<PyTuple>,
+    remaining: Py<PyTuple>,
+    over: bool,
+    cap_display: String,
+    remaining_display: String,
+}
+
+#[pymethods]
+impl BucketUse {
+    fn __repr__(&self) -> String {
+        format!(
+            "BucketUse(name={:?}, remaining={:?}, over={})",
+            self.name,
+            self.remaining_display,
+            if self.over { "True" } else { "False" }
+        )
+    }
+}
+
+fn bucket_out(py: Python<'_>, b: &engine::BucketUse) -> PyResult<BucketUse> {
+    let (window, window_days) = window_out(b.window);
+    Ok(BucketUse {
+        name: b.name.clone(),
+        unit: b.unit.clone(),
+        window,
+        window_days,
+        cap: ratio_out(py, b.cap)?,
+        prior_used: ratio_out(py, b.prior_used)?,
+        cart_used: ratio_out(py, b.cart_used)?,
+        remaining: ratio_out(py, b.remaining)?,
+        over: b.over,
+        cap_display: b.cap_display(),
+        remaining_display: b.remaining_display(),
+    })
+}
+
+/// The largest further amount of a category that still fits, in its measure's base unit.
+#[pyclass(frozen, get_all, module = "edge._core")]
+struct MaxMore {
+    category: &'static str,
+    measure: &'static str,
+    amount: Py<PyAny>,
+    display: String,
+}
+
+#[pymethods]
+impl MaxMore {
+    fn __repr__(&self) -> String {
+        format!(
+            "MaxMore(category={:?}, measure={:?}, display={:?})",
+            self.category, self.measure, self.display
+        )
+    }
+}
+
+/// The first cart line (0-based) after which a bucket it adds to is over its cap.
+#[pyclass(frozen, get_all, module = "edge._core")]
+struct Crossing {
+    line: usize,
+    bucket: String,
+}
+
+#[pymethods]
+impl Crossing {
+    fn __repr__(&self) -> String {
+        format!("Crossing(line={}, bucket={:?})", self.line, self.bucket)
+    }
+}
+
+/// A verdict computed in full by the engine; fields become Python objects when read, so a
+/// caller that needs only `allowed` pays for nothing else.
+#[pyclass(frozen, module = "edge._core")]
+struct LimitResult {
+    v: engine::Verdict,
+}
+
+#[pymethods]
+impl LimitResult {
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.v.allowed
+    }
+
+    #[getter]
+    fn version(&self) -> &str {
+        &self.v.version
+    }
+
+    #[getter]
+    fn customer_class(&self) -> &str {
+        &self.v.class
+    }
+
+    #[getter]
+    fn crossing(&self) -> Option<Crossing> {
+        self.v.crossing.as_ref().map(|c| Crossing {
+            line: c.line,
+            bucket: c.bucket.clone(),
+        })
+    }
+
+    #[getter]
+    fn buckets(&self, py: Python<'_>) -> PyResult<Vec<BucketUse>> {
+        self.v.buckets.iter().map(|b| bucket_out(py, b)).collect()
+    }
+
+    #[getter]
+    fn max_more(&self, py: Python<'_>) -> PyResult<Vec<MaxMore>> {
+        self.v
+            .max_more
+            .iter()
+            .map(|m| {
+                Ok(MaxMore {
+                    category: m.category.as_str(),
+                    measure: m.measure.as_str(),
+                    amount: int_out(py, m.amount)?.unbind(),
+                    display: m.display(),
+                })
+            })
+            .collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "LimitResult(allowed={}, version={:?}, customer_class={:?})",
+            if self.v.allowed { "True" } else { "False" },
+            self.v.version,
+            self.v.class
+        )
+    }
+}
+
+/// One jurisdiction's compiled purchase-limit rules.
+#[pyclass(frozen, module = "edge._core")]
+struct LimitRules {
+    table: LimitTable,
+}
+
+#[pymethods]
+impl LimitRules {
+    #[new]
+    fn new(code: &str, versions: Vec<Py<LimitRuleVersion>>) -> PyResult<Self> {
+        let versions: Vec<RuleVersion> = versions
+            .iter()
+            .map(|v| version_in(code, v.get()))
+            .collect::<PyResult<_>>()?;
+        let table = LimitTable::new(code, &versions).map_err(|e| rule_err(e.to_string()))?;
+        Ok(Self { table })
+    }
+
+    #[getter]
+    fn code(&self) -> &str {
+        self.table.code()
+    }
+
+    /// The effective-date label of the version in force on `day`, or None.
+    fn version_at(&self, day: i32) -> Option<String> {
+        self.table.version_at(day).map(str::to_owned)
+    }
+
+    /// Evaluate a cart; see edge/_core.pyi for the line tuples.
+    fn check(
+        &self,
+        customer_class: &str,
+        at_s: i64,
+        day: i32,
+        lines: &Bound<'_, PyList>,
+        prior: &Bound<'_, PyList>,
+    ) -> PyResult<LimitResult> {
+        let mut cart = Vec::with_capacity(lines.len());
+        for (i, item) in lines.iter().enumerate() {
+            cart.push(line_from(tuple_of(&item, 6, "lines", i)?, 0, "lines", i)?);
+        }
+        let mut past = Vec::with_capacity(prior.len());
+        for (i, item) in prior.iter().enumerate() {
+            let t = tuple_of(&item, 8, "prior", i)?;
+            past.push(Prior {
+                at_s: t.get_borrowed_item(0)?.extract()?,
+                day: t.get_borrowed_item(1)?.extract()?,
+                line: line_from(t, 2, "prior", i)?,
+            });
+        }
+        let verdict = self
+            .table
+            .check(customer_class, at_s, day, &cart, &past)
+            .map_err(|e| LimitInputError::new_err(e.to_string()))?;
+        Ok(LimitResult { v: verdict })
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<LimitRuleMember>()?;
+    m.add_class::<LimitRuleBucket>()?;
+    m.add_class::<LimitRuleClass>()?;
+    m.add_class::<LimitRuleVersion>()?;
+    m.add_class::<LimitRules>()?;
+    m.add_class::<LimitResult>()?;
+    m.add_class::<BucketUse>()?;
+    m.add_class::<MaxMore>()?;
+    m.add_class::<Crossing>()?;
+    m.add("LimitRuleError", m.py().get_type::<LimitRuleError>())?;
+    m.add("LimitInputError", m.py().get_type::<LimitInputError>())?;
+    Ok(())
+}
