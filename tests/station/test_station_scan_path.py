@@ -16,9 +16,10 @@ from edge.scan import OrderCheck
 from edge.scan.gs1 import Gs1Reader
 from edge.station.config import StationConfig, StationSection
 from edge.station.daemon import Station
+from edge.station.ports import StationPorts
 from edge.station.wiring import CoreVerifier, DriverWeighRule
 from edge.station.wiring.seed import SeedCentral
-from edge.workflow.ports import Gs1Data, StationPorts
+from edge.workflow.ports import Gs1Data
 from tests.support.station import (
     INVENTORY,
     CapLimits,
