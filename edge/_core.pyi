@@ -5,6 +5,9 @@ from fractions import Fraction
 from os import PathLike
 from typing import Literal, TypeAlias, final
 
+# The verdict names are the workflow's: one list, which the core's verdicts must match.
+from edge.workflow.ports import VerdictName as _VerdictName
+
 __all__ = [
     "BucketUse",
     "CoreError",
@@ -227,20 +230,6 @@ class LimitRules:
 
 _ScanKind: TypeAlias = Literal[
     "empty", "metrc_tag", "retail_id", "biotrack", "gs1", "malformed", "unrecognised"
-]
-# The same names as edge.ports.VerdictName.
-_VerdictName: TypeAlias = Literal[
-    "match",
-    "duplicate",
-    "wrong_batch",
-    "not_in_order",
-    "unknown",
-    "near_miss",
-    "on_hold",
-    "expired",
-    "not_tested",
-    "fifo",
-    "malformed",
 ]
 
 class ScanCoreError(CoreError):
