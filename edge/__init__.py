@@ -1,4 +1,8 @@
-"""packstation station side: the pack-station daemon, its CLI and the compiled core (edge._core)."""
+"""packstation station side: the pack-station daemon, its CLI and the compiled core (edge._core).
+
+Nothing but sub-packages lives here (docs/overview.md has the layers); this module imports only
+the core, for the one version number.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The scale protocols, by the names used in config and on the command line."""
+"""The scale protocols, by the names used in config and on the command line.
+
+One module per protocol, each a pure bytes -> events parser with a declarative `ProtocolSpec`;
+imports nothing outside `drivers.scale`.
+"""
 
 from __future__ import annotations
 

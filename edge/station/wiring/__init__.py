@@ -17,6 +17,8 @@ module, turns one real part into the port the pure workflow (edge/workflow/ports
   by `edge.label.content`.
 - Indicator (`indicator.IndicatorPort`), Scale (`scale.ScalePort`), the scanner reader
   (`scanner.ScannerPort`): the drivers.
+
+May import what `edge.station` may: the drivers and every edge package below the station.
 """
 
 from __future__ import annotations
