@@ -14,10 +14,9 @@ import re
 
 import msgspec
 
-from edge._core import Recogniser, TagPatternError
-from edge.common.errors import ConfigError
 from edge.scan.config import ScanConfig
 from edge.scan.gs1 import Gs1Data, Gs1Error, Gs1Reader
+from edge.scan.verify import tag_recogniser
 
 
 class PackageTag(msgspec.Struct, frozen=True, tag="package_tag"):
@@ -109,10 +108,7 @@ class Classifier:
     def __init__(self, cfg: ScanConfig | None = None) -> None:
         cfg = cfg or ScanConfig()
         self.router = ScanRouter(cfg)
-        try:
-            self._recogniser = Recogniser(list(cfg.tag_patterns))
-        except TagPatternError as exc:
-            raise ConfigError([f"[scan] tag_patterns: {exc}"]) from exc
+        self._recogniser = tag_recogniser(cfg.tag_patterns)
         self._gs1 = Gs1Reader(cfg.gs_substitutes)
 
     def classify(self, text: str, aim_id: str | None = None) -> Classified:

@@ -9,6 +9,7 @@ cannot. The station daemon and `packstation verify` both go through `verify_scan
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -45,13 +46,20 @@ def order_json(order: Order) -> bytes:
     return msgspec.json.encode({**body, "lines": lines})
 
 
-def recogniser_for(config: ScanSettings, source: str = "<defaults>") -> Recogniser:
+def tag_recogniser(tag_patterns: Sequence[str], source: str | None = None) -> Recogniser:
     """The core's recogniser for `[scan] tag_patterns`; ConfigError names a pattern that is bad
-    (tag patterns use the Rust `regex` syntax, which is Python's without look-around)."""
+    (tag patterns use the Rust `regex` syntax, which is Python's without look-around), prefixed
+    with `source` (the config file) when given."""
     try:
-        return Recogniser(list(config.scan.tag_patterns))
+        return Recogniser(list(tag_patterns))
     except TagPatternError as exc:
-        raise ConfigError([f"{source}: [scan] tag_patterns: {exc}"]) from exc
+        where = f"{source}: " if source else ""
+        raise ConfigError([f"{where}[scan] tag_patterns: {exc}"]) from exc
+
+
+def recogniser_for(config: ScanSettings, source: str = "<defaults>") -> Recogniser:
+    """`tag_recogniser` for a station configuration's `[scan]` section."""
+    return tag_recogniser(config.scan.tag_patterns, source)
 
 
 def store_today(config: ScanSettings, now: dt.datetime | None = None) -> str:

@@ -93,15 +93,11 @@ class StationPaths:
         keys = state / "keys"
         return cls(
             state_dir=state,
-            journal=Path(cfg.journal.path) if cfg.journal.path else state / "journal.sqlite3",
-            replica=Path(cfg.link.replica_path)
-            if cfg.link.replica_path
-            else state / "replica.sqlite3",
+            journal=Path(cfg.journal.path or state / "journal.sqlite3"),
+            replica=Path(cfg.link.replica_path or state / "replica.sqlite3"),
             replica_finished=state / "replica-finished.json",
             seed_finished=state / "seed-finished.json",
-            spool=Path(cfg.printer.spool_path)
-            if cfg.printer.spool_path
-            else state / "print-spool.sqlite3",
+            spool=Path(cfg.printer.spool_path or state / "print-spool.sqlite3"),
             indicator_log=state / "indicator.log",
             keys=keys,
             secret_key=Path(cfg.link.secret_key_file or keys / f"{cfg.station.id}.key_secret"),

@@ -8,9 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from edge.scan import Inventory, OrderCheck, RestoreError, ScanCoreError
+from edge.scan import Inventory, OrderCheck, Recogniser, RestoreError, ScanCoreError
 from edge.scan.gs1 import Gs1Reader
-from edge.scan.verify import open_order_check, order_json, store_today, verify_scan
+from edge.scan.verify import (
+    open_order_check,
+    order_json,
+    recogniser_for,
+    store_today,
+    verify_scan,
+)
 from edge.station.config import StationConfig
 from edge.workflow.ports import Order, Pick, ScanVerdict
 
@@ -27,6 +33,7 @@ class CoreVerifier:
         self._check: OrderCheck | None = None
         self._held: list[tuple[str, int]] = []  # (raw, line) the session has accepted
         self._gs1 = Gs1Reader(cfg.scan.gs_substitutes)
+        self._recogniser: Recogniser | None = None  # [scan] tag_patterns, compiled on first use
 
     def check(
         self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
@@ -59,11 +66,13 @@ class CoreVerifier:
     ) -> None:
         # the session holds the workflow's picks (restored here), never any the order came with
         data = order_json(order.with_picks(()))
-        check = open_order_check(data, inventory, self.cfg, today=today)
+        self._recogniser = self._recogniser or recogniser_for(self.cfg)
+        rec = self._recogniser
+        check = open_order_check(data, inventory, self.cfg, today=today, recogniser=rec)
         try:
             check.restore(wanted)
         except RestoreError:  # picks journalled before an inventory change: judge them again
-            check = open_order_check(data, inventory, self.cfg, today=today)
+            check = open_order_check(data, inventory, self.cfg, today=today, recogniser=rec)
             check.replay([raw for raw, _ in wanted])
         self._check, self._order_id, self._inventory = check, order.order_id, inventory
         self._today, self._held = today, list(wanted)
