@@ -44,7 +44,24 @@ class Feed:
     lines: int = 1
 
 
-Block = Text | Qr | Feed
+@dataclass(frozen=True)
+class Raster:
+    """A monochrome bitmap printed as a GS v 0 raster image: `width_bytes`*8 dots wide, `height`
+    rows, MSB = leftmost dot, 1 = black (e.g. a state's universal symbol)."""
+
+    width_bytes: int
+    height: int
+    data: bytes
+    align: Align = "center"
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Cut the paper here (between the parts of one job, e.g. container labels and the exit
+    label); the document's own final cut is `Document.cut`."""
+
+
+Block = Text | Qr | Feed | Raster | Cut
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import io
 import unicodedata
 from typing import TYPE_CHECKING, Literal
 
-from drivers.printer.document import Document, Feed, Qr, Size, Text
+from drivers.printer.document import Cut, Document, Feed, Qr, Raster, Size, Text
 
 # python-escpos (~16 MB resident) is imported when a document is first encoded, not when the
 # daemon starts (the process-id helpers below do not need it).
@@ -58,6 +58,11 @@ def encode(doc: Document, *, qr_mode: QrMode = "native") -> bytes:
             _qr(p, block, qr_mode)
         elif isinstance(block, Feed):
             p.ln(block.lines)
+        elif isinstance(block, Raster):
+            _raster(p, block)
+        elif isinstance(block, Cut):
+            p.set(align="left", bold=False, normal_textsize=True)
+            p.cut()
     p.set(align="left", bold=False, normal_textsize=True)
     if doc.cut:
         p.cut()
@@ -96,6 +101,20 @@ def printable(text: str) -> str:
 def _text(p: Dummy, block: Text) -> None:
     p.set(align=block.align, bold=block.bold, **_SIZE_ARGS[block.size])
     p.textln(printable(block.text))
+
+
+def raster_command(block: Raster) -> bytes:
+    """GS v 0 m=0 (normal density): xL xH (width in bytes) yL yH (rows), then the bits."""
+    if len(block.data) != block.width_bytes * block.height:
+        raise ValueError("raster data does not match its size")
+    w, h = block.width_bytes, block.height
+    return b"\x1dv0\x00" + bytes((w & 0xFF, w >> 8, h & 0xFF, h >> 8)) + block.data
+
+
+def _raster(p: Dummy, block: Raster) -> None:
+    p.set(align=block.align, bold=False, normal_textsize=True)
+    p._raw(raster_command(block))
+    p.set(align="left")
 
 
 def _qr(p: Dummy, block: Qr, mode: QrMode) -> None:

@@ -21,9 +21,16 @@ from drivers.printer.status import Readiness
 from drivers.printer.transport import TransportError, open_transport, parse_target
 from edge.common.errors import BadInput, DeviceError, ExitCode
 from edge.label.content import ExitLabel, HaltSlip, build_label, seal_code_for
-from edge.label.inputs import load_inventory, load_order, load_warnings, warnings_dir
+from edge.label.inputs import load_inventory, load_order
 from edge.label.layout import layout_label, layout_slip
-from edge.station.config import StationConfig, StationPaths, load_station_config, station_info
+from edge.label.profile import Profile
+from edge.station.config import (
+    StationConfig,
+    StationPaths,
+    load_station_config,
+    station_info,
+    station_profile,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -92,7 +99,11 @@ def _label_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("order", type=Path, metavar="ORDER.json")
     p.add_argument("--inventory", type=Path, required=True, metavar="INVENTORY.json")
     p.add_argument("--config", type=Path, metavar="FILE", help="station.toml (default: built-in)")
-    p.add_argument("--agent", default="-", help="agent (technician) id printed on the label")
+    p.add_argument(
+        "--agent",
+        default="",
+        help="the agent's display name or staff number printed on the label (never a badge value)",
+    )
     p.add_argument("--width", type=int, choices=[58, 80], help="paper mm (default: config)")
     p.add_argument("--at", help="label time, ISO 8601 with offset (default: now)")
 
@@ -101,12 +112,13 @@ def _width(args: argparse.Namespace, cfg: StationConfig) -> PaperWidth:
     return 58 if (args.width or cfg.printer.paper_width_mm) == 58 else 80
 
 
-def _build(args: argparse.Namespace, cfg: StationConfig) -> ExitLabel:
+def _build(args: argparse.Namespace, cfg: StationConfig) -> tuple[ExitLabel, Profile]:
     order = load_order(args.order)
     inventory = load_inventory(args.inventory)
-    s = cfg.station
-    warnings = load_warnings(s.jurisdiction, warnings_dir(cfg.printer.warnings_dir))
-    return build_label(order, inventory, station_info(s), warnings, args.agent, _at(args.at))
+    at = _at(args.at)
+    profile = station_profile(cfg, at)
+    label = build_label(order, inventory, station_info(cfg.station), profile, args.agent, at)
+    return label, profile
 
 
 def _at(text: str | None) -> datetime:
@@ -125,8 +137,8 @@ def _at(text: str | None) -> datetime:
 
 def _preview(args: argparse.Namespace) -> int:
     cfg = load_station_config(args.config)
-    label = _build(args, cfg)
-    doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots)
+    label, profile = _build(args, cfg)
+    doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots, profile.symbol)
     _save_png(doc, args.out)
     print(f"{args.out}: label for order {label.order_id}, seal {seal_code_for(label)}")
     return int(ExitCode.OK)
@@ -158,8 +170,8 @@ def _target(args: argparse.Namespace, cfg: StationConfig) -> Any:
 
 def _print(args: argparse.Namespace) -> int:
     cfg = load_station_config(args.config)
-    label = _build(args, cfg)
-    doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots)
+    label, profile = _build(args, cfg)
+    doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots, profile.symbol)
     target = _target(args, cfg)
     _send(target, encode(doc, qr_mode=cfg.printer.qr_mode), cfg, "label")
     print(f"{target}: printed label for order {label.order_id}, seal {seal_code_for(label)}")

@@ -9,13 +9,17 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.common.credentials import credential_path
+from edge.common.errors import ConfigError
 from edge.doctor.central import Handshake, try_handshake
 from edge.doctor.devices import check_indicator, check_printer, check_scale, check_scanners
 from edge.doctor.install import check_service, check_udev_rules
 from edge.doctor.report import CONFIG_FIX, Check, Context, Finding, Status
+from edge.label.profile import NOT_VERIFIED_BANNER
+from edge.station.config import station_profile
 
 
 def check_config(ctx: Context) -> Iterator[Finding]:
@@ -39,6 +43,51 @@ def check_config(ctx: Context) -> Iterator[Finding]:
         )
     else:
         yield Finding(Status.OK, "config", f"{ctx.config_path} is valid")
+
+
+def check_label_profile(ctx: Context) -> Iterator[Finding]:
+    """The jurisdiction's label profile loads; its warning text is verified (or printing it
+    unverified is allowed and every label says so)."""
+    if ctx.config is None:
+        return
+    cfg = ctx.config
+    code = cfg.station.jurisdiction
+    try:
+        profile = station_profile(cfg, datetime.now(UTC))
+    except ConfigError as exc:
+        yield Finding(
+            Status.FAIL,
+            "label",
+            f"no usable {code} label profile: {'; '.join(exc.problems)}",
+            "have the compliance officer verify config/labels/"
+            f"{code}.toml against its source (config/labels/README.md); the station will not "
+            "start until then",
+        )
+        return
+    v = profile.version
+    if not profile.verified:
+        yield Finding(
+            Status.WARN,
+            "label",
+            f"{code} warning text is NOT VERIFIED (checked {v.checked}); [label] "
+            f"allow_unverified = true: every label prints {NOT_VERIFIED_BANNER!r}",
+            f"have the compliance officer verify {profile.path} and set verified = true",
+        )
+    else:
+        yield Finding(
+            Status.OK,
+            "label",
+            f"{code} label profile of {v.effective} verified (checked {v.checked})",
+        )
+    if profile.symbol is not None and not v.symbol_verified:
+        yield Finding(
+            Status.WARN,
+            "label",
+            f"{code} universal symbol {profile.symbol.name!r} is a stand-in bitmap, not the "
+            "regulator's artwork",
+            "replace config/labels/symbols/"
+            f"{profile.symbol.name}.pbm with the official symbol and set symbol_verified = true",
+        )
 
 
 def check_keys(ctx: Context) -> Iterator[Finding]:
@@ -260,6 +309,7 @@ def _central_finding(endpoint: str, outcome: Handshake, detail: str, timeout: fl
 
 CHECKS: list[Check] = [
     check_config,
+    check_label_profile,
     check_service,
     check_udev_rules,
     check_scanners,

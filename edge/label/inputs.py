@@ -1,9 +1,9 @@
 """Typed views of what an exit label is made from: ORDER.json (the workflow's `Order`),
-INVENTORY.json (docs/formats.md) and the per-jurisdiction warning texts
-(config/warnings/<CODE>.toml).
+and INVENTORY.json (docs/formats.md); the per-jurisdiction label profiles are in
+edge.label.profile.
 
 Only the fields the label prints are read; everything else in the files is ignored, so a full
-METRC export or a POS order drops in. Bad files raise BadInput/ConfigError naming file and field.
+METRC export or a POS order drops in. Bad files raise BadInput naming file and field.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Annotated
 
 import msgspec
 
-from edge.common import config
-from edge.common.errors import BadInput, ConfigError
+from edge.common.errors import BadInput
 from edge.workflow.ports import NonNegative, Order
 
 
@@ -29,23 +28,21 @@ class Package(msgspec.Struct, kw_only=True):
     Item: InventoryItemInfo
     Batch: str
     Sku: str = ""
+    Location: str | None = None
+    Category: str | None = None
     NetWeightMg: NonNegative | None = None
     ThcMg: NonNegative | None = None
     CbdMg: NonNegative | None = None
+    # packstation's own fields for the weigh-out container label (docs/formats.md)
+    HarvestDate: str | None = None
+    PackagedDate: str | None = None
+    LabName: str | None = None
+    LabTestDate: str | None = None
+    LabBatch: str | None = None
 
 
 class _Paged(msgspec.Struct):
     Data: list[Package]
-
-
-class JurisdictionWarnings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """config/warnings/<CODE>.toml: the warning text a jurisdiction requires on exit labels."""
-
-    jurisdiction: Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]
-    title: str = "WARNINGS"
-    verified: bool = False  # false = wording not yet checked against the cited source
-    sources: list[str] = msgspec.field(default_factory=list)
-    lines: Annotated[list[Annotated[str, msgspec.Meta(min_length=1)]], msgspec.Meta(min_length=1)]
 
 
 def _read_json(path: Path, what: str) -> bytes:
@@ -65,7 +62,11 @@ def load_order(path: Path) -> Order:
 
 def load_inventory(path: Path) -> dict[str, Package]:
     """Parse INVENTORY.json (a list, or METRC's paged {"Data": [...]}) into UID -> package."""
-    raw = _read_json(path, "INVENTORY.json")
+    return parse_inventory(_read_json(path, "INVENTORY.json"), str(path))
+
+
+def parse_inventory(raw: bytes, where: str = "INVENTORY.json") -> dict[str, Package]:
+    """INVENTORY.json bytes -> UID -> package; BadInput names `where` and the field."""
     try:
         first = raw.lstrip()[:1]
         packages = (
@@ -74,33 +75,5 @@ def load_inventory(path: Path) -> dict[str, Package]:
             else msgspec.json.decode(raw, type=list[Package])
         )
     except msgspec.DecodeError as exc:
-        raise BadInput(f"{path}: not a valid INVENTORY.json: {exc}") from exc
+        raise BadInput(f"{where}: not a valid INVENTORY.json: {exc}") from exc
     return {p.Label: p for p in packages}
-
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def warnings_dir(configured: str, package_root: Path = PACKAGE_ROOT) -> Path:
-    """Where the warning files are: [printer] warnings_dir, a source checkout's config/warnings,
-    or /etc/packstation/warnings."""
-    if configured:
-        return Path(configured)
-    beside = package_root / "config" / "warnings"
-    return beside if beside.is_dir() else Path("/etc/packstation/warnings")
-
-
-def load_warnings(jurisdiction: str, directory: Path) -> JurisdictionWarnings:
-    """The warnings for `jurisdiction`; ConfigError if its file is missing or invalid (a label
-    without its required warnings must not print)."""
-    path = directory / f"{jurisdiction}.toml"
-    if not path.exists():
-        raise ConfigError(
-            [f"{path}: missing: no exit-label warning text for jurisdiction {jurisdiction}"]
-        )
-    loaded = config.load(JurisdictionWarnings, path)
-    if loaded.jurisdiction != jurisdiction:
-        raise ConfigError(
-            [f"{path}: jurisdiction: expected {jurisdiction!r}, got {loaded.jurisdiction!r}"]
-        )
-    return loaded

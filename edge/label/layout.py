@@ -13,15 +13,26 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from drivers.printer.document import (
     Align,
     Block,
+    Cut,
     Document,
     Feed,
     PaperWidth,
     Qr,
+    Raster,
     Size,
     Text,
     columns_for,
 )
-from edge.label.content import ExitLabel, HaltSlip, LabelItem, grams, seal_code_for
+from edge.label.content import (
+    ContainerLabel,
+    ExitLabel,
+    HaltSlip,
+    LabelItem,
+    grams,
+    ounces,
+    seal_code_for,
+)
+from edge.label.profile import Symbol
 
 
 def _wrap(text: str, cols: int, indent: str = "") -> list[str]:
@@ -71,11 +82,23 @@ def _human_time(iso: str, timezone: str = "") -> str:
     return f"{at:%Y-%m-%d %H:%M} {zone or at.strftime('%z')}"
 
 
-def layout_label(label: ExitLabel, width_mm: PaperWidth = 80, qr_module_dots: int = 6) -> Document:
-    """The exit label as printed."""
+def layout_label(
+    label: ExitLabel,
+    width_mm: PaperWidth = 80,
+    qr_module_dots: int = 6,
+    symbol: Symbol | None = None,
+) -> Document:
+    """The exit label as printed, preceded by a container label per weighed portion (each cut
+    off on its own). `symbol` is the profile's universal symbol, needed when a container label
+    carries it (ValueError when it is missing or names another symbol)."""
     cols = columns_for(width_mm)
     big = columns_for(width_mm, "double")
     blocks: list[Block] = []
+    for container in label.containers:
+        blocks += layout_container(container, width_mm, symbol)
+        blocks.append(Cut())
+    if label.banner:
+        blocks += _lines(label.banner, big, bold=True, align="center", size="double")
     blocks += _lines(label.dispensary_name, big, bold=True, align="center", size="double")
     blocks += _lines(f"License {label.license_number}", cols, align="center")
     blocks.append(_rule(cols))
@@ -91,8 +114,10 @@ def layout_label(label: ExitLabel, width_mm: PaperWidth = 80, qr_module_dots: in
     blocks += _lines(f"Packages: {count}", cols, bold=True)
     blocks.append(_rule(cols))
     blocks += _lines(f"{label.warnings_title} ({label.jurisdiction})", cols, bold=True)
+    if label.banner:
+        blocks += _lines(label.banner, cols, bold=True)
     for warning in label.warnings:
-        blocks += _lines(warning, cols)
+        blocks += _lines(warning, cols, bold=label.warnings_bold)
     blocks.append(_rule(cols))
     blocks += _lines(f"Station {label.station_id}  Agent {label.agent_id}", cols)
     seal = seal_code_for(label)
@@ -102,13 +127,65 @@ def layout_label(label: ExitLabel, width_mm: PaperWidth = 80, qr_module_dots: in
     return Document(tuple(blocks), width_mm, title=f"label {label.order_id}")
 
 
+def symbol_raster(symbol: Symbol) -> Raster:
+    width_bytes, data = symbol.raster_bytes()
+    return Raster(width_bytes, symbol.height, data, "center")
+
+
+def layout_container(
+    c: ContainerLabel, width_mm: PaperWidth, symbol: Symbol | None = None
+) -> list[Block]:
+    """A weigh-out container's label: the product label of the portion."""
+    cols = columns_for(width_mm)
+    blocks: list[Block] = []
+    if c.banner:
+        blocks += _lines(c.banner, cols, bold=True, align="center")
+    blocks += _lines(c.dispensary_name, cols, bold=True, align="center")
+    blocks += _lines(f"License {c.license_number}", cols, align="center")
+    blocks.append(_rule(cols))
+    blocks += _lines(c.product_name, cols, bold=True)
+    blocks += _lines(f"UID {c.uid}", cols)
+    blocks += _lines(f"Batch {c.batch}   Line {c.line}", cols)
+    net = f"Net wt {grams(c.net_weight_mg)}"
+    if c.us_units:
+        net += f" ({ounces(c.net_weight_mg)})"
+    blocks += _lines(net, cols, bold=True)
+    potency = []
+    if c.thc_mg is not None:
+        potency.append(f"THC {c.thc_mg} mg")
+    if c.cbd_mg is not None:
+        potency.append(f"CBD {c.cbd_mg} mg")
+    if potency:
+        blocks += [Text(line) for line in _pack(potency, cols, "")]
+        blocks += _lines("(in this portion, rounded down)", cols)
+    dates = []
+    if c.harvest_date:
+        dates.append(f"Harvested {c.harvest_date}")
+    if c.packaged_date:
+        dates.append(f"Packaged {c.packaged_date}")
+    blocks += [Text(line) for line in _pack(dates, cols, "")]
+    lab = [x for x in (c.lab_name, c.lab_batch and f"test batch {c.lab_batch}") if x]
+    if c.lab_test_date:
+        lab.append(f"tested {c.lab_test_date}")
+    if lab:
+        blocks += _lines("Lab: " + ", ".join(lab), cols)
+    if c.symbol:
+        if symbol is None or symbol.name != c.symbol:
+            raise ValueError(f"container label needs the universal symbol {c.symbol!r}")
+        blocks.append(symbol_raster(symbol))
+    blocks += _lines(c.warnings_title, cols, bold=True)
+    for warning in c.warnings:
+        blocks += _lines(warning, cols, bold=c.warnings_bold)
+    return blocks
+
+
 def _item(item: LabelItem, cols: int) -> list[Block]:
     blocks = _lines(f"{item.quantity} x {item.product_name}", cols, bold=True)
     blocks += _lines(f"UID {item.uid}", cols, indent="  ")
     blocks += _lines(f"Batch {item.batch}   Line {item.line}", cols, indent="  ")
     fields = []
     if item.net_weight_mg is not None:
-        fields.append(f"Net wt {grams(item.net_weight_mg)}")
+        fields.append(f"Net wt {grams(item.net_weight_mg)}" + (" weighed" if item.weighed else ""))
     if item.thc_mg is not None:
         fields.append(f"THC {item.thc_mg} mg")
     if item.cbd_mg is not None:
@@ -128,6 +205,10 @@ def layout_slip(slip: HaltSlip, width_mm: PaperWidth = 80) -> Document:
         where += f"  line {slip.order_line}"
     blocks += _lines(where, cols, bold=True)
     blocks += _lines(f"Reason: {slip.code}", cols)
+    if slip.product:
+        blocks += _lines(f"Product: {slip.product}", cols)
+    if slip.location:
+        blocks += _lines(f"Location: {slip.location}", cols)
     blocks.append(_rule(cols))
     blocks += _lines("What happened:", cols, bold=True)
     blocks += _lines(slip.what_happened, cols)
@@ -139,7 +220,8 @@ def layout_slip(slip: HaltSlip, width_mm: PaperWidth = 80) -> Document:
             for line in textwrap.wrap(step, cols, initial_indent=f"{n}. ", subsequent_indent="   ")
         ]
     blocks.append(Feed(1))
-    blocks += _lines(slip.clears, cols, bold=True)
+    blocks += _lines("Who clears it:", cols, bold=True)
+    blocks += _lines(slip.clears, cols)
     blocks.append(_rule(cols))
     if slip.scanned:
         blocks += _lines(f"Scanned: {slip.scanned}", cols)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,8 @@ import msgspec
 
 from drivers.config import IndicatorConfig, PrinterConfig, ScaleConfig, ScannerConfig
 from edge.common import config
-from edge.label.content import StationInfo
+from edge.label.content import StationInfo, local_time
+from edge.label.profile import LabelSection, Profile, load_profile, profiles_dir
 from edge.link.config import LinkSection
 from edge.scan.config import ScanConfig, VerifySection
 from edge.workflow.config import WorkflowSection
@@ -61,6 +63,7 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     scan: ScanConfig = msgspec.field(default_factory=ScanConfig)
     scale: ScaleConfig = msgspec.field(default_factory=ScaleConfig)
     printer: PrinterConfig = msgspec.field(default_factory=PrinterConfig)
+    label: LabelSection = msgspec.field(default_factory=LabelSection)
     indicator: IndicatorConfig = msgspec.field(default_factory=IndicatorConfig)
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     journal: JournalSection = msgspec.field(default_factory=JournalSection)
@@ -118,4 +121,16 @@ def station_info(section: StationSection) -> StationInfo:
         jurisdiction=section.jurisdiction,
         timezone=section.timezone,
         station_id=section.id,
+    )
+
+
+def station_profile(cfg: StationConfig, at: datetime) -> Profile:
+    """The label profile of the station's jurisdiction in force at `at` (the store's day);
+    ConfigError when missing, invalid, or unverified without [label] allow_unverified."""
+    day = local_time(at, cfg.station.timezone).date()
+    return load_profile(
+        cfg.station.jurisdiction,
+        profiles_dir(cfg.label.profiles_dir),
+        day,
+        allow_unverified=cfg.label.allow_unverified,
     )

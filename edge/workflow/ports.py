@@ -187,9 +187,10 @@ class Badge(msgspec.Struct, frozen=True, kw_only=True):
     """A badge central allows on this station; `expires_at` None = no expiry."""
 
     code: str
-    name: str = ""
+    name: str = ""  # display name: what labels print as the agent
     supervisor: bool = False
     expires_at: str | None = None
+    staff_number: str = ""  # printed as the agent when the record has no display name
 
 
 class HaltInfo(msgspec.Struct, frozen=True, kw_only=True):

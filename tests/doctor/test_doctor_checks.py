@@ -149,6 +149,7 @@ def test_a_healthy_station_passes_every_check(tmp_path: Path, central: Central) 
     ]
     assert set(statuses(findings)) == {
         "config",
+        "label",
         "service",
         "udev rules",
         "scanner",

@@ -15,10 +15,10 @@ from drivers.printer.sim import SimPrinter
 from edge.cli import run
 from edge.common.errors import BadInput, ExitCode
 from edge.label.content import grams, seal_code_for, seal_order_id, short_uid, verify_seal
-from edge.label.inputs import load_order, load_warnings
+from edge.label.inputs import load_order
 from edge.scan.config import ScanConfig
 from edge.workflow.ports import Order
-from tests.support.printer import ORDER, REPO, sample_label, write_inputs, write_station_toml
+from tests.support.printer import ORDER, profile, sample_label, write_inputs, write_station_toml
 
 AT = "2026-11-22T20:05:00Z"
 
@@ -64,7 +64,7 @@ def test_printed_label_carries_every_required_field(tmp_path: Path, width: str) 
         "License 1503060555",
         "ORDER 1042",
         "Channel: DELIVERY",
-        "Customer: Ada Lovelace",
+        "Customer: Ada #C-88",  # IL profile: first name + customer number
         "Date: 2026-11-22 14:05 CST (America/Chicago)",  # 20:05 UTC in the store's zone
         "Station station-07 Agent A-17",
         "Packages: 5",
@@ -83,15 +83,19 @@ def test_printed_label_carries_every_required_field(tmp_path: Path, width: str) 
             "B-2291",
             "Net wt 3.50 g THC 245 mg CBD 2 mg",
         ),
-        ("1A4060300002C9B000012348", "OG Kush bulk flower", "B-1001", "Net wt 3.505 g THC 780 mg"),
+        (  # 3.505 g of a 454 g package of 113500 mg THC, 900 mg CBD: rounded down
+            "1A4060300002C9B000012348",
+            "OG Kush bulk flower",
+            "B-1001",
+            "Net wt 3.505 g weighed THC 876 mg CBD 6 mg",
+        ),
         ("1A4060300002C9B000012349", "Sour Gummies 10x10mg", "G-0007", "THC 100 mg CBD 0 mg"),
     ]:
         assert re.search(
             rf"1 x {re.escape(name)} UID {uid} Batch {batch} Line \d {re.escape(measures)}", text
         ), uid
-    warnings = load_warnings("IL", REPO / "config" / "warnings")
-    for line in warnings.lines:
-        assert " ".join(line.split()) in text
+    for warning in profile("IL").warnings_for("exit", {"flower"}):
+        assert " ".join(warning.text.split()) in text
     columns = 32 if width == "58" else 48
     for block in job.decoded.blocks:
         if hasattr(block, "size"):
@@ -213,18 +217,8 @@ def test_jurisdiction_without_warning_text_is_a_config_error(
         ]
     )
     assert code == ExitCode.CONFIG
-    assert "no exit-label warning text for jurisdiction ZZ" in capsys.readouterr().err
+    assert "no label profile for jurisdiction ZZ" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
-
-
-def test_every_shipped_warning_file_is_valid_and_flags_its_status() -> None:
-    files = sorted((REPO / "config" / "warnings").glob("*.toml"))
-    assert len(files) >= 5
-    for path in files:
-        warnings = load_warnings(path.stem, path.parent)
-        assert warnings.sources, path
-        if not warnings.verified:
-            assert "UNVERIFIED" in path.read_text(), path
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ def test_preview_png_is_paper_sized_and_says_everything(
         assert img.width == dots + 2 * MARGIN
         assert img.height > 1000
         text = img.text["packstation:text"]  # type: ignore[attr-defined]
-        assert "ORDER 1042" in text and "Customer: Ada Lovelace" in text
+        assert "ORDER 1042" in text and "Customer: Ada #C-88" in text
         assert img.text["packstation:qr"] == seal_code_for(sample_label(tmp_path))  # type: ignore[attr-defined]
         ink = img.convert("L").point(lambda v: 255 if v < 128 else 0).getbbox()
         assert ink is not None and ink[2] - ink[0] > dots // 2  # printed across the paper

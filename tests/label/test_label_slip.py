@@ -15,6 +15,7 @@ from edge.label.content import HaltSlip, StationInfo, build_slip, seal_code_for,
 from edge.label.jobs import label_job_id, slip_job_id
 from edge.label.layout import layout_slip
 from edge.label.preview import render_document
+from edge.label.slips import SlipContext
 from edge.workflow.ports import HaltInfo
 from tests.support.printer import sample_label
 
@@ -64,7 +65,7 @@ STATION = StationInfo(
 
 def test_a_halt_becomes_a_slip_in_the_stores_time() -> None:
     halt = HaltInfo(
-        code="unknown_tag",
+        code="near_miss",
         reason="Scanned 1A4...0129: not in the vault inventory.",
         raw=UID[:-1] + "9",
         line=2,
@@ -72,27 +73,38 @@ def test_a_halt_becomes_a_slip_in_the_stores_time() -> None:
     )
     at = datetime(2026, 11, 22, 20, 7, tzinfo=UTC)
     slip = build_slip("1042", halt, STATION, "A-17", at)
-    assert slip == HaltSlip(
-        order_id="1042",
-        code="unknown_tag",
-        what_happened="Scanned 1A4...0129: not in the vault inventory.",
-        what_to_do=(
-            "Put the package aside for the supervisor.",
-            "It may be: 1A4...0120, 1A4...0121, 1A4...0122, 1A4...0123, 1A4...0124",
-        ),
-        scanned=UID[:-1] + "9",
-        order_line=2,
-        station_id="station-07",
-        agent_id="A-17",
-        at="2026-11-22T14:07:00-06:00",
-        timezone="America/Chicago",
-    )
-    # no raw scan: the slip names the package's UID; no candidates: one step
+    assert slip.at == "2026-11-22T14:07:00-06:00" and slip.timezone == "America/Chicago"
+    assert slip.scanned == UID[:-1] + "9" and slip.order_line == 2
+    assert slip.what_happened.endswith("Scanned 1A4...0129: not in the vault inventory.")
+    # at most five candidates, named on the slip
+    assert "1A4...0120, 1A4...0121, 1A4...0122, 1A4...0123, 1A4...0124." in slip.what_to_do[0]
+    assert "0125" not in " ".join(slip.what_to_do)
+    # no raw scan: the slip names the package's UID
     bare = build_slip(
         "1042", HaltInfo(code="over_weight", reason="Too heavy.", uid=UID), STATION, "A-17", at
     )
-    assert bare.scanned == UID and bare.what_to_do == ("Put the package aside for the supervisor.",)
+    assert bare.scanned == UID and bare.what_to_do[0].startswith("Take product out")
     assert bare.order_line is None
+
+
+def test_wrong_batch_slip_says_where_the_right_batch_is() -> None:
+    halt = HaltInfo(code="wrong_batch", reason="Batch B-2290, not B-2304.", uid=UID, line=2)
+    ctx = SlipContext(
+        product="Blue Dream 3.5g", location="V1-S4", want_batch="B-2304", want_location="V3-S2"
+    )
+    slip = build_slip("1042", halt, STATION, "A-17", datetime(2026, 11, 22, tzinfo=UTC), ctx)
+    assert slip.what_to_do[0] == "Put Blue Dream 3.5g back at V1-S4."
+    assert "pick batch B-2304 from location V3-S2 and scan it." in slip.what_to_do[2]
+    assert slip.product == "Blue Dream 3.5g" and slip.location == "V1-S4"
+    text = " ".join(render_document(layout_slip(slip, 58)).lines)
+    assert "Product: Blue Dream 3.5g" in text and "Location: V1-S4" in text
+
+
+def test_over_limit_slip_says_only_cancelling_works() -> None:
+    halt = HaltInfo(code="over_limit", reason="flower 31000 mg of 30000 mg")
+    slip = build_slip("1042", halt, STATION, "A-17", datetime(2026, 11, 22, tzinfo=UTC))
+    assert "cannot be cleared" in slip.clears and "scan the order ticket to cancel" in slip.clears
+    assert "badge again" not in slip.clears
 
 
 def test_job_ids_come_from_the_content(tmp_path: Path) -> None:

@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.label.content import ExitLabel, StationInfo, build_label
-from edge.label.inputs import load_inventory, load_order, load_warnings
+from edge.label.inputs import load_inventory, load_order
+from edge.label.profile import Profile, load_profile
 from edge.workflow.ports import Order
 
 REPO = Path(__file__).resolve().parents[2]
+PROFILES = REPO / "config" / "labels"
 AT = datetime(2026, 11, 22, 20, 5, tzinfo=UTC)  # 14:05 CST in America/Chicago
 
 ORDER = {
@@ -68,7 +70,15 @@ INVENTORY = [
         ThcMg=245,
         CbdMg=2,
     ),
-    _pkg("1A4060300002C9B000012348", "OG Kush bulk flower", "B-1001", ThcMg=780),
+    _pkg(  # a 454 g bulk package: 3.505 g of it hold 876.25 mg THC, 6.94 mg CBD
+        "1A4060300002C9B000012348",
+        "OG Kush bulk flower",
+        "B-1001",
+        Category="flower",
+        NetWeightMg=454000,
+        ThcMg=113500,
+        CbdMg=900,
+    ),
     _pkg("1A4060300002C9B000012349", "Sour Gummies 10x10mg", "G-0007", ThcMg=100, CbdMg=0),
 ]
 
@@ -107,8 +117,12 @@ def write_station_toml(tmp: Path, **printer: object) -> Path:
     return path
 
 
+def profile(code: str = "IL") -> Profile:
+    """The shipped profile of `code` in force at AT (unverified ones allowed)."""
+    return load_profile(code, PROFILES, AT.date(), allow_unverified=True)
+
+
 def sample_label(tmp: Path, agent: str = "A-17") -> ExitLabel:
     order_path, inv_path = write_inputs(tmp)
     order: Order = load_order(order_path)
-    warnings = load_warnings("IL", REPO / "config" / "warnings")
-    return build_label(order, load_inventory(inv_path), STATION, warnings, agent, AT)
+    return build_label(order, load_inventory(inv_path), STATION, profile("IL"), agent, AT)

@@ -23,12 +23,13 @@ May import what `edge.station` may: the drivers and every edge package below the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from drivers.indicator import build_indicator
 from drivers.scale import WeighOutRules
 from edge.common.errors import ConfigError
-from edge.label.inputs import load_warnings, warnings_dir
 from edge.link.replica import Replica
-from edge.station.config import StationConfig, StationPaths
+from edge.station.config import StationConfig, StationPaths, station_profile
 from edge.station.inject import inject_services
 from edge.station.ports import Service, StationPorts
 from edge.station.wiring.central import LinkService, ReplicaCentral
@@ -54,11 +55,12 @@ def build_central(cfg: StationConfig, replica: Replica) -> SeedCentral | Replica
 
 
 def check_compliance_files(cfg: StationConfig, limits: EngineLimits) -> None:
-    """The jurisdiction's limit rules and label warnings must load before the station opens: a
-    station that cannot check limits or print a compliant label does not start (exit 78)."""
+    """The jurisdiction's limit rules and label profile must load before the station opens: a
+    station that cannot check limits or print a compliant label does not start (exit 78); an
+    unverified warning text only with [label] allow_unverified = true."""
     code = cfg.station.jurisdiction
     limits.engine.rules(code)
-    load_warnings(code, warnings_dir(cfg.printer.warnings_dir))
+    station_profile(cfg, datetime.now(UTC))
 
 
 def build_ports(cfg: StationConfig) -> StationPorts:
@@ -78,7 +80,13 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
     limits = EngineLimits(cfg, central.inventory)
     check_compliance_files(cfg, limits)
     inventory = central.inventory
-    printer = SpoolPrinter(cfg, inventory)
+    printer = SpoolPrinter(
+        cfg,
+        inventory,
+        snapshot=central.inventory_snapshot,
+        badges=central.badge,
+        orders=central.order,
+    )
     indicator = IndicatorPort(
         cfg, build_indicator(cfg.indicator, printer_send=printer.service.beep_nowait)
     )

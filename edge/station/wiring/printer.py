@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -21,34 +22,84 @@ from edge.label import inputs as label_inputs
 from edge.label.content import (
     ExitLabel,
     HaltSlip,
+    MissingField,
+    agent_on_label,
     build_label,
     build_slip,
     seal_code_for,
 )
-from edge.label.inputs import load_warnings, warnings_dir
 from edge.label.jobs import label_job_id, slip_job_id
 from edge.label.layout import layout_label, layout_slip
+from edge.label.profile import Profile
+from edge.label.slips import SlipContext
 from edge.scan import Inventory
-from edge.station.config import StationConfig, StationPaths, station_info
+from edge.station.config import StationConfig, StationPaths, station_info, station_profile
 from edge.station.ports import StationHandle
-from edge.workflow.ports import LabelJob, PrintJob, PrintOutcome, SlipJob
+from edge.workflow.ports import (
+    Badge,
+    HaltInfo,
+    LabelJob,
+    Order,
+    PrintJob,
+    PrintOutcome,
+    SlipJob,
+)
 
 
-def label_packages(inventory: Inventory, uids: Sequence[str]) -> dict[str, label_inputs.Package]:
+def label_packages(
+    inventory: Inventory,
+    uids: Sequence[str],
+    extra: dict[str, label_inputs.Package] | None = None,
+) -> dict[str, label_inputs.Package]:
+    """The label's view of the picked packages; `extra` (the snapshot parsed by the label's own
+    reader, keyed by upper-case UID) adds the container-label fields the core does not keep."""
     out: dict[str, label_inputs.Package] = {}
     for uid in uids:
         pkg = inventory.lookup(uid)
         if pkg is not None:
+            more = (extra or {}).get(uid.upper())
             out[uid] = label_inputs.Package(
                 Label=uid,
                 Item=label_inputs.InventoryItemInfo(Name=pkg.name or pkg.sku),
                 Batch=pkg.batch,
                 Sku=pkg.sku,
+                Location=pkg.location,
+                Category=pkg.category,
                 NetWeightMg=pkg.net_weight_mg,
                 ThcMg=pkg.thc_mg,
                 CbdMg=pkg.cbd_mg,
+                HarvestDate=more.HarvestDate if more else None,
+                PackagedDate=pkg.packaged_date,
+                LabName=more.LabName if more else None,
+                LabTestDate=more.LabTestDate if more else None,
+                LabBatch=more.LabBatch if more else None,
             )
     return out
+
+
+def slip_context(inventory: Inventory, order: Order | None, halt: HaltInfo) -> SlipContext:
+    """The product name and vault location of the halt's package and, for a wrong batch, the
+    batch the line wants and where a package of it is."""
+    product = location = want_batch = want_location = ""
+    if halt.uid:
+        pkg = inventory.lookup(halt.uid)
+        if pkg is not None:
+            product, location = pkg.name or pkg.sku, pkg.location or ""
+    line = order.line_of(halt.line) if halt.line is not None and order is not None else None
+    if line is not None and line.batch:
+        want_batch = line.batch
+        sku = line.sku
+        if sku is None and halt.uid:
+            scanned = inventory.lookup(halt.uid)
+            sku = scanned.sku if scanned is not None else None
+        for uid in inventory.labels():
+            pkg = inventory.lookup(uid)
+            if pkg is not None and pkg.batch == line.batch and (sku is None or pkg.sku == sku):
+                want_location = pkg.location or ""
+                break
+    return SlipContext(
+        product=product, location=location, want_batch=want_batch, want_location=want_location
+    )
 
 
 class SpoolPrinter:
@@ -61,9 +112,21 @@ class SpoolPrinter:
     printer's state (held = down, printed = up) to the daemon.
     """
 
-    def __init__(self, cfg: StationConfig, inventory: Callable[[], Inventory]) -> None:
+    def __init__(
+        self,
+        cfg: StationConfig,
+        inventory: Callable[[], Inventory],
+        *,
+        snapshot: Callable[[], bytes] | None = None,
+        badges: Callable[[str], Badge | None] | None = None,
+        orders: Callable[[str], Order | None] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.inventory = inventory
+        self.snapshot = snapshot  # INVENTORY.json bytes: the container-label fields
+        self.badges = badges  # badge value -> record: the agent's display name
+        self.orders = orders  # order id -> Order: the wrong-batch slip's wanted batch
+        self._extra: tuple[int, dict[str, label_inputs.Package]] | None = None
         self.service = PrinterService(settings_from_config(cfg.printer), StationPaths.of(cfg).spool)
         self.width: Any = cfg.printer.paper_width_mm
         self._waiters: dict[str, list[asyncio.Future[PrinterEvent]]] = {}
@@ -74,6 +137,10 @@ class SpoolPrinter:
         await self._started.wait()
         try:  # laying out and encoding (QR codes) is CPU work: off the loop
             spool_id, kind, title, data, seal = await asyncio.to_thread(self._render, job)
+        except MissingField as exc:
+            if isinstance(job, LabelJob):
+                await self._refusal_slip(job, exc)
+            return PrintOutcome(job_id=job.job_id, ok=False, reason=str(exc))
         except (BadInput, ConfigError, ValueError) as exc:
             return PrintOutcome(job_id=job.job_id, ok=False, reason=str(exc))
         waiter = self._wait(spool_id)
@@ -93,30 +160,83 @@ class SpoolPrinter:
             return PrintOutcome(job_id=job.job_id, ok=True, seal_code=seal)
         return PrintOutcome(job_id=job.job_id, ok=False, reason=event.message or event.kind)
 
+    async def _refusal_slip(self, job: LabelJob, exc: MissingField) -> None:
+        """A label refused for a missing field gets a slip naming the field (spooled, not
+        awaited: the label's outcome is the workflow's answer)."""
+        uid = next((p.uid for p in job.picks if p.uid in exc.where), None)
+        halt = HaltInfo(code="label_missing_field", reason=str(exc), uid=uid)
+        ctx = slip_context(self.inventory(), None, halt)
+        ctx = SlipContext(product=ctx.product, location=ctx.location, field=exc.field)
+        at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
+        slip = build_slip(
+            job.order.order_id,
+            halt,
+            station_info(self.cfg.station),
+            self._agent(job.agent),
+            at,
+            ctx,
+        )
+        doc = layout_slip(slip, self.width)
+        data = encode(doc, qr_mode=self.service.settings.qr_mode)
+        # the label's refusal is journalled by the workflow whether the slip spools or not
+        with contextlib.suppress(SpoolConflict, sqlite3.Error, OSError):
+            await self.service.submit(slip_job_id(slip), data, kind="slip", title=doc.title)
+
+    def _agent(self, code: str) -> str:
+        return agent_on_label(self.badges(code)) if self.badges is not None and code else ""
+
+    def _extra_packages(self) -> dict[str, label_inputs.Package]:
+        if self.snapshot is None:
+            return {}
+        raw = self.snapshot()
+        key = hash(raw)
+        if self._extra is None or self._extra[0] != key:
+            try:
+                parsed = label_inputs.parse_inventory(raw, "inventory snapshot")
+            except BadInput:
+                parsed = {}
+            self._extra = (key, {uid.upper(): p for uid, p in parsed.items()})
+        return self._extra[1]
+
     def _render(self, job: PrintJob) -> tuple[str, str, str, bytes, str | None]:
         """(spool job id, kind, title, ESC/POS bytes, seal code) of a job."""
         qr_mode = self.service.settings.qr_mode
         if isinstance(job, LabelJob):
-            label = self._label(job)
-            doc = layout_label(label, self.width, self.cfg.printer.qr_module_dots)
+            label, profile = self._label(job)
+            doc = layout_label(
+                label, self.width, self.cfg.printer.qr_module_dots, symbol=profile.symbol
+            )
             data = encode(doc, qr_mode=qr_mode)
             return label_job_id(label), "label", doc.title, data, seal_code_for(label)
         slip = self._slip(job)
         doc = layout_slip(slip, self.width)
         return slip_job_id(slip), "slip", doc.title, encode(doc, qr_mode=qr_mode), None
 
-    def _label(self, job: LabelJob) -> ExitLabel:
+    def _label(self, job: LabelJob) -> tuple[ExitLabel, Profile]:
         at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
         order = job.order.with_picks(job.picks)
-        packages = label_packages(self.inventory(), [p.uid for p in job.picks])
-        warnings = load_warnings(
-            self.cfg.station.jurisdiction, warnings_dir(self.cfg.printer.warnings_dir)
+        uids = [p.uid for p in job.picks]
+        packages = label_packages(self.inventory(), uids, self._extra_packages())
+        weighed = {(p.line, p.uid): p.net_mg for p in job.picks if p.net_mg is not None}
+        profile = station_profile(self.cfg, at)
+        label = build_label(
+            order,
+            packages,
+            station_info(self.cfg.station),
+            profile,
+            self._agent(job.agent),
+            at,
+            weighed,
         )
-        return build_label(order, packages, station_info(self.cfg.station), warnings, job.agent, at)
+        return label, profile
 
     def _slip(self, job: SlipJob) -> HaltSlip:
         at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
-        return build_slip(job.order_id, job.halt, station_info(self.cfg.station), job.agent, at)
+        order = self.orders(job.order_id) if self.orders is not None else None
+        ctx = slip_context(self.inventory(), order, job.halt)
+        return build_slip(
+            job.order_id, job.halt, station_info(self.cfg.station), self._agent(job.agent), at, ctx
+        )
 
     def _wait(self, spool_id: str) -> asyncio.Future[PrinterEvent]:
         fut: asyncio.Future[PrinterEvent] = asyncio.get_running_loop().create_future()
