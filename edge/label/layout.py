@@ -36,8 +36,15 @@ from edge.label.profile import Symbol
 
 
 def _wrap(text: str, cols: int, indent: str = "") -> list[str]:
+    # Lines break at spaces only (never inside "breast-feeding"), so a statement printed over
+    # several lines reads back, lines joined by single spaces, exactly as written.
     return textwrap.wrap(
-        text, cols, initial_indent=indent, subsequent_indent=indent, break_long_words=True
+        text,
+        cols,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=True,
+        break_on_hyphens=False,
     ) or [""]
 
 
