@@ -157,7 +157,7 @@ def test_unverified_profile_is_refused_unless_allowed(code: str) -> None:
 def test_profile_renders_with_every_required_field(code: str, width: int) -> None:
     label_profile = profile(code)
     weigh = label_profile.version.weigh_out
-    job, label = printed(label_profile, width, weigh)
+    job, _ = printed(label_profile, width, weigh)
     lines = job.lines
     text = " ".join(" ".join(lines).split())
     cols = 32 if width == 58 else 48

@@ -237,6 +237,16 @@ def test_what_the_slip_says_works(code: str) -> None:
     assert any("Call a supervisor" in s for s in slip.what_to_do)
     resumed = walk.do(BadgeScanned(BOSS), BadgeScanned(BOSS))
     assert "override" in walk.records(resumed)
+    follow_after_clear(walk, code, resumed)
+    # and the supervisor's alternative, cancelling, works from any halt of this code too
+    again = Walk(code)
+    bring_to_halt(again, code)
+    again.do(BadgeScanned(BOSS))
+    assert OrderStatus("1042", "cancelled") in again.do(TicketScanned("1042", "ORD-1042"))
+
+
+def follow_after_clear(walk: Walk, code: str, resumed: list[object]) -> None:
+    """Do the slip's "after the supervisor has cleared it" step."""
     if code in WEIGH_CODES:
         # "the scale weighs again"
         assert walk.state.phase == Phase.WEIGHING
@@ -253,8 +263,3 @@ def test_what_the_slip_says_works(code: str) -> None:
         assert walk.state.phase == Phase.PICKING
         walk.do(PackageScanned(GOOD))
         assert walk.state.order is not None and any(p.uid == GOOD for p in walk.state.order.picks)
-    # and the supervisor's alternative, cancelling, works from any halt of this code too
-    again = Walk(code)
-    bring_to_halt(again, code)
-    again.do(BadgeScanned(BOSS))
-    assert OrderStatus("1042", "cancelled") in again.do(TicketScanned("1042", "ORD-1042"))
