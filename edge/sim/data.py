@@ -62,8 +62,12 @@ CATALOGUE = (
     Product("EDI-GUM-100", "Cherry Gummies 10x10mg", "Edible (each)", "edible", 40000, 100, 0, 110),
     Product("EDI-CHO-100", "Dark Chocolate 100mg", "Edible (each)", "edible", 30000, 100, 5, 105),
     Product("TOP-BAL-500", "Relief Balm 500mg", "Topical (each)", "topical", 60000, 250, 250),
-    Product("BLK-OG", "OG Kush (deli)", "Flower (bulk)", "flower", 3500, 770, 20, 0, True),
+    # a 454 g bulk package (22% THC) weighed out in DELI_PORTION_MG portions
+    Product("BLK-OG", "OG Kush (deli)", "Flower (bulk)", "flower", 454000, 99880, 2594, 0, True),
 )
+
+
+DELI_PORTION_MG = 3500  # an eighth weighed out of the bulk package
 
 
 def tag(prefix: str, serial: int) -> str:
@@ -307,7 +311,7 @@ def generate_day(
                         "sku": "BLK-OG",
                         "quantity": 1,
                         "weigh": True,
-                        "labelled_weight_mg": pkg["NetWeightMg"],
+                        "labelled_weight_mg": DELI_PORTION_MG,
                     }
                 )
                 picks[number] = pkg["Label"]

@@ -16,7 +16,7 @@ from edge.station.wiring.printer import SpoolPrinter
 from edge.station.wiring.seed import SeedCentral
 from edge.station.wiring.verifier import CoreVerifier
 from edge.workflow.ports import LabelJob, Order, Pick
-from tests.support.station import tag, write_seed
+from tests.support.station import BADGES, tag, write_seed
 
 NOW = datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -120,14 +120,17 @@ def test_limits_count_prior_purchases_and_name_the_bucket(tmp_path: Path) -> Non
 def test_a_reprinted_label_is_the_same_label(tmp_path: Path) -> None:
     cfg = config(tmp_path)
     central = SeedCentral.from_config(cfg)
-    printer = SpoolPrinter(cfg, central.inventory)
+    printer = SpoolPrinter(cfg, central.inventory, badges=central.badge)
     order = _order(central, "2001")
     picks = [Pick(line=1, uid=tag(4), raw=tag(4))]
-    first = LabelJob(job_id="2001-label-1", order=order, picks=picks, agent="A", at=NOW)
+    badge = BADGES[0]["code"]
+    first = LabelJob(job_id="2001-label-1", order=order, picks=picks, agent=badge, at=NOW)
     second = msgspec.structs.replace(first, job_id="2001-label-2")
-    label = printer._label(first)
-    assert seal_code_for(label) == seal_code_for(printer._label(second))
-    assert label.items[0].uid == tag(4) and label.customer_name == "Bo K."
+    label, _ = printer._label(first)
+    assert seal_code_for(label) == seal_code_for(printer._label(second)[0])
+    assert label.items[0].uid == tag(4) and label.customer_name == "Bo #C-9"
+    # the agent is the badge record's display name, never the badge value
+    assert label.agent_id == BADGES[0]["name"] and badge not in msgspec.json.encode(label).decode()
     assert seal_code_for(label).startswith("SEAL-2001-")
 
 

@@ -53,15 +53,23 @@ def tag(n: int) -> str:
     return TAG.format(n)
 
 
+_FLOWER = {"NetWeightMg": 3500, "ThcMg": 770, "CbdMg": 20}  # what an exit label must print
 INVENTORY: dict[str, dict[str, Any]] = {
-    tag(1): {"Sku": "FLW-BD-35", "Batch": "B-1", "NetWeightMg": 3500},
-    tag(2): {"Sku": "FLW-BD-35", "Batch": "B-1", "NetWeightMg": 3500},
-    tag(3): {"Sku": "FLW-BD-35", "Batch": "B-2", "NetWeightMg": 3500},
-    tag(4): {"Sku": "EDI-GUM-10", "Batch": "E-1", "NetWeightMg": 20000},
-    tag(5): {"Sku": "FLW-OLD", "Batch": "X-1", "NetWeightMg": 3500, "ExpirationDate": "2020-01-01"},
-    tag(6): {"Sku": "BULK-OG", "Batch": "G-1", "NetWeightMg": 3500},
-    tag(7): {"Sku": "FLW-HOLD", "Batch": "H-1", "NetWeightMg": 3500, "IsOnHold": True},
-    tag(8): {"Sku": "FLW-BD-35", "Batch": "B-1", "NetWeightMg": 3500, "Fifo": True},
+    tag(1): {"Sku": "FLW-BD-35", "Batch": "B-1", **_FLOWER},
+    tag(2): {"Sku": "FLW-BD-35", "Batch": "B-1", **_FLOWER},
+    tag(3): {"Sku": "FLW-BD-35", "Batch": "B-2", **_FLOWER},
+    tag(4): {"Sku": "EDI-GUM-10", "Batch": "E-1", "NetWeightMg": 20000, "ThcMg": 100, "CbdMg": 0},
+    tag(5): {"Sku": "FLW-OLD", "Batch": "X-1", **_FLOWER, "ExpirationDate": "2020-01-01"},
+    # a 454 g bulk package: weighed-out portions print their share of its THC/CBD
+    tag(6): {
+        "Sku": "BULK-OG",
+        "Batch": "G-1",
+        "NetWeightMg": 454000,
+        "ThcMg": 99880,
+        "CbdMg": 2594,
+    },
+    tag(7): {"Sku": "FLW-HOLD", "Batch": "H-1", **_FLOWER, "IsOnHold": True},
+    tag(8): {"Sku": "FLW-BD-35", "Batch": "B-1", **_FLOWER, "Fifo": True},
 }
 
 ORDERS: list[dict[str, Any]] = [
@@ -424,12 +432,13 @@ def real_inventory() -> list[dict[str, Any]]:
         }
 
     return [
-        pkg(1, "FLW-BD-35", "B-1", "flower", NetWeightMg=3500, ThcMg=700),
-        pkg(2, "FLW-BD-35", "B-1", "flower", NetWeightMg=3500, ThcMg=700),
-        pkg(3, "FLW-BD-35", "B-2", "flower", NetWeightMg=3500, ThcMg=700),
-        pkg(4, "EDI-GUM-10", "E-1", "edible", NetWeightMg=20000, ThcMg=400),
+        pkg(1, "FLW-BD-35", "B-1", "flower", NetWeightMg=3500, ThcMg=700, CbdMg=10),
+        pkg(2, "FLW-BD-35", "B-1", "flower", NetWeightMg=3500, ThcMg=700, CbdMg=10),
+        pkg(3, "FLW-BD-35", "B-2", "flower", NetWeightMg=3500, ThcMg=700, CbdMg=10),
+        pkg(4, "EDI-GUM-10", "E-1", "edible", NetWeightMg=20000, ThcMg=400, CbdMg=0),
         pkg(5, "FLW-OLD", "X-1", "flower", NetWeightMg=3500, ExpirationDate="2020-01-01"),
-        pkg(6, "BULK-OG", "G-1", "flower", NetWeightMg=3500, ThcMg=700),
+        # a 454 g bulk package: a weighed-out portion prints its share of the THC/CBD
+        pkg(6, "BULK-OG", "G-1", "flower", NetWeightMg=454000, ThcMg=90800, CbdMg=1300),
         pkg(7, "FLW-HOLD", "H-1", "flower", NetWeightMg=3500, IsOnHold=True),
     ]
 
