@@ -89,9 +89,9 @@ def test_ca_day_window_is_the_store_local_day() -> None:
 
 
 def test_ca_medical_eight_ounces_of_flower() -> None:
-    # 226.8 g cap: 64 x 3.5 g = 224 g, 2.8 g more fits.
+    # 8 oz = 226796.185 mg cap (4 CCR 15409(b)(1)): 64 x 3.5 g = 224 g, 2796 mg more fits.
     v = run("CA", "medical", CA_AT, [flower(3500, 64)])
-    assert v.allowed and more(v, "flower") == 2800
+    assert v.allowed and more(v, "flower") == 2796
 
 
 # --- Colorado: 1 oz (28 g) = 8 g concentrate = 800 mg THC, per transaction, topicals exempt ----
@@ -218,14 +218,14 @@ MA_AT = "2026-11-22T12:00:00-05:00"
 
 
 def test_ma_half_concentrate_half_edibles() -> None:
-    # 2.5 g / 5 g + 250 mg / 500 mg = 1 oz.
-    v = run("MA", "adult", MA_AT, [conc(2500), edible(250)])
+    # 2.5 g THC / 5 g + 250 mg / 500 mg = 1 oz (concentrate counts by its active THC).
+    v = run("MA", "adult", MA_AT, [conc(3000, thc=2500), edible(250)])
     assert v.allowed and rem(v, "combined dry weight equivalent") == 0
 
 
 def test_ma_one_mg_over() -> None:
-    # 5 g = 1 oz; + 1 mg THC = 1/500 oz over; the edible line crosses.
-    v = run("MA", "adult", MA_AT, [conc(5000), edible(1)])
+    # 5 g THC in concentrate = 1 oz; + 1 mg THC = 1/500 oz over; the edible line crosses.
+    v = run("MA", "adult", MA_AT, [conc(6000, thc=5000), edible(1)])
     assert not v.allowed and v.crossing_line == 1
     assert rem(v, "combined dry weight equivalent") == Fraction(-1, 500)
 
