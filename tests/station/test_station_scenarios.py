@@ -104,7 +104,10 @@ def test_happy_path_the_printed_label_seals_the_order(bench: Bench) -> None:
         weigh(bench, d, 3550, "seal")
         seal = seal_from_the_printed_label(bench, 0)
         label = bench.printed(1)[0]
-        assert "Ada L." in label and "1042" in label
+        assert "Ada #C-88" in label and "1042" in label  # IL profile: first name + number
+        assert "Agent Alice" in label and "BADGE-ALICE" not in label  # never the badge value
+        # the 3.55 g portion of the 454 g bulk package (90800 mg THC, 1300 mg CBD), rounded down
+        assert "THC 710 mg" in label and "CBD 10 mg" in label and "THC 90800 mg" not in label
         reply = d.send(f"scan {seal}")
         assert signals(reply)[-1] == "sealed" and reply["phase"] == "ready"
     status = bench.events("order_status")[-1]["body"]
