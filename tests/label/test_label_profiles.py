@@ -201,14 +201,14 @@ def test_profile_renders_with_every_required_field(code: str, width: int) -> Non
     assert f"UID {BULK}" in text and "Batch B-1001" in text
     if "net_weight_us" in label_profile.version.container_fields:
         assert "Net wt 3.505 g (0.123 oz)" in text
-    for name, shown in {
+    for key, shown in {
         "harvest_date": "Harvested 2026-09-01",
         "lab_name": "North Lab",
         "lab_batch": "test batch NL-778",
         "lab_test_date": "tested 2026-09-15",
     }.items():
-        if name in label_profile.version.container_fields:
-            assert shown in text, (code, name)
+        if key in label_profile.version.container_fields:
+            assert shown in text, (code, key)
     rasters = job.rasters
     if label_profile.symbol_on("container"):
         assert label_profile.symbol is not None
