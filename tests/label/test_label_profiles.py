@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from fractions import Fraction
+from pathlib import Path
 
 import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
 from drivers.printer.escpos_decode import DecodedJob, decode
 from drivers.printer.escpos_encode import encode
-from edge.common.errors import BadInput, ConfigError
+from edge.cli import run
+from edge.common.errors import BadInput, ConfigError, ExitCode
 from edge.common.potency import PotencyUnknown, exact_text, portion_mg, printed_mg
 from edge.label.content import (
     MissingField,
@@ -29,7 +32,7 @@ from edge.label.inputs import InventoryItemInfo, Package
 from edge.label.layout import layout_label
 from edge.label.profile import NOT_VERIFIED_BANNER, Profile, load_profile
 from edge.workflow.ports import Badge, Customer, Order, OrderLine
-from tests.support.printer import PROFILES, REPO
+from tests.support.printer import PROFILES, REPO, write_inputs, write_station_toml
 
 AT = datetime(2026, 11, 22, 20, 5, tzinfo=UTC)
 CODES = sorted(p.stem for p in (REPO / "config" / "limits").glob("*.toml"))
@@ -317,3 +320,35 @@ def test_printed_potency_never_exceeds_what_the_net_weight_holds(
 def test_ounces_round_down() -> None:
     assert ounces(28349) == "0.999 oz" and ounces(28350) == "1.000 oz"
     assert ounces(3505) == "0.123 oz"
+
+
+def test_label_command_refuses_unverified_text_unless_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    order_path, inv_path = write_inputs(tmp_path)
+    cfg = write_station_toml(tmp_path)
+    text = cfg.read_text().replace('jurisdiction = "IL"', 'jurisdiction = "OR"')
+    cfg.write_text(text)
+    args = [
+        "label",
+        "preview",
+        str(order_path),
+        "--inventory",
+        str(inv_path),
+        "--config",
+        str(cfg),
+        "--agent",
+        "Ada Tech",
+        "--at",
+        "2026-11-22T20:05:00Z",
+        "--out",
+        str(tmp_path / "x.png"),
+    ]
+    assert run(args) == ExitCode.CONFIG
+    assert "not verified" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    cfg.write_text(text + "[label]\nallow_unverified = true\n")
+    assert run(args) == ExitCode.OK
+    with Image.open(tmp_path / "x.png") as img:
+        printed_text = img.text["packstation:text"]  # type: ignore[attr-defined]
+    assert printed_text.count(NOT_VERIFIED_BANNER) >= 2  # container label and exit label
