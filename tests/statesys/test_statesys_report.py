@@ -1,0 +1,247 @@
+"""Sealed orders reach the METRC emulator exactly once: shapes, time rule, batching, read-back,
+and the fault matrix (each fault on each call type), against a real SQLite store and a real HTTP
+emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from central.statesys.bridge import Bridge
+from central.statesys.store import CONFIRMED, FAILED
+from tests.support.statesys import LICENSE, USER, Rig, make_rig, package, tag
+
+
+def run(coro: object) -> None:
+    asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def each(n: int, start: int = 0x100) -> list[dict[str, object]]:
+    return [package(tag(start + i), 2) for i in range(n)]
+
+
+async def _seal_some(rig: Rig, n: int, start: int = 0x100) -> list[str]:
+    ids = []
+    for i in range(n):
+        oid = f"{1000 + i}"
+        rig.station.sealed_order(oid, [tag(start + i)])
+        ids.append(oid)
+    return ids
+
+
+def test_a_sealed_order_is_one_receipt_in_metrc_shape(tmp_path: Path) -> None:
+    async def main() -> None:
+        bulk = package(tag(0x900), "100", "Grams")
+        rig = await make_rig(tmp_path, [*each(3), bulk])
+        try:
+            rig.station.sealed_order(
+                "1042",
+                [tag(0x100), tag(0x100), tag(0x900)],
+                weights={tag(0x900): 3512},
+                raws={
+                    tag(0x100): ["https://1a4.com/q83vASNFZwAAAQkQCA", "1A4.COM/q83vASNFZwAAAQkQCb"]
+                },
+            )
+            await rig.drain()
+            fac = rig.emulator.facilities[LICENSE]
+            (receipt,) = fac.receipts.values()
+            assert receipt["ExternalReceiptNumber"] == "station-01-1042"
+            assert receipt["SalesCustomerType"] == "Consumer"
+            # 18:00:21 UTC on 22 Nov is 12:00:21 in Chicago; no offset
+            assert receipt["SalesDateTime"].startswith("2026-11-22T12:")
+            assert "+" not in receipt["SalesDateTime"] and "Z" not in receipt["SalesDateTime"]
+            txs = {t["PackageLabel"]: t for t in receipt["Transactions"]}
+            assert txs[tag(0x100)]["Quantity"] == 2 and txs[tag(0x100)]["UnitOfMeasure"] == "Each"
+            assert txs[tag(0x100)]["QrCodes"] == [
+                "https://1a4.com/q83vASNFZwAAAQkQCA",
+                "https://1A4.COM/q83vASNFZwAAAQkQCb",
+            ]
+            assert txs[tag(0x900)]["Quantity"] == Decimal("3.512")
+            assert txs[tag(0x900)]["UnitOfMeasure"] == "Grams"
+            assert rig.emulator.quantity(LICENSE, tag(0x900)) == Fraction("96.488")
+            assert rig.emulator.quantity(LICENSE, tag(0x100)) == 0
+            (job,) = rig.reports.jobs()
+            assert job.state == CONFIRMED and job.remote_id == str(receipt["Id"])
+        finally:
+            await rig.close()
+
+    run(main())
+
+
+def test_at_most_ten_receipts_per_call(tmp_path: Path) -> None:
+    async def main() -> None:
+        rig = await make_rig(tmp_path, each(23))
+        try:
+            await _seal_some(rig, 23)
+            await rig.drain()
+            stats = rig.emulator.stats(LICENSE)
+            assert stats["receipts"] == 23 and stats["duplicates"] == 0
+            assert stats["calls"]["POST /sales/v2/receipts"] == 3  # 10 + 10 + 3
+        finally:
+            await rig.close()
+
+    run(main())
+
+
+CALLS = {
+    "sale": ("POST", "/sales/v2/receipts"),
+    "read_back": ("GET", "/sales/v2/receipts/external/"),
+    "archive": ("DELETE", "/sales/v2/receipts/"),
+    "move": ("PUT", "/packages/v2/location"),
+}
+FAULTS = ["500", "timeout", "reset", "429", "401", "validation"]
+
+
+async def _matrix_run(rig: Rig, call: str, fault: str) -> None:
+    """Seal 6 orders, cancel one after reporting, quarantine one package; inject `fault` on
+    `call` (twice, so a read-back meets it too); drain; a validation failure is retried by hand."""
+    oids = await _seal_some(rig, 5)
+    if call == "read_back":  # make the first POST time out after committing, so reads happen
+        rig.emulator.inject("POST", "/sales/v2/receipts", "timeout", hang_s=1.5)
+    method, path = CALLS[call]
+    rig.emulator.inject(method, path, fault, count=2, retry_after=0, hang_s=1.5)
+    await rig.drain()
+    rig.station.cancel(oids[0])
+    rig.station.add("quarantine", order_id="x", uid=tag(0x180), code="expired", reason="old")
+    rig.station.sealed_order("1099", [tag(0x105)])
+    for _ in range(40):
+        await rig.drain()
+        if rig.bridge.auth_problem:
+            rig.bridge.paused_until = 0  # the probe is due at once in the test
+        failed = [j for j in rig.reports.jobs(state=FAILED) if not j.reason.startswith("voided")]
+        if failed:
+            assert fault == "validation", [(j.id, j.state, j.reason, j.attempts) for j in failed]
+            assert all("Injected validation error" in j.reason for j in failed)
+            rig.reports.retry(None)
+        open_ = [j for j in rig.reports.open_jobs() if not j.reason.startswith("voided")]
+        if not open_:
+            break
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("call", list(CALLS))
+@pytest.mark.parametrize("fault", FAULTS)
+def test_fault_matrix_exactly_once(tmp_path: Path, call: str, fault: str) -> None:
+    async def main() -> None:
+        rig = await make_rig(tmp_path, [*each(6), package(tag(0x180))], timeout_s=0.5)
+        try:
+            await _matrix_run(rig, call, fault)
+            jobs = [j for j in rig.reports.jobs() if not j.reason.startswith("voided")]
+            assert all(j.state == CONFIRMED for j in jobs), [j.public() for j in jobs]
+            stats = rig.emulator.stats(LICENSE)
+            # 6 sealed orders, one cancelled: reported and archived, or (a bad key held the
+            # queue) cancelled before it was ever sent
+            assert stats["active_receipts"] == 5, stats
+            assert stats["receipts"] == 5 + stats["archived"]
+            assert stats["duplicates"] == 0
+            # (unless the fault kept order 1000 from ever landing before its cancel)
+            never = call == "sale" and fault in ("401", "validation")
+            assert stats["archived"] == (0 if never else 1)
+            qty = rig.emulator.quantities(LICENSE)
+            # central's view: each sealed package sold one unit; the cancelled one is back
+            assert qty[tag(0x100)] == 2
+            assert all(qty[tag(0x100 + i)] == 1 for i in range(1, 6))
+            assert rig.emulator.facilities[LICENSE].packages[tag(0x180)]["Location"] == "Quarantine"
+        finally:
+            await rig.close()
+
+    run(main())
+
+
+def test_validation_error_fails_with_metrc_message_and_waits(tmp_path: Path) -> None:
+    async def main() -> None:
+        rig = await make_rig(tmp_path, each(3))
+        try:
+            rig.station.sealed_order("1", [tag(0x100)])
+            rig.station.sealed_order("2", [tag(0x999)])  # not a package at the state system
+            rig.station.sealed_order("3", [tag(0x101)])
+            await rig.drain()
+            by_order = {j.order_id: j for j in rig.reports.jobs()}
+            assert by_order["2"].state == FAILED
+            assert "does not exist" in by_order["2"].reason
+            assert by_order["1"].state == by_order["3"].state == CONFIRMED
+            assert rig.emulator.stats(LICENSE)["receipts"] == 2
+        finally:
+            await rig.close()
+
+    run(main())
+
+
+def test_bad_key_stops_and_alerts_without_spending_retries(tmp_path: Path) -> None:
+    async def main() -> None:
+        rig = await make_rig(tmp_path, each(4))
+        try:
+            rig.emulator.user_key = "rotated"  # central's key is no longer valid
+            await _seal_some(rig, 4)
+            await rig.drain()
+            assert rig.bridge.auth_problem
+            assert [a["kind"] for a in rig.reports.alerts()] == ["auth"]
+            assert all(j.attempts == 0 for j in rig.reports.jobs())
+            calls = rig.emulator.stats()["calls"]["POST /sales/v2/receipts"]
+            await rig.drain()
+            assert rig.emulator.stats()["calls"]["POST /sales/v2/receipts"] == calls  # stopped
+            rig.emulator.user_key = USER  # the key is fixed
+            rig.bridge.resume()
+            await rig.drain()
+            assert rig.emulator.stats(LICENSE)["receipts"] == 4
+            assert rig.reports.alerts() == []
+        finally:
+            await rig.close()
+
+    run(main())
+
+
+def test_retry_after_is_honoured(tmp_path: Path) -> None:
+    async def main() -> None:
+        rig = await make_rig(tmp_path, each(1))
+        try:
+            rig.emulator.inject("POST", "/sales/v2/receipts", "429", retry_after=120)
+            await _seal_some(rig, 1)
+            await rig.drain()
+            (job,) = rig.reports.jobs()
+            assert job.state == "pending" and job.next_at > __import__("time").time() + 100
+            assert rig.emulator.stats(LICENSE)["receipts"] == 0
+        finally:
+            await rig.close()
+
+    run(main())
+
+
+def test_per_package_order_holds_a_later_report_behind_a_failed_one() -> None:
+    from central.statesys.store import Job
+
+    def job(i: int, pkgs: list[str], state: str = "pending", reason: str = "") -> Job:
+        return Job(
+            i,
+            f"k{i}",
+            "sale",
+            "s",
+            str(i),
+            f"s-{i}",
+            pkgs,
+            {},
+            state,
+            reason,
+            "",
+            0,
+            0.0,
+            "",
+            "",
+            "",
+            None,
+        )
+
+    jobs = [
+        job(1, ["A"], FAILED, "bad"),
+        job(2, ["A", "B"]),
+        job(3, ["B"]),
+        job(4, ["C"]),
+        job(5, ["D"], FAILED, "voided before it was reported"),
+        job(6, ["D"]),
+    ]
+    assert [j.id for j in Bridge.runnable(jobs, 1.0)] == [4, 6]
