@@ -113,6 +113,7 @@ class MetrcEmulator:
         self.faults: list[Fault] = []
         self.delay_s = 0.0
         self.calls: dict[str, int] = {}
+        self.writes: list[tuple[str, str, list[str]]] = []  # committed writes, in order
         self._next_id = 1000
         self._lock = threading.Lock()
         self.app = web.Application(client_max_size=16 * 1024 * 1024)
@@ -181,7 +182,7 @@ class MetrcEmulator:
 
     # -- serving ------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -243,6 +244,17 @@ class MetrcEmulator:
         try:
             with self._lock:
                 status, answer = self._route(self.facilities[license], method, path, body, request)
+                if method != "GET" and status < 300:
+                    labels = _labels(body, path)
+                    if method == "DELETE":  # an archive: the labels of its receipt
+                        rid = path.rsplit("/", 1)[1]
+                        rec = (
+                            self.facilities[license].receipts.get(int(rid))
+                            if rid.isdigit()
+                            else None
+                        )
+                        labels = [t["PackageLabel"] for t in (rec or {}).get("Transactions", [])]
+                    self.writes.append((method, path, labels))
         except Problem as exc:
             return self._json(exc.status, exc.body)
         if fault is not None and fault.kind == "timeout":
@@ -591,6 +603,22 @@ class MetrcEmulator:
             "PageSize": size,
             "TotalPages": pages,
         }
+
+
+def _labels(body: Any, path: str) -> list[str]:
+    """The package labels a committed write touched (for order checks)."""
+    if path.startswith("/sales/v2/receipts/") and not isinstance(body, list):
+        return []
+    out: list[str] = []
+    for obj in body if isinstance(body, list) else []:
+        for tx in obj.get("Transactions") or []:
+            out.append(str(tx.get("PackageLabel")))
+        for ing in obj.get("Ingredients") or []:
+            out.append(str(ing.get("Package")))
+        for key in ("Tag", "Label", "PackageLabel"):
+            if obj.get(key):
+                out.append(str(obj[key]))
+    return out
 
 
 class ThreadedEmulator:
