@@ -46,8 +46,11 @@ def package(label: str, qty: int | str = 1, unit: str = "Each", **extra: Any) ->
 class StationEvents:
     """A station's journal, as events committed into central's store."""
 
-    def __init__(self, store: SqlStore, station: str = "station-01") -> None:
+    def __init__(
+        self, store: SqlStore, station: str = "station-01", real_clock: bool = False
+    ) -> None:
         self.store = store
+        self.real_clock = real_clock
         self.station = station
         self.seq = store.last_committed(station)
         self.prev = GENESIS
@@ -58,7 +61,7 @@ class StationEvents:
 
     def add(self, type_: str, **body: Any) -> Event:
         self.seq += 1
-        self.clock += timedelta(seconds=7)
+        self.clock = datetime.now(UTC) if self.real_clock else self.clock + timedelta(seconds=7)
         at = self.clock.isoformat(timespec="microseconds")
         raw = canonical_json({"station": self.station, **body})
         event_id = str(uuid.uuid4())
