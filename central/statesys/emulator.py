@@ -362,7 +362,7 @@ class MetrcEmulator:
         pkg = dict(fac.packages[label])
         pkg["Quantity"] = out_qty(qty)
         pkg.setdefault("ArchivedDate", None)
-        pkg["FinishedDate"] = pkg.get("FinishedDate") if qty > 0 else pkg["LastModified"][:10]
+        pkg.setdefault("FinishedDate", None)  # a package sold out stays active until finished
         return pkg
 
     def _check_package(
@@ -584,7 +584,7 @@ class MetrcEmulator:
         end = request.query.get("lastModifiedEnd")
         rows = []
         for label in sorted(fac.packages):
-            is_active = fac.quantities[label] > 0
+            is_active = not fac.packages[label].get("FinishedDate")
             if is_active != active:
                 continue
             modified = fac.packages[label]["LastModified"]

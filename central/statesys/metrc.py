@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -44,6 +44,7 @@ from central.statesys.base import (
 ENCODER = msgspec.json.Encoder(decimal_format="number")
 DECODER = msgspec.json.Decoder(float_hook=Decimal)
 MAX_OBJECTS = 10  # per write body (https://www.thcompliance.com/metrc/)
+MAX_WINDOW = timedelta(hours=24)  # longest lastModifiedStart..End range asked for at once
 PAGE_SIZE = 20  # v2 list pages (ThunkMetrc `Packages/GetAdjustReasons.bru` doc text)
 HOLD_FLAGS = (
     "IsOnHold",
@@ -233,15 +234,37 @@ class MetrcClient:
             page += 1
 
     async def packages(self, since: str | None) -> list[StatePackage]:
-        """`GET /packages/v2/active` and `/inactive` modified since `since` (all when None)."""
-        params: dict[str, str] = {}
+        """`GET /packages/v2/active` and `/inactive` modified since `since`, in windows of at most
+        24 hours (METRC's limit for a lastModified range); the first pull lists every active
+        package and no inactive one (the facility's whole history)."""
+        windows: list[dict[str, str]] = [{}]
         if since:
-            params = {
-                "lastModifiedStart": since,
-                "lastModifiedEnd": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
+            end = datetime.now(UTC)
+            try:
+                start = datetime.fromisoformat(since)
+            except ValueError:
+                start = end - MAX_WINDOW
+            start = start if start.tzinfo else start.replace(tzinfo=UTC)
+            windows = []
+            while True:
+                stop = min(end, start + MAX_WINDOW)
+                windows.append(
+                    {
+                        "lastModifiedStart": start.isoformat(timespec="seconds"),
+                        "lastModifiedEnd": stop.isoformat(timespec="seconds"),
+                    }
+                )
+                if stop >= end:
+                    break
+                start = stop
         out: list[StatePackage] = []
-        for path, active in (("/packages/v2/active", True), ("/packages/v2/inactive", False)):
+        for params, (path, active) in (
+            (w, kind)
+            for w in windows
+            for kind in (("/packages/v2/active", True), ("/packages/v2/inactive", False))
+        ):
+            if not params and not active:
+                continue
             for p in await self._pages(path, params):
                 out.append(
                     StatePackage(

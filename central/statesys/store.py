@@ -502,11 +502,15 @@ class ReportStore:
     # -- the vault inventory, as the state system sees it --------------------------------------
     def package_bodies(self, labels: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """Central's inventory (feed_state kind 'package'), label -> package object."""
+        sql = "SELECT key, body FROM feed_state WHERE kind = 'package'"
+        rows: list[Any] = []
         with self._read():
-            rows = self._x("SELECT key, body FROM feed_state WHERE kind = 'package'").fetchall()
-        wanted = None if labels is None else set(labels)
-        return {
-            str(r[0]): json.loads(bytes(r[1]))
-            for r in rows
-            if wanted is None or str(r[0]) in wanted
-        }
+            if labels is None:
+                rows = self._x(sql).fetchall()
+            else:
+                wanted = sorted(set(labels))
+                for i in range(0, len(wanted), 500):
+                    chunk = wanted[i : i + 500]
+                    marks = ",".join("?" * len(chunk))
+                    rows += self._x(f"{sql} AND key IN ({marks})", chunk).fetchall()
+        return {str(r[0]): json.loads(bytes(r[1])) for r in rows}

@@ -194,7 +194,7 @@ def test_package_pull_puts_state_holds_into_centrals_inventory(tmp_path: Path) -
             assert inv[labels[0]]["IsOnHold"] and "IsOnRecall" in inv[labels[0]]["StateHold"]
             assert inv[labels[1]]["IsOnHold"] and "IsOnHoldCombined" in inv[labels[1]]["StateHold"]
             assert inv[labels[2]]["IsOnHold"] and "lab test" in inv[labels[2]]["StateHold"]
-            assert inv[labels[3]]["IsOnHold"] and "inactive" in inv[labels[3]]["StateHold"]
+            assert inv[labels[3]]["IsOnHold"] and "no quantity" in inv[labels[3]]["StateHold"]
             assert not inv[labels[4]]["IsOnHold"] and inv[labels[4]]["StateQuantity"] == "2"
             assert inv[labels[3]]["Quantity"] == 2  # central's own figure is kept
             # the feed carries it to the stations: a change of the package item
@@ -205,8 +205,12 @@ def test_package_pull_puts_state_holds_into_centrals_inventory(tmp_path: Path) -
             )
             fac.packages[labels[0]]["IsOnRecall"] = False  # the recall is lifted
             fac.packages[labels[0]]["LastModified"] = _emulator_now()
+            fac.packages[labels[4]]["FinishedDate"] = "2026-11-22"  # finished elsewhere
+            fac.packages[labels[4]]["LastModified"] = _emulator_now()
             await pull_once(rig.reports, rig.client)
-            assert rig.reports.package_bodies()[labels[0]]["IsOnHold"] is False
+            inv = rig.reports.package_bodies()
+            assert inv[labels[0]]["IsOnHold"] is False
+            assert inv[labels[4]]["IsOnHold"] and "inactive" in inv[labels[4]]["StateHold"]
         finally:
             await rig.close()
 
