@@ -95,7 +95,13 @@ class Ingest:
             self._adjustment(ev, body, out, badges)
             return
         oid = body.get("order_id")
-        if not oid or ev.type not in ("order_loaded", "verdict", "weight", "order_status"):
+        if not oid or ev.type not in (
+            "order_loaded",
+            "verdict",
+            "weight",
+            "child_tag",
+            "order_status",
+        ):
             return
         key = (ev.station_id, str(oid))
         asm = out.orders.setdefault(
@@ -113,6 +119,10 @@ class Ingest:
                 "net_mg": int(body["net_mg"]),
                 "child_tag": body.get("child_tag"),
             }
+        elif ev.type == "child_tag" and body.get("child_tag"):
+            asm.setdefault("child_tags", {})[f"{body.get('line')}:{body.get('uid')}"] = str(
+                body["child_tag"]
+            )
         elif ev.type == "order_status":
             self._status(ev, body, asm, out)
 

@@ -144,7 +144,7 @@ def sale_jobs(
         weight = (asm.get("weights") or {}).get(f"{line_no}:{uid}")
         if weight is not None and unit in WEIGHT_UNITS_MG:
             qty = grams(int(weight["net_mg"]))
-            child = weight.get("child_tag")
+            child = weight.get("child_tag") or (asm.get("child_tags") or {}).get(f"{line_no}:{uid}")
             if repackage and child:
                 jobs.append(_child_job(asm, uid, str(child), qty, sealed_at))
                 uid, unit = str(child), "Grams"
