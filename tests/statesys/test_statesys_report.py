@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from central.statesys.base import StateError
 from central.statesys.bridge import Bridge
+from central.statesys.pull import pull_once
 from central.statesys.store import CONFIRMED, FAILED
+from edge.common.chain import canonical_json
+from edge.common.protocol import FeedItem
 from tests.support.statesys import LICENSE, USER, Rig, make_rig, package, tag
 
 
@@ -91,14 +95,21 @@ CALLS = {
     "sale": ("POST", "/sales/v2/receipts"),
     "read_back": ("GET", "/sales/v2/receipts/external/"),
     "archive": ("DELETE", "/sales/v2/receipts/"),
+    "child": ("POST", "/packages/v2/"),
     "move": ("PUT", "/packages/v2/location"),
+    "adjust": ("PUT", "/packages/v2/adjust"),
+    "pull": ("GET", "/packages/v2/active"),
 }
 FAULTS = ["500", "timeout", "reset", "429", "401", "validation"]
+BULK, CHILD = tag(0x190), tag(0x191)
 
 
 async def _matrix_run(rig: Rig, call: str, fault: str) -> None:
-    """Seal 6 orders, cancel one after reporting, quarantine one package; inject `fault` on
-    `call` (twice, so a read-back meets it too); drain; a validation failure is retried by hand."""
+    """Seal 5 orders; inject `fault` on `call` (twice, so a retry or read-back meets it too);
+    then cancel one (after reporting), quarantine a package, count another with a supervisor,
+    seal an order weighed out into a new container and one more order, and pull the state's
+    view; drain until nothing is open. A validation failure is retried by hand, as a person
+    would after reading METRC's message."""
     oids = await _seal_some(rig, 5)
     if call == "read_back":  # make the first POST time out after committing, so reads happen
         rig.emulator.inject("POST", "/sales/v2/receipts", "timeout", hang_s=1.5)
@@ -107,9 +118,26 @@ async def _matrix_run(rig: Rig, call: str, fault: str) -> None:
     await rig.drain()
     rig.station.cancel(oids[0])
     rig.station.add("quarantine", order_id="x", uid=tag(0x180), code="expired", reason="old")
+    rig.station.add(
+        "count_adjustment",
+        uid=tag(0x181),
+        quantity=0,
+        unit="Each",
+        reason="Entry Error",
+        supervisor="SUP-1",
+    )
+    rig.station.sealed_order("1100", [BULK], weights={BULK: 2250}, child_tags={BULK: CHILD})
     rig.station.sealed_order("1099", [tag(0x105)])
-    for _ in range(40):
+    rig.emulator.facilities[LICENSE].packages[tag(0x182)]["IsOnRecall"] = True
+    pulled = False
+    for _ in range(60):
         await rig.drain()
+        if not pulled:
+            try:
+                await pull_once(rig.reports, rig.client)
+                pulled = True
+            except StateError:
+                pass  # the injected fault: the next pull tries again
         if rig.bridge.auth_problem:
             rig.bridge.paused_until = 0  # the probe is due at once in the test
         failed = [j for j in rig.reports.jobs(state=FAILED) if not j.reason.startswith("voided")]
@@ -118,7 +146,7 @@ async def _matrix_run(rig: Rig, call: str, fault: str) -> None:
             assert all("Injected validation error" in j.reason for j in failed)
             rig.reports.retry(None)
         open_ = [j for j in rig.reports.open_jobs() if not j.reason.startswith("voided")]
-        if not open_:
+        if not open_ and pulled:
             break
         await asyncio.sleep(0.05)
 
@@ -128,25 +156,42 @@ async def _matrix_run(rig: Rig, call: str, fault: str) -> None:
 @pytest.mark.parametrize("fault", FAULTS)
 def test_fault_matrix_exactly_once(tmp_path: Path, call: str, fault: str) -> None:
     async def main() -> None:
-        rig = await make_rig(tmp_path, [*each(6), package(tag(0x180))], timeout_s=0.5)
+        inventory = [
+            *each(6),
+            package(tag(0x180)),
+            package(tag(0x181)),
+            package(tag(0x182)),
+            package(BULK, "10", "Grams"),
+        ]
+        rig = await make_rig(tmp_path, inventory, timeout_s=0.5, repackage=True)
+        supervisor = {"badge": "SUP-1", "name": "Sue", "supervisor": True}
+        rig.store.feed_put(
+            [(FeedItem(kind="badge", key="SUP-1", body=canonical_json(supervisor)), None)]
+        )
         try:
             await _matrix_run(rig, call, fault)
             jobs = [j for j in rig.reports.jobs() if not j.reason.startswith("voided")]
             assert all(j.state == CONFIRMED for j in jobs), [j.public() for j in jobs]
             stats = rig.emulator.stats(LICENSE)
-            # 6 sealed orders, one cancelled: reported and archived, or (a bad key held the
-            # queue) cancelled before it was ever sent
-            assert stats["active_receipts"] == 5, stats
-            assert stats["receipts"] == 5 + stats["archived"]
+            # 7 sealed orders, one cancelled: reported and archived, or (the fault held the
+            # queue) cancelled before it ever landed
+            assert stats["active_receipts"] == 6, stats
+            assert stats["receipts"] == 6 + stats["archived"]
             assert stats["duplicates"] == 0
-            # (unless the fault kept order 1000 from ever landing before its cancel)
             never = call == "sale" and fault in ("401", "validation")
             assert stats["archived"] == (0 if never else 1)
+            assert stats["calls"].get("POST /packages/v2/", 0) <= 1 + (fault != "timeout") * 2
+            fac = rig.emulator.facilities[LICENSE]
             qty = rig.emulator.quantities(LICENSE)
             # central's view: each sealed package sold one unit; the cancelled one is back
             assert qty[tag(0x100)] == 2
             assert all(qty[tag(0x100 + i)] == 1 for i in range(1, 6))
-            assert rig.emulator.facilities[LICENSE].packages[tag(0x180)]["Location"] == "Quarantine"
+            assert qty[BULK] == Fraction("7.75") and qty[CHILD] == 0
+            assert fac.packages[CHILD]["SourcePackageLabels"] == BULK
+            assert qty[tag(0x181)] == 0  # the supervised count
+            assert fac.packages[tag(0x180)]["Location"] == "Quarantine"
+            held = rig.reports.package_bodies([tag(0x182)])[tag(0x182)]
+            assert held["IsOnHold"] and "IsOnRecall" in held["StateHold"]
         finally:
             await rig.close()
 
