@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from central.config import CentralConfig
@@ -38,6 +39,25 @@ from edge.common.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
 PG_REPORTER_LOCK = 7340017
+
+
+DEADLINE = timedelta(hours=24)
+
+
+def overdue(reports: ReportStore, at: datetime | None = None) -> list[str]:
+    """External numbers of sales sealed more than DEADLINE before `at` and not yet confirmed."""
+    limit = (at or datetime.now(UTC)) - DEADLINE
+    late = []
+    for job in reports.open_jobs():
+        if job.kind != "sale" or job.reason.startswith(("voided", "not sent")):
+            continue
+        try:
+            sealed = datetime.fromisoformat(job.origin_at)
+        except ValueError:
+            continue
+        if sealed < limit:
+            late.append(job.external)
+    return late
 
 
 def _read_key(configured: str, what: str) -> str:
@@ -166,6 +186,26 @@ class Reporting:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), 0.5)
 
+    async def deadline_loop(self, every_s: float = 60.0) -> None:
+        """ "Sales must be recorded in Metrc within 24 hrs" (BLAZE's offline procedure,
+        https://support.blaze.me/hc/en-us/articles/retail-offline-processing-sales): alert when a
+        sale sealed more than `DEADLINE` ago is still not confirmed."""
+        while True:
+            try:
+                late = await asyncio.to_thread(overdue, self.reports)
+                if late:
+                    await asyncio.to_thread(
+                        self.reports.alert,
+                        "deadline",
+                        f"{len(late)} sale(s) sealed over 24 h ago are not confirmed at the state"
+                        f" system (oldest: {late[0]}): see `packstation central reports list`",
+                    )
+                else:
+                    await asyncio.to_thread(self.reports.clear_alerts, "deadline")
+            except Exception:
+                LOG.exception("deadline check failed")
+            await asyncio.sleep(every_s)
+
     async def pull_loop(self) -> None:
         assert self.system is not None
         interval = self.cfg.state_system.pull_interval_s
@@ -198,6 +238,7 @@ class Reporting:
             tasks += [
                 asyncio.create_task(self.bridge_loop()),
                 asyncio.create_task(self.pull_loop()),
+                asyncio.create_task(self.deadline_loop()),
             ]
         if self.webhook is not None:
             tasks.append(asyncio.create_task(self.webhook.run()))
