@@ -42,6 +42,7 @@ class Chunk:
     jobs: list[NewJob] = field(default_factory=list)
     webhooks: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     voids: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 def _body(ev: Published) -> dict[str, Any]:
@@ -70,7 +71,22 @@ class Ingest:
         out = Chunk(orders=self.reports.orders(keys))
         badges = self._supervisors() if any(ev.type == "count_adjustment" for ev in events) else {}
         for ev, body in bodies:
-            self._event(ev, body, out, badges)
+            try:
+                self._event(ev, body, out, badges)
+            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                # a malformed event must not stop every later report: skip it, loudly
+                LOG.error(
+                    "station event not usable for state reporting: skipped",
+                    extra={
+                        "station": ev.station_id,
+                        "seq": ev.seq,
+                        "type": ev.type,
+                        "error": repr(exc),
+                    },
+                )
+                out.problems.append(f"{ev.station_id} seq {ev.seq} ({ev.type}): {exc!r}")
+        for problem in out.problems:
+            self.reports.alert("event", f"event skipped by the state-system bridge: {problem}")
         created = self.reports.commit_ingest(
             events[-1].gseq, out.orders, out.jobs, out.webhooks, out.voids
         )

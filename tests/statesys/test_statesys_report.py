@@ -290,3 +290,22 @@ def test_per_package_order_holds_a_later_report_behind_a_failed_one() -> None:
         job(6, ["D"]),
     ]
     assert [j.id for j in Bridge.runnable(jobs, 1.0)] == [4, 6]
+
+
+def test_a_malformed_event_is_skipped_with_an_alert_and_later_orders_still_report(
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        rig = await make_rig(tmp_path, each(2))
+        try:
+            rig.station.add("order_loaded", order_id="bad", order={"lines": "not a list"})
+            rig.station.add("verdict", order_id="bad", outcome="accepted", line=1)  # no uid
+            rig.station.add("order_status", order_id="bad", status="ready_for_pickup")
+            rig.station.sealed_order("good", [tag(0x100)])
+            await rig.drain()
+            assert [j.order_id for j in rig.reports.jobs(state=CONFIRMED)] == ["good"]
+            assert any("seq 2 (verdict)" in a["message"] for a in rig.reports.alerts())
+        finally:
+            await rig.close()
+
+    run(main())
