@@ -25,6 +25,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from central.statesys.base import AuthFailed, RateLimited, Rejected, Sale, StateError, StateSystem
 from central.statesys.ingest import webhook
@@ -154,12 +155,25 @@ class Bridge:
         await self._mark(batch, SENT)  # committed before the request leaves
         self.stats.posts += 1
         sales = [
-            Sale(j.external, j.body["receipt"], j.body.get("channel", "pickup")) for j in batch
+            Sale(j.external, await self._receipt(j), j.body.get("channel", "pickup")) for j in batch
         ]
         ids = await self.system.post_sales(sales)
         for job, remote in zip(batch, ids, strict=True):
             await self._confirm(job, remote)
             self._solo.discard(job.id)
+
+    async def _receipt(self, job: Job) -> dict[str, Any]:
+        """The receipt to send. BioTrack names a split's new lot itself (`inventory_split` returns
+        its id), so a sale of a weighed-out container sells the id BioTrack gave it."""
+        receipt: dict[str, Any] = job.body["receipt"]
+        if self.system.name != "biotrack":
+            return receipt
+        txs = []
+        for tx in receipt["Transactions"]:
+            child = await asyncio.to_thread(self.reports.job, f"child:{tx['PackageLabel']}")
+            sold = child.remote_id if child is not None and child.remote_id else tx["PackageLabel"]
+            txs.append({**tx, "PackageLabel": sold})
+        return {**receipt, "Transactions": txs}
 
     async def _read_back(self, job: Job) -> None:
         self.stats.read_backs += 1

@@ -62,6 +62,7 @@ class BioTrackMock:
         self.dispensed: list[dict[str, Any]] = []
         self.by_nonce: dict[str, dict[str, Any]] = {}
         self.lose_next_answer = False
+        self.splits: list[dict[str, Any]] = []
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = msgspec.json.Decoder(float_hook=Decimal).decode(await request.read())
@@ -86,6 +87,11 @@ class BioTrackMock:
             if self.lose_next_answer:
                 self.lose_next_answer = False
                 await asyncio.sleep(2)  # committed; the client's timeout fires first
+            return web.json_response(answer)
+        if action == "inventory_split":
+            answer = {"success": 1, "barcode_id": [f"62000000000000{len(self.splits) + 1:02d}"]}
+            self.splits.append(body)
+            self.by_nonce[body["nonce"]] = answer
             return web.json_response(answer)
         return web.json_response({"success": 0, "error": f"unknown action {action}"})
 
@@ -116,6 +122,39 @@ def test_biotrack_retry_is_settled_by_nonce_replay(tmp_path: Path) -> None:
             first = mock.dispensed[0]
             assert first["data"][0]["barcodeid"] == tag(0x100) and first["data"][0]["quantity"] == 1
             assert isinstance(first["sale_time"], int)
+        finally:
+            await client.close()
+            await rig.close()
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def test_biotrack_weigh_out_splits_then_sells_the_new_lot(tmp_path: Path) -> None:
+    async def main() -> None:
+        mock = BioTrackMock()
+        app = web.Application()
+        app.router.add_post("/serverjson.asp", mock.handle)
+        runner = web.AppRunner(app, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        bulk = tag(0x500)
+        rig = await make_rig(tmp_path, [package(bulk, "28", "Grams")], repackage=True)
+        client = BioTrackClient(f"http://127.0.0.1:{port}/serverjson.asp", LICENSE, "u", "p", 2.0)
+        rig.bridge = Bridge(rig.reports, client, base_backoff_s=0.0, max_backoff_s=0.0)
+        try:
+            rig.station.sealed_order(
+                "5", [bulk], weights={bulk: 3500}, child_tags={bulk: tag(0x501)}
+            )
+            await rig.drain()
+            assert [j.state for j in rig.reports.jobs()] == [CONFIRMED, CONFIRMED]
+            (split,) = mock.splits
+            assert split["data"][0]["barcodeid"] == bulk
+            assert split["data"][0]["remove_quantity"] == Decimal("3.5")
+            (sale,) = mock.dispensed
+            assert sale["data"][0]["barcodeid"] == "6200000000000001"  # BioTrack's new lot
         finally:
             await client.close()
             await rig.close()
