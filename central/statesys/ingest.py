@@ -128,6 +128,7 @@ class Ingest:
         if ev.type == "order_loaded":
             asm["order"] = body.get("order") or asm.get("order") or {}
             asm["loaded_at"] = ev.at
+            _carry_picked(asm)
         elif ev.type == "verdict" and body.get("outcome") in ("accepted", "accepted_with_warning"):
             asm["picks"].append({"line": body.get("line"), "uid": body["uid"], "raw": body["raw"]})
         elif ev.type == "weight" and body.get("ok"):
@@ -213,6 +214,24 @@ class Ingest:
                 reason=problem,
             )
         )
+
+
+def _carry_picked(asm: dict[str, Any]) -> None:
+    """An order loaded with `lines[].picked` (packed in part elsewhere, docs/formats.md) starts with
+    those packages accepted: count them unless this station's own verdicts already did."""
+    lines = (asm.get("order") or {}).get("lines") or []
+    for i, line in enumerate(lines if isinstance(lines, list) else []):
+        picked = line.get("picked") if isinstance(line, dict) else None
+        if not isinstance(picked, list):
+            continue
+        number = line.get("line", i + 1)
+        have = [p["uid"] for p in asm["picks"] if p.get("line") == number]
+        for uid in picked:
+            if isinstance(uid, str) and uid:
+                if uid in have:
+                    have.remove(uid)
+                else:
+                    asm["picks"].append({"line": number, "uid": uid, "raw": uid})
 
 
 def webhook(event: str, asm: dict[str, Any], at: str) -> tuple[str, str, dict[str, Any]]:

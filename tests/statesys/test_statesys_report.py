@@ -309,3 +309,35 @@ def test_a_malformed_event_is_skipped_with_an_alert_and_later_orders_still_repor
             await rig.close()
 
     run(main())
+
+
+def test_an_order_resumed_with_picked_lines_reports_every_package_once(tmp_path: Path) -> None:
+    async def main() -> None:
+        rig = await make_rig(tmp_path, each(3))
+        try:
+            order = {
+                "order_id": "31",
+                "channel": "pickup",
+                "customer": {"id": "C", "class": "adult"},
+                "lines": [
+                    {"line": 1, "uid": tag(0x100), "picked": [tag(0x100)]},  # picked elsewhere
+                    {"line": 2, "uid": tag(0x101)},
+                ],
+            }
+            ev = rig.station
+            ev.add("order_loaded", order_id="31", order=order)
+            ev.add(
+                "verdict", order_id="31", raw=tag(0x101), line=2, uid=tag(0x101), outcome="accepted"
+            )
+            ev.add("order_loaded", order_id="31", order=order)  # the station restarted
+            ev.add("order_status", order_id="31", status="ready_for_pickup")
+            await rig.drain()
+            (receipt,) = rig.emulator.facilities[LICENSE].receipts.values()
+            assert sorted((t["PackageLabel"], t["Quantity"]) for t in receipt["Transactions"]) == [
+                (tag(0x100), 1),
+                (tag(0x101), 1),
+            ]
+        finally:
+            await rig.close()
+
+    run(main())
