@@ -181,12 +181,27 @@ class ReportStore:
             else "INTEGER PRIMARY KEY AUTOINCREMENT"
         )
         real = "DOUBLE PRECISION" if self.pg else "REAL"
-        with self._txn():
-            for name, columns in _TABLES.items():
-                cols = columns.replace("{ID}", ident).replace("{REAL}", real)
-                self._x(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
-            for statement in _INDEXES:
-                self._x(statement)
+        if getattr(store, "_statesys_schema", False):
+            return  # created by an earlier ReportStore over this connection
+        with store._lock:
+            if self.pg:  # one schema creation at a time across instances (as PgStore does)
+                self._x("SELECT pg_advisory_lock(7340021)")
+            try:
+                store._begin()
+                try:
+                    for name, columns in _TABLES.items():
+                        cols = columns.replace("{ID}", ident).replace("{REAL}", real)
+                        self._x(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+                    for statement in _INDEXES:
+                        self._x(statement)
+                except BaseException:
+                    store._rollback()
+                    raise
+                store._commit()
+            finally:
+                if self.pg:
+                    self._x("SELECT pg_advisory_unlock(7340021)")
+        store._statesys_schema = True  # type: ignore[attr-defined]
 
     # -- plumbing ------------------------------------------------------------------------------
     def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
