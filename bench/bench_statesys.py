@@ -114,10 +114,15 @@ async def main(args: argparse.Namespace) -> None:
         burst = labels[: args.burst * STATIONS]
         started = time.monotonic()
         threads = run_stations(url, burst, None)
+        while any(t.is_alive() for t in threads):
+            await asyncio.sleep(0.01)
+        sealing = time.monotonic() - started
         await until_confirmed(reports, len(burst), 600)
         took = time.monotonic() - started
-        for t in threads:
-            t.join()
+        print(
+            f"burst: the stations took {sealing:.2f} s to commit their {len(burst)} orders'"
+            " events (~7 events each) into the store"
+        )
         print(
             f"burst: {len(burst)} orders from {STATIONS} stations, all confirmed in {took:.2f} s:"
             f" {len(burst) / took:.0f} receipts/s (emulator answering in {args.delay_ms} ms)"
