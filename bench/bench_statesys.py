@@ -86,6 +86,23 @@ def delays(reports: ReportStore) -> list[float]:
     ]
 
 
+async def peer_phase(client: MetrcClient, peer: list[str]) -> None:
+    """The peer: one receipt per POST, waiting for each answer (openthc/pos's send_to_metrc)."""
+    started = time.monotonic()
+    for label in peer:
+        receipt = {
+            "SalesDateTime": "2026-11-22T12:00:00.000",
+            "ExternalReceiptNumber": f"peer-{label}",
+            "SalesCustomerType": "Consumer",
+            "Transactions": [
+                {"PackageLabel": label, "Quantity": 1, "UnitOfMeasure": "Each", "TotalAmount": 0}
+            ],
+        }
+        await client.post_sales([Sale(f"peer-{label}", receipt)])
+    took = time.monotonic() - started
+    print(f"peer (one receipt per POST, waiting for each): {len(peer) / took:.1f} receipts/s")
+
+
 async def main(args: argparse.Namespace) -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-statesys-"))
     url = f"sqlite://{root / 'central.sqlite3'}"
@@ -149,26 +166,7 @@ async def main(args: argparse.Namespace) -> None:
             f"emulator: {stats['receipts']} receipts, {stats['duplicates']} duplicates,"
             f" {stats['calls'].get('POST /sales/v2/receipts', 0)} POSTs"
         )
-        # 3. the peer: one receipt per POST, synchronously
-        peer = labels[len(burst) + len(steady) :][:20]
-        started = time.monotonic()
-        for label in peer:
-            receipt = {
-                "SalesDateTime": "2026-11-22T12:00:00.000",
-                "ExternalReceiptNumber": f"peer-{label}",
-                "SalesCustomerType": "Consumer",
-                "Transactions": [
-                    {
-                        "PackageLabel": label,
-                        "Quantity": 1,
-                        "UnitOfMeasure": "Each",
-                        "TotalAmount": 0,
-                    }
-                ],
-            }
-            await client.post_sales([Sale(f"peer-{label}", receipt)])
-        took = time.monotonic() - started
-        print(f"peer (one receipt per POST, waiting for each): {len(peer) / took:.1f} receipts/s")
+        await peer_phase(client, labels[len(burst) + len(steady) :][:20])
     finally:
         for t in tasks:
             t.cancel()

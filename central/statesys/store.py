@@ -356,12 +356,13 @@ class ReportStore:
             return self._void(station, order_id) > 0
 
     def open_jobs(self, limit: int = 5000) -> list[Job]:
-        """Jobs not yet confirmed (failed included: they block their packages), oldest first."""
+        """Jobs not yet confirmed, oldest first: failed ones included (they hold their packages
+        back) but for a voided sale and an adjustment refused before sending (they never will)."""
         with self._read():
             rows = self._x(
-                f"SELECT {JOB_COLUMNS} FROM statesys_jobs WHERE state IN (?, ?, ?)"
-                " ORDER BY id LIMIT ?",
-                (PENDING, SENT, FAILED, limit),
+                f"SELECT {JOB_COLUMNS} FROM statesys_jobs WHERE state IN (?, ?) OR (state = ?"
+                " AND reason NOT LIKE ? AND reason NOT LIKE ?) ORDER BY id LIMIT ?",
+                (PENDING, SENT, FAILED, f"{VOIDED}%", f"{NOT_SENT}%", limit),
             ).fetchall()
         return [_job(r) for r in rows]
 
