@@ -79,6 +79,9 @@ class StateSystemSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
         default_factory=lambda: ["Entry Error", "Scale Variance", "Drying"]
     )
     repackaging: Literal["auto", "child_package", "deli"] = "auto"
+    deliveries: bool = (
+        False  # delivery orders as METRC sales deliveries (POST /sales/v2/deliveries)
+    )
     timeout_ms: Millis = 15_000
     max_backoff_s: Seconds = 600
 

@@ -155,6 +155,7 @@ class Reporting:
             quarantine_location=s.quarantine_location,
             adjustment_reasons=list(s.adjustment_reasons),
             webhooks=self.webhook is not None,
+            deliveries=s.deliveries,
         )
 
     async def ingest_loop(self) -> None:

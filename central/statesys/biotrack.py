@@ -166,6 +166,16 @@ class BioTrackClient:
     async def archive_sale(self, remote_id: str, external: str) -> None:
         await self.call("sale_void", nonce=nonce_for(f"void:{external}"), transactionid=remote_id)
 
+    async def post_deliveries(self, sales: list[Sale]) -> list[str]:
+        """BioTrack has no separate delivery record here: a delivery is a dispense."""
+        return await self.post_sales(sales)
+
+    async def find_delivery(self, sale: Sale) -> Remote | None:
+        return await self.find_sale(sale.external)
+
+    async def archive_delivery(self, remote_id: str, external: str) -> None:
+        await self.archive_sale(remote_id, external)
+
     async def create_child(self, body: dict[str, Any]) -> str:
         ingredient = body["Ingredients"][0]
         answer = await self.call(

@@ -103,9 +103,10 @@ class Bridge:
         batches: list[list[Job]] = []
         sales = [j for j in ready if j.kind == "sale" and j.state == PENDING]
         alone = [j for j in sales if j.id in self._solo]
-        grouped = [j for j in sales if j.id not in self._solo]
         size = self.system.max_batch
-        batches += [grouped[i : i + size] for i in range(0, len(grouped), size)]
+        for endpoint in ("receipts", "deliveries"):  # one endpoint per call
+            grouped = [j for j in sales if j.id not in self._solo and _endpoint(j) == endpoint]
+            batches += [grouped[i : i + size] for i in range(0, len(grouped), size)]
         batches += [[j] for j in alone]
         batches += [[j] for j in ready if not (j.kind == "sale" and j.state == PENDING)]
         moved = 0
@@ -157,7 +158,10 @@ class Bridge:
         sales = [
             Sale(j.external, await self._receipt(j), j.body.get("channel", "pickup")) for j in batch
         ]
-        ids = await self.system.post_sales(sales)
+        if _endpoint(batch[0]) == "deliveries":
+            ids = await self.system.post_deliveries(sales)
+        else:
+            ids = await self.system.post_sales(sales)
         for job, remote in zip(batch, ids, strict=True):
             await self._confirm(job, remote)
             self._solo.discard(job.id)
@@ -178,7 +182,9 @@ class Bridge:
     async def _read_back(self, job: Job) -> None:
         self.stats.read_backs += 1
         found = None
-        if job.kind == "sale":
+        if job.kind == "sale" and _endpoint(job) == "deliveries":
+            found = await self.system.find_delivery(Sale(job.external, await self._receipt(job)))
+        elif job.kind == "sale":
             found = await self.system.find_sale(job.external)
         elif job.kind == "child":
             found = await self.system.find_child(job.external, str(job.body["source"]))
@@ -208,7 +214,10 @@ class Bridge:
                 why = "the sale was never confirmed" if sale else "no sale"
                 await self._mark([job], FAILED, reason=f"{VOIDED}: nothing to archive ({why})")
                 return
-            await self.system.archive_sale(sale.remote_id, sale.external)
+            if _endpoint(sale) == "deliveries":
+                await self.system.archive_delivery(sale.remote_id, sale.external)
+            else:
+                await self.system.archive_sale(sale.remote_id, sale.external)
             remote = sale.remote_id
         elif job.kind == "move":
             body = job.body
@@ -299,3 +308,8 @@ class Bridge:
     def resume(self) -> None:
         """Probe at once (a person fixed the key and ran `reports retry`)."""
         self.paused_until = 0.0
+
+
+def _endpoint(job: Job) -> str:
+    """Where a sale goes: `receipts` (POST /sales/v2/receipts) or `deliveries`."""
+    return str(job.body.get("endpoint", "receipts"))

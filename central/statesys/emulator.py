@@ -92,6 +92,7 @@ class Facility:
     packages: dict[str, dict[str, Any]] = field(default_factory=dict)
     quantities: dict[str, Fraction] = field(default_factory=dict)
     receipts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    deliveries: dict[int, dict[str, Any]] = field(default_factory=dict)
     locations: set[str] = field(default_factory=lambda: {"Vault", "Quarantine"})
     adjustments: list[dict[str, Any]] = field(default_factory=list)
 
@@ -157,7 +158,7 @@ class MetrcEmulator:
     def stats(self, license: str | None = None) -> dict[str, Any]:
         with self._lock:
             facs = [self.facilities[license]] if license else list(self.facilities.values())
-            receipts = [r for f in facs for r in f.receipts.values()]
+            receipts = [r for f in facs for r in (*f.receipts.values(), *f.deliveries.values())]
             externals: dict[str, int] = {}
             for r in receipts:
                 ext = r.get("ExternalReceiptNumber")
@@ -167,6 +168,7 @@ class MetrcEmulator:
                 "receipts": len(receipts),
                 "active_receipts": sum(1 for r in receipts if not r["ArchivedDate"]),
                 "archived": sum(1 for r in receipts if r["ArchivedDate"]),
+                "deliveries": sum(len(f.deliveries) for f in facs),
                 "duplicates": sum(n - 1 for n in externals.values()),
                 "externals": sorted(externals),
                 "calls": dict(self.calls),
@@ -248,11 +250,9 @@ class MetrcEmulator:
                     labels = _labels(body, path)
                     if method == "DELETE":  # an archive: the labels of its receipt
                         rid = path.rsplit("/", 1)[1]
-                        rec = (
-                            self.facilities[license].receipts.get(int(rid))
-                            if rid.isdigit()
-                            else None
-                        )
+                        fac = self.facilities[license]
+                        table = fac.deliveries if "deliveries" in path else fac.receipts
+                        rec = table.get(int(rid)) if rid.isdigit() else None
                         labels = [t["PackageLabel"] for t in (rec or {}).get("Transactions", [])]
                     self.writes.append((method, path, labels))
         except Problem as exc:
@@ -312,6 +312,8 @@ class MetrcEmulator:
             return 200, self._facilities()
         if (method, path) == ("POST", "/sales/v2/receipts"):
             return 200, self._post_receipts(fac, self._objects(body))
+        if path.startswith("/sales/v2/deliveries"):
+            return self._route_deliveries(fac, method, path, body, request)
         if method == "GET" and path.startswith("/sales/v2/receipts/external/"):
             return self._by_external(fac, path.rsplit("/", 1)[1])
         if method == "DELETE" and path.startswith("/sales/v2/receipts/"):
@@ -336,6 +338,17 @@ class MetrcEmulator:
             if label not in fac.packages:
                 return 404, {"Message": f"Package {label} not found."}
             return 200, self._package(fac, label)
+        raise Problem(404, {"Message": f"No HTTP resource was found that matches {path}."})
+
+    def _route_deliveries(
+        self, fac: Facility, method: str, path: str, body: Any, request: web.Request
+    ) -> tuple[int, Any]:
+        if (method, path) == ("POST", "/sales/v2/deliveries"):
+            return 200, self._post_receipts(fac, self._objects(body), fac.deliveries)
+        if (method, path) == ("GET", "/sales/v2/deliveries/active"):
+            return 200, self._deliveries(fac, request)
+        if method == "DELETE" and path.startswith("/sales/v2/deliveries/"):
+            return self._archive(fac, path.rsplit("/", 1)[1], fac.deliveries)
         raise Problem(404, {"Message": f"No HTTP resource was found that matches {path}."})
 
     @staticmethod
@@ -385,7 +398,22 @@ class MetrcEmulator:
         taken[label] = taken.get(label, Fraction(0)) + own
         return label, own
 
-    def _post_receipts(self, fac: Facility, receipts: list[dict[str, Any]]) -> dict[str, Any]:
+    def _deliveries(self, fac: Facility, request: web.Request) -> dict[str, Any]:
+        start = request.query.get("salesDateStart", "")
+        end = request.query.get("salesDateEnd", "9999")
+        rows = [
+            d
+            for d in fac.deliveries.values()
+            if not d["ArchivedDate"] and start <= d["SalesDateTime"][:10] < end
+        ]
+        return {"Data": rows, "Total": len(rows), "PageNumber": 1, "PageSize": 20, "TotalPages": 1}
+
+    def _post_receipts(
+        self,
+        fac: Facility,
+        receipts: list[dict[str, Any]],
+        into: dict[int, dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         errors: list[dict[str, Any]] = []
         taken: dict[str, Fraction] = {}
         for row, rec in enumerate(receipts):
@@ -431,7 +459,7 @@ class MetrcEmulator:
                 )
                 fac.quantities[label] -= own or Fraction(0)
                 fac.packages[label]["LastModified"] = _now()
-            fac.receipts[rid] = {
+            (fac.receipts if into is None else into)[rid] = {
                 "Id": rid,
                 "ReceiptNumber": str(rid),
                 **rec,
@@ -454,8 +482,10 @@ class MetrcEmulator:
                 return 200, rec
         return 404, {"Message": f"Receipt with external number {external} not found."}
 
-    def _archive(self, fac: Facility, rid: str) -> tuple[int, Any]:
-        rec = fac.receipts.get(int(rid)) if rid.isdigit() else None
+    def _archive(
+        self, fac: Facility, rid: str, table: dict[int, dict[str, Any]] | None = None
+    ) -> tuple[int, Any]:
+        rec = (fac.receipts if table is None else table).get(int(rid)) if rid.isdigit() else None
         if rec is None:
             raise Problem(400, [{"row": 0, "message": f"Receipt {rid} not found."}])
         if not rec["ArchivedDate"]:  # archiving returns the quantities to the packages

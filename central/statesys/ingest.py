@@ -34,6 +34,7 @@ class IngestOptions:
     quarantine_location: str
     adjustment_reasons: list[str]
     webhooks: bool
+    deliveries: bool = False
 
 
 @dataclass
@@ -152,7 +153,11 @@ class Ingest:
             if self.options.enabled and asm.get("picks"):
                 packages = self.reports.package_bodies([p["uid"] for p in asm["picks"]])
                 out.jobs += sale.sale_jobs(
-                    asm, packages, self.options.timezone, self.options.repackage
+                    asm,
+                    packages,
+                    self.options.timezone,
+                    self.options.repackage,
+                    self.options.deliveries,
                 )
         elif status == "cancelled" and was_sealed and self.options.enabled:
             out.voids.append((asm["station"], asm["order_id"]))

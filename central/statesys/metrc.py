@@ -183,6 +183,38 @@ class MetrcClient:
         del external
         await self._call("DELETE", f"/sales/v2/receipts/{quote(remote_id, safe='')}")
 
+    # -- deliveries (the receipt's fields plus driver, vehicle, recipient, route) -------------
+    async def post_deliveries(self, sales: list[Sale]) -> list[str]:
+        """`POST /sales/v2/deliveries` (Metrc's example `Sales/CreateDeliveries.bru`)."""
+        assert 0 < len(sales) <= MAX_OBJECTS
+        payload = await self._call("POST", "/sales/v2/deliveries", [s.receipt for s in sales])
+        return self._ids(payload, len(sales))
+
+    async def find_delivery(self, sale: Sale) -> Remote | None:
+        """Deliveries have no look-up by our number: list the active ones of the sale's day
+        (`GET /sales/v2/deliveries/active?salesDateStart=&salesDateEnd=`) and match on
+        ExternalReceiptNumber, or on SalesDateTime and the package labels."""
+        when = str(sale.receipt["SalesDateTime"])
+        day = datetime.fromisoformat(when).date()
+        params = {
+            "salesDateStart": day.isoformat(),
+            "salesDateEnd": (day + timedelta(days=1)).isoformat(),
+        }
+        labels = sorted(t["PackageLabel"] for t in sale.receipt["Transactions"])
+        for found in await self._pages("/sales/v2/deliveries/active", params):
+            theirs = sorted(str(t.get("PackageLabel")) for t in found.get("Transactions") or [])
+            same = found.get("ExternalReceiptNumber") == sale.external or (
+                str(found.get("SalesDateTime", ""))[:23] == when[:23] and theirs == labels
+            )
+            if same and found.get("Id") is not None:
+                return Remote(id=str(found["Id"]), raw=found)
+        return None
+
+    async def archive_delivery(self, remote_id: str, external: str) -> None:
+        """`DELETE /sales/v2/deliveries/{id}` (idempotent)."""
+        del external
+        await self._call("DELETE", f"/sales/v2/deliveries/{quote(remote_id, safe='')}")
+
     # -- packages ------------------------------------------------------------------------------
     async def create_child(self, body: dict[str, Any]) -> str:
         """`POST /packages/v2/`: a new package (the weighed-out container) from a source."""

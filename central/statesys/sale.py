@@ -121,11 +121,51 @@ def _transaction(label: str, qty: Decimal, unit: str, amount: Decimal) -> dict[s
     }
 
 
+DELIVERY_FIELDS = {  # ORDER.json `delivery` key -> METRC sales delivery field
+    "transporter_license": "TransporterFacilityLicenseNumber",
+    "driver_employee_id": "DriverEmployeeId",
+    "driver_name": "DriverName",
+    "drivers_license": "DriversLicenseNumber",
+    "phone": "PhoneNumberForQuestions",
+    "vehicle_make": "VehicleMake",
+    "vehicle_model": "VehicleModel",
+    "vehicle_plate": "VehicleLicensePlateNumber",
+    "recipient_name": "RecipientName",
+    "street1": "RecipientAddressStreet1",
+    "street2": "RecipientAddressStreet2",
+    "city": "RecipientAddressCity",
+    "county": "RecipientAddressCounty",
+    "state": "RecipientAddressState",
+    "postal_code": "RecipientAddressPostalCode",
+    "zone_id": "RecipientZoneId",
+    "planned_route": "PlannedRoute",
+}
+
+
+def delivery_body(receipt: dict[str, Any], order: dict[str, Any], timezone: str) -> dict[str, Any]:
+    """A METRC sales delivery (`POST /sales/v2/deliveries`, `Sales/CreateDeliveries.bru`): the
+    receipt's fields plus what the POS sent in the order's `delivery` object (times facility-local
+    without offset, as for SalesDateTime). Missing fields go as null: METRC names what it needs."""
+    given = order.get("delivery")
+    info: dict[str, Any] = given if isinstance(given, dict) else {}
+    body = dict(receipt)
+    for ours, theirs in DELIVERY_FIELDS.items():
+        body[theirs] = info.get(ours)
+    for ours, theirs in (
+        ("departure", "EstimatedDepartureDateTime"),
+        ("arrival", "EstimatedArrivalDateTime"),
+    ):
+        when = info.get(ours)
+        body[theirs] = facility_local(when, timezone) if isinstance(when, str) else None
+    return body
+
+
 def sale_jobs(
     asm: dict[str, Any],
     packages: dict[str, dict[str, Any]],
     timezone: str,
     repackage: bool,
+    deliveries: bool = False,
 ) -> list[NewJob]:
     """The jobs for one sealed order: child packages first (weigh-outs into new containers),
     then its receipt. `packages` is central's inventory (label -> package)."""
@@ -183,7 +223,12 @@ def sale_jobs(
             order_id=order_id,
             external=external,
             packages=sorted(per_pkg),
-            body={"receipt": receipt, "channel": order.get("channel", "pickup")},
+            body=(
+                {"receipt": delivery_body(receipt, order, timezone), "endpoint": "deliveries"}
+                if deliveries and order.get("channel") == "delivery"
+                else {"receipt": receipt, "endpoint": "receipts"}
+            )
+            | {"channel": order.get("channel", "pickup")},
             origin_at=sealed_at,
         )
     )

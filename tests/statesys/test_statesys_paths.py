@@ -215,3 +215,30 @@ def test_package_pull_puts_state_holds_into_centrals_inventory(tmp_path: Path) -
             await rig.close()
 
     run(main())
+
+
+def test_delivery_orders_as_metrc_sales_deliveries_read_back_and_archived(tmp_path: Path) -> None:
+    async def main() -> None:
+        rig = await make_rig(tmp_path, [package(tag(0x900)), package(tag(0x901))], deliveries=True)
+        try:
+            rig.emulator.inject("POST", "/sales/v2/deliveries", "timeout", hang_s=1.5)
+            rig.station.sealed_order("D1", [tag(0x900)], channel="delivery")
+            rig.station.sealed_order("P1", [tag(0x901)])  # a pickup stays a receipt
+            for _ in range(10):
+                await rig.drain()
+                if all(j.state == CONFIRMED for j in rig.reports.jobs()):
+                    break
+            fac = rig.emulator.facilities[LICENSE]
+            (delivery,) = fac.deliveries.values()
+            assert delivery["ExternalReceiptNumber"] == "station-01-D1"
+            assert "DriverName" in delivery and "+" not in delivery["SalesDateTime"]
+            assert len(fac.receipts) == 1
+            assert rig.emulator.stats(LICENSE)["duplicates"] == 0
+            assert rig.bridge.stats.found_by_read_back == 1
+            rig.station.cancel("D1")
+            await rig.drain()
+            assert delivery["ArchivedDate"] and rig.emulator.quantity(LICENSE, tag(0x900)) == 1
+        finally:
+            await rig.close()
+
+    run(main())
