@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -48,6 +49,53 @@ class IntakeSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     listen: str = "127.0.0.1:5580"
     token_file: str = "/etc/packstation-central/intake.token"
     max_body_mb: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 64
+    # Order status back to the POS (central/webhook.py): "" = no webhook.
+    webhook_url: str = ""
+    webhook_secret_file: str = "/etc/packstation-central/webhook.secret"
+    webhook_timeout_ms: Millis = 5000
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
+            yield "webhook_url", f'expected an http:// or https:// URL, got "{self.webhook_url}"'
+
+
+StateKind = Literal["none", "metrc", "biotrack"]
+Seconds = Annotated[int, msgspec.Meta(ge=1, le=86_400)]
+
+
+class StateSystemSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The seed-to-sale bridge ([state_system], central/statesys/): the keys stay on central."""
+
+    kind: StateKind = "none"
+    base_url: str = ""  # https://api-XX.metrc.com, https://sandbox-api-XX.metrc.com, BioTrack host
+    license: str = ""  # the facility's license number (METRC ?licenseNumber=)
+    vendor_key_file: str = "/etc/packstation-central/state.vendor_key"  # METRC integrator key
+    user_key_file: str = "/etc/packstation-central/state.user_key"  # METRC user key / BioTrack pw
+    username: str = ""  # BioTrack login user name
+    timezone: str = "America/Chicago"  # the facility's time zone (SalesDateTime is local)
+    pull_interval_s: Seconds = 300
+    quarantine_location: str = ""  # "" = quarantines are not moved at the state system
+    adjustment_reasons: list[str] = msgspec.field(
+        default_factory=lambda: ["Entry Error", "Scale Variance", "Drying"]
+    )
+    repackaging: Literal["auto", "child_package", "deli"] = "auto"
+    deliveries: bool = (
+        False  # delivery orders as METRC sales deliveries (POST /sales/v2/deliveries)
+    )
+    timeout_ms: Millis = 15_000
+    max_backoff_s: Seconds = 600
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.kind == "none":
+            return
+        if not self.base_url.startswith(("http://", "https://")):
+            yield "base_url", f'expected an http(s):// URL for kind "{self.kind}"'
+        if not self.license:
+            yield "license", f'the facility\'s license number is required for kind "{self.kind}"'
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            yield "timezone", f'unknown time zone "{self.timezone}"'
 
 
 class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -56,6 +104,7 @@ class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     central: ServiceSection = msgspec.field(default_factory=ServiceSection)
     downstream: DownstreamSection = msgspec.field(default_factory=DownstreamSection)
     intake: IntakeSection = msgspec.field(default_factory=IntakeSection)
+    state_system: StateSystemSection = msgspec.field(default_factory=StateSystemSection)
 
 
 def load_central_config(path: Path | None) -> CentralConfig:

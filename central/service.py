@@ -27,6 +27,7 @@ from central.config import CentralConfig
 from central.downstream import Downstream
 from central.feed import FeedSender
 from central.intake import IntakeServer
+from central.reporting import Reporting
 from central.store import Rejected, SqlStore, open_store
 from edge.common import protocol as p
 from edge.common.credentials import credential_path
@@ -171,6 +172,7 @@ class CentralService:
             await intake.start()
             if intake.address:
                 self.bound["intake"] = intake.address
+            reporting = Reporting.from_config(self.cfg, self.store)  # state system, POS webhook
             tasks = [
                 asyncio.create_task(self._receive(router)),
                 asyncio.create_task(self._watch_disconnects(router)),
@@ -180,6 +182,8 @@ class CentralService:
                 asyncio.create_task(self.downstream.run()),
                 asyncio.create_task(self.notifier.watchdog_loop()),
             ]
+            if reporting is not None:
+                tasks.append(asyncio.create_task(reporting.run()))
             LOG.info("central ready", extra={"epoch": self.epoch, **self.bound})
             self._status = self._status_line()
             self.notifier.ready(self._status)

@@ -6,6 +6,7 @@ packstation central allow NAME.key [--name N] [--subscriber]
 packstation central revoke NAME [--subscriber]
 packstation central tail [--since N] [--topic PREFIX]...
 packstation central export [--since N] [--quarantine]
+packstation central reports list|show ORDER|retry ORDER   (edge/cli/central_reports.py)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edge.cli import central_reports
 from edge.common.errors import BadInput, ExitCode
 
 CONFIG_HELP = "central configuration file (default: embedded defaults)"
@@ -72,6 +74,8 @@ def register(sub: Any) -> None:
     export.add_argument("--since", type=int, default=0, help="only events after gseq N")
     export.add_argument("--quarantine", action="store_true", help="print the quarantine instead")
     export.set_defaults(handler=_export)
+
+    central_reports.register(add)
 
 
 def _config(args: argparse.Namespace) -> Any:

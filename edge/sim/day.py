@@ -15,11 +15,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from central.statesys.emulator import ThreadedEmulator
 from drivers.printer.sim import SimPrinter
 from drivers.scale.sim import SimScale
 from edge.sim import setup as sim_setup
+from edge.sim import statesys as sim_state
 from edge.sim.data import SUPERVISOR_BADGE, PlannedOrder
 from edge.sim.procs import (
     InjectClient,
@@ -82,6 +84,8 @@ class SimRun:
         )
         self.inject = InjectClient(self.run.inject)
         self.central_port = 0
+        self.state: ThreadedEmulator | None = None  # the METRC emulator (edge/sim/statesys.py)
+        self.vault: list[dict[str, Any]] = []
 
     # -- the day ---------------------------------------------------------------------------
     def day(self) -> Summary:
@@ -90,6 +94,9 @@ class SimRun:
             plan = self._start()
             self._pack(plan)
             _drain(self.run, self.summary)
+            still_open = sim_state.settle(self.run.central_store)
+            if still_open:
+                self.summary.failures.append(still_open)
         except SimError as exc:
             self.summary.failures.append(str(exc))
         except KeyboardInterrupt:  # the services got the SIGINT too and stop cleanly
@@ -98,6 +105,7 @@ class SimRun:
             self._stop()
             _finish(self.run, self.summary, self.outcomes, self.printer)
             self.central.stop()
+            self._state_count()
             self.printer.stop()
             self.scale.stop()
             self.summary.seconds = time.monotonic() - started
@@ -113,7 +121,10 @@ class SimRun:
         ports = sim_setup.allocate_ports(self.printer.port)
         self.central_port = ports.central
         sim_setup.make_keys(self.run)
-        sim_setup.write_central_config(self.run, ports)
+        self.vault = day.vault.packages
+        self.state = sim_state.start(self.vault)
+        state_cfg = sim_state.section(self.state.url, self.run.central_dir)
+        sim_setup.write_central_config(self.run, ports, state_cfg)
         sim_setup.write_station_config(self.run, ports, self.scale.port)
         self._start_central()
         sim_setup.import_day(self.run)
@@ -184,6 +195,19 @@ class SimRun:
             f", restarted after {CENTRAL_DOWN_ORDERS} orders; "
             + _drained_note(self.run, queued, restarted)
         )
+
+    def _state_count(self) -> None:
+        """The state system's side of the day (summary.json `state_system`)."""
+        if self.state is None:
+            return
+        try:
+            if self.run.central_store.exists():
+                counted = sim_state.count(self.run.central_store, self.state.emulator, self.vault)
+                self.summary.state_system = counted
+                _state_invariants(self.summary, counted)
+        finally:
+            self.state.stop()
+            self.run.summary.write_text(json.dumps(self.summary.to_json(), indent=1) + "\n")
 
     def _stop(self) -> None:
         self.inject.close()
@@ -329,6 +353,21 @@ def _records(run: sim_setup.RunDir, summary: Summary) -> None:
                 fh.write(cli("central", "export", "--config", str(run.central_toml)))
         except SimError as exc:
             summary.failures.append(str(exc))
+
+
+def _state_invariants(summary: Summary, counted: dict[str, Any]) -> None:
+    """Every sealed order is one receipt at the state system, none twice, quantities agree."""
+    if counted["receipts"] != summary.sealed:
+        summary.failures.append(
+            f"{counted['receipts']} sales receipts at the state system for {summary.sealed} sealed orders"
+        )
+    if counted["duplicates"]:
+        summary.failures.append(f"{counted['duplicates']} duplicate receipts at the state system")
+    if counted["quantity_differs"]:
+        summary.failures.append(
+            f"{counted['quantity_differs']} packages whose state quantity differs from central's:"
+            f" {counted['quantity_differs_labels'][:5]}"
+        )
 
 
 def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -> None:

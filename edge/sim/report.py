@@ -44,6 +44,8 @@ class Summary:
     replica: dict[str, int] = field(default_factory=dict)  # what central's feed gave the station
     incidents: dict[str, str] = field(default_factory=dict)  # incident -> how it ended
     failures: list[str] = field(default_factory=list)
+    # the state system (METRC emulator): receipts, duplicates, quantity_differs... (statesys.py)
+    state_system: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)
 
@@ -151,6 +153,18 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
             "central feed at the station",
             ", ".join(f"{n} {kind}s" for kind, n in sorted(summary.replica.items())) or "nothing",
         ),
+    ]
+    state = summary.state_system
+    if state:
+        rows += [
+            ("sales receipts at the state system", str(state.get("receipts"))),
+            ("  duplicates", str(state.get("duplicates"))),
+            (
+                "packages whose state quantity differs from central's",
+                str(state.get("quantity_differs")),
+            ),
+        ]
+    rows += [
         ("wall time", f"{summary.seconds:.1f} s"),
     ]
     width = max(len(k) for k, _ in rows)

@@ -115,7 +115,9 @@ def make_keys(run: RunDir) -> None:
     shutil.copy(run.keys / "central.key", run.station_dir / "central.key")
 
 
-def write_central_config(run: RunDir, ports: Ports) -> None:
+def write_central_config(
+    run: RunDir, ports: Ports, state_system: dict[str, Any] | None = None
+) -> None:
     sections: dict[str, dict[str, Any]] = {
         "central": {
             "bind": f"tcp://127.0.0.1:{ports.central}",
@@ -131,6 +133,8 @@ def write_central_config(run: RunDir, ports: Ports) -> None:
         },
         "intake": {"enabled": False},
     }
+    if state_system:
+        sections["state_system"] = state_system
     (run.central_dir / "stations").mkdir(exist_ok=True)
     (run.central_dir / "subscribers").mkdir(exist_ok=True)
     run.central_toml.write_text(toml_text(sections, HEADER.format(name="central.toml")))

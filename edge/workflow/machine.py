@@ -268,6 +268,8 @@ class Workflow:
             assert pending is not None
             if raw in (pending.raw, pending.uid):
                 self._request_weight(run, pending)  # re-scan = weigh again
+            elif self.settings.child_tag_scan:
+                self._child_tag(run, pending, raw)
             else:
                 self._refuse(run, raw, f"weigh line {pending.line} ({pending.uid}) first")
         elif phase in (Phase.LABEL, Phase.SEAL):
@@ -316,6 +318,13 @@ class Workflow:
         order.picks.append(pick)
         run.signal(Signal.SCAN_OK, verdict.reason if outcome != "accepted" else "")
         self._after_pick(run)
+
+    def _child_tag(self, run: Run, pending: Pick, raw: str) -> None:
+        """The tag of the new container the weigh-out goes into ([workflow] child_tag_scan):
+        journalled for central, which creates the child package (central/statesys/)."""
+        child = raw.strip().upper()
+        run.record("child_tag", line=pending.line, uid=pending.uid, child_tag=child)
+        run.signal(Signal.SCAN_OK, f"line {pending.line}: container tag {child}")
 
     def _request_weight(self, run: Run, pick: Pick) -> None:
         run.record("weigh_requested", line=pick.line, uid=pick.uid)

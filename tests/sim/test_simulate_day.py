@@ -168,3 +168,23 @@ def test_generated_day_has_every_incident_and_stays_in_limits_otherwise() -> Non
                 assert p.wrong not in {pkg["Label"] for pkg in vault.packages}
                 assert sorted(p.wrong) == sorted(p.picks[1])
                 assert sum(a != b for a, b in zip(p.wrong, p.picks[1], strict=True)) == 2
+
+
+@pytest.mark.slow
+def test_every_sealed_order_is_one_receipt_at_the_state_system(
+    day: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, proc = day
+    summary = json.loads((out / "summary.json").read_text())
+    state = summary["state_system"]
+    assert state["receipts"] == state["sealed_orders"] == summary["sealed"] > 0
+    assert state["duplicates"] == 0 and state["quantity_differs"] == 0
+    assert state["reports"].get("failed", 0) == 0 and "pending" not in state["reports"]
+    # the injected faults were met (a 500, a timeout after committing, a 429 on a read-back)
+    assert state["calls"]["GET /sales/v2/receipts/external/{id}"] >= 2
+    for line in (
+        "sales receipts at the state system",
+        "duplicates",
+        "packages whose state quantity differs from central's",
+    ):
+        assert line in proc.stdout
