@@ -84,7 +84,9 @@ def _check_key(key: str, attr: str | None, op: str) -> None:
     matching = op in ("==", "!=")
     if matching and key in ASSIGN_ONLY:
         raise ValueError(f"{key} cannot be matched with {op}")
-    if not matching and key in MATCH_ONLY:
+    # udev reads `PROGRAM="..."` as `PROGRAM=="..."` (a warning, not an error; Debian's own
+    # 73-special-net-names.rules relies on it), so only that one spelling is tolerated.
+    if not matching and key in MATCH_ONLY and not (key == "PROGRAM" and op == "="):
         raise ValueError(f"{key} cannot be assigned with {op}")
 
 
