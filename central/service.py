@@ -192,7 +192,7 @@ class CentralService:
             await asyncio.gather(*tasks, return_exceptions=True)
             router.close(0)
             with contextlib.suppress(Exception):
-                self._intake.close()
+                await self._intake.aclose()
             with contextlib.suppress(Exception):
                 self.downstream.close()
             zap.stop()
