@@ -32,7 +32,7 @@ class Accepted(msgspec.Struct, kw_only=True):
     qseq: int  # the feed position of the last one
 
 
-class Problem(msgspec.Struct, kw_only=True):
+class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Why a request was refused; `path` is the JSON path of the bad field (400)."""
 
     error: str

@@ -129,10 +129,12 @@ class IntakeServer:
             max_field_size=MAX_FIELD,
             max_headers=MAX_HEADERS,
             keepalive_timeout=KEEP_ALIVE_S,
+            shutdown_timeout=1.0,
+            lingering_time=1.0,  # an unread body (a refused request) is drained this long at most
         )
         await self._runner.setup()
         host, _, port = self.cfg.listen.rpartition(":")
-        site = web.TCPSite(self._runner, host, int(port), shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, host, int(port))
         await site.start()
         server = site._server
         assert isinstance(server, asyncio.Server)
@@ -153,7 +155,7 @@ class IntakeServer:
     def _refusal(self, request: web.BaseRequest) -> web.Response | None:
         """401, 413 or 415 before any body is read (also answers an `Expect: 100-continue`)."""
         if not self._authorized(request):
-            return _problem(401, "missing or wrong bearer token", WWW_Authenticate="Bearer")
+            return _problem(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
         if request.method in ("POST", "PUT"):
             length = request.content_length
             if length is not None and length > self.limit:
@@ -168,6 +170,7 @@ class IntakeServer:
             return _problem(417, "only Expect: 100-continue is understood")
         refused = self._refusal(request)
         if refused is not None:
+            refused.force_close()  # the body will not come: do not wait for it
             return refused
         if request.version >= (1, 1):
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -232,7 +235,9 @@ class IntakeServer:
         try:
             body = await self._body(request)
         except TooLarge:
-            return _problem(413, f"body larger than {self.cfg.max_body_mb} MiB", Connection="close")
+            refused = _problem(413, f"body larger than {self.cfg.max_body_mb} MiB")
+            refused.force_close()  # the rest of the body is not read
+            return refused
         try:
             digest = await asyncio.to_thread(_digest, body)
             return await self._idempotent(
@@ -300,8 +305,13 @@ class IntakeServer:
         order_id = request.match_info["order_id"]
         if not 1 <= len(order_id) <= MAX_KEY:
             return _problem(404, f"no such order: order ids are 1 to {MAX_KEY} characters")
+        assert self.tables is not None
+        tables = self.tables
 
         async def run() -> web.Response:
+            if await asyncio.to_thread(tables.queued, order_id) is None:  # nothing to take off
+                qseq = (await asyncio.to_thread(self.store.feed_floor))[1]
+                return _json(200, api.Accepted(accepted=0, qseq=qseq))
             item = FeedItem(kind="order", key=order_id, body=None)
             return await self._commit("orders", [(item, None)], request.path)
 

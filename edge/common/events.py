@@ -262,8 +262,7 @@ AnyEvent = (
     | DiskGuard
 )
 EVENT_TYPES: dict[str, type[EventBody]] = {
-    str(cls.__struct_config__.tag): cls
-    for cls in typing.get_args(AnyEvent)
+    str(cls.__struct_config__.tag): cls for cls in typing.get_args(AnyEvent)
 }
 MAX_NESTING = 32  # deeper JSON in a body is refused before it is decoded
 _DECODERS = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
