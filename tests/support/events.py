@@ -21,3 +21,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
 def body(type_: str = "scan", station: str = "station-01", **extra: Any) -> dict[str, Any]:
     """A body that central accepts for `type_` (a key of SAMPLES), with `extra` fields added."""
     return {**SAMPLES[type_], "station": station, **extra}
+
+
+def assert_fits(type_: str, body: dict[str, Any], station: str = "station-01") -> None:
+    """A journalled body (the workflow's Record, plus the station the daemon adds) is exactly
+    its event struct: it decodes, and it has no field the struct does not list."""
+    import msgspec
+
+    from edge.common.chain import canonical_json
+    from edge.common.events import EVENT_TYPES, decode_body
+
+    full = {"station": station, **body}
+    decode_body(type_, canonical_json(full))
+    fields = {f.encode_name for f in msgspec.structs.fields(EVENT_TYPES[type_])}
+    extra = sorted(set(full) - fields)
+    assert not extra, f"{type_}: fields {extra} are not in edge/common/events.py"
