@@ -80,9 +80,14 @@ class IntakeServer:
         store: SqlStore,
         pushed: Pushed,
         receipt: Receipt | None = None,
+        store_url: str | None = None,
     ) -> None:
+        """`store_url` (the store's [central] store URL) lets large bodies be committed by the
+        worker process over its own connection; without it they are parsed there and committed
+        here."""
         self.cfg = cfg
         self.store = store
+        self.store_url = store_url
         self.pushed = pushed
         self.receipt: Receipt = receipt or (lambda order_id: state_receipt(store, order_id))
         self.address = ""
@@ -142,7 +147,7 @@ class IntakeServer:
         self.address = f"{sock[0]}:{sock[1]}"
 
     async def aclose(self) -> None:
-        self._parser.close()
+        await self._parser.aclose()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -201,7 +206,8 @@ class IntakeServer:
 
     # -- bodies ----------------------------------------------------------------------------------
     async def _body(self, request: web.Request) -> bytes | Path:
-        """The whole body: bytes, or a spool file past PROCESS_THRESHOLD; TooLarge at the limit."""
+        """The whole body: bytes, or a spool file past PROCESS_THRESHOLD; TooLarge at the limit.
+        Spool writes go through a worker thread (a write can wait on the page cache)."""
         buf = bytearray()
         spool: Any = None
         size = 0
@@ -210,24 +216,23 @@ class IntakeServer:
                 size += len(chunk)
                 if size > self.limit:
                     raise TooLarge
-                if spool is None:
-                    buf += chunk
-                    if len(buf) >= PROCESS_THRESHOLD:
+                buf += chunk
+                if len(buf) >= PROCESS_THRESHOLD:
+                    if spool is None:
                         fd, name = tempfile.mkstemp(prefix="packstation-intake-", suffix=".json")
                         spool = (os.fdopen(fd, "wb"), Path(name))
-                        spool[0].write(buf)
-                        buf = bytearray()
-                else:
-                    spool[0].write(chunk)
+                    await asyncio.to_thread(spool[0].write, bytes(buf))
+                    buf = bytearray()
+            if spool is None:
+                return bytes(buf)
+            await asyncio.to_thread(spool[0].write, bytes(buf))
+            await asyncio.to_thread(spool[0].close)
+            return Path(spool[1])
         except BaseException:
             if spool is not None:
                 spool[0].close()
                 spool[1].unlink(missing_ok=True)
             raise
-        if spool is None:
-            return bytes(buf)
-        spool[0].close()
-        return Path(spool[1])
 
     # -- handlers --------------------------------------------------------------------------------
     async def _write(self, request: web.Request) -> web.StreamResponse:
@@ -244,12 +249,19 @@ class IntakeServer:
                 request, digest, lambda: self._apply(kind, body, request.path)
             )
         finally:
-            if isinstance(body, Path):
-                body.unlink(missing_ok=True)
+            if isinstance(body, Path):  # freeing 50 MB of extents can take a while: not here
+                await asyncio.to_thread(body.unlink, True)
 
     async def _apply(self, kind: Kind, body: bytes | Path, where: str) -> web.Response:
         try:
-            upserts = await self._parser.parse(kind, body)
+            if isinstance(body, Path) and self.store_url:
+                async with self._write_lock:
+                    count, qseq = await self._parser.commit_large(kind, body, self.store_url)
+                await self.pushed()
+                LOG.info("intake accepted", extra={"path": where, "changes": count, "qseq": qseq})
+                return _json(200, api.Accepted(accepted=count, qseq=qseq))
+            raw = body if isinstance(body, bytes) else await asyncio.to_thread(body.read_bytes)
+            upserts = await self._parser.parse(kind, raw)
         except RecordError as exc:
             return _problem(400, f"{exc.path}: {exc.message}", exc.path)
         return await self._commit(kind, upserts, where)

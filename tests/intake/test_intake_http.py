@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,20 @@ def test_order_status_follows_the_event_stream(intake: Harness) -> None:
         "station-01",
         sealed.at,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("worker_commits", [True, False])
+def test_a_large_body_is_handled_off_the_loop(tmp_path: Path, worker_commits: bool) -> None:
+    inv = [package(f"1A4{i:021d}", Location="v" * 400) for i in range(3000)]  # ~1.6 MB
+    assert len(json.dumps(inv)) > 1024 * 1024  # over PROCESS_THRESHOLD: the spool file path
+    with running_intake(tmp_path, worker_commits=worker_commits) as intake:
+        bad = intake.request("PUT", "/v1/inventory", [*inv[:-1], {**inv[-1], "ThcMg": -1}])
+        assert bad.status == 400 and bad.body["path"] == "$[2999].ThcMg"
+        done = intake.request("PUT", "/v1/inventory", inv, chunked=True)
+        assert (done.status, done.body["accepted"]) == (200, 3000)
+        assert len(intake.store.feed_keys("package")) == 3000
+        fewer = intake.request("PUT", "/v1/inventory", inv[:2000])
+        assert fewer.body["accepted"] == 3000  # 2000 unchanged upserts + 1000 removals
+        assert len(intake.store.feed_keys("package")) == 2000
+    assert not list(Path(tempfile.gettempdir()).glob("packstation-intake-*"))

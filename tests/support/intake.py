@@ -78,17 +78,22 @@ class Harness:
 
 
 @contextlib.contextmanager
-def running_intake(tmp: Path, max_body_mb: int = 64) -> Iterator[Harness]:
+def running_intake(
+    tmp: Path, max_body_mb: int = 64, worker_commits: bool = True
+) -> Iterator[Harness]:
+    """`worker_commits`: large bodies are committed by the worker process (as in central);
+    otherwise parsed there and committed in-process (a store given without its URL)."""
     token_file = tmp / "intake.token"
     token_file.write_text(TOKEN + "\n")
-    store = open_store(f"sqlite://{tmp / 'central.sqlite3'}")
+    url = f"sqlite://{tmp / 'central.sqlite3'}"
+    store = open_store(url)
     cfg = IntakeSection(listen="127.0.0.1:0", token_file=str(token_file), max_body_mb=max_body_mb)
     pushes: list[int] = []
 
     async def pushed() -> None:
         pushes.append(1)
 
-    server = IntakeServer(cfg, store, pushed)
+    server = IntakeServer(cfg, store, pushed, store_url=url if worker_commits else None)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
