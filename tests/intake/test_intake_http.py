@@ -255,3 +255,10 @@ def test_a_large_body_is_handled_off_the_loop(tmp_path: Path, worker_commits: bo
         assert fewer.body["accepted"] == 3000  # 2000 unchanged upserts + 1000 removals
         assert len(intake.store.feed_keys("package")) == 2000
     assert not list(Path(tempfile.gettempdir()).glob("packstation-intake-*"))
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(intake: Harness) -> None:
+    deep = b'[{"order_id": "1", "x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}]"
+    got = intake.request("POST", "/v1/orders", deep)
+    assert got.status == 400 and "nested too deeply" in got.body["error"]
+    assert intake.request("GET", "/v1/health").status == 200  # still serving
