@@ -1,8 +1,8 @@
 """The intake's HTTP server on aiohttp: auth, limits, streaming bodies, status codes.
 
 - Header limits are the parser's (aiohttp's llhttp: a line or field over 8 KiB, more than 64
-  fields: 400) and are enforced before the token is looked at; a request's headers and body must
-  arrive within REQUEST_TIMEOUT_S.
+  fields: 400) and are enforced before the token is looked at; a body must arrive within
+  BODY_TIMEOUT_S (408).
 - `Authorization: Bearer <token>` on everything but GET /v1/health and /v1/openapi.json (401).
 - Bodies stream (Content-Length or chunked) into memory, or past 1 MiB into a spool file, and stop
   at [intake] max_body_mb (413); `Expect: 100-continue` is answered after the token, size and
@@ -44,7 +44,7 @@ LOG = logging.getLogger(__name__)
 Pushed = Callable[[], Awaitable[None]]
 # The state-system report's state for an order, or None: central/intake/receipts.py.
 Receipt = Callable[[str], dict[str, Any] | None]
-REQUEST_TIMEOUT_S = 60  # headers + body of one request
+BODY_TIMEOUT_S = 60  # a request's body must arrive within this
 MAX_HEADERS = 64
 MAX_FIELD = 8190
 MAX_IDEMPOTENCY_KEY = 255
@@ -88,6 +88,7 @@ class IntakeServer:
         self.cfg = cfg
         self.store = store
         self.store_url = store_url
+        self.body_timeout_s: float = BODY_TIMEOUT_S
         self.pushed = pushed
         self.receipt: Receipt = receipt or (lambda order_id: state_receipt(store, order_id))
         self.address = ""
@@ -188,18 +189,15 @@ class IntakeServer:
     ) -> web.StreamResponse:
         public = request.path in ("/v1/health", "/v1/openapi.json") and request.method == "GET"
         try:
-            async with asyncio.timeout(REQUEST_TIMEOUT_S):
-                if not public:
-                    refused = self._refusal(request)
-                    if refused is not None:
-                        return refused
-                return await handler(request)
+            if not public:
+                refused = self._refusal(request)
+                if refused is not None:
+                    return refused
+            return await handler(request)
         except web.HTTPException as exc:  # 404 and 405 from the router, as JSON
             headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
             text = {404: f"no such resource: {request.path}", 405: "method not allowed"}
             return _problem(exc.status, text.get(exc.status, exc.reason), **headers)
-        except TimeoutError:
-            return _problem(408, f"request not complete within {REQUEST_TIMEOUT_S} s")
         except Exception:
             LOG.exception("intake request failed", extra={"path": request.path})
             return _problem(500, "internal error")
@@ -238,11 +236,16 @@ class IntakeServer:
     async def _write(self, request: web.Request) -> web.StreamResponse:
         kind = WRITES[request.path]
         try:
-            body = await self._body(request)
+            async with asyncio.timeout(self.body_timeout_s):
+                body = await self._body(request)
         except TooLarge:
             refused = _problem(413, f"body larger than {self.cfg.max_body_mb} MiB")
             refused.force_close()  # the rest of the body is not read
             return refused
+        except TimeoutError:
+            late = _problem(408, f"body not complete within {self.body_timeout_s} s")
+            late.force_close()
+            return late
         try:
             digest = await asyncio.to_thread(_digest, body)
             return await self._idempotent(
@@ -362,6 +365,16 @@ class IntakeServer:
                 at=at,
                 station=station,
                 queued=True,
+                receipt=receipt,
+            )
+        gone = self.tables.withdrawn(order_id)
+        if gone is not None:
+            return api.OrderReport(
+                order_id=order_id,
+                status="withdrawn",
+                at=gone,
+                station=None,
+                queued=False,
                 receipt=receipt,
             )
         return None

@@ -209,3 +209,16 @@ class IntakeTables:
         if row is None:
             return None
         return (None if row[0] is None else str(row[0])), str(row[1] or ""), int(row[2])
+
+    def withdrawn(self, order_id: str) -> str | None:
+        """When the order was taken off the queue, if it was on it and is no longer (as far
+        as the feed log central keeps reaches back: [central] feed_keep)."""
+        s = self.store
+        with s._lock:
+            row = s._x(
+                "SELECT at FROM feed WHERE kind = 'order' AND key = ? AND body IS NULL"
+                " ORDER BY qseq DESC LIMIT 1",
+                (order_id,),
+            ).fetchone()
+            s._end_read()
+        return None if row is None else str(row[0])

@@ -82,6 +82,8 @@ def test_percent_escapes_are_decoded(intake: Harness) -> None:
     gone = intake.request("DELETE", "/v1/orders/10%2541")  # %25 is "%": the order "10%41"
     assert (gone.status, gone.body["accepted"]) == (200, 1)
     assert intake.store.feed_keys("order") == {"10_41"}
+    withdrawn = intake.request("GET", "/v1/orders/10%2541").body
+    assert (withdrawn["order_id"], withdrawn["status"]) == ("10%41", "withdrawn")
     nothing = intake.request("DELETE", "/v1/orders/10%2041")  # "10 41": never queued
     assert (nothing.status, nothing.body["accepted"]) == (200, 0)
     assert intake.store.feed_keys("order") == {"10_41"}
@@ -262,3 +264,15 @@ def test_deeply_nested_json_is_a_400_not_a_crash(intake: Harness) -> None:
     got = intake.request("POST", "/v1/orders", deep)
     assert got.status == 400 and "nested too deeply" in got.body["error"]
     assert intake.request("GET", "/v1/health").status == 200  # still serving
+
+
+def test_a_body_that_never_finishes_gets_408(intake: Harness) -> None:
+    intake.server.body_timeout_s = 0.5
+    head = (
+        "PUT /v1/badges HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: 100\r\nAuthorization: Bearer {TOKEN}\r\n\r\n[{{"
+    )
+    with socket.create_connection((intake.host, intake.port), timeout=10) as sock:
+        sock.sendall(head.encode())  # 2 of the 100 bytes, then nothing
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"body not complete within 0.5 s" in answer

@@ -77,6 +77,16 @@ class Harness:
         return out
 
 
+async def _stop(server: IntakeServer) -> None:
+    """aclose(), then end what is left on the loop (a connection lingering on an unread body),
+    as asyncio.run does for central."""
+    await server.aclose()
+    rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
+
+
 @contextlib.contextmanager
 def running_intake(
     tmp: Path, max_body_mb: int = 64, worker_commits: bool = True
@@ -102,7 +112,7 @@ def running_intake(
     try:
         yield Harness(server, store, host, int(port), loop, pushes)
     finally:
-        asyncio.run_coroutine_threadsafe(server.aclose(), loop).result(30)
+        asyncio.run_coroutine_threadsafe(_stop(server), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
