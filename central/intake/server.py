@@ -118,17 +118,8 @@ class IntakeServer:
                 [f"[intake] token_file: {self.cfg.token_file}: token shorter than 16 characters"]
             )
         self.tables = await asyncio.to_thread(IntakeTables, self.store)
-        app = web.Application(middlewares=[self._guard], client_max_size=self.limit)
-        expect = self._expect
-        app.router.add_route("POST", "/v1/orders", self._write, expect_handler=expect)
-        app.router.add_route("PUT", "/v1/inventory", self._write, expect_handler=expect)
-        app.router.add_route("PUT", "/v1/badges", self._write, expect_handler=expect)
-        app.router.add_route("GET", "/v1/orders/{order_id}", self._order)
-        app.router.add_route("DELETE", "/v1/orders/{order_id}", self._delete)
-        app.router.add_route("GET", "/v1/health", self._health)
-        app.router.add_route("GET", "/v1/openapi.json", self._openapi_doc)
         self._runner = web.AppRunner(
-            app,
+            self.app(),
             access_log=None,
             handle_signals=False,
             max_line_size=MAX_FIELD,
@@ -146,6 +137,19 @@ class IntakeServer:
         assert isinstance(server, asyncio.Server)
         sock = server.sockets[0].getsockname()
         self.address = f"{sock[0]}:{sock[1]}"
+
+    def app(self) -> web.Application:
+        """The routes (docs/schemas/openapi.json describes each one)."""
+        app = web.Application(middlewares=[self._guard], client_max_size=self.limit)
+        expect = self._expect
+        app.router.add_route("POST", "/v1/orders", self._write, expect_handler=expect)
+        app.router.add_route("PUT", "/v1/inventory", self._write, expect_handler=expect)
+        app.router.add_route("PUT", "/v1/badges", self._write, expect_handler=expect)
+        app.router.add_route("GET", "/v1/orders/{order_id}", self._order)
+        app.router.add_route("DELETE", "/v1/orders/{order_id}", self._delete)
+        app.router.add_route("GET", "/v1/health", self._health)
+        app.router.add_route("GET", "/v1/openapi.json", self._openapi_doc)
+        return app
 
     async def aclose(self) -> None:
         await self._parser.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, get_args
@@ -61,3 +62,45 @@ def test_bodies_that_do_not_fit_are_refused_with_a_reason() -> None:
     for (type_, body), words in bad.items():
         with pytest.raises(events.BodyError, match=re.escape(words)):
             events.decode_body(type_, body)
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+@pytest.mark.parametrize("which", ["events", "intake", "openapi"])
+def test_every_reference_resolves(which: str) -> None:
+    doc = json.loads(render(which))
+    refs = _refs(doc)
+    assert refs
+    for ref in refs:
+        node = doc
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part]
+        assert isinstance(node, dict), ref
+
+
+def test_openapi_describes_exactly_the_routes_the_server_has(tmp_path: Path) -> None:
+    from central.config import IntakeSection
+    from central.intake import IntakeServer, api
+    from central.store import open_store
+
+    store = open_store(f"sqlite://{tmp_path / 'c.sqlite3'}")
+
+    async def pushed() -> None:
+        pass
+
+    app = IntakeServer(IntakeSection(), store, pushed).app()
+    served = {(r.method.lower(), r.resource.canonical) for r in app.router.routes() if r.resource}
+    paths = api.openapi()["paths"]
+    described = {(m, p) for p, ops in paths.items() for m in ops if m != "parameters"}
+    assert served == described
+    assert paths["/v1/inventory"]["put"]["requestBody"]["content"]["application/json"] == {
+        "schema": {"$ref": "#/components/schemas/Inventory"}
+    }
+    store.close()
