@@ -3,33 +3,15 @@ type, is quarantined (kept whole, acknowledged, never published), like a malform
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
 
 from central.store import open_store
 from edge.common import protocol as p
-from edge.common.chain import GENESIS, canonical_json, chain_hash
 from tests.support.central import RawStation, make_setup, running_central
-from tests.support.events import body
-
-
-def chain(items: list[tuple[str, dict[str, Any]]]) -> list[p.Event]:
-    out, prev = [], GENESIS
-    for seq, (type_, obj) in enumerate(items, start=1):
-        event_id, at, raw = str(uuid.uuid4()), "2026-11-22T12:00:00+00:00", canonical_json(obj)
-        digest = chain_hash(prev, seq, event_id, type_, at, raw)
-        out.append(
-            p.Event(
-                seq=seq, event_id=event_id, at=at, type=type_, body=raw, prev_hash=prev, hash=digest
-            )
-        )
-        prev = digest
-    return out
-
+from tests.support.events import body, chain
 
 EVENTS = [
     ("scan", body("scan")),

@@ -14,8 +14,8 @@ from central.store import open_store
 from central.store.base import SqlStore
 from edge.common.chain import canonical_json
 from edge.common.protocol import FeedItem
-from tests.intake.test_intake_ingest import chain
 from tests.support.central import PgCluster, pg_cluster_fixture
+from tests.support.events import chain
 
 _names = itertools.count()
 

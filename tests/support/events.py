@@ -3,7 +3,10 @@ central quarantines a body that does not fit its type, and every unknown type.""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge.common.protocol import Event
 
 SAMPLES: dict[str, dict[str, Any]] = {
     "scan": {
@@ -36,3 +39,23 @@ def assert_fits(type_: str, body: dict[str, Any], station: str = "station-01") -
     fields = {f.encode_name for f in msgspec.structs.fields(EVENT_TYPES[type_])}
     extra = sorted(set(full) - fields)
     assert not extra, f"{type_}: fields {extra} are not in edge/common/events.py"
+
+
+def chain(items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
+    """Wire events (type, body) chained from the genesis hash, seq from 1."""
+    import uuid
+
+    from edge.common.chain import GENESIS, canonical_json, chain_hash
+    from edge.common.protocol import Event
+
+    out, prev = [], GENESIS
+    for seq, (type_, obj) in enumerate(items, start=1):
+        event_id, at, raw = str(uuid.uuid4()), "2026-11-22T12:00:00+00:00", canonical_json(obj)
+        digest = chain_hash(prev, seq, event_id, type_, at, raw)
+        out.append(
+            Event(
+                seq=seq, event_id=event_id, at=at, type=type_, body=raw, prev_hash=prev, hash=digest
+            )
+        )
+        prev = digest
+    return out
