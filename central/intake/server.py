@@ -131,12 +131,9 @@ class IntakeServer:
         )
         await self._runner.setup()
         host, _, port = self.cfg.listen.rpartition(":")
-        site = web.TCPSite(self._runner, host, int(port))
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        sock = server.sockets[0].getsockname()
-        self.address = f"{sock[0]}:{sock[1]}"
+        await web.TCPSite(self._runner, host, int(port)).start()
+        bound = self._runner.addresses[0]
+        self.address = f"{bound[0]}:{bound[1]}"
 
     def app(self) -> web.Application:
         """The routes (docs/schemas/openapi.json describes each one)."""
@@ -196,6 +193,8 @@ class IntakeServer:
             if not public:
                 refused = self._refusal(request)
                 if refused is not None:
+                    if request.method in ("POST", "PUT"):
+                        refused.force_close()  # its body is never read
                     return refused
             return await handler(request)
         except web.HTTPException as exc:  # 404 and 405 from the router, as JSON
