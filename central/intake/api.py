@@ -39,7 +39,7 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     path: str | None = None
 
 
-class Health(msgspec.Struct, kw_only=True):
+class Health(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Liveness: central's intake is serving. With the bearer token, also the positions."""
 
     status: Literal["ok"]
