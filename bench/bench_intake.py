@@ -216,13 +216,16 @@ def main() -> None:
     trees = [("new", REPO)] + ([("old", args.old.resolve())] if args.old else [])
     rows = [(name, tree, measure(tree, body)) for name, tree in trees]
     print(
-        f"{'server':<6} {'tree':<28} {'import s':>9} {'longest loop stall ms':>22} {'health max ms':>14}"
+        f"{'server':<6} {'tree':<20} {'import s':>9} {'longest loop stall ms':>22}"
+        f" {'(idle 3 s before)':>18} {'health max ms':>14}"
     )
     for name, tree, r in rows:
         print(
-            f"{name:<6} {str(tree)[-28:]:<28} {r['import_s']:>9} {r['max_stall_ms']:>22}"
-            f" {r['health_max_ms']:>14}"
+            f"{name:<6} {str(tree)[-20:]:<20} {r['import_s']:>9} {r['max_stall_ms']:>22}"
+            f" {r['idle_stall_ms']:>18} {r['health_max_ms']:>14}"
         )
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average {load} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
