@@ -6,6 +6,7 @@ import json
 import socket
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from central.intake import api
 from edge.common.chain import GENESIS, canonical_json, chain_hash
 from edge.common.protocol import Event
+from tests.support.central import PgCluster, pg_cluster_fixture
 from tests.support.intake import TOKEN, Harness, running_intake
 
 
@@ -242,12 +244,25 @@ def test_order_status_follows_the_event_stream(intake: Harness) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PgCluster]:
+    with tempfile.TemporaryDirectory(prefix="pg-intake-http-") as root:
+        yield from pg_cluster_fixture(Path(root))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("worker_commits", [True, False])
-def test_a_large_body_is_handled_off_the_loop(tmp_path: Path, worker_commits: bool) -> None:
+@pytest.mark.parametrize(
+    ("store", "worker_commits"), [("sqlite", True), ("sqlite", False), ("postgresql", True)]
+)
+def test_a_large_body_is_handled_off_the_loop(
+    tmp_path: Path, store: str, worker_commits: bool, request: pytest.FixtureRequest
+) -> None:
     inv = [package(f"1A4{i:021d}", Location="v" * 400) for i in range(3000)]  # ~1.6 MB
     assert len(json.dumps(inv)) > 1024 * 1024  # over PROCESS_THRESHOLD: the spool file path
-    with running_intake(tmp_path, worker_commits=worker_commits) as intake:
+    url = None
+    if store == "postgresql":
+        url = request.getfixturevalue("pg").create_db(f"intake_{worker_commits}")
+    with running_intake(tmp_path, worker_commits=worker_commits, store_url=url) as intake:
         bad = intake.request("PUT", "/v1/inventory", [*inv[:-1], {**inv[-1], "ThcMg": -1}])
         assert bad.status == 400 and bad.body["path"] == "$[2999].ThcMg"
         done = intake.request("PUT", "/v1/inventory", inv, chunked=True)

@@ -89,13 +89,14 @@ async def _stop(server: IntakeServer) -> None:
 
 @contextlib.contextmanager
 def running_intake(
-    tmp: Path, max_body_mb: int = 64, worker_commits: bool = True
+    tmp: Path, max_body_mb: int = 64, worker_commits: bool = True, store_url: str | None = None
 ) -> Iterator[Harness]:
     """`worker_commits`: large bodies are committed by the worker process (as in central);
-    otherwise parsed there and committed in-process (a store given without its URL)."""
+    otherwise parsed there and committed in-process (a store given without its URL).
+    `store_url`: another store than a SQLite file under `tmp` (a PostgreSQL database)."""
     token_file = tmp / "intake.token"
     token_file.write_text(TOKEN + "\n")
-    url = f"sqlite://{tmp / 'central.sqlite3'}"
+    url = store_url or f"sqlite://{tmp / 'central.sqlite3'}"
     store = open_store(url)
     cfg = IntakeSection(listen="127.0.0.1:0", token_file=str(token_file), max_body_mb=max_body_mb)
     pushes: list[int] = []
