@@ -308,6 +308,8 @@ def decode_body(type_: str, body: bytes) -> EventBody:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise BodyError(f"body of a {type_} event: {exc}") from exc
+    except RecursionError:  # never reached past the depth check; never let it escape either
+        raise BodyError(f"body nested deeper than {MAX_NESTING} levels") from None
 
 
 def json_schema() -> dict[str, Any]:
