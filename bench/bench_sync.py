@@ -22,12 +22,13 @@ from central.store import open_store
 from edge.common import protocol as p
 from edge.journal import Journal
 from tests.support.central import CentralProcess, LinkRunner, PgCluster, make_setup
+from tests.support.events import body as event_body
 
 
 def fill(journal: Journal, n: int, station: str) -> None:
     with journal.transaction() as txn:
         for i in range(n):
-            txn.append("pick_verified", {"station": station, "n": i, "uid": f"1A4{i:021X}"})
+            txn.append("scan", event_body("scan", station, n=i, uid=f"1A4{i:021X}"))
 
 
 async def drain(
@@ -58,7 +59,7 @@ async def drain(
     # steady state: every station journals one event each 10 ms (1,000 events/s in all) for 3 s
     for _ in range(300):
         for r in runners:
-            r.journal.append("pick_verified", {"station": r.name, "steady": True})
+            r.journal.append("scan", event_body("scan", r.name, steady=True))
             r.link.wake()
         await asyncio.sleep(0.01)
     target = events + 300

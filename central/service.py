@@ -116,6 +116,7 @@ class CentralService:
         self.stations = auth.KeyRing(Path(c.station_keys_dir))
         self.subscribers = auth.KeyRing(Path(c.subscriber_keys_dir))
         self.store = store or open_store(c.store)
+        self._store_url = None if store is not None else c.store  # the intake's worker opens it
         self.epoch = uuid.uuid4().hex
         self.pending = Pending()
         self.stats = Stats()
@@ -167,7 +168,9 @@ class CentralService:
             self.downstream = Downstream(self.cfg.downstream, self.store, self.subscribers)
             self.downstream.bind(ctx, lambda kind: self._server_socket(ctx, kind, auth.SUBSCRIBERS))
             self.bound.update(self.downstream.bound)
-            intake = IntakeServer(self.cfg.intake, self.store, self.feed.push_all)
+            intake = IntakeServer(
+                self.cfg.intake, self.store, self.feed.push_all, store_url=self._store_url
+            )
             self._intake = intake
             await intake.start()
             if intake.address:
@@ -196,7 +199,7 @@ class CentralService:
             await asyncio.gather(*tasks, return_exceptions=True)
             router.close(0)
             with contextlib.suppress(Exception):
-                self._intake.close()
+                await self._intake.aclose()
             with contextlib.suppress(Exception):
                 self.downstream.close()
             zap.stop()

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(pkg-config libxkbcommon-dev xkb-data tzdata fonts-dejavu-core)
-[[ "${1:-}" == "test" ]] && want+=(postgresql)
+[[ "${1:-}" == "test" ]] && want+=(postgresql curl)  # curl: examples/intake.sh, run by the tests
 
 missing=()
 for pkg in "${want[@]}"; do

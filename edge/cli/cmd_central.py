@@ -61,7 +61,9 @@ def register(sub: Any) -> None:
 
     tail = add("tail", "subscribe to accepted events and print them as JSON lines")
     tail.add_argument("--since", type=int, default=None, help="replay from after gseq N first")
-    tail.add_argument("--topic", action="append", default=[], help="topic prefix, e.g. event/pick")
+    tail.add_argument(
+        "--topic", action="append", default=[], help="topic prefix, e.g. event/order_status/"
+    )
     tail.add_argument("--key", type=Path, required=True, help="subscriber NAME.key_secret")
     tail.add_argument("--server-key", type=Path, help="central.key (default: from the config)")
     tail.add_argument("--pub", help="PUB endpoint (default: [downstream] pub_bind)")

@@ -12,12 +12,13 @@ All weights are integer milligrams; times are ISO 8601 strings with an offset.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Protocol
 
 import msgspec
 
 # Semantic indicator signals: one definition, the driver's (it maps them to LEDs and beeps).
 from drivers.indicator.base import Signal as Signal  # noqa: PLC0414 (re-export for mypy)
+from edge.common import events, feed
 
 # -- value types that cross the ports (docs/formats.md ORDER.json) ------------------------------
 # The one order model: the workflow packs it, the Verifier encodes it for the Rust core
@@ -48,8 +49,8 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 class Order(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
     """One order to pack, as central (or the POS) gives it: docs/formats.md ORDER.json."""
 
-    order_id: Annotated[str, msgspec.Meta(min_length=1)]
-    channel: Literal["pickup", "delivery"]
+    order_id: feed.OrderId  # the rules central's intake checks too (edge/common/feed.py)
+    channel: feed.Channel
     customer: Customer
     lines: Annotated[list[OrderLine], msgspec.Meta(min_length=1)]
     placed_at: str = ""
@@ -77,19 +78,8 @@ class Pick(msgspec.Struct, frozen=True, kw_only=True):
     net_mg: int | None = None
 
 
-VerdictName = Literal[
-    "match",
-    "duplicate",
-    "wrong_batch",
-    "not_in_order",
-    "unknown",
-    "near_miss",
-    "on_hold",
-    "expired",
-    "not_tested",
-    "fifo",
-    "malformed",
-]
+# The one list of verdict names, shared with the event schemas (edge/common/events.py).
+VerdictName = events.VerdictName
 
 
 class Gs1Element(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -16,6 +16,7 @@ from central.downstream import Subscriber
 from edge.cli import run
 from edge.common import protocol as p
 from tests.support.central import REPO, LinkRunner, Setup, make_setup, running_central, until
+from tests.support.events import body as event_body
 
 pytestmark = pytest.mark.slow  # central as a subprocess
 
@@ -50,7 +51,7 @@ async def _stream(setup: Setup, root: Path, counts: dict[str, int]) -> None:
     for r in runners:
         r.start()
     for r in runners:
-        r.append(counts[r.name], type_="pick_verified" if r.name.endswith("1") else "order_sealed")
+        r.append(counts[r.name], type_="scan" if r.name.endswith("1") else "seal")
     await until(lambda: all(r.journal.acked_seq() == r.journal.last_seq() for r in runners), 30)
     for r in runners:
         await r.stop()
@@ -81,7 +82,7 @@ def test_pub_topics_are_by_event_type_and_station(tmp_path: Path) -> None:
         sub = ctx.socket(zmq.SUB)
         sub.linger = 0
         sub.curve_publickey, sub.curve_secretkey, sub.curve_serverkey = _keys(setup)
-        sub.setsockopt(zmq.SUBSCRIBE, b"event/order_sealed/station-02")
+        sub.setsockopt(zmq.SUBSCRIBE, b"event/seal/station-02")
         sub.connect(setup.pub)
         mon = Subscriber(setup.pub, setup.replay, _keys(setup), [])
         mon.replay(0)  # a round trip through the same key: the SUB handshake is done by now
@@ -95,14 +96,14 @@ def test_pub_topics_are_by_event_type_and_station(tmp_path: Path) -> None:
         sub.close()
         ctx.term()
     assert len(got) == 30
-    assert {t for t, _ in got} == {b"event/order_sealed/station-02"}
+    assert {t for t, _ in got} == {b"event/seal/station-02"}
 
 
 def test_subscriber_replays_from_a_given_gseq_then_goes_live(tmp_path: Path) -> None:
     setup = make_setup(tmp_path, ["station-01"])
     with running_central(setup):
         asyncio.run(_stream(setup, tmp_path, {"station-01": 50}))
-        sub = Subscriber(setup.pub, setup.replay, _keys(setup), ["event/pick_verified/"])
+        sub = Subscriber(setup.pub, setup.replay, _keys(setup), ["event/scan/"])
         events = list(sub.events(since=20, idle_timeout_ms=500))
         sub.close()
     assert [e.seq for e in events] == list(range(21, 51))
@@ -133,7 +134,7 @@ def test_export_prints_every_stored_event(tmp_path: Path, capsys) -> None:  # ty
     assert run(["central", "export", "--config", str(setup.config)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["seq"] for r in rows] == list(range(1, 41))
-    assert rows[0]["type"] == "pick_verified" and len(rows[0]["hash"]) == 64
+    assert rows[0]["type"] == "scan" and len(rows[0]["hash"]) == 64
     assert run(["central", "export", "--since", "35", "--config", str(setup.config)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 5
     assert run(["central", "export", "--quarantine", "--config", str(setup.config)]) == 0
@@ -150,13 +151,13 @@ def test_subscriber_that_falls_behind_fills_pub_drops_from_replay(tmp_path: Path
         async def burst() -> None:
             runner = LinkRunner(setup, "station-01", tmp_path)
             runner.start()
-            runner.journal.append("pick_verified", {"first": True})
+            runner.journal.append("scan", event_body(first=True))
             runner.link.wake()
             await until(lambda: runner.journal.acked_seq() == 1)
             await asyncio.to_thread(next, stream)  # now live; stop reading during the burst
             with runner.journal.transaction() as txn:
                 for i in range(2999):
-                    txn.append("pick_verified", {"n": i, "pad": "x" * 8000})  # ~24 MB in all
+                    txn.append("scan", event_body(n=i, pad="x" * 8000))  # ~24 MB in all
             runner.link.wake()
             await until(lambda: runner.journal.acked_seq() == 3000, 60)
             await runner.stop()

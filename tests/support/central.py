@@ -21,6 +21,7 @@ from edge.journal import Journal
 from edge.link.client import LinkStatus, StationLink
 from edge.link.config import LinkSection
 from edge.link.replica import Replica
+from tests.support.events import body as event_body
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -204,9 +205,9 @@ class LinkRunner:
         self.journal.close()
         self.replica.close()
 
-    def append(self, n: int, type_: str = "pick_verified") -> None:
+    def append(self, n: int, type_: str = "scan") -> None:
         for i in range(n):
-            self.journal.append(type_, {"n": i, "station": self.name})
+            self.journal.append(type_, event_body(type_, self.name, n=i))
         self.link.wake()
 
 
@@ -302,7 +303,7 @@ async def _sender(setup_root: Path, config: Path, name: str, total: int, rate: i
     while journal.last_seq() < total:
         with journal.transaction() as txn:
             for _ in range(min(10, total - journal.last_seq())):
-                txn.append("pick_verified", {"station": name, "uid": os.urandom(6).hex()})
+                txn.append("scan", event_body("scan", name, uid=os.urandom(6).hex()))
         link.wake()
         await asyncio.sleep(10 / rate)
     del config
@@ -446,15 +447,15 @@ def chain_events(n: int, start_seq: int = 1, prev: bytes | None = None) -> list[
         event_id, at, body = (
             str(uuid.uuid4()),
             "2026-11-22T12:00:00+00:00",
-            canonical_json({"seq": seq}),
+            canonical_json(event_body("scan", "station-01", seq=seq)),
         )
-        digest = chain_hash(prev_hash, seq, event_id, "pick_verified", at, body)
+        digest = chain_hash(prev_hash, seq, event_id, "scan", at, body)
         out.append(
             p.Event(
                 seq=seq,
                 event_id=event_id,
                 at=at,
-                type="pick_verified",
+                type="scan",
                 body=body,
                 prev_hash=prev_hash,
                 hash=digest,

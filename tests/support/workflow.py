@@ -21,6 +21,7 @@ from edge.workflow.state import (
     TicketScanned,
     WorkflowState,
 )
+from tests.support.events import assert_fits
 from tests.support.station import BADGES, INVENTORY, ORDERS, CapLimits, DictCentral, TableVerifier
 
 T0 = 1_795_000_000_000  # 2026-11-18, epoch ms
@@ -46,6 +47,9 @@ class Harness:
         for event in inputs:
             self.now += advance_ms
             step = self.wf.step(self.state, event, self.now)
+            for effect in step.effects:
+                if isinstance(effect, Record):  # what the station journals fits its schema
+                    assert_fits(effect.type, dict(effect.body))
             self.state = step.state
             out += step.effects
         self.effects += out

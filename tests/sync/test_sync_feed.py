@@ -23,6 +23,7 @@ def _order(oid: str, station: str | None = None) -> dict[str, Any]:
     order: dict[str, Any] = {
         "order_id": oid,
         "channel": "pickup",
+        "customer": {"id": "C-1"},
         "lines": [{"line": 1, "sku": "FLW"}],
     }
     if station:
@@ -54,7 +55,10 @@ def _http(
 ) -> tuple[int, Any]:
     host, port = setup.intake.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    headers = {"Authorization": f"Bearer {token or setup.token}"}
+    headers = {
+        "Authorization": f"Bearer {token or setup.token}",
+        "Content-Type": "application/json",
+    }
     payload = (
         body
         if isinstance(body, bytes)
@@ -150,9 +154,10 @@ def test_intake_api_refuses_bad_requests_clearly(tmp_path: Path) -> None:
         status, body = _http(setup, "POST", "/v1/orders", b"{not json")
         assert status == 400 and "invalid JSON" in body["error"]
         status, body = _http(setup, "POST", "/v1/orders", [{"order_id": "", "lines": []}])
-        assert (status, body["error"]) == (400, "orders[0]: order_id: expected a non-empty string")
+        assert (status, body["path"]) == (400, "$[0].order_id")
+        assert body["error"] == "$[0].order_id: Expected `str` of length >= 1"
         status, body = _http(setup, "PUT", "/v1/inventory", [{"Label": "X", "Item": {"Name": "n"}}])
-        assert (status, body["error"]) == (400, "inventory[0]: Sku: expected a string")
+        assert (status, body["error"]) == (400, "$[0]: Object missing required field `Sku`")
         assert _http(setup, "GET", "/v1/nothing")[0] == 404
         status, body = _http(setup, "GET", "/v1/health")
         assert status == 200 and body["status"] == "ok"
@@ -163,7 +168,7 @@ def test_import_of_a_bad_file_names_the_problem(tmp_path: Path, capsys: Any) -> 
     bad = _write(tmp_path, "orders.json", [_order("1"), {"order_id": "2"}])
     code = run(["central", "import", "orders", str(bad), "--config", str(setup.config)])
     assert code == ExitCode.USAGE
-    assert f"{bad}: orders[1]: lines: expected a non-empty list" in capsys.readouterr().err
+    assert f"{bad}: $[1]: Object missing required field `channel`" in capsys.readouterr().err
     store = open_store(setup.store)
     assert store.feed_keys("order") == set()  # nothing half-imported
     store.close()

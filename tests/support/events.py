@@ -1,0 +1,61 @@
+"""Valid event bodies for tests that need events of a real type (edge/common/events.py):
+central quarantines a body that does not fit its type, and every unknown type."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge.common.protocol import Event
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "scan": {
+        "kind": "package",
+        "raw": "1A4060300002C9B000012345",
+        "aim_id": None,
+        "device": "test",
+        "phase": "picking",
+    },
+    "seal": {"code": "SEAL-1", "expected": "SEAL-1", "ok": True},
+    "device_state": {"device": "scanner", "ok": True, "detail": ""},
+}
+
+
+def body(type_: str = "scan", station: str = "station-01", **extra: Any) -> dict[str, Any]:
+    """A body that central accepts for `type_` (a key of SAMPLES), with `extra` fields added."""
+    return {**SAMPLES[type_], "station": station, **extra}
+
+
+def assert_fits(type_: str, body: dict[str, Any], station: str = "station-01") -> None:
+    """A journalled body (the workflow's Record, plus the station the daemon adds) is exactly
+    its event struct: it decodes, and it has no field the struct does not list."""
+    import msgspec
+
+    from edge.common.chain import canonical_json
+    from edge.common.events import EVENT_TYPES, decode_body
+
+    full = {"station": station, **body}
+    decode_body(type_, canonical_json(full))
+    fields = {f.encode_name for f in msgspec.structs.fields(EVENT_TYPES[type_])}
+    extra = sorted(set(full) - fields)
+    assert not extra, f"{type_}: fields {extra} are not in edge/common/events.py"
+
+
+def chain(items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
+    """Wire events (type, body) chained from the genesis hash, seq from 1."""
+    import uuid
+
+    from edge.common.chain import GENESIS, canonical_json, chain_hash
+    from edge.common.protocol import Event
+
+    out, prev = [], GENESIS
+    for seq, (type_, obj) in enumerate(items, start=1):
+        event_id, at, raw = str(uuid.uuid4()), "2026-11-22T12:00:00+00:00", canonical_json(obj)
+        digest = chain_hash(prev, seq, event_id, type_, at, raw)
+        out.append(
+            Event(
+                seq=seq, event_id=event_id, at=at, type=type_, body=raw, prev_hash=prev, hash=digest
+            )
+        )
+        prev = digest
+    return out
