@@ -132,6 +132,25 @@ class Weight(EventBody, tag="weight"):
     reason: str
 
 
+class ChildTag(EventBody, tag="child_tag", kw_only=True):
+    """A weigh-out's new container tag, scanned at the weigh step (`[workflow] child_tag_scan`)."""
+
+    line: int
+    uid: str  # the bulk package weighed from
+    child_tag: str  # the new container's package tag
+
+
+class CountAdjustment(EventBody, tag="count_adjustment", kw_only=True):
+    """A cycle-count correction to report to the state system (absolute quantity)."""
+
+    uid: str
+    quantity: int | str  # the counted quantity, in `unit`
+    unit: str = "Each"
+    reason: str  # one of central's [state_system] adjustment_reasons
+    supervisor: str  # the supervisor badge that approved it
+    note: str | None = None
+
+
 class LimitBucket(msgspec.Struct, kw_only=True):
     name: str
     used: int
@@ -245,6 +264,7 @@ AnyEvent = (
     | Verdict
     | WeighRequested
     | Weight
+    | ChildTag
     | Limits
     | LabelRequested
     | LabelPrinted
@@ -260,6 +280,7 @@ AnyEvent = (
     | OverrideRefused
     | DeviceState
     | DiskGuard
+    | CountAdjustment
 )
 EVENT_TYPES: dict[str, type[EventBody]] = {
     str(cls.__struct_config__.tag): cls for cls in typing.get_args(AnyEvent)

@@ -292,19 +292,23 @@ def test_per_package_order_holds_a_later_report_behind_a_failed_one() -> None:
     assert [j.id for j in Bridge.runnable(jobs, 1.0)] == [4, 6]
 
 
-def test_a_malformed_event_is_skipped_with_an_alert_and_later_orders_still_report(
+def test_a_malformed_event_never_reaches_the_bridge_and_later_orders_still_report(
     tmp_path: Path,
 ) -> None:
+    """Central's ingest quarantines bodies that do not fit their type, so the bridge never
+    builds a receipt from them; the orders after them report as usual."""
+
     async def main() -> None:
         rig = await make_rig(tmp_path, each(2))
         try:
-            rig.station.add("order_loaded", order_id="bad", order={"lines": "not a list"})
-            rig.station.add("verdict", order_id="bad", outcome="accepted", line=1)  # no uid
-            rig.station.add("order_status", order_id="bad", status="ready_for_pickup")
+            bad = {"quarantined": True, "order_id": "bad"}
+            rig.station.add("order_loaded", order={"lines": "not a list"}, **bad)
+            rig.station.add("verdict", outcome="accepted", line=1, **bad)  # no uid
+            rig.station.add("order_status", status="ready_for_pickup", **bad)  # no channel
             rig.station.sealed_order("good", [tag(0x100)])
             await rig.drain()
             assert [j.order_id for j in rig.reports.jobs(state=CONFIRMED)] == ["good"]
-            assert any("seq 2 (verdict)" in a["message"] for a in rig.reports.alerts())
+            assert rig.store.counts()["quarantined"] == 3
         finally:
             await rig.close()
 
@@ -325,12 +329,28 @@ def test_an_order_resumed_with_picked_lines_reports_every_package_once(tmp_path:
                 ],
             }
             ev = rig.station
-            ev.add("order_loaded", order_id="31", order=order)
+            loaded = {
+                "order_id": "31",
+                "source": "queue",
+                "channel": "pickup",
+                "customer_id": "C",
+                "lines": 2,
+                "order": order,
+            }
+            ev.add("order_loaded", **loaded)
             ev.add(
-                "verdict", order_id="31", raw=tag(0x101), line=2, uid=tag(0x101), outcome="accepted"
+                "verdict",
+                order_id="31",
+                raw=tag(0x101),
+                verdict="match",
+                line=2,
+                uid=tag(0x101),
+                reason="",
+                candidates=[],
+                outcome="accepted",
             )
-            ev.add("order_loaded", order_id="31", order=order)  # the station restarted
-            ev.add("order_status", order_id="31", status="ready_for_pickup")
+            ev.add("order_loaded", **loaded)  # the station restarted
+            ev.add("order_status", order_id="31", status="ready_for_pickup", channel="pickup")
             await rig.drain()
             (receipt,) = rig.emulator.facilities[LICENSE].receipts.values()
             assert sorted((t["PackageLabel"], t["Quantity"]) for t in receipt["Transactions"]) == [

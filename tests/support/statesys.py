@@ -59,7 +59,7 @@ class StationEvents:
             self.prev = chain[-1][1]
         self.clock = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
 
-    def add(self, type_: str, **body: Any) -> Event:
+    def add(self, type_: str, quarantined: bool = False, **body: Any) -> Event:
         self.seq += 1
         self.clock = datetime.now(UTC) if self.real_clock else self.clock + timedelta(seconds=7)
         at = self.clock.isoformat(timespec="microseconds")
@@ -77,7 +77,10 @@ class StationEvents:
         )
         self.prev = digest
         result = self.store.commit_batch([(self.station, ev)], [])
-        assert result.accepted == 1, result
+        if quarantined:  # central's ingest refuses the body (edge/common/events.py)
+            assert result.accepted == 0 and result.quarantined == 1, result
+        else:
+            assert result.accepted == 1, result
         return ev
 
     def sealed_order(
@@ -103,7 +106,15 @@ class StationEvents:
             "customer": {"id": "C-1", "class": customer_class},
             "lines": lines,
         }
-        self.add("order_loaded", order_id=order_id, source="queue", channel=channel, order=order)
+        self.add(
+            "order_loaded",
+            order_id=order_id,
+            source="queue",
+            channel=channel,
+            customer_id="C-1",
+            lines=len(lines),
+            order=order,
+        )
         used: dict[str, int] = {}
         for uid in picks:
             n = used.get(uid, 0)
@@ -116,6 +127,8 @@ class StationEvents:
                 verdict="match",
                 line=line_of[uid],
                 uid=uid,
+                reason="",
+                candidates=[],
                 outcome="accepted",
             )
             if uid in weights:
@@ -125,11 +138,17 @@ class StationEvents:
                     line=line_of[uid],
                     uid=uid,
                     net_mg=weights[uid],
+                    labelled_mg=None,
+                    min_mg=weights[uid],
+                    max_mg=weights[uid],
                     ok=True,
+                    reason="",
                     child_tag=child_tags.get(uid),
                 )
         status = "ready_for_pickup" if channel == "pickup" else "out_for_delivery"
-        self.add("seal", order_id=order_id, ok=True)
+        self.add(
+            "seal", order_id=order_id, code=f"SEAL-{order_id}", expected=f"SEAL-{order_id}", ok=True
+        )
         self.add("order_status", order_id=order_id, status=status, channel=channel)
 
     def cancel(self, order_id: str) -> None:
