@@ -25,6 +25,7 @@ from typing import Any
 from central.config import IntakeSection
 from central.store.base import SqlStore
 from edge.common.chain import canonical_json
+from edge.common.credentials import credential_path
 from edge.common.errors import BadInput, ConfigError
 from edge.common.protocol import FeedItem
 
@@ -151,12 +152,12 @@ class IntakeServer:
     async def start(self) -> None:
         if not self.cfg.enabled:
             return
+        # Under systemd the unit hands the file over with LoadCredential=intake.token:...
+        token_file = credential_path(self.cfg.token_file)
         try:
-            self._token = Path(self.cfg.token_file).read_bytes().strip()
+            self._token = token_file.read_bytes().strip()
         except OSError as exc:
-            raise ConfigError(
-                [f"[intake] token_file: cannot read {self.cfg.token_file}: {exc}"]
-            ) from exc
+            raise ConfigError([f"[intake] token_file: cannot read {token_file}: {exc}"]) from exc
         if len(self._token) < 16:
             raise ConfigError(
                 [f"[intake] token_file: {self.cfg.token_file}: token shorter than 16 characters"]

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import msgspec
 
-from edge.common import config
+from edge.common import config, resources
 from edge.common.errors import BadInput, ConfigError
 from edge.workflow.ports import NonNegative, Order
 
@@ -78,16 +78,10 @@ def load_inventory(path: Path) -> dict[str, Package]:
     return {p.Label: p for p in packages}
 
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def warnings_dir(configured: str, package_root: Path = PACKAGE_ROOT) -> Path:
-    """Where the warning files are: [printer] warnings_dir, a source checkout's config/warnings,
-    or /etc/packstation/warnings."""
-    if configured:
-        return Path(configured)
-    beside = package_root / "config" / "warnings"
-    return beside if beside.is_dir() else Path("/etc/packstation/warnings")
+def warnings_dir(configured: str, etc: Path = resources.ETC) -> Path:
+    """Where the warning files are: [printer] warnings_dir, else /etc/packstation/warnings when
+    the installation has its own set, else the shipped ones (edge.common.resources)."""
+    return resources.data_dir("warnings", configured, etc)
 
 
 def load_warnings(jurisdiction: str, directory: Path) -> JurisdictionWarnings:
