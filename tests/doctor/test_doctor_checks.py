@@ -82,7 +82,8 @@ def hardware(tmp_path: Path) -> FakeSystem:
     fake.tty("ttyUSB0", ("0403", "6001"), "ftdi_sio")
     fake.usblp("lp0", ("04b8", "0202"), "MFG:EPSON;CMD:ESC/POS;MDL:TM-T20III;")
     fake.gpiochip("gpiochip0", "axi/1f000d0000.gpio", ["raspberrypi,rp1-gpio"])
-    fake.led("packstation-led")
+    for colour in ("red", "green", "blue", "buzzer"):
+        fake.led(f"packstation:{colour}")
     fake.dev_link("packstation/scanner", "input/event3")
     fake.dev_link("packstation/scale", "ttyUSB0")
     fake.dev_link("packstation/printer", "usb/lp0")
