@@ -247,6 +247,32 @@ def test_gpiod_indicator_needs_the_header_chip(tmp_path: Path) -> None:
     assert indicator.status is Status.FAIL and "pinctrl-rp1" in indicator.what
 
 
+def test_sysfs_indicator_names_each_led_the_signal_table_needs(tmp_path: Path) -> None:
+    """The one-LED guide of old: the station would run dark for blue and amber signals."""
+    fake = FakeSystem(tmp_path)
+    fake.led("packstation:red")
+    fake.led("packstation:green")
+    fake.led("packstation-led")  # the old guide's name is no LED of the scheme
+    indicator = by_check(run_checks(context(tmp_path, station_toml(indicator="sysfs")), CHECKS))
+    finding = indicator["indicator"][0]
+    assert finding.status is Status.WARN
+    assert "blue: no LED 'packstation:blue'" in finding.what
+    assert "buzzer: no LED 'packstation:buzzer'" in finding.what
+    assert "label=packstation:red" in finding.fix
+    bare = tmp_path / "bare"
+    FakeSystem(bare)
+    none = by_check(run_checks(context(bare, station_toml(indicator="sysfs")), CHECKS))
+    assert none["indicator"][0].status is Status.FAIL
+
+
+def test_gpiod_lines_that_clash_fail(tmp_path: Path) -> None:
+    hardware(tmp_path)
+    toml = station_toml(indicator="gpiod") + '\n[indicator.gpiod]\nblue = "GPIO17"\n'
+    findings = by_check(run_checks(context(tmp_path, toml), CHECKS))["indicator"]
+    assert findings[0].status is Status.FAIL
+    assert "blue and red both use line GPIO17" in findings[0].what
+
+
 # -- keys ----------------------------------------------------------------------------------------
 def test_missing_default_keys_fail_and_central_is_not_tried(tmp_path: Path) -> None:
     hardware(tmp_path)
