@@ -112,7 +112,10 @@ def check_printer(ctx: Context) -> Iterator[Finding]:
     target = ctx.config.printer.target
     scheme, _, rest = target.partition(":")
     if scheme == "tcp":
-        yield _tcp_printer(target, rest.removeprefix("//"), ctx.config.printer.timeout_ms)
+        finding = _tcp_printer(target, rest.removeprefix("//"), ctx.config.printer.timeout_ms)
+        if finding.status is Status.OK:
+            finding = _printer_identity(target, ctx.config.printer.status_timeout_ms)
+        yield finding
     elif scheme == "usb":
         ids = tuple(rest.lower().split(":")[:2])
         found = [p for p in ctx.inventory.printers if p.usb == ids]
@@ -161,6 +164,41 @@ def _tcp_printer(target: str, hostport: str, timeout_ms: int) -> Finding:
             "switch the printer on, check its cable and IP address (print its self-test page), "
             "and that port 9100 (raw printing) is enabled",
         )
+
+
+def _printer_identity(target: str, status_timeout_ms: int) -> Finding:
+    """Ask the printer at `target` for its status (DLE EOT): is it an ESC/POS printer at all?"""
+    from drivers.printer.session import read_status
+    from drivers.printer.transport import TransportError, open_transport, parse_target
+
+    try:
+        with open_transport(parse_target(target), 3.0) as conn:
+            status = read_status(conn, max(status_timeout_ms, 500) / 1000)
+    except (TransportError, OSError, ValueError) as exc:
+        return Finding(Status.FAIL, "printer", f"{target}: {exc}", "check [printer] target")
+    if status.state == "not_escpos":
+        return Finding(
+            Status.FAIL,
+            "printer",
+            f"{target} is not an ESC/POS printer: it answered {status.foreign!r}",
+            "set [printer] target to the label printer's address and raw port (usually 9100); "
+            "print the printer's self-test page for its IP address",
+        )
+    if not status.known:
+        return Finding(
+            Status.WARN,
+            "printer",
+            f"{target} accepts connections but does not answer ESC/POS status queries",
+            'enable real-time status (DLE EOT) on the printer, or set [printer] confirm = "none"',
+        )
+    problems = " ".join(status.problems())
+    return Finding(
+        Status.OK if status.readiness.value == "ready" else Status.WARN,
+        "printer",
+        f"{target} is an ESC/POS printer, status {status.state}"
+        + (f": {problems}" if problems else ""),
+        problems,
+    )
 
 
 def _channels_in_use(ctx: Context) -> tuple[set[str], bool]:

@@ -15,6 +15,7 @@ import pytest
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
+from drivers.printer.sim import SimPrinter
 from edge.common.errors import ExitCode
 from edge.doctor.checks import CHECKS, check_central, check_journal, check_keys
 from edge.doctor.install import check_service
@@ -29,6 +30,7 @@ from tests.support.doctor import (
     station_toml,
     with_link_keys,
 )
+from tests.support.printer import answering_web_server
 
 KEYS = "/etc/packstation/keys"
 
@@ -227,13 +229,27 @@ def test_scanner_by_path(tmp_path: Path) -> None:
 
 def test_network_printer_is_tried_for_real(tmp_path: Path) -> None:
     hardware(tmp_path)
-    with socket.create_server(("127.0.0.1", 0)) as listener:
+    with SimPrinter() as sim:
+        ctx = context(tmp_path, station_toml(printer=sim.target))
+        printer = by_check(run_checks(ctx, CHECKS))["printer"][0]
+        assert printer.status is Status.OK and "is an ESC/POS printer, status ok" in printer.what
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts, never answers
         port = listener.getsockname()[1]
         ctx = context(tmp_path, station_toml(printer=f"tcp://127.0.0.1:{port}"))
-        assert by_check(run_checks(ctx, CHECKS))["printer"][0].status is Status.OK
+        printer = by_check(run_checks(ctx, CHECKS))["printer"][0]
+        assert printer.status is Status.WARN and "does not answer ESC/POS status" in printer.what
     ctx = context(tmp_path, station_toml(printer=f"tcp://127.0.0.1:{port}"))  # now closed
     printer = by_check(run_checks(ctx, CHECKS))["printer"][0]
     assert printer.status is Status.FAIL and "9100" in printer.fix
+
+
+def test_a_web_server_at_the_printers_address_fails(tmp_path: Path) -> None:
+    hardware(tmp_path)
+    with answering_web_server() as target:
+        ctx = context(tmp_path, station_toml(printer=target))
+        printer = by_check(run_checks(ctx, CHECKS))["printer"][0]
+    assert printer.status is Status.FAIL
+    assert "not an ESC/POS printer: it answered 'HTTP/1.1 400 Bad Request'" in printer.what
 
 
 def test_gpiod_indicator_needs_the_header_chip(tmp_path: Path) -> None:
