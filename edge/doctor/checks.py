@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edge.common.credentials import credential_path
 from edge.doctor.central import Handshake, try_handshake
+from edge.doctor.compliance import check_compliance_files
 from edge.doctor.devices import check_indicator, check_printer, check_scale, check_scanners
 from edge.doctor.install import check_service, check_udev_rules
 from edge.doctor.report import CONFIG_FIX, Check, Context, Finding, Status
@@ -260,6 +261,7 @@ def _central_finding(endpoint: str, outcome: Handshake, detail: str, timeout: fl
 
 CHECKS: list[Check] = [
     check_config,
+    check_compliance_files,
     check_service,
     check_udev_rules,
     check_scanners,

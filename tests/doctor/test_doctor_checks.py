@@ -152,6 +152,8 @@ def test_a_healthy_station_passes_every_check(tmp_path: Path, central: Central) 
     ]
     assert set(statuses(findings)) == {
         "config",
+        "limit rules",
+        "label warnings",
         "service",
         "udev rules",
         "scanner",
@@ -287,6 +289,24 @@ def test_gpiod_lines_that_clash_fail(tmp_path: Path) -> None:
     findings = by_check(run_checks(context(tmp_path, toml), CHECKS))["indicator"]
     assert findings[0].status is Status.FAIL
     assert "blue and red both use line GPIO17" in findings[0].what
+
+
+def test_missing_label_warnings_fail_where_the_daemon_would_exit_78(tmp_path: Path) -> None:
+    """The install guide of old copied config/limits but not config/warnings into /etc."""
+    hardware(tmp_path)
+    ok = by_check(run_checks(context(tmp_path, station_toml()), CHECKS))
+    assert ok["label warnings"][0].status is Status.OK
+    assert "shipped with packstation" in ok["label warnings"][0].what
+    assert ok["limit rules"][0].status is Status.OK
+    (tmp_path / "etc/packstation/limits").mkdir(parents=True)  # an override without IL.toml
+    (tmp_path / "etc/packstation/warnings").mkdir(parents=True)
+    (tmp_path / "etc/packstation/warnings/CA.toml").write_text("jurisdiction = 'CA'\n")
+    bad = by_check(run_checks(context(tmp_path, station_toml()), CHECKS))
+    assert bad["label warnings"][0].status is Status.FAIL
+    assert "no exit-label warning text for jurisdiction" in bad["label warnings"][0].what
+    assert bad["limit rules"][0].status is Status.FAIL
+    assert "installation override" in bad["limit rules"][0].what
+    assert exit_code(run_checks(context(tmp_path, station_toml()), CHECKS)) is ExitCode.DEVICE
 
 
 # -- keys ----------------------------------------------------------------------------------------
