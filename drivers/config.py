@@ -99,9 +99,7 @@ class PrinterConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     qr_mode: Literal["native", "raster"] = "native"
     qr_module_dots: Annotated[int, msgspec.Meta(ge=1, le=16)] = 6
     spool_path: str = ""  # "" = <state_dir>/print-spool.sqlite3
-    warnings_dir: str = (
-        ""  # "" = config/warnings beside the package, else /etc/packstation/warnings
-    )
+    warnings_dir: str = ""  # "" = /etc/packstation/warnings if present, else the shipped warnings
 
 
 Colour = Literal["off", "red", "green", "blue", "amber", "cyan", "magenta", "white"]

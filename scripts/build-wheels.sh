@@ -5,8 +5,8 @@
 #
 # Each wheel is built with maturin and zig as the linker (`maturin build --zig`), which gives it the
 # portable manylinux2014 tag (glibc 2.17: Raspberry Pi OS bookworm, Debian 11+, Ubuntu 20.04+).
-# aarch64 is cross-compiled on an x86-64 machine; it needs Rust's standard library for that target
-# (`rustup target add aarch64-unknown-linux-gnu`). maturin and ziglang come from PyPI into
+# aarch64 is cross-compiled on an x86-64 machine (and x86_64 on a Pi); it needs Rust's standard
+# library for that target, which this script adds with `rustup target add` when it is missing. maturin and ziglang come from PyPI into
 # .venv (scripts/bootstrap.sh makes it). Install a wheel with scripts/install-pi.sh --wheel FILE.
 # Exit status: 0 every requested wheel built, 1 one failed (the reason is printed), 2 bad usage.
 set -euo pipefail
@@ -36,6 +36,10 @@ failed=0
 for arch in "${arches[@]}"; do
     target="$arch-unknown-linux-gnu"
     libdir=$(rustc --print target-libdir --target "$target" 2>/dev/null || true)
+    if [[ ! -d $libdir ]] || ! ls "$libdir"/libstd-*.rlib >/dev/null 2>&1; then
+        command -v rustup >/dev/null && rustup target add "$target" || true
+        libdir=$(rustc --print target-libdir --target "$target" 2>/dev/null || true)
+    fi
     if [[ -z $libdir || ! -d $libdir ]] || ! ls "$libdir"/libstd-*.rlib >/dev/null 2>&1; then
         echo "build-wheels: $arch: Rust's standard library for $target is not installed" >&2
         echo "  run: rustup target add $target   (downloads it from the Rust project's servers)" >&2

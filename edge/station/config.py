@@ -41,7 +41,7 @@ class StationSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class LimitsSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Purchase-limit rules ([limits])."""
 
-    rules_dir: str = ""  # "" = config/limits beside the package, else /etc/packstation/limits
+    rules_dir: str = ""  # "" = /etc/packstation/limits if present, else the shipped rules
 
 
 class JournalSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
