@@ -28,7 +28,8 @@
 #   --find-links DIR   give pip a local directory of wheels; with --no-index pip uses only it
 #   --no-index         never contact a package index (offline: every dependency in --find-links)
 #   --no-start         enable the units but do not start them now
-# Exit status: 0 done (doctor's own findings are printed, not fatal), 2 bad usage, 1 a step failed.
+# Exit status: 0 done (doctor's own findings are printed, not fatal), 2 bad usage, 1 a step failed
+# (a service that does not start counts: the checks still run first).
 set -euo pipefail
 
 PREFIX=/opt/packstation
@@ -36,7 +37,7 @@ VENV="$PREFIX/venv"
 BIN=/usr/local/bin/packstation
 ROLE_FILE="$PREFIX/role"
 
-ROLE="" WHEEL="" MODE=install APT=1 START=1 PURGE=0
+ROLE="" WHEEL="" MODE=install APT=1 START=1 PURGE=0 START_FAILED=0
 PIP_OPTS=()
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit "${1:-0}"; }
@@ -165,11 +166,14 @@ if has_systemd; then
     fi
     mapfile -t us < <(units)
     systemctl enable "${us[@]}"
-    if [[ $MODE == update ]]; then
-        systemctl try-restart "${us[@]}"
-    elif ((START)); then
-        systemctl restart "${us[@]}"
-    fi
+    for u in $( ((START)) && printf '%s\n' "${us[@]}" | sort ); do   # central before the station
+        if [[ $MODE == update ]]; then verb=try-restart; else verb=restart; fi
+        if ! systemctl "$verb" "$u"; then
+            echo "install-pi: $u did not start: systemctl status $u; journalctl -u $u" >&2
+            systemctl --no-pager status "$u" || true
+            START_FAILED=1
+        fi
+    done
 else
     echo "(no systemd running: units installed but not enabled or started)"
 fi
@@ -189,4 +193,8 @@ else
     echo "install-pi: installed and checked"
 fi
 echo "Configuration: /etc/packstation (docs/install.md). Update: $0 --update --wheel NEW.whl"
+if ((START_FAILED)); then
+    echo "install-pi: a service failed to start (see above)" >&2
+    exit 1
+fi
 exit 0
