@@ -101,6 +101,8 @@ def test_central_installs_without_the_station_extra(wheel: Path, tmp_path: Path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     probe = _run([str(root / "bin/python"), "-c", "import evdev"])
     assert probe.returncode != 0  # the station's C builds were not pulled in
+    sim = _run([str(root / "bin/packstation"), "simulate", "--out", str(tmp_path / "day")])
+    assert sim.returncode == 78 and "[station]" in sim.stderr, sim.stderr  # says what to install
     assert _run([str(root / "bin/packstation"), "central", "--help"]).returncode == 0
     init = _run([str(root / "bin/packstation"), "init", "central", "--root", str(tmp_path / "r")])
     assert init.returncode == 0, init.stdout + init.stderr

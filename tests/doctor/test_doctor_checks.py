@@ -73,6 +73,9 @@ def allow(central: Central, station_public: Path) -> None:
     central.auth.configure_curve(domain="*", location=str(target.parent))  # ZAP reload
 
 
+SHIPPED_RULES = Path(__file__).resolve().parents[2] / "config/udev/70-packstation.rules"
+
+
 def hardware(tmp_path: Path) -> FakeSystem:
     """A Pi 5 with a Zebra scanner, an FTDI scale cable, an Epson printer and a gpio-led LED,
     named by the udev rules."""
@@ -89,7 +92,7 @@ def hardware(tmp_path: Path) -> FakeSystem:
     fake.dev_link("packstation/scanner", "input/event3")
     fake.dev_link("packstation/scale", "ttyUSB0")
     fake.dev_link("packstation/printer", "usb/lp0")
-    fake.write("etc/udev/rules.d/70-packstation.rules", "# installed")
+    fake.write("etc/udev/rules.d/70-packstation.rules", SHIPPED_RULES.read_text())
     fake.installed()
     fake.cmdline("console=tty1 root=PARTUUID=1-02")
     return fake
@@ -281,6 +284,20 @@ def test_sysfs_indicator_names_each_led_the_signal_table_needs(tmp_path: Path) -
     FakeSystem(bare)
     none = by_check(run_checks(context(bare, station_toml(indicator="sysfs")), CHECKS))
     assert none["indicator"][0].status is Status.FAIL
+
+
+def test_udev_rules_of_the_old_led_naming_are_a_warning(tmp_path: Path) -> None:
+    fake = hardware(tmp_path)
+    fake.write(
+        "etc/udev/rules.d/70-packstation.rules",
+        'ACTION=="add", SUBSYSTEM=="leds", KERNEL=="packstation-*|ACT|PWR", RUN+="/bin/chgrp"\n',
+    )
+    rules = by_check(run_checks(context(tmp_path, station_toml(indicator="sysfs")), CHECKS))
+    assert rules["udev rules"][0].status is Status.WARN
+    assert "older version" in rules["udev rules"][0].what
+    fake.write("etc/udev/rules.d/70-packstation.rules", SHIPPED_RULES.read_text())
+    rules = by_check(run_checks(context(tmp_path, station_toml(indicator="sysfs")), CHECKS))
+    assert rules["udev rules"][0].status is Status.OK
 
 
 def test_gpiod_lines_that_clash_fail(tmp_path: Path) -> None:
