@@ -84,7 +84,8 @@ def _check_key(key: str, attr: str | None, op: str) -> None:
     matching = op in ("==", "!=")
     if matching and key in ASSIGN_ONLY:
         raise ValueError(f"{key} cannot be matched with {op}")
-    if not matching and key in MATCH_ONLY:
+    # udev reads PROGRAM="..." as PROGRAM=="..." (systemd's own 73-special-net-names.rules does)
+    if not matching and key in MATCH_ONLY and not (key == "PROGRAM" and op == "="):
         raise ValueError(f"{key} cannot be assigned with {op}")
 
 
