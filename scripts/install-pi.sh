@@ -168,6 +168,11 @@ if has_systemd; then
     systemctl enable "${us[@]}"
     for u in $( ((START)) && printf '%s\n' "${us[@]}" | sort ); do   # central before the station
         if [[ $MODE == update ]]; then verb=try-restart; else verb=restart; fi
+        if [[ $u == packstation-station.service && ! -f /etc/packstation/keys/central.key ]]; then
+            echo "install-pi: $u enabled, not started: it needs central's public key first"
+            echo "  (docs/install.md step 7: /etc/packstation/keys/central.key), then: systemctl start $u"
+            continue
+        fi
         if ! systemctl "$verb" "$u"; then
             echo "install-pi: $u did not start: systemctl status $u; journalctl -u $u" >&2
             systemctl --no-pager status "$u" || true
