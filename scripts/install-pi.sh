@@ -104,11 +104,15 @@ uninstall() {
 if [[ -z $WHEEL ]]; then
     here=$(cd "$(dirname "$0")/.." && pwd)
     arch=$(uname -m)
-    WHEEL=$(ls -t "$here"/dist/packstation-*"$arch".whl "$here"/target/wheels/packstation-*"$arch".whl 2>/dev/null | head -n1 || true)
+    WHEEL=$(ls -t "$here"/dist/packstation-*"$arch".whl 2>/dev/null | head -n1 || true)
     [[ -n $WHEEL ]] || die "no wheel given and none for $arch in dist/: pass --wheel FILE (scripts/build-wheels.sh builds them)"
 fi
 [[ -f $WHEEL ]] || die "$WHEEL: no such wheel"
 WHEEL=$(readlink -f "$WHEEL")
+# An editable wheel (`pip install -e .`, maturin develop) holds only a .pth pointing at a checkout.
+if ! python3 -c 'import sys, zipfile; sys.exit("edge/__init__.py" not in zipfile.ZipFile(sys.argv[1]).namelist())' "$WHEEL"; then
+    die "$WHEEL is not a release wheel (an editable one?): build one with scripts/build-wheels.sh"
+fi
 if [[ $MODE == update && ! -x $VENV/bin/packstation ]]; then
     die "--update: no installation in $VENV (run without --update first)"
 fi
