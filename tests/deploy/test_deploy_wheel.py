@@ -106,3 +106,60 @@ def test_central_installs_without_the_station_extra(wheel: Path, tmp_path: Path)
     assert _run([str(root / "bin/packstation"), "central", "--help"]).returncode == 0
     init = _run([str(root / "bin/packstation"), "init", "central", "--root", str(tmp_path / "r")])
     assert init.returncode == 0, init.stdout + init.stderr
+
+
+OVERLAY = """set -e
+for d in etc opt usr/local/bin usr/lib/sysusers.d; do
+    mkdir -p "$O/u/$d" "$O/w/$d"
+    mount -t overlay overlay -o "lowerdir=/$d,upperdir=$O/u/$d,workdir=$O/w/$d" "/$d"
+done
+cd /
+"$@"
+"""
+
+
+def test_install_pi_installs_updates_and_removes_in_a_private_mount_namespace(
+    wheel: Path, tmp_path: Path
+) -> None:
+    """scripts/install-pi.sh as root with /etc, /opt, /usr/local/bin and sysusers.d overlaid in
+    a mount namespace of its own: nothing reaches the host's files (no systemd runs here)."""
+    if os.geteuid() != 0 or not Path("/usr/bin/unshare").exists():
+        pytest.skip("needs root and unshare(1)")
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no mount namespaces here: {probe.stderr.decode()}")
+    script = tmp_path / "overlay.sh"
+    script.write_text(OVERLAY)
+    upper = tmp_path / "u"
+    env = {**os.environ, "O": str(tmp_path)}
+
+    def install(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = ["unshare", "-m", "bash", str(script), "bash", str(REPO / "scripts/install-pi.sh")]
+        return subprocess.run(
+            [*argv, "--no-apt", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+            check=False,
+        )
+
+    first = install("--role", "both", "--wheel", str(wheel))
+    if "overlay" in first.stderr and "mount" in first.stderr:
+        pytest.skip(f"no overlayfs here: {first.stderr[-300:]}")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "limit rules: /opt/packstation/venv/" in first.stdout  # the wheel's own data
+    etc = upper / "etc"
+    assert (etc / "packstation/keys/station.key_secret").stat().st_mode & 0o077 == 0
+    assert (etc / "packstation-central/stations/station-01.key").is_file()  # enrolled locally
+    assert (etc / "systemd/system/packstation-central.service").is_file()
+    station_toml = etc / "packstation/station.toml"
+    station_toml.write_text(station_toml.read_text().replace("LIC-000000", "LIC-123456"))
+    update = install("--update", "--wheel", str(wheel))
+    assert update.returncode == 0, update.stderr[-3000:]
+    assert '-license_number = "LIC-123456"' in update.stdout  # kept, difference shown
+    assert "LIC-123456" in station_toml.read_text()
+    gone = install("--uninstall")
+    assert gone.returncode == 0, gone.stderr[-3000:]
+    assert not (upper / "opt/packstation").exists()
+    assert station_toml.is_file()  # configuration and keys stay
