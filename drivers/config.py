@@ -149,7 +149,7 @@ class SysfsLeds(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     root: str = "/sys/class/leds"
     red: str = "packstation:red"  # LED names under root; "" = not fitted
     green: str = "packstation:green"
-    blue: str = ""
+    blue: str = "packstation:blue"
     buzzer: str = "packstation:buzzer"  # an active buzzer on a gpio-led line
     active_low: list[str] = msgspec.field(default_factory=list)  # inverted LEDs (Pi 5 "ACT")
 
@@ -158,10 +158,12 @@ class GpiodLines(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """GPIO lines driven through libgpiod v2 ([indicator.gpiod])."""
 
     chip: str = ""  # chip label; "" = pinctrl-rp1 (Pi 5), pinctrl-bcm2711 (Pi 4), pinctrl-bcm2835
-    red: str = "GPIO17"  # line names; "" = not fitted
+    # Line names; "" = not fitted. The pins of docs/install.md step 5 (header pins 11, 13, 15, 16),
+    # the same GPIOs the sysfs overlay lines use, so either back-end drives the same wiring.
+    red: str = "GPIO17"
     green: str = "GPIO27"
-    blue: str = ""
-    buzzer: str = "GPIO22"
+    blue: str = "GPIO22"
+    buzzer: str = "GPIO23"
     active_low: bool = False
 
 

@@ -36,6 +36,7 @@ from central.intake.records import Change, Kind, full
 from central.intake.tables import IntakeTables
 from central.intake.work import PROCESS_THRESHOLD, Parser
 from central.store.base import SqlStore
+from edge.common.credentials import credential_path
 from edge.common.errors import ConfigError
 from edge.common.feed import MAX_KEY, RecordError
 from edge.common.protocol import FeedItem
@@ -107,12 +108,12 @@ class IntakeServer:
     async def start(self) -> None:
         if not self.cfg.enabled:
             return
+        # Under systemd the unit hands the file over with LoadCredential=intake.token:...
+        token_file = credential_path(self.cfg.token_file)
         try:
-            self._token = Path(self.cfg.token_file).read_bytes().strip()
+            self._token = token_file.read_bytes().strip()
         except OSError as exc:
-            raise ConfigError(
-                [f"[intake] token_file: cannot read {self.cfg.token_file}: {exc}"]
-            ) from exc
+            raise ConfigError([f"[intake] token_file: cannot read {token_file}: {exc}"]) from exc
         if len(self._token) < 16:
             raise ConfigError(
                 [f"[intake] token_file: {self.cfg.token_file}: token shorter than 16 characters"]

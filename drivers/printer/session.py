@@ -19,6 +19,7 @@ from drivers.printer.status import (
     PrinterStatus,
     Readiness,
     first_status_byte,
+    foreign_reply,
     query,
 )
 from drivers.printer.transport import Target, Transport, TransportError, open_transport
@@ -62,7 +63,10 @@ def read_status(t: Transport, timeout: float) -> PrinterStatus:
     _drain(t)
     answers: dict[int, int | None] = {}
     for n in (1, 2, 4):
-        answers[n] = _ask(t, n, timeout)
+        try:
+            answers[n] = _ask(t, n, timeout)
+        except _NotEscPos as exc:
+            return PrinterStatus(foreign=str(exc))
         if n == 1 and answers[1] is None:
             return UNKNOWN  # a silent printer: don't wait three more timeouts
     if answers[2] is not None and answers[2] & 0x40:
@@ -70,15 +74,32 @@ def read_status(t: Transport, timeout: float) -> PrinterStatus:
     return PrinterStatus(answers.get(1), answers.get(2), answers.get(3), answers.get(4))
 
 
+class _NotEscPos(Exception):
+    """The reply is a text protocol's, not a printer's (its first line is the message)."""
+
+
 def _ask(t: Transport, n: int, timeout: float) -> int | None:
     t.write(query(n), timeout=max(timeout, 0.5))
     deadline = time.monotonic() + timeout
+    seen = b""
     while (left := deadline - time.monotonic()) > 0:
-        reply = t.read(16, left)
+        reply = t.read(64, left)
+        seen += reply
+        banner = foreign_reply(seen)
+        if banner and (b"\n" in seen or len(seen) >= 64):  # its whole first line, for the message
+            raise _NotEscPos(banner)
         value = first_status_byte(reply)
-        if value is not None:
+        if value is not None and not banner and not _textlike(seen):
             return value
+    if banner := foreign_reply(seen):
+        raise _NotEscPos(banner)
     return None
+
+
+def _textlike(data: bytes) -> bool:
+    """Two or more printable bytes and nothing else: the start of a text reply, not a status
+    byte (a printer answers DLE EOT with one byte): read on until foreign_reply can tell."""
+    return len(data) >= 2 and all(32 <= b < 127 or b in (9, 10, 13) for b in data)
 
 
 def _drain(t: Transport) -> None:

@@ -3,7 +3,9 @@
 Byte meanings are Epson's ESC/POS reference (DLE EOT n, real-time status). Every valid reply
 byte has the fixed bits 0xx1xx10; anything else (no answer, an ASB block, line noise) is not
 status. No answer means UNKNOWN, never "ok" (python-escpos 3.1 reports "paper adequate" on an
-empty reply).
+empty reply). A reply no ESC/POS printer sends, a text protocol's banner such as an HTTP server's
+"HTTP/1.1 400 Bad Request" at the printer's address, is `not_escpos`: its letters would otherwise
+pass as status bytes ('R' = 0x52 reads as "paper end").
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class PrinterStatus:
     offline_cause: int | None = None  # DLE EOT 2
     error_cause: int | None = None  # DLE EOT 3
     paper: int | None = None  # DLE EOT 4
+    foreign: str = ""  # the start of a reply no ESC/POS printer sends (not an ESC/POS printer)
 
     @property
     def known(self) -> bool:
@@ -74,13 +77,16 @@ class PrinterStatus:
     @property
     def readiness(self) -> Readiness:
         """Print, print-and-warn, or hold the job."""
-        if any((self.cover_open, self.paper_end, self.error, self.online is False)):
+        if self.foreign or any((self.cover_open, self.paper_end, self.error, self.online is False)):
             return Readiness.BLOCKED
         return Readiness.READY if self.known and self.paper is not None else Readiness.UNKNOWN
 
     @property
     def state(self) -> str:
-        """One word for logs and events: ok, unknown, cover_open, paper_end, error, offline."""
+        """One word for logs and events: ok, unknown, not_escpos, cover_open, paper_end, error,
+        offline."""
+        if self.foreign:
+            return "not_escpos"
         for name, flag in (
             ("cover_open", self.cover_open),
             ("paper_end", self.paper_end),
@@ -96,6 +102,12 @@ class PrinterStatus:
     def problems(self) -> list[str]:
         """Plain-words messages for the technician (slips, logs); empty when all is well."""
         out = []
+        if self.foreign:
+            message = (
+                "The device at the printer's address is not an ESC/POS printer (it answered "
+                f"{self.foreign!r}): check [printer] target's address and port."
+            )
+            return [message]
         if self.cover_open:
             out.append("The printer cover is open: close it.")
         if self.paper_end:
@@ -120,6 +132,7 @@ class PrinterStatus:
             "paper_end": self.paper_end,
             "paper_near_end": self.paper_near_end,
             "error": self.error,
+            "not_escpos": self.foreign or None,
             "raw": {
                 "1": self.printer,
                 "2": self.offline_cause,
@@ -138,3 +151,16 @@ def first_status_byte(reply: bytes) -> int | None:
         if is_status_byte(value):
             return value
     return None
+
+
+def foreign_reply(reply: bytes) -> str:
+    """The first line of `reply` when it is text no ESC/POS printer sends (eight or more bytes,
+    nearly all printable ASCII: an HTTP or other text server); "" otherwise. Status bytes and
+    ASB blocks are single bytes or 4-byte groups mostly of control values."""
+    data = reply.lstrip(b"\0")
+    if len(data) < 8:
+        return ""
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in data)
+    if printable * 10 < len(data) * 9:
+        return ""
+    return data.decode("ascii", "replace").splitlines()[0][:60]

@@ -57,8 +57,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--rules-dir",
         default="",
         metavar="DIR",
-        help="rule files directory (default: config/limits of the checkout, "
-        "else /etc/packstation/limits)",
+        help="rule files directory (default: /etc/packstation/limits when it exists, else "
+        "the rules shipped with packstation)",
     )
     parser.add_argument(
         "--timezone",

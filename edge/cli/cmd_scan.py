@@ -9,14 +9,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from drivers.config import ScannerConfig
-from drivers.scanner.keymap import LAYOUTS
 from edge.common.errors import BadInput, ConfigError, DeviceError, ExitCode
+
+# The layouts of [[scanner]] layout (drivers.scanner.keymap.LAYOUTS), taken from the config type so
+# that `--help` works without xkbcommon (a central installed without the station extra).
+LAYOUTS: tuple[str, ...] = typing.get_args(typing.get_type_hints(ScannerConfig)["layout"])
 
 DEFAULT_CONFIG = Path("/etc/packstation/station.toml")
 

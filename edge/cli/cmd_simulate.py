@@ -57,6 +57,9 @@ def register(sub: Any) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from edge.cli.extras import require_station_extra
+
+    require_station_extra("simulate")
     from edge.sim.day import SimOptions, main
 
     if args.out.exists() and not args.out.is_dir():

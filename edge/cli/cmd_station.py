@@ -23,6 +23,9 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from edge.cli.extras import require_station_extra
+
+    require_station_extra("station")
     from edge.station.config import load_station_config
     from edge.station.daemon import run_station
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from edge.common.credentials import credential_path
 from edge.common.errors import ConfigError
 from edge.doctor.central import Handshake, try_handshake
+from edge.doctor.compliance import check_compliance_files, label_directory
 from edge.doctor.devices import check_indicator, check_printer, check_scale, check_scanners
 from edge.doctor.install import check_service, check_udev_rules
 from edge.doctor.report import CONFIG_FIX, Check, Context, Finding, Status
@@ -52,8 +53,9 @@ def check_label_profile(ctx: Context) -> Iterator[Finding]:
         return
     cfg = ctx.config
     code = cfg.station.jurisdiction
+    directory, _ = label_directory(ctx, cfg.label.profiles_dir)
     try:
-        profile = station_profile(cfg, datetime.now(UTC))
+        profile = station_profile(cfg, datetime.now(UTC), directory)
     except ConfigError as exc:
         yield Finding(
             Status.FAIL,
@@ -310,6 +312,7 @@ def _central_finding(endpoint: str, outcome: Handshake, detail: str, timeout: fl
 CHECKS: list[Check] = [
     check_config,
     check_label_profile,
+    check_compliance_files,
     check_service,
     check_udev_rules,
     check_scanners,

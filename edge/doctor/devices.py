@@ -112,7 +112,10 @@ def check_printer(ctx: Context) -> Iterator[Finding]:
     target = ctx.config.printer.target
     scheme, _, rest = target.partition(":")
     if scheme == "tcp":
-        yield _tcp_printer(target, rest.removeprefix("//"), ctx.config.printer.timeout_ms)
+        finding = _tcp_printer(target, rest.removeprefix("//"), ctx.config.printer.timeout_ms)
+        if finding.status is Status.OK:
+            finding = _printer_identity(target, ctx.config.printer.status_timeout_ms)
+        yield finding
     elif scheme == "usb":
         ids = tuple(rest.lower().split(":")[:2])
         found = [p for p in ctx.inventory.printers if p.usb == ids]
@@ -163,27 +166,92 @@ def _tcp_printer(target: str, hostport: str, timeout_ms: int) -> Finding:
         )
 
 
+def _printer_identity(target: str, status_timeout_ms: int) -> Finding:
+    """Ask the printer at `target` for its status (DLE EOT): is it an ESC/POS printer at all?"""
+    from drivers.printer.session import read_status
+    from drivers.printer.transport import TransportError, open_transport, parse_target
+
+    try:
+        with open_transport(parse_target(target), 3.0) as conn:
+            status = read_status(conn, max(status_timeout_ms, 500) / 1000)
+    except (TransportError, OSError, ValueError) as exc:
+        return Finding(Status.FAIL, "printer", f"{target}: {exc}", "check [printer] target")
+    if status.state == "not_escpos":
+        return Finding(
+            Status.FAIL,
+            "printer",
+            f"{target} is not an ESC/POS printer: it answered {status.foreign!r}",
+            "set [printer] target to the label printer's address and raw port (usually 9100); "
+            "print the printer's self-test page for its IP address",
+        )
+    if not status.known:
+        return Finding(
+            Status.WARN,
+            "printer",
+            f"{target} accepts connections but does not answer ESC/POS status queries",
+            'enable real-time status (DLE EOT) on the printer, or set [printer] confirm = "none"',
+        )
+    problems = " ".join(status.problems())
+    return Finding(
+        Status.OK if status.readiness.value == "ready" else Status.WARN,
+        "printer",
+        f"{target} is an ESC/POS printer, status {status.state}"
+        + (f": {problems}" if problems else ""),
+        problems,
+    )
+
+
+def _channels_in_use(ctx: Context) -> tuple[set[str], bool]:
+    """The colour channels the signal table lights, and whether any signal beeps."""
+    from drivers.indicator.base import COLOUR_CHANNELS
+
+    assert ctx.config is not None
+    signals = ctx.config.indicator.signals
+    patterns = [getattr(signals, name) for name in signals.__struct_fields__]
+    used = {ch for p in patterns for ch in COLOUR_CHANNELS[p.colour]}
+    return used, any(p.beeps for p in patterns)
+
+
+OVERLAY_FIX = (
+    "wire the LED and buzzer as in docs/install.md step 5 (GPIO17 red, GPIO27 green, GPIO22 "
+    "blue, GPIO23 buzzer), add `dtoverlay=gpio-led,gpio=17,label=packstation:red` (and :green, "
+    ":blue, :buzzer) to /boot/firmware/config.txt and reboot; the udev rules give them to "
+    "group packstation"
+)
+
+
 def check_indicator(ctx: Context) -> Iterator[Finding]:
-    """The LED/buzzer back-end has something to drive."""
+    """The LED/buzzer back-end has something to drive, for every colour the signal table uses."""
     if ctx.config is None:
         return
     backend = ctx.config.indicator.backend
     inv = ctx.inventory
     if backend == "sysfs":
-        writable = [led.name for led in inv.leds if led.writable]
-        if writable:
-            yield Finding(
-                Status.OK, "indicator", f"LEDs this user may drive: {', '.join(writable)}"
-            )
-        else:
-            yield Finding(
-                Status.FAIL if not inv.leds else Status.WARN,
-                "indicator",
-                "no LED that this user may switch" if inv.leds else "no LEDs in /sys/class/leds",
-                "add `dtoverlay=gpio-led,gpio=17,label=packstation-led` to "
-                "/boot/firmware/config.txt and reboot; the udev rules give it to group packstation",
-            )
+        yield from _check_sysfs(ctx)
     elif backend == "gpiod":
+        lines = ctx.config.indicator.gpiod
+        named = [(ch, getattr(lines, ch)) for ch in ("red", "green", "blue", "buzzer")]
+        taken: dict[str, str] = {}
+        for channel, line in named:
+            if line and line in taken:
+                yield Finding(
+                    Status.FAIL,
+                    "indicator",
+                    f"[indicator.gpiod] {channel} and {taken[line]} both use line {line}",
+                    "give each colour and the buzzer its own line (defaults: GPIO17 red, "
+                    "GPIO27 green, GPIO22 blue, GPIO23 buzzer)",
+                )
+            taken.setdefault(line, channel)
+        used, _ = _channels_in_use(ctx)
+        unfitted = sorted(ch for ch in used if not getattr(lines, ch))
+        if unfitted:
+            yield Finding(
+                Status.WARN,
+                "indicator",
+                f"the signal table uses {', '.join(unfitted)}, which [indicator.gpiod] leaves "
+                "unfitted: those signals show wrong or no colour",
+                "set a line for each colour in [indicator.gpiod]",
+            )
         header = [c for c in inv.gpio if c.header]
         if not header:
             yield Finding(
@@ -204,3 +272,39 @@ def check_indicator(ctx: Context) -> Iterator[Finding]:
             yield Finding(Status.OK, "indicator", f"{header[0].node} ({header[0].label}) is usable")
     else:
         yield Finding(Status.OK, "indicator", f'[indicator] backend = "{backend}" needs no device')
+
+
+def _check_sysfs(ctx: Context) -> Iterator[Finding]:
+    """Each LED [indicator.sysfs] names exists and is writable; each colour in use is fitted."""
+    assert ctx.config is not None
+    leds = ctx.config.indicator.sysfs
+    found = {led.name: led for led in ctx.inventory.leds}
+    used, beeps = _channels_in_use(ctx)
+    wanted: list[str] = [ch for ch in ("red", "green", "blue") if ch in used]
+    if beeps:
+        wanted.append("buzzer")
+    problems: list[str] = []
+    good: list[str] = []
+    for channel in wanted:
+        name = getattr(leds, channel)
+        if not name:
+            problems.append(f'{channel}: not fitted ([indicator.sysfs] {channel} = "")')
+        elif name not in found:
+            problems.append(f"{channel}: no LED {name!r} in {leds.root}")
+        elif not found[name].writable:
+            problems.append(f"{channel}: {name} is not writable for user {ctx.user}")
+        else:
+            good.append(f"{channel}={name}")
+    if not problems:
+        yield Finding(Status.OK, "indicator", f"LEDs this user may drive: {', '.join(good)}")
+        return
+    missing = all("not writable" not in p for p in problems)
+    yield Finding(
+        Status.FAIL if not good else Status.WARN,
+        "indicator",
+        "the signal table needs LEDs the station cannot drive: " + "; ".join(problems),
+        OVERLAY_FIX
+        if missing
+        else "the udev rules give LEDs named packstation:* to group packstation: "
+        "install them and run `sudo udevadm trigger --subsystem-match=leds`",
+    )

@@ -18,9 +18,27 @@ USER = "packstation"
 
 
 def check_udev_rules(ctx: Context) -> Iterator[Finding]:
-    """The stable-name rules are installed."""
-    if ctx.root(RULES_FILE).is_file():
-        yield Finding(Status.OK, "udev rules", f"{RULES_FILE} is installed")
+    """The stable-name rules are installed, and grant the LEDs of this version's naming scheme."""
+    path = ctx.root(RULES_FILE)
+    if path.is_file():
+        try:
+            text = path.read_text(errors="replace")
+        except OSError as exc:
+            yield Finding(Status.WARN, "udev rules", f"{RULES_FILE}: cannot read it: {exc}", "")
+            return
+        uses_leds = ctx.config is not None and ctx.config.indicator.backend == "sysfs"
+        if uses_leds and 'KERNEL=="packstation:*' not in text:
+            yield Finding(
+                Status.WARN,
+                "udev rules",
+                f"{RULES_FILE} is from an older version: it gives no access to the LEDs named "
+                "packstation:red, :green, :blue, :buzzer, so the service user cannot drive them",
+                "run `sudo packstation init station`: it keeps your edited rules and prints the "
+                "difference to this version's; copy the LED lines, then "
+                "`sudo udevadm control --reload && sudo udevadm trigger --subsystem-match=leds`",
+            )
+        else:
+            yield Finding(Status.OK, "udev rules", f"{RULES_FILE} is installed")
     else:
         yield Finding(
             Status.WARN,

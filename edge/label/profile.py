@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from edge.common import config
+from edge.common import config, resources
 from edge.common.errors import ConfigError
 
 NOT_VERIFIED_BANNER = "WARNING TEXT NOT VERIFIED"
@@ -173,15 +173,10 @@ class Profile:
         return self.symbol is not None and where in self.version.symbol_on
 
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def profiles_dir(configured: str, package_root: Path = PACKAGE_ROOT) -> Path:
-    """[label] profiles_dir, a source checkout's config/labels, or /etc/packstation/labels."""
-    if configured:
-        return Path(configured)
-    beside = package_root / "config" / "labels"
-    return beside if beside.is_dir() else Path("/etc/packstation/labels")
+def profiles_dir(configured: str, etc: Path = resources.ETC) -> Path:
+    """[label] profiles_dir, else /etc/packstation/labels when present, else the shipped profiles
+    (edge.common.resources: the same precedence as the limit rules)."""
+    return resources.data_dir("labels", configured, etc)
 
 
 def parse_height_in(text: str) -> tuple[int, int]:

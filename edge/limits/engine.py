@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import edge
 from edge import _core
+from edge.common import resources
 from edge.common.errors import BadInput, ConfigError
 from edge.limits.explain import explain
 from edge.limits.rules import CATEGORIES, JurisdictionRules, load_rules
 
-INSTALLED_RULES_DIR = Path("/etc/packstation/limits")
+INSTALLED_RULES_DIR = resources.ETC / "limits"
 MEASURE_FIELDS = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml")
 _MAX_AMOUNT = 10**12  # per unit, mg or ml: far above any product, far below overflow
 _MAX_QUANTITY = 1_000_000
@@ -32,9 +32,9 @@ _UNIT_OF_MEASURE = {"net_weight": "mg", "concentrate": "mg", "thc": "mg", "volum
 
 
 def default_rules_dir() -> Path:
-    """config/limits of a source checkout, else the installed /etc/packstation/limits."""
-    checkout = Path(edge.__file__).resolve().parent.parent / "config" / "limits"
-    return checkout if checkout.is_dir() else INSTALLED_RULES_DIR
+    """/etc/packstation/limits when an installation has its own set, else the shipped rules
+    (edge.common.resources: the package's data, config/limits in a source checkout)."""
+    return resources.data_dir("limits")
 
 
 def resolve_rules_dir(configured: str) -> Path:

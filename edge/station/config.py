@@ -43,7 +43,7 @@ class StationSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class LimitsSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Purchase-limit rules ([limits])."""
 
-    rules_dir: str = ""  # "" = config/limits beside the package, else /etc/packstation/limits
+    rules_dir: str = ""  # "" = /etc/packstation/limits if present, else the shipped rules
 
 
 class JournalSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -124,13 +124,14 @@ def station_info(section: StationSection) -> StationInfo:
     )
 
 
-def station_profile(cfg: StationConfig, at: datetime) -> Profile:
+def station_profile(cfg: StationConfig, at: datetime, directory: Path | None = None) -> Profile:
     """The label profile of the station's jurisdiction in force at `at` (the store's day);
-    ConfigError when missing, invalid, or unverified without [label] allow_unverified."""
+    ConfigError when missing, invalid, or unverified without [label] allow_unverified.
+    `directory` overrides where the profiles are read (doctor's --root)."""
     day = local_time(at, cfg.station.timezone).date()
     return load_profile(
         cfg.station.jurisdiction,
-        profiles_dir(cfg.label.profiles_dir),
+        directory or profiles_dir(cfg.label.profiles_dir),
         day,
         allow_unverified=cfg.label.allow_unverified,
     )

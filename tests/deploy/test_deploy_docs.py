@@ -47,3 +47,18 @@ def test_the_guide_installs_every_shipped_deployment_file() -> None:
     shipped = [p.relative_to(REPO).as_posix() for p in (REPO / "systemd").iterdir()]
     shipped += [p.relative_to(REPO).as_posix() for p in (REPO / "config/udev").iterdir()]
     assert [p for p in shipped if p not in guide] == []
+
+
+def test_the_guide_wires_the_leds_the_config_names_on_distinct_pins() -> None:
+    """One LED scheme: the overlay labels and pins of step 5 are the [indicator] defaults."""
+    from drivers.config import GpiodLines, SysfsLeds
+
+    guide = (REPO / "docs/install.md").read_text()
+    overlays = dict(re.findall(r"^dtoverlay=gpio-led,gpio=(\d+),label=(\S+)$", guide, re.MULTILINE))
+    sysfs, gpiod = SysfsLeds(), GpiodLines()
+    channels = ("red", "green", "blue", "buzzer")
+    assert sorted(overlays.values()) == sorted(getattr(sysfs, ch) for ch in channels)
+    for channel in channels:
+        pin = next(p for p, label in overlays.items() if label == getattr(sysfs, channel))
+        assert getattr(gpiod, channel) == f"GPIO{pin}"  # both back-ends drive the same wiring
+    assert len(set(overlays)) == 4

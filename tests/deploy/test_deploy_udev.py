@@ -242,10 +242,20 @@ def test_each_device_gets_exactly_its_name(device: dict[str, str], names: list[s
     assert _names_for(device) == names
 
 
-def test_leds_get_group_write_access() -> None:
-    led = {"ACTION": "add", "SUBSYSTEM": "leds", "KERNEL": "packstation-buzzer"}
+@pytest.mark.parametrize("channel", ["red", "green", "blue", "buzzer"])
+def test_every_configured_led_gets_group_write_access(channel: str) -> None:
+    """One naming scheme: the [indicator.sysfs] defaults are the LEDs the rule grants."""
+    from drivers.config import SysfsLeds
+
+    name = getattr(SysfsLeds(), channel)
+    led = {"ACTION": "add", "SUBSYSTEM": "leds", "KERNEL": name}
     rules = [r for r in parse_file(RULES) if matches(r, led)]
     assert len(rules) == 1
     run = " ".join(assigned(rules[0], "RUN"))
-    assert "chgrp packstation /sys%p/brightness" in run and "chmod g+w" in run
+    assert "chgrp packstation /sys%p/brightness /sys%p/trigger" in run and "chmod g+w" in run
     assert not [r for r in parse_file(RULES) if matches(r, {**led, "KERNEL": "mmc0::"})]
+    timer = {**led, "ACTION": "change", "ENV{TRIGGER}": "timer"}
+    rules = [r for r in parse_file(RULES) if matches(r, timer)]
+    assert len(rules) == 1
+    assert "/sys%p/delay_on /sys%p/delay_off" in " ".join(assigned(rules[0], "RUN"))
+    assert not [r for r in parse_file(RULES) if matches(r, {**timer, "ENV{TRIGGER}": "none"})]

@@ -88,12 +88,21 @@ def test_credentials_are_named_after_the_key_files(unit: Path, tmp_path: Path) -
     """LoadCredential=NAME:PATH with NAME == basename(PATH), which edge.common.credentials relies on."""
     for value in directives(unit)["Service"]["LoadCredential"]:
         name, _, source = value.partition(":")
-        assert name == Path(source).name and source.startswith("/etc/packstation/keys/")
+        assert name == Path(source).name
+        assert source.startswith(("/etc/packstation/keys/", "/etc/packstation-central/"))
         creds = tmp_path / "credentials"
         creds.mkdir(exist_ok=True)
         (creds / name).write_text("key")
         assert credential_path(source, {"CREDENTIALS_DIRECTORY": str(creds)}) == creds / name
         assert credential_path(source, {}) == Path(source)
+
+
+def test_central_gets_the_intake_token_its_config_names_as_a_credential() -> None:
+    from central.config import CentralConfig
+
+    token_file = CentralConfig().intake.token_file
+    assert f"intake.token:{token_file}" in directives(CENTRAL)["Service"]["LoadCredential"]
+    assert Path(token_file).name == "intake.token"
 
 
 def test_the_credential_copy_is_used_only_when_present(tmp_path: Path) -> None:

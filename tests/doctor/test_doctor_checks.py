@@ -15,6 +15,7 @@ import pytest
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
+from drivers.printer.sim import SimPrinter
 from edge.common.errors import ExitCode
 from edge.doctor.checks import CHECKS, check_central, check_journal, check_keys
 from edge.doctor.install import check_service
@@ -29,6 +30,7 @@ from tests.support.doctor import (
     station_toml,
     with_link_keys,
 )
+from tests.support.printer import answering_web_server
 
 KEYS = "/etc/packstation/keys"
 
@@ -71,6 +73,9 @@ def allow(central: Central, station_public: Path) -> None:
     central.auth.configure_curve(domain="*", location=str(target.parent))  # ZAP reload
 
 
+SHIPPED_RULES = Path(__file__).resolve().parents[2] / "config/udev/70-packstation.rules"
+
+
 def hardware(tmp_path: Path) -> FakeSystem:
     """A Pi 5 with a Zebra scanner, an FTDI scale cable, an Epson printer and a gpio-led LED,
     named by the udev rules."""
@@ -82,11 +87,12 @@ def hardware(tmp_path: Path) -> FakeSystem:
     fake.tty("ttyUSB0", ("0403", "6001"), "ftdi_sio")
     fake.usblp("lp0", ("04b8", "0202"), "MFG:EPSON;CMD:ESC/POS;MDL:TM-T20III;")
     fake.gpiochip("gpiochip0", "axi/1f000d0000.gpio", ["raspberrypi,rp1-gpio"])
-    fake.led("packstation-led")
+    for colour in ("red", "green", "blue", "buzzer"):
+        fake.led(f"packstation:{colour}")
     fake.dev_link("packstation/scanner", "input/event3")
     fake.dev_link("packstation/scale", "ttyUSB0")
     fake.dev_link("packstation/printer", "usb/lp0")
-    fake.write("etc/udev/rules.d/70-packstation.rules", "# installed")
+    fake.write("etc/udev/rules.d/70-packstation.rules", SHIPPED_RULES.read_text())
     fake.installed()
     fake.cmdline("console=tty1 root=PARTUUID=1-02")
     return fake
@@ -149,6 +155,7 @@ def test_a_healthy_station_passes_every_check(tmp_path: Path, central: Central) 
     ]
     assert set(statuses(findings)) == {
         "config",
+        "limit rules",
         "label",
         "service",
         "udev rules",
@@ -227,13 +234,27 @@ def test_scanner_by_path(tmp_path: Path) -> None:
 
 def test_network_printer_is_tried_for_real(tmp_path: Path) -> None:
     hardware(tmp_path)
-    with socket.create_server(("127.0.0.1", 0)) as listener:
+    with SimPrinter() as sim:
+        ctx = context(tmp_path, station_toml(printer=sim.target))
+        printer = by_check(run_checks(ctx, CHECKS))["printer"][0]
+        assert printer.status is Status.OK and "is an ESC/POS printer, status ok" in printer.what
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # accepts, never answers
         port = listener.getsockname()[1]
         ctx = context(tmp_path, station_toml(printer=f"tcp://127.0.0.1:{port}"))
-        assert by_check(run_checks(ctx, CHECKS))["printer"][0].status is Status.OK
+        printer = by_check(run_checks(ctx, CHECKS))["printer"][0]
+        assert printer.status is Status.WARN and "does not answer ESC/POS status" in printer.what
     ctx = context(tmp_path, station_toml(printer=f"tcp://127.0.0.1:{port}"))  # now closed
     printer = by_check(run_checks(ctx, CHECKS))["printer"][0]
     assert printer.status is Status.FAIL and "9100" in printer.fix
+
+
+def test_a_web_server_at_the_printers_address_fails(tmp_path: Path) -> None:
+    hardware(tmp_path)
+    with answering_web_server() as target:
+        ctx = context(tmp_path, station_toml(printer=target))
+        printer = by_check(run_checks(ctx, CHECKS))["printer"][0]
+    assert printer.status is Status.FAIL
+    assert "not an ESC/POS printer: it answered 'HTTP/1.1 400 Bad Request'" in printer.what
 
 
 def test_gpiod_indicator_needs_the_header_chip(tmp_path: Path) -> None:
@@ -245,6 +266,64 @@ def test_gpiod_indicator_needs_the_header_chip(tmp_path: Path) -> None:
     ctx = context(bare, station_toml(indicator="gpiod"))
     indicator = by_check(run_checks(ctx, CHECKS))["indicator"][0]
     assert indicator.status is Status.FAIL and "pinctrl-rp1" in indicator.what
+
+
+def test_sysfs_indicator_names_each_led_the_signal_table_needs(tmp_path: Path) -> None:
+    """The one-LED guide of old: the station would run dark for blue and amber signals."""
+    fake = FakeSystem(tmp_path)
+    fake.led("packstation:red")
+    fake.led("packstation:green")
+    fake.led("packstation-led")  # the old guide's name is no LED of the scheme
+    indicator = by_check(run_checks(context(tmp_path, station_toml(indicator="sysfs")), CHECKS))
+    finding = indicator["indicator"][0]
+    assert finding.status is Status.WARN
+    assert "blue: no LED 'packstation:blue'" in finding.what
+    assert "buzzer: no LED 'packstation:buzzer'" in finding.what
+    assert "label=packstation:red" in finding.fix
+    bare = tmp_path / "bare"
+    FakeSystem(bare)
+    none = by_check(run_checks(context(bare, station_toml(indicator="sysfs")), CHECKS))
+    assert none["indicator"][0].status is Status.FAIL
+
+
+def test_udev_rules_of_the_old_led_naming_are_a_warning(tmp_path: Path) -> None:
+    fake = hardware(tmp_path)
+    fake.write(
+        "etc/udev/rules.d/70-packstation.rules",
+        'ACTION=="add", SUBSYSTEM=="leds", KERNEL=="packstation-*|ACT|PWR", RUN+="/bin/chgrp"\n',
+    )
+    rules = by_check(run_checks(context(tmp_path, station_toml(indicator="sysfs")), CHECKS))
+    assert rules["udev rules"][0].status is Status.WARN
+    assert "older version" in rules["udev rules"][0].what
+    fake.write("etc/udev/rules.d/70-packstation.rules", SHIPPED_RULES.read_text())
+    rules = by_check(run_checks(context(tmp_path, station_toml(indicator="sysfs")), CHECKS))
+    assert rules["udev rules"][0].status is Status.OK
+
+
+def test_gpiod_lines_that_clash_fail(tmp_path: Path) -> None:
+    hardware(tmp_path)
+    toml = station_toml(indicator="gpiod") + '\n[indicator.gpiod]\nblue = "GPIO17"\n'
+    findings = by_check(run_checks(context(tmp_path, toml), CHECKS))["indicator"]
+    assert findings[0].status is Status.FAIL
+    assert "blue and red both use line GPIO17" in findings[0].what
+
+
+def test_missing_rules_or_label_profile_fail_where_the_daemon_would_exit_78(tmp_path: Path) -> None:
+    """An /etc override without the jurisdiction's files: the daemon exits 78, doctor fails."""
+    hardware(tmp_path)
+    ok = by_check(run_checks(context(tmp_path, station_toml()), CHECKS))
+    assert ok["label"][0].status is Status.OK
+    assert ok["limit rules"][0].status is Status.OK
+    assert "shipped with packstation" in ok["limit rules"][0].what
+    (tmp_path / "etc/packstation/limits").mkdir(parents=True)  # an override without IL.toml
+    (tmp_path / "etc/packstation/labels").mkdir(parents=True)
+    (tmp_path / "etc/packstation/labels/CA.toml").write_text("jurisdiction = 'CA'\n")
+    bad = by_check(run_checks(context(tmp_path, station_toml()), CHECKS))
+    assert bad["label"][0].status is Status.FAIL
+    assert "no usable IL label profile" in bad["label"][0].what
+    assert bad["limit rules"][0].status is Status.FAIL
+    assert "installation override" in bad["limit rules"][0].what
+    assert exit_code(run_checks(context(tmp_path, station_toml()), CHECKS)) is ExitCode.DEVICE
 
 
 # -- keys ----------------------------------------------------------------------------------------

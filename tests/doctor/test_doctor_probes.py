@@ -118,14 +118,14 @@ def test_chipinfo_ioctl_reply_is_decoded() -> None:
 def test_leds_and_board_model(tmp_path: Path) -> None:
     fake = FakeSystem(tmp_path)
     fake.led("ACT", "none [mmc0] timer heartbeat")
-    fake.led("packstation-buzzer", "[none] timer oneshot", maximum=255)
+    fake.led("packstation:buzzer", "[none] timer oneshot", maximum=255)
     fake.model("Raspberry Pi 5 Model B Rev 1.0")
     root = probes.Root(tmp_path)
 
     found = {led.name: led for led in probes.leds(root)}
 
     assert found["ACT"].trigger == "mmc0"
-    assert (found["packstation-buzzer"].trigger, found["packstation-buzzer"].max_brightness) == (
+    assert (found["packstation:buzzer"].trigger, found["packstation:buzzer"].max_brightness) == (
         "none",
         255,
     )

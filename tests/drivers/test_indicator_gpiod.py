@@ -164,7 +164,7 @@ def test_halt_lights_red_and_beeps(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (request,) = mod.requests  # type: ignore[attr-defined]
     assert request.settings.direction is Direction.OUTPUT
     assert request.settings.output_value is Value.INACTIVE
-    red, green, buzzer = 17, 27, 22
+    red, green, buzzer = 17, 27, 23
     ind.signal(Signal.HALT)
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:

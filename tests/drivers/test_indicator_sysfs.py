@@ -119,3 +119,37 @@ def test_write_failures_never_reach_the_station(
         for _ in range(3):
             ind.signal(Signal.HALT)
     assert caplog.text.count("indicator sysfs failed") == 1  # logged once, not per signal
+
+
+def test_blinks_and_beeps_in_software_when_the_delay_files_are_root_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service user cannot write the timer trigger's fresh, root-owned delay_on/delay_off:
+    the LED then blinks by brightness and the buzzer gives exactly its beeps."""
+    from drivers.indicator.sysfs import SysfsLed
+
+    writes: list[tuple[str, str]] = []
+    real = SysfsLed._write
+
+    def write(self: SysfsLed, name: str, value: str | int) -> None:
+        if name.startswith("delay_"):
+            raise PermissionError(13, "Permission denied", str(self.path / name))
+        writes.append((self.path.name, f"{name}={value}"))
+        real(self, name, value)
+
+    monkeypatch.setattr(SysfsLed, "_write", write)
+    make_leds(tmp_path, "packstation:red", "packstation:green", "packstation:buzzer")
+    ind = indicator(tmp_path)
+    ind.signal(Signal.HALT)  # three beeps of 50 ms
+    wait_for(lambda: writes.count(("packstation:buzzer", "brightness=0")) >= 3)
+    time.sleep(0.2)  # nothing more may come: the beeps are counted, not repeated
+    assert writes.count(("packstation:buzzer", "brightness=255")) == 3
+    assert read(tmp_path, "packstation:buzzer", "trigger") == "none"
+    ind.signal(Signal.WEIGHING)  # amber blinking, 250 ms
+    wait_for(lambda: read(tmp_path, "packstation:red", "brightness") == "255")
+    wait_for(lambda: read(tmp_path, "packstation:red", "brightness") == "0")
+    ind.signal(Signal.READY)  # steady green stops the blinking
+    time.sleep(0.6)
+    assert read(tmp_path, "packstation:red", "brightness") == "0"
+    assert read(tmp_path, "packstation:green", "brightness") == "255"
+    ind.close()

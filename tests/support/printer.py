@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -126,3 +131,36 @@ def sample_label(tmp: Path, agent: str = "A-17") -> ExitLabel:
     order_path, inv_path = write_inputs(tmp)
     order: Order = load_order(order_path)
     return build_label(order, load_inventory(inv_path), STATION, profile("IL"), agent, AT)
+
+
+WEB_REPLY = (
+    b"HTTP/1.1 400 Bad Request\r\nServer: embedded\r\nContent-Type: text/html\r\n"
+    b"Content-Length: 50\r\nConnection: close\r\n\r\n<html><body>Bad Request</body></html>\r\n"
+)
+
+
+class _AnswersAnything(socketserver.BaseRequestHandler):
+    """Like many embedded web servers: bytes that are no HTTP request get a 400 at once."""
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        sock.settimeout(5)
+        try:
+            while sock.recv(64):
+                sock.sendall(WEB_REPLY)
+        except OSError:
+            return
+
+
+@contextlib.contextmanager
+def answering_web_server() -> Iterator[str]:
+    """A web server on 127.0.0.1 (a real TCP server in a thread); yields its tcp:// target."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _AnswersAnything)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,1 @@
+"""Data files shipped in the wheel, read with importlib.resources (edge.common.resources)."""
