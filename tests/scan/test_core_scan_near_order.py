@@ -15,7 +15,6 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from rapidfuzz.distance import OSA
 
 from edge.scan import Inventory, OrderCheck
