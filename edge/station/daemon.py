@@ -1,10 +1,11 @@
 """The station daemon: one asyncio loop wiring the devices, the pack workflow, the journal and central.
 
 Every input goes through `Station.feed`: the workflow computes the next state and its effects, the
-journal commits the step's events together with the new state on the single writer thread (fsync
-off the loop), and only then are signals shown, labels printed and weights requested, so the
-technician hears "ok" only for what is on disk. A `kill -9` at any point leaves either the old
-state with none of the step's events, or the new state with all of them.
+journal commits the step's events together with the new state (one fsync'd transaction, on the
+loop thread; start-up, audit and housekeeping use the writer thread), and only then are signals
+shown, labels printed and weights requested, so the technician hears "ok" only for what is on
+disk. A `kill -9` at any point leaves either the old state with none of the step's events, or the
+new state with all of them.
 """
 
 from __future__ import annotations
@@ -135,7 +136,10 @@ class Station:
                 new_bytes = encode_state(step.state)
                 seq = 0
                 if records or new_bytes != self._state_bytes:
-                    seq = await self._in_writer(self._commit, records, new_bytes)
+                    # On the loop thread: a step is one short fsync'd transaction, and handing it
+                    # to the writer thread and back cost more than the commit (issue 20); steps
+                    # are serialised by the lock anyway, and SQLite releases the GIL in the fsync.
+                    seq = self._commit(records, new_bytes)
             except Exception as exc:
                 # Nothing was committed, so nothing happened: the state stays as it was, and the
                 # technician gets an error signal instead of an "ok" (the caller gets the error).
