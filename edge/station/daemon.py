@@ -235,7 +235,9 @@ class Station:
         """Open and verify the journal, restore the workflow and resume it."""
         path = self.paths.journal
         self.journal = await self._in_writer(Journal, path)
-        result = await self._in_writer(self.journal.verify)
+        # Only what is new since the last verified checkpoint; the whole chain is audited in the
+        # background once the station is up (`_audit`).
+        result = await self._in_writer(self.journal.verify_new)
         if not result.ok:
             raise ChainBroken.at(path, result)
         self._last_seq = await self._in_writer(self.journal.last_seq)
@@ -261,6 +263,7 @@ class Station:
             await self._check_disk()  # before READY: no order slips in under a full disk
             self._spawn(self._ticker())
             self._spawn(self._disk_watch())
+            self._spawn(self._audit())
             for service in self.ports.services:
                 self._spawn(service.run(self))
             if self.notifier.watchdog_interval_s:
@@ -276,6 +279,22 @@ class Station:
         return 0
 
     def stop(self) -> None:
+        self._stop.set()
+
+    async def _audit(self) -> None:
+        """The full chain check, off the loop, after start-up checked only the new rows. A break
+        stops the station and drops the checkpoint, so the next start checks everything and
+        refuses to run on the broken chain, as it would have at start-up. Small batches: a
+        step's commit waits for the journal's lock at most one batch read."""
+        journal = self._journal()
+        result = await self._in_writer(journal.verify, 100)
+        if result.ok:
+            return
+        await self._in_writer(journal.drop_checkpoint)
+        LOG.critical(
+            "journal chain broken (background audit): stopping",
+            extra={"journal": str(self.paths.journal), "seq": result.first_bad_seq},
+        )
         self._stop.set()
 
     async def _shutdown(self) -> None:
