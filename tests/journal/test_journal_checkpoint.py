@@ -45,7 +45,7 @@ def test_a_break_after_the_checkpoint_is_found_at_start_up(tmp_path: Path) -> No
     assert journal.verify_new().ok
     journal.append("scan", {"raw": "late"})
     journal.close()
-    tamper(path, "UPDATE events SET body = CAST('{\"raw\":\"forged\"}' AS BLOB) WHERE seq = 5")
+    tamper(path, 'UPDATE events SET body = CAST(\'{"raw":"forged"}\' AS BLOB) WHERE seq = 5')
     result = Journal(path).verify_new()
     assert (result.ok, result.first_bad_seq) == (False, 5)
 
@@ -65,7 +65,7 @@ def test_a_break_below_the_checkpoint_needs_the_full_audit(tmp_path: Path) -> No
     journal = filled(path, 4)
     assert journal.verify_new().ok
     journal.close()
-    tamper(path, "UPDATE events SET body = CAST('{\"raw\":\"forged\"}' AS BLOB) WHERE seq = 2")
+    tamper(path, 'UPDATE events SET body = CAST(\'{"raw":"forged"}\' AS BLOB) WHERE seq = 2')
     journal = Journal(path)
     assert journal.verify_new().ok  # start-up trusts what it verified before
     audit = journal.verify(batch=1)
