@@ -299,16 +299,18 @@ impl Walk<'_, '_> {
         let row = &self.rows[i * w..(i + 1) * w];
         let mut set = [0u64; 4];
         let mut add = |c: u8| set[usize::from(c >> 6)] |= 1 << (c & 63);
-        for j in 0..q.len() {
+        // Only the band |i - j| <= k holds cells <= k (the rest are capped at k + 1).
+        let kk = usize::from(k);
+        for j in i.saturating_sub(kk)..q.len().min(i + kk + 1) {
             if row[j] == k {
                 add(q[j]); // diagonal: D[i+1][j+1] = D[i][j] when the byte is q[j]
             }
         }
         if i >= 1 {
             // Transposition completing at i+1: D[i+1][j] = D[i-1][j-2] + 1 needs byte q[j-2]
-            // and path[i] == q[j-1].
+            // and path[i] == q[j-1]; cell j-2 of row i-1 is in that row's band.
             let prev = &self.rows[(i - 1) * w..i * w];
-            for j in 2..=q.len() {
+            for j in (i - 1).saturating_sub(kk) + 2..=q.len().min(i + kk + 1) {
                 if prev[j - 2] < k && self.path[i] == q[j - 1] {
                     add(q[j - 2]);
                 }

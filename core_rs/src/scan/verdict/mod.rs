@@ -8,8 +8,8 @@
 
 use crate::scan::inventory::Inventory;
 use crate::scan::order::{Order, Want};
-use crate::scan::uid::{Recognised, Recogniser, ScanKind};
 use crate::scan::tag_index::TagIndex;
+use crate::scan::uid::{Recognised, Recogniser, ScanKind};
 use std::sync::{Arc, OnceLock};
 
 mod refusals;
