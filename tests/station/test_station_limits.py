@@ -186,8 +186,9 @@ def test_a_weighed_portion_counts_its_share_of_the_bulk_thc_exactly() -> None:
     # 1000 mg * 33333 / 100000 = 33333/100 mg THC; / 800 mg per oz = 33333/80000 oz
     assert bucket.used_exact == "33333/80000" and bucket.used == 0
     assert bucket.limit_exact == "1" and bucket.unit == "oz"
-    whole = limits.check(order_of(picks, "adult", []), [Pick(line=1, uid=uid(1), raw="")], "")
-    assert not whole.allowed  # no time: refused with a reason, not raised
+    for bad_at in ("", "2026-11-22T12:00:00"):  # no time, no offset: refused, not raised
+        refused = limits.check(order_of(picks, "adult", []), picks, bad_at)
+        assert not refused.allowed and refused.reason.startswith("limits cannot be checked")
     unweighed = [Pick(line=1, uid=uid(1), raw=uid(1))]
     got = limits.check(order_of(unweighed, "adult", []), unweighed, at.isoformat())
     assert got.buckets[0].used_exact == "5/4" and not got.allowed  # the bulk's 1000 mg

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
 from edge.common.errors import BadInput, ConfigError
-from edge.limits.engine import LimitEngine, LimitHistory, parse_prior, resolve_rules_dir
+from edge.limits.engine import (
+    LimitEngine,
+    LimitHistory,
+    parse_prior,
+    parse_time,
+    resolve_rules_dir,
+)
 from edge.scan import Inventory
 from edge.station.config import StationConfig
 from edge.workflow.ports import LimitBucket, LimitResult, Order, Pick, ScanVerdict, Verifier
@@ -51,14 +56,12 @@ class EngineLimits:
             raw = self.engine.check_packages(
                 self.cfg.station.jurisdiction,
                 order.customer.class_,
-                datetime.fromisoformat(at),
+                parse_time(at, "at"),
                 self.inventory(),
                 picks if isinstance(picks, list) else list(picks),
                 history,
             )
         except (BadInput, ConfigError) as exc:
-            return LimitResult(allowed=False, reason=f"limits cannot be checked: {exc}")
-        except ValueError as exc:  # `at` is not ISO 8601
             return LimitResult(allowed=False, reason=f"limits cannot be checked: {exc}")
         return LimitResult(
             allowed=raw.allowed,
