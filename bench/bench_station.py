@@ -56,6 +56,8 @@ def setup(root: Path, packages: int, orders: int, printer: str, link: str = "") 
             "Batch": "B",
             "Category": "flower",
             "NetWeightMg": 1000,
+            "ThcMg": 200,  # labels must state the potency
+            "CbdMg": 5,
             "LabTestingState": "TestPassed",
         }
         for n in range(packages)
