@@ -63,3 +63,32 @@ def test_mutating_the_copy_leaves_the_original() -> None:
     copy.order.label_attempt += 1
     copy.devices_down.clear()
     assert encode_state(state) == before
+
+
+def test_copy_state_knows_every_field() -> None:
+    """A new mutable field must be copied by `copy_state`: this names the fields it was written
+    for, so adding one fails here until copy_state is checked."""
+    known = {
+        WorkflowState: {"version", "phase", "session", "order", "disk_block", "devices_down"},
+        OrderProgress: {
+            "order",
+            "source",
+            "picks",
+            "weighing",
+            "label_attempt",
+            "label_at",
+            "label_agent",
+            "label_job",
+            "label_failed",
+            "seal_code",
+            "halt",
+            "halts",
+            "quarantined",
+            "override_by",
+            "override_from",
+        },
+        Session: {"agent", "name", "supervisor", "last_activity_ms"},
+        Halt: {"info", "resume_phase", "at"},
+    }
+    for cls, names in known.items():
+        assert {f.name for f in msgspec.structs.fields(cls)} == names, cls
