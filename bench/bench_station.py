@@ -194,6 +194,17 @@ def last_signal(log: Any) -> tuple[int, str]:
     return int(stamp), name
 
 
+def first_signal(log: Any, wanted: str) -> tuple[int, str]:
+    """The first (CLOCK_MONOTONIC ns, signal) line named `wanted` among the new lines of the
+    indicator log, else the newest line."""
+    lines = [line.decode().split(" ", 2) for line in log.read().splitlines() if line]
+    for stamp, name, *_ in lines:
+        if name == wanted:
+            return int(stamp), name
+    stamp, name, *_ = lines[-1]
+    return int(stamp), name
+
+
 def scan_latency(
     run: Run, scans: int, floor: sqlite3.Connection
 ) -> tuple[list[float], list[float], list[float]]:
@@ -214,7 +225,7 @@ def scan_latency(
                 reply = run.send(f"scan {uid_of(order * LINES_PER_ORDER + i)}")
                 reply_ms.append((time.monotonic_ns() - start) / 1e6)
                 assert reply["ok"] and "verdict" in reply["events"], reply
-                stamp, name = last_signal(log)
+                stamp, name = first_signal(log, "scan_ok")  # a label's READY may follow it
                 assert name == "scan_ok", (name, reply)
                 signal_ms.append((stamp - start) / 1e6)
                 floor_ms.append(floor_commit_ms(floor))
