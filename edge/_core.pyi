@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from fractions import Fraction
 from os import PathLike
-from typing import Literal, TypeAlias, final
+from typing import Literal, Protocol, TypeAlias, final
 
 # The verdict names are the workflow's: one list, which the core's verdicts must match.
 from edge.workflow.ports import VerdictName as _VerdictName
@@ -14,6 +14,7 @@ __all__ = [
     "Crossing",
     "Inventory",
     "InventoryFormatError",
+    "LimitHistory",
     "LimitInputError",
     "LimitResult",
     "LimitRuleBucket",
@@ -204,6 +205,26 @@ class LimitResult:
     def buckets(self) -> list[BucketUse]: ...
     @property
     def max_more(self) -> list[MaxMore]: ...
+    @property
+    def reason(self) -> str:
+        """One sentence for a discrepancy slip (as edge.limits.engine.LimitVerdict.reason)."""
+    def report(self) -> list[tuple[str, str, int, int, str, str, str, str]]:
+        """Reported buckets (a zero cap nothing touched is left out): (name, unit, used
+        rounded down, cap rounded down, used, cap, prior_used, cart_used), the last four exact
+        as str(Fraction) in unit; used = prior_used + cart_used."""
+
+class _LimitPick(Protocol):
+    @property
+    def uid(self) -> str: ...
+    @property
+    def net_mg(self) -> int | None: ...
+
+@final
+class LimitHistory:
+    """A customer's prior purchases converted once per order (LimitRules.check_packages)."""
+
+    def __new__(cls, prior: list[_LimitPriorTuple]) -> LimitHistory: ...
+    def __len__(self) -> int: ...
 
 @final
 class LimitRules:
@@ -225,6 +246,20 @@ class LimitRules:
         """Evaluate a cart at `at_s` on store-local date ordinal `day`. Calendar-day buckets
         count priors with the same `day`; rolling N-day buckets count priors with
         `at_s - N*86400 < prior_at_s`; per-transaction buckets count no priors."""
+    def check_packages(
+        self,
+        customer_class: str,
+        at_s: int,
+        day: int,
+        inventory: Inventory,
+        picks: list[_LimitPick],
+        history: LimitHistory,
+    ) -> LimitResult:
+        """As check, each pick one unit of its inventory package (category and measures read
+        from the record). A weighed pick (net_mg set) counts net_mg as its net weight and its
+        package's THC and concentrate mg in proportion, exactly: bulk mg * net / bulk net (a
+        package without a positive net weight keeps them whole). LimitInputError names an
+        unknown package, a bad category or an out-of-range measure."""
 
 # --- Scan recognition, vault inventory index, scan verdicts (core_rs/src/py/scan.rs) ---
 

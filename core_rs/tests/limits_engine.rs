@@ -299,3 +299,43 @@ fn invalid_models_are_refused() {
     let unordered = [version(5, "b", vec![]), version(1, "a", vec![])];
     assert!(LimitTable::new("XX", &unordered).is_err());
 }
+
+#[test]
+fn a_weighed_portion_counts_its_share_of_the_contents_exactly() {
+    // 1 oz = 800 mg THC for edibles: 1000 mg * 33333 / 100000 = 333.33 mg = 33333/80000 oz.
+    let bulk = Line {
+        net_weight_mg: Some(100_000),
+        thc_mg: Some(1_000),
+        ..Line::new(Category::Edible, 1)
+    };
+    let portion = bulk.clone().portion(33_333, Some(100_000));
+    assert_eq!(portion.net_weight_mg, Some(33_333));
+    let t = equivalency();
+    let v = t
+        .check("adult", NOW, TODAY, std::slice::from_ref(&portion), &[])
+        .unwrap();
+    assert_eq!(v.buckets[0].cart_used, r(33_333, 80_000));
+    assert!(v.allowed);
+    // Two portions of different bulk sizes add exactly: 1/4 of 1000 mg plus 1/3 of 300 mg.
+    let other = Line {
+        net_weight_mg: Some(3),
+        thc_mg: Some(300),
+        ..Line::new(Category::Edible, 1)
+    };
+    let lines = [
+        bulk.clone().portion(25_000, Some(100_000)),
+        other.portion(1, Some(3)),
+        flower(7_000, 1),
+    ];
+    let v = t.check("adult", NOW, TODAY, &lines, &[]).unwrap();
+    // 250 mg + 100 mg THC = 350/800 oz, plus 7 g flower = 1/4 oz.
+    assert_eq!(v.buckets[0].cart_used, r(350 + 200, 800));
+    // A bulk package without a net weight keeps its contents whole.
+    let unknown = Line {
+        thc_mg: Some(1_000),
+        ..Line::new(Category::Edible, 1)
+    }
+    .portion(10, None);
+    assert_eq!(unknown.thc_mg, Some(1_000));
+    assert_eq!(unknown.net_weight_mg, Some(10));
+}

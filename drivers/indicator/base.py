@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from enum import StrEnum
 
 from drivers.config import IndicatorSignals, SignalPattern
+from drivers.indicator.timers import TIMERS, Handle
 
 LOG = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class Indicator:
         self.signals = signals
         self.state: Signal | None = None
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
+        self._timer: Handle | None = None  # a flash's return, on the one timer thread
         self._failed: set[str] = set()
 
     def pattern(self, signal: Signal) -> SignalPattern:
@@ -105,12 +106,15 @@ class Indicator:
             if pattern.beeps:
                 self._call("beep", pattern.beeps, pattern.beep_ms)
             if pattern.hold_ms:
-                self._timer = threading.Timer(pattern.hold_ms / 1000, self._revert)
-                self._timer.daemon = True
-                self._timer.start()
+                # The callback takes the lock held here, so `mine` is filled before it looks.
+                mine: list[Handle] = []
+                self._timer = TIMERS.call_later(pattern.hold_ms / 1000, lambda: self._revert(mine))
+                mine.append(self._timer)
 
-    def _revert(self) -> None:
+    def _revert(self, mine: list[Handle]) -> None:
         with self._lock:
+            if self._timer is not mine[0]:
+                return  # a later signal replaced this flash
             self._timer = None
             if self.state is None:
                 self._call("show", "off", 0)

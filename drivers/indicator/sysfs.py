@@ -19,6 +19,7 @@ from pathlib import Path
 
 from drivers.config import SysfsLeds
 from drivers.indicator.base import CHANNELS, COLOUR_CHANNELS, Backend, IndicatorUnavailable
+from drivers.indicator.timers import TIMERS, Handle
 
 LOG = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class SysfsBackend(Backend):
             LOG.warning("indicator: LEDs not found: %s", ", ".join(missing))
         if not self.leds:
             raise IndicatorUnavailable(f"no LED of [indicator.sysfs] exists under {root}")
-        self._beep_timer: threading.Timer | None = None
+        self._beep_timer: Handle | None = None
 
     def show(self, colour: str, blink_ms: int) -> None:
         lit = COLOUR_CHANNELS[colour]
@@ -142,9 +143,9 @@ class SysfsBackend(Backend):
         if not buzzer.blink(beep_ms, beep_ms, count):
             return  # software beeps stop by themselves after `count`
         # The timer trigger repeats forever: stop it just before the next beep would start.
-        self._beep_timer = threading.Timer((2 * count - 1) * beep_ms / 1000, buzzer.set, (False,))
-        self._beep_timer.daemon = True
-        self._beep_timer.start()
+        self._beep_timer = TIMERS.call_later(
+            (2 * count - 1) * beep_ms / 1000, lambda: buzzer.set(False)
+        )
 
     def close(self) -> None:
         if self._beep_timer is not None:

@@ -151,11 +151,20 @@ class CountAdjustment(EventBody, tag="count_adjustment", kw_only=True):
     note: str | None = None
 
 
+Exact = Annotated[str, msgspec.Meta(pattern=r"^(-?[0-9]+(/[0-9]+)?)?$", description="a fraction, or empty")]
+
+
 class LimitBucket(msgspec.Struct, kw_only=True):
     name: str
-    used: int
+    used: int  # rounded down to whole `unit`s, for display
     limit: int
     unit: str
+    # Exact values as fraction strings ("351/100"), so `limits explain` can reproduce the
+    # decision: used_exact = prior_exact + cart_exact (absent in journals before these fields).
+    used_exact: Exact | None = None
+    limit_exact: Exact | None = None
+    prior_exact: Exact | None = None
+    cart_exact: Exact | None = None
 
 
 class Limits(EventBody, tag="limits"):

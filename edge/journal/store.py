@@ -247,7 +247,9 @@ class Journal:
 
     def iter_events(self, batch: int = 1000) -> Iterator[JournalEvent]:
         """Every row in order, read in batches (for export and verify of large journals)."""
-        after = 0
+        return self._iter_after(0, batch)
+
+    def _iter_after(self, after: int, batch: int = 1000) -> Iterator[JournalEvent]:
         while chunk := self.events(after, batch):
             yield from chunk
             after = chunk[-1].seq
@@ -282,10 +284,69 @@ class Journal:
             (version,) = self._conn.execute("PRAGMA user_version").fetchone()
         return int(version)
 
-    def verify(self) -> VerifyResult:
-        """Recompute the chain; name the first row whose seq, link or hash is wrong."""
-        prev, expected, checked = GENESIS, 1, 0
-        for ev in self.iter_events():
+    def verify(self, batch: int = 1000) -> VerifyResult:
+        """Recompute the chain; name the first row whose seq, link or hash is wrong. Rows are
+        read `batch` at a time, the journal's lock held only while a batch is read."""
+        return self._verify_after(0, GENESIS, batch)
+
+    # -- verified checkpoint: start-up checks only what is new ---------------------------------
+    def verify_new(self) -> VerifyResult:
+        """The start-up check: the rows after the last verified checkpoint (seq, hash), when the
+        checkpoint row still carries that hash; else (no checkpoint, or it does not match) the
+        whole chain. On success the checkpoint moves to the last row. `verify()` remains the
+        full audit (`packstation journal verify`, and the daemon's background audit)."""
+        with self._lock:
+            point = self._checkpoint()
+            result: VerifyResult | None = None
+            if point is not None:
+                seq, digest = point
+                row = self._conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
+                if row is not None and bytes(row[0]) == digest:
+                    result = self._verify_after(seq, digest)
+            if result is None:
+                result = self.verify()
+            if result.ok:
+                self.save_checkpoint()
+            return result
+
+    def save_checkpoint(self) -> None:
+        """Record the last row as verified (call only after a successful verify)."""
+        with self._lock:
+            self._checkpoint_table()
+            row = self._conn.execute(
+                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return
+            self._conn.execute(
+                "INSERT OR REPLACE INTO verified_checkpoint (name, seq, hash) VALUES ('chain', ?, ?)",
+                (row[0], row[1]),
+            )
+
+    def drop_checkpoint(self) -> None:
+        """Forget the checkpoint: the next `verify_new` checks the whole chain."""
+        with self._lock:
+            self._checkpoint_table()
+            self._conn.execute("DELETE FROM verified_checkpoint")
+
+    def _checkpoint_table(self) -> None:
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS verified_checkpoint"
+            " (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash BLOB NOT NULL)"
+        )
+
+    def _checkpoint(self) -> tuple[int, bytes] | None:
+        try:
+            row = self._conn.execute(
+                "SELECT seq, hash FROM verified_checkpoint WHERE name = 'chain'"
+            ).fetchone()
+        except sqlite3.OperationalError:  # no checkpoint table yet
+            return None
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def _verify_after(self, after: int, prev: bytes, batch: int = 1000) -> VerifyResult:
+        expected, checked = after + 1, 0
+        for ev in self._iter_after(after, batch):
             if ev.seq != expected:
                 return VerifyResult(
                     checked=checked, first_bad_seq=expected, reason=f"seq {expected} is missing"

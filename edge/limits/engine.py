@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,10 @@ MEASURE_FIELDS = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml")
 _MAX_AMOUNT = 10**12  # per unit, mg or ml: far above any product, far below overflow
 _MAX_QUANTITY = 1_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+# A customer's prior purchases prepared once per order (`LimitEngine.history`).
+LimitHistory = _core.LimitHistory
 _UNIT_OF_MEASURE = {"net_weight": "mg", "concentrate": "mg", "thc": "mg", "volume": "ml"}
 
 
@@ -307,6 +311,7 @@ class LimitEngine:
         self.rules_dir = Path(rules_dir) if rules_dir else default_rules_dir()
         self.timezone = timezone
         self._rules: dict[str, tuple[JurisdictionRules, _core.LimitRules]] = {}
+        self._zones: dict[str, tuple[_core.LimitRules, ZoneInfo]] = {}  # check_packages
         if timezone is not None:
             self._zone(timezone)
 
@@ -358,6 +363,48 @@ class LimitEngine:
         except _core.LimitInputError as exc:
             raise BadInput(f"{cart.jurisdiction} on {local.date()}: {exc}") from None
         return self._verdict(cart, raw)
+
+    def history(self, code: str, prior: Sequence[PriorPurchase]) -> _core.LimitHistory:
+        """The customer's prior purchases resolved to `code`'s store time zone, once per order,
+        for `check_packages`."""
+        zone = self.zone_for(code)
+        rows = [
+            (epoch_seconds(p.at), p.at.astimezone(zone).toordinal(), *p.line.core()) for p in prior
+        ]
+        try:
+            return _core.LimitHistory(rows)
+        except _core.LimitInputError as exc:  # cannot happen: parse_prior checked every field
+            raise BadInput(str(exc)) from None
+
+    def check_packages(
+        self,
+        code: str,
+        customer_class: str,
+        at: datetime,
+        inventory: _core.Inventory,
+        picks: list[Any],
+        history: _core.LimitHistory,
+    ) -> _core.LimitResult:
+        """The station's check: each pick (`.uid`, `.net_mg`) is one unit of its inventory
+        package, read by the core; a weighed pick counts its captured net weight and its
+        package's THC and concentrate in proportion, exactly (bulk mg * net / bulk net).
+        BadInput as `check`."""
+        prepared = self._zones.get(code)
+        if prepared is None:
+            prepared = self._zones[code] = (self._load(code)[1], self.zone_for(code))
+        core, zone = prepared
+        local = at.astimezone(zone)
+        try:
+            return core.check_packages(
+                customer_class,
+                (at - _EPOCH) // _SECOND,
+                local.toordinal(),
+                inventory,
+                picks,
+                history,
+            )
+        except _core.LimitInputError as exc:
+            raise BadInput(f"{code} on {local.date()}: {exc}") from None
 
     def check_json(self, obj: Any, source: str = "cart") -> LimitVerdict:
         """`check(parse_cart(obj))`: a CART.json object straight from `json.loads`."""

@@ -1,10 +1,11 @@
 """The station daemon: one asyncio loop wiring the devices, the pack workflow, the journal and central.
 
 Every input goes through `Station.feed`: the workflow computes the next state and its effects, the
-journal commits the step's events together with the new state on the single writer thread (fsync
-off the loop), and only then are signals shown, labels printed and weights requested, so the
-technician hears "ok" only for what is on disk. A `kill -9` at any point leaves either the old
-state with none of the step's events, or the new state with all of them.
+journal commits the step's events together with the new state (one fsync'd transaction, on the
+loop thread; start-up, audit and housekeeping use the writer thread), and only then are signals
+shown, labels printed and weights requested, so the technician hears "ok" only for what is on
+disk. A `kill -9` at any point leaves either the old state with none of the step's events, or the
+new state with all of them.
 """
 
 from __future__ import annotations
@@ -135,7 +136,10 @@ class Station:
                 new_bytes = encode_state(step.state)
                 seq = 0
                 if records or new_bytes != self._state_bytes:
-                    seq = await self._in_writer(self._commit, records, new_bytes)
+                    # On the loop thread: a step is one short fsync'd transaction, and handing it
+                    # to the writer thread and back cost more than the commit (issue 20); steps
+                    # are serialised by the lock anyway, and SQLite releases the GIL in the fsync.
+                    seq = self._commit(records, new_bytes)
             except Exception as exc:
                 # Nothing was committed, so nothing happened: the state stays as it was, and the
                 # technician gets an error signal instead of an "ok" (the caller gets the error).
@@ -231,7 +235,9 @@ class Station:
         """Open and verify the journal, restore the workflow and resume it."""
         path = self.paths.journal
         self.journal = await self._in_writer(Journal, path)
-        result = await self._in_writer(self.journal.verify)
+        # Only what is new since the last verified checkpoint; the whole chain is audited in the
+        # background once the station is up (`_audit`).
+        result = await self._in_writer(self.journal.verify_new)
         if not result.ok:
             raise ChainBroken.at(path, result)
         self._last_seq = await self._in_writer(self.journal.last_seq)
@@ -257,6 +263,7 @@ class Station:
             await self._check_disk()  # before READY: no order slips in under a full disk
             self._spawn(self._ticker())
             self._spawn(self._disk_watch())
+            self._spawn(self._audit())
             for service in self.ports.services:
                 self._spawn(service.run(self))
             if self.notifier.watchdog_interval_s:
@@ -272,6 +279,22 @@ class Station:
         return 0
 
     def stop(self) -> None:
+        self._stop.set()
+
+    async def _audit(self) -> None:
+        """The full chain check, off the loop, after start-up checked only the new rows. A break
+        stops the station and drops the checkpoint, so the next start checks everything and
+        refuses to run on the broken chain, as it would have at start-up. Small batches: a
+        step's commit waits for the journal's lock at most one batch read."""
+        journal = self._journal()
+        result = await self._in_writer(journal.verify, 100)
+        if result.ok:
+            return
+        await self._in_writer(journal.drop_checkpoint)
+        LOG.critical(
+            "journal chain broken (background audit): stopping",
+            extra={"journal": str(self.paths.journal), "seq": result.first_bad_seq},
+        )
         self._stop.set()
 
     async def _shutdown(self) -> None:

@@ -373,10 +373,7 @@ class Workflow:
             "limits",
             allowed=result.allowed,
             reason=result.reason,
-            buckets=[
-                {"name": b.name, "used": b.used, "limit": b.limit, "unit": b.unit}
-                for b in result.buckets
-            ],
+            buckets=list(result.buckets),  # Run.record converts them, exact values included
         )
         if not result.allowed:
             self._halt(run, HaltInfo(code="over_limit", reason=result.reason), Phase.PICKING)

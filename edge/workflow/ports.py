@@ -142,12 +142,21 @@ class ScanVerdict(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LimitBucket(msgspec.Struct, frozen=True, kw_only=True):
-    """One limit bucket: what the cart (plus prior purchases) uses against the allowance."""
+    """One limit bucket: what the cart (plus prior purchases) uses against the allowance.
+
+    `used` and `limit` are rounded down to whole `unit`s for display; the `*_exact` fields are
+    the exact values as `str(fractions.Fraction)` ("351/100") in `unit`, what the decision was
+    made on ("" when the checker does not give them).
+    """
 
     name: str
     used: int
     limit: int
-    unit: str  # "mg", "mg_thc", "ml", "each"
+    unit: str  # the rule's unit: "g", "oz", "mg", "mg_thc", "ml", "each"...
+    used_exact: str = ""  # prior_exact + cart_exact
+    limit_exact: str = ""
+    prior_exact: str = ""
+    cart_exact: str = ""
 
 
 class LimitResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -18,8 +18,7 @@ from edge.workflow.state import (
     Phase,
     Record,
     WorkflowState,
-    decode_state,
-    encode_state,
+    copy_state,
 )
 
 # Verdicts that name a real package the station should pull aside; a duplicate is already bagged.
@@ -50,7 +49,7 @@ class Run:
     """One step in progress: a private copy of the state plus the effects gathered so far."""
 
     def __init__(self, state: WorkflowState, now_ms: int) -> None:
-        self.s = decode_state(encode_state(state))  # never mutate the caller's state
+        self.s = copy_state(state)  # never mutate the caller's state
         self.now_ms = now_ms
         self.at = iso_at(now_ms)
         self.fx: list[Effect] = []

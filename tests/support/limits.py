@@ -44,13 +44,13 @@ def line(category: str, quantity: int = 1, **measures: int) -> CartLine:
     return CartLine(category, quantity, **measures)
 
 
-def _amount(item: CartLine, measure: str) -> int:
+def _amount(item: CartLine, measure: str) -> Fraction:
     if measure == "units":
-        return item.quantity
+        return Fraction(item.quantity)
     value = getattr(item, _FIELDS[measure])
     if value is None:
         raise MissingMeasure(f"{item.category} needs {_FIELDS[measure]}")
-    return int(value) * item.quantity
+    return Fraction(value) * item.quantity  # a weighed portion's content is a Fraction
 
 
 def reference_check(rules: JurisdictionRules, cart: Cart, zone: ZoneInfo) -> RefVerdict:

@@ -9,12 +9,16 @@ pub mod rules;
 
 use std::fmt;
 
-use rational::{lcm, Ratio};
+use rational::{gcd, lcm, Ratio};
 use rules::{BucketRule, Category, Measure, RuleError, RuleVersion, Window};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// One cart line or prior purchase: a category, a unit count and per-unit measures.
+///
+/// `portion_den` makes the content measures (`concentrate_mg`, `thc_mg`) exact rationals: they
+/// are numerators over `portion_den` (0 or 1: whole mg). A weighed portion of a bulk package
+/// counts `bulk_mg * net / bulk_net` of them (`Line::portion`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Line {
     pub category: Option<Category>,
@@ -23,6 +27,7 @@ pub struct Line {
     pub concentrate_mg: Option<u64>,
     pub thc_mg: Option<u64>,
     pub volume_ml: Option<u64>,
+    pub portion_den: u64,
 }
 
 impl Line {
@@ -34,17 +39,53 @@ impl Line {
         }
     }
 
-    /// Total of `measure` over the line's units; None when the line lacks the per-unit figure.
-    /// (Two u64 factors can overflow i128, so the product is checked: `Some(None)`.)
-    fn amount(&self, measure: Measure) -> Option<Option<i128>> {
-        let per_unit = match measure {
-            Measure::NetWeight => self.net_weight_mg,
-            Measure::Concentrate => self.concentrate_mg,
-            Measure::Thc => self.thc_mg,
-            Measure::Volume => self.volume_ml,
-            Measure::Units => Some(1),
-        }?;
-        Some(i128::from(per_unit).checked_mul(i128::from(self.quantity)))
+    /// A weighed portion of `net_mg` cut from a bulk package of `bulk_net_mg` whose content
+    /// measures are `concentrate_mg` and `thc_mg`: the net weight is the captured one and the
+    /// contents count in proportion, exactly (`bulk_mg * net / bulk_net`). A bulk package without
+    /// a (positive) net weight keeps its contents whole: nothing to scale by, and never less.
+    pub fn portion(mut self, net_mg: u64, bulk_net_mg: Option<u64>) -> Self {
+        self.net_weight_mg = Some(net_mg);
+        let Some(bulk) = bulk_net_mg.filter(|&b| b > 0) else {
+            return self;
+        };
+        let g = gcd(i128::from(net_mg), i128::from(bulk)).max(1) as u64;
+        let (mul, den) = (net_mg / g, bulk / g);
+        let scale = |v: Option<u64>| v.map(|x| x.checked_mul(mul));
+        match (scale(self.concentrate_mg), scale(self.thc_mg)) {
+            (Some(None), _) | (_, Some(None)) => {
+                // Too large for u64: keep the whole bulk figure (conservative) by marking overflow.
+                self.portion_den = u64::MAX;
+            }
+            (c, t) => {
+                self.concentrate_mg = c.flatten();
+                self.thc_mg = t.flatten();
+                self.portion_den = den;
+            }
+        }
+        self
+    }
+
+    fn den(&self) -> i128 {
+        i128::from(self.portion_den.max(1))
+    }
+
+    /// Total of `measure` over the line's units, scaled by `den / self.den()` for content
+    /// measures and by `den` for the others (`den` is a multiple of every line's denominator);
+    /// None when the line lacks the per-unit figure. (Products are checked: `Some(None)`.)
+    fn amount(&self, measure: Measure, den: i128) -> Option<Option<i128>> {
+        let (per_unit, mult) = match measure {
+            Measure::NetWeight => (self.net_weight_mg, den),
+            Measure::Concentrate => (self.concentrate_mg, den / self.den()),
+            Measure::Thc => (self.thc_mg, den / self.den()),
+            Measure::Volume => (self.volume_ml, den),
+            Measure::Units => (Some(1), den),
+        };
+        let per_unit = per_unit?;
+        Some(
+            i128::from(per_unit)
+                .checked_mul(i128::from(self.quantity))
+                .and_then(|v| v.checked_mul(mult)),
+        )
     }
 }
 
@@ -277,7 +318,7 @@ fn counts(window: Window, prior: &Prior, at_s: i64, day: i32) -> bool {
 /// Add `line`'s use of every bucket its category counts in to `totals`; returns the index of
 /// a bucket the line added to that is now over its cap, if any.
 fn add_line(
-    class: &CompiledClass,
+    scaled: &Scaled<'_>,
     line: &Line,
     source: &'static str,
     index: usize,
@@ -288,10 +329,11 @@ fn add_line(
     let category = line
         .category
         .ok_or(LimitError::MissingCategory { source, index })?;
+    let class = scaled.class;
     let mut crossed = None;
     for slot in &class.slots[category.index()] {
         let amount = line
-            .amount(slot.measure)
+            .amount(slot.measure, scaled.den)
             .ok_or(LimitError::MissingMeasure {
                 source,
                 index,
@@ -299,8 +341,7 @@ fn add_line(
                 field: slot.measure.field(),
             })?
             .ok_or(LimitError::TooLarge { source, index })?;
-        let bucket = &class.buckets[slot.bucket];
-        if !include(bucket.rule.window) {
+        if !include(class.buckets[slot.bucket].rule.window) {
             continue;
         }
         let use_ = amount
@@ -311,7 +352,7 @@ fn add_line(
             .checked_add(use_)
             .ok_or(LimitError::TooLarge { source, index })?;
         added[slot.bucket] = added[slot.bucket].saturating_add(use_);
-        if use_ > 0 && *total > bucket.cap && crossed.is_none() {
+        if use_ > 0 && *total > scaled.caps[slot.bucket] && crossed.is_none() {
             crossed = Some(slot.bucket);
         }
     }
@@ -330,13 +371,22 @@ fn display_amount(measure: Measure, amount: i128) -> String {
     }
 }
 
-fn max_more(class: &CompiledClass, totals: &[i128]) -> Vec<MaxMore> {
-    let mut out: Vec<MaxMore> = Vec::new();
+/// The buckets' caps and the common denominator `den` of the cart's portions: every total is
+/// in bucket units times `scale * den`.
+struct Scaled<'a> {
+    class: &'a CompiledClass,
+    den: i128,
+    caps: Vec<i128>,
+    scales: Vec<i128>,
+}
+
+fn max_more(scaled: &Scaled<'_>, totals: &[i128]) -> Vec<MaxMore> {
+    let (class, mut out): (_, Vec<MaxMore>) = (scaled.class, Vec::new());
     for category in Category::ALL {
         for slot in &class.slots[category.index()] {
-            let bucket = &class.buckets[slot.bucket];
-            let room = (bucket.cap - totals[slot.bucket]).max(0);
-            let fits = room / slot.weight;
+            let room = (scaled.caps[slot.bucket] - totals[slot.bucket]).max(0);
+            // A product past i128 exceeds any room, so saturating it gives the right 0.
+            let fits = room / slot.weight.saturating_mul(scaled.den);
             match out
                 .iter_mut()
                 .find(|m| m.category == category && m.measure == slot.measure)
@@ -410,12 +460,49 @@ impl LimitTable {
                 known: version.classes.iter().map(|c| c.name.clone()).collect(),
             })?;
         let n = rules.buckets.len();
+        let mut den: i128 = 1;
+        for (index, line) in lines.iter().enumerate() {
+            if line.portion_den == u64::MAX {
+                return Err(LimitError::TooLarge {
+                    source: "lines",
+                    index,
+                });
+            }
+            den = lcm(den, line.den()).ok_or(LimitError::TooLarge {
+                source: "lines",
+                index,
+            })?;
+        }
+        let caps = rules
+            .buckets
+            .iter()
+            .map(|b| b.cap.checked_mul(den))
+            .collect::<Option<Vec<i128>>>()
+            .ok_or(LimitError::TooLarge {
+                source: "lines",
+                index: 0,
+            })?;
+        let scales = rules
+            .buckets
+            .iter()
+            .map(|b| b.scale.checked_mul(den))
+            .collect::<Option<Vec<i128>>>()
+            .ok_or(LimitError::TooLarge {
+                source: "lines",
+                index: 0,
+            })?;
+        let scaled = Scaled {
+            class: rules,
+            den,
+            caps,
+            scales,
+        };
         let mut totals = vec![0_i128; n];
         let mut prior_used = vec![0_i128; n];
         for (i, p) in prior.iter().enumerate() {
             let include = |w: Window| counts(w, p, at_s, day);
             add_line(
-                rules,
+                &scaled,
                 &p.line,
                 "prior",
                 i,
@@ -428,7 +515,7 @@ impl LimitTable {
         let mut crossing = None;
         for (i, line) in lines.iter().enumerate() {
             let crossed = add_line(
-                rules,
+                &scaled,
                 line,
                 "lines",
                 i,
@@ -452,17 +539,17 @@ impl LimitTable {
                 unit: sb.rule.unit.clone(),
                 window: sb.rule.window,
                 cap: sb.rule.cap,
-                prior_used: ratio(prior_used[b], sb.scale),
-                cart_used: ratio(cart_used[b], sb.scale),
-                remaining: ratio(sb.cap - totals[b], sb.scale),
-                over: cart_used[b] > 0 && totals[b] > sb.cap,
+                prior_used: ratio(prior_used[b], scaled.scales[b]),
+                cart_used: ratio(cart_used[b], scaled.scales[b]),
+                remaining: ratio(scaled.caps[b] - totals[b], scaled.scales[b]),
+                over: cart_used[b] > 0 && totals[b] > scaled.caps[b],
             })
             .collect();
         Ok(Verdict {
             allowed: !buckets.iter().any(|b| b.over),
             version: version.label.clone(),
             class: rules.name.clone(),
-            max_more: max_more(rules, &totals),
+            max_more: max_more(&scaled, &totals),
             buckets,
             crossing,
         })

@@ -9,13 +9,16 @@
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
+use super::scan::Inventory;
 use super::CoreError;
 use crate::limits::rational::Ratio;
 use crate::limits::rules::{BucketRule, Category, ClassRule, Member, RuleVersion, Window};
 use crate::limits::{self as engine, LimitTable, Line, Prior};
+use crate::scan::inventory::{Inventory as CoreInventory, NONE, NO_MEASURE};
 
 create_exception!(
     edge._core,
@@ -258,6 +261,7 @@ fn line_from(t: &Bound<'_, PyTuple>, first: usize, source: &str, index: usize) -
         concentrate_mg: opt_count(item(3)?)?,
         thc_mg: opt_count(item(4)?)?,
         volume_ml: opt_count(item(5)?)?,
+        portion_den: 1,
     })
 }
 
@@ -378,6 +382,49 @@ impl Crossing {
 #[pyclass(frozen, module = "edge._core")]
 struct LimitResult {
     v: engine::Verdict,
+    code: String,
+    /// The cart lines' categories (for the reason's "Cart line 3 (flower)").
+    categories: Vec<Category>,
+}
+
+/// (name, unit, used floor, cap floor, used, cap, prior_used, cart_used): `LimitResult.report`.
+type BucketReport = (String, String, i128, i128, String, String, String, String);
+
+/// `str(fractions.Fraction)`: "7", "-5/2".
+fn ratio_text(r: Ratio) -> String {
+    if r.den() == 1 {
+        r.num().to_string()
+    } else {
+        format!("{}/{}", r.num(), r.den())
+    }
+}
+
+fn window_words(w: Window) -> String {
+    match w {
+        Window::Transaction => "per transaction".into(),
+        Window::CalendarDay => "per calendar day (store time zone)".into(),
+        Window::RollingDays(n) => format!("per rolling {n} days"),
+    }
+}
+
+/// A bucket is reported unless it is a "not sold" category's zero cap the cart never touched.
+fn reported(b: &engine::BucketUse) -> bool {
+    b.cap.num() != 0 || b.cart_used.num() != 0 || b.prior_used.num() != 0
+}
+
+/// Floor of a non-negative ratio (a negative one floors toward minus infinity, as in Python).
+fn floor(r: Ratio) -> i128 {
+    r.num().div_euclid(r.den())
+}
+
+fn add(a: Ratio, b: Ratio) -> Ratio {
+    // Reported values are far below overflow (amounts <= 10^12 per unit); saturate regardless.
+    let den = a.den().saturating_mul(b.den());
+    let num = a
+        .num()
+        .saturating_mul(b.den())
+        .saturating_add(b.num().saturating_mul(a.den()));
+    Ratio::new(num, den).unwrap_or(Ratio::integer(0))
 }
 
 #[pymethods]
@@ -422,6 +469,60 @@ impl LimitResult {
                     amount: int_out(py, m.amount)?.unbind(),
                     display: m.display(),
                 })
+            })
+            .collect()
+    }
+
+    /// One sentence for a discrepancy slip (as `edge.limits.engine.LimitVerdict.reason`).
+    #[getter]
+    fn reason(&self) -> String {
+        let who = format!("{} {}", self.code, self.v.class);
+        let version = &self.v.version;
+        if self.v.allowed {
+            return format!("Within the {who} purchase limits (rules in force from {version}).");
+        }
+        let crossing = self.v.crossing.as_ref();
+        let over = crossing.and_then(|c| {
+            self.v
+                .buckets
+                .iter()
+                .find(|b| b.name == c.bucket && reported(b))
+        });
+        let (Some(c), Some(over)) = (crossing, over) else {
+            return format!("Over the {who} purchase limits (rules in force from {version}).");
+        };
+        let category = self.categories.get(c.line).map_or("", |k| k.as_str());
+        let remaining = over.remaining_display();
+        format!(
+            "Cart line {} ({category}) goes over the {who} limit '{}' of {} {}; the cart is {} over.",
+            c.line + 1,
+            over.name,
+            over.cap_display(),
+            window_words(over.window),
+            remaining.strip_prefix('-').unwrap_or(&remaining)
+        )
+    }
+
+    /// The reported buckets as (name, unit, used rounded down, cap rounded down, used, cap,
+    /// prior_used, cart_used), the last four exact as `str(Fraction)` in `unit`; used is prior
+    /// plus cart. Zero-cap buckets the cart and the history never touch are left out.
+    fn report(&self) -> Vec<BucketReport> {
+        self.v
+            .buckets
+            .iter()
+            .filter(|b| reported(b))
+            .map(|b| {
+                let used = add(b.prior_used, b.cart_used);
+                (
+                    b.name.clone(),
+                    b.unit.clone(),
+                    floor(used),
+                    floor(b.cap),
+                    ratio_text(used),
+                    ratio_text(b.cap),
+                    ratio_text(b.prior_used),
+                    ratio_text(b.cart_used),
+                )
             })
             .collect()
     }
@@ -490,7 +591,137 @@ impl LimitRules {
             .table
             .check(customer_class, at_s, day, &cart, &past)
             .map_err(|e| LimitInputError::new_err(e.to_string()))?;
-        Ok(LimitResult { v: verdict })
+        let categories = cart.iter().filter_map(|l| l.category).collect();
+        Ok(LimitResult {
+            v: verdict,
+            code: self.table.code().to_owned(),
+            categories,
+        })
+    }
+
+    /// Evaluate the picked packages of an order: each pick (anything with `uid` and `net_mg`)
+    /// is one unit of its inventory package, read here; a weighed pick counts its captured net
+    /// weight and its package's contents in proportion (`Line::portion`). `history` holds the
+    /// customer's prior purchases, prepared once per order.
+    fn check_packages(
+        &self,
+        customer_class: &str,
+        at_s: i64,
+        day: i32,
+        inventory: &Bound<'_, Inventory>,
+        picks: &Bound<'_, PyList>,
+        history: &LimitHistory,
+    ) -> PyResult<LimitResult> {
+        let py = picks.py();
+        let inv = &inventory.get().inner;
+        let mut cart = Vec::with_capacity(picks.len());
+        for pick in picks.iter() {
+            let uid = pick.getattr(intern!(py, "uid"))?;
+            let uid = uid.cast::<PyString>()?.to_str()?;
+            let net = pick.getattr(intern!(py, "net_mg"))?;
+            let net: Option<i64> = if net.is_none() {
+                None
+            } else {
+                Some(net.extract()?)
+            };
+            cart.push(package_line(inv, uid, net)?);
+        }
+        let categories = cart.iter().filter_map(|l| l.category).collect();
+        let verdict = self
+            .table
+            .check(customer_class, at_s, day, &cart, &history.prior)
+            .map_err(|e| LimitInputError::new_err(e.to_string()))?;
+        Ok(LimitResult {
+            v: verdict,
+            code: self.table.code().to_owned(),
+            categories,
+        })
+    }
+}
+
+/// Largest per-unit amount (mg or ml) accepted: far above any product, far below overflow
+/// (`edge.limits.engine._MAX_AMOUNT`).
+const MAX_AMOUNT: u64 = 1_000_000_000_000;
+
+/// The cart line of one picked package: its category and measures from the inventory record.
+fn package_line(inv: &CoreInventory, uid: &str, net_mg: Option<i64>) -> PyResult<Line> {
+    let input = |msg: String| LimitInputError::new_err(msg);
+    let id = inv
+        .lookup(uid)
+        .ok_or_else(|| input(format!("package {uid} is not in the inventory")))?;
+    let label = inv.label(id);
+    let rec = inv.record(id);
+    let text = if rec.category == NONE {
+        None
+    } else {
+        inv.text(rec.category)
+    };
+    let category = text
+        .and_then(|t| t.parse::<Category>().ok())
+        .ok_or_else(|| {
+            let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+            let got = text.map_or("None".to_owned(), |t| format!("{t:?}"));
+            input(format!(
+                "package {label}: category must be one of {}, got {got}",
+                names.join(", ")
+            ))
+        })?;
+    let measure = |i: usize, field: &str| -> PyResult<Option<u64>> {
+        let v = rec.measures[i];
+        if v == NO_MEASURE {
+            Ok(None)
+        } else if v > MAX_AMOUNT {
+            Err(input(format!(
+                "package {label}: {field} must be an integer in 0..{MAX_AMOUNT}, got {v}"
+            )))
+        } else {
+            Ok(Some(v))
+        }
+    };
+    let bulk_net = measure(0, "net_weight_mg")?;
+    let line = Line {
+        category: Some(category),
+        quantity: 1,
+        net_weight_mg: bulk_net,
+        concentrate_mg: measure(3, "concentrate_mg")?,
+        thc_mg: measure(1, "thc_mg")?,
+        volume_ml: measure(4, "volume_ml")?,
+        portion_den: 1,
+    };
+    match net_mg {
+        None => Ok(line),
+        Some(n) if (0..=MAX_AMOUNT as i64).contains(&n) => Ok(line.portion(n as u64, bulk_net)),
+        Some(n) => Err(input(format!(
+            "package {label}: net_weight_mg must be an integer in 0..{MAX_AMOUNT}, got {n}"
+        ))),
+    }
+}
+
+/// A customer's prior purchases, converted once per order for `LimitRules.check_packages`.
+#[pyclass(frozen, module = "edge._core")]
+struct LimitHistory {
+    prior: Vec<Prior>,
+}
+
+#[pymethods]
+impl LimitHistory {
+    /// From prior tuples (`LimitRules.check`'s `prior`).
+    #[new]
+    fn new(prior: &Bound<'_, PyList>) -> PyResult<Self> {
+        let mut past = Vec::with_capacity(prior.len());
+        for (i, item) in prior.iter().enumerate() {
+            let t = tuple_of(&item, 8, "prior", i)?;
+            past.push(Prior {
+                at_s: t.get_borrowed_item(0)?.extract()?,
+                day: t.get_borrowed_item(1)?.extract()?,
+                line: line_from(t, 2, "prior", i)?,
+            });
+        }
+        Ok(Self { prior: past })
+    }
+
+    fn __len__(&self) -> usize {
+        self.prior.len()
     }
 }
 
@@ -501,6 +732,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LimitRuleVersion>()?;
     m.add_class::<LimitRules>()?;
     m.add_class::<LimitResult>()?;
+    m.add_class::<LimitHistory>()?;
     m.add_class::<BucketUse>()?;
     m.add_class::<MaxMore>()?;
     m.add_class::<Crossing>()?;

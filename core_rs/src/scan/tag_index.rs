@@ -172,6 +172,31 @@ impl TagIndex {
         out
     }
 
+    /// Every tag within distance `k` of `query` whose package id `accept`s, as (distance, tag,
+    /// id) ranked by distance then tag. One walk of the trie: the predicate only decides which
+    /// leaves are hits, so its cost is that of the neighbourhood, whatever the hits.
+    pub fn within_where<'s>(
+        &'s self,
+        query: &[u8],
+        k: u8,
+        accept: &dyn Fn(u32) -> bool,
+    ) -> Vec<(u8, &'s [u8], u32)> {
+        let mut found: Vec<(u8, &[u8], u32)> = Vec::new();
+        let mut hits = Vec::new();
+        let (m, kk) = (query.len(), usize::from(k));
+        for g in self
+            .groups
+            .iter()
+            .filter(|g| g.len + kk >= m && g.len <= m + kk)
+        {
+            hits.clear();
+            walk_where(g, query, k, None, Some(accept), &mut hits);
+            found.extend(hits.iter().map(|&(i, d)| (d, g.tag(i), g.ids[i])));
+        }
+        found.sort_unstable();
+        found
+    }
+
     /// Every (id, tag), for tests and diagnostics.
     pub fn tags(&self) -> impl Iterator<Item = (u32, &[u8])> {
         self.groups
@@ -183,6 +208,18 @@ impl TagIndex {
 /// Walk one group with bound `k`, pushing (sorted position, distance). With `quota`, only hits at
 /// distance exactly `k`, at most `quota`: the walk runs in tag order, so they are the first ones.
 fn walk(g: &Group, query: &[u8], k: u8, quota: Option<usize>, out: &mut Vec<(usize, u8)>) {
+    walk_where(g, query, k, quota, None, out);
+}
+
+/// `walk`, keeping only the leaves whose package id `accept`s (the quota counts only those).
+fn walk_where(
+    g: &Group,
+    query: &[u8],
+    k: u8,
+    quota: Option<usize>,
+    accept: Option<&dyn Fn(u32) -> bool>,
+    out: &mut Vec<(usize, u8)>,
+) {
     if g.ids.is_empty() || quota == Some(0) || g.len == 0 || g.len > MAX_TAG_LEN {
         return;
     }
@@ -207,6 +244,7 @@ fn walk(g: &Group, query: &[u8], k: u8, quota: Option<usize>, out: &mut Vec<(usi
         out,
         only_k: quota.is_some(),
         quota: quota.unwrap_or(usize::MAX),
+        accept,
     };
     w.node(0, 0);
 }
@@ -224,6 +262,8 @@ struct Walk<'a, 'o> {
     /// Collect only hits at distance exactly k, at most `quota` of them.
     only_k: bool,
     quota: usize,
+    /// Only leaves whose package id this accepts are hits.
+    accept: Option<&'a dyn Fn(u32) -> bool>,
 }
 
 impl Walk<'_, '_> {
@@ -259,16 +299,18 @@ impl Walk<'_, '_> {
         let row = &self.rows[i * w..(i + 1) * w];
         let mut set = [0u64; 4];
         let mut add = |c: u8| set[usize::from(c >> 6)] |= 1 << (c & 63);
-        for j in 0..q.len() {
+        // Only the band |i - j| <= k holds cells <= k (the rest are capped at k + 1).
+        let kk = usize::from(k);
+        for j in i.saturating_sub(kk)..q.len().min(i + kk + 1) {
             if row[j] == k {
                 add(q[j]); // diagonal: D[i+1][j+1] = D[i][j] when the byte is q[j]
             }
         }
         if i >= 1 {
             // Transposition completing at i+1: D[i+1][j] = D[i-1][j-2] + 1 needs byte q[j-2]
-            // and path[i] == q[j-1].
+            // and path[i] == q[j-1]; cell j-2 of row i-1 is in that row's band.
             let prev = &self.rows[(i - 1) * w..i * w];
-            for j in 2..=q.len() {
+            for j in (i - 1).saturating_sub(kk) + 2..=q.len().min(i + kk + 1) {
                 if prev[j - 2] < k && self.path[i] == q[j - 1] {
                     add(q[j - 2]);
                 }
@@ -279,7 +321,10 @@ impl Walk<'_, '_> {
 
     fn leaf(&mut self, i: usize) {
         let d = self.rows[self.g.len * self.width + self.query.len()];
-        if d <= self.k && (!self.only_k || d == self.k) {
+        if d <= self.k
+            && (!self.only_k || d == self.k)
+            && self.accept.map_or(true, |f| f(self.g.ids[i]))
+        {
             self.out.push((i, d));
             if self.only_k {
                 self.quota -= 1;

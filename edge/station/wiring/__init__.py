@@ -34,7 +34,7 @@ from edge.station.inject import inject_services
 from edge.station.ports import Service, StationPorts
 from edge.station.wiring.central import LinkService, ReplicaCentral
 from edge.station.wiring.indicator import IndicatorPort
-from edge.station.wiring.limits import EngineLimits
+from edge.station.wiring.limits import EngineLimits, PreparingVerifier
 from edge.station.wiring.printer import SpoolPrinter
 from edge.station.wiring.scale import DriverWeighRule, ScalePort
 from edge.station.wiring.scanner import ScannerPort
@@ -99,7 +99,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         scale = ScalePort(cfg)
         services.append(scale)
     return StationPorts(
-        verifier=CoreVerifier(cfg, inventory),
+        verifier=PreparingVerifier(CoreVerifier(cfg, inventory), limits),
         limits=limits,
         weigh_rule=DriverWeighRule(
             WeighOutRules(

@@ -1,31 +1,33 @@
-"""The LimitChecker: `edge.limits.engine.LimitEngine` over the picked packages' inventory measures."""
+"""The LimitChecker: `edge.limits.engine.LimitEngine` over the picked packages' inventory records.
+
+One check per completed order, on the scan path: the customer's history (`order.prior`) is
+validated and resolved to the store's time zone once per order (`prepare`, which
+`PreparingVerifier` calls at the order's first scan), the picks' measures are read from the
+inventory records inside the core, and one call returns the verdict. The journalled buckets carry
+exact values (`LimitBucket.*_exact`), so a decision can be reproduced from the journal.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from fractions import Fraction
 
 from edge.common.errors import BadInput, ConfigError
 from edge.limits.engine import (
-    Cart,
-    CartLine,
     LimitEngine,
-    line_from_package,
+    LimitHistory,
     parse_prior,
+    parse_time,
     resolve_rules_dir,
 )
 from edge.scan import Inventory
 from edge.station.config import StationConfig
-from edge.workflow.ports import LimitBucket, LimitResult, Order, Pick
-
-
-def _whole(value: Fraction) -> int:
-    return value.numerator // value.denominator
+from edge.workflow.ports import LimitBucket, LimitResult, Order, Pick, ScanVerdict, Verifier
 
 
 class EngineLimits:
-    """edge.workflow.ports.LimitChecker over edge.limits.engine.LimitEngine and the inventory's measures."""
+    """edge.workflow.ports.LimitChecker over edge.limits.engine.LimitEngine and the inventory's
+    records."""
 
     def __init__(self, cfg: StationConfig, inventory: Callable[[], Inventory]) -> None:
         self.cfg = cfg
@@ -33,33 +35,64 @@ class EngineLimits:
         self.engine = LimitEngine(
             resolve_rules_dir(cfg.limits.rules_dir), timezone=cfg.station.timezone
         )
+        # The prepared history of the order last seen: (order_id, its prior list, history).
+        self._history: tuple[str, list[dict[str, object]], LimitHistory] | None = None
+
+    def prepare(self, order: Order) -> LimitHistory:
+        """The order's prior purchases, validated and zone-resolved (cached for this order:
+        the same prior list, or an equal one, is not converted again). BadInput if invalid."""
+        cached = self._history
+        same = cached is not None and cached[0] == order.order_id
+        if cached is not None and same and (cached[1] is order.prior or cached[1] == order.prior):
+            return cached[2]
+        prior = parse_prior(list(order.prior), f"order {order.order_id}")
+        history = self.engine.history(self.cfg.station.jurisdiction, prior)
+        self._history = (order.order_id, order.prior, history)
+        return history
 
     def check(self, order: Order, picks: Sequence[Pick], at: str) -> LimitResult:
         try:
-            cart = Cart(
-                jurisdiction=self.cfg.station.jurisdiction,
-                customer_class=order.customer.class_,
-                at=datetime.fromisoformat(at),
-                lines=tuple(self._line(p) for p in picks),
-                prior=parse_prior(list(order.prior), f"order {order.order_id}"),
+            history = self.prepare(order)
+            raw = self.engine.check_packages(
+                self.cfg.station.jurisdiction,
+                order.customer.class_,
+                parse_time(at, "at"),
+                self.inventory(),
+                picks if isinstance(picks, list) else list(picks),
+                history,
             )
-            verdict = self.engine.check(cart)
         except (BadInput, ConfigError) as exc:
             return LimitResult(allowed=False, reason=f"limits cannot be checked: {exc}")
-        buckets = [
-            LimitBucket(
-                name=b.name,
-                used=_whole(b.prior_used + b.cart_used),
-                limit=_whole(b.cap),
-                unit=b.unit,
-            )
-            for b in verdict.buckets
-        ]
-        reason = verdict.reason or ("within the limits" if verdict.allowed else "over the limit")
-        return LimitResult(allowed=verdict.allowed, reason=reason, buckets=buckets)
+        return LimitResult(
+            allowed=raw.allowed,
+            reason=raw.reason,
+            buckets=[
+                LimitBucket(
+                    name=r[0],
+                    unit=r[1],
+                    used=r[2],
+                    limit=r[3],
+                    used_exact=r[4],
+                    limit_exact=r[5],
+                    prior_exact=r[6],
+                    cart_exact=r[7],
+                )
+                for r in raw.report()
+            ],
+        )
 
-    def _line(self, pick: Pick) -> CartLine:
-        pkg = self.inventory().lookup(pick.uid)
-        if pkg is None:
-            raise BadInput(f"package {pick.uid} is not in the inventory")
-        return line_from_package(pkg, net_weight_mg=pick.net_mg)
+
+class PreparingVerifier:
+    """A Verifier that has the limit checker prepare each order's history at its first scan,
+    so the check at the order's end does no per-order conversion."""
+
+    def __init__(self, inner: Verifier, limits: EngineLimits) -> None:
+        self.inner = inner
+        self.limits = limits
+
+    def check(
+        self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
+    ) -> ScanVerdict:
+        with contextlib.suppress(BadInput, ConfigError):  # the limit check will report it
+            self.limits.prepare(order)
+        return self.inner.check(order, accepted, raw, at, aim_id)

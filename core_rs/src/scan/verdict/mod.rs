@@ -8,8 +8,9 @@
 
 use crate::scan::inventory::Inventory;
 use crate::scan::order::{Order, Want};
+use crate::scan::tag_index::TagIndex;
 use crate::scan::uid::{Recognised, Recogniser, ScanKind};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 mod refusals;
 mod search;
@@ -134,6 +135,10 @@ pub struct OrderCheck {
     today: i32,
     picks: Vec<Pick>,
     filled: Vec<u32>,
+    /// The tags the order's SKU lines can take (their SKU and batch), indexed on the first
+    /// near-miss search that needs them: that search walks what the order can accept, not the
+    /// whole vault.
+    sku_tags: OnceLock<TagIndex>,
 }
 
 impl OrderCheck {
@@ -166,6 +171,7 @@ impl OrderCheck {
             today,
             picks: Vec::new(),
             filled,
+            sku_tags: OnceLock::new(),
         };
         let earlier: Vec<(String, u32)> = check
             .order

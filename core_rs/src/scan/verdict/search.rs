@@ -6,6 +6,11 @@ use crate::civil_date;
 use crate::scan::inventory::{NONE, NO_DATE};
 use crate::scan::order::Want;
 use crate::scan::osa;
+use crate::scan::tag_index::TagIndex;
+
+/// Up to this many packages over the open SKU lines' SKUs, they are compared one by one; above,
+/// the trie is walked.
+const SMALL_SKU_PACKAGES: usize = 16;
 
 impl OrderCheck {
     /// Lines that name a package beat lines with a fixed batch beat lines with only a SKU.
@@ -102,45 +107,146 @@ impl OrderCheck {
     }
 
     /// Tags an open line would accept within the near-miss distance of `text`:
-    /// (distance, line kind, tag, line number), nearest first.
+    /// (distance, line kind, tag, line number), nearest first, then by line kind and tag; at most
+    /// `policy.candidates` of them.
+    ///
+    /// Only what the order can accept is searched. A UID line's tag is compared with the scan
+    /// directly (banded, allocation-free OSA). SKU lines take the tags of their SKU: a small SKU
+    /// by comparing each of its packages, a large one by one trie walk whose leaves must pass
+    /// the lines' acceptance test; a walk at distance 1 comes first and, when it already fills
+    /// the candidate list, the walk at the full distance is skipped.
     pub(super) fn near_expected(&self, text: &str) -> Vec<(u8, u8, String, u32)> {
         let k = self.policy.near_distance;
-        if k == 0 {
+        if k == 0 || self.policy.candidates == 0 {
             return Vec::new();
         }
         let inv = &self.inventory;
-        let open = |li: &usize| self.filled[*li] < self.order.lines[*li].quantity;
+        let lines = &self.order.lines;
+        let open = |li: usize| self.filled[li] < lines[li].quantity;
+        let upper = text.to_ascii_uppercase();
+        let query = upper.as_bytes();
+        let picked = |tag: &str| self.picks.iter().any(|p| p.tag == tag);
         let mut found: Vec<(u8, u8, String, u32)> = Vec::new();
-        for hit in inv.near(text, k, None) {
-            let tag = inv.label(hit.id);
-            if hit.distance == 0 || self.picks.iter().any(|p| p.tag == tag) {
+        let mut sku_lines = 0_usize; // packages of the open SKU lines' SKUs
+        for (li, line) in lines.iter().enumerate() {
+            if !open(li) {
                 continue;
             }
-            let best = (0..self.order.lines.len())
-                .filter(open)
-                .filter(|&li| self.accepts(li, hit.id))
-                .min_by_key(|&li| (self.specificity(li), li));
-            if let Some(li) = best {
-                found.push((
-                    hit.distance,
-                    self.specificity(li),
-                    tag.to_string(),
-                    self.order.lines[li].line,
-                ));
+            let u = match &line.want {
+                Want::Uid(u) => u,
+                Want::Sku { .. } => {
+                    if let Resolved::Sku { sku: Some(sku), .. } = self.resolved[li] {
+                        sku_lines += inv.fifo_of(sku).len();
+                    }
+                    continue;
+                }
+            };
+            let Some(d) = osa::within(u.as_bytes(), query, k).filter(|&d| d > 0) else {
+                continue;
+            };
+            let best = match inv.lookup(u) {
+                // the package's best line is the first open line naming it
+                Some(_) => !picked(u) && !self.uid_line_before(li, u),
+                None => true,
+            };
+            if best {
+                found.push((d, 0, u.clone(), line.line));
             }
         }
-        let upper = text.to_ascii_uppercase();
-        for (li, line) in self.order.lines.iter().enumerate() {
-            if let Want::Uid(u) = &line.want {
-                let d = osa::distance(u.as_bytes(), upper.as_bytes());
-                if open(&li) && inv.lookup(u).is_none() && d > 0 && d <= usize::from(k) {
-                    found.push((d as u8, 0, u.clone(), line.line));
-                }
-            }
+        if sku_lines > 0 {
+            self.near_sku(query, k, sku_lines, &mut found);
         }
         found.sort();
         found.dedup_by(|a, b| a.2 == b.2);
         found.truncate(self.policy.candidates);
         found
+    }
+
+    /// Whether an open line before `li` names the package `u`.
+    fn uid_line_before(&self, li: usize, u: &str) -> bool {
+        let lines = &self.order.lines;
+        (0..li).any(|l| {
+            self.filled[l] < lines[l].quantity && matches!(&lines[l].want, Want::Uid(x) if x == u)
+        })
+    }
+
+    /// The open line (lowest line kind, then first in the order) that would take package `id`
+    /// as a near-miss candidate, when it is a SKU line: no open UID line names the package
+    /// (that line's candidate comes from `near_expected`) and it is not picked already.
+    fn sku_line_for(&self, id: u32) -> Option<usize> {
+        let lines = &self.order.lines;
+        let open = |li: &usize| self.filled[*li] < lines[*li].quantity;
+        let best = (0..lines.len())
+            .filter(open)
+            .filter(|&li| self.accepts(li, id))
+            .min_by_key(|&li| (self.specificity(li), li))?;
+        if self.specificity(best) == 0 {
+            return None;
+        }
+        let tag = self.inventory.label(id);
+        (!self.picks.iter().any(|p| p.tag == tag)).then_some(best)
+    }
+
+    /// The index of every package some SKU line of the order takes (open or not).
+    fn index_sku_tags(&self) -> TagIndex {
+        let inv = &self.inventory;
+        let mut ids: Vec<u32> = Vec::new();
+        for (li, line) in self.order.lines.iter().enumerate() {
+            if let (Want::Sku { .. }, Resolved::Sku { sku: Some(sku), .. }) =
+                (&line.want, self.resolved[li])
+            {
+                ids.extend(inv.fifo_of(sku).iter().filter(|&&id| self.accepts(li, id)));
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        TagIndex::build(ids.into_iter().map(|id| (id, inv.label_bytes(id))))
+    }
+
+    /// SKU-line candidates within `k` of `query` into `found`.
+    fn near_sku(
+        &self,
+        query: &[u8],
+        k: u8,
+        packages: usize,
+        found: &mut Vec<(u8, u8, String, u32)>,
+    ) {
+        let inv = &self.inventory;
+        let push = |found: &mut Vec<_>, d: u8, id: u32, li: usize| {
+            let line = self.order.lines[li].line;
+            found.push((d, self.specificity(li), inv.label(id).to_string(), line));
+        };
+        if packages <= SMALL_SKU_PACKAGES {
+            for (li, line) in self.order.lines.iter().enumerate() {
+                let Resolved::Sku { sku: Some(sku), .. } = self.resolved[li] else {
+                    continue;
+                };
+                if !matches!(line.want, Want::Sku { .. }) || self.filled[li] >= line.quantity {
+                    continue;
+                }
+                for &id in inv.fifo_of(sku) {
+                    let d = osa::within(inv.label_bytes(id), query, k).filter(|&d| d > 0);
+                    if let (Some(d), Some(best)) = (d, d.and_then(|_| self.sku_line_for(id))) {
+                        push(found, d, id, best);
+                    }
+                }
+            }
+            return;
+        }
+        let accept = |id: u32| self.sku_line_for(id).is_some();
+        let uid_hits = found.len();
+        let index = self.sku_tags.get_or_init(|| self.index_sku_tags());
+        for bound in [1, k] {
+            found.truncate(uid_hits);
+            for (d, _, id) in index.within_where(query, bound, &accept) {
+                if let Some(li) = self.sku_line_for(id).filter(|_| d > 0) {
+                    push(found, d, id, li);
+                }
+            }
+            let within_one = found.iter().filter(|c| c.0 <= 1).count();
+            if within_one >= self.policy.candidates || bound >= k {
+                break; // every candidate within 1 is found, and they fill the list
+            }
+        }
     }
 }

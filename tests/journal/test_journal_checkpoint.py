@@ -1,0 +1,74 @@
+"""The verified checkpoint: start-up checks only the rows after it; a checkpoint whose row no longer
+carries its hash is ignored (the whole chain is checked); the full audit still sees everything."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from edge.journal import Journal
+
+
+def filled(path: Path, n: int) -> Journal:
+    journal = Journal(path)
+    for i in range(n):
+        journal.append("scan", {"raw": str(i)})
+    return journal
+
+
+def tamper(path: Path, sql: str) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER IF EXISTS events_append_only_u")
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+def test_start_up_checks_only_what_is_new(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = filled(path, 5)
+    first = journal.verify_new()
+    assert first.ok and first.checked == 5  # no checkpoint yet: the whole chain
+    for i in range(3):
+        journal.append("scan", {"raw": f"new-{i}"})
+    again = journal.verify_new()
+    assert again.ok and again.checked == 3
+    assert journal.verify_new().checked == 0
+    journal.close()
+    reopened = Journal(path)
+    assert reopened.verify_new().checked == 0 and reopened.verify().checked == 8
+
+
+def test_a_break_after_the_checkpoint_is_found_at_start_up(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = filled(path, 4)
+    assert journal.verify_new().ok
+    journal.append("scan", {"raw": "late"})
+    journal.close()
+    tamper(path, 'UPDATE events SET body = CAST(\'{"raw":"forged"}\' AS BLOB) WHERE seq = 5')
+    result = Journal(path).verify_new()
+    assert (result.ok, result.first_bad_seq) == (False, 5)
+
+
+def test_a_rewritten_checkpoint_row_falls_back_to_the_whole_chain(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = filled(path, 4)
+    assert journal.verify_new().ok
+    journal.close()
+    tamper(path, "UPDATE events SET hash = zeroblob(32) WHERE seq = 4")
+    result = Journal(path).verify_new()
+    assert (result.ok, result.first_bad_seq) == (False, 4)
+
+
+def test_a_break_below_the_checkpoint_needs_the_full_audit(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = filled(path, 4)
+    assert journal.verify_new().ok
+    journal.close()
+    tamper(path, 'UPDATE events SET body = CAST(\'{"raw":"forged"}\' AS BLOB) WHERE seq = 2')
+    journal = Journal(path)
+    assert journal.verify_new().ok  # start-up trusts what it verified before
+    audit = journal.verify(batch=1)
+    assert (audit.ok, audit.first_bad_seq) == (False, 2)
+    journal.drop_checkpoint()  # what the daemon does when its background audit fails
+    assert journal.verify_new().first_bad_seq == 2
