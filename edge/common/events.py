@@ -151,7 +151,9 @@ class CountAdjustment(EventBody, tag="count_adjustment", kw_only=True):
     note: str | None = None
 
 
-Exact = Annotated[str, msgspec.Meta(pattern=r"^(-?[0-9]+(/[0-9]+)?)?$", description="a fraction, or empty")]
+Exact = Annotated[
+    str, msgspec.Meta(pattern=r"^(-?[0-9]+(/[0-9]+)?)?$", description="a fraction, or empty")
+]
 
 
 class LimitBucket(msgspec.Struct, kw_only=True):
