@@ -31,6 +31,7 @@ from edge.link.replica import Replica
 from edge.station.config import StationConfig, StationPaths
 from edge.station.inject import inject_services
 from edge.station.ports import Service, StationPorts
+from edge.station.wiring.availability import AvailabilityVerifier
 from edge.station.wiring.central import LinkService, ReplicaCentral
 from edge.station.wiring.indicator import IndicatorPort
 from edge.station.wiring.limits import EngineLimits
@@ -91,7 +92,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         scale = ScalePort(cfg)
         services.append(scale)
     return StationPorts(
-        verifier=CoreVerifier(cfg, inventory),
+        verifier=AvailabilityVerifier(cfg, CoreVerifier(cfg, inventory), central.package),
         limits=limits,
         weigh_rule=DriverWeighRule(
             WeighOutRules(

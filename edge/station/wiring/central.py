@@ -158,6 +158,10 @@ class ReplicaCentral:
     def inventory_snapshot(self) -> bytes:
         return msgspec.json.encode(self.replica.inventory())
 
+    def package(self, label: str) -> dict[str, Any] | None:
+        """One package as central serves it now (remaining Quantity, central's block)."""
+        return self.replica.package(label) or self.replica.package(label.upper())
+
     async def run(self, station: StationHandle) -> None:
         """Rebuild the inventory index (off the loop) after the replica moved: at once while it
         is empty (the first sync), else at most every INVENTORY_REBUILD_S."""

@@ -83,6 +83,14 @@ def _badges(path: Path) -> dict[str, Badge]:
     return {b.code: b for b in badges}
 
 
+def _package_dicts(path: Path) -> dict[str, dict[str, Any]]:
+    raw = json.loads(path.read_bytes())
+    items = raw.get("Data") if isinstance(raw, dict) else raw
+    if not isinstance(items, list):
+        raise ValueError("INVENTORY.json must be an array or METRC's paged object")  # noqa: TRY004
+    return {str(p["Label"]).upper(): p for p in items if isinstance(p, dict) and "Label" in p}
+
+
 def _inventory(path: Path) -> Inventory:
     return Inventory.from_file(path)
 
@@ -97,6 +105,7 @@ class SeedCentral:
         self._inventory = _Watched(
             d / "inventory.json" if d else None, _inventory, Inventory.from_json(EMPTY_INVENTORY)
         )
+        self._packages = _Watched(d / "inventory.json" if d else None, _package_dicts, {})
         self._orders = _Watched(d / "orders.json" if d else None, _orders, [])
         self._badges = _Watched(d / "badges.json" if d else None, _badges, {})
         self._finished_path = finished_path
@@ -130,6 +139,11 @@ class SeedCentral:
     def order_finished(self, order_id: str, status: str) -> None:
         self.finished[order_id] = status
         save_finished(self._finished_path, self.finished)
+
+    def package(self, label: str) -> dict[str, Any] | None:
+        """One package of inventory.json by Label (upper-cased), as the file has it."""
+        packages: dict[str, dict[str, Any]] = self._packages.get()
+        return packages.get(label.upper())
 
     def inventory_snapshot(self) -> bytes:
         path = self._inventory.path
