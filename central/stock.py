@@ -38,7 +38,7 @@ from typing import Any
 import msgspec
 
 from edge.common.chain import canonical_json, chain_hash
-from edge.common.protocol import Event, FeedItem
+from edge.common.protocol import Claim, Claimed, Event, FeedItem
 from edge.common.stock import (
     BLOCK,
     SEALED_STATUSES,
@@ -67,7 +67,8 @@ SCHEMA = [
     (
         "CREATE TABLE IF NOT EXISTS stock_takes (station_id TEXT NOT NULL, order_id TEXT NOT NULL,"
         " label TEXT NOT NULL, unit INTEGER NOT NULL, amount INTEGER NOT NULL, state TEXT NOT NULL,"
-        " at TEXT NOT NULL, PRIMARY KEY (station_id, order_id, label, unit))"
+        " at TEXT NOT NULL, confirmed INTEGER NOT NULL DEFAULT 1,"
+        " PRIMARY KEY (station_id, order_id, label, unit))"
     ),
     "CREATE INDEX IF NOT EXISTS stock_takes_label ON stock_takes (label)",
     (
@@ -307,8 +308,8 @@ def _fold_one(
         if _basis(store, uid) == "mg":
             portion = _weigh_portion(store, order_id, body.get("line"))
         store._x(
-            "INSERT INTO stock_takes VALUES (?, ?, ?, ?, ?, 'held', ?)"
-            " ON CONFLICT (station_id, order_id, label, unit) DO NOTHING",
+            "INSERT INTO stock_takes VALUES (?, ?, ?, ?, ?, 'held', ?, 1)"
+            " ON CONFLICT (station_id, order_id, label, unit) DO UPDATE SET confirmed = 1",
             (station, order_id, uid, unit, portion, ev.at),
         )
         _warn_if_over(store, uid, station, order_id)
@@ -327,6 +328,11 @@ def _fold_one(
             (station, order_id),
         ).fetchall()
         if str(body.get("status")) in SEALED_STATUSES:
+            store._x(  # a claim no accepted scan followed was never in the bag
+                "DELETE FROM stock_takes WHERE station_id = ? AND order_id = ? AND state = 'held'"
+                " AND confirmed = 0",
+                (station, order_id),
+            )
             store._x(
                 "UPDATE stock_takes SET state = 'sold', at = ? WHERE station_id = ?"
                 " AND order_id = ? AND state = 'held'",
@@ -375,6 +381,73 @@ def _warn_if_over(store: SqlStore, label: str, station: str, order_id: str) -> N
             "package over-committed: more held than left (a station judged it offline)",
             extra={"uid": label, "station": station, "order_id": order_id},
         )
+
+
+# -- claims: a station reserves a package before accepting a scan -------------------------------
+
+
+def claim(store: SqlStore, station: str, req: Claim) -> Claimed:
+    """Reserve `req.amount` of a package for a station's open order, atomically: refused when it
+    is quarantined, sold out, or what is left is held by another order."""
+    with store._lock:
+        store._begin()
+        try:
+            ensure_schema(store)
+            answer = _claim(store, station, req)
+            if answer.ok:
+                _serve(store, [req.uid])
+        except BaseException:
+            store._rollback()
+            raise
+        store._commit()
+    return answer
+
+
+def _claim(store: SqlStore, station: str, req: Claim) -> Claimed:
+    label, unit = req.uid, NO_UNIT if req.unit is None else req.unit
+    refuse = Claimed(claim_id=req.claim_id, ok=False)
+    mark, _ = _quarantine(store, label)
+    if mark is not None:
+        return msgspec.structs.replace(
+            refuse,
+            verdict="quarantined",
+            order_id=mark.order_id,
+            station=mark.station,
+            at=mark.at,
+            reason=f"{mark.code}: {mark.reason}" if mark.code else mark.reason,
+        )
+    sold, held = _takes(store, label)
+    mine = [t for t in held if (t.station, t.order_id) == (station, req.order_id)]
+    if any(t.unit == req.unit for t in mine):
+        return Claimed(claim_id=req.claim_id, ok=True)  # asked again (a resend)
+    if req.unit is not None:
+        for take, verdict in [(t, "sold") for t in sold] + [(t, "held") for t in held]:
+            if take.unit == req.unit:
+                return _refused(refuse, verdict, take)
+    found = _imported(store, label)
+    if found is not None:
+        left = remaining(found[0], found[1], sold)
+        if left is not None:
+            others = [t for t in held if (t.station, t.order_id) != (station, req.order_id)]
+            if left < req.amount and sold:
+                return _refused(refuse, "sold", sold[-1])
+            if left - sum(t.amount for t in others) - sum(t.amount for t in mine) < req.amount:
+                if others:
+                    return _refused(refuse, "held", others[-1])
+                if sold:
+                    return _refused(refuse, "sold", sold[-1])
+    store._x(
+        "INSERT INTO stock_takes VALUES (?, ?, ?, ?, ?, 'held', ?, 0)"
+        " ON CONFLICT (station_id, order_id, label, unit) DO NOTHING",
+        (station, req.order_id, label, unit, req.amount, req.at or _stamp()),
+    )
+    return Claimed(claim_id=req.claim_id, ok=True)
+
+
+def _refused(refuse: Claimed, verdict: str, take: Take) -> Claimed:
+    return msgspec.structs.replace(
+        refuse, verdict=verdict, order_id=take.order_id, station=take.station, at=take.at
+    )
 
 
 # -- central's own events -----------------------------------------------------------------------

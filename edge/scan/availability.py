@@ -317,6 +317,43 @@ def judge(
     return v
 
 
+def wanted(v: ScanVerdict, order: Order, pkg: dict[str, Any] | None) -> int:
+    """How much an accepted scan draws: 1 unit, or a weighed line's labelled mg."""
+    return _want(v, order, basis_of(pkg) if pkg is not None else "each")
+
+
+def refused_by_central(
+    v: ScanVerdict, verdict: str, order_id: str, station: str, at: str, why: str, rules: Rules
+) -> ScanVerdict:
+    """The verdict for a scan central would not reserve (its CLAIMED answer)."""
+    when = rules.local_time(at) if at else "?"
+    if verdict == "quarantined":
+        reason = (
+            f"Quarantined: station {station} halted this package"
+            f"{f' in order {order_id}' if order_id else ''} at {when} ({why.rstrip('.')}); no"
+            " station may sell it until a supervisor releases it."
+        )
+    elif verdict == "sold":
+        reason = (
+            f"Sold: this package was sealed into order {order_id} on station {station} at {when};"
+            " it is not on the shelf: put it aside and tell a supervisor."
+        )
+    else:
+        verdict = "held"
+        reason = (
+            f"Held: this package is in open order {order_id} on station {station} (scanned"
+            f" {when}); it is not free: put it back."
+        )
+    return ScanVerdict(
+        verdict=verdict,  # type: ignore[arg-type]
+        reason=reason,
+        uid=v.uid,
+        line=v.line,
+        kind=v.kind,
+        unit=v.unit,
+    )
+
+
 def _want(v: ScanVerdict, order: Order, basis: str) -> int:
     line = order.line_of(v.line) if v.line is not None else None
     if basis == "mg" and line is not None and line.weigh:

@@ -92,7 +92,9 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         scale = ScalePort(cfg)
         services.append(scale)
     return StationPorts(
-        verifier=AvailabilityVerifier(cfg, CoreVerifier(cfg, inventory), central.package),
+        verifier=AvailabilityVerifier(
+            cfg, CoreVerifier(cfg, inventory), central.package, claim=link.claim
+        ),
         limits=limits,
         weigh_rule=DriverWeighRule(
             WeighOutRules(

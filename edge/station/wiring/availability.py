@@ -11,20 +11,31 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
-from datetime import datetime
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from edge.common import protocol as p
 from edge.journal import Journal, JournalError
-from edge.scan.availability import LocalBook, Rules, judge, store_clock
+from edge.scan.availability import (
+    LocalBook,
+    Rules,
+    judge,
+    refused_by_central,
+    store_clock,
+    wanted,
+)
 from edge.scan.verify import store_today
 from edge.station.config import StationConfig, StationPaths
 from edge.station.wiring.verifier import CoreVerifier
 from edge.workflow.ports import Order, Pick, ScanVerdict
+from edge.workflow.state import PackageScanned, Phase, WorkflowState
 
 LOG = logging.getLogger(__name__)
 Lookup = Callable[[str], dict[str, Any] | None]
+Claimer = Callable[[p.Claim], Awaitable[p.Claimed | None]]
 
 
 class JournalBook:
@@ -62,10 +73,14 @@ class JournalBook:
 class AvailabilityVerifier:
     """edge.workflow.ports.Verifier: the core's verdict, refused for a package not to be sold."""
 
-    def __init__(self, cfg: StationConfig, core: CoreVerifier, lookup: Lookup) -> None:
+    def __init__(
+        self, cfg: StationConfig, core: CoreVerifier, lookup: Lookup, claim: Claimer | None = None
+    ) -> None:
         self.cfg = cfg
         self.core = core
         self.lookup = lookup
+        self.claim = claim
+        self._prepared: tuple[tuple[object, ...], ScanVerdict] | None = None
         self.journal = JournalBook(cfg.station.id, StationPaths.of(cfg).journal)
         self._clock = store_clock(cfg.station.timezone)
         passed = set(cfg.verify.lab_passed_states)
@@ -75,14 +90,12 @@ class AvailabilityVerifier:
     def check(
         self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
     ) -> ScanVerdict:
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] == (order.order_id, tuple(accepted), raw, aim_id):
+            return prepared[1]  # judged (and reserved at central) just before this step
         verdict = self.core.check(order, accepted, raw, at, aim_id)
         book = self.journal.catch_up()
-        rules = Rules(
-            today=store_today(self.cfg, datetime.fromisoformat(at)),
-            lab_passed=self._passed,
-            not_required_categories=self._not_required,
-            local_time=self._clock,
-        )
+        rules = self._rules(at)
         try:
             out = judge(verdict, order, self.lookup, book, rules)
         except Exception:  # a package central served oddly must not take the station down
@@ -91,3 +104,50 @@ class AvailabilityVerifier:
         if verdict.accepted and not out.accepted:
             self.core.forget()
         return out
+
+    def _rules(self, at: str) -> Rules:
+        return Rules(
+            today=store_today(self.cfg, datetime.fromisoformat(at)),
+            lab_passed=self._passed,
+            not_required_categories=self._not_required,
+            local_time=self._clock,
+        )
+
+    # -- before the workflow steps: reserve the package at central -------------------------------
+
+    async def prepare(self, state: WorkflowState, event: PackageScanned) -> None:
+        """Judge a package scan before the workflow steps (the same verdict `check` then
+        returns) and, when it would be accepted, reserve the package at central (CLAIM), so
+        that of two stations taking the last unit exactly one gets it. Offline, or without an
+        answer in `[link] claim_timeout_ms`, the local verdict stands."""
+        self._prepared = None
+        progress = state.order
+        if self.claim is None or progress is None or state.phase != Phase.PICKING:
+            return
+        at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        order, picks = progress.order, list(progress.picks)
+        verdict = self.check(order, picks, event.raw, at, event.aim_id)
+        key = (order.order_id, tuple(picks), event.raw, event.aim_id)
+        if verdict.accepted and verdict.uid is not None:
+            amount = wanted(verdict, order, self.lookup(verdict.uid))
+            request = p.Claim(
+                claim_id=uuid.uuid4().hex,
+                order_id=order.order_id,
+                uid=verdict.uid,
+                amount=amount,
+                unit=verdict.unit,
+                at=at,
+            )
+            answer = await self.claim(request)
+            if answer is not None and not answer.ok:
+                self.core.forget()
+                verdict = refused_by_central(
+                    verdict,
+                    answer.verdict,
+                    answer.order_id,
+                    answer.station,
+                    answer.at,
+                    answer.reason,
+                    self._rules(at),
+                )
+        self._prepared = (key, verdict)
