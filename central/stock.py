@@ -520,6 +520,16 @@ def release(store: SqlStore, label: str, by: str) -> int:
     return count
 
 
+def is_supervisor(store: SqlStore, badge: str) -> bool:
+    """Whether `badge` is on central's badge allow-list as a supervisor's."""
+    with store._lock:
+        row = store._x(
+            "SELECT body FROM feed_state WHERE kind = 'badge' AND key = ?", (badge,)
+        ).fetchone()
+        store._end_read()
+    return row is not None and _loads(bytes(row[0])).get("supervisor") is True
+
+
 def sold_twice(store: SqlStore) -> dict[str, int]:
     """From the store: packages sold beyond what they held, and Retail ID units sold twice."""
     with store._lock:
