@@ -430,7 +430,11 @@ def _claim(store: SqlStore, station: str, req: Claim) -> Claimed:
         if left is not None:
             others = [t for t in held if (t.station, t.order_id) != (station, req.order_id)]
             if left < req.amount and sold:
-                return _refused(refuse, "sold", sold[-1])
+                short = refuse
+                if left > 0 and basis_of(found[0]) == "mg":
+                    why = f"only {int(left)} mg are left, less than the {req.amount} mg portion"
+                    short = msgspec.structs.replace(refuse, reason=why)
+                return _refused(short, "sold", sold[-1])
             if left - sum(t.amount for t in others) - sum(t.amount for t in mine) < req.amount:
                 if others:
                     return _refused(refuse, "held", others[-1])

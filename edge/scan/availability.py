@@ -334,9 +334,14 @@ def refused_by_central(
             " station may sell it until a supervisor releases it."
         )
     elif verdict == "sold":
+        tail = (
+            f" {why}: pick another package."
+            if why
+            else " it is not on the shelf: put it aside and tell a supervisor."
+        )
         reason = (
-            f"Sold: this package was sealed into order {order_id} on station {station} at {when};"
-            " it is not on the shelf: put it aside and tell a supervisor."
+            f"Sold: this package was sealed into order {order_id} on station {station} at"
+            f" {when};{tail}"
         )
     else:
         verdict = "held"

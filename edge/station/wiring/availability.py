@@ -93,6 +93,12 @@ class AvailabilityVerifier:
         prepared, self._prepared = self._prepared, None
         if prepared is not None and prepared[0] == (order.order_id, tuple(accepted), raw, aim_id):
             return prepared[1]  # judged (and reserved at central) just before this step
+        return self._judge(order, accepted, raw, at, aim_id)[1]
+
+    def _judge(
+        self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None
+    ) -> tuple[ScanVerdict, ScanVerdict]:
+        """(the core's verdict, the verdict after availability)."""
         verdict = self.core.check(order, accepted, raw, at, aim_id)
         book = self.journal.catch_up()
         rules = self._rules(at)
@@ -100,10 +106,10 @@ class AvailabilityVerifier:
             out = judge(verdict, order, self.lookup, book, rules)
         except Exception:  # a package central served oddly must not take the station down
             LOG.exception("availability check failed", extra={"raw": raw})
-            return verdict
+            return verdict, verdict
         if verdict.accepted and not out.accepted:
             self.core.forget()
-        return out
+        return verdict, out
 
     def _rules(self, at: str) -> Rules:
         return Rules(
@@ -126,9 +132,12 @@ class AvailabilityVerifier:
             return
         at = datetime.now(UTC).isoformat(timespec="milliseconds")
         order, picks = progress.order, list(progress.picks)
-        verdict = self.check(order, picks, event.raw, at, event.aim_id)
+        core, verdict = self._judge(order, picks, event.raw, at, event.aim_id)
         key = (order.order_id, tuple(picks), event.raw, event.aim_id)
-        if verdict.accepted and verdict.uid is not None:
+        # A hold seen in the last copy of central's inventory may be over by now (sealed, or
+        # cancelled): central, asked, has the last word on it.
+        ask = verdict.accepted or (verdict.verdict == "held" and core.accepted)
+        if ask and verdict.uid is not None:
             amount = wanted(verdict, order, self.lookup(verdict.uid))
             request = p.Claim(
                 claim_id=uuid.uuid4().hex,
@@ -139,7 +148,9 @@ class AvailabilityVerifier:
                 at=at,
             )
             answer = await self.claim(request)
-            if answer is not None and not answer.ok:
+            if answer is not None and answer.ok:
+                verdict = core if not verdict.accepted else verdict
+            elif answer is not None:
                 self.core.forget()
                 verdict = refused_by_central(
                     verdict,
