@@ -315,6 +315,8 @@ def _fold_one(
         _warn_if_over(store, uid, station, order_id)
         return {uid}
     if ev.type == "weight" and body.get("ok") and uid:
+        if _basis(store, uid) != "mg":
+            return set()  # a unit weighed to check it: still one unit
         store._x(
             "UPDATE stock_takes SET amount = ? WHERE station_id = ? AND order_id = ?"
             " AND label = ? AND state = 'held'",

@@ -88,6 +88,12 @@ class Take(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     amount: int
     at: str = ""
     unit: int | None = None
+    weighed_mg: int | None = None  # the net weight weighed out, when the line was weighed
+
+    def draw(self, basis: Basis) -> int:
+        """What the take draws from a package counted in `basis`: a weighed portion of a
+        package counted in mg, else `amount` (one unit of an `Each` package, weighed or not)."""
+        return self.weighed_mg if basis == "mg" and self.weighed_mg is not None else self.amount
 
 
 class QuarantineMark(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

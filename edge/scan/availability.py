@@ -95,7 +95,8 @@ class LocalBook:
             takes = self.open.get(order_id, {})
             for key, take in list(takes.items()):
                 if key[0] == uid:
-                    takes[key] = msgspec.structs.replace(take, amount=int(body.get("net_mg") or 0))
+                    net = int(body.get("net_mg") or 0)
+                    takes[key] = msgspec.structs.replace(take, weighed_mg=net)
         elif type_ == "order_status":
             takes = self.open.pop(order_id, {})
             if str(body.get("status")) in SEALED_STATUSES:
@@ -154,11 +155,11 @@ def standing(pkg: dict[str, Any], book: LocalBook) -> Standing:
         left = Fraction(1)  # no Quantity: one unit, as the core reads it
     accounted = {(t.station, t.order_id) for t in block.sold}
     own_sales = [t for t in book.sold.get(label, []) if (t.station, t.order_id) not in accounted]
-    unsold = left - sum(t.amount for t in own_sales)
+    unsold = left - sum(t.draw(basis) for t in own_sales)
     others = [t for t in block.held if t.station != book.station]
     others = [t for t in others if (t.station, t.order_id) not in accounted]
     holds = book.holds(label) + others
-    free = unsold - sum(t.amount for t in holds)
+    free = unsold - sum(t.draw(basis) for t in holds)
     quarantine = block.quarantine
     mine = book.quarantined.get(label)
     if mine is not None and mine.key not in block.seen:
