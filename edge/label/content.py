@@ -135,12 +135,21 @@ def build_label(
     )
 
 
+# The first step on the slip for the verdicts of edge.scan.availability (docs/verdicts.md).
+AVAILABILITY_STEPS = {
+    "sold": "Put the package aside for the supervisor: it was sold already; it must not leave again.",
+    "held": "Put the package back where it was: another open order holds it.",
+    "quarantined": "Put the package in quarantine for the supervisor: it must be released first.",
+    "not_sellable": "Put the package aside for the supervisor: METRC would refuse this sale.",
+}
+
+
 def build_slip(
     order_id: str, halt: HaltInfo, station: StationInfo, agent_id: str, at: datetime
 ) -> HaltSlip:
     """The discrepancy slip of a halted order: the halt's reason, and what to do: put the package
     aside for the supervisor, and which packages it may be when the core named some."""
-    steps = ["Put the package aside for the supervisor."]
+    steps = [AVAILABILITY_STEPS.get(halt.code, "Put the package aside for the supervisor.")]
     if halt.candidates:
         steps.append("It may be: " + ", ".join(halt.candidates[:SLIP_CANDIDATES]))
     return HaltSlip(
