@@ -116,7 +116,10 @@ def intake(
     if not any(item.kind == "package" for item, _ in changes):
         return changes
     ensure_schema(store)
+    busy = _labels_with_history(store)
     out: list[tuple[FeedItem, str | None]] = []
+    rows: list[tuple[str, str, str, str]] = []
+    stamp = _stamp()
     for item, station in changes:
         if item.kind != "package":
             out.append((item, station))
@@ -129,21 +132,37 @@ def intake(
         released = raw.pop("Quarantine", None) == "released"
         raw.pop(BLOCK, None)
         as_of = raw.get("LastModified")
-        store._x(
-            "INSERT INTO stock_import (label, body, as_of, imported_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (label) DO UPDATE SET body = excluded.body, as_of = excluded.as_of,"
-            " imported_at = excluded.imported_at",
-            (
-                item.key,
-                _ENCODE.encode(raw).decode(),
-                as_of if isinstance(as_of, str) else "",
-                _stamp(),
-            ),
-        )
+        text = _ENCODE.encode(raw).decode()
+        rows.append((item.key, text, as_of if isinstance(as_of, str) else "", stamp))
+        if item.key in busy or released:
+            _keep_imports(store, rows)  # served() below reads it
         if released:
             _release(store, item.key, "import")
-        out.append((FeedItem(kind="package", key=item.key, body=served(store, item.key)), station))
+        if item.key in busy or released:
+            body = served(store, item.key)
+        else:  # nothing sold, held or quarantined: served as imported (no per-package queries)
+            body = _encode_served(raw, raw.get("LastModified"), [], [], None, [])
+        out.append((FeedItem(kind="package", key=item.key, body=body), station))
+    _keep_imports(store, rows)
     return out
+
+
+def _keep_imports(store: SqlStore, rows: list[tuple[str, str, str, str]]) -> None:
+    store._xmany(
+        "INSERT INTO stock_import (label, body, as_of, imported_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (label) DO UPDATE SET body = excluded.body, as_of = excluded.as_of,"
+        " imported_at = excluded.imported_at",
+        rows,
+    )
+    rows.clear()
+
+
+def _labels_with_history(store: SqlStore) -> set[str]:
+    """Labels with a sale, hold or quarantine: the only ones an import must look up."""
+    rows = store._x(
+        "SELECT label FROM stock_takes UNION SELECT label FROM stock_quarantine"
+    ).fetchall()
+    return {str(r[0]) for r in rows}
 
 
 # -- the served package -------------------------------------------------------------------------
@@ -225,6 +244,18 @@ def served(store: SqlStore, label: str) -> bytes | None:
     raw, as_of = found
     sold, held = _takes(store, label)
     mark, seen = _quarantine(store, label)
+    return _encode_served(raw, as_of, sold, held, mark, seen)
+
+
+def _encode_served(
+    raw: dict[str, Any],
+    as_of: Any,
+    sold: list[Take],
+    held: list[Take],
+    mark: QuarantineMark | None,
+    seen: list[str],
+) -> bytes:
+    as_of = as_of if isinstance(as_of, str) else ""
     left = remaining(raw, as_of, sold)
     body = dict(raw)
     if left is not None and (sold or "Quantity" in raw):

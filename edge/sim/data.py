@@ -313,6 +313,8 @@ def generate_day(
                 )
                 picks[number] = pkg["Label"]
         wrong = _wrong(vault, today, incident, picks[1]) if incident else None
+        if incident == "wrong_batch" and wrong is not None:
+            used.add(wrong)  # halted as the wrong batch, it is quarantined: no later order gets it
         if incident == "resold":  # slots start at 2: the first order is a plain one, sealed
             wrong = plan[0].picks.get(1)
         plan.append(PlannedOrder(order, incident, picks, wrong))
