@@ -66,7 +66,7 @@ def _order(order_id: str, sku: str, **line: Any) -> dict[str, Any]:
 
 
 ORDERS = [
-    *(_order(str(n), "ONE") for n in range(2001, 2008)),
+    *(_order(str(n), "ONE") for n in range(2001, 2009)),
     *(_order(str(n), "THREE") for n in range(2011, 2015)),
     *(_order(str(n), "BULK", weigh=True, labelled_weight_mg=3500) for n in (2021, 2022)),
     _order("2031", "ONE", batch="B-1"),
@@ -214,7 +214,7 @@ def _stations(setup: Setup, tmp: Path) -> Iterator[tuple[Daemon, Daemon, Central
 
 
 def test_a_sealed_package_is_sold_everywhere_after_restarts_and_offline(tmp_path: Path) -> None:
-    setup, _ = _central(tmp_path)
+    setup, cfg = _central(tmp_path)
     with _stations(setup, tmp_path) as (a, b, central):
         _pack(a, "2001", X)
         halt = _refused(a, "2002", X)  # same station: from its own journal, at once
@@ -222,19 +222,26 @@ def test_a_sealed_package_is_sold_everywhere_after_restarts_and_offline(tmp_path
         _wait(_acked(a, setup, "st-a"))
         halt = _refused(b, "2003", X)  # the other station: central's fold
         assert halt["code"] == "sold" and "order 2001 on station st-a" in halt["reason"]
+        # the POS re-imports its morning inventory (X: 1 unit, older than the sale): still sold
+        stale = tmp_path / "stale.json"
+        stale.write_text(
+            json.dumps([{**p, "LastModified": "2026-01-01T08:00:00"} for p in INVENTORY])
+        )
+        assert run(["central", "import", "inventory", str(stale), *cfg]) == 0
+        assert _refused(b, "2004", X)["code"] == "sold"
         b.terminate()  # station restart
         b.start()
         _wait(lambda: "central" not in b.state()["devices_down"])
         _login(b)
-        assert _refused(b, "2004", X)["code"] == "sold"
+        assert _refused(b, "2005", X)["code"] == "sold"
         central.kill9()  # central restart
         central.start()
         _wait(lambda: "central" not in b.state()["devices_down"])
-        assert _refused(b, "2005", X)["code"] == "sold"
+        assert _refused(b, "2006", X)["code"] == "sold"
         central.kill9()  # central offline: the journal (A) and the replica (B) still know
         _wait(lambda: "central" in a.state()["devices_down"])
-        assert _refused(a, "2006", X)["code"] == "sold"
-        assert _refused(b, "2007", X)["code"] == "sold"
+        assert _refused(a, "2007", X)["code"] == "sold"
+        assert _refused(b, "2008", X)["code"] == "sold"
         central.start()
         for d in (a, b):
             _wait(lambda d=d: "central" not in d.state()["devices_down"])  # type: ignore[misc]
