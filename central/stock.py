@@ -49,6 +49,7 @@ from edge.common.stock import (
     amount_of,
     basis_of,
     quantity_text,
+    small_int,
 )
 
 # The store (central.store.base.SqlStore) calls in here from inside its transactions; its type is
@@ -294,8 +295,7 @@ def _weigh_portion(store: SqlStore, order_id: str, line: Any) -> int:
     order = _loads(bytes(row[0]))
     for spec in order.get("lines", []):
         if isinstance(spec, dict) and spec.get("line") == line:
-            weight = spec.get("labelled_weight_mg")
-            return int(weight) if isinstance(weight, int) and weight > 0 else 1
+            return small_int(spec.get("labelled_weight_mg"), 1) or 1
     return 1
 
 
@@ -305,11 +305,24 @@ def _basis(store: SqlStore, label: str) -> str:
 
 
 def fold(store: SqlStore, accepted: Sequence[tuple[str, Event]]) -> None:
-    """Fold a batch's accepted station events (in gseq order) into sales, holds, quarantines."""
+    """Fold a batch's accepted station events (in gseq order) into sales, holds, quarantines.
+
+    Under a savepoint: should folding fail, the events are still stored (and acknowledged)
+    without it, so a station's journal is never held up by what it said about a package."""
     interesting = {"verdict", "weight", "order_status", "quarantine"}
     todo = [(s, e) for s, e in accepted if e.type in interesting and s != CENTRAL]
     if not todo:
         return
+    store._x("SAVEPOINT stock_fold")
+    try:
+        _fold(store, todo)
+    except Exception:
+        LOG.exception("stock fold failed: events stored without it", extra={"events": len(todo)})
+        store._x("ROLLBACK TO SAVEPOINT stock_fold")
+    store._x("RELEASE SAVEPOINT stock_fold")
+
+
+def _fold(store: SqlStore, todo: Sequence[tuple[str, Event]]) -> None:
     ensure_schema(store)
     touched: set[str] = set()
     notices: list[tuple[str, dict[str, Any], str]] = []
@@ -331,10 +344,13 @@ def _fold_one(
     body: dict[str, Any],
     notices: list[tuple[str, dict[str, Any], str]],
 ) -> set[str]:
-    order_id = str(body.get("order_id") or "")
+    order_id = str(body.get("order_id") or "")[:128]
     uid = body.get("uid")
+    if not isinstance(uid, str) or not 0 < len(uid) <= 128:
+        uid = None  # no package named (or not one a store may key on): nothing to fold
     if ev.type == "verdict" and str(body.get("outcome", "")).startswith("accepted") and uid:
-        unit = body.get("unit") if isinstance(body.get("unit"), int) else NO_UNIT
+        unit = small_int(body.get("unit"), 0, 2**31)
+        unit = NO_UNIT if unit is None else unit
         portion = 1
         if _basis(store, uid) == "mg":
             portion = _weigh_portion(store, order_id, body.get("line"))
@@ -348,10 +364,13 @@ def _fold_one(
     if ev.type == "weight" and body.get("ok") and uid:
         if _basis(store, uid) != "mg":
             return set()  # a unit weighed to check it: still one unit
+        net = small_int(body.get("net_mg"))
+        if net is None:
+            return set()
         store._x(
             "UPDATE stock_takes SET amount = ? WHERE station_id = ? AND order_id = ?"
             " AND label = ? AND state = 'held'",
-            (int(body.get("net_mg") or 0), station, order_id, uid),
+            (net, station, order_id, uid),
         )
         return {uid}
     if ev.type == "order_status":

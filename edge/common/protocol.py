@@ -108,8 +108,8 @@ class Claim(msgspec.Struct, kw_only=True):
     claim_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     uid: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    amount: Annotated[int, msgspec.Meta(ge=1)] = 1
-    unit: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    amount: Annotated[int, msgspec.Meta(ge=1, le=2**62)] = 1
+    unit: Annotated[int, msgspec.Meta(ge=0, le=2**31)] | None = None
     at: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 

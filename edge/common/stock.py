@@ -21,6 +21,7 @@ from typing import Any, Literal
 import msgspec
 
 BLOCK = "Packstation"  # the key of central's block in a served package
+MAX_AMOUNT = 10**18
 
 # METRC UnitOfMeasure names by quantity type (GET /unitsofmeasure/v2/active). Weight units in mg:
 # 1 oz = 28.349523125 g and 1 lb = 453.59237 g exactly (international avoirdupois, NIST SP 811).
@@ -46,11 +47,24 @@ def exact(value: Any) -> Fraction | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
+        if abs(value) > MAX_AMOUNT:
+            raise StockError(f"Quantity {value!r} is out of range")
         return Fraction(value)
     try:
-        return Fraction(Decimal(str(value)))
+        number = Decimal(str(value))
+        if not number.is_finite() or abs(number.adjusted()) > 18:
+            raise StockError(f"Quantity {value!r} is out of range")
+        return Fraction(number)
     except (InvalidOperation, ValueError) as exc:
         raise StockError(f"Quantity {value!r} is not a number") from exc
+
+
+def small_int(value: Any, low: int = 0, high: int = 2**62) -> int | None:
+    """`value` when it is an int (not a bool) within [low, high], else None: what a station's
+    event may carry as a unit, a weight or an amount before it goes into a store column."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if low <= value <= high else None
 
 
 def basis_of(pkg: dict[str, Any]) -> Basis:

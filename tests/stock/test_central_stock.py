@@ -137,3 +137,29 @@ def test_sales_two_offline_stations_made_of_one_unit_are_counted(store: SqliteSt
     a.flush()
     b.flush()
     assert stock.sold_twice(store)["packages_sold_twice"] == 2  # over the quantity, unit 1 twice
+
+
+def test_an_event_central_cannot_fold_is_still_stored(store: SqliteStore) -> None:
+    import_packages(store, [package(X, 1)])
+    a = Bench(store, "st-a")
+    a.event("verdict", order_id="1", uid={"not": "a tag"}, outcome="accepted", unit=2**70)
+    a.event("weight", order_id="1", uid=X, net_mg="heavy", ok=True)
+    a.pick("1", X, unit=2**40)  # a unit out of range is folded as no unit
+    a.seal("1")
+    assert store.last_committed("st-a") == 4
+    assert [t.unit for t in block_of(served(store, X)).sold] == [None]
+
+
+def test_a_fold_that_fails_leaves_the_events_stored(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_packages(store, [package(X, 1)])
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("disk says no")
+
+    monkeypatch.setattr(stock, "_fold_one", broken)
+    a = Bench(store, "st-a")
+    a.pick("1", X)
+    assert store.last_committed("st-a") == 1
+    assert block_of(served(store, X)).held == []

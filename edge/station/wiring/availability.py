@@ -130,8 +130,15 @@ class AvailabilityVerifier:
         progress = state.order
         if self.claim is None or progress is None or state.phase != Phase.PICKING:
             return
+        try:
+            await self._prepare(progress.order, list(progress.picks), event)
+        except Exception:  # the step then judges the scan itself, without central's word
+            LOG.exception("reserving at central failed", extra={"raw": event.raw})
+            self._prepared = None
+
+    async def _prepare(self, order: Order, picks: list[Pick], event: PackageScanned) -> None:
+        assert self.claim is not None
         at = datetime.now(UTC).isoformat(timespec="milliseconds")
-        order, picks = progress.order, list(progress.picks)
         core, verdict = self._judge(order, picks, event.raw, at, event.aim_id)
         key = (order.order_id, tuple(picks), event.raw, event.aim_id)
         # A hold seen in the last copy of central's inventory may be over by now (sealed, or
