@@ -181,3 +181,22 @@ def test_fifo_and_wrong_batch_candidates_skip_what_is_not_on_the_shelf() -> None
     assert v.candidates == [] and "No package of that batch is free" in v.reason
     near = ScanVerdict(verdict="near_miss", reason="Near miss.", candidates=[Y, Z])
     assert run(near, packages, sold_y).candidates == [Z]
+
+
+def test_the_seed_files_give_the_fields_the_check_reads(tmp_path: Any) -> None:
+    import json
+
+    from edge.station.wiring.seed import SeedCentral
+
+    packages = [
+        {**package(X, 3, Location="vault-b"), "SellByDate": "2026-11-21T00:00:00"},
+        package(Y, 2.5, UnitOfMeasureName="Grams"),
+    ]
+    (tmp_path / "inventory.json").write_text(json.dumps({"Data": packages}))
+    seed = SeedCentral(tmp_path, "st-a", tmp_path / "finished.json")
+    x = seed.package(X.lower())
+    assert x is not None and x["SellByDate"] == "2026-11-21T00:00:00" and x["Location"] == "vault-b"
+    assert run(match(), [x]).verdict == "not_sellable"
+    y = seed.package(Y)
+    assert y is not None and (y["Quantity"], y["UnitOfMeasureName"]) == ("2.5", "Grams")
+    assert "SellByDate" not in y and seed.package(Z) is None
