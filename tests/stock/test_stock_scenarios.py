@@ -249,6 +249,7 @@ def test_a_sealed_package_is_sold_everywhere_after_restarts_and_offline(tmp_path
         _pack(a, "2011", Y)
         _pack(b, "2012", Y)
         _pack(a, "2013", Y)
+        _wait(_acked(a, setup, "st-a"))  # until then central rightly says "held" by 2013
         halt = _refused(b, "2014", Y)
         assert halt["code"] == "sold" and "order 2013" in halt["reason"]
         # 5 g bulk: 3.5 g weighed out, the next 3.5 g portion is more than is left
