@@ -208,6 +208,7 @@ def _stations(setup: Setup, tmp: Path) -> Iterator[tuple[Daemon, Daemon, Central
                 Daemon(_station_config(setup, tmp / name, name, printer.target))
             )
             _wait(lambda d=d: "central" not in d.state()["devices_down"])  # type: ignore[misc]
+            _wait(lambda d=d: _replica_counts(d) == FEED)  # type: ignore[misc]
             _login(d)
             daemons.append(d)
         yield daemons[0], daemons[1], central
@@ -310,6 +311,27 @@ def test_two_stations_racing_for_the_last_unit_and_quarantine_across_stations(
     events = _cli_lines(["central", "export", *cfg])
     central_events = [e["type"] for e in events if e["station_id"] == stock.CENTRAL]
     assert central_events == ["package_quarantined", "package_released"]
+
+
+FEED = {"order": len(ORDERS), "package": len(INVENTORY), "badge": len(BADGES)}
+
+
+def _replica_counts(d: Daemon) -> dict[str, int]:
+    """What central's feed has given the station so far."""
+    import sqlite3
+
+    from edge.link.replica import Replica
+
+    try:
+        replica = Replica(d.config.parent / "replica.sqlite3", readonly=True)
+    except (sqlite3.Error, OSError):
+        return {}
+    try:
+        return replica.counts()
+    except sqlite3.Error:
+        return {}
+    finally:
+        replica.close()
 
 
 def _served_block(d: Daemon, label: str) -> dict[str, Any]:
