@@ -22,7 +22,7 @@ import zmq.asyncio
 import zmq.auth
 from zmq.utils.monitor import parse_monitor_message
 
-from central import auth
+from central import auth, stock
 from central.config import CentralConfig
 from central.downstream import Downstream
 from central.feed import FeedSender
@@ -48,7 +48,7 @@ def load_server_keys(path: Path) -> tuple[bytes, bytes]:
     return public, secret
 
 
-STATION_COMMANDS = frozenset({p.HELLO, p.EVENTS, p.PING, p.SNAPREQ})
+STATION_COMMANDS = frozenset({p.HELLO, p.EVENTS, p.PING, p.SNAPREQ, p.CLAIM})
 NO_HELLO = "this connection has not said HELLO: reconnect"
 
 
@@ -279,6 +279,19 @@ class CentralService:
             await self._send(route, p.encode(p.PONG, p.Ping()))
         elif isinstance(body, p.SnapReq):
             await self.feed.snapshot(station, route)
+        elif isinstance(body, p.Claim):
+            await self._claim(station, route, body)
+
+    async def _claim(self, station: str, route: bytes, claim: p.Claim) -> None:
+        """Reserve a package for a station's open order (central/stock.py), answer, tell all."""
+        try:
+            answer = await asyncio.to_thread(stock.claim, self.store, station, claim)
+        except Exception:  # store trouble: no answer, the station judges on its own
+            LOG.exception("claim failed", extra={"station": station, "uid": claim.uid})
+            return
+        await self._send(route, p.encode(p.CLAIMED, answer))
+        if answer.ok:
+            await self.feed.push_all()
 
     def _refuse(self, who: str, why: str) -> None:
         self.stats.refused += 1

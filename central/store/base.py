@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from central import stock
 from edge.common.chain import chain_hash
 from edge.common.events import BodyError, decode_body
 from edge.common.protocol import MAX_BODY_BYTES, Event, FeedItem, Published
@@ -160,6 +161,7 @@ class SqlStore:
             result.acks[station] = last
         accepted = self._drop_reused_ids(accepted, rejected)
         self._insert_events(accepted)
+        stock.fold(self, accepted)  # sales, holds, quarantines: central/stock.py
         self._xmany(
             "INSERT INTO quarantine (station_id, seq, event_id, reason, received_at, raw)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -340,7 +342,9 @@ class SqlStore:
             self._commit()
             return top
 
-    def _feed_apply(self, changes: list[tuple[FeedItem, str | None]]) -> int:
+    def _feed_apply(self, changes: list[tuple[FeedItem, str | None]], served: bool = False) -> int:
+        if not served:  # an import: packages are served with central's sales (central/stock.py)
+            changes = stock.intake(self, changes)
         rows: list[tuple[int, str, str, str | None, bytes | None, str]] = []
         expanded = list(self._expand_moves(changes))
         if not expanded:

@@ -7,6 +7,7 @@ packstation central revoke NAME [--subscriber]
 packstation central tail [--since N] [--topic PREFIX]...
 packstation central export [--since N] [--quarantine]
 packstation central reports list|show ORDER|retry ORDER   (edge/cli/central_reports.py)
+packstation central quarantine list | release TAG --by BADGE
 """
 
 from __future__ import annotations
@@ -72,6 +73,19 @@ def register(sub: Any) -> None:
     tail.add_argument("--idle-exit", type=float, help="exit after this many seconds without events")
     tail.set_defaults(handler=_tail)
 
+    quarantine = add("quarantine", "packages quarantined at every station: list, release")
+    qcmds = quarantine.add_subparsers(title="quarantine commands", metavar="COMMAND", required=True)
+    qlist = qcmds.add_parser("list", help="every package quarantined now, as JSON lines")
+    qlist.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
+    qlist.set_defaults(handler=_quarantine_list)
+    qrel = qcmds.add_parser("release", help="release a package: every station may sell it again")
+    qrel.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
+    qrel.add_argument("tag", metavar="TAG", help="the package's Label (METRC tag)")
+    qrel.add_argument(
+        "--by", required=True, metavar="BADGE", help="the releasing supervisor's badge"
+    )
+    qrel.set_defaults(handler=_quarantine_release)
+
     export = add("export", "print every stored event as JSON lines (gseq order)")
     export.add_argument("--since", type=int, default=0, help="only events after gseq N")
     export.add_argument("--quarantine", action="store_true", help="print the quarantine instead")
@@ -113,6 +127,38 @@ def _import(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"{args.file}: {changes} {args.kind} changes committed (feed qseq {qseq})")
+    return int(ExitCode.OK)
+
+
+def _quarantine_list(args: argparse.Namespace) -> int:
+    from central import stock
+    from central.store import open_store
+
+    store = open_store(_config(args).central.store)
+    try:
+        for row in stock.quarantine_list(store):
+            print(json.dumps(row, ensure_ascii=False))
+    finally:
+        store.close()
+    return int(ExitCode.OK)
+
+
+def _quarantine_release(args: argparse.Namespace) -> int:
+    """Exit 0 released, 3 the package is not quarantined; 2 the badge is no supervisor's."""
+    from central import stock
+    from central.store import open_store
+
+    store = open_store(_config(args).central.store)
+    try:
+        if not stock.is_supervisor(store, args.by):
+            raise BadInput(f"--by {args.by}: not a supervisor badge on central's badge list")
+        released = stock.release(store, args.tag, args.by)
+    finally:
+        store.close()
+    if not released:
+        print(f"{args.tag}: not quarantined", file=sys.stderr)
+        return int(ExitCode.REFUSED)
+    print(f"{args.tag}: released by {args.by}; every station may sell it again")
     return int(ExitCode.OK)
 
 

@@ -37,6 +37,11 @@ VerdictName = Literal[
     "not_tested",
     "fifo",
     "malformed",
+    # not the core's: edge.scan.availability (docs/verdicts.md, "Whether it may be sold")
+    "sold",
+    "held",
+    "quarantined",
+    "not_sellable",
 ]
 
 

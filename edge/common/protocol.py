@@ -5,8 +5,8 @@ id on its side): VERSION is `b"PSS1"`, COMMAND an ASCII verb, BODY one msgpack-e
 Defined once here and imported by both ends; the message set follows the zguide's Clone and
 Idempotent Services patterns (zguide chapters 4 and 5), over CurveZMQ (RFC 26) and ZAP (RFC 27).
 
-Station -> central: HELLO, EVENTS, PING, SNAPREQ.
-Central -> station: WELCOME, ACK, PONG, SNAP, QUPD, ERROR.
+Station -> central: HELLO, EVENTS, PING, SNAPREQ, CLAIM.
+Central -> station: WELCOME, ACK, PONG, SNAP, QUPD, ERROR, CLAIMED.
 Downstream (central -> subscribers): PUB `[topic, VERSION, BODY=Published]`; replay over a
 ROUTER: REPLAY (request) -> REPLAYED (reply).
 """
@@ -35,6 +35,8 @@ QUPD = b"QUPD"
 ERROR = b"ERROR"
 REPLAY = b"REPLAY"
 REPLAYED = b"REPLAYED"
+CLAIM = b"CLAIM"
+CLAIMED = b"CLAIMED"
 
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 Cursor = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -96,6 +98,33 @@ class SnapReq(msgspec.Struct, kw_only=True):
     """S->C: send a full snapshot of the station's feed (after a gap or on first start)."""
 
     last_qseq: Cursor = 0
+
+
+class Claim(msgspec.Struct, kw_only=True):
+    """S->C: reserve `amount` (units, or mg for a weighed package) of package `uid` (its Retail ID
+    `unit`, if the scan named one) for open order `order_id`, before the scan is accepted.
+    Central answers CLAIMED at once: exactly one of two stations claiming the last unit gets it."""
+
+    claim_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    uid: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    amount: Annotated[int, msgspec.Meta(ge=1, le=2**62)] = 1
+    unit: Annotated[int, msgspec.Meta(ge=0, le=2**31)] | None = None
+    at: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class Claimed(msgspec.Struct, kw_only=True):
+    """C->S: the answer to CLAIM. Refused (`ok` false): `verdict` is sold, held or quarantined,
+    with the order, station and time that took or halted the package, and `reason` (a
+    quarantine's)."""
+
+    claim_id: str
+    ok: bool
+    verdict: str = ""
+    order_id: str = ""
+    station: str = ""
+    at: str = ""
+    reason: str = ""
 
 
 FeedKind = Literal["order", "package", "badge"]
@@ -187,6 +216,8 @@ BODY_TYPES: dict[bytes, type[msgspec.Struct]] = {
     ERROR: Error,
     REPLAY: ReplayRequest,
     REPLAYED: ReplayBatch,
+    CLAIM: Claim,
+    CLAIMED: Claimed,
 }
 DECODERS: dict[bytes, msgspec.msgpack.Decoder[msgspec.Struct]] = {
     cmd: msgspec.msgpack.Decoder(cls) for cmd, cls in BODY_TYPES.items()

@@ -138,6 +138,8 @@ class StationLink:
         self._acked = journal.acked_seq()
         self._last_seq = journal.last_seq()
         self._oldest_age: int | None = None
+        self._session_now: _Session | None = None
+        self._claims: dict[str, asyncio.Future[p.Claimed]] = {}
         self.probe: Callable[[str, int], None] | None = None  # ("sent"|"acked", seq): benchmarks
 
     # -- public API --------------------------------------------------------------------------
@@ -247,6 +249,7 @@ class StationLink:
         sock.connect(endpoint)
         session = _Session(self, sock)
         tasks = [asyncio.create_task(self._watch(monitor, session))]
+        self._session_now = session
         try:
             await session.run()
         except SessionEnd as end:
@@ -256,6 +259,7 @@ class StationLink:
             else:
                 self._set_state(LinkState.OFFLINE, str(end))
         finally:
+            self._session_now = None
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -264,6 +268,28 @@ class StationLink:
             monitor.close(0)
             sock.close(0)
         return session.welcomed
+
+    async def claim(self, claim: p.Claim) -> p.Claimed | None:
+        """Ask central to reserve a package (CLAIM); None when offline or central does not
+        answer within `[link] claim_timeout_ms` (the station then judges alone)."""
+        session = self._session_now
+        if session is None or not session.welcomed:
+            return None
+        future: asyncio.Future[p.Claimed] = asyncio.get_running_loop().create_future()
+        self._claims[claim.claim_id] = future
+        try:
+            await session._send(p.CLAIM, claim)
+            async with asyncio.timeout(self.cfg.claim_timeout_ms / 1000):
+                return await future
+        except (TimeoutError, zmq.ZMQError):
+            return None
+        finally:
+            self._claims.pop(claim.claim_id, None)
+
+    def claim_answered(self, answer: p.Claimed) -> None:
+        future = self._claims.get(answer.claim_id)
+        if future is not None and not future.done():
+            future.set_result(answer)
 
     async def _watch(self, monitor: zmq.asyncio.Socket, session: _Session) -> None:
         """Turn socket-monitor events into session signals (auth failure, handshake, drop)."""
@@ -462,6 +488,8 @@ class _Session:
                 await self._ask_snapshot("snapshot part missing")
             elif body.last:
                 self.snap_pending = False
+        elif isinstance(body, p.Claimed):
+            link.claim_answered(body)
         elif isinstance(body, p.Error):
             if body.code == "reconnect":
                 raise SessionEnd(f"central asked to reconnect: {body.reason}")

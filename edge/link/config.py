@@ -23,3 +23,6 @@ class LinkSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reconnect_max_ms: LinkMillis = 30000
     window: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1024
     batch: Annotated[int, msgspec.Meta(ge=1, le=512)] = 256
+    # How long a package scan waits for central to reserve the package (CLAIM); offline or
+    # later, the station's own journal and its last copy of central's inventory decide alone.
+    claim_timeout_ms: LinkMillis = 1500

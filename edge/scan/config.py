@@ -53,6 +53,9 @@ class VerifySection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         default_factory=lambda: ["TestPassed", "RetestPassed"]
     )
     date_basis: Literal["store", "utc"] = "store"
+    # METRC item categories (Item.ProductCategoryName) whose packages need no lab test, so that
+    # LabTestingState "NotRequired" passes for them (edge.scan.availability); empty = never.
+    lab_not_required_categories: list[str] = msgspec.field(default_factory=list)
 
 
 class _Where(Protocol):

@@ -76,6 +76,16 @@ def store_today(config: ScanSettings, now: dt.datetime | None = None) -> str:
     return moment.astimezone(zone).date().isoformat()
 
 
+def lab_states(config: ScanSettings) -> list[str]:
+    """The LabTestingStates the core lets pass: `[verify] lab_passed_states`, plus NotRequired
+    when `lab_not_required_categories` names categories (edge.scan.availability then refuses
+    NotRequired for every other category)."""
+    states = list(config.verify.lab_passed_states)
+    if config.verify.lab_not_required_categories and "NotRequired" not in states:
+        states.append("NotRequired")
+    return states
+
+
 def open_order_check(
     order_json: bytes,
     inventory: Inventory,
@@ -97,7 +107,7 @@ def open_order_check(
         fifo=verify.fifo,
         near_distance=verify.near_miss_distance,
         candidates=verify.near_miss_candidates,
-        lab_passed=list(verify.lab_passed_states),
+        lab_passed=lab_states(config),
     )
 
 

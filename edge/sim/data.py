@@ -22,6 +22,7 @@ INCIDENTS = (
     "duplicate_scan",
     "paper_out",
     "central_down",
+    "resold",  # the package sealed into the day's first order is scanned again
 )
 
 # Facility tag prefixes: METRC tags are 1A4 + 21 hex digits in practice (public validators use
@@ -273,7 +274,7 @@ def generate_day(
     rng: random.Random, vault: Vault, now: datetime, n_orders: int
 ) -> list[PlannedOrder]:
     """`n_orders` orders placed today (`now` is the store's local time, with its offset); every
-    incident of INCIDENTS happens once when n_orders >= len(INCIDENTS) + 4 (12)."""
+    incident of INCIDENTS happens once when n_orders >= len(INCIDENTS) + 4 (13)."""
     today = now.date()
     incidents = list(INCIDENTS) if n_orders >= len(INCIDENTS) + 4 else []
     rng.shuffle(incidents)
@@ -316,5 +317,9 @@ def generate_day(
                 )
                 picks[number] = pkg["Label"]
         wrong = _wrong(vault, today, incident, picks[1]) if incident else None
+        if incident == "wrong_batch" and wrong is not None:
+            used.add(wrong)  # halted as the wrong batch, it is quarantined: no later order gets it
+        if incident == "resold":  # slots start at 2: the first order is a plain one, sealed
+            wrong = plan[0].picks.get(1)
         plan.append(PlannedOrder(order, incident, picks, wrong))
     return plan

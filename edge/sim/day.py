@@ -54,6 +54,7 @@ EXPECTED_HALT = {
     "over_limit": "over_limit",
     "short_weight": "short_weight",
     "duplicate_scan": "duplicate",
+    "resold": "sold",
 }
 
 
@@ -290,6 +291,7 @@ def _finish(
 ) -> None:
     """Count everything from the records and check the day's invariants."""
     _records(run, summary)
+    _sold_once(run, summary)
     summary.replica = replica_counts(StationPaths.of(load_station_config(run.station_toml)).replica)
     summary.printer_jobs = len(printer.jobs)
     summary.pngs = len(list(run.labels.glob("*.png")))
@@ -368,6 +370,24 @@ def _state_invariants(summary: Summary, counted: dict[str, Any]) -> None:
             f"{counted['quantity_differs']} packages whose state quantity differs from central's:"
             f" {counted['quantity_differs_labels'][:5]}"
         )
+
+
+def _sold_once(run: sim_setup.RunDir, summary: Summary) -> None:
+    """Packages sold twice, counted from central's store (central/stock.py), not the script."""
+    if not run.central_store.exists():
+        return
+    from central import stock
+    from central.store import open_store
+
+    store = open_store(f"sqlite://{run.central_store}")
+    try:
+        counted = stock.sold_twice(store)
+    finally:
+        store.close()
+    summary.packages_sold_twice = counted["packages_sold_twice"]
+    summary.sales = counted["sales"]
+    if summary.packages_sold_twice:
+        summary.failures.append(f"{summary.packages_sold_twice} packages sold twice (central)")
 
 
 def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -> None:

@@ -42,6 +42,8 @@ class Summary:
     central_restarts: int = 0
     central_offline: int = 0  # times the station journalled central going away
     replica: dict[str, int] = field(default_factory=dict)  # what central's feed gave the station
+    sales: int = 0  # package draws central recorded as sold (central/stock.py)
+    packages_sold_twice: int = -1  # from central's store; -1 = not counted
     incidents: dict[str, str] = field(default_factory=dict)  # incident -> how it ended
     failures: list[str] = field(default_factory=list)
     # the state system (METRC emulator): receipts, duplicates, quantity_differs... (statesys.py)
@@ -140,6 +142,12 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
             "supervisor overrides",
             ", ".join(f"{k} {v}" for k, v in summary.overrides.items()) or "0",
         ),
+        ("packages sold (central)", str(summary.sales)),
+        (
+            "packages sold twice",
+            str(summary.packages_sold_twice) if summary.packages_sold_twice >= 0 else "not counted",
+        ),
+        ("  re-scans of a sealed package caught", str(summary.halts.get("sold", 0))),
         ("labels printed", str(summary.labels_printed)),
         ("discrepancy slips", str(summary.slips_requested)),
         ("printer jobs rendered (PNG)", f"{summary.printer_jobs} ({summary.pngs})"),

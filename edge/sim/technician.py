@@ -132,7 +132,7 @@ class Technician:
     ) -> None:
         """Pick (and weigh) one line; the first line carries the order's scan mistake."""
         incident = planned.incident
-        if first and incident in ("wrong_batch", "typo_tag", "expired") and planned.wrong:
+        if first and incident in ("wrong_batch", "typo_tag", "expired", "resold") and planned.wrong:
             self._halt(self.scan(planned.wrong), outcome, incident)
             self.supervisor_clear(outcome)
         weigh = bool(line.get("weigh"))

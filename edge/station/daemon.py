@@ -131,6 +131,9 @@ class Station:
         """Step the workflow, commit its events with the new state, then perform its effects."""
         async with self._lock:
             try:
+                prepare = getattr(self.ports.verifier, "prepare", None)  # a reserving verifier
+                if prepare is not None and isinstance(event, PackageScanned):
+                    await prepare(self.state, event)  # edge/station/wiring/availability.py
                 step = self.workflow.step(self.state, event, time.time_ns() // 1_000_000)
                 records = step.records()
                 new_bytes = encode_state(step.state)

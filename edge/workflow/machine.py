@@ -295,6 +295,7 @@ class Workflow:
             reason=verdict.reason,
             candidates=verdict.candidates,
             outcome=outcome,
+            unit=verdict.unit,
         )
         if not accepted:
             info = HaltInfo(

@@ -22,7 +22,10 @@ from edge.workflow.state import (
 )
 
 # Verdicts that name a real package the station should pull aside; a duplicate is already bagged.
-QUARANTINE_EXEMPT = frozenset({"duplicate", "malformed", "unknown", "near_miss"})
+# A sold or held package is not on this shelf to quarantine; a quarantined one already is.
+QUARANTINE_EXEMPT = frozenset(
+    {"duplicate", "malformed", "unknown", "near_miss", "sold", "held", "quarantined"}
+)
 ORDER_PHASES = frozenset(
     {Phase.PICKING, Phase.WEIGHING, Phase.LABEL, Phase.SEAL, Phase.HALTED, Phase.OVERRIDE}
 )

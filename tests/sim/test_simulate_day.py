@@ -18,7 +18,7 @@ import pytest
 from edge.journal import Journal
 from edge.sim import data as simdata
 
-ORDERS = 12  # the smallest day that still has every incident
+ORDERS = 13  # the smallest day that still has every incident
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +76,19 @@ def test_summary_matches_the_journal(day: tuple[Path, subprocess.CompletedProces
     assert summary["sealed"] + summary["cancelled"] == ORDERS
     assert summary["halts"] == dict(halts)
     # every mistake of the day was caught by the station, under its own code
-    for code in ("wrong_batch", "near_miss", "expired", "over_limit", "short_weight", "duplicate"):
+    for code in (
+        "wrong_batch",
+        "near_miss",
+        "expired",
+        "over_limit",
+        "short_weight",
+        "duplicate",
+        "sold",
+    ):
         assert halts[code] >= 1, (code, dict(halts))
+    # sold once: counted from central's store, and the one re-scan of a sealed package caught
+    assert summary["packages_sold_twice"] == 0
+    assert summary["sales"] >= summary["sealed"]
     assert summary["labels_printed"] == types["label_printed"] >= summary["sealed"]
     assert summary["chain_ok"] is True
     # orders come in by ticket and from the station's queue (badging again)

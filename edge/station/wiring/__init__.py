@@ -32,6 +32,7 @@ from edge.link.replica import Replica
 from edge.station.config import StationConfig, StationPaths, station_profile
 from edge.station.inject import inject_services
 from edge.station.ports import Service, StationPorts
+from edge.station.wiring.availability import AvailabilityVerifier
 from edge.station.wiring.central import LinkService, ReplicaCentral
 from edge.station.wiring.indicator import IndicatorPort
 from edge.station.wiring.limits import EngineLimits, PreparingVerifier
@@ -99,7 +100,12 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         scale = ScalePort(cfg)
         services.append(scale)
     return StationPorts(
-        verifier=PreparingVerifier(CoreVerifier(cfg, inventory), limits),
+        verifier=PreparingVerifier(
+            AvailabilityVerifier(
+                cfg, CoreVerifier(cfg, inventory), central.package, claim=link.claim
+            ),
+            limits,
+        ),
         limits=limits,
         weigh_rule=DriverWeighRule(
             WeighOutRules(

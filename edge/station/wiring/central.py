@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from edge.common import protocol as p
 from edge.common.errors import ConfigError
 from edge.journal import Journal
 from edge.link.client import LinkState, LinkStatus, StationLink, load_link_keys
@@ -76,6 +77,11 @@ class LinkService:
         finally:
             self.link = None
             await asyncio.to_thread(journal.close)
+
+    async def claim(self, claim: p.Claim) -> p.Claimed | None:
+        """Reserve a package at central (edge.link.client.StationLink.claim); None offline."""
+        link = self.link
+        return None if link is None else await link.claim(claim)
 
     def _on_status(self, status: LinkStatus) -> None:
         if _stopping():
@@ -157,6 +163,10 @@ class ReplicaCentral:
 
     def inventory_snapshot(self) -> bytes:
         return msgspec.json.encode(self.replica.inventory())
+
+    def package(self, label: str) -> dict[str, Any] | None:
+        """One package as central serves it now (remaining Quantity, central's block)."""
+        return self.replica.package(label) or self.replica.package(label.upper())
 
     async def run(self, station: StationHandle) -> None:
         """Rebuild the inventory index (off the loop) after the replica moved: at once while it

@@ -83,6 +83,30 @@ def _badges(path: Path) -> dict[str, Badge]:
     return {b.code: b for b in badges}
 
 
+class _Dated(msgspec.Struct):
+    """The two dates of a package the core's index does not keep."""
+
+    Label: str
+    SellByDate: str | None = None
+    UseByDate: str | None = None
+
+
+class _Paged(msgspec.Struct):
+    Data: list[_Dated]
+
+
+def _dates(path: Path) -> dict[str, dict[str, str]]:
+    """SellByDate / UseByDate by upper-cased Label, for the packages that have one."""
+    raw = msgspec.json.decode(path.read_bytes(), type=list[_Dated] | _Paged)
+    packages = raw.Data if isinstance(raw, _Paged) else raw
+    out: dict[str, dict[str, str]] = {}
+    for p in packages:
+        found = {k: v for k, v in (("SellByDate", p.SellByDate), ("UseByDate", p.UseByDate)) if v}
+        if found:
+            out[p.Label.upper()] = found
+    return out
+
+
 def _inventory(path: Path) -> Inventory:
     return Inventory.from_file(path)
 
@@ -97,6 +121,7 @@ class SeedCentral:
         self._inventory = _Watched(
             d / "inventory.json" if d else None, _inventory, Inventory.from_json(EMPTY_INVENTORY)
         )
+        self._dates = _Watched(d / "inventory.json" if d else None, _dates, {})
         self._orders = _Watched(d / "orders.json" if d else None, _orders, [])
         self._badges = _Watched(d / "badges.json" if d else None, _badges, {})
         self._finished_path = finished_path
@@ -130,6 +155,27 @@ class SeedCentral:
     def order_finished(self, order_id: str, status: str) -> None:
         self.finished[order_id] = status
         save_finished(self._finished_path, self.finished)
+
+    def package(self, label: str) -> dict[str, Any] | None:
+        """One package of inventory.json by Label, with the fields the availability check reads
+        (from the core's index; the sell-by and use-by dates from a light second read)."""
+        pkg = self.inventory().lookup(label)
+        if pkg is None:
+            return None
+        dates: dict[str, dict[str, str]] = self._dates.get()
+        item = {"Name": pkg.name, "ProductCategoryName": pkg.product_category}
+        return {
+            "Label": pkg.label,
+            "Sku": pkg.sku,
+            "Batch": pkg.batch,
+            "Item": item,
+            "Location": pkg.location,
+            "Quantity": pkg.quantity,
+            "UnitOfMeasureName": pkg.unit_of_measure,
+            "IsFinished": pkg.is_finished,
+            "LabTestingState": pkg.lab_testing_state,
+            **dates.get(pkg.label.upper(), {}),
+        }
 
     def inventory_snapshot(self) -> bytes:
         path = self._inventory.path

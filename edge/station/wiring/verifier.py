@@ -61,6 +61,11 @@ class CoreVerifier:
             self._held.append((raw, v.line))
         return v
 
+    def forget(self) -> None:
+        """Drop the session: the last accepted scan was refused after the core's verdict, so the
+        next check rebuilds the session from the workflow's picks."""
+        self._check = None
+
     def _open(
         self, order: Order, wanted: list[tuple[str, int]], inventory: Inventory, today: str
     ) -> None:
