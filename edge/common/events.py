@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-StationId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+StationId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]  # `@central`: central's own
 Phase = Annotated[str, msgspec.Meta(max_length=32, description="the workflow phase")]
 
 # The scan verdicts the Rust core gives (edge/workflow/ports.py re-exports this one list).
@@ -161,6 +161,24 @@ Exact = Annotated[
 ]
 
 
+class PackageQuarantined(EventBody, tag="package_quarantined", kw_only=True):
+    """Central's own (station `@central`): a package is quarantined at every station."""
+
+    uid: str
+    by_station: str
+    code: str
+    reason: str
+    quarantined_at: str
+
+
+class PackageReleased(EventBody, tag="package_released", kw_only=True):
+    """Central's own (station `@central`): a supervisor or an import released the package."""
+
+    uid: str
+    by: str  # the supervisor badge, or the import that released it
+    released_at: str
+
+
 class LimitBucket(msgspec.Struct, kw_only=True):
     name: str
     used: int  # rounded down to whole `unit`s, for display
@@ -297,6 +315,8 @@ AnyEvent = (
     | DeviceState
     | DiskGuard
     | CountAdjustment
+    | PackageQuarantined
+    | PackageReleased
 )
 EVENT_TYPES: dict[str, type[EventBody]] = {
     str(cls.__struct_config__.tag): cls for cls in typing.get_args(AnyEvent)

@@ -29,15 +29,16 @@ def test_every_event_type_the_workflow_records_has_a_struct() -> None:
     source = "\n".join(p.read_text() for p in (REPO / "edge" / "workflow").glob("*.py"))
     recorded = set(re.findall(r'run\.record\(\s*"([a-z_]+)"', source))
     # count_adjustment: the cycle-count correction central reports to the state system
-    # (central/statesys/ingest.py); no workflow step journals it yet.
-    assert recorded == set(events.EVENT_TYPES) - {"count_adjustment"}
+    # (central/statesys/ingest.py); package_quarantined/released: central's own (central/stock.py).
+    not_workflow = {"count_adjustment", "package_quarantined", "package_released"}
+    assert recorded == set(events.EVENT_TYPES) - not_workflow
 
 
 def test_event_schema_is_a_union_tagged_on_type() -> None:
     schema = events.json_schema()
     mapping = schema["discriminator"]["mapping"]
     assert schema["discriminator"]["propertyName"] == "type"
-    assert set(mapping) == set(events.EVENT_TYPES) and len(mapping) == 28
+    assert set(mapping) == set(events.EVENT_TYPES) and len(mapping) == 30
     verdict = schema["$defs"]["Verdict"]
     assert set(verdict["required"]) >= {"station", "verdict", "outcome", "type"}
 
