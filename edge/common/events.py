@@ -117,6 +117,7 @@ class Verdict(EventBody, tag="verdict"):
     reason: str
     candidates: list[str]  # the UIDs a near miss may have meant
     outcome: Literal["accepted", "accepted_with_warning", "halt"]
+    unit: int | None = None  # the Retail ID unit scanned (a unit-level QR), else null
 
 
 class WeighRequested(EventBody, tag="weigh_requested"):

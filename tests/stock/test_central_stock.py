@@ -90,7 +90,18 @@ def test_a_weighed_bulk_package_is_drawn_down_by_what_was_weighed(store: SqliteS
     import_packages(store, [bulk])
     a = Bench(store, "st-a")
     a.pick("2001", X)
-    a.event("weight", order_id="2001", uid=X, line=1, net_mg=3512, ok=True)
+    a.event(
+        "weight",
+        order_id="2001",
+        uid=X,
+        line=1,
+        net_mg=3512,
+        labelled_mg=None,
+        min_mg=3400,
+        max_mg=3600,
+        ok=True,
+        reason="",
+    )
     a.seal("2001")
     body = served(store, X)
     assert body["Quantity"] == pytest.approx(6.488)

@@ -117,9 +117,12 @@ class Bench:
             "verdict",
             at,
             order_id=order_id,
+            raw=uid,
             uid=uid,
             line=line,
             verdict="match",
+            reason="",
+            candidates=[],
             outcome="accepted",
             unit=unit,
         )
