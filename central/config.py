@@ -16,12 +16,14 @@ Millis = Annotated[int, msgspec.Meta(ge=1, le=3_600_000)]
 class ServiceSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Where central listens and stores ([central])."""
 
-    bind: str = "tcp://0.0.0.0:5560"
+    bind: str = "tcp://127.0.0.1:5560"
     store: str = "sqlite:///var/lib/packstation-central/central.sqlite3"  # or postgresql://...
     secret_key_file: str = "/etc/packstation/keys/central.key_secret"
     station_keys_dir: str = "/etc/packstation-central/stations"
     subscriber_keys_dir: str = "/etc/packstation-central/subscribers"
-    keys_poll_ms: Millis = 1000
+    keys_poll_ms: Millis = 250
+    handshake_ms: Annotated[int, msgspec.Meta(ge=100, le=60_000)] = 5000
+    max_unauthenticated: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 64
     window: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1024
     batch_max_events: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 4000
     feed_poll_ms: Millis = 1000
@@ -35,8 +37,8 @@ class ServiceSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class DownstreamSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Re-publishing accepted events to central systems ([downstream])."""
 
-    pub_bind: str = "tcp://0.0.0.0:5561"
-    replay_bind: str = "tcp://0.0.0.0:5562"
+    pub_bind: str = "tcp://127.0.0.1:5561"
+    replay_bind: str = "tcp://127.0.0.1:5562"
     poll_ms: Millis = 250
     pub_hwm: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 100_000
 

@@ -21,6 +21,7 @@ import zmq
 import zmq.asyncio
 
 from central.auth import KeyRing
+from central.guard import ConnectionGuard, keep_running
 from central.config import DownstreamSection
 from central.store.base import SqlStore
 from edge.common import protocol as p
@@ -33,17 +34,31 @@ QUIET_CHECK_MS = 1000  # a subscriber with no message for this long asks replay 
 class Downstream:
     """Owns the PUB and replay sockets; `wake()` after a commit publishes at once."""
 
-    def __init__(self, cfg: DownstreamSection, store: SqlStore, ring: KeyRing) -> None:
+    def __init__(
+        self,
+        cfg: DownstreamSection,
+        store: SqlStore,
+        ring: KeyRing,
+        max_pending: int = 64,
+        pending_s: float = 10.0,
+    ) -> None:
         self.cfg = cfg
         self.store = store
         self.ring = ring
         self.bound: dict[str, str] = {}
         self._wake = asyncio.Event()
         self.published = 0
+        # PUB clients send their subscription at once; replay clients may stay silent until
+        # they ask, so only the cap (not a time limit) applies to them
+        self.pub_guard = ConnectionGuard("pub", max_pending, pending_s)
+        self.replay_guard = ConnectionGuard("replay", max_pending, None)
 
     def bind(self, ctx: zmq.asyncio.Context, make: MakeSocket) -> None:
         del ctx
-        self.pub = make(zmq.PUB)
+        # XPUB (a PUB that reads its subscribers' subscriptions): each subscription message tells
+        # which key a connection authenticated with, so a revoked subscriber can be cut off
+        self.pub = make(zmq.XPUB)
+        self.pub.setsockopt(zmq.XPUB_VERBOSE, 1)
         self.pub.sndhwm = self.cfg.pub_hwm
         self.pub.bind(self.cfg.pub_bind)
         self.replay = make(zmq.ROUTER)
@@ -63,7 +78,28 @@ class Downstream:
         self.replay.close(0)
 
     async def run(self) -> None:
-        await asyncio.gather(self._relay(), self._serve_replay())
+        await asyncio.gather(
+            keep_running("relay", self._relay),
+            keep_running("replay", self._serve_replay),
+            keep_running("subscriptions", self._read_subscriptions),
+            keep_running("pub connections", lambda: self.pub_guard.run(self.pub)),
+            keep_running("replay connections", lambda: self.replay_guard.run(self.replay)),
+        )
+
+    def _allowed(self, key: bytes) -> bool:
+        return self.ring.name_of(key) is not None
+
+    def revoke(self) -> None:
+        """The subscriber ring changed: shut down every live connection of a key no longer in it."""
+        self.pub_guard.revoke(self._allowed)
+        self.replay_guard.revoke(self._allowed)
+
+    async def _read_subscriptions(self) -> None:
+        while True:
+            frames = await self.pub.recv_multipart(copy=False)
+            key = self.pub_guard.seen(frames[-1])
+            if not self._allowed(key):
+                self.pub_guard.revoke(self._allowed)
 
     async def _relay(self) -> None:
         position = await asyncio.to_thread(self.store.head)  # history is served by replay
@@ -92,8 +128,8 @@ class Downstream:
         while True:
             frames = await self.replay.recv_multipart(copy=False)
             route = frames[0].bytes
-            user = str(frames[-1].get("User-Id")) if len(frames) > 1 else ""
-            if user not in self.ring.names():
+            key = self.replay_guard.seen(frames[-1]) if len(frames) > 1 else b""
+            if not self._allowed(key):
                 reply = p.encode(p.ERROR, p.Error(code="revoked", reason="key not allowed"))
             else:
                 reply = await self._answer([f.bytes for f in frames[1:]])
@@ -154,6 +190,8 @@ class Subscriber:
 
     def replay(self, after: int, timeout_ms: int = 10_000) -> p.ReplayBatch:
         """One replay round trip; raise TimeoutError or ConnectionRefusedError."""
+        if not self.req.poll(timeout_ms, zmq.POLLOUT):  # no connection (e.g. the key is refused)
+            raise TimeoutError("no connection to central's replay endpoint (key refused?)")
         self.req.send_multipart(p.encode(p.REPLAY, p.ReplayRequest(after=after, limit=1000)))
         if not self.req.poll(timeout_ms):
             raise TimeoutError("no answer from central's replay endpoint")

@@ -20,12 +20,12 @@ import msgspec
 import zmq
 import zmq.asyncio
 import zmq.auth
-from zmq.utils.monitor import parse_monitor_message
 
 from central import auth
 from central.config import CentralConfig
 from central.downstream import Downstream
 from central.feed import FeedSender
+from central.guard import ConnectionGuard, keep_running
 from central.intake import IntakeServer
 from central.store import Rejected, SqlStore, open_store
 from edge.common import protocol as p
@@ -125,6 +125,7 @@ class CentralService:
         self._refusal_logged: dict[str, float] = {}
         self.bound: dict[str, str] = {}
         self.routes = RouteGuard()
+        self.guard = ConnectionGuard("stations", c.max_unauthenticated, c.handshake_ms / 1000)
         self.hello_routes: dict[str, bytes] = {}  # station -> route of its latest HELLO
         self.notifier = notifier or Notifier()
         self._status = ""
@@ -138,6 +139,8 @@ class CentralService:
         sock.curve_server = True
         sock.curve_secretkey = self.secret
         sock.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
+        # a connection that has not finished its CURVE handshake by then is closed by libzmq
+        sock.setsockopt(zmq.HANDSHAKE_IVL, self.cfg.central.handshake_ms)
         return sock
 
     async def run(self) -> None:
@@ -152,7 +155,7 @@ class CentralService:
         router.setsockopt(zmq.MAXMSGSIZE, p.MAX_MESSAGE_BYTES)
         router.setsockopt(zmq.HEARTBEAT_IVL, 5000)
         router.setsockopt(zmq.HEARTBEAT_TIMEOUT, 15000)
-        router.setsockopt(zmq.HANDSHAKE_IVL, 10000)
+        router.setsockopt(zmq.HANDSHAKE_IVL, self.cfg.central.handshake_ms)
         router.sndhwm = router.rcvhwm = 100_000
         tasks: list[asyncio.Task[None]] = []
         try:
@@ -163,7 +166,13 @@ class CentralService:
             )
             self.router = router
             self.feed = FeedSender(self.store, self._send)
-            self.downstream = Downstream(self.cfg.downstream, self.store, self.subscribers)
+            self.downstream = Downstream(
+                self.cfg.downstream,
+                self.store,
+                self.subscribers,
+                self.cfg.central.max_unauthenticated,
+                self.cfg.central.handshake_ms / 1000,
+            )
             self.downstream.bind(ctx, lambda kind: self._server_socket(ctx, kind, auth.SUBSCRIBERS))
             self.bound.update(self.downstream.bound)
             intake = IntakeServer(self.cfg.intake, self.store, self.feed.push_all)
@@ -171,15 +180,18 @@ class CentralService:
             await intake.start()
             if intake.address:
                 self.bound["intake"] = intake.address
-            tasks = [
-                asyncio.create_task(self._receive(router)),
-                asyncio.create_task(self._watch_disconnects(router)),
-                asyncio.create_task(self._commit_loop()),
-                asyncio.create_task(self._watch_keys()),
-                asyncio.create_task(self._poll_feed()),
-                asyncio.create_task(self.downstream.run()),
-                asyncio.create_task(self.notifier.watchdog_loop()),
-            ]
+            self.guard.on_closed = self._closed
+            # every part is restarted when it fails: a resource error never ends central
+            parts = {
+                "receive": lambda: self._receive(router),
+                "connections": lambda: self.guard.run(router),
+                "commit": self._commit_loop,
+                "keys": self._watch_keys,
+                "feed": self._poll_feed,
+                "downstream": self.downstream.run,
+                "watchdog": self.notifier.watchdog_loop,
+            }
+            tasks = [asyncio.create_task(keep_running(n, f)) for n, f in parts.items()]
             LOG.info("central ready", extra={"epoch": self.epoch, **self.bound})
             self._status = self._status_line()
             self.notifier.ready(self._status)
@@ -226,10 +238,12 @@ class CentralService:
 
     async def _handle(self, frames: list[zmq.Frame]) -> None:
         route = frames[0].bytes
-        user = str(frames[-1].get("User-Id")) if len(frames) > 1 else ""
-        station = user if user in self.stations.names() else None
+        # the ZAP User-Id is the connection's CURVE key: a revoked or replaced key is refused
+        # even when a new key is enrolled under the same name
+        key = self.guard.seen(frames[-1]) if len(frames) > 1 else b""
+        station = self.stations.name_of(key)
         if station is None:
-            self._refuse(user or "?", "revoked")
+            self._refuse(key.decode(errors="replace") or "?", "revoked")
             await self._send(
                 route, p.encode(p.ERROR, p.Error(code="revoked", reason="key not allowed"))
             )
@@ -312,19 +326,12 @@ class CentralService:
         LOG.info("station connected", extra={"station": station, "last_committed": last})
         await self.feed.hello(station, route, hello.last_qseq)
 
-    async def _watch_disconnects(self, router: zmq.asyncio.Socket) -> None:
+    def _closed(self, fd: int) -> None:
         """A closed connection's routing ids die with it: nothing is sent to them again."""
-        monitor = router.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-        try:
-            while True:
-                event = parse_monitor_message(await monitor.recv_multipart())
-                for station in self.routes.closed(int(event["value"])):
-                    peer = self.feed.peers.get(station)
-                    if peer is not None and peer.route in self.routes.dead:
-                        self.feed.forget(station)
-        finally:
-            router.disable_monitor()
-            monitor.close(0)
+        for station in self.routes.closed(fd):
+            peer = self.feed.peers.get(station)
+            if peer is not None and peer.route in self.routes.dead:
+                self.feed.forget(station)
 
     # -- committing --------------------------------------------------------------------------
     def _take(self) -> Pending:
@@ -383,8 +390,11 @@ class CentralService:
                 last_report, reported = time.monotonic(), Stats(**vars(self.stats))
                 LOG.info("central counters", extra=vars(self.stats))
             self._update_status()
-            self.subscribers.reload()
+            if self.subscribers.reload():
+                self.downstream.revoke()
             if self.stations.reload():
+                # live connections are bound to the key they authenticated with: re-check each
+                self.guard.revoke(lambda key: self.stations.name_of(key) is not None)
                 for station in set(self.feed.peers) - self.stations.names():
                     self.feed.forget(station)
                     LOG.warning(
