@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from edge.common import config
+from edge.common.endpoints import endpoint_problem
 
 Millis = Annotated[int, msgspec.Meta(ge=1, le=3_600_000)]
 
@@ -32,6 +33,9 @@ class ServiceSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def problems(self) -> Iterator[tuple[str, str]]:
         if not self.store.startswith(("sqlite://", "postgresql://", "postgres://")):
             yield "store", f'expected "sqlite:///PATH" or a "postgresql://" URL, got "{self.store}"'
+        problem = endpoint_problem(self.bind, bind=True)
+        if problem:
+            yield "bind", problem
 
 
 class DownstreamSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -41,6 +45,12 @@ class DownstreamSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     replay_bind: str = "tcp://127.0.0.1:5562"
     poll_ms: Millis = 250
     pub_hwm: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 100_000
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        for key in ("pub_bind", "replay_bind"):
+            problem = endpoint_problem(getattr(self, key), bind=True)
+            if problem:
+                yield key, problem
 
 
 class IntakeSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

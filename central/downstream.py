@@ -21,8 +21,8 @@ import zmq
 import zmq.asyncio
 
 from central.auth import KeyRing
-from central.guard import ConnectionGuard, keep_running
 from central.config import DownstreamSection
+from central.guard import ConnectionGuard, keep_running
 from central.store.base import SqlStore
 from edge.common import protocol as p
 
@@ -117,9 +117,13 @@ class Downstream:
         while True:
             events = await asyncio.to_thread(self.store.events_after, position, 1000)
             for ev in events:
-                frames = [p.topic(ev.type, ev.station_id), p.VERSION, p.ENCODER.encode(ev)]
-                await self.pub.send_multipart(frames)
                 position = ev.gseq
+                try:
+                    name = p.topic(ev.type, ev.station_id)
+                except ValueError:  # stored before types were checked: replay still has it
+                    LOG.warning("event not published: no valid topic", extra={"gseq": ev.gseq})
+                    continue
+                await self.pub.send_multipart([name, p.VERSION, p.ENCODER.encode(ev)])
                 self.published += 1
             if len(events) < 1000:
                 return position
@@ -149,6 +153,15 @@ class Downstream:
         return p.encode(p.REPLAYED, p.ReplayBatch(events=events, head=head))
 
 
+def normalize_topic(topic: str) -> str:
+    """A filter naming a station gets the topic terminator: `event/t/station-02` must not match
+    `event/t/station-021/` (a ZeroMQ subscription is a byte prefix)."""
+    parts = topic.split("/")
+    if len(parts) == 3 and parts[0] == "event" and parts[2]:
+        return topic + "/"
+    return topic
+
+
 def _curve_client(sock: zmq.Socket[bytes], keys: tuple[bytes, bytes, bytes]) -> None:
     sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = keys
 
@@ -176,7 +189,7 @@ class Subscriber:
         _curve_client(self.sub, keys)
         # Everything, filtered here: only a complete gseq stream shows gaps to replay.
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.topics = [t.encode() for t in topics]
+        self.topics = [normalize_topic(t).encode() for t in topics]
         self.sub.connect(pub)  # subscribe before replaying, so nothing falls between the two
         self.req = self.ctx.socket(zmq.DEALER)
         self.req.linger = 0
@@ -202,7 +215,10 @@ class Subscriber:
         return body
 
     def _wanted(self, ev: p.Published) -> bool:
-        t = p.topic(ev.type, ev.station_id)
+        try:
+            t = p.topic(ev.type, ev.station_id)
+        except ValueError:
+            return not self.topics
         return not self.topics or any(t.startswith(x) for x in self.topics)
 
     def events(self, since: int, idle_timeout_ms: int | None = None) -> Iterator[p.Published]:

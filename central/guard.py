@@ -170,7 +170,7 @@ async def keep_running(name: str, run: Callable[[], object], interval_s: float =
             return
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- any failure restarts the part, never central
             failures += 1
             if time.monotonic() - last_log >= interval_s:
                 last_log = time.monotonic()

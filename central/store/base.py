@@ -13,7 +13,6 @@ Rules (docs/protocol.md, "Central's rules"), all inside one transaction per batc
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,8 +22,9 @@ from typing import Any
 
 import msgspec
 
+from edge.common import bounded
 from edge.common.chain import chain_hash
-from edge.common.protocol import MAX_BODY_BYTES, Event, FeedItem, Published
+from edge.common.protocol import EVENT_TYPE_RE, MAX_BODY_BYTES, Event, FeedItem, Published
 
 QUARANTINE_RAW_MAX = 64 * 1024  # a quarantined frame keeps its first 64 KiB
 
@@ -70,8 +70,12 @@ def check_event(station_id: str, ev: Event, prev_hash: bytes) -> str | None:
         uuid.UUID(ev.event_id)
     except ValueError:
         return "event_id is not a UUID"
+    if not EVENT_TYPE_RE.match(ev.type):
+        return "type is not a token of a-z, 0-9 and _ (it names the PUB topic)"
     try:
-        body = json.loads(ev.body)
+        body = bounded.loads_json(ev.body, "body", MAX_BODY_BYTES)
+    except bounded.InputTooComplex as exc:
+        return str(exc)
     except (UnicodeDecodeError, ValueError):
         return "body is not UTF-8 JSON"
     if not isinstance(body, dict):

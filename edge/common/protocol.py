@@ -13,6 +13,7 @@ ROUTER: REPLAY (request) -> REPLAYED (reply).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -105,7 +106,9 @@ class FeedItem(msgspec.Struct, kw_only=True, frozen=True):
     """One key of the central -> station feed; `body` None deletes the key."""
 
     kind: FeedKind
-    key: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    # stations keep keys up to 128 characters (edge.link.usable) and skip a longer one alone;
+    # refusing it here would fail the whole message that carries it
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
     body: bytes | None  # canonical JSON of the order / package / badge
 
 
@@ -169,9 +172,25 @@ def encode(command: bytes, body: msgspec.Struct) -> list[bytes]:
     return [VERSION, command, ENCODER.encode(body)]
 
 
+# An event type and a station id are tokens without "/", so a topic names them unambiguously;
+# central quarantines an event whose type is not one (it is never published).
+EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+STATION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
 def topic(type_: str, station_id: str) -> bytes:
-    """The PUB topic of an event: subscribe to `event/<type>/` or `event/<type>/<station>`."""
-    return f"event/{type_}/{station_id}".encode()
+    """The PUB topic of an event: `event/<type>/<station>/`, terminated by "/".
+
+    Subscribe to `event/` (all), `event/<type>/` (one type) or `event/<type>/<station>/` (one
+    type from one station): the final "/" keeps `station-02` from matching `station-021`, as
+    ZeroMQ subscriptions are byte prefixes (zmq_setsockopt(3) ZMQ_SUBSCRIBE). ValueError when
+    either part is not a token (central publishes only events that passed that check).
+    """
+    if not EVENT_TYPE_RE.match(type_):
+        raise ValueError(f"event type {type_!r} is not a topic token")
+    if not STATION_ID_RE.match(station_id):
+        raise ValueError(f"station id {station_id!r} is not a topic token")
+    return f"event/{type_}/{station_id}/".encode()
 
 
 BODY_TYPES: dict[bytes, type[msgspec.Struct]] = {

@@ -132,7 +132,8 @@ class StationLink:
         self._state = LinkState.OFFLINE
         self._endpoint = ""
         self._last_error = ""
-        self.reconnects = self.resends = self.auth_failures = 0
+        self.reconnects = self.resends = self.auth_failures = self.failures = 0
+        self._failure_logged = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._acked = journal.acked_seq()
@@ -178,18 +179,38 @@ class StationLink:
         try:
             while True:
                 endpoint = self.endpoints[index % len(self.endpoints)]
-                welcomed = await self._session(ctx, endpoint)
+                try:
+                    welcomed = await self._session(ctx, endpoint)
+                except Exception as exc:  # noqa: BLE001 -- a full disk, a bad endpoint: retry
+                    welcomed = False
+                    self._link_failure(exc)
                 self.reconnects += 1
                 if welcomed:
                     backoff = 0.5
                 else:
                     index += 1
                     backoff = min(backoff * 2, self.cfg.reconnect_max_ms / 1000)
-                await self._refresh()
+                try:
+                    await self._refresh()
+                except Exception as exc:  # noqa: BLE001 -- retried like the session
+                    self._link_failure(exc)
                 await asyncio.sleep(backoff)
         finally:
             self._set_state(LinkState.OFFLINE)
             ctx.destroy(linger=0)
+
+    def _link_failure(self, exc: Exception) -> None:
+        """A failure inside the link: logged (at most once per 10 s), then retried with back-off."""
+        self.failures += 1
+        now = time.monotonic()
+        if now - self._failure_logged >= 10:
+            self._failure_logged = now
+            LOG.error(
+                "link failure; retrying",
+                extra={"error": repr(exc), "failures": self.failures},
+                exc_info=not isinstance(exc, (OSError, sqlite3.Error, zmq.ZMQError)),
+            )
+        self._set_state(LinkState.OFFLINE, f"link failure: {exc}")
 
     # -- state -------------------------------------------------------------------------------
     def _set_state(self, state: LinkState, error: str = "") -> None:
@@ -244,10 +265,10 @@ class StationLink:
         self._endpoint = endpoint
         sock = self._socket(ctx)
         monitor = sock.get_monitor_socket()
-        sock.connect(endpoint)
         session = _Session(self, sock)
         tasks = [asyncio.create_task(self._watch(monitor, session))]
         try:
+            sock.connect(endpoint)
             await session.run()
         except SessionEnd as end:
             if end.auth:
@@ -456,12 +477,14 @@ class _Session:
                 link.replica.apply_update, body
             ):
                 await self._ask_snapshot("feed gap")
+            await self._report_skipped()
         elif isinstance(body, p.Snap):
             ok = await asyncio.to_thread(link.replica.apply_snapshot_part, body)
             if not ok:
                 await self._ask_snapshot("snapshot part missing")
             elif body.last:
                 self.snap_pending = False
+            await self._report_skipped()
         elif isinstance(body, p.Error):
             if body.code == "reconnect":
                 raise SessionEnd(f"central asked to reconnect: {body.reason}")
@@ -473,6 +496,18 @@ class _Session:
                 "central reported an error", extra={"code": body.code, "reason": body.reason}
             )
         del command
+
+    async def _report_skipped(self) -> None:
+        """Journal each feed record the station could not use: central sees it as an event."""
+        link = self.link
+        for kind, key, reason in link.replica.take_skipped():
+            LOG.error(
+                "feed record not usable here: skipped",
+                extra={"kind": kind, "key": key, "reason": reason},
+            )
+            body = {"kind": kind, "key": key, "reason": reason[:500]}
+            await asyncio.to_thread(link.journal.append, "feed_record_skipped", body)
+            link.wake()
 
     async def _ack(self, ack: p.Ack) -> None:
         link = self.link

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 import msgspec
+
+from edge.common.endpoints import endpoint_problem
 
 LinkMillis = Annotated[int, msgspec.Meta(ge=10, le=3_600_000)]
 
@@ -23,3 +26,12 @@ class LinkSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reconnect_max_ms: LinkMillis = 30000
     window: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1024
     batch: Annotated[int, msgspec.Meta(ge=1, le=512)] = 256
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        problem = endpoint_problem(self.endpoint)
+        if problem:
+            yield "endpoint", problem
+        for i, endpoint in enumerate(self.fallback_endpoints):
+            problem = endpoint_problem(endpoint)
+            if problem:
+                yield f"fallback_endpoints[{i}]", problem

@@ -119,9 +119,13 @@ class ReplicaCentral:
         packages = self.replica.inventory()
         try:
             return Inventory.from_json(msgspec.json.encode(packages))
-        except ScanCoreError as exc:
-            LOG.error("replica inventory not usable", extra={"error": str(exc)})
-            return Inventory.from_json(b"[]")
+        except ScanCoreError as exc:  # one bad package must not empty the vault: index the rest
+            good = [pkg for pkg in packages if _indexable(pkg)]
+            LOG.error(
+                "replica inventory: unusable packages left out",
+                extra={"error": str(exc), "left_out": len(packages) - len(good)},
+            )
+            return Inventory.from_json(msgspec.json.encode(good))
 
     def inventory(self) -> Inventory:
         """The index; while it is empty (a fresh station before central's first snapshot was
@@ -170,6 +174,14 @@ class ReplicaCentral:
             if qseq != self._qseq and due:
                 self._inventory = await asyncio.to_thread(self._build_inventory)
                 self._qseq, last_build = qseq, loop.time()
+
+
+def _indexable(package: dict[str, Any]) -> bool:
+    try:
+        Inventory.from_json(msgspec.json.encode([package]))
+    except ScanCoreError:
+        return False
+    return True
 
 
 def _order(obj: dict[str, Any] | None) -> Order | None:
