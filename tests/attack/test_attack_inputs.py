@@ -45,8 +45,8 @@ def test_a_deeply_nested_event_is_quarantined_and_the_batch_commits(tmp_path: Pa
     wedged. Now it is quarantined (and acknowledged), and the events after it are stored."""
     store = open_store(f"sqlite://{tmp_path / 'c.sqlite3'}")
     bad = _event("pick_verified", b'{"x":' + DEEP + b"}")
-    rest = chain_events(3, start_seq=2, prev=bad.hash)
-    result = store.commit_batch([("station-01", bad), *(("station-01", e) for e in rest)], [])  # type: ignore[misc]
+    rest = [e for e in chain_events(3, start_seq=2, prev=bad.hash) if isinstance(e, p.Event)]
+    result = store.commit_batch([("station-01", bad), *(("station-01", e) for e in rest)], [])
     assert result.acks["station-01"] == 4
     assert (result.accepted, result.quarantined) == (3, 1)
     assert "nested" in store.quarantined()[0]["reason"]
@@ -74,7 +74,12 @@ def test_topics_are_terminated_so_a_station_prefix_matches_no_other_station() ->
 
 
 def _package(label: str, **extra: object) -> bytes:
-    pkg = {"Label": label, "Item": {"Name": "Blue Dream 3.5g"}, "Sku": "FLW", "Batch": "B-1"}
+    pkg: dict[str, object] = {
+        "Label": label,
+        "Item": {"Name": "Blue Dream 3.5g"},
+        "Sku": "FLW",
+        "Batch": "B-1",
+    }
     pkg.update(extra)
     return json.dumps(pkg).encode()
 
