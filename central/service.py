@@ -47,7 +47,7 @@ def load_server_keys(path: Path) -> tuple[bytes, bytes]:
     return public, secret
 
 
-STATION_COMMANDS = frozenset({p.HELLO, p.EVENTS, p.PING, p.SNAPREQ})
+STATION_COMMANDS = frozenset({p.HELLO, p.EVENTS, p.PING, p.SNAPREQ, p.FETCH})
 NO_HELLO = "this connection has not said HELLO: reconnect"
 
 
@@ -286,6 +286,21 @@ class CentralService:
             await self._send(route, p.encode(p.PONG, p.Ping()))
         elif isinstance(body, p.SnapReq):
             await self.feed.snapshot(station, route)
+        elif isinstance(body, p.Fetch):
+            await self._fetch(station, route, body)
+
+    async def _fetch(self, station: str, route: bytes, req: p.Fetch) -> None:
+        """Central's copy of the station's own journal: the anchor a restored station recovers
+        from (its key only ever reads its own rows)."""
+        events = await asyncio.to_thread(self.store.station_events, station, req.after, req.limit)
+        last = await asyncio.to_thread(self.store.last_committed, station)
+        LOG.info(
+            "journal rows sent for recovery",
+            extra={"station": station, "after": req.after, "rows": len(events)},
+        )
+        await self._send(
+            route, p.encode(p.FETCHED, p.Fetched(events=events, last_committed_seq=last))
+        )
 
     def _refuse(self, who: str, why: str) -> None:
         self.stats.refused += 1

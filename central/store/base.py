@@ -309,6 +309,33 @@ class SqlStore:
             self._end_read()
         return [(int(seq), bytes(digest)) for seq, digest in rows]
 
+    def station_events(self, station_id: str, after: int, limit: int) -> list[Event]:
+        """Central's copy of one station's rows seq > `after`, contiguous: it stops before a
+        missing seq (a row central quarantined), so the station can adopt them as they are."""
+        with self._lock:
+            rows = self._x(
+                "SELECT seq, event_id, at, type, body, prev_hash, hash FROM events"
+                " WHERE station_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (station_id, after, limit),
+            ).fetchall()
+            self._end_read()
+        out: list[Event] = []
+        for seq, event_id, at, type_, body, prev_hash, digest in rows:
+            if seq != after + 1 + len(out):
+                break
+            out.append(
+                Event(
+                    seq=seq,
+                    event_id=event_id,
+                    at=at,
+                    type=type_,
+                    body=bytes(body),
+                    prev_hash=bytes(prev_hash),
+                    hash=bytes(digest),
+                )
+            )
+        return out
+
     def head(self) -> int:
         """The newest committed gseq."""
         with self._lock:

@@ -5,8 +5,8 @@ id on its side): VERSION is `b"PSS1"`, COMMAND an ASCII verb, BODY one msgpack-e
 Defined once here and imported by both ends; the message set follows the zguide's Clone and
 Idempotent Services patterns (zguide chapters 4 and 5), over CurveZMQ (RFC 26) and ZAP (RFC 27).
 
-Station -> central: HELLO, EVENTS, PING, SNAPREQ.
-Central -> station: WELCOME, ACK, PONG, SNAP, QUPD, ERROR.
+Station -> central: HELLO, EVENTS, PING, SNAPREQ, FETCH.
+Central -> station: WELCOME, ACK, PONG, SNAP, QUPD, ERROR, FETCHED.
 Downstream (central -> subscribers): PUB `[topic, VERSION, BODY=Published]`; replay over a
 ROUTER: REPLAY (request) -> REPLAYED (reply).
 """
@@ -36,6 +36,8 @@ QUPD = b"QUPD"
 ERROR = b"ERROR"
 REPLAY = b"REPLAY"
 REPLAYED = b"REPLAYED"
+FETCH = b"FETCH"
+FETCHED = b"FETCHED"
 
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 Cursor = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -164,6 +166,22 @@ class ReplayBatch(msgspec.Struct, kw_only=True):
     head: Cursor
 
 
+class Fetch(msgspec.Struct, kw_only=True):
+    """S->C: central's copy of this station's own journal rows with seq > `after` (recovery of
+    a journal restored behind central, or a new card)."""
+
+    after: Cursor = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_EVENTS_PER_MESSAGE)] = 256
+
+
+class Fetched(msgspec.Struct, kw_only=True):
+    """C->S: rows seq > `after` in order (stops at a row central quarantined);
+    `last_committed_seq` is where central's copy ends."""
+
+    events: Annotated[list[Event], msgspec.Meta(max_length=MAX_EVENTS_PER_MESSAGE)]
+    last_committed_seq: Cursor
+
+
 ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -206,6 +224,8 @@ BODY_TYPES: dict[bytes, type[msgspec.Struct]] = {
     ERROR: Error,
     REPLAY: ReplayRequest,
     REPLAYED: ReplayBatch,
+    FETCH: Fetch,
+    FETCHED: Fetched,
 }
 DECODERS: dict[bytes, msgspec.msgpack.Decoder[msgspec.Struct]] = {
     cmd: msgspec.msgpack.Decoder(cls) for cmd, cls in BODY_TYPES.items()
@@ -235,3 +255,5 @@ def decode(frames: list[bytes]) -> tuple[bytes, msgspec.Struct]:
         return command, decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise ProtocolError("body", f"{command.decode()}: {exc}") from exc
+    except RecursionError as exc:  # msgpack nested thousands deep
+        raise ProtocolError("body", f"{command.decode()}: nested too deeply") from exc

@@ -40,7 +40,7 @@ from edge import __version__
 from edge.common import protocol as p
 from edge.common.credentials import credential_path
 from edge.common.errors import ConfigError
-from edge.journal import Journal, JournalEvent
+from edge.journal import Journal, JournalEvent, anchor
 from edge.link.config import LinkSection
 from edge.link.replica import Replica
 
@@ -139,6 +139,9 @@ class StationLink:
         self._acked = journal.acked_seq()
         self._last_seq = journal.last_seq()
         self._oldest_age: int | None = None
+        # set once central's copy of this journal is known not to be ahead of it (or adopted)
+        self.anchored = asyncio.Event()
+        self.diverged = ""  # why the journal and central's copy differ ("" = they do not)
         self.probe: Callable[[str, int], None] | None = None  # ("sent"|"acked", seq): benchmarks
 
     # -- public API --------------------------------------------------------------------------
@@ -328,6 +331,7 @@ class _Session:
         self.handshaken = asyncio.Event()
         self.welcomed = False
         self._welcome = asyncio.Event()
+        self.pending_welcome: p.Welcome | None = None  # while recovering central's copy
         self._failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.window = link.cfg.window
         self.next_send = 1
@@ -460,18 +464,19 @@ class _Session:
         if isinstance(body, p.Ack):
             await self._ack(body)
         elif isinstance(body, p.Welcome):
-            if body.last_committed_seq > link._last_seq:
+            local = await asyncio.to_thread(link.journal.last_seq)
+            if body.last_committed_seq > local:
+                # restored or new card: adopt central's copy before anything is sent or numbered
                 LOG.error(
-                    "central holds more of this journal than the station: events were lost here",
-                    extra={"central_seq": body.last_committed_seq, "journal_seq": link._last_seq},
+                    "journal behind central: recovering central's copy of the missing rows",
+                    extra={"central_seq": body.last_committed_seq, "journal_seq": local},
                 )
-            self.window = max(1, min(link.cfg.window, body.window))
-            self.next_send = body.last_committed_seq + 1
-            self.welcomed = True
-            self._welcome.set()
-            if body.last_committed_seq > self.acked:
-                await self._ack(p.Ack(seq=body.last_committed_seq))
-            link._set_state(LinkState.CONNECTED)
+                self.pending_welcome = body
+                await self._send(p.FETCH, p.Fetch(after=local))
+                return
+            await self._welcomed(body)
+        elif isinstance(body, p.Fetched):
+            await self._adopt(body)
         elif isinstance(body, p.QueueUpdate):
             if not self.snap_pending and not await asyncio.to_thread(
                 link.replica.apply_update, body
@@ -496,6 +501,43 @@ class _Session:
                 "central reported an error", extra={"code": body.code, "reason": body.reason}
             )
         del command
+
+    async def _welcomed(self, body: p.Welcome) -> None:
+        link = self.link
+        self.window = max(1, min(link.cfg.window, body.window))
+        self.next_send = body.last_committed_seq + 1
+        self.welcomed = True
+        self._welcome.set()
+        if body.last_committed_seq > self.acked:
+            await self._ack(p.Ack(seq=body.last_committed_seq))
+        link._set_state(LinkState.CONNECTED)
+        link.anchored.set()
+
+    async def _adopt(self, fetched: p.Fetched) -> None:
+        """Central's rows for a journal behind it: adopt them, ask for more, then carry on."""
+        link, welcome = self.link, self.pending_welcome
+        if welcome is None:
+            return
+        local = await asyncio.to_thread(link.journal.last_seq)
+        rows = [JournalEvent(**msgspec.structs.asdict(ev)) for ev in fetched.events]
+        try:
+            local = await asyncio.to_thread(anchor.adopt, link.journal, local, rows)
+        except anchor.Diverged as exc:
+            link.diverged = str(exc)
+            raise SessionEnd(
+                f"journal behind central and diverged: {exc}; nothing is sent until a supervisor"
+                " decides (docs/journal.md)"
+            ) from exc
+        link._last_seq = max(link._last_seq, local)
+        if local < welcome.last_committed_seq and fetched.events:
+            await self._send(p.FETCH, p.Fetch(after=local))
+            return
+        if local < welcome.last_committed_seq:
+            link.diverged = f"central's copy has no row {local + 1} (quarantined there)"
+            raise SessionEnd(f"journal behind central: {link.diverged}")
+        LOG.warning("journal recovered from central", extra={"journal_seq": local})
+        self.pending_welcome = None
+        await self._welcomed(welcome)
 
     async def _report_skipped(self) -> None:
         """Journal each feed record the station could not use: central sees it as an event."""
