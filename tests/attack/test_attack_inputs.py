@@ -146,3 +146,26 @@ def test_a_deeply_nested_config_is_a_config_error_exit_78(
     bad.write_text("x = " + "[" * 3000 + "]" * 3000 + "\n")
     assert run(["config", "check", str(bad)]) == ExitCode.CONFIG
     assert "nested 3000 levels deep" in capsys.readouterr().err
+
+
+def test_a_sealed_order_never_reloads_even_without_the_finished_file(tmp_path: Path) -> None:
+    """The journal's order_status event is the record: the ticket of an order that left the
+    station finds nothing, after a restart and with the cache file lost."""
+    from edge.journal import Journal
+    from edge.station.config import StationConfig, StationPaths, StationSection
+    from edge.station.wiring.seed import SeedCentral
+    from tests.support.station import write_seed
+
+    write_seed(tmp_path / "seed")
+    cfg = StationConfig(
+        station=StationSection(state_dir=str(tmp_path), seed_dir=str(tmp_path / "seed"))
+    )
+    paths = StationPaths.of(cfg)
+    assert SeedCentral.from_config(cfg).order("2001") is not None
+    journal = Journal(paths.journal)
+    journal.append("order_status", {"order_id": "2001", "status": "out_for_delivery"})
+    journal.close()
+    paths.seed_finished.unlink(missing_ok=True)
+    central = SeedCentral.from_config(cfg)
+    assert central.order("2001") is None and central.order("1042") is not None
+    assert central.next_order() is None or central.next_order().order_id != "2001"  # type: ignore[union-attr]
