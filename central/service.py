@@ -95,6 +95,7 @@ class Stats:
     malformed: int = 0
     refused: int = 0
     commits: int = 0
+    over_quota: int = 0  # malformed messages not stored: the station's quarantine quota is full
 
 
 class CentralService:
@@ -123,6 +124,8 @@ class CentralService:
         self._room = asyncio.Event()  # set while the queue has room: backpressure on reading
         self._room.set()
         self._refusal_logged: dict[str, float] = {}
+        self._quarantine_bytes: dict[str, int] | None = None  # per station, read at first use
+        self._quota_alerted: dict[str, float] = {}
         self.bound: dict[str, str] = {}
         self.routes = RouteGuard()
         self.guard = ConnectionGuard("stations", c.max_unauthenticated, c.handshake_ms / 1000)
@@ -302,6 +305,32 @@ class CentralService:
             route, p.encode(p.FETCHED, p.Fetched(events=events, last_committed_seq=last))
         )
 
+    def _quota_allows(self, station: str, size: int) -> bool:
+        """Whether `size` more bytes of malformed messages fit in the station's quarantine quota
+        (`quarantine_max_mb`); over it, an alert at most once a minute per station."""
+        if self._quarantine_bytes is None:
+            try:
+                self._quarantine_bytes = self.store.quarantine_bytes()
+            except Exception:  # noqa: BLE001 -- store down: count from zero, commits will fail too
+                self._quarantine_bytes = {}
+        used = self._quarantine_bytes.get(station, 0)
+        if used + size <= self.cfg.central.quarantine_max_mb * 1024 * 1024:
+            self._quarantine_bytes[station] = used + size
+            return True
+        self.stats.over_quota += 1
+        last = self._quota_alerted.get(station, 0.0)
+        if time.monotonic() - last >= 60:
+            self._quota_alerted[station] = time.monotonic()
+            LOG.error(
+                "quarantine quota reached: malformed messages counted, no longer stored",
+                extra={
+                    "station": station,
+                    "quota_mb": self.cfg.central.quarantine_max_mb,
+                    "dropped_total": self.stats.over_quota,
+                },
+            )
+        return False
+
     def _refuse(self, who: str, why: str) -> None:
         self.stats.refused += 1
         last = self._refusal_logged.get(who, 0.0)
@@ -312,6 +341,8 @@ class CentralService:
     def _malformed(self, station: str, exc: p.ProtocolError, raw: list[bytes]) -> None:
         self.stats.malformed += 1
         blob = msgspec.msgpack.encode([f[:16384] for f in raw[:8]])
+        if not self._quota_allows(station, len(blob)):
+            return  # counted, not stored: one key must not fill the store
         self.pending.rejected.append(
             Rejected(station_id=station, reason=f"malformed: {exc}", raw=blob)
         )

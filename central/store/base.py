@@ -350,6 +350,15 @@ class SqlStore:
             self._end_read()
         return {"events": int(events), "quarantined": int(quarantined)}
 
+    def quarantine_bytes(self) -> dict[str, int]:
+        """Bytes of raw frames held in quarantine, per station (for its quota)."""
+        with self._lock:
+            rows = self._x(
+                "SELECT station_id, SUM(LENGTH(raw)) FROM quarantine GROUP BY station_id"
+            ).fetchall()
+            self._end_read()
+        return {str(station): int(size or 0) for station, size in rows}
+
     def quarantined(self) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._x(

@@ -222,3 +222,44 @@ def test_a_revoked_subscriber_loses_its_live_pub_connection(tmp_path: Path) -> N
         monitor.close(0)
         sub.close(0)
         ctx.term()
+
+
+def test_quarantine_has_a_quota_per_station(tmp_path: Path) -> None:
+    """One key sending 400 malformed 64 KB messages: at most the 1 MiB quota is stored, an alert
+    is logged, and the station's real events still go through."""
+    setup = make_setup(tmp_path, ["station-01"])
+    text = setup.config.read_text().replace("[central]\n", "[central]\nquarantine_max_mb = 1\n")
+    setup.config.write_text(text)
+    public, secret = zmq.auth.load_certificate(setup.keys / "station-01.key_secret")
+    server, _ = zmq.auth.load_certificate(setup.keys / "central.key")
+    assert secret is not None
+
+    async def scenario() -> None:
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        bad = ctx.socket(zmq.DEALER)
+        bad.linger = 0
+        bad.curve_publickey, bad.curve_secretkey, bad.curve_serverkey = public, secret, server
+        bad.connect(setup.endpoint)
+        for _ in range(400):
+            bad.send_multipart([b"PSS1", b"EVENTS", b"\xc1" * 65536])
+        await asyncio.sleep(1.5)
+        bad.close(0)
+        ctx.term()
+        runner = LinkRunner(setup, "station-01", tmp_path)
+        runner.start()
+        runner.append(10)
+        await until(lambda: runner.journal.acked_seq() == 10)
+        await runner.stop()
+
+    with running_central(setup) as central:
+        asyncio.run(scenario())
+        log = central.log.read_text()
+    assert "quarantine quota reached" in log
+    store = open_store(setup.store)
+    try:
+        held = store.quarantine_bytes().get("station-01", 0)
+    finally:
+        store.close()
+    print(f"\nquarantine: {held} bytes held for 400 x 64 KB malformed messages (quota 1 MiB)")
+    assert 0 < held <= 1024 * 1024
+    assert _stored(setup.store, "station-01") == 10
