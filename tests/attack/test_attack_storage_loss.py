@@ -97,3 +97,60 @@ def test_a_journal_behind_central_with_rows_of_its_own_is_held_not_sent(tmp_path
     with running_central(setup):
         asyncio.run(scenario())
     assert _central_counts(setup, "station-01") == (40, 0)
+
+
+def _rehash_from(db: Path, seq: int, body: bytes) -> None:
+    """Rewrite row `seq`'s body and recompute every hash after it: consistent, keyless."""
+    from edge.common.chain import chain_hash
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP TRIGGER events_append_only_u")
+    conn.execute("UPDATE events SET body = ? WHERE seq = ?", (body, seq))
+    (prev,) = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq - 1,)).fetchone()
+    rows = conn.execute(
+        "SELECT seq, event_id, at, type, body FROM events WHERE seq >= ? ORDER BY seq", (seq,)
+    ).fetchall()
+    for s, event_id, at, type_, row_body in rows:
+        digest = chain_hash(prev, s, event_id, type_, at, bytes(row_body))
+        conn.execute("UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, s))
+        prev = digest
+    conn.close()
+
+
+def _truncate_without_trace(db: Path, keep: int) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP TRIGGER events_append_only_d")
+    conn.execute("DELETE FROM events WHERE seq > ?", (keep,))
+    conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", (keep,))
+    conn.execute("UPDATE cursor SET value = ? WHERE name = 'acked_seq'", (keep,))
+    conn.close()
+
+
+def test_verify_against_central_detects_a_consistent_rewrite_and_a_traceless_truncation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup = make_setup(tmp_path, ["station-01"])
+    secret, server = setup.station_keys("station-01")
+    station_toml = tmp_path / "station.toml"
+    station_toml.write_text(
+        f'[station]\nid = "station-01"\nstate_dir = "{tmp_path / "state"}"\n'
+        f'[link]\nendpoint = "{setup.endpoint}"\nsecret_key_file = "{secret}"\n'
+        f'server_key_file = "{server}"\ntimeout_ms = 3000\n'
+    )
+    journal = tmp_path / "station-01" / "journal.sqlite3"
+    verify = ["journal", "verify", "--against-central", "--config", str(station_toml)]
+    with running_central(setup):
+        asyncio.run(_run(setup, tmp_path, 10, 10))
+        assert run([*verify, str(journal)]) == ExitCode.OK
+        for name, tamper, seq in (
+            ("rewrite", lambda db: _rehash_from(db, 5, b'{"n":99}'), 5),
+            ("truncate", lambda db: _truncate_without_trace(db, 7), 8),
+        ):
+            copy = tmp_path / f"{name}.sqlite3"
+            _backup(journal, copy)
+            tamper(copy)
+            assert run(["journal", "verify", str(copy)]) == ExitCode.OK  # locally consistent
+            capsys.readouterr()
+            assert run([*verify, str(copy)]) == ExitCode.CHAIN_BROKEN
+            assert f"chain broken at seq {seq}" in capsys.readouterr().err
+    assert run([*verify, str(journal)]) == ExitCode.DEVICE  # central down: nothing compared
