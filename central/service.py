@@ -126,6 +126,8 @@ class CentralService:
         self._refusal_logged: dict[str, float] = {}
         self._quarantine_bytes: dict[str, int] | None = None  # per station, read at first use
         self._quota_alerted: dict[str, float] = {}
+        self.held: dict[str, str] = {}  # station -> why (forked chain), re-read every key poll
+        self._holding: set[str] = set()  # held here, not yet in the store
         self.bound: dict[str, str] = {}
         self.routes = RouteGuard()
         self.guard = ConnectionGuard("stations", c.max_unauthenticated, c.handshake_ms / 1000)
@@ -274,6 +276,9 @@ class CentralService:
             err = p.ProtocolError("command", f"{command.decode()} is not sent by stations")
             self._malformed(station, err, raw)
             await self._send(route, p.encode(p.ERROR, p.Error(code=err.code, reason=err.reason)))
+        elif station in self.held:
+            reason = f"held since its chain forked ({self.held[station]}): a supervisor decides"
+            await self._send(route, p.encode(p.ERROR, p.Error(code="held", reason=reason[:300])))
         elif isinstance(body, p.Hello):
             await self._hello(station, route, body)
         elif self.hello_routes.get(station) != route:
@@ -304,6 +309,22 @@ class CentralService:
         await self._send(
             route, p.encode(p.FETCHED, p.Fetched(events=events, last_committed_seq=last))
         )
+
+    async def _hold(self, station: str, why: str) -> None:
+        if station in self.held:
+            return
+        self.held[station] = why
+        self._holding.add(station)
+        LOG.error(
+            "station held: its chain forked; refused until `packstation central release`",
+            extra={"station": station, "why": why},
+        )
+        try:
+            await asyncio.to_thread(self.store.hold, station, why)
+        except Exception:
+            LOG.exception("hold not stored")
+            return
+        self._holding.discard(station)
 
     def _quota_allows(self, station: str, size: int) -> bool:
         """Whether `size` more bytes of malformed messages fit in the station's quarantine quota
@@ -411,6 +432,10 @@ class CentralService:
                         "integrity alarm: duplicate seq with a different hash",
                         extra={"event": alarm},
                     )
+
+                for fork in result.forks:
+                    station_id, seq_text = fork.rsplit(":", 1)
+                    await self._hold(station_id, f"seq {seq_text} differs from central's copy")
                 for station, seq in result.acks.items():
                     route = batch.routes.get(station)
                     if route is not None:
@@ -436,6 +461,13 @@ class CentralService:
                 last_report, reported = time.monotonic(), Stats(**vars(self.stats))
                 LOG.info("central counters", extra=vars(self.stats))
             self._update_status()
+            try:
+                held = await asyncio.to_thread(self.store.holds)
+            except Exception:  # noqa: BLE001 -- store down: keep the holds known
+                held = dict(self.held)
+            for station in set(self.held) - set(held) - self._holding:
+                LOG.warning("station released by a supervisor", extra={"station": station})
+            self.held = {**held, **{k: v for k, v in self.held.items() if k in self._holding}}
             if self.subscribers.reload():
                 self.downstream.revoke()
             if self.stations.reload():

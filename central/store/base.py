@@ -54,6 +54,9 @@ class BatchResult:
     duplicates: int = 0
     quarantined: int = 0
     integrity_alarms: list[str] = field(default_factory=list)
+    # "station:seq" where a station's chain forked from central's copy (a stored seq sent with
+    # another hash, or a row whose prev_hash is not the stored hash before it): central holds it
+    forks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -187,14 +190,20 @@ class SqlStore:
         rejected: list[Rejected],
         result: BatchResult,
     ) -> tuple[int, bytes]:
+        forked = False
         for ev in evs:
             if ev.seq <= last:
-                self._duplicate(station, ev, rejected, result)
+                forked = self._duplicate(station, ev, rejected, result) or forked
                 continue
             if ev.seq > last + 1:
                 result.gaps.add(station)
                 continue
             problem = check_event(station, ev, last_hash)
+            if problem is None and forked:
+                problem = "follows a forked row (station held)"
+            if problem is not None and problem.startswith("prev_hash does not match"):
+                forked = True
+                result.forks.append(f"{station}:{ev.seq}")
             if problem is None:
                 accepted.append((station, ev))
             else:
@@ -204,7 +213,8 @@ class SqlStore:
 
     def _duplicate(
         self, station: str, ev: Event, rejected: list[Rejected], result: BatchResult
-    ) -> None:
+    ) -> bool:
+        """Account a seq already stored; True when its hash differs (a fork)."""
         row = self._x(
             "SELECT hash FROM events WHERE station_id = ? AND seq = ?", (station, ev.seq)
         ).fetchone()
@@ -212,8 +222,10 @@ class SqlStore:
             reason = "duplicate seq with a different hash (integrity alarm)"
             rejected.append(_reject(station, ev, reason))
             result.integrity_alarms.append(f"{station}:{ev.seq}")
-        else:
-            result.duplicates += 1
+            result.forks.append(f"{station}:{ev.seq}")
+            return True
+        result.duplicates += 1
+        return False
 
     def _drop_reused_ids(
         self, accepted: list[tuple[str, Event]], rejected: list[Rejected]
@@ -349,6 +361,54 @@ class SqlStore:
             (quarantined,) = self._x("SELECT COUNT(*) FROM quarantine").fetchone()
             self._end_read()
         return {"events": int(events), "quarantined": int(quarantined)}
+
+    # -- holds: stations refused after their chain forked, until a supervisor releases them ----
+    # A fork: a seq central stores, sent again with a different hash. Central keeps its row,
+    # quarantines the other and holds the station (ERROR `held`), so what it journals meanwhile
+    # stays at the station. Table `station_holds`, created here when missing; shared by every
+    # central instance on the store. `packstation central release STATION` lifts a hold.
+    _HOLDS_DDL = (
+        "CREATE TABLE IF NOT EXISTS station_holds ("
+        " station_id TEXT PRIMARY KEY, reason TEXT NOT NULL, since TEXT NOT NULL)"
+    )
+
+    def holds(self) -> dict[str, str]:
+        """station id -> why it is held."""
+        with self._lock:
+            self._begin()
+            try:
+                self._x(self._HOLDS_DDL)
+                rows = self._x("SELECT station_id, reason FROM station_holds").fetchall()
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+        return {str(station): str(reason) for station, reason in rows}
+
+    def hold(self, station_id: str, reason: str) -> None:
+        with self._lock:
+            self._begin()
+            try:
+                self._x(self._HOLDS_DDL)
+                self._x("DELETE FROM station_holds WHERE station_id = ?", (station_id,))
+                self._x("INSERT INTO station_holds VALUES (?, ?, ?)", (station_id, reason, now()))
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+
+    def release(self, station_id: str) -> bool:
+        """Lift the hold; False when the station was not held."""
+        with self._lock:
+            self._begin()
+            try:
+                self._x(self._HOLDS_DDL)
+                cur = self._x("DELETE FROM station_holds WHERE station_id = ?", (station_id,))
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+        return bool(cur.rowcount)
 
     def quarantine_bytes(self) -> dict[str, int]:
         """Bytes of raw frames held in quarantine, per station (for its quota)."""

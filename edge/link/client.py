@@ -493,7 +493,7 @@ class _Session:
         elif isinstance(body, p.Error):
             if body.code == "reconnect":
                 raise SessionEnd(f"central asked to reconnect: {body.reason}")
-            if body.code in ("revoked", "identity"):
+            if body.code in ("revoked", "identity", "held"):
                 raise SessionEnd(
                     f"central refused this station: {body.code}: {body.reason}", auth=True
                 )

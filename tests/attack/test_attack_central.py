@@ -263,3 +263,50 @@ def test_quarantine_has_a_quota_per_station(tmp_path: Path) -> None:
     print(f"\nquarantine: {held} bytes held for 400 x 64 KB malformed messages (quota 1 MiB)")
     assert 0 < held <= 1024 * 1024
     assert _stored(setup.store, "station-01") == 10
+
+
+def test_a_forked_chain_holds_the_station_until_a_supervisor_releases_it(tmp_path: Path) -> None:
+    """A second journal under station-01's key (a cloned card): central keeps its own rows,
+    quarantines the forked ones, and refuses the station until `central release`; what the
+    station journals meanwhile waits at the station and arrives after the release."""
+    from edge.cli import run
+    from edge.common.errors import ExitCode
+
+    setup = make_setup(tmp_path, ["station-01"])
+
+    async def scenario() -> None:
+        good = LinkRunner(setup, "station-01", tmp_path / "good")
+        good.start()
+        good.append(10)
+        await until(lambda: good.journal.acked_seq() == 10)
+        await good.stop()
+        clone = LinkRunner(setup, "station-01", tmp_path / "clone")
+        clone.start()
+        clone.append(12)
+        await until(lambda: clone.link.status().state is LinkState.AUTH_FAILED, 20)
+        assert "held" in clone.link.status().last_error
+        held_at = clone.journal.acked_seq()
+        clone.append(3)  # journalled while held: kept at the station
+        await asyncio.sleep(1.0)
+        assert clone.journal.acked_seq() == held_at
+        assert (
+            await asyncio.to_thread(
+                run, ["central", "release", "station-01", "--config", str(setup.config)]
+            )
+            == ExitCode.OK
+        )
+        await until(lambda: clone.journal.acked_seq() == 15, 30)
+        await clone.stop()
+
+    with running_central(setup) as central:
+        asyncio.run(scenario())
+        log = central.log.read_text()
+    assert "station held: its chain forked" in log
+    assert "station released by a supervisor" in log
+    store = open_store(setup.store)
+    try:
+        reasons = [q["reason"] for q in store.quarantined()]
+    finally:
+        store.close()
+    assert _stored(setup.store, "station-01") == 13  # 10 of the first card + the 3 after release
+    assert len(reasons) == 2 and "chain broken" in reasons[0]  # the clone's 11 and 12, kept

@@ -82,7 +82,7 @@ def test_pub_topics_are_by_event_type_and_station(tmp_path: Path) -> None:
         sub = ctx.socket(zmq.SUB)
         sub.linger = 0
         sub.curve_publickey, sub.curve_secretkey, sub.curve_serverkey = _keys(setup)
-        sub.setsockopt(zmq.SUBSCRIBE, b"event/order_sealed/station-02")
+        sub.setsockopt(zmq.SUBSCRIBE, b"event/order_sealed/station-02/")
         sub.connect(setup.pub)
         mon = Subscriber(setup.pub, setup.replay, _keys(setup), [])
         mon.replay(0)  # a round trip through the same key: the SUB handshake is done by now
@@ -96,7 +96,7 @@ def test_pub_topics_are_by_event_type_and_station(tmp_path: Path) -> None:
         sub.close()
         ctx.term()
     assert len(got) == 30
-    assert {t for t, _ in got} == {b"event/order_sealed/station-02"}
+    assert {t for t, _ in got} == {b"event/order_sealed/station-02/"}
 
 
 def test_subscriber_replays_from_a_given_gseq_then_goes_live(tmp_path: Path) -> None:
