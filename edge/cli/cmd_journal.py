@@ -39,7 +39,12 @@ def register(sub: Any) -> None:
         help="also compare every row with central's copy (connects with the station's key from "
         "--config; exit 4 when central does not answer)",
     )
-    verify.add_argument("--config", type=Path, default=None, help="station.toml (for the link)")
+    verify.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="station.toml: also check the signed chain head with the station's key",
+    )
     verify.set_defaults(handler=_verify)
     export = cmds.add_parser(
         "export",
@@ -60,6 +65,8 @@ def _verify(args: argparse.Namespace) -> int:
     journal = Journal(args.db, readonly=True)  # JournalError (exit 2) when it cannot be opened
     try:
         result = journal.verify()
+        if result.ok and args.config is not None:
+            result = _signed_head(journal, args.config)
         if result.ok and args.against_central:
             result = _against_central(journal, args.config)
     finally:
@@ -70,6 +77,19 @@ def _verify(args: argparse.Namespace) -> int:
         return int(broken.exit_code)
     print(f"{args.db}: ok, {result.checked} events verified")
     return int(ExitCode.OK)
+
+
+def _signed_head(journal: Any, config: Path) -> Any:
+    """The journal's signed chain head against the station's key (edge/journal/anchor.py)."""
+    from edge.journal import VerifyResult, anchor
+    from edge.link.client import load_link_keys
+    from edge.station.config import StationPaths, load_station_config
+
+    paths = StationPaths.of(load_station_config(config))
+    _, secret, _ = load_link_keys(paths.secret_key, paths.server_key)
+    bad, reason = anchor.check_head(journal, secret)
+    checked = journal.last_seq()
+    return VerifyResult(checked=checked, first_bad_seq=bad, reason=reason)
 
 
 def _against_central(journal: Any, config: Path | None) -> Any:

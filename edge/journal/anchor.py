@@ -15,7 +15,11 @@ link sends nothing more, and every row stays in the journal until a supervisor d
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
+
+import msgspec
 
 from edge.common.chain import chain_hash
 from edge.common.errors import PackstationError
@@ -44,3 +48,50 @@ def adopt(journal: Journal, after: int, rows: Sequence[JournalEvent]) -> int:
             except ValueError as exc:
                 raise Diverged(f"central's copy does not continue this journal: {exc}") from exc
     return after + len(rows)
+
+
+# -- the signed chain head ----------------------------------------------------------------------
+# The station keeps an HMAC-SHA256 of its chain head (seq, hash), keyed with its CURVE secret key,
+# in the journal's `state` table (key "signed_head"), renewed by the link at most every
+# SIGN_INTERVAL_S as ACKs arrive. Rewriting any row up to that seq changes its hash; making the
+# head agree again needs the key. `packstation journal verify DB --config station.toml` checks it.
+SIGNED_HEAD_KEY = "signed_head"
+SIGN_INTERVAL_S = 5.0
+
+
+def _mac(secret: bytes, seq: int, digest: bytes) -> bytes:
+    key = hashlib.sha256(b"packstation journal head\x00" + secret).digest()
+    return hmac.new(key, seq.to_bytes(8, "big") + digest, hashlib.sha256).digest()
+
+
+def sign_head(journal: Journal, secret: bytes) -> int:
+    """Sign the journal's last row; return its seq (0: an empty journal, nothing signed)."""
+    with journal.transaction() as txn:
+        rows = journal.events(max(0, journal.last_seq() - 1), 1)
+        if not rows:
+            return 0
+        head = rows[0]
+        value = msgspec.msgpack.encode([head.seq, head.hash, _mac(secret, head.seq, head.hash)])
+        txn.put_state(SIGNED_HEAD_KEY, value)
+    return head.seq
+
+
+def check_head(journal: Journal, secret: bytes) -> tuple[int | None, str]:
+    """(bad seq or None, reason): the signed head must match the row it names and the key."""
+    raw = journal.get_state(SIGNED_HEAD_KEY)
+    if raw is None:
+        if journal.acked_seq() > 0:
+            return journal.acked_seq(), "no signed chain head, yet central acknowledged rows"
+        return None, ""
+    try:
+        seq, digest, mac = msgspec.msgpack.decode(raw, type=tuple[int, bytes, bytes])
+    except (msgspec.DecodeError, RecursionError):
+        return 0, "the signed chain head is unreadable"
+    if not hmac.compare_digest(mac, _mac(secret, seq, digest)):
+        return seq, "the signed chain head's signature does not match this station's key"
+    rows = journal.events(seq - 1, 1)
+    if not rows or rows[0].seq != seq:
+        return seq, f"the signed chain head names seq {seq}, which this journal lacks"
+    if rows[0].hash != digest:
+        return seq, "row differs from the signed chain head (rewritten without the key)"
+    return None, ""

@@ -142,6 +142,7 @@ class StationLink:
         # set once central's copy of this journal is known not to be ahead of it (or adopted)
         self.anchored = asyncio.Event()
         self.diverged = ""  # why the journal and central's copy differ ("" = they do not)
+        self._signed_at = -anchor.SIGN_INTERVAL_S  # last signature of the chain head
         self.probe: Callable[[str, int], None] | None = None  # ("sent"|"acked", seq): benchmarks
 
     # -- public API --------------------------------------------------------------------------
@@ -575,6 +576,9 @@ class _Session:
         self._last_ack_commit = time.monotonic()
         self.durable_acked = max(self.durable_acked, seq)
         link._acked = max(link._acked, seq)
+        if time.monotonic() - link._signed_at >= anchor.SIGN_INTERVAL_S:
+            link._signed_at = time.monotonic()
+            await asyncio.to_thread(anchor.sign_head, link.journal, link.keys[1])
         if link.probe is not None:
             link.probe("acked", seq)
 

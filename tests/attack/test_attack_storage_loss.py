@@ -117,6 +117,13 @@ def _rehash_from(db: Path, seq: int, body: bytes) -> None:
     conn.close()
 
 
+def _wipe_head(db: Path) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DELETE FROM state WHERE key = 'signed_head'")
+    conn.execute("UPDATE cursor SET value = 0 WHERE name = 'acked_seq'")
+    conn.close()
+
+
 def _truncate_without_trace(db: Path, keep: int) -> None:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("DROP TRIGGER events_append_only_d")
@@ -151,6 +158,13 @@ def test_verify_against_central_detects_a_consistent_rewrite_and_a_traceless_tru
             tamper(copy)
             assert run(["journal", "verify", str(copy)]) == ExitCode.OK  # locally consistent
             capsys.readouterr()
+            # the station's signed chain head gives it away to anyone with the station's key
+            head = ["journal", "verify", "--config", str(station_toml), str(copy)]
+            assert run(head) == ExitCode.CHAIN_BROKEN
+            assert "signed chain head" in capsys.readouterr().err
+            # an attacker who also wipes the signed head and the cursor: central's copy shows it
+            _wipe_head(copy)
+            assert run(head) == ExitCode.OK
             assert run([*verify, str(copy)]) == ExitCode.CHAIN_BROKEN
             assert f"chain broken at seq {seq}" in capsys.readouterr().err
     assert run([*verify, str(journal)]) == ExitCode.DEVICE  # central down: nothing compared
