@@ -481,7 +481,10 @@ class CentralService:
 
     def _status_line(self) -> str:
         s = self.stats
-        return f"serving stations={len(self.feed.peers)} accepted={s.accepted} quarantined={s.quarantined}"
+        g = self.guard.stats
+        line = f"serving stations={len(self.feed.peers)} accepted={s.accepted} quarantined={s.quarantined}"
+        extra = {"held": len(self.held), "shed": g.shed_pending, "cut": g.cut_revoked}
+        return line + "".join(f" {k}={v}" for k, v in extra.items() if v)  # alerts, when any
 
     def _update_status(self) -> None:
         status = self._status_line()
