@@ -2,9 +2,10 @@
 
 A key ring is a directory of pyzmq certificate files `NAME.key`; NAME is the station id (or the
 subscriber's name) and becomes the connection's ZAP User-Id, so identity always comes from the
-authenticated key, never from a payload field (ZAP, RFC 27: the User-Id). The ring is re-read when
-the directory changes; the service checks every message's User-Id against the current ring, which
-cuts off live connections of a revoked key (ZAP itself runs only at the handshake).
+authenticated key, never from a payload field (ZAP, RFC 27: the User-Id). The User-Id is the key
+itself (Z85); the ring maps it to NAME. The ring is re-read when the directory changes; the service
+checks every message's key against the current ring and shuts down the live connections of a key
+that left it (central/guard.py), since ZAP itself runs only at the handshake.
 
 Without a ZAP handler libzmq lets any CURVE client in (ZAP_ENFORCE_DOMAIN is off by default), so the
 handler is started before any bind and `self_test` proves an unknown key is refused.
@@ -45,21 +46,41 @@ class KeyRing:
         self._by_key: dict[bytes, str] = {}
         self._names: frozenset[str] = frozenset()
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
+        self._error_logged = 0.0
         self.reload()
 
     def _listing(self) -> tuple[tuple[str, int, int], ...]:
         try:
-            entries = sorted(os.scandir(self.directory), key=lambda e: e.name)
+            with os.scandir(self.directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            return tuple(
+                (e.name, e.stat().st_mtime_ns, e.stat().st_size)
+                for e in entries
+                if e.name.endswith(".key")
+            )
         except FileNotFoundError:
             return ()
-        return tuple(
-            (e.name, e.stat().st_mtime_ns, e.stat().st_size)
-            for e in entries
-            if e.name.endswith(".key")
-        )
 
     def reload(self) -> bool:
-        """Re-read the directory if it changed; return True when the key set was replaced."""
+        """Re-read the directory if it changed; return True when the key set was replaced.
+
+        A directory that cannot be read for any other reason (no descriptors left, permissions,
+        not a directory) keeps the current keys: it is logged at most once per 10 s and retried at
+        the next poll. Central never exits on it, and never drops a key because a read failed.
+        """
+        try:
+            return self._reload()
+        except OSError as exc:
+            now = time.monotonic()
+            if now - self._error_logged >= 10:
+                self._error_logged = now
+                LOG.error(
+                    "key directory unreadable; keeping the current keys",
+                    extra={"dir": str(self.directory), "error": str(exc)},
+                )
+            return False
+
+    def _reload(self) -> bool:
         stamp = self._listing()
         if stamp == self._stamp:
             return False
@@ -68,7 +89,9 @@ class KeyRing:
             stem = name.removesuffix(".key")
             try:
                 public, _ = zmq.auth.load_certificate(self.directory / name)
-            except (OSError, ValueError) as exc:
+            except FileNotFoundError:
+                continue  # removed since the listing
+            except ValueError as exc:
                 LOG.error("unreadable key file ignored", extra={"file": name, "error": str(exc)})
                 continue
             if NAME_RE.match(stem) and len(public) == 40:
@@ -81,6 +104,7 @@ class KeyRing:
         return True
 
     def name_of(self, z85_key: bytes) -> str | None:
+        """The name a Z85 public key is enrolled under; None when it is not (or no longer)."""
         return self._by_key.get(z85_key)
 
     def names(self) -> frozenset[str]:
@@ -115,7 +139,14 @@ class ZapHandler:
         try:
             while not self._stop.is_set():
                 if sock.poll(200):
-                    sock.send_multipart(self.answer(sock.recv_multipart()))
+                    request = sock.recv_multipart()
+                    try:
+                        reply = self.answer(request)
+                    except Exception:  # never let the thread die: that would refuse everyone
+                        LOG.exception("ZAP request failed; refused")
+                        rid = request[1] if len(request) > 1 else b""
+                        reply = [b"1.0", rid, b"500", b"internal error", b"", b""]
+                    sock.send_multipart(reply)
         finally:
             sock.close()
 
@@ -142,7 +173,9 @@ class ZapHandler:
                 extra={"domain": domain.decode(errors="replace"), "address": address.decode()},
             )
             return [b"1.0", request_id, b"400", b"unknown key", b"", b""]
-        return [b"1.0", request_id, b"200", b"OK", name.encode(), b""]
+        # User-Id = the key itself (Z85): the service maps it to the name on every message, so a
+        # connection stays bound to its key, not to a name a new key may be enrolled under
+        return [b"1.0", request_id, b"200", b"OK", zmq.utils.z85.encode(msg[6]), b""]
 
 
 def self_test(ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, server_public: bytes) -> None:

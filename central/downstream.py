@@ -22,6 +22,7 @@ import zmq.asyncio
 
 from central.auth import KeyRing
 from central.config import DownstreamSection
+from central.guard import ConnectionGuard, keep_running
 from central.store.base import SqlStore
 from edge.common import protocol as p
 
@@ -33,17 +34,31 @@ QUIET_CHECK_MS = 1000  # a subscriber with no message for this long asks replay 
 class Downstream:
     """Owns the PUB and replay sockets; `wake()` after a commit publishes at once."""
 
-    def __init__(self, cfg: DownstreamSection, store: SqlStore, ring: KeyRing) -> None:
+    def __init__(
+        self,
+        cfg: DownstreamSection,
+        store: SqlStore,
+        ring: KeyRing,
+        max_pending: int = 64,
+        pending_s: float = 10.0,
+    ) -> None:
         self.cfg = cfg
         self.store = store
         self.ring = ring
         self.bound: dict[str, str] = {}
         self._wake = asyncio.Event()
         self.published = 0
+        # PUB clients send their subscription at once; replay clients may stay silent until
+        # they ask, so only the cap (not a time limit) applies to them
+        self.pub_guard = ConnectionGuard("pub", max_pending, pending_s)
+        self.replay_guard = ConnectionGuard("replay", max_pending, None)
 
     def bind(self, ctx: zmq.asyncio.Context, make: MakeSocket) -> None:
         del ctx
-        self.pub = make(zmq.PUB)
+        # XPUB (a PUB that reads its subscribers' subscriptions): each subscription message tells
+        # which key a connection authenticated with, so a revoked subscriber can be cut off
+        self.pub = make(zmq.XPUB)
+        self.pub.setsockopt(zmq.XPUB_VERBOSE, 1)
         self.pub.sndhwm = self.cfg.pub_hwm
         self.pub.bind(self.cfg.pub_bind)
         self.replay = make(zmq.ROUTER)
@@ -63,7 +78,28 @@ class Downstream:
         self.replay.close(0)
 
     async def run(self) -> None:
-        await asyncio.gather(self._relay(), self._serve_replay())
+        await asyncio.gather(
+            keep_running("relay", self._relay),
+            keep_running("replay", self._serve_replay),
+            keep_running("subscriptions", self._read_subscriptions),
+            keep_running("pub connections", lambda: self.pub_guard.run(self.pub)),
+            keep_running("replay connections", lambda: self.replay_guard.run(self.replay)),
+        )
+
+    def _allowed(self, key: bytes) -> bool:
+        return self.ring.name_of(key) is not None
+
+    def revoke(self) -> None:
+        """The subscriber ring changed: shut down every live connection of a key no longer in it."""
+        self.pub_guard.revoke(self._allowed)
+        self.replay_guard.revoke(self._allowed)
+
+    async def _read_subscriptions(self) -> None:
+        while True:
+            frames = await self.pub.recv_multipart(copy=False)
+            key = self.pub_guard.seen(frames[-1])
+            if not self._allowed(key):
+                self.pub_guard.revoke(self._allowed)
 
     async def _relay(self) -> None:
         position = await asyncio.to_thread(self.store.head)  # history is served by replay
@@ -81,9 +117,13 @@ class Downstream:
         while True:
             events = await asyncio.to_thread(self.store.events_after, position, 1000)
             for ev in events:
-                frames = [p.topic(ev.type, ev.station_id), p.VERSION, p.ENCODER.encode(ev)]
-                await self.pub.send_multipart(frames)
                 position = ev.gseq
+                try:
+                    name = p.topic(ev.type, ev.station_id)
+                except ValueError:  # stored before types were checked: replay still has it
+                    LOG.warning("event not published: no valid topic", extra={"gseq": ev.gseq})
+                    continue
+                await self.pub.send_multipart([name, p.VERSION, p.ENCODER.encode(ev)])
                 self.published += 1
             if len(events) < 1000:
                 return position
@@ -92,8 +132,8 @@ class Downstream:
         while True:
             frames = await self.replay.recv_multipart(copy=False)
             route = frames[0].bytes
-            user = str(frames[-1].get("User-Id")) if len(frames) > 1 else ""
-            if user not in self.ring.names():
+            key = self.replay_guard.seen(frames[-1]) if len(frames) > 1 else b""
+            if not self._allowed(key):
                 reply = p.encode(p.ERROR, p.Error(code="revoked", reason="key not allowed"))
             else:
                 reply = await self._answer([f.bytes for f in frames[1:]])
@@ -111,6 +151,15 @@ class Downstream:
         events = await asyncio.to_thread(self.store.events_after, body.after, body.limit)
         head = await asyncio.to_thread(self.store.head)
         return p.encode(p.REPLAYED, p.ReplayBatch(events=events, head=head))
+
+
+def normalize_topic(topic: str) -> str:
+    """A filter naming a station gets the topic terminator: `event/t/station-02` must not match
+    `event/t/station-021/` (a ZeroMQ subscription is a byte prefix)."""
+    parts = topic.split("/")
+    if len(parts) == 3 and parts[0] == "event" and parts[2]:
+        return topic + "/"
+    return topic
 
 
 def _curve_client(sock: zmq.Socket[bytes], keys: tuple[bytes, bytes, bytes]) -> None:
@@ -140,7 +189,7 @@ class Subscriber:
         _curve_client(self.sub, keys)
         # Everything, filtered here: only a complete gseq stream shows gaps to replay.
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.topics = [t.encode() for t in topics]
+        self.topics = [normalize_topic(t).encode() for t in topics]
         self.sub.connect(pub)  # subscribe before replaying, so nothing falls between the two
         self.req = self.ctx.socket(zmq.DEALER)
         self.req.linger = 0
@@ -154,6 +203,8 @@ class Subscriber:
 
     def replay(self, after: int, timeout_ms: int = 10_000) -> p.ReplayBatch:
         """One replay round trip; raise TimeoutError or ConnectionRefusedError."""
+        if not self.req.poll(timeout_ms, zmq.POLLOUT):  # no connection (e.g. the key is refused)
+            raise TimeoutError("no connection to central's replay endpoint (key refused?)")
         self.req.send_multipart(p.encode(p.REPLAY, p.ReplayRequest(after=after, limit=1000)))
         if not self.req.poll(timeout_ms):
             raise TimeoutError("no answer from central's replay endpoint")
@@ -164,7 +215,10 @@ class Subscriber:
         return body
 
     def _wanted(self, ev: p.Published) -> bool:
-        t = p.topic(ev.type, ev.station_id)
+        try:
+            t = p.topic(ev.type, ev.station_id)
+        except ValueError:
+            return not self.topics
         return not self.topics or any(t.startswith(x) for x in self.topics)
 
     def events(self, since: int, idle_timeout_ms: int | None = None) -> Iterator[p.Published]:

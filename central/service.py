@@ -20,12 +20,12 @@ import msgspec
 import zmq
 import zmq.asyncio
 import zmq.auth
-from zmq.utils.monitor import parse_monitor_message
 
 from central import auth, stock
 from central.config import CentralConfig
 from central.downstream import Downstream
 from central.feed import FeedSender
+from central.guard import ConnectionGuard, keep_running
 from central.intake import IntakeServer
 from central.reporting import Reporting
 from central.store import Rejected, SqlStore, open_store
@@ -48,7 +48,7 @@ def load_server_keys(path: Path) -> tuple[bytes, bytes]:
     return public, secret
 
 
-STATION_COMMANDS = frozenset({p.HELLO, p.EVENTS, p.PING, p.SNAPREQ, p.CLAIM})
+STATION_COMMANDS = frozenset({p.HELLO, p.EVENTS, p.PING, p.SNAPREQ, p.CLAIM, p.FETCH})
 NO_HELLO = "this connection has not said HELLO: reconnect"
 
 
@@ -96,6 +96,7 @@ class Stats:
     malformed: int = 0
     refused: int = 0
     commits: int = 0
+    over_quota: int = 0  # malformed messages not stored: the station's quarantine quota is full
 
 
 class CentralService:
@@ -125,8 +126,13 @@ class CentralService:
         self._room = asyncio.Event()  # set while the queue has room: backpressure on reading
         self._room.set()
         self._refusal_logged: dict[str, float] = {}
+        self._quarantine_bytes: dict[str, int] | None = None  # per station, read at first use
+        self._quota_alerted: dict[str, float] = {}
+        self.held: dict[str, str] = {}  # station -> why (forked chain), re-read every key poll
+        self._holding: set[str] = set()  # held here, not yet in the store
         self.bound: dict[str, str] = {}
         self.routes = RouteGuard()
+        self.guard = ConnectionGuard("stations", c.max_unauthenticated, c.handshake_ms / 1000)
         self.hello_routes: dict[str, bytes] = {}  # station -> route of its latest HELLO
         self.notifier = notifier or Notifier()
         self._status = ""
@@ -140,6 +146,8 @@ class CentralService:
         sock.curve_server = True
         sock.curve_secretkey = self.secret
         sock.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
+        # a connection that has not finished its CURVE handshake by then is closed by libzmq
+        sock.setsockopt(zmq.HANDSHAKE_IVL, self.cfg.central.handshake_ms)
         return sock
 
     async def run(self) -> None:
@@ -154,7 +162,7 @@ class CentralService:
         router.setsockopt(zmq.MAXMSGSIZE, p.MAX_MESSAGE_BYTES)
         router.setsockopt(zmq.HEARTBEAT_IVL, 5000)
         router.setsockopt(zmq.HEARTBEAT_TIMEOUT, 15000)
-        router.setsockopt(zmq.HANDSHAKE_IVL, 10000)
+        router.setsockopt(zmq.HANDSHAKE_IVL, self.cfg.central.handshake_ms)
         router.sndhwm = router.rcvhwm = 100_000
         tasks: list[asyncio.Task[None]] = []
         try:
@@ -165,7 +173,13 @@ class CentralService:
             )
             self.router = router
             self.feed = FeedSender(self.store, self._send)
-            self.downstream = Downstream(self.cfg.downstream, self.store, self.subscribers)
+            self.downstream = Downstream(
+                self.cfg.downstream,
+                self.store,
+                self.subscribers,
+                self.cfg.central.max_unauthenticated,
+                self.cfg.central.handshake_ms / 1000,
+            )
             self.downstream.bind(ctx, lambda kind: self._server_socket(ctx, kind, auth.SUBSCRIBERS))
             self.bound.update(self.downstream.bound)
             intake = IntakeServer(
@@ -175,18 +189,21 @@ class CentralService:
             await intake.start()
             if intake.address:
                 self.bound["intake"] = intake.address
+            self.guard.on_closed = self._closed
+            # every part is restarted when it fails: a resource error never ends central
+            parts = {
+                "receive": lambda: self._receive(router),
+                "connections": lambda: self.guard.run(router),
+                "commit": self._commit_loop,
+                "keys": self._watch_keys,
+                "feed": self._poll_feed,
+                "downstream": self.downstream.run,
+                "watchdog": self.notifier.watchdog_loop,
+            }
             reporting = Reporting.from_config(self.cfg, self.store)  # state system, POS webhook
-            tasks = [
-                asyncio.create_task(self._receive(router)),
-                asyncio.create_task(self._watch_disconnects(router)),
-                asyncio.create_task(self._commit_loop()),
-                asyncio.create_task(self._watch_keys()),
-                asyncio.create_task(self._poll_feed()),
-                asyncio.create_task(self.downstream.run()),
-                asyncio.create_task(self.notifier.watchdog_loop()),
-            ]
             if reporting is not None:
-                tasks.append(asyncio.create_task(reporting.run()))
+                parts["reporting"] = reporting.run
+            tasks = [asyncio.create_task(keep_running(n, f)) for n, f in parts.items()]
             LOG.info("central ready", extra={"epoch": self.epoch, **self.bound})
             self._status = self._status_line()
             self.notifier.ready(self._status)
@@ -233,10 +250,12 @@ class CentralService:
 
     async def _handle(self, frames: list[zmq.Frame]) -> None:
         route = frames[0].bytes
-        user = str(frames[-1].get("User-Id")) if len(frames) > 1 else ""
-        station = user if user in self.stations.names() else None
+        # the ZAP User-Id is the connection's CURVE key: a revoked or replaced key is refused
+        # even when a new key is enrolled under the same name
+        key = self.guard.seen(frames[-1]) if len(frames) > 1 else b""
+        station = self.stations.name_of(key)
         if station is None:
-            self._refuse(user or "?", "revoked")
+            self._refuse(key.decode(errors="replace") or "?", "revoked")
             await self._send(
                 route, p.encode(p.ERROR, p.Error(code="revoked", reason="key not allowed"))
             )
@@ -264,6 +283,9 @@ class CentralService:
             err = p.ProtocolError("command", f"{command.decode()} is not sent by stations")
             self._malformed(station, err, raw)
             await self._send(route, p.encode(p.ERROR, p.Error(code=err.code, reason=err.reason)))
+        elif station in self.held:
+            reason = f"held since its chain forked ({self.held[station]}): a supervisor decides"
+            await self._send(route, p.encode(p.ERROR, p.Error(code="held", reason=reason[:300])))
         elif isinstance(body, p.Hello):
             await self._hello(station, route, body)
         elif self.hello_routes.get(station) != route:
@@ -281,6 +303,63 @@ class CentralService:
             await self.feed.snapshot(station, route)
         elif isinstance(body, p.Claim):
             await self._claim(station, route, body)
+        elif isinstance(body, p.Fetch):
+            await self._fetch(station, route, body)
+
+    async def _fetch(self, station: str, route: bytes, req: p.Fetch) -> None:
+        """Central's copy of the station's own journal: the anchor a restored station recovers
+        from (its key only ever reads its own rows)."""
+        events = await asyncio.to_thread(self.store.station_events, station, req.after, req.limit)
+        last = await asyncio.to_thread(self.store.last_committed, station)
+        LOG.info(
+            "journal rows sent for recovery",
+            extra={"station": station, "after": req.after, "rows": len(events)},
+        )
+        await self._send(
+            route, p.encode(p.FETCHED, p.Fetched(events=events, last_committed_seq=last))
+        )
+
+    async def _hold(self, station: str, why: str) -> None:
+        if station in self.held:
+            return
+        self.held[station] = why
+        self._holding.add(station)
+        LOG.error(
+            "station held: its chain forked; refused until `packstation central release`",
+            extra={"station": station, "why": why},
+        )
+        try:
+            await asyncio.to_thread(self.store.hold, station, why)
+        except Exception:
+            LOG.exception("hold not stored")
+            return
+        self._holding.discard(station)
+
+    def _quota_allows(self, station: str, size: int) -> bool:
+        """Whether `size` more bytes of malformed messages fit in the station's quarantine quota
+        (`quarantine_max_mb`); over it, an alert at most once a minute per station."""
+        if self._quarantine_bytes is None:
+            try:
+                self._quarantine_bytes = self.store.quarantine_bytes()
+            except Exception:  # noqa: BLE001 -- store down: count from zero, commits will fail too
+                self._quarantine_bytes = {}
+        used = self._quarantine_bytes.get(station, 0)
+        if used + size <= self.cfg.central.quarantine_max_mb * 1024 * 1024:
+            self._quarantine_bytes[station] = used + size
+            return True
+        self.stats.over_quota += 1
+        last = self._quota_alerted.get(station, 0.0)
+        if time.monotonic() - last >= 60:
+            self._quota_alerted[station] = time.monotonic()
+            LOG.error(
+                "quarantine quota reached: malformed messages counted, no longer stored",
+                extra={
+                    "station": station,
+                    "quota_mb": self.cfg.central.quarantine_max_mb,
+                    "dropped_total": self.stats.over_quota,
+                },
+            )
+        return False
 
     async def _claim(self, station: str, route: bytes, claim: p.Claim) -> None:
         """Reserve a package for a station's open order (central/stock.py), answer, tell all."""
@@ -303,6 +382,8 @@ class CentralService:
     def _malformed(self, station: str, exc: p.ProtocolError, raw: list[bytes]) -> None:
         self.stats.malformed += 1
         blob = msgspec.msgpack.encode([f[:16384] for f in raw[:8]])
+        if not self._quota_allows(station, len(blob)):
+            return  # counted, not stored: one key must not fill the store
         self.pending.rejected.append(
             Rejected(station_id=station, reason=f"malformed: {exc}", raw=blob)
         )
@@ -332,19 +413,12 @@ class CentralService:
         LOG.info("station connected", extra={"station": station, "last_committed": last})
         await self.feed.hello(station, route, hello.last_qseq)
 
-    async def _watch_disconnects(self, router: zmq.asyncio.Socket) -> None:
+    def _closed(self, fd: int) -> None:
         """A closed connection's routing ids die with it: nothing is sent to them again."""
-        monitor = router.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-        try:
-            while True:
-                event = parse_monitor_message(await monitor.recv_multipart())
-                for station in self.routes.closed(int(event["value"])):
-                    peer = self.feed.peers.get(station)
-                    if peer is not None and peer.route in self.routes.dead:
-                        self.feed.forget(station)
-        finally:
-            router.disable_monitor()
-            monitor.close(0)
+        for station in self.routes.closed(fd):
+            peer = self.feed.peers.get(station)
+            if peer is not None and peer.route in self.routes.dead:
+                self.feed.forget(station)
 
     # -- committing --------------------------------------------------------------------------
     def _take(self) -> Pending:
@@ -378,6 +452,10 @@ class CentralService:
                         "integrity alarm: duplicate seq with a different hash",
                         extra={"event": alarm},
                     )
+
+                for fork in result.forks:
+                    station_id, seq_text = fork.rsplit(":", 1)
+                    await self._hold(station_id, f"seq {seq_text} differs from central's copy")
                 for station, seq in result.acks.items():
                     route = batch.routes.get(station)
                     if route is not None:
@@ -403,8 +481,18 @@ class CentralService:
                 last_report, reported = time.monotonic(), Stats(**vars(self.stats))
                 LOG.info("central counters", extra=vars(self.stats))
             self._update_status()
-            self.subscribers.reload()
+            try:
+                held = await asyncio.to_thread(self.store.holds)
+            except Exception:  # noqa: BLE001 -- store down: keep the holds known
+                held = dict(self.held)
+            for station in set(self.held) - set(held) - self._holding:
+                LOG.warning("station released by a supervisor", extra={"station": station})
+            self.held = {**held, **{k: v for k, v in self.held.items() if k in self._holding}}
+            if self.subscribers.reload():
+                self.downstream.revoke()
             if self.stations.reload():
+                # live connections are bound to the key they authenticated with: re-check each
+                self.guard.revoke(lambda key: self.stations.name_of(key) is not None)
                 for station in set(self.feed.peers) - self.stations.names():
                     self.feed.forget(station)
                     LOG.warning(
@@ -413,7 +501,10 @@ class CentralService:
 
     def _status_line(self) -> str:
         s = self.stats
-        return f"serving stations={len(self.feed.peers)} accepted={s.accepted} quarantined={s.quarantined}"
+        g = self.guard.stats
+        line = f"serving stations={len(self.feed.peers)} accepted={s.accepted} quarantined={s.quarantined}"
+        extra = {"held": len(self.held), "shed": g.shed_pending, "cut": g.cut_revoked}
+        return line + "".join(f" {k}={v}" for k, v in extra.items() if v)  # alerts, when any
 
     def _update_status(self) -> None:
         status = self._status_line()

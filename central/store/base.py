@@ -25,7 +25,7 @@ import msgspec
 from central import stock
 from edge.common.chain import chain_hash
 from edge.common.events import BodyError, decode_body
-from edge.common.protocol import MAX_BODY_BYTES, Event, FeedItem, Published
+from edge.common.protocol import EVENT_TYPE_RE, MAX_BODY_BYTES, Event, FeedItem, Published
 
 QUARANTINE_RAW_MAX = 64 * 1024  # a quarantined frame keeps its first 64 KiB
 
@@ -55,6 +55,9 @@ class BatchResult:
     duplicates: int = 0
     quarantined: int = 0
     integrity_alarms: list[str] = field(default_factory=list)
+    # "station:seq" where a station's chain forked from central's copy (a stored seq sent with
+    # another hash, or a row whose prev_hash is not the stored hash before it): central holds it
+    forks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -71,6 +74,8 @@ def check_event(station_id: str, ev: Event, prev_hash: bytes) -> str | None:
         uuid.UUID(ev.event_id)
     except ValueError:
         return "event_id is not a UUID"
+    if not EVENT_TYPE_RE.match(ev.type):
+        return "type is not a token of a-z, 0-9 and _ (it names the PUB topic)"
     if ev.prev_hash != prev_hash:
         return "prev_hash does not match the stored hash of seq-1 (chain broken)"
     if chain_hash(ev.prev_hash, ev.seq, ev.event_id, ev.type, ev.at, ev.body) != ev.hash:
@@ -183,14 +188,20 @@ class SqlStore:
         rejected: list[Rejected],
         result: BatchResult,
     ) -> tuple[int, bytes]:
+        forked = False
         for ev in evs:
             if ev.seq <= last:
-                self._duplicate(station, ev, rejected, result)
+                forked = self._duplicate(station, ev, rejected, result) or forked
                 continue
             if ev.seq > last + 1:
                 result.gaps.add(station)
                 continue
             problem = check_event(station, ev, last_hash)
+            if problem is None and forked:
+                problem = "follows a forked row (station held)"
+            if problem is not None and problem.startswith("prev_hash does not match"):
+                forked = True
+                result.forks.append(f"{station}:{ev.seq}")
             if problem is None:
                 accepted.append((station, ev))
             else:
@@ -200,7 +211,8 @@ class SqlStore:
 
     def _duplicate(
         self, station: str, ev: Event, rejected: list[Rejected], result: BatchResult
-    ) -> None:
+    ) -> bool:
+        """Account a seq already stored; True when its hash differs (a fork)."""
         row = self._x(
             "SELECT hash FROM events WHERE station_id = ? AND seq = ?", (station, ev.seq)
         ).fetchone()
@@ -208,8 +220,10 @@ class SqlStore:
             reason = "duplicate seq with a different hash (integrity alarm)"
             rejected.append(_reject(station, ev, reason))
             result.integrity_alarms.append(f"{station}:{ev.seq}")
-        else:
-            result.duplicates += 1
+            result.forks.append(f"{station}:{ev.seq}")
+            return True
+        result.duplicates += 1
+        return False
 
     def _drop_reused_ids(
         self, accepted: list[tuple[str, Event]], rejected: list[Rejected]
@@ -305,6 +319,33 @@ class SqlStore:
             self._end_read()
         return [(int(seq), bytes(digest)) for seq, digest in rows]
 
+    def station_events(self, station_id: str, after: int, limit: int) -> list[Event]:
+        """Central's copy of one station's rows seq > `after`, contiguous: it stops before a
+        missing seq (a row central quarantined), so the station can adopt them as they are."""
+        with self._lock:
+            rows = self._x(
+                "SELECT seq, event_id, at, type, body, prev_hash, hash FROM events"
+                " WHERE station_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (station_id, after, limit),
+            ).fetchall()
+            self._end_read()
+        out: list[Event] = []
+        for seq, event_id, at, type_, body, prev_hash, digest in rows:
+            if seq != after + 1 + len(out):
+                break
+            out.append(
+                Event(
+                    seq=seq,
+                    event_id=event_id,
+                    at=at,
+                    type=type_,
+                    body=bytes(body),
+                    prev_hash=bytes(prev_hash),
+                    hash=bytes(digest),
+                )
+            )
+        return out
+
     def head(self) -> int:
         """The newest committed gseq."""
         with self._lock:
@@ -318,6 +359,63 @@ class SqlStore:
             (quarantined,) = self._x("SELECT COUNT(*) FROM quarantine").fetchone()
             self._end_read()
         return {"events": int(events), "quarantined": int(quarantined)}
+
+    # -- holds: stations refused after their chain forked, until a supervisor releases them ----
+    # A fork: a seq central stores, sent again with a different hash. Central keeps its row,
+    # quarantines the other and holds the station (ERROR `held`), so what it journals meanwhile
+    # stays at the station. Table `station_holds`, created here when missing; shared by every
+    # central instance on the store. `packstation central release STATION` lifts a hold.
+    _HOLDS_DDL = (
+        "CREATE TABLE IF NOT EXISTS station_holds ("
+        " station_id TEXT PRIMARY KEY, reason TEXT NOT NULL, since TEXT NOT NULL)"
+    )
+
+    def holds(self) -> dict[str, str]:
+        """station id -> why it is held."""
+        with self._lock:
+            self._begin()
+            try:
+                self._x(self._HOLDS_DDL)
+                rows = self._x("SELECT station_id, reason FROM station_holds").fetchall()
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+        return {str(station): str(reason) for station, reason in rows}
+
+    def hold(self, station_id: str, reason: str) -> None:
+        with self._lock:
+            self._begin()
+            try:
+                self._x(self._HOLDS_DDL)
+                self._x("DELETE FROM station_holds WHERE station_id = ?", (station_id,))
+                self._x("INSERT INTO station_holds VALUES (?, ?, ?)", (station_id, reason, now()))
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+
+    def release(self, station_id: str) -> bool:
+        """Lift the hold; False when the station was not held."""
+        with self._lock:
+            self._begin()
+            try:
+                self._x(self._HOLDS_DDL)
+                cur = self._x("DELETE FROM station_holds WHERE station_id = ?", (station_id,))
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+        return bool(cur.rowcount)
+
+    def quarantine_bytes(self) -> dict[str, int]:
+        """Bytes of raw frames held in quarantine, per station (for its quota)."""
+        with self._lock:
+            rows = self._x(
+                "SELECT station_id, SUM(LENGTH(raw)) FROM quarantine GROUP BY station_id"
+            ).fetchall()
+            self._end_read()
+        return {str(station): int(size or 0) for station, size in rows}
 
     def quarantined(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -4,6 +4,7 @@ packstation central --config FILE                 run the service
 packstation central import orders|inventory|badges FILE
 packstation central allow NAME.key [--name N] [--subscriber]
 packstation central revoke NAME [--subscriber]
+packstation central release STATION                 lift the hold after a forked chain
 packstation central tail [--since N] [--topic PREFIX]...
 packstation central export [--since N] [--quarantine]
 packstation central reports list|show ORDER|retry ORDER   (edge/cli/central_reports.py)
@@ -59,6 +60,10 @@ def register(sub: Any) -> None:
     revoke.add_argument("name", metavar="NAME")
     revoke.add_argument("--subscriber", action="store_true", help="a downstream subscriber key")
     revoke.set_defaults(handler=_revoke)
+
+    release = add("release", "lift the hold on a station whose chain forked (a supervisor's call)")
+    release.add_argument("name", metavar="STATION")
+    release.set_defaults(handler=_release)
 
     tail = add("tail", "subscribe to accepted events and print them as JSON lines")
     tail.add_argument("--since", type=int, default=None, help="replay from after gseq N first")
@@ -200,6 +205,23 @@ def _revoke(args: argparse.Namespace) -> int:
     revoked.mkdir(exist_ok=True)
     shutil.move(target, revoked / f"{args.name}.key")  # kept for the audit trail
     print(f"revoked {args.name}; its connections are refused from the next key poll")
+    return int(ExitCode.OK)
+
+
+def _release(args: argparse.Namespace) -> int:
+    from central.store import open_store
+
+    store = open_store(_config(args).central.store)
+    try:
+        held = store.holds()
+        if args.name not in held:
+            raise BadInput(f"station {args.name!r} is not held")
+        store.release(args.name)
+    finally:
+        store.close()
+    print(
+        f"released {args.name} (held: {held[args.name]}); it is served again from the next key poll"
+    )
     return int(ExitCode.OK)
 
 

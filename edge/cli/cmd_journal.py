@@ -15,7 +15,9 @@ from edge.common.errors import ExitCode
 JOURNAL_EXIT_CODES = f"""exit codes:
   {ExitCode.OK:<4}the chain verifies (verify) / every event printed (export)
   {ExitCode.USAGE:<4}DB is missing, unreadable, not a packstation journal, or fails SQLite's quick_check
-  {ExitCode.CHAIN_BROKEN:<4}the hash chain is broken: the first bad seq and why are printed on stderr
+  {ExitCode.DEVICE:<4}--against-central: central did not answer (nothing compared)
+  {ExitCode.CHAIN_BROKEN:<4}the hash chain is broken, or (--against-central) a row differs from central's
+      copy or central holds rows this journal lacks: the first bad seq and why are on stderr
 """
 
 
@@ -31,6 +33,18 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("db", type=Path, metavar="DB")
+    verify.add_argument(
+        "--against-central",
+        action="store_true",
+        help="also compare every row with central's copy (connects with the station's key from "
+        "--config; exit 4 when central does not answer)",
+    )
+    verify.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="station.toml: also check the signed chain head with the station's key",
+    )
     verify.set_defaults(handler=_verify)
     export = cmds.add_parser(
         "export",
@@ -51,6 +65,10 @@ def _verify(args: argparse.Namespace) -> int:
     journal = Journal(args.db, readonly=True)  # JournalError (exit 2) when it cannot be opened
     try:
         result = journal.verify()
+        if result.ok and args.config is not None:
+            result = _signed_head(journal, args.config)
+        if result.ok and args.against_central:
+            result = _against_central(journal, args.config)
     finally:
         journal.close()
     if not result.ok:  # the verdict is this command's output: printed as is, not as an error
@@ -59,6 +77,36 @@ def _verify(args: argparse.Namespace) -> int:
         return int(broken.exit_code)
     print(f"{args.db}: ok, {result.checked} events verified")
     return int(ExitCode.OK)
+
+
+def _signed_head(journal: Any, config: Path) -> Any:
+    """The journal's signed chain head against the station's key (edge/journal/anchor.py)."""
+    from edge.journal import VerifyResult, anchor
+    from edge.link.client import load_link_keys
+    from edge.station.config import StationPaths, load_station_config
+
+    paths = StationPaths.of(load_station_config(config))
+    _, secret, _ = load_link_keys(paths.secret_key, paths.server_key)
+    bad, reason = anchor.check_head(journal, secret)
+    checked = journal.last_seq()
+    return VerifyResult(checked=checked, first_bad_seq=bad, reason=reason)
+
+
+def _against_central(journal: Any, config: Path | None) -> Any:
+    from edge.common.errors import DeviceError
+    from edge.link.client import load_link_keys
+    from edge.link.compare import Unreachable, against_central
+    from edge.station.config import StationPaths, load_station_config
+
+    cfg = load_station_config(config)
+    paths = StationPaths.of(cfg)
+    keys = load_link_keys(paths.secret_key, paths.server_key)
+    try:
+        return against_central(
+            journal, cfg.station.id, cfg.link.endpoint, keys, cfg.link.timeout_ms / 1000
+        )
+    except Unreachable as exc:
+        raise DeviceError(f"{cfg.link.endpoint}: {exc}") from exc
 
 
 def _export(args: argparse.Namespace) -> int:

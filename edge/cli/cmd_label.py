@@ -19,6 +19,7 @@ from drivers.printer.session import Timeouts, attempt, read_status
 from drivers.printer.spool import Spool
 from drivers.printer.status import Readiness
 from drivers.printer.transport import TransportError, open_transport, parse_target
+from edge.common import bounded
 from edge.common.errors import BadInput, DeviceError, ExitCode
 from edge.label.content import ExitLabel, HaltSlip, build_label, seal_code_for
 from edge.label.inputs import load_inventory, load_order
@@ -181,7 +182,9 @@ def _print(args: argparse.Namespace) -> int:
 def _slip(args: argparse.Namespace) -> int:
     cfg = load_station_config(args.config)
     try:
-        slip = msgspec.json.decode(args.slip.read_bytes(), type=HaltSlip)
+        slip = bounded.decode_json(args.slip.read_bytes(), HaltSlip, str(args.slip), 1024 * 1024)
+    except bounded.InputTooComplex as exc:
+        raise BadInput(str(exc)) from exc
     except OSError as exc:
         raise BadInput(f"{args.slip}: cannot read: {exc.strerror or exc}") from exc
     except msgspec.DecodeError as exc:

@@ -19,9 +19,11 @@ from typing import Any, TypeVar, get_args
 import msgspec
 from msgspec import inspect as mi
 
+from edge.common import bounded
 from edge.common.errors import ConfigError
 
 S = TypeVar("S", bound=msgspec.Struct)
+MAX_CONFIG_BYTES = 1024 * 1024  # a configuration file is a few KB; a bigger one is a mistake
 
 
 def describe(t: mi.Type) -> str:
@@ -197,9 +199,14 @@ def read_toml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
     try:
+        bounded.check(text, str(path), MAX_CONFIG_BYTES, kind="toml")
         return tomllib.loads(text)
+    except bounded.InputTooComplex as exc:
+        raise ConfigError([str(exc)]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: invalid TOML: {exc}"]) from exc
+    except RecursionError as exc:  # nesting the depth check did not see
+        raise ConfigError([f"{path}: invalid TOML: nested too deeply"]) from exc
 
 
 def load(cls: type[S], path: Path | None) -> S:

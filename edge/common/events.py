@@ -180,6 +180,15 @@ class PackageReleased(EventBody, tag="package_released", kw_only=True):
     released_at: str
 
 
+class FeedRecordSkipped(EventBody, tag="feed_record_skipped", kw_only=True):
+    """The station received a feed record it cannot use (edge/link/usable.py): it skipped that
+    record alone and kept every other one; central and the dashboard see why."""
+
+    kind: Literal["order", "package", "badge"]
+    key: str
+    reason: str
+
+
 class LimitBucket(msgspec.Struct, kw_only=True):
     name: str
     used: int  # rounded down to whole `unit`s, for display
@@ -318,6 +327,7 @@ AnyEvent = (
     | CountAdjustment
     | PackageQuarantined
     | PackageReleased
+    | FeedRecordSkipped
 )
 EVENT_TYPES: dict[str, type[EventBody]] = {
     str(cls.__struct_config__.tag): cls for cls in typing.get_args(AnyEvent)

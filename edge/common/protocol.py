@@ -5,14 +5,15 @@ id on its side): VERSION is `b"PSS1"`, COMMAND an ASCII verb, BODY one msgpack-e
 Defined once here and imported by both ends; the message set follows the zguide's Clone and
 Idempotent Services patterns (zguide chapters 4 and 5), over CurveZMQ (RFC 26) and ZAP (RFC 27).
 
-Station -> central: HELLO, EVENTS, PING, SNAPREQ, CLAIM.
-Central -> station: WELCOME, ACK, PONG, SNAP, QUPD, ERROR, CLAIMED.
+Station -> central: HELLO, EVENTS, PING, SNAPREQ, CLAIM, FETCH.
+Central -> station: WELCOME, ACK, PONG, SNAP, QUPD, ERROR, CLAIMED, FETCHED.
 Downstream (central -> subscribers): PUB `[topic, VERSION, BODY=Published]`; replay over a
 ROUTER: REPLAY (request) -> REPLAYED (reply).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -37,6 +38,8 @@ REPLAY = b"REPLAY"
 REPLAYED = b"REPLAYED"
 CLAIM = b"CLAIM"
 CLAIMED = b"CLAIMED"
+FETCH = b"FETCH"
+FETCHED = b"FETCHED"
 
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 Cursor = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -134,7 +137,9 @@ class FeedItem(msgspec.Struct, kw_only=True, frozen=True):
     """One key of the central -> station feed; `body` None deletes the key."""
 
     kind: FeedKind
-    key: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    # stations keep keys up to 128 characters (edge.link.usable) and skip a longer one alone;
+    # refusing it here would fail the whole message that carries it
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
     body: bytes | None  # canonical JSON of the order / package / badge
 
 
@@ -190,6 +195,22 @@ class ReplayBatch(msgspec.Struct, kw_only=True):
     head: Cursor
 
 
+class Fetch(msgspec.Struct, kw_only=True):
+    """S->C: central's copy of this station's own journal rows with seq > `after` (recovery of
+    a journal restored behind central, or a new card)."""
+
+    after: Cursor = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_EVENTS_PER_MESSAGE)] = 256
+
+
+class Fetched(msgspec.Struct, kw_only=True):
+    """C->S: rows seq > `after` in order (stops at a row central quarantined);
+    `last_committed_seq` is where central's copy ends."""
+
+    events: Annotated[list[Event], msgspec.Meta(max_length=MAX_EVENTS_PER_MESSAGE)]
+    last_committed_seq: Cursor
+
+
 ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -198,9 +219,25 @@ def encode(command: bytes, body: msgspec.Struct) -> list[bytes]:
     return [VERSION, command, ENCODER.encode(body)]
 
 
+# An event type and a station id are tokens without "/", so a topic names them unambiguously;
+# central quarantines an event whose type is not one (it is never published).
+EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+STATION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
 def topic(type_: str, station_id: str) -> bytes:
-    """The PUB topic of an event: subscribe to `event/<type>/` or `event/<type>/<station>`."""
-    return f"event/{type_}/{station_id}".encode()
+    """The PUB topic of an event: `event/<type>/<station>/`, terminated by "/".
+
+    Subscribe to `event/` (all), `event/<type>/` (one type) or `event/<type>/<station>/` (one
+    type from one station): the final "/" keeps `station-02` from matching `station-021`, as
+    ZeroMQ subscriptions are byte prefixes (zmq_setsockopt(3) ZMQ_SUBSCRIBE). ValueError when
+    either part is not a token (central publishes only events that passed that check).
+    """
+    if not EVENT_TYPE_RE.match(type_):
+        raise ValueError(f"event type {type_!r} is not a topic token")
+    if not STATION_ID_RE.match(station_id):
+        raise ValueError(f"station id {station_id!r} is not a topic token")
+    return f"event/{type_}/{station_id}/".encode()
 
 
 BODY_TYPES: dict[bytes, type[msgspec.Struct]] = {
@@ -218,6 +255,8 @@ BODY_TYPES: dict[bytes, type[msgspec.Struct]] = {
     REPLAYED: ReplayBatch,
     CLAIM: Claim,
     CLAIMED: Claimed,
+    FETCH: Fetch,
+    FETCHED: Fetched,
 }
 DECODERS: dict[bytes, msgspec.msgpack.Decoder[msgspec.Struct]] = {
     cmd: msgspec.msgpack.Decoder(cls) for cmd, cls in BODY_TYPES.items()
@@ -247,3 +286,5 @@ def decode(frames: list[bytes]) -> tuple[bytes, msgspec.Struct]:
         return command, decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise ProtocolError("body", f"{command.decode()}: {exc}") from exc
+    except RecursionError as exc:  # msgpack nested thousands deep
+        raise ProtocolError("body", f"{command.decode()}: nested too deeply") from exc

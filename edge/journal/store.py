@@ -126,6 +126,26 @@ class Txn:
         self.appended.append(event)
         return event
 
+    def adopt(self, event: JournalEvent) -> None:
+        """Insert a row exactly as central holds it (recovery, edge/journal/anchor.py); it must
+        follow the last row: same seq + 1 and prev_hash (ValueError otherwise)."""
+        if event.seq != self._seq + 1 or event.prev_hash != self._hash:
+            raise ValueError(f"row {event.seq} does not follow this journal's last row {self._seq}")
+        self._conn.execute(
+            "INSERT INTO events (seq, event_id, at, type, body, prev_hash, hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.seq,
+                event.event_id,
+                event.at,
+                event.type,
+                event.body,
+                event.prev_hash,
+                event.hash,
+            ),
+        )
+        self._seq, self._hash = event.seq, event.hash
+
     def _make(self, type_: str, body: bytes) -> JournalEvent:
         seq, event_id, at = self._seq + 1, str(uuid.uuid4()), _now()
         digest = chain_hash(self._hash, seq, event_id, type_, at, body)
@@ -285,9 +305,13 @@ class Journal:
         return int(version)
 
     def verify(self, batch: int = 1000) -> VerifyResult:
-        """Recompute the chain; name the first row whose seq, link or hash is wrong. Rows are
-        read `batch` at a time, the journal's lock held only while a batch is read."""
-        return self._verify_after(0, GENESIS, batch)
+        """Recompute the chain; name the first row whose seq, link, hash or storage is wrong, or
+        the rows deleted at the end (edge/journal/audit.py)."""
+        del batch  # the audit reads in its own batches
+        from edge.journal.audit import audit
+
+        checked, first_bad, reason = audit(self._conn, self._lock)
+        return VerifyResult(checked=checked, first_bad_seq=first_bad, reason=reason)
 
     # -- verified checkpoint: start-up checks only what is new ---------------------------------
     def verify_new(self) -> VerifyResult:

@@ -13,8 +13,11 @@ from typing import Annotated
 
 import msgspec
 
+from edge.common import bounded
 from edge.common.errors import BadInput
 from edge.workflow.ports import NonNegative, Order
+
+MAX_INPUT_BYTES = 512 * 1024 * 1024  # a whole store's METRC inventory export fits
 
 
 class InventoryItemInfo(msgspec.Struct, kw_only=True):
@@ -47,9 +50,14 @@ class _Paged(msgspec.Struct):
 
 def _read_json(path: Path, what: str) -> bytes:
     try:
-        return path.read_bytes()
+        raw = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"{path}: cannot read {what}: {exc.strerror or exc}") from exc
+    try:
+        bounded.check(raw, f"{path}: {what}", MAX_INPUT_BYTES)
+    except bounded.InputTooComplex as exc:
+        raise BadInput(str(exc)) from exc
+    return raw
 
 
 def load_order(path: Path) -> Order:

@@ -8,7 +8,6 @@ and the Rust core does the arithmetic on integers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge import _core
-from edge.common import resources
+from edge.common import bounded, resources
 from edge.common.errors import BadInput, ConfigError
 from edge.limits.explain import explain
 from edge.limits.rules import CATEGORIES, JurisdictionRules, load_rules
@@ -27,6 +26,7 @@ INSTALLED_RULES_DIR = resources.ETC / "limits"
 MEASURE_FIELDS = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml")
 _MAX_AMOUNT = 10**12  # per unit, mg or ml: far above any product, far below overflow
 _MAX_QUANTITY = 1_000_000
+MAX_CART_BYTES = 16 * 1024 * 1024  # a CART.json is a few KB
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
@@ -412,8 +412,8 @@ class LimitEngine:
 
     def check_file(self, path: Path) -> LimitVerdict:
         try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            obj = bounded.loads_json(path.read_bytes(), str(path), MAX_CART_BYTES)
+        except (OSError, ValueError) as exc:  # InputTooComplex, JSONDecodeError, UTF-8
             raise BadInput(f"{path}: {exc}") from None
         return self.check_json(obj, str(path))
 

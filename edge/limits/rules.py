@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge import _core
+from edge.common import bounded
 from edge.common.errors import ConfigError
 
 CATEGORIES = ("flower", "concentrate", "edible", "infused_liquid", "topical", "plant", "seed")
@@ -403,7 +404,13 @@ def load_rules(path: Path) -> JurisdictionRules:
     """Read and validate one rule file; ConfigError lists every problem."""
     problems = _Problems(str(path))
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        bounded.check(text, str(path), 1024 * 1024, kind="toml")
+        data = tomllib.loads(text)
+    except bounded.InputTooComplex as exc:
+        raise ConfigError([str(exc)]) from exc
+    except RecursionError as exc:
+        raise ConfigError([f"{path}: nested too deeply"]) from exc
     except FileNotFoundError as exc:
         raise ConfigError([f"{path}: no such rule file"]) from exc
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

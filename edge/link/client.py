@@ -40,7 +40,7 @@ from edge import __version__
 from edge.common import protocol as p
 from edge.common.credentials import credential_path
 from edge.common.errors import ConfigError
-from edge.journal import Journal, JournalEvent
+from edge.journal import Journal, JournalEvent, anchor
 from edge.link.config import LinkSection
 from edge.link.replica import Replica
 
@@ -132,7 +132,8 @@ class StationLink:
         self._state = LinkState.OFFLINE
         self._endpoint = ""
         self._last_error = ""
-        self.reconnects = self.resends = self.auth_failures = 0
+        self.reconnects = self.resends = self.auth_failures = self.failures = 0
+        self._failure_logged = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._acked = journal.acked_seq()
@@ -140,6 +141,10 @@ class StationLink:
         self._oldest_age: int | None = None
         self._session_now: _Session | None = None
         self._claims: dict[str, asyncio.Future[p.Claimed]] = {}
+        # set once central's copy of this journal is known not to be ahead of it (or adopted)
+        self.anchored = asyncio.Event()
+        self.diverged = ""  # why the journal and central's copy differ ("" = they do not)
+        self._signed_at = -anchor.SIGN_INTERVAL_S  # last signature of the chain head
         self.probe: Callable[[str, int], None] | None = None  # ("sent"|"acked", seq): benchmarks
 
     # -- public API --------------------------------------------------------------------------
@@ -180,18 +185,38 @@ class StationLink:
         try:
             while True:
                 endpoint = self.endpoints[index % len(self.endpoints)]
-                welcomed = await self._session(ctx, endpoint)
+                try:
+                    welcomed = await self._session(ctx, endpoint)
+                except Exception as exc:  # noqa: BLE001 -- a full disk, a bad endpoint: retry
+                    welcomed = False
+                    self._link_failure(exc)
                 self.reconnects += 1
                 if welcomed:
                     backoff = 0.5
                 else:
                     index += 1
                     backoff = min(backoff * 2, self.cfg.reconnect_max_ms / 1000)
-                await self._refresh()
+                try:
+                    await self._refresh()
+                except Exception as exc:  # noqa: BLE001 -- retried like the session
+                    self._link_failure(exc)
                 await asyncio.sleep(backoff)
         finally:
             self._set_state(LinkState.OFFLINE)
             ctx.destroy(linger=0)
+
+    def _link_failure(self, exc: Exception) -> None:
+        """A failure inside the link: logged (at most once per 10 s), then retried with back-off."""
+        self.failures += 1
+        now = time.monotonic()
+        if now - self._failure_logged >= 10:
+            self._failure_logged = now
+            LOG.error(
+                "link failure; retrying",
+                extra={"error": repr(exc), "failures": self.failures},
+                exc_info=not isinstance(exc, (OSError, sqlite3.Error, zmq.ZMQError)),
+            )
+        self._set_state(LinkState.OFFLINE, f"link failure: {exc}")
 
     # -- state -------------------------------------------------------------------------------
     def _set_state(self, state: LinkState, error: str = "") -> None:
@@ -246,11 +271,11 @@ class StationLink:
         self._endpoint = endpoint
         sock = self._socket(ctx)
         monitor = sock.get_monitor_socket()
-        sock.connect(endpoint)
         session = _Session(self, sock)
         tasks = [asyncio.create_task(self._watch(monitor, session))]
         self._session_now = session
         try:
+            sock.connect(endpoint)
             await session.run()
         except SessionEnd as end:
             if end.auth:
@@ -333,6 +358,7 @@ class _Session:
         self.handshaken = asyncio.Event()
         self.welcomed = False
         self._welcome = asyncio.Event()
+        self.pending_welcome: p.Welcome | None = None  # while recovering central's copy
         self._failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.window = link.cfg.window
         self.next_send = 1
@@ -465,35 +491,38 @@ class _Session:
         if isinstance(body, p.Ack):
             await self._ack(body)
         elif isinstance(body, p.Welcome):
-            if body.last_committed_seq > link._last_seq:
+            local = await asyncio.to_thread(link.journal.last_seq)
+            if body.last_committed_seq > local:
+                # restored or new card: adopt central's copy before anything is sent or numbered
                 LOG.error(
-                    "central holds more of this journal than the station: events were lost here",
-                    extra={"central_seq": body.last_committed_seq, "journal_seq": link._last_seq},
+                    "journal behind central: recovering central's copy of the missing rows",
+                    extra={"central_seq": body.last_committed_seq, "journal_seq": local},
                 )
-            self.window = max(1, min(link.cfg.window, body.window))
-            self.next_send = body.last_committed_seq + 1
-            self.welcomed = True
-            self._welcome.set()
-            if body.last_committed_seq > self.acked:
-                await self._ack(p.Ack(seq=body.last_committed_seq))
-            link._set_state(LinkState.CONNECTED)
+                self.pending_welcome = body
+                await self._send(p.FETCH, p.Fetch(after=local))
+                return
+            await self._welcomed(body)
+        elif isinstance(body, p.Fetched):
+            await self._adopt(body)
         elif isinstance(body, p.QueueUpdate):
             if not self.snap_pending and not await asyncio.to_thread(
                 link.replica.apply_update, body
             ):
                 await self._ask_snapshot("feed gap")
+            await self._report_skipped()
         elif isinstance(body, p.Snap):
             ok = await asyncio.to_thread(link.replica.apply_snapshot_part, body)
             if not ok:
                 await self._ask_snapshot("snapshot part missing")
             elif body.last:
                 self.snap_pending = False
+            await self._report_skipped()
         elif isinstance(body, p.Claimed):
             link.claim_answered(body)
         elif isinstance(body, p.Error):
             if body.code == "reconnect":
                 raise SessionEnd(f"central asked to reconnect: {body.reason}")
-            if body.code in ("revoked", "identity"):
+            if body.code in ("revoked", "identity", "held"):
                 raise SessionEnd(
                     f"central refused this station: {body.code}: {body.reason}", auth=True
                 )
@@ -501,6 +530,55 @@ class _Session:
                 "central reported an error", extra={"code": body.code, "reason": body.reason}
             )
         del command
+
+    async def _welcomed(self, body: p.Welcome) -> None:
+        link = self.link
+        self.window = max(1, min(link.cfg.window, body.window))
+        self.next_send = body.last_committed_seq + 1
+        self.welcomed = True
+        self._welcome.set()
+        if body.last_committed_seq > self.acked:
+            await self._ack(p.Ack(seq=body.last_committed_seq))
+        link._set_state(LinkState.CONNECTED)
+        link.anchored.set()
+
+    async def _adopt(self, fetched: p.Fetched) -> None:
+        """Central's rows for a journal behind it: adopt them, ask for more, then carry on."""
+        link, welcome = self.link, self.pending_welcome
+        if welcome is None:
+            return
+        local = await asyncio.to_thread(link.journal.last_seq)
+        rows = [JournalEvent(**msgspec.structs.asdict(ev)) for ev in fetched.events]
+        try:
+            local = await asyncio.to_thread(anchor.adopt, link.journal, local, rows)
+        except anchor.Diverged as exc:
+            link.diverged = str(exc)
+            raise SessionEnd(
+                f"journal behind central and diverged: {exc}; nothing is sent until a supervisor"
+                " decides (docs/journal.md)"
+            ) from exc
+        link._last_seq = max(link._last_seq, local)
+        if local < welcome.last_committed_seq and fetched.events:
+            await self._send(p.FETCH, p.Fetch(after=local))
+            return
+        if local < welcome.last_committed_seq:
+            link.diverged = f"central's copy has no row {local + 1} (quarantined there)"
+            raise SessionEnd(f"journal behind central: {link.diverged}")
+        LOG.warning("journal recovered from central", extra={"journal_seq": local})
+        self.pending_welcome = None
+        await self._welcomed(welcome)
+
+    async def _report_skipped(self) -> None:
+        """Journal each feed record the station could not use: central sees it as an event."""
+        link = self.link
+        for kind, key, reason in link.replica.take_skipped():
+            LOG.error(
+                "feed record not usable here: skipped",
+                extra={"kind": kind, "key": key, "reason": reason},
+            )
+            body = {"station": link.station_id, "kind": kind, "key": key, "reason": reason[:500]}
+            await asyncio.to_thread(link.journal.append, "feed_record_skipped", body)
+            link.wake()
 
     async def _ack(self, ack: p.Ack) -> None:
         link = self.link
@@ -526,6 +604,9 @@ class _Session:
         self._last_ack_commit = time.monotonic()
         self.durable_acked = max(self.durable_acked, seq)
         link._acked = max(link._acked, seq)
+        if time.monotonic() - link._signed_at >= anchor.SIGN_INTERVAL_S:
+            link._signed_at = time.monotonic()
+            await asyncio.to_thread(anchor.sign_head, link.journal, link.keys[1])
         if link.probe is not None:
             link.probe("acked", seq)
 

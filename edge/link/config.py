@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 import msgspec
+
+from edge.common.endpoints import endpoint_problem
 
 LinkMillis = Annotated[int, msgspec.Meta(ge=10, le=3_600_000)]
 
@@ -26,3 +29,12 @@ class LinkSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # How long a package scan waits for central to reserve the package (CLAIM); offline or
     # later, the station's own journal and its last copy of central's inventory decide alone.
     claim_timeout_ms: LinkMillis = 1500
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        problem = endpoint_problem(self.endpoint)
+        if problem:
+            yield "endpoint", problem
+        for i, endpoint in enumerate(self.fallback_endpoints):
+            problem = endpoint_problem(endpoint)
+            if problem:
+                yield f"fallback_endpoints[{i}]", problem

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.common.protocol import FeedItem, QueueUpdate, Snap
+from edge.link import usable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -49,6 +50,7 @@ class Replica:
         station, for reports, without creating or writing anything."""
         self.path = path
         self._lock = threading.RLock()
+        self.skipped: list[tuple[str, str, str]] = []
         if readonly:
             uri = f"{path.resolve().as_uri()}?mode=ro"
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -58,6 +60,20 @@ class Replica:
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")
         self._conn.executescript(SCHEMA)
+
+    def take_skipped(self) -> list[tuple[str, str, str]]:
+        """(kind, key, reason) of every feed record skipped since the last call."""
+        with self._lock:
+            taken, self.skipped = self.skipped, []
+        return taken
+
+    def _usable(self, item: FeedItem) -> FeedItem | None:
+        """`item`, or None after noting why it was skipped (the old version is removed too)."""
+        why = usable.problem(item)
+        if why is None:
+            return item
+        self.skipped.append((item.kind, item.key[: usable.MAX_KEY_CHARS], why))
+        return FeedItem(kind=item.kind, key=item.key, body=None)
 
     def close(self) -> None:
         with self._lock:
@@ -91,7 +107,9 @@ class Replica:
                 return True  # already applied (a resend)
             if update.prev_qseq != last:
                 return False
-            _put(conn, "items", update.item)
+            item = self._usable(update.item)
+            if item is not None:
+                _put(conn, "items", item)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'last_qseq'", (str(update.qseq),))
         return True
 
@@ -103,7 +121,10 @@ class Replica:
             elif self._meta("snap_id") != part.snap_id or self._meta("snap_next") != str(part.part):
                 return False
             for item in part.items:
-                _put(conn, "staged", item)
+                if usable.problem(item) is None:
+                    _put(conn, "staged", item)
+                else:
+                    self._usable(item)
             if not part.last:
                 _set_meta(conn, "snap_id", part.snap_id)
                 _set_meta(conn, "snap_next", str(part.part + 1))

@@ -243,6 +243,12 @@ class Station:
         result = await self._in_writer(self.journal.verify_new)
         if not result.ok:
             raise ChainBroken.at(path, result)
+        if self.ports.anchor is not None:  # a restored or new card catches up before any event
+            diverged = await self.ports.anchor()
+            if diverged:
+                LOG.error(
+                    "journal differs from central's copy; nothing is sent", extra={"why": diverged}
+                )
         self._last_seq = await self._in_writer(self.journal.last_seq)
         raw = await self._in_writer(self.journal.get_state, STATE_KEY)
         if raw is not None:

@@ -9,6 +9,7 @@ stand-ins.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -127,3 +128,7 @@ class StationPorts:
     scale: Scale | None = None
     services: list[Service] = field(default_factory=list)
     scan_decoder: ScanDecoder | None = None  # None: injected scans skip the key decoder
+    # Run at start before the daemon journals anything: adopt central's copy of journal rows
+    # this station lacks (edge.journal.anchor); returns "" or why the journal could not be
+    # anchored (offline is "", start-up stays offline-tolerant).
+    anchor: Callable[[], Awaitable[str]] | None = None

@@ -30,7 +30,9 @@ def test_every_event_type_the_workflow_records_has_a_struct() -> None:
     recorded = set(re.findall(r'run\.record\(\s*"([a-z_]+)"', source))
     # count_adjustment: the cycle-count correction central reports to the state system
     # (central/statesys/ingest.py); package_quarantined/released: central's own (central/stock.py).
+    # feed_record_skipped: the link's (edge/link/client.py).
     not_workflow = {"count_adjustment", "package_quarantined", "package_released"}
+    not_workflow |= {"feed_record_skipped"}
     assert recorded == set(events.EVENT_TYPES) - not_workflow
 
 
@@ -38,7 +40,7 @@ def test_event_schema_is_a_union_tagged_on_type() -> None:
     schema = events.json_schema()
     mapping = schema["discriminator"]["mapping"]
     assert schema["discriminator"]["propertyName"] == "type"
-    assert set(mapping) == set(events.EVENT_TYPES) and len(mapping) == 30
+    assert set(mapping) == set(events.EVENT_TYPES) and len(mapping) == 31
     verdict = schema["$defs"]["Verdict"]
     assert set(verdict["required"]) >= {"station", "verdict", "outcome", "type"}
 

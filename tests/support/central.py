@@ -119,8 +119,11 @@ token_file = "{root / "intake.token"}"
 class CentralProcess:
     """`packstation central --config FILE` as a real subprocess (so it can be kill -9'ed)."""
 
-    def __init__(self, setup: Setup, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, setup: Setup, env: dict[str, str] | None = None, nofile: int | None = None
+    ) -> None:
         self.setup = setup
+        self.nofile = nofile  # RLIMIT_NOFILE for the process (attack tests), None = inherited
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = setup.root / "central.log"
@@ -128,7 +131,10 @@ class CentralProcess:
     def start(self, wait: bool = True) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "edge", "central", "--config", str(self.setup.config)],
+                [
+                    *(["prlimit", f"--nofile={self.nofile}:{self.nofile}"] if self.nofile else []),
+                    *[sys.executable, "-m", "edge", "central", "--config", str(self.setup.config)],
+                ],
                 stdout=log,
                 stderr=log,
                 cwd=REPO,

@@ -156,7 +156,9 @@ def test_zap_answers_malformed_requests_with_400(tmp_path: Path) -> None:
     assert zap.answer([b"1.0"])[2] == b"400"
     key = zmq.utils.z85.decode(zmq.auth.load_certificate(tmp_path / "station-01.key")[0])
     ok = zap.answer([b"1.0", b"1", b"stations", b"127.0.0.1", b"", b"CURVE", key])
-    assert ok[2:5] == [b"200", b"OK", b"station-01"]
+    # the User-Id is the key itself (its Z85 text), which the ring maps to the name
+    assert ok[2:5] == [b"200", b"OK", zmq.utils.z85.encode(key)]
+    assert ring.name_of(ok[4]) == "station-01"
     wrong_domain = zap.answer([b"1.0", b"1", b"other", b"127.0.0.1", b"", b"CURVE", key])
     assert wrong_domain[2] == b"400"
     plain = zap.answer([b"1.0", b"1", b"stations", b"127.0.0.1", b"", b"NULL"])

@@ -120,6 +120,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         scale=scale,
         services=services,
         scan_decoder=scanners,
+        anchor=link.anchor,
     )
 
 

@@ -26,7 +26,7 @@ from edge.link.replica import Replica
 from edge.scan import Inventory, ScanCoreError
 from edge.station.config import StationConfig, StationPaths
 from edge.station.ports import StationHandle
-from edge.station.wiring.finished_orders import load_finished, save_finished
+from edge.station.wiring.finished_orders import from_journal, load_finished, save_finished
 from edge.workflow.ports import Badge, Order
 
 LOG = logging.getLogger(__name__)
@@ -83,6 +83,31 @@ class LinkService:
         link = self.link
         return None if link is None else await link.claim(claim)
 
+    async def anchor(self) -> str:
+        """One bounded link session at start: central's copy of rows this journal lacks is
+        adopted (edge.journal.anchor) before the daemon journals anything. Offline after the
+        link's timeout: "" (start anyway). Returns why the journal differs from central's copy."""
+        paths = StationPaths.of(self.cfg)
+        try:
+            keys = await asyncio.to_thread(load_link_keys, paths.secret_key, paths.server_key)
+        except ConfigError:
+            return ""  # run() reports it
+        journal = await asyncio.to_thread(Journal, paths.journal)
+        link = StationLink(self.cfg.link, self.cfg.station.id, journal, self.replica, keys=keys)
+        task = asyncio.create_task(link.run())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cfg.link.timeout_ms / 1000 + 1
+        try:
+            while loop.time() < deadline and not link.anchored.is_set() and not link.diverged:
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.to_thread(journal.close)
+        if not link.anchored.is_set() and not link.diverged:
+            LOG.warning("central not reached at start: journal not checked against its copy")
+        return link.diverged
+
     def _on_status(self, status: LinkStatus) -> None:
         if _stopping():
             return  # the daemon is shutting down: that "offline" could never reach central
@@ -115,7 +140,11 @@ class ReplicaCentral:
         self._inventory = self._build_inventory()
         self._qseq = replica.last_qseq()
         self._finished_path = StationPaths.of(cfg).replica_finished
-        self.finished: dict[str, str] = load_finished(self._finished_path)
+        # the journal is the record of orders that left; the file only a cache of it
+        self.finished: dict[str, str] = {
+            **load_finished(self._finished_path),
+            **from_journal(StationPaths.of(cfg).journal),
+        }
 
     @classmethod
     def open(cls, cfg: StationConfig) -> ReplicaCentral:
@@ -125,9 +154,13 @@ class ReplicaCentral:
         packages = self.replica.inventory()
         try:
             return Inventory.from_json(msgspec.json.encode(packages))
-        except ScanCoreError as exc:
-            LOG.error("replica inventory not usable", extra={"error": str(exc)})
-            return Inventory.from_json(b"[]")
+        except ScanCoreError as exc:  # one bad package must not empty the vault: index the rest
+            good = [pkg for pkg in packages if _indexable(pkg)]
+            LOG.error(
+                "replica inventory: unusable packages left out",
+                extra={"error": str(exc), "left_out": len(packages) - len(good)},
+            )
+            return Inventory.from_json(msgspec.json.encode(good))
 
     def inventory(self) -> Inventory:
         """The index; while it is empty (a fresh station before central's first snapshot was
@@ -147,6 +180,9 @@ class ReplicaCentral:
         return Badge(code=code, name=found.name, supervisor=found.supervisor, expires_at=expires)
 
     def order(self, order_id: str) -> Order | None:
+        if order_id in self.finished:  # sealed or cancelled here: its ticket never reloads it
+            LOG.warning("order already left this station", extra={"order": order_id})
+            return None
         return _order(self.replica.order(order_id))
 
     def next_order(self) -> Order | None:
@@ -180,6 +216,14 @@ class ReplicaCentral:
             if qseq != self._qseq and due:
                 self._inventory = await asyncio.to_thread(self._build_inventory)
                 self._qseq, last_build = qseq, loop.time()
+
+
+def _indexable(package: dict[str, Any]) -> bool:
+    try:
+        Inventory.from_json(msgspec.json.encode([package]))
+    except ScanCoreError:
+        return False
+    return True
 
 
 def _order(obj: dict[str, Any] | None) -> Order | None:

@@ -27,7 +27,7 @@ import msgspec
 
 from edge.scan import Inventory, ScanCoreError
 from edge.station.config import StationConfig, StationPaths
-from edge.station.wiring.finished_orders import load_finished, save_finished
+from edge.station.wiring.finished_orders import from_journal, load_finished, save_finished
 from edge.workflow.ports import Badge, Order
 
 LOG = logging.getLogger(__name__)
@@ -114,7 +114,13 @@ def _inventory(path: Path) -> Inventory:
 class SeedCentral:
     """edge.workflow.ports.CentralState from the seed files (see the module docstring)."""
 
-    def __init__(self, seed_dir: Path | None, station_id: str, finished_path: Path) -> None:
+    def __init__(
+        self,
+        seed_dir: Path | None,
+        station_id: str,
+        finished_path: Path,
+        journal: Path | None = None,
+    ) -> None:
         self.seed_dir = seed_dir
         self.station_id = station_id
         d = seed_dir
@@ -125,12 +131,17 @@ class SeedCentral:
         self._orders = _Watched(d / "orders.json" if d else None, _orders, [])
         self._badges = _Watched(d / "badges.json" if d else None, _badges, {})
         self._finished_path = finished_path
-        self.finished: dict[str, str] = load_finished(self._finished_path)
+        # the journal's order_status events are the record; the file a cache of them
+        self.finished: dict[str, str] = {
+            **load_finished(self._finished_path),
+            **(from_journal(journal) if journal else {}),
+        }
 
     @classmethod
     def from_config(cls, cfg: StationConfig) -> SeedCentral:
         seed = Path(cfg.station.seed_dir) if cfg.station.seed_dir else None
-        return cls(seed, cfg.station.id, StationPaths.of(cfg).seed_finished)
+        paths = StationPaths.of(cfg)
+        return cls(seed, cfg.station.id, paths.seed_finished, paths.journal)
 
     def inventory(self) -> Inventory:
         """The current inventory index (the same object until the file changes)."""
@@ -142,6 +153,8 @@ class SeedCentral:
         return badges.get(code)
 
     def order(self, order_id: str) -> Order | None:
+        if order_id in self.finished:  # sealed or cancelled here: its ticket never reloads it
+            return None
         orders: list[Order] = self._orders.get()
         return next((o for o in orders if o.order_id == order_id), None)
 

@@ -1,0 +1,106 @@
+"""The journal's full audit: every row's storage types, the hash chain, and the rows' end.
+
+`Journal.verify()` runs this. Beyond recomputing the chain it catches what a re-hash cannot hide
+and what a hand-edited row would otherwise crash on:
+
+- a row whose columns are not stored as written (a TEXT body, a non-UUID `event_id`, a hash that
+  is not 32 bytes): reported as that row, never an exception (exit 5, naming the seq);
+- deleted last rows: SQLite's AUTOINCREMENT counter (`sqlite_sequence`) never goes back, even
+  after a delete (sqlite.org/autoinc.html), and the acked cursor records how far central
+  acknowledged; either beyond the last row means rows at the end were removed.
+
+A consistent rewrite (every hash recomputed) still verifies locally: only a copy of the chain
+head kept elsewhere shows it (`packstation journal verify --against-central`, docs/journal.md).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from edge.common.chain import GENESIS, chain_hash
+
+_TYPES = {  # column -> SQLite storage class the journal writes it with
+    "seq": "integer",
+    "event_id": "text",
+    "at": "text",
+    "type": "text",
+    "body": "blob",
+    "prev_hash": "blob",
+    "hash": "blob",
+}
+_COLUMNS = ", ".join(f"{c}, typeof({c})" for c in _TYPES)
+
+
+def _rows(conn: sqlite3.Connection, lock: threading.RLock) -> Iterator[tuple[Any, ...]]:
+    after = -(2**63)
+    while True:
+        with lock:
+            chunk = conn.execute(
+                f"SELECT rowid, {_COLUMNS} FROM events WHERE rowid > ? ORDER BY rowid LIMIT 1000",
+                (after,),
+            ).fetchall()
+        if not chunk:
+            return
+        yield from chunk
+        after = chunk[-1][0]
+
+
+def _row_problem(values: dict[str, Any], types: dict[str, str]) -> str | None:
+    for column, want in _TYPES.items():
+        if types[column] != want:
+            return f"{column} is stored as {types[column]}, not {want}"
+    try:
+        uuid.UUID(values["event_id"])
+    except ValueError:
+        return f"event_id {values['event_id'][:40]!r} is not a UUID"
+    for column in ("prev_hash", "hash"):
+        if len(values[column]) != 32:
+            return f"{column} is {len(values[column])} bytes, not 32"
+    return None
+
+
+def _scalar(conn: sqlite3.Connection, lock: threading.RLock, sql: str) -> int | None:
+    with lock:
+        try:
+            row = conn.execute(sql).fetchone()
+        except sqlite3.Error:
+            return None
+    return None if row is None or not isinstance(row[0], int) else int(row[0])
+
+
+def audit(conn: sqlite3.Connection, lock: threading.RLock) -> tuple[int, int | None, str]:
+    """(rows checked, first bad seq or None, reason) for the journal open on `conn`."""
+    prev, expected, checked = GENESIS, 1, 0
+    for row in _rows(conn, lock):
+        values = {c: row[1 + 2 * i] for i, c in enumerate(_TYPES)}
+        types = {c: row[2 + 2 * i] for i, c in enumerate(_TYPES)}
+        seq = values["seq"] if types["seq"] == "integer" else expected
+        problem = _row_problem(values, types)
+        if problem is not None:
+            return checked, seq, problem
+        if seq != expected:
+            return checked, expected, f"seq {expected} is missing"
+        if values["prev_hash"] != prev:
+            return checked, seq, "prev_hash does not match the previous row"
+        digest = chain_hash(
+            prev, seq, values["event_id"], values["type"], values["at"], values["body"]
+        )
+        if digest != values["hash"]:
+            return checked, seq, "hash does not match the row's contents"
+        prev, expected, checked = values["hash"], expected + 1, checked + 1
+    last = expected - 1
+    issued = _scalar(conn, lock, "SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+    if issued is not None and issued > last:
+        return checked, last + 1, f"rows after seq {last} were deleted (seq {issued} was issued)"
+    acked = _scalar(conn, lock, "SELECT value FROM cursor WHERE name = 'acked_seq'")
+    if acked is not None and acked > last:
+        return (
+            checked,
+            last + 1,
+            f"rows after seq {last} were deleted (central acknowledged {acked})",
+        )
+    return checked, None, ""

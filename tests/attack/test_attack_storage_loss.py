@@ -1,0 +1,170 @@
+"""Storage loss at a station: a journal restored 50 rows behind central, a new empty card. The
+link recovers central's copy before anything new is numbered: 0 events lost, 0 quarantined."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from central.store import open_store
+from edge.cli import run
+from edge.common.errors import ExitCode
+from edge.journal import Journal
+from tests.support.central import LinkRunner, Setup, make_setup, running_central, until
+
+pytestmark = pytest.mark.slow
+
+
+def _central_counts(setup: Setup, station: str) -> tuple[int, int]:
+    store = open_store(setup.store)
+    try:
+        stored = sum(1 for e in store.events_after(0, 1_000_000) if e.station_id == station)
+        return stored, store.counts()["quarantined"]
+    finally:
+        store.close()
+
+
+async def _run(setup: Setup, root: Path, n: int, total: int) -> None:
+    """Start the station's link, wait until it is anchored, journal n events, see total acked."""
+    runner = LinkRunner(setup, "station-01", root)
+    runner.start()
+    await until(runner.link.anchored.is_set, 30)
+    runner.append(n)
+    await until(lambda: runner.journal.acked_seq() == total, 30)
+    await runner.stop()
+
+
+def _backup(src: Path, dst: Path) -> None:
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+
+
+@pytest.mark.parametrize("loss", ["restored 50 rows behind", "new empty card"])
+def test_a_station_that_lost_storage_recovers_from_central_and_loses_nothing(
+    loss: str, tmp_path: Path
+) -> None:
+    setup = make_setup(tmp_path, ["station-01"])
+    journal = tmp_path / "station-01" / "journal.sqlite3"
+    with running_central(setup) as central:
+        asyncio.run(_run(setup, tmp_path, 50, 50))
+        _backup(journal, tmp_path / "old-image.sqlite3")
+        asyncio.run(_run(setup, tmp_path, 50, 100))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{journal}{suffix}").unlink(missing_ok=True)
+        if loss.startswith("restored"):
+            _backup(tmp_path / "old-image.sqlite3", journal)
+            assert Journal(journal, readonly=True).last_seq() == 50
+        asyncio.run(_run(setup, tmp_path, 100, 200))
+        log = central.log.read_text()
+    assert "journal rows sent for recovery" in log
+    stored, quarantined = _central_counts(setup, "station-01")
+    lost = 200 - stored
+    print(
+        f"\n{loss}: lost {lost} of the 100 events journalled after the loss, dup/quarantined {quarantined}"
+    )
+    assert (lost, quarantined) == (0, 0)
+    assert run(["journal", "verify", str(journal)]) == ExitCode.OK
+
+
+def test_a_journal_behind_central_with_rows_of_its_own_is_held_not_sent(tmp_path: Path) -> None:
+    """Restored behind, then events journalled offline: the histories differ. Nothing is sent
+    (central would quarantine them as integrity alarms), every row stays in the journal."""
+    setup = make_setup(tmp_path, ["station-01"])
+    journal = tmp_path / "station-01" / "journal.sqlite3"
+    with running_central(setup):
+        asyncio.run(_run(setup, tmp_path, 20, 20))
+        _backup(journal, tmp_path / "old-image.sqlite3")
+        asyncio.run(_run(setup, tmp_path, 20, 40))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    _backup(tmp_path / "old-image.sqlite3", journal)
+    offline = Journal(journal)
+    for i in range(5):
+        offline.append("pick_verified", {"offline": i})
+    offline.close()
+
+    async def scenario() -> None:
+        runner = LinkRunner(setup, "station-01", tmp_path)
+        runner.start()
+        await until(lambda: bool(runner.link.diverged), 30)
+        assert "diverged" in runner.link.status().last_error
+        assert runner.journal.last_seq() == 25 and runner.journal.acked_seq() == 20
+        await runner.stop()
+
+    with running_central(setup):
+        asyncio.run(scenario())
+    assert _central_counts(setup, "station-01") == (40, 0)
+
+
+def _rehash_from(db: Path, seq: int, body: bytes) -> None:
+    """Rewrite row `seq`'s body and recompute every hash after it: consistent, keyless."""
+    from edge.common.chain import chain_hash
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP TRIGGER events_append_only_u")
+    conn.execute("UPDATE events SET body = ? WHERE seq = ?", (body, seq))
+    (prev,) = conn.execute("SELECT hash FROM events WHERE seq = ?", (seq - 1,)).fetchone()
+    rows = conn.execute(
+        "SELECT seq, event_id, at, type, body FROM events WHERE seq >= ? ORDER BY seq", (seq,)
+    ).fetchall()
+    for s, event_id, at, type_, row_body in rows:
+        digest = chain_hash(prev, s, event_id, type_, at, bytes(row_body))
+        conn.execute("UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, digest, s))
+        prev = digest
+    conn.close()
+
+
+def _wipe_head(db: Path) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DELETE FROM state WHERE key = 'signed_head'")
+    conn.execute("UPDATE cursor SET value = 0 WHERE name = 'acked_seq'")
+    conn.close()
+
+
+def _truncate_without_trace(db: Path, keep: int) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP TRIGGER events_append_only_d")
+    conn.execute("DELETE FROM events WHERE seq > ?", (keep,))
+    conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'events'", (keep,))
+    conn.execute("UPDATE cursor SET value = ? WHERE name = 'acked_seq'", (keep,))
+    conn.close()
+
+
+def test_verify_against_central_detects_a_consistent_rewrite_and_a_traceless_truncation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup = make_setup(tmp_path, ["station-01"])
+    secret, server = setup.station_keys("station-01")
+    station_toml = tmp_path / "station.toml"
+    station_toml.write_text(
+        f'[station]\nid = "station-01"\nstate_dir = "{tmp_path / "state"}"\n'
+        f'[link]\nendpoint = "{setup.endpoint}"\nsecret_key_file = "{secret}"\n'
+        f'server_key_file = "{server}"\ntimeout_ms = 3000\n'
+    )
+    journal = tmp_path / "station-01" / "journal.sqlite3"
+    verify = ["journal", "verify", "--against-central", "--config", str(station_toml)]
+    with running_central(setup):
+        asyncio.run(_run(setup, tmp_path, 10, 10))
+        assert run([*verify, str(journal)]) == ExitCode.OK
+        for name, tamper, seq in (
+            ("rewrite", lambda db: _rehash_from(db, 5, b'{"n":99}'), 5),
+            ("truncate", lambda db: _truncate_without_trace(db, 7), 8),
+        ):
+            copy = tmp_path / f"{name}.sqlite3"
+            _backup(journal, copy)
+            tamper(copy)
+            assert run(["journal", "verify", str(copy)]) == ExitCode.OK  # locally consistent
+            capsys.readouterr()
+            # the station's signed chain head gives it away to anyone with the station's key
+            head = ["journal", "verify", "--config", str(station_toml), str(copy)]
+            assert run(head) == ExitCode.CHAIN_BROKEN
+            assert "signed chain head" in capsys.readouterr().err
+            # an attacker who also wipes the signed head and the cursor: central's copy shows it
+            _wipe_head(copy)
+            assert run(head) == ExitCode.OK
+            assert run([*verify, str(copy)]) == ExitCode.CHAIN_BROKEN
+            assert f"chain broken at seq {seq}" in capsys.readouterr().err
+    assert run([*verify, str(journal)]) == ExitCode.DEVICE  # central down: nothing compared
