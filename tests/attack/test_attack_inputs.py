@@ -44,7 +44,7 @@ def test_a_deeply_nested_event_is_quarantined_and_the_batch_commits(tmp_path: Pa
     """4 KB nested 2,000 deep used to raise RecursionError out of every commit: the station was
     wedged. Now it is quarantined (and acknowledged), and the events after it are stored."""
     store = open_store(f"sqlite://{tmp_path / 'c.sqlite3'}")
-    bad = _event("pick_verified", b'{"x":' + DEEP + b"}")
+    bad = _event("scan", b'{"x":' + DEEP + b"}")
     rest = [e for e in chain_events(3, start_seq=2, prev=bad.hash) if isinstance(e, p.Event)]
     result = store.commit_batch([("station-01", bad), *(("station-01", e) for e in rest)], [])
     assert result.acks["station-01"] == 4
