@@ -50,12 +50,26 @@ class IntakeSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_body_mb: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 64
 
 
+class DashboardSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The read-only web dashboard for store managers ([dashboard])."""
+
+    listen: str = ""  # HOST:PORT; empty = off
+    token_file: str = ""  # a viewer token; empty = the intake token ([intake] token_file)
+    poll_ms: Millis = 500
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        host, sep, port = self.listen.rpartition(":")
+        if self.listen and not (sep and host and port.isdigit() and int(port) < 65536):
+            yield "listen", f'expected "HOST:PORT" or "" (off), got "{self.listen}"'
+
+
 class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything in config/central.toml."""
 
     central: ServiceSection = msgspec.field(default_factory=ServiceSection)
     downstream: DownstreamSection = msgspec.field(default_factory=DownstreamSection)
     intake: IntakeSection = msgspec.field(default_factory=IntakeSection)
+    dashboard: DashboardSection = msgspec.field(default_factory=DashboardSection)
 
 
 def load_central_config(path: Path | None) -> CentralConfig:

@@ -24,6 +24,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from central import auth
 from central.config import CentralConfig
+from central.dashboard import Dashboard, DashboardServer, build_dashboard
 from central.downstream import Downstream
 from central.feed import FeedSender
 from central.intake import IntakeServer
@@ -128,6 +129,7 @@ class CentralService:
         self.hello_routes: dict[str, bytes] = {}  # station -> route of its latest HELLO
         self.notifier = notifier or Notifier()
         self._status = ""
+        self.dashboard: Dashboard | None = None
 
     def _server_socket(
         self, ctx: zmq.asyncio.Context, kind: int, domain: str
@@ -171,7 +173,8 @@ class CentralService:
             await intake.start()
             if intake.address:
                 self.bound["intake"] = intake.address
-            tasks = [
+            tasks = await self._start_dashboard()
+            tasks += [
                 asyncio.create_task(self._receive(router)),
                 asyncio.create_task(self._watch_disconnects(router)),
                 asyncio.create_task(self._commit_loop()),
@@ -195,9 +198,24 @@ class CentralService:
                 self._intake.close()
             with contextlib.suppress(Exception):
                 self.downstream.close()
+            if self._dashboard_server is not None:
+                with contextlib.suppress(Exception):
+                    await self._dashboard_server.aclose()
             zap.stop()
             ctx.term()
             self.notifier.close()
+
+    _dashboard_server: DashboardServer | None = None
+
+    async def _start_dashboard(self) -> list[asyncio.Task[None]]:
+        """[dashboard] listen: serve the read-only dashboard and run its refresh loop."""
+        self.dashboard = build_dashboard(self.cfg, self.store, lambda: set(self.feed.peers))
+        if self.dashboard is None:
+            return []
+        self._dashboard_server = DashboardServer(self.dashboard, self.cfg.dashboard.listen)
+        await self._dashboard_server.start()
+        self.bound["dashboard"] = self._dashboard_server.address
+        return [asyncio.create_task(self.dashboard.run())]
 
     async def _send(self, route: bytes, frames: list[bytes]) -> bool:
         """Send without ever blocking the loop; a full or gone peer loses it (it will resync)."""
@@ -365,6 +383,8 @@ class CentralService:
                         await self._send(route, p.encode(p.ACK, ack))
                 if result.accepted:
                     self.downstream.wake()
+                if self.dashboard is not None:
+                    self.dashboard.wake()
 
     def _account(self, accepted: int, duplicates: int, quarantined: int) -> None:
         self.stats.commits += 1

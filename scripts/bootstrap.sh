@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(pkg-config libxkbcommon-dev xkb-data tzdata fonts-dejavu-core)
-[[ "${1:-}" == "test" ]] && want+=(postgresql)
+# test: PostgreSQL for the store tests; chromium + chromium-driver for the dashboard's browser test
+# (Selenium drives Debian's browser: no browser download of its own).
+[[ "${1:-}" == "test" ]] && want+=(postgresql chromium chromium-driver)
 
 missing=()
 for pkg in "${want[@]}"; do

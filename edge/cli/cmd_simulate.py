@@ -53,6 +53,12 @@ def register(sub: Any) -> None:
         metavar="DIR",
         help="run directory (default ./sim-out)",
     )
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="leave central and its web dashboard running after the day and print its URL"
+        " (Ctrl-C stops it)",
+    )
     parser.set_defaults(handler=_simulate)
 
 
@@ -61,4 +67,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
     if args.out.exists() and not args.out.is_dir():
         raise BadInput(f"{args.out}: exists and is not a directory")
-    return main(SimOptions(orders=args.orders, seed=args.seed, out=args.out))
+    return main(
+        SimOptions(orders=args.orders, seed=args.seed, out=args.out, dashboard=args.dashboard)
+    )

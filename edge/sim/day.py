@@ -11,6 +11,7 @@ summary (edge/sim/report.py) is counted from the journal and central's store.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ class SimOptions:
     orders: int = 40
     seed: int = 1
     out: Path = Path("sim-out")
+    dashboard: bool = False  # leave central (and its dashboard) running after the day
 
 
 class SimRun:
@@ -82,6 +84,7 @@ class SimRun:
         )
         self.inject = InjectClient(self.run.inject)
         self.central_port = 0
+        self.dashboard_url = ""
 
     # -- the day ---------------------------------------------------------------------------
     def day(self) -> Summary:
@@ -97,7 +100,8 @@ class SimRun:
         finally:
             self._stop()
             _finish(self.run, self.summary, self.outcomes, self.printer)
-            self.central.stop()
+            if not (self.options.dashboard and self.central.alive()):
+                self.central.stop()
             self.printer.stop()
             self.scale.stop()
             self.summary.seconds = time.monotonic() - started
@@ -116,6 +120,9 @@ class SimRun:
         sim_setup.write_central_config(self.run, ports)
         sim_setup.write_station_config(self.run, ports, self.scale.port)
         self._start_central()
+        self.dashboard_url = sim_setup.dashboard_url(self.run, ports)
+        self.progress_out.write(f"packstation: central dashboard: {self.dashboard_url}\n")
+        self.progress_out.flush()
         sim_setup.import_day(self.run)
         self.station.start()
         self.inject.connect(service=self.station)
@@ -371,6 +378,31 @@ def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -
 
 
 def main(options: SimOptions, out: TextIO = sys.stdout, progress_out: TextIO = sys.stderr) -> int:
-    summary = run_day(options, progress_out)
+    env_without_notify()
+    sim = SimRun(options, progress_out)
+    summary = sim.day()
     render(summary, out)
-    return 0 if summary.ok else 1
+    rc = 0 if summary.ok else 1
+    if options.dashboard and sim.central.alive():
+        _keep_dashboard(sim, out)
+    return rc
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _keep_dashboard(sim: SimRun, out: TextIO) -> None:
+    """`simulate --dashboard`: central stays up after the day until Ctrl-C or SIGTERM."""
+    out.write(f"packstation: dashboard running at {sim.dashboard_url} (Ctrl-C stops it)\n")
+    out.flush()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        while sim.central.alive():
+            time.sleep(0.5)
+        out.write("packstation: central stopped; see logs/central.log\n")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sim.central.stop()
