@@ -26,6 +26,7 @@ class ServiceSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     batch_max_events: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 4000
     feed_poll_ms: Millis = 1000
     feed_keep: Annotated[int, msgspec.Meta(ge=1)] = 100_000
+    metrics_listen: str = ""  # HOST:PORT for Prometheus metrics at /metrics; "" = off
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if not self.store.startswith(("sqlite://", "postgresql://", "postgres://")):

@@ -28,6 +28,7 @@ from central.dashboard import Dashboard, DashboardServer, build_dashboard
 from central.downstream import Downstream
 from central.feed import FeedSender
 from central.intake import IntakeServer
+from central.metrics import CentralMetrics, CentralMetricsServer
 from central.store import Rejected, SqlStore, open_store
 from edge.common import protocol as p
 from edge.common.credentials import credential_path
@@ -130,6 +131,7 @@ class CentralService:
         self.notifier = notifier or Notifier()
         self._status = ""
         self.dashboard: Dashboard | None = None
+        self.metrics = CentralMetrics(self.store, lambda: len(self.feed.peers))
 
     def _server_socket(
         self, ctx: zmq.asyncio.Context, kind: int, domain: str
@@ -173,7 +175,7 @@ class CentralService:
             await intake.start()
             if intake.address:
                 self.bound["intake"] = intake.address
-            tasks = await self._start_dashboard()
+            tasks = await self._start_dashboard() + await self._start_metrics()
             tasks += [
                 asyncio.create_task(self._receive(router)),
                 asyncio.create_task(self._watch_disconnects(router)),
@@ -216,6 +218,15 @@ class CentralService:
         await self._dashboard_server.start()
         self.bound["dashboard"] = self._dashboard_server.address
         return [asyncio.create_task(self.dashboard.run())]
+
+    async def _start_metrics(self) -> list[asyncio.Task[None]]:
+        """[central] metrics_listen: Prometheus text format at /metrics."""
+        if not self.cfg.central.metrics_listen:
+            return []
+        server = CentralMetricsServer(self.metrics, self.cfg.central.metrics_listen)
+        await server.start()
+        self.bound["metrics"] = server.address
+        return [asyncio.create_task(server.run())]
 
     async def _send(self, route: bytes, frames: list[bytes]) -> bool:
         """Send without ever blocking the loop; a full or gone peer loses it (it will resync)."""
@@ -361,9 +372,11 @@ class CentralService:
                 batch = self._take()
                 self._room.set()
                 try:
+                    began = time.perf_counter()
                     result = await asyncio.to_thread(
                         self.store.commit_batch, batch.events, batch.rejected
                     )
+                    self.metrics.commit.observe(time.perf_counter() - began)
                 except Exception:  # store down: no ACK, stations resend after their timeout
                     LOG.exception(
                         "commit failed; nothing acknowledged", extra={"events": len(batch.events)}

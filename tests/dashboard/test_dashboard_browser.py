@@ -73,7 +73,7 @@ def day(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+        proc.communicate(timeout=30)  # also closes the pipes
 
 
 @pytest.fixture
@@ -112,6 +112,7 @@ def test_dashboard_follows_a_simulated_day_live(
     with pytest.raises(urllib.error.HTTPError) as refused:  # no token, no dashboard
         urllib.request.urlopen(origin + "/dashboard/api/state", timeout=10)
     assert refused.value.code == 401
+    refused.value.close()
 
     browser.get(url)  # the token link: sets the cookie, lands on the page, opens the stream
     assert browser.current_url == origin + "/dashboard/"
@@ -159,7 +160,7 @@ def test_dashboard_follows_a_simulated_day_live(
     assert lag.endswith(("ms", " s")), lag
 
     proc.send_signal(signal.SIGTERM)  # stops central with it
-    proc.communicate(timeout=30)
+    proc.wait(30)
     # the day's own verdict (a loaded 2-core machine can time a scripted step out): the exit code
     # follows it, and the dashboard was checked against the store, not against the script
     failures = json.loads((out / "summary.json").read_text())["failures"]
