@@ -4,8 +4,8 @@ packstation central --config FILE                 run the service
 packstation central import orders|inventory|badges FILE
 packstation central allow NAME.key [--name N] [--subscriber]
 packstation central revoke NAME [--subscriber]
-packstation central tail [--since N] [--topic PREFIX]...
-packstation central export [--since N] [--quarantine]
+packstation central tail [--after N] [--topic PREFIX]...    (--since: the old spelling)
+packstation central export [--after N] [--quarantine]
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def register(sub: Any) -> None:
 
     imp = add("import", "import ORDERS.json, INVENTORY.json or BADGES.json into the store")
     imp.add_argument("kind", choices=["orders", "inventory", "badges"])
-    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("file", type=Path, metavar="FILE", help="the JSON file, or - for stdin")
+    imp.add_argument("--json", action="store_true", help="print the result as JSON")
     imp.set_defaults(handler=_import)
 
     allow = add("allow", "allow a station (or subscriber) public key; live in keys_poll_ms")
@@ -58,7 +59,7 @@ def register(sub: Any) -> None:
     revoke.set_defaults(handler=_revoke)
 
     tail = add("tail", "subscribe to accepted events and print them as JSON lines")
-    tail.add_argument("--since", type=int, default=None, help="replay from after gseq N first")
+    _after(tail, None, "replay from after gseq N first (default: only new events)")
     tail.add_argument("--topic", action="append", default=[], help="topic prefix, e.g. event/pick")
     tail.add_argument("--key", type=Path, required=True, help="subscriber NAME.key_secret")
     tail.add_argument("--server-key", type=Path, help="central.key (default: from the config)")
@@ -69,9 +70,28 @@ def register(sub: Any) -> None:
     tail.set_defaults(handler=_tail)
 
     export = add("export", "print every stored event as JSON lines (gseq order)")
-    export.add_argument("--since", type=int, default=0, help="only events after gseq N")
+    _after(export, 0, "only events after gseq N (default: 0, all)")
     export.add_argument("--quarantine", action="store_true", help="print the quarantine instead")
     export.set_defaults(handler=_export)
+
+
+def _after(parser: argparse.ArgumentParser, default: int | None, help_: str) -> None:
+    """`--after N`, the one spelling (as `journal export --after`); `--since` stays a hidden alias."""
+    parser.add_argument("--after", dest="since", type=int, default=default, metavar="N", help=help_)
+    parser.add_argument(
+        "--since", dest="since", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
+
+def _existing_store(url: str) -> Any:
+    """Open a store that must already exist (export reads; it never creates an empty store)."""
+    from central.store import open_store
+
+    if url.startswith("sqlite://"):
+        path = Path(url.removeprefix("sqlite://"))
+        if not path.is_file():
+            raise BadInput(f"{path}: no event store here ([central] store; has central run?)")
+    return open_store(url)
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -106,6 +126,13 @@ def _import(args: argparse.Namespace) -> int:
         changes, qseq = import_file(store, args.kind, args.file)
     finally:
         store.close()
+    if args.json:
+        print(
+            json.dumps(
+                {"file": str(args.file), "kind": args.kind, "changes": changes, "qseq": qseq}
+            )
+        )
+        return int(ExitCode.OK)
     print(f"{args.file}: {changes} {args.kind} changes committed (feed qseq {qseq})")
     return int(ExitCode.OK)
 
@@ -208,9 +235,7 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from central.store import open_store
-
-    store = open_store(_config(args).central.store)
+    store = _existing_store(_config(args).central.store)
     try:
         if args.quarantine:
             for row in store.quarantined():

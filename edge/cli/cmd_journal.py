@@ -6,9 +6,12 @@ Both open the file read-only: they never create, migrate or write a journal.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from edge.common.errors import ExitCode
 
@@ -31,6 +34,11 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("db", type=Path, metavar="DB")
+    verify.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"db", "ok", "checked", "first_bad_seq", "reason"} on stdout',
+    )
     verify.set_defaults(handler=_verify)
     export = cmds.add_parser(
         "export",
@@ -53,9 +61,13 @@ def _verify(args: argparse.Namespace) -> int:
         result = journal.verify()
     finally:
         journal.close()
+    if args.json:
+        doc = {"db": str(args.db), "ok": result.ok, **msgspec.to_builtins(result)}
+        print(json.dumps(doc))
+        return int(ExitCode.OK if result.ok else ExitCode.CHAIN_BROKEN)
     if not result.ok:  # the verdict is this command's output: printed as is, not as an error
         broken = ChainBroken.at(args.db, result)
-        print(broken, file=sys.stderr)
+        print(f"packstation: {broken}", file=sys.stderr)
         return int(broken.exit_code)
     print(f"{args.db}: ok, {result.checked} events verified")
     return int(ExitCode.OK)

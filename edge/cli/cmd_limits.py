@@ -46,9 +46,11 @@ def register(sub: Any) -> None:
         "validate",
         help="validate every rule file; one line per problem",
         description="Validate every <CODE>.toml in the rules directory. Exit 0 when all are "
-        "valid, 78 when any is not.",
+        "valid, 78 when any is not or the directory is missing or holds none. --json prints "
+        '{"rules_dir", "files": {FILE: "ok" | [problems]}, "ok"}.',
     )
     _common(validate)
+    validate.add_argument("--json", action="store_true", help="print the result as JSON")
     validate.set_defaults(handler=_validate)
 
 
@@ -93,20 +95,31 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     rules_dir = resolve_rules_dir(args.rules_dir)
+    if not rules_dir.is_dir():  # the [limits] rules_dir the daemon would refuse: exit 78
+        raise ConfigError([f"{rules_dir}: no such rules directory"])
     paths = sorted(rules_dir.glob("*.toml"))
     if not paths:
-        raise BadInput(f"{rules_dir}: no rule files (*.toml)")
+        raise ConfigError([f"{rules_dir}: no rule files (*.toml)"])
     problems: list[str] = []
+    files: dict[str, str | list[str]] = {}
     for path in paths:
         try:
             load_rules(path)
             LimitEngine(rules_dir).rules(path.stem)
         except ConfigError as exc:
             problems.extend(exc.problems)
+            files[str(path)] = list(exc.problems)
         except BadInput as exc:
             problems.append(f"{path}: {exc}")
+            files[str(path)] = [f"{path}: {exc}"]
         else:
-            print(f"{path}: ok", file=sys.stdout)
+            files[str(path)] = "ok"
+            if not args.json:
+                print(f"{path}: ok", file=sys.stdout)
+    if args.json:
+        result = {"rules_dir": str(rules_dir), "files": files, "ok": not problems}
+        print(json.dumps(result, indent=2))
+        return int(ExitCode.CONFIG if problems else ExitCode.OK)
     if problems:
         raise ConfigError(problems)
     return int(ExitCode.OK)
