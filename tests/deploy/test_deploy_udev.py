@@ -84,7 +84,8 @@ def _check_key(key: str, attr: str | None, op: str) -> None:
     matching = op in ("==", "!=")
     if matching and key in ASSIGN_ONLY:
         raise ValueError(f"{key} cannot be matched with {op}")
-    if not matching and key in MATCH_ONLY:
+    # udev runs PROGRAM="..." as a match (Debian's own 73-special-net-names.rules writes it so)
+    if not matching and key in MATCH_ONLY and (key, op) != ("PROGRAM", "="):
         raise ValueError(f"{key} cannot be assigned with {op}")
 
 
