@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edge.cli.output import add_json, result
 from edge.common.errors import BadInput, ExitCode
 
 CONFIG_HELP = "central configuration file (default: embedded defaults)"
@@ -51,11 +52,13 @@ def register(sub: Any) -> None:
     allow.add_argument("key_file", type=Path, metavar="NAME.key")
     allow.add_argument("--name", help="station id / subscriber name (default: the file's NAME)")
     allow.add_argument("--subscriber", action="store_true", help="a downstream subscriber key")
+    add_json(allow)
     allow.set_defaults(handler=_allow)
 
     revoke = add("revoke", "revoke a key; its live connections are cut off too")
     revoke.add_argument("name", metavar="NAME")
     revoke.add_argument("--subscriber", action="store_true", help="a downstream subscriber key")
+    add_json(revoke)
     revoke.set_defaults(handler=_revoke)
 
     tail = add("tail", "subscribe to accepted events and print them as JSON lines")
@@ -67,11 +70,13 @@ def register(sub: Any) -> None:
     tail.add_argument("--replay", help="replay endpoint (default: [downstream] replay_bind)")
     tail.add_argument("--count", type=int, help="exit after printing N events")
     tail.add_argument("--idle-exit", type=float, help="exit after this many seconds without events")
+    add_json(tail, already=True)
     tail.set_defaults(handler=_tail)
 
     export = add("export", "print every stored event as JSON lines (gseq order)")
     _after(export, 0, "only events after gseq N (default: 0, all)")
     export.add_argument("--quarantine", action="store_true", help="print the quarantine instead")
+    add_json(export, already=True)
     export.set_defaults(handler=_export)
 
 
@@ -162,7 +167,11 @@ def _allow(args: argparse.Namespace) -> int:
         f'# allowed by packstation central allow\nmetadata\ncurve\n    public-key = "{public.decode()}"\n'
     )
     tmp.replace(directory / f"{name}.key")
-    print(f"allowed {name} ({public.decode()}) in {directory}")
+    result(
+        args,
+        f"allowed {name} ({public.decode()}) in {directory}",
+        {"allowed": name, "public": public.decode(), "dir": str(directory)},
+    )
     return int(ExitCode.OK)
 
 
@@ -174,7 +183,11 @@ def _revoke(args: argparse.Namespace) -> int:
     revoked = directory / "revoked"
     revoked.mkdir(exist_ok=True)
     shutil.move(target, revoked / f"{args.name}.key")  # kept for the audit trail
-    print(f"revoked {args.name}; its connections are refused from the next key poll")
+    result(
+        args,
+        f"revoked {args.name}; its connections are refused from the next key poll",
+        {"revoked": args.name},
+    )
     return int(ExitCode.OK)
 
 

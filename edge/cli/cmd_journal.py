@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from edge.cli.output import add_json
 from edge.common.errors import ExitCode
 
 JOURNAL_EXIT_CODES = f"""exit codes:
@@ -50,6 +51,7 @@ def register(sub: Any) -> None:
     )
     export.add_argument("db", type=Path, metavar="DB")
     export.add_argument("--after", type=int, default=0, metavar="SEQ", help="default: 0 (all)")
+    add_json(export, already=True)
     export.set_defaults(handler=_export)
 
 

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from edge.cli.output import add_json
 from edge.common.errors import BadInput, ConfigError, ExitCode
 from edge.limits.engine import LimitEngine, resolve_rules_dir
 from edge.limits.rules import load_rules
@@ -27,6 +28,7 @@ def register(sub: Any) -> None:
     )
     check.add_argument("cart", type=Path, metavar="CART.json")
     _common(check)
+    add_json(check, already=True)
     check.set_defaults(handler=_check)
 
     explain = cmds.add_parser(
@@ -40,6 +42,7 @@ def register(sub: Any) -> None:
         "--at", type=_date, metavar="DATE", help="YYYY-MM-DD (default: today in the store's zone)"
     )
     _common(explain)
+    add_json(explain)
     explain.set_defaults(handler=_explain)
 
     validate = cmds.add_parser(
@@ -89,7 +92,12 @@ def _check(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    sys.stdout.write(engine.explain(args.code.upper(), args.customer_class, args.at))
+    text = engine.explain(args.code.upper(), args.customer_class, args.at)
+    if args.json:
+        doc = {"code": args.code.upper(), "class": args.customer_class, "text": text}
+        print(json.dumps(doc))
+        return int(ExitCode.OK)
+    sys.stdout.write(text)
     return int(ExitCode.OK)
 
 

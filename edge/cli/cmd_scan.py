@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import msgspec
 
 from drivers.config import ScannerConfig
 from drivers.scanner.keymap import LAYOUTS
+from edge.cli.output import add_json
 from edge.common.errors import BadInput, ConfigError, DeviceError, ExitCode
 
 DEFAULT_CONFIG = Path("/etc/packstation/station.toml")
@@ -37,6 +39,7 @@ def register(sub: Any) -> None:
     _common(listen)
     listen.add_argument("--count", type=int, default=0, help="stop after N scans (default: no)")
     listen.add_argument("--timeout", type=float, default=0, help="stop after S seconds")
+    add_json(listen, already=True)
     listen.set_defaults(handler=_listen)
     selftest = cmds.add_parser(
         "selftest",
@@ -58,6 +61,7 @@ def register(sub: Any) -> None:
     selftest.add_argument(
         "--timeout", type=float, default=180, help="seconds to wait for the scans (default 180)"
     )
+    add_json(selftest)
     selftest.set_defaults(handler=_selftest)
 
 
@@ -165,8 +169,11 @@ def _selftest(args: argparse.Namespace) -> int:
     scanners = _scanners(args, cfg)[:1]
     scans = asyncio.run(_collect(scanners, len(selftest.items()), args.timeout))
     report = selftest.compare(scans, scanners[0].layout, cfg.scan.gs_substitutes)
-    for line in report.lines():
-        print(line)
+    if args.json:
+        print(json.dumps({"ok": report.ok, "scans": len(scans), "report": list(report.lines())}))
+    else:
+        for line in report.lines():
+            print(line)
     if not scans:
         raise DeviceError(f"no scan from {scanners[0].label} within {args.timeout:g} s")
     return int(ExitCode.OK if report.ok else ExitCode.DEVICE)

@@ -59,6 +59,9 @@ def register(sub: Any) -> None:
         help="leave central and its web dashboard running after the day and print its URL"
         " (Ctrl-C stops it)",
     )
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as JSON (as summary.json)"
+    )
     parser.set_defaults(handler=_simulate)
 
 
@@ -68,5 +71,11 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise BadInput(f"{args.out}: exists and is not a directory")
     return main(
-        SimOptions(orders=args.orders, seed=args.seed, out=args.out, dashboard=args.dashboard)
+        SimOptions(
+            orders=args.orders,
+            seed=args.seed,
+            out=args.out,
+            dashboard=args.dashboard,
+            json=args.json,
+        )
     )

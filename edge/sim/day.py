@@ -62,6 +62,7 @@ class SimOptions:
     seed: int = 1
     out: Path = Path("sim-out")
     dashboard: bool = False  # leave central (and its dashboard) running after the day
+    json: bool = False  # the summary as JSON (summary.json's content) instead of the table
 
 
 class SimRun:
@@ -381,7 +382,10 @@ def main(options: SimOptions, out: TextIO = sys.stdout, progress_out: TextIO = s
     env_without_notify()
     sim = SimRun(options, progress_out)
     summary = sim.day()
-    render(summary, out)
+    if options.json:
+        out.write(json.dumps(summary.to_json(), indent=1) + "\n")
+    else:
+        render(summary, out)
     rc = 0 if summary.ok else 1
     if options.dashboard and sim.central.alive():
         _keep_dashboard(sim, out)

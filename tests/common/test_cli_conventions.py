@@ -166,3 +166,31 @@ def test_bash_completion_completes_commands_and_options(
     assert "--after" in complete("packstation", "central", "export", "--")
     assert "--since" not in complete("packstation", "central", "export", "--")
     assert complete("packstation", "--log-level", "debug", "journal", "v") == ["verify"]
+
+
+def test_every_command_that_prints_a_result_has_json() -> None:
+    daemons_and_scripts = {"packstation central", "packstation station", "packstation completion"}
+    missing = [
+        p.prog
+        for p in leaf_parsers(build_parser())
+        if p.prog not in daemons_and_scripts
+        and "--json" not in {o for a in p._actions for o in a.option_strings}
+    ]
+    assert missing == []
+
+
+def test_json_on_text_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["limits", "explain", "IL"]) == ExitCode.OK
+    prose = capsys.readouterr().out
+    assert run(["limits", "explain", "IL", "--json"]) == ExitCode.OK
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == {"code": "IL", "class": None, "text": prose} and len(prose) > 40
+    key_dir, allow_dir = tmp_path / "keys", tmp_path / "stations"
+    assert run(["keys", "new", "st-2", "--dir", str(key_dir)]) == ExitCode.OK
+    cfg = tmp_path / "central.toml"
+    cfg.write_text(f'[central]\nstation_keys_dir = "{allow_dir}"\n')
+    capsys.readouterr()
+    assert run(["central", "allow", str(key_dir / "st-2.key"), "--config", str(cfg), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["allowed"] == "st-2"
+    assert run(["central", "revoke", "st-2", "--config", str(cfg), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"revoked": "st-2"}
