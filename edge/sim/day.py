@@ -86,6 +86,7 @@ class SimRun:
         self.inject = InjectClient(self.run.inject)
         self.central_port = 0
         self.dashboard_url = ""
+        self.interrupted = False
 
     # -- the day ---------------------------------------------------------------------------
     def day(self) -> Summary:
@@ -98,10 +99,11 @@ class SimRun:
             self.summary.failures.append(str(exc))
         except KeyboardInterrupt:  # the services got the SIGINT too and stop cleanly
             self.summary.failures.append("interrupted (Ctrl-C): the day was not finished")
+            self.interrupted = True
         finally:
             self._stop()
             _finish(self.run, self.summary, self.outcomes, self.printer)
-            if not (self.options.dashboard and self.central.alive()):
+            if self.interrupted or not (self.options.dashboard and self.central.alive()):
                 self.central.stop()
             self.printer.stop()
             self.scale.stop()
@@ -380,15 +382,25 @@ def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -
 
 def main(options: SimOptions, out: TextIO = sys.stdout, progress_out: TextIO = sys.stderr) -> int:
     env_without_notify()
-    sim = SimRun(options, progress_out)
-    summary = sim.day()
-    if options.json:
-        out.write(json.dumps(summary.to_json(), indent=1) + "\n")
-    else:
-        render(summary, out)
-    rc = 0 if summary.ok else 1
-    if options.dashboard and sim.central.alive():
-        _keep_dashboard(sim, out)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the day like Ctrl-C
+    sim: SimRun | None = None
+    try:
+        sim = SimRun(options, progress_out)
+        summary = sim.day()
+        if options.json:
+            out.write(json.dumps(summary.to_json(), indent=1) + "\n")
+        else:
+            render(summary, out)
+        rc = 0 if summary.ok else 1
+        if options.dashboard and sim.central.alive():
+            _keep_dashboard(sim, out)
+    except BaseException:  # interrupted while finishing: no service outlives the command
+        if sim is not None:
+            sim.station.stop()
+            sim.central.stop()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return rc
 
 
@@ -400,7 +412,6 @@ def _keep_dashboard(sim: SimRun, out: TextIO) -> None:
     """`simulate --dashboard`: central stays up after the day until Ctrl-C or SIGTERM."""
     out.write(f"packstation: dashboard running at {sim.dashboard_url} (Ctrl-C stops it)\n")
     out.flush()
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         while sim.central.alive():
             time.sleep(0.5)
@@ -408,5 +419,4 @@ def _keep_dashboard(sim: SimRun, out: TextIO) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
         sim.central.stop()

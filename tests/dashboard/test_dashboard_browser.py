@@ -71,9 +71,9 @@ def day(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
         url = _read_until(proc.stderr, URL, 120)
         yield proc, url, out
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None:  # mid-day (a failed assertion) too: every service stops
             proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)  # also closes the pipes
+        proc.communicate(timeout=60)  # also closes the pipes
 
 
 @pytest.fixture
