@@ -31,6 +31,7 @@ class ServiceSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     feed_poll_ms: Millis = 1000
     feed_keep: Annotated[int, msgspec.Meta(ge=1)] = 100_000
     quarantine_max_mb: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 64
+    metrics_listen: str = ""  # HOST:PORT for Prometheus metrics at /metrics; "" = off
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if not self.store.startswith(("sqlite://", "postgresql://", "postgres://")):
@@ -111,6 +112,19 @@ class StateSystemSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
             yield "timezone", f'unknown time zone "{self.timezone}"'
 
 
+class DashboardSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The read-only web dashboard for store managers ([dashboard])."""
+
+    listen: str = ""  # HOST:PORT; empty = off
+    token_file: str = ""  # a viewer token; empty = the intake token ([intake] token_file)
+    poll_ms: Millis = 500
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        host, sep, port = self.listen.rpartition(":")
+        if self.listen and not (sep and host and port.isdigit() and int(port) < 65536):
+            yield "listen", f'expected "HOST:PORT" or "" (off), got "{self.listen}"'
+
+
 class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything in config/central.toml."""
 
@@ -118,6 +132,7 @@ class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     downstream: DownstreamSection = msgspec.field(default_factory=DownstreamSection)
     intake: IntakeSection = msgspec.field(default_factory=IntakeSection)
     state_system: StateSystemSection = msgspec.field(default_factory=StateSystemSection)
+    dashboard: DashboardSection = msgspec.field(default_factory=DashboardSection)
 
 
 def load_central_config(path: Path | None) -> CentralConfig:

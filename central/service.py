@@ -23,11 +23,13 @@ import zmq.auth
 
 from central import auth, stock
 from central.config import CentralConfig
+from central.dashboard import Dashboard, DashboardServer, build_dashboard
 from central.downstream import Downstream
 from central.feed import FeedSender
 from central.guard import ConnectionGuard, keep_running
 from central.intake import IntakeServer
 from central.reporting import Reporting
+from central.metrics import CentralMetrics, CentralMetricsServer
 from central.store import Rejected, SqlStore, open_store
 from edge.common import protocol as p
 from edge.common.credentials import credential_path
@@ -136,6 +138,8 @@ class CentralService:
         self.hello_routes: dict[str, bytes] = {}  # station -> route of its latest HELLO
         self.notifier = notifier or Notifier()
         self._status = ""
+        self.dashboard: Dashboard | None = None
+        self.metrics = CentralMetrics(self.store, lambda: len(self.feed.peers))
 
     def _server_socket(
         self, ctx: zmq.asyncio.Context, kind: int, domain: str
@@ -203,7 +207,8 @@ class CentralService:
             reporting = Reporting.from_config(self.cfg, self.store)  # state system, POS webhook
             if reporting is not None:
                 parts["reporting"] = reporting.run
-            tasks = [asyncio.create_task(keep_running(n, f)) for n, f in parts.items()]
+            tasks = await self._start_dashboard() + await self._start_metrics()
+            tasks += [asyncio.create_task(keep_running(n, f)) for n, f in parts.items()]
             LOG.info("central ready", extra={"epoch": self.epoch, **self.bound})
             self._status = self._status_line()
             self.notifier.ready(self._status)
@@ -219,9 +224,33 @@ class CentralService:
                 await self._intake.aclose()
             with contextlib.suppress(Exception):
                 self.downstream.close()
+            if self._dashboard_server is not None:
+                with contextlib.suppress(Exception):
+                    await self._dashboard_server.aclose()
             zap.stop()
             ctx.term()
             self.notifier.close()
+
+    _dashboard_server: DashboardServer | None = None
+
+    async def _start_dashboard(self) -> list[asyncio.Task[None]]:
+        """[dashboard] listen: serve the read-only dashboard and run its refresh loop."""
+        self.dashboard = build_dashboard(self.cfg, self.store, lambda: set(self.feed.peers))
+        if self.dashboard is None:
+            return []
+        self._dashboard_server = DashboardServer(self.dashboard, self.cfg.dashboard.listen)
+        await self._dashboard_server.start()
+        self.bound["dashboard"] = self._dashboard_server.address
+        return [asyncio.create_task(self.dashboard.run())]
+
+    async def _start_metrics(self) -> list[asyncio.Task[None]]:
+        """[central] metrics_listen: Prometheus text format at /metrics."""
+        if not self.cfg.central.metrics_listen:
+            return []
+        server = CentralMetricsServer(self.metrics, self.cfg.central.metrics_listen)
+        await server.start()
+        self.bound["metrics"] = server.address
+        return [asyncio.create_task(server.run())]
 
     async def _send(self, route: bytes, frames: list[bytes]) -> bool:
         """Send without ever blocking the loop; a full or gone peer loses it (it will resync)."""
@@ -437,9 +466,11 @@ class CentralService:
                 batch = self._take()
                 self._room.set()
                 try:
+                    began = time.perf_counter()
                     result = await asyncio.to_thread(
                         self.store.commit_batch, batch.events, batch.rejected
                     )
+                    self.metrics.commit.observe(time.perf_counter() - began)
                 except Exception:  # store down: no ACK, stations resend after their timeout
                     LOG.exception(
                         "commit failed; nothing acknowledged", extra={"events": len(batch.events)}
@@ -463,6 +494,8 @@ class CentralService:
                         await self._send(route, p.encode(p.ACK, ack))
                 if result.accepted:
                     self.downstream.wake()
+                if self.dashboard is not None:
+                    self.dashboard.wake()
 
     def _account(self, accepted: int, duplicates: int, quarantined: int) -> None:
         self.stats.commits += 1

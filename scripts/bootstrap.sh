@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(pkg-config libxkbcommon-dev xkb-data tzdata fonts-dejavu-core)
-[[ "${1:-}" == "test" ]] && want+=(postgresql curl)  # curl: examples/intake.sh, run by the tests
+# test: PostgreSQL for the store tests; curl for examples/intake.sh; chromium + chromium-driver for
+# the dashboard's browser test (Selenium drives Debian's browser: no browser download of its own).
+[[ "${1:-}" == "test" ]] && want+=(postgresql curl chromium chromium-driver)
 
 missing=()
 for pkg in "${want[@]}"; do

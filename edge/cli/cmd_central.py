@@ -5,8 +5,8 @@ packstation central import orders|inventory|badges FILE
 packstation central allow NAME.key [--name N] [--subscriber]
 packstation central revoke NAME [--subscriber]
 packstation central release STATION                 lift the hold after a forked chain
-packstation central tail [--since N] [--topic PREFIX]...
-packstation central export [--since N] [--quarantine]
+packstation central tail [--after N] [--topic PREFIX]...    (--since: the old spelling)
+packstation central export [--after N] [--quarantine]
 packstation central reports list|show ORDER|retry ORDER   (edge/cli/central_reports.py)
 packstation central quarantine list | release TAG --by BADGE
 """
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.cli import central_reports
+from edge.cli.output import add_json, result
 from edge.common.errors import BadInput, ExitCode
 
 CONFIG_HELP = "central configuration file (default: embedded defaults)"
@@ -47,18 +48,21 @@ def register(sub: Any) -> None:
 
     imp = add("import", "import ORDERS.json, INVENTORY.json or BADGES.json into the store")
     imp.add_argument("kind", choices=["orders", "inventory", "badges"])
-    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("file", type=Path, metavar="FILE", help="the JSON file, or - for stdin")
+    imp.add_argument("--json", action="store_true", help="print the result as JSON")
     imp.set_defaults(handler=_import)
 
     allow = add("allow", "allow a station (or subscriber) public key; live in keys_poll_ms")
     allow.add_argument("key_file", type=Path, metavar="NAME.key")
     allow.add_argument("--name", help="station id / subscriber name (default: the file's NAME)")
     allow.add_argument("--subscriber", action="store_true", help="a downstream subscriber key")
+    add_json(allow)
     allow.set_defaults(handler=_allow)
 
     revoke = add("revoke", "revoke a key; its live connections are cut off too")
     revoke.add_argument("name", metavar="NAME")
     revoke.add_argument("--subscriber", action="store_true", help="a downstream subscriber key")
+    add_json(revoke)
     revoke.set_defaults(handler=_revoke)
 
     release = add("release", "lift the hold on a station whose chain forked (a supervisor's call)")
@@ -66,16 +70,15 @@ def register(sub: Any) -> None:
     release.set_defaults(handler=_release)
 
     tail = add("tail", "subscribe to accepted events and print them as JSON lines")
-    tail.add_argument("--since", type=int, default=None, help="replay from after gseq N first")
-    tail.add_argument(
-        "--topic", action="append", default=[], help="topic prefix, e.g. event/order_status/"
-    )
+    _after(tail, None, "replay from after gseq N first (default: only new events)")
+    tail.add_argument("--topic", action="append", default=[], help="topic prefix, e.g. event/order_status/")
     tail.add_argument("--key", type=Path, required=True, help="subscriber NAME.key_secret")
     tail.add_argument("--server-key", type=Path, help="central.key (default: from the config)")
     tail.add_argument("--pub", help="PUB endpoint (default: [downstream] pub_bind)")
     tail.add_argument("--replay", help="replay endpoint (default: [downstream] replay_bind)")
     tail.add_argument("--count", type=int, help="exit after printing N events")
     tail.add_argument("--idle-exit", type=float, help="exit after this many seconds without events")
+    add_json(tail, already=True)
     tail.set_defaults(handler=_tail)
 
     quarantine = add("quarantine", "packages quarantined at every station: list, release")
@@ -92,11 +95,31 @@ def register(sub: Any) -> None:
     qrel.set_defaults(handler=_quarantine_release)
 
     export = add("export", "print every stored event as JSON lines (gseq order)")
-    export.add_argument("--since", type=int, default=0, help="only events after gseq N")
+    _after(export, 0, "only events after gseq N (default: 0, all)")
     export.add_argument("--quarantine", action="store_true", help="print the quarantine instead")
+    add_json(export, already=True)
     export.set_defaults(handler=_export)
 
     central_reports.register(add)
+
+
+def _after(parser: argparse.ArgumentParser, default: int | None, help_: str) -> None:
+    """`--after N`, the one spelling (as `journal export --after`); `--since` stays a hidden alias."""
+    parser.add_argument("--after", dest="since", type=int, default=default, metavar="N", help=help_)
+    parser.add_argument(
+        "--since", dest="since", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
+
+def _existing_store(url: str) -> Any:
+    """Open a store that must already exist (export reads; it never creates an empty store)."""
+    from central.store import open_store
+
+    if url.startswith("sqlite://"):
+        path = Path(url.removeprefix("sqlite://"))
+        if not path.is_file():
+            raise BadInput(f"{path}: no event store here ([central] store; has central run?)")
+    return open_store(url)
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -131,6 +154,13 @@ def _import(args: argparse.Namespace) -> int:
         changes, qseq = import_file(store, args.kind, args.file)
     finally:
         store.close()
+    if args.json:
+        print(
+            json.dumps(
+                {"file": str(args.file), "kind": args.kind, "changes": changes, "qseq": qseq}
+            )
+        )
+        return int(ExitCode.OK)
     print(f"{args.file}: {changes} {args.kind} changes committed (feed qseq {qseq})")
     return int(ExitCode.OK)
 
@@ -192,7 +222,11 @@ def _allow(args: argparse.Namespace) -> int:
         f'# allowed by packstation central allow\nmetadata\ncurve\n    public-key = "{public.decode()}"\n'
     )
     tmp.replace(directory / f"{name}.key")
-    print(f"allowed {name} ({public.decode()}) in {directory}")
+    result(
+        args,
+        f"allowed {name} ({public.decode()}) in {directory}",
+        {"allowed": name, "public": public.decode(), "dir": str(directory)},
+    )
     return int(ExitCode.OK)
 
 
@@ -204,7 +238,11 @@ def _revoke(args: argparse.Namespace) -> int:
     revoked = directory / "revoked"
     revoked.mkdir(exist_ok=True)
     shutil.move(target, revoked / f"{args.name}.key")  # kept for the audit trail
-    print(f"revoked {args.name}; its connections are refused from the next key poll")
+    result(
+        args,
+        f"revoked {args.name}; its connections are refused from the next key poll",
+        {"revoked": args.name},
+    )
     return int(ExitCode.OK)
 
 
@@ -282,9 +320,7 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from central.store import open_store
-
-    store = open_store(_config(args).central.store)
+    store = _existing_store(_config(args).central.store)
     try:
         if args.quarantine:
             for row in store.quarantined():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,14 @@ def register(sub: Any) -> None:
         "check",
         help="validate a config file; one line per problem",
         description="Validate FILE (station or central, told apart by its sections, or --kind). "
-        "Prints 'FILE: ok' or one line per problem; exit 0 when valid, 78 when not.",
+        "Beyond the file's own keys it checks what the daemon would refuse at start: a station's "
+        "time zone, the rule and label files of its jurisdiction; central's token files. "
+        "Prints 'FILE: ok' or one line per problem; exit 0 when valid, 78 when not. FILE may "
+        'be - (stdin). --json prints {"file", "kind", "ok", "problems"}.',
     )
     check.add_argument("file", type=Path, metavar="FILE")
     check.add_argument("--kind", choices=["station", "central"], help="default: from the file")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(handler=_check)
 
 
@@ -39,7 +45,50 @@ def _check(args: argparse.Namespace) -> int:
     kind = args.kind or _kind_of(data)
     cls: type[Any] = CentralConfig if kind == "central" else StationConfig
     obj, problems = config.validate(cls, data)
-    if obj is None:
+    if obj is not None:
+        problems = list(station_refusals(obj) if kind == "station" else central_refusals(obj))
+    if args.json:
+        result = {"file": str(path), "kind": kind, "ok": not problems, "problems": problems}
+        print(json.dumps(result, indent=2))
+        return int(ExitCode.CONFIG if problems else ExitCode.OK)
+    if problems:
         raise ConfigError([f"{path}: {p}" for p in problems])
     print(f"{path}: ok ({kind} configuration)", file=sys.stdout)
     return int(ExitCode.OK)
+
+
+def station_refusals(cfg: Any) -> Iterator[str]:
+    """What the station daemon would refuse although every key is well-formed."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from edge.label.profile import profiles_dir
+    from edge.limits.engine import resolve_rules_dir
+
+    st = cfg.station
+    try:
+        ZoneInfo(st.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        yield f'[station] timezone: unknown time zone "{st.timezone}" (an IANA name, e.g. "America/Chicago")'
+    rules = resolve_rules_dir(cfg.limits.rules_dir) / f"{st.jurisdiction}.toml"
+    if not rules.is_file():
+        yield f"[station] jurisdiction: {st.jurisdiction} has no purchase-limit rules ({rules} missing)"
+    labels = profiles_dir(cfg.label.profiles_dir) / f"{st.jurisdiction}.toml"
+    if not labels.is_file():
+        yield f"[station] jurisdiction: {st.jurisdiction} has no label profile ({labels} missing)"
+
+
+def central_refusals(cfg: Any) -> Iterator[str]:
+    """What central would refuse at start although every key is well-formed: token files."""
+    wanted = []
+    if cfg.intake.enabled or (cfg.dashboard.listen and not cfg.dashboard.token_file):
+        wanted.append(("[intake] token_file", cfg.intake.token_file))
+    if cfg.dashboard.listen and cfg.dashboard.token_file:
+        wanted.append(("[dashboard] token_file", cfg.dashboard.token_file))
+    for key, name in wanted:
+        try:
+            token = Path(name).read_bytes().strip()
+        except OSError as exc:
+            yield f"{key}: cannot read {name}: {exc.strerror}"
+            continue
+        if len(token) < 16:
+            yield f"{key}: {name}: token shorter than 16 characters"

@@ -6,10 +6,14 @@ Both open the file read-only: they never create, migrate or write a journal.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from edge.cli.output import add_json
 from edge.common.errors import ExitCode
 
 JOURNAL_EXIT_CODES = f"""exit codes:
@@ -45,6 +49,11 @@ def register(sub: Any) -> None:
         default=None,
         help="station.toml: also check the signed chain head with the station's key",
     )
+    verify.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"db", "ok", "checked", "first_bad_seq", "reason"} on stdout',
+    )
     verify.set_defaults(handler=_verify)
     export = cmds.add_parser(
         "export",
@@ -56,6 +65,7 @@ def register(sub: Any) -> None:
     )
     export.add_argument("db", type=Path, metavar="DB")
     export.add_argument("--after", type=int, default=0, metavar="SEQ", help="default: 0 (all)")
+    add_json(export, already=True)
     export.set_defaults(handler=_export)
 
 
@@ -71,9 +81,13 @@ def _verify(args: argparse.Namespace) -> int:
             result = _against_central(journal, args.config)
     finally:
         journal.close()
+    if args.json:
+        doc = {"db": str(args.db), "ok": result.ok, **msgspec.to_builtins(result)}
+        print(json.dumps(doc))
+        return int(ExitCode.OK if result.ok else ExitCode.CHAIN_BROKEN)
     if not result.ok:  # the verdict is this command's output: printed as is, not as an error
         broken = ChainBroken.at(args.db, result)
-        print(broken, file=sys.stderr)
+        print(f"packstation: {broken}", file=sys.stderr)
         return int(broken.exit_code)
     print(f"{args.db}: ok, {result.checked} events verified")
     return int(ExitCode.OK)

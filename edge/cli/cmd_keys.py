@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ def register(sub: Any) -> None:
     new.add_argument("name", metavar="NAME", help=NAME_HELP)
     new.add_argument("--dir", type=Path, default=Path("."), help="output directory (default: .)")
     new.add_argument("--force", action="store_true", help="overwrite an existing pair")
+    new.add_argument("--json", action="store_true", help="print the files and public key as JSON")
     new.set_defaults(handler=_new)
 
 
@@ -52,6 +54,10 @@ def write_pair(directory: Path, name: str, force: bool = False) -> tuple[Path, P
 
 def _new(args: argparse.Namespace) -> int:
     public_file, secret_file, public = write_pair(args.dir, args.name, args.force)
+    if args.json:
+        doc = {"public_file": str(public_file), "secret_file": str(secret_file), "public": public}
+        print(json.dumps(doc))
+        return int(ExitCode.OK)
     print(f"public key  {public_file}  ({public})")
     print(f"secret key  {secret_file}  (mode 0600: keep it on this machine only)")
     return int(ExitCode.OK)

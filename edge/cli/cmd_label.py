@@ -19,6 +19,7 @@ from drivers.printer.session import Timeouts, attempt, read_status
 from drivers.printer.spool import Spool
 from drivers.printer.status import Readiness
 from drivers.printer.transport import TransportError, open_transport, parse_target
+from edge.cli.output import add_json, result
 from edge.common import bounded
 from edge.common.errors import BadInput, DeviceError, ExitCode
 from edge.label.content import ExitLabel, HaltSlip, build_label, seal_code_for
@@ -48,6 +49,7 @@ def register(sub: Any) -> None:
     )
     _label_args(preview)
     preview.add_argument("--out", type=Path, required=True, metavar="PNG")
+    add_json(preview)
     preview.set_defaults(handler=_preview)
     prt = cmds.add_parser(
         "print",
@@ -63,6 +65,7 @@ def register(sub: Any) -> None:
         help="tcp://HOST:PORT, usb:VID:PID, "
         "serial:PATH[@BAUD] or file:PATH (default: [printer] target)",
     )
+    add_json(prt)
     prt.set_defaults(handler=_print)
     slip = cmds.add_parser(
         "slip",
@@ -75,6 +78,7 @@ def register(sub: Any) -> None:
     slip.add_argument("--printer", metavar="TARGET")
     slip.add_argument("--config", type=Path, metavar="FILE", help="station.toml")
     slip.add_argument("--width", type=int, choices=[58, 80], help="paper mm (default: config)")
+    add_json(slip)
     slip.set_defaults(handler=_slip)
     queue = cmds.add_parser(
         "queue",
@@ -83,6 +87,7 @@ def register(sub: Any) -> None:
         "first, with their attempts and last error. Exit 0.",
     )
     queue.add_argument("--config", type=Path, metavar="FILE", help="station.toml")
+    add_json(queue)
     queue.set_defaults(handler=_queue)
     status = cmds.add_parser(
         "status",
@@ -141,7 +146,12 @@ def _preview(args: argparse.Namespace) -> int:
     label, profile = _build(args, cfg)
     doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots, profile.symbol)
     _save_png(doc, args.out)
-    print(f"{args.out}: label for order {label.order_id}, seal {seal_code_for(label)}")
+    seal = seal_code_for(label)
+    result(
+        args,
+        f"{args.out}: label for order {label.order_id}, seal {seal}",
+        {"out": str(args.out), "order_id": label.order_id, "seal": seal},
+    )
     return int(ExitCode.OK)
 
 
@@ -175,7 +185,12 @@ def _print(args: argparse.Namespace) -> int:
     doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots, profile.symbol)
     target = _target(args, cfg)
     _send(target, encode(doc, qr_mode=cfg.printer.qr_mode), cfg, "label")
-    print(f"{target}: printed label for order {label.order_id}, seal {seal_code_for(label)}")
+    seal = seal_code_for(label)
+    result(
+        args,
+        f"{target}: printed label for order {label.order_id}, seal {seal}",
+        {"printer": str(target), "order_id": label.order_id, "seal": seal, "printed": True},
+    )
     return int(ExitCode.OK)
 
 
@@ -194,10 +209,18 @@ def _slip(args: argparse.Namespace) -> int:
     doc = layout_slip(slip, _width(args, cfg))
     if args.out is not None:
         _save_png(doc, args.out)
-        print(f"{args.out}: slip for order {slip.order_id}")
+        result(
+            args,
+            f"{args.out}: slip for order {slip.order_id}",
+            {"out": str(args.out), "order_id": slip.order_id},
+        )
     if args.printer is not None:
         _send(_target(args, cfg), encode(doc, qr_mode=cfg.printer.qr_mode), cfg, "slip")
-        print(f"{args.printer}: printed slip for order {slip.order_id}")
+        result(
+            args,
+            f"{args.printer}: printed slip for order {slip.order_id}",
+            {"printer": args.printer, "order_id": slip.order_id, "printed": True},
+        )
     return int(ExitCode.OK)
 
 
@@ -220,13 +243,17 @@ def _queue(args: argparse.Namespace) -> int:
     cfg = load_station_config(args.config)
     path = StationPaths.of(cfg).spool
     if not path.exists():
-        print(f"{path}: no spool (nothing queued)")
+        result(args, f"{path}: no spool (nothing queued)", {"spool": str(path), "jobs": []})
         return int(ExitCode.OK)
     spool = Spool(path)
     try:
         jobs = spool.open_jobs()
     finally:
         spool.close()
+    if args.json:
+        rows = [msgspec.to_builtins(job) for job in jobs]
+        print(json.dumps({"spool": str(path), "jobs": rows}, default=str))
+        return int(ExitCode.OK)
     for job in jobs:
         error = f"  last error: {job.last_error}" if job.last_error else ""
         print(

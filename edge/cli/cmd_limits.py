@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from edge.cli.output import add_json
 from edge.common.errors import BadInput, ConfigError, ExitCode
 from edge.limits.engine import LimitEngine, resolve_rules_dir
 from edge.limits.rules import load_rules
@@ -27,6 +28,7 @@ def register(sub: Any) -> None:
     )
     check.add_argument("cart", type=Path, metavar="CART.json")
     _common(check)
+    add_json(check, already=True)
     check.set_defaults(handler=_check)
 
     explain = cmds.add_parser(
@@ -40,15 +42,18 @@ def register(sub: Any) -> None:
         "--at", type=_date, metavar="DATE", help="YYYY-MM-DD (default: today in the store's zone)"
     )
     _common(explain)
+    add_json(explain)
     explain.set_defaults(handler=_explain)
 
     validate = cmds.add_parser(
         "validate",
         help="validate every rule file; one line per problem",
         description="Validate every <CODE>.toml in the rules directory. Exit 0 when all are "
-        "valid, 78 when any is not.",
+        "valid, 78 when any is not or the directory is missing or holds none. --json prints "
+        '{"rules_dir", "files": {FILE: "ok" | [problems]}, "ok"}.',
     )
     _common(validate)
+    validate.add_argument("--json", action="store_true", help="print the result as JSON")
     validate.set_defaults(handler=_validate)
 
 
@@ -87,26 +92,42 @@ def _check(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     engine = _engine(args)
-    sys.stdout.write(engine.explain(args.code.upper(), args.customer_class, args.at))
+    text = engine.explain(args.code.upper(), args.customer_class, args.at)
+    if args.json:
+        doc = {"code": args.code.upper(), "class": args.customer_class, "text": text}
+        print(json.dumps(doc))
+        return int(ExitCode.OK)
+    sys.stdout.write(text)
     return int(ExitCode.OK)
 
 
 def _validate(args: argparse.Namespace) -> int:
     rules_dir = resolve_rules_dir(args.rules_dir)
+    if not rules_dir.is_dir():  # the [limits] rules_dir the daemon would refuse: exit 78
+        raise ConfigError([f"{rules_dir}: no such rules directory"])
     paths = sorted(rules_dir.glob("*.toml"))
     if not paths:
-        raise BadInput(f"{rules_dir}: no rule files (*.toml)")
+        raise ConfigError([f"{rules_dir}: no rule files (*.toml)"])
     problems: list[str] = []
+    files: dict[str, str | list[str]] = {}
     for path in paths:
         try:
             load_rules(path)
             LimitEngine(rules_dir).rules(path.stem)
         except ConfigError as exc:
             problems.extend(exc.problems)
+            files[str(path)] = list(exc.problems)
         except BadInput as exc:
             problems.append(f"{path}: {exc}")
+            files[str(path)] = [f"{path}: {exc}"]
         else:
-            print(f"{path}: ok", file=sys.stdout)
+            files[str(path)] = "ok"
+            if not args.json:
+                print(f"{path}: ok", file=sys.stdout)
+    if args.json:
+        result = {"rules_dir": str(rules_dir), "files": files, "ok": not problems}
+        print(json.dumps(result, indent=2))
+        return int(ExitCode.CONFIG if problems else ExitCode.OK)
     if problems:
         raise ConfigError(problems)
     return int(ExitCode.OK)

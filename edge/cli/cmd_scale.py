@@ -19,6 +19,7 @@ import msgspec
 from drivers.config import Baud, ScaleConfig
 from drivers.scale import Capture, DeviceState, NoReading, NoReadingReason, Scale
 from drivers.scale.protocols import PROTOCOLS
+from edge.cli.output import add_json
 from edge.common.errors import DeviceError, ExitCode
 
 
@@ -52,6 +53,7 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="station.toml whose [scale] window, framing and timing settings to use",
     )
+    add_json(read, already=True)
     read.set_defaults(handler=_read)
 
 

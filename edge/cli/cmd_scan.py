@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import typing
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import msgspec
 
 from drivers.config import ScannerConfig
+from edge.cli.output import add_json
 from edge.common.errors import BadInput, ConfigError, DeviceError, ExitCode
 
 # The layouts of [[scanner]] layout (drivers.scanner.keymap.LAYOUTS), taken from the config type so
@@ -35,11 +37,13 @@ def register(sub: Any) -> None:
         description="Open the scanner(s), grab them and print one JSON object per line for "
         "each scan (with its classification), discarded partial scan and device state change. "
         "Runs until Ctrl+C, --count scans or --timeout. Exit 0; 4 when --count was not reached "
-        "in --timeout; 78 when no scanner is configured.",
+        "in --timeout or no configured scanner appeared in it; 78 when no scanner is "
+        "configured.",
     )
     _common(listen)
     listen.add_argument("--count", type=int, default=0, help="stop after N scans (default: no)")
     listen.add_argument("--timeout", type=float, default=0, help="stop after S seconds")
+    add_json(listen, already=True)
     listen.set_defaults(handler=_listen)
     selftest = cmds.add_parser(
         "selftest",
@@ -61,6 +65,7 @@ def register(sub: Any) -> None:
     selftest.add_argument(
         "--timeout", type=float, default=180, help="seconds to wait for the scans (default 180)"
     )
+    add_json(selftest)
     selftest.set_defaults(handler=_selftest)
 
 
@@ -125,21 +130,29 @@ def _listen(args: argparse.Namespace) -> int:
 async def _listen_async(
     scanners: list[ScannerConfig], classifier: Any, count: int, timeout: float
 ) -> bool:
+    """False when --count was not reached in --timeout, or no scanner ever connected."""
     from drivers.scanner.device import ScannerService
-    from drivers.scanner.events import Scan
+    from drivers.scanner.events import DeviceState, Scan
 
     service = ScannerService(scanners)
     events = service.events()
     runner = asyncio.create_task(service.run())
-    seen = 0
+    seen, connected = 0, False
     try:
         async with asyncio.timeout(timeout or None):
             async for event in events:
                 print(scan_json(event, classifier), flush=True)
                 seen += isinstance(event, Scan)
+                connected |= isinstance(event, DeviceState) and event.state == "connected"
                 if count and seen >= count:
                     break
     except TimeoutError:
+        if not connected:
+            names = ", ".join(s.label for s in scanners)
+            print(
+                f"packstation: no scanner appeared within {timeout:g} s: {names}", file=sys.stderr
+            )
+            return False
         return not count
     finally:
         runner.cancel()
@@ -154,14 +167,17 @@ def _selftest(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if not args.no_print:
         _print_label(args.printer or cfg.printer.target, cfg.printer)
-        print("test label printed", file=sys.stderr)
+        print("packstation: test label printed", file=sys.stderr)
     if args.print_only:
         return int(ExitCode.OK)
     scanners = _scanners(args, cfg)[:1]
     scans = asyncio.run(_collect(scanners, len(selftest.items()), args.timeout))
     report = selftest.compare(scans, scanners[0].layout, cfg.scan.gs_substitutes)
-    for line in report.lines():
-        print(line)
+    if args.json:
+        print(json.dumps({"ok": report.ok, "scans": len(scans), "report": list(report.lines())}))
+    else:
+        for line in report.lines():
+            print(line)
     if not scans:
         raise DeviceError(f"no scan from {scanners[0].label} within {args.timeout:g} s")
     return int(ExitCode.OK if report.ok else ExitCode.DEVICE)
@@ -196,22 +212,22 @@ async def _collect(scanners: list[ScannerConfig], wanted: int, timeout: float) -
     events = service.events()
     runner = asyncio.create_task(service.run())
     scans: list[Scan] = []
-    print(f"scan barcode 1/{wanted} ({labels[0]})", file=sys.stderr)
+    print(f"packstation: scan barcode 1/{wanted} ({labels[0]})", file=sys.stderr)
     try:
         async with asyncio.timeout(timeout):
             async for event in events:
                 if isinstance(event, DeviceState):
-                    print(f"scanner {event.state}: {event.detail}", file=sys.stderr)
+                    print(f"packstation: scanner {event.state}: {event.detail}", file=sys.stderr)
                 elif isinstance(event, Scan):
                     scans.append(event)
                     if len(scans) >= wanted:
                         break
                     print(
-                        f"scan barcode {len(scans) + 1}/{wanted} ({labels[len(scans)]})",
+                        f"packstation: scan barcode {len(scans) + 1}/{wanted} ({labels[len(scans)]})",
                         file=sys.stderr,
                     )
     except TimeoutError:
-        print("timed out waiting for scans", file=sys.stderr)
+        print("packstation: timed out waiting for scans", file=sys.stderr)
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)

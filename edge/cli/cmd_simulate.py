@@ -53,6 +53,15 @@ def register(sub: Any) -> None:
         metavar="DIR",
         help="run directory (default ./sim-out)",
     )
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="leave central and its web dashboard running after the day and print its URL"
+        " (Ctrl-C stops it)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as JSON (as summary.json)"
+    )
     parser.set_defaults(handler=_simulate)
 
 
@@ -64,4 +73,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
     if args.out.exists() and not args.out.is_dir():
         raise BadInput(f"{args.out}: exists and is not a directory")
-    return main(SimOptions(orders=args.orders, seed=args.seed, out=args.out))
+    return main(
+        SimOptions(
+            orders=args.orders,
+            seed=args.seed,
+            out=args.out,
+            dashboard=args.dashboard,
+            json=args.json,
+        )
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from edge.cli.output import add_json
 from edge.common.errors import BadInput, ExitCode
 from edge.scan import Inventory, InventoryFormatError, OrderFormatError, RestoreError
 from edge.scan.gs1 import Gs1Reader
@@ -46,6 +47,7 @@ def register(sub: Any) -> None:
         help="the date expiry is judged on (default: today per [verify] date_basis)",
     )
     parser.add_argument("scans", nargs="+", metavar="SCAN")
+    add_json(parser, already=True)
     parser.set_defaults(handler=_verify)
 
 

@@ -11,6 +11,7 @@ summary (edge/sim/report.py) is counted from the journal and central's store.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ class SimOptions:
     orders: int = 40
     seed: int = 1
     out: Path = Path("sim-out")
+    dashboard: bool = False  # leave central (and its dashboard) running after the day
+    json: bool = False  # the summary as JSON (summary.json's content) instead of the table
 
 
 class SimRun:
@@ -87,6 +90,8 @@ class SimRun:
         self.central_port = 0
         self.state: ThreadedEmulator | None = None  # the METRC emulator (edge/sim/statesys.py)
         self.vault: list[dict[str, Any]] = []
+        self.dashboard_url = ""
+        self.interrupted = False
 
     # -- the day ---------------------------------------------------------------------------
     def day(self) -> Summary:
@@ -102,10 +107,12 @@ class SimRun:
             self.summary.failures.append(str(exc))
         except KeyboardInterrupt:  # the services got the SIGINT too and stop cleanly
             self.summary.failures.append("interrupted (Ctrl-C): the day was not finished")
+            self.interrupted = True
         finally:
             self._stop()
             _finish(self.run, self.summary, self.outcomes, self.printer)
-            self.central.stop()
+            if self.interrupted or not (self.options.dashboard and self.central.alive()):
+                self.central.stop()
             self._state_count()
             self.printer.stop()
             self.scale.stop()
@@ -128,6 +135,9 @@ class SimRun:
         sim_setup.write_central_config(self.run, ports, state_cfg)
         sim_setup.write_station_config(self.run, ports, self.scale.port)
         self._start_central()
+        self.dashboard_url = sim_setup.dashboard_url(self.run, ports)
+        self.progress_out.write(f"packstation: central dashboard: {self.dashboard_url}\n")
+        self.progress_out.flush()
         sim_setup.import_day(self.run)
         self.station.start()
         self.inject.connect(service=self.station)
@@ -430,6 +440,42 @@ def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -
 
 
 def main(options: SimOptions, out: TextIO = sys.stdout, progress_out: TextIO = sys.stderr) -> int:
-    summary = run_day(options, progress_out)
-    render(summary, out)
-    return 0 if summary.ok else 1
+    env_without_notify()
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the day like Ctrl-C
+    sim: SimRun | None = None
+    try:
+        sim = SimRun(options, progress_out)
+        summary = sim.day()
+        if options.json:
+            out.write(json.dumps(summary.to_json(), indent=1) + "\n")
+        else:
+            render(summary, out)
+        rc = 0 if summary.ok else 1
+        if options.dashboard and sim.central.alive():
+            _keep_dashboard(sim, out)
+    except BaseException:  # interrupted while finishing: no service outlives the command
+        if sim is not None:
+            sim.station.stop()
+            sim.central.stop()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return rc
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _keep_dashboard(sim: SimRun, out: TextIO) -> None:
+    """`simulate --dashboard`: central stays up after the day until Ctrl-C or SIGTERM."""
+    out.write(f"packstation: dashboard running at {sim.dashboard_url} (Ctrl-C stops it)\n")
+    out.flush()
+    try:
+        while sim.central.alive():
+            time.sleep(0.5)
+        out.write("packstation: central stopped; see logs/central.log\n")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.central.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,7 @@ class RunDir:
         self.central_toml = self.central_dir / "central.toml"
         self.station_toml = self.station_dir / "station.toml"
         self.central_store = self.central_dir / "central.sqlite3"
+        self.viewer_token = self.central_dir / "viewer.token"
         self.journal = self.station_dir / "journal.sqlite3"
         self.inject = self.station_dir / "inject.sock"
         self.inventory = self.data / "inventory.json"
@@ -83,6 +85,7 @@ class Ports:
     pub: int
     replay: int
     printer: int
+    dashboard: int = 0
 
 
 def _toml_value(value: Any) -> str:
@@ -132,9 +135,16 @@ def write_central_config(
             "replay_bind": f"tcp://127.0.0.1:{ports.replay}",
         },
         "intake": {"enabled": False},
+        "dashboard": {
+            "listen": f"127.0.0.1:{ports.dashboard}",
+            "token_file": str(run.viewer_token.resolve()),
+            "poll_ms": 250,
+        },
     }
     if state_system:
         sections["state_system"] = state_system
+    run.viewer_token.write_text(secrets.token_urlsafe(24) + "\n")
+    run.viewer_token.chmod(0o600)
     (run.central_dir / "stations").mkdir(exist_ok=True)
     (run.central_dir / "subscribers").mkdir(exist_ok=True)
     run.central_toml.write_text(toml_text(sections, HEADER.format(name="central.toml")))
@@ -216,4 +226,10 @@ def import_day(run: RunDir) -> None:
 
 
 def allocate_ports(printer_port: int) -> Ports:
-    return Ports(free_port(), free_port(), free_port(), printer_port)
+    return Ports(free_port(), free_port(), free_port(), printer_port, free_port())
+
+
+def dashboard_url(run: RunDir, ports: Ports) -> str:
+    """The link that opens the simulated central's dashboard (the token sets a cookie)."""
+    token = run.viewer_token.read_text().strip()
+    return f"http://127.0.0.1:{ports.dashboard}/dashboard/?token={token}"

@@ -38,6 +38,8 @@ class StationSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ports: str = ""
     # Directory of inventory.json / orders.json / badges.json standing in for central ("" = none).
     seed_dir: str = ""
+    # HOST:PORT serving Prometheus metrics at /metrics ("" = off).
+    metrics_listen: str = ""
 
 
 class LimitsSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -89,6 +91,7 @@ class StationPaths:
     keys: Path  # <state_dir>/keys: where the key files are when [link] names none
     secret_key: Path  # [link] secret_key_file, else <keys>/<station id>.key_secret
     server_key: Path  # [link] server_key_file, else <keys>/central.key
+    status_socket: Path  # <state_dir>/status.sock: `packstation status` reads the daemon there
 
     @classmethod
     def of(cls, cfg: StationConfig) -> StationPaths:
@@ -105,6 +108,7 @@ class StationPaths:
             keys=keys,
             secret_key=Path(cfg.link.secret_key_file or keys / f"{cfg.station.id}.key_secret"),
             server_key=Path(cfg.link.server_key_file or keys / "central.key"),
+            status_socket=state / "status.sock",
         )
 
 

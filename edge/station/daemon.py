@@ -32,6 +32,7 @@ from edge.scan.classify import AgentBadge, OrderTicket, ScanRouter, SealCode
 from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
 from edge.station.ports import FeedResult, StationPorts
+from edge.station.status import Observer, station_status
 from edge.workflow.machine import Workflow
 from edge.workflow.ports import LabelJob, PrintJob, Signal
 from edge.workflow.state import (
@@ -124,6 +125,7 @@ class Station:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._status = ""
         self.boot = str(uuid.uuid4())
+        self.observer = Observer(self.paths.status_socket, cfg.station.metrics_listen)
 
     # -- the one entry point for inputs --------------------------------------------------------
 
@@ -142,7 +144,9 @@ class Station:
                     # On the loop thread: a step is one short fsync'd transaction, and handing it
                     # to the writer thread and back cost more than the commit (issue 20); steps
                     # are serialised by the lock anyway, and SQLite releases the GIL in the fsync.
+                    began = time.perf_counter()
                     seq = self._commit(records, new_bytes)
+                    self.observer.committed(records, time.perf_counter() - began)
             except Exception as exc:
                 # Nothing was committed, so nothing happened: the state stays as it was, and the
                 # technician gets an error signal instead of an "ok" (the caller gets the error).
@@ -182,6 +186,10 @@ class Station:
     def snapshot(self) -> dict[str, Any]:
         state: dict[str, Any] = msgspec.to_builtins(self.state)
         return state
+
+    def status_info(self) -> dict[str, Any]:
+        """`packstation status`: read through the status socket (edge.station.status)."""
+        return station_status(self)
 
     def _commit(self, records: list[Record], state_bytes: bytes) -> int:
         journal = self._journal()
@@ -271,6 +279,7 @@ class Station:
             await self.start()
             await self._check_disk()  # before READY: no order slips in under a full disk
             self._spawn(self._ticker())
+            self._spawn(self.observer.run(self))
             self._spawn(self._disk_watch())
             self._spawn(self._audit())
             for service in self.ports.services:

@@ -133,7 +133,7 @@ def test_config_check_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert run(["config", "check", str(bad)]) == ExitCode.CONFIG
     assert (
         capsys.readouterr().err
-        == f'{bad}: [scale] baud: expected one of 1200..115200, got "fast"\n'
+        == f'packstation: {bad}: [scale] baud: expected one of 1200..115200, got "fast"\n'
     )
 
 

@@ -47,7 +47,7 @@ def test_verify_names_the_first_bad_row_with_exit_5(
     tamper(tmp_path / "j.db", sql)
     assert run(["journal", "verify", str(tmp_path / "j.db")]) == 5
     err = capsys.readouterr().err
-    assert err.startswith(f"{tmp_path / 'j.db'}: chain broken at seq 3: {reason}"), err
+    assert err.startswith(f"packstation: {tmp_path / 'j.db'}: chain broken at seq 3: {reason}"), err
 
 
 def test_verify_missing_or_foreign_file_is_exit_2_and_creates_nothing(

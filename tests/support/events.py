@@ -3,7 +3,12 @@ central quarantines a body that does not fit its type, and every unknown type.""
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
+
+from central.store.base import SqlStore
+from edge.common import protocol as p
+from edge.common.chain import GENESIS, canonical_json, chain_hash
 
 if TYPE_CHECKING:
     from edge.common.protocol import Event
@@ -43,9 +48,6 @@ def assert_fits(type_: str, body: dict[str, Any], station: str = "station-01") -
 
 def chain(items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
     """Wire events (type, body) chained from the genesis hash, seq from 1."""
-    import uuid
-
-    from edge.common.chain import GENESIS, canonical_json, chain_hash
     from edge.common.protocol import Event
 
     out, prev = [], GENESIS
@@ -59,3 +61,23 @@ def chain(items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
         )
         prev = digest
     return out
+
+
+class Chain:
+    """Correctly chained events of one station, committed to a real store."""
+
+    def __init__(self, store: SqlStore, station: str) -> None:
+        self.store, self.station, self.seq, self.prev = store, station, 0, GENESIS
+
+    def add(self, type_: str, **body: Any) -> None:
+        self.seq += 1
+        event_id, at = str(uuid.uuid4()), f"2026-12-01T10:00:{self.seq:02d}+00:00"
+        raw = canonical_json({**body, "station": self.station})
+        digest = chain_hash(self.prev, self.seq, event_id, type_, at, raw)
+        ev = p.Event(
+            seq=self.seq, event_id=event_id, at=at, type=type_, body=raw,
+            prev_hash=self.prev, hash=digest,
+        )  # fmt: skip
+        self.prev = digest
+        result = self.store.commit_batch([(self.station, ev)], [])
+        assert result.accepted == 1, result

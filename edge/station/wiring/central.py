@@ -46,6 +46,22 @@ class LinkService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reported: tuple[bool, str] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.last_contact = ""  # when the link last reported itself connected (ISO 8601 UTC)
+
+    def status_info(self) -> dict[str, Any]:
+        """The link's part of `packstation status`."""
+        if self.link is None:
+            return {"central": {"state": "not started", "last_contact": self.last_contact or None}}
+        st = self.link.status()
+        return {
+            "central": {
+                "state": str(st.state),
+                "endpoint": st.endpoint,
+                "last_contact": self.last_contact or None,
+                "last_error": st.last_error or None,
+                "reconnects": st.reconnects,
+            }
+        }
 
     def wake(self, last_seq: int) -> None:
         if self.link is not None:
@@ -112,6 +128,8 @@ class LinkService:
         if _stopping():
             return  # the daemon is shutting down: that "offline" could never reach central
         ok = status.state is LinkState.CONNECTED
+        if ok:
+            self.last_contact = datetime.now(UTC).isoformat(timespec="seconds")
         detail = "" if ok else f"{status.state}: {status.last_error or status.endpoint}".strip()
         if self._reported is not None and self._reported[0] == ok:
             return  # only changes between connected and not
