@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +29,8 @@ from central.downstream import Downstream
 from central.feed import FeedSender
 from central.guard import ConnectionGuard, keep_running
 from central.intake import IntakeServer
-from central.reporting import Reporting
 from central.metrics import CentralMetrics, CentralMetricsServer
+from central.reporting import Reporting
 from central.store import Rejected, SqlStore, open_store
 from edge.common import protocol as p
 from edge.common.credentials import credential_path
@@ -161,13 +162,7 @@ class CentralService:
             sync_ctx, {auth.STATIONS: self.stations, auth.SUBSCRIBERS: self.subscribers}
         )
         zap.start()  # before any bind: without a handler libzmq would let every key in
-        router = self._server_socket(ctx, zmq.ROUTER, auth.STATIONS)
-        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        router.setsockopt(zmq.MAXMSGSIZE, p.MAX_MESSAGE_BYTES)
-        router.setsockopt(zmq.HEARTBEAT_IVL, 5000)
-        router.setsockopt(zmq.HEARTBEAT_TIMEOUT, 15000)
-        router.setsockopt(zmq.HANDSHAKE_IVL, self.cfg.central.handshake_ms)
-        router.sndhwm = router.rcvhwm = 100_000
+        router = self._station_socket(ctx)
         tasks: list[asyncio.Task[None]] = []
         try:
             router.bind(self.cfg.central.bind)
@@ -194,21 +189,8 @@ class CentralService:
             if intake.address:
                 self.bound["intake"] = intake.address
             self.guard.on_closed = self._closed
-            # every part is restarted when it fails: a resource error never ends central
-            parts = {
-                "receive": lambda: self._receive(router),
-                "connections": lambda: self.guard.run(router),
-                "commit": self._commit_loop,
-                "keys": self._watch_keys,
-                "feed": self._poll_feed,
-                "downstream": self.downstream.run,
-                "watchdog": self.notifier.watchdog_loop,
-            }
-            reporting = Reporting.from_config(self.cfg, self.store)  # state system, POS webhook
-            if reporting is not None:
-                parts["reporting"] = reporting.run
             tasks = await self._start_dashboard() + await self._start_metrics()
-            tasks += [asyncio.create_task(keep_running(n, f)) for n, f in parts.items()]
+            tasks += [asyncio.create_task(keep_running(n, f)) for n, f in self._parts(router)]
             LOG.info("central ready", extra={"epoch": self.epoch, **self.bound})
             self._status = self._status_line()
             self.notifier.ready(self._status)
@@ -230,6 +212,33 @@ class CentralService:
             zap.stop()
             ctx.term()
             self.notifier.close()
+
+    def _station_socket(self, ctx: zmq.asyncio.Context) -> zmq.asyncio.Socket:
+        router = self._server_socket(ctx, zmq.ROUTER, auth.STATIONS)
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        router.setsockopt(zmq.MAXMSGSIZE, p.MAX_MESSAGE_BYTES)
+        router.setsockopt(zmq.HEARTBEAT_IVL, 5000)
+        router.setsockopt(zmq.HEARTBEAT_TIMEOUT, 15000)
+        router.setsockopt(zmq.HANDSHAKE_IVL, self.cfg.central.handshake_ms)
+        router.sndhwm = router.rcvhwm = 100_000
+        return router
+
+    def _parts(self, router: zmq.asyncio.Socket) -> list[tuple[str, Callable[[], object]]]:
+        """Central's long-running parts; each is restarted when it fails, so a resource error
+        never ends central (central/guard.py keep_running)."""
+        parts: list[tuple[str, Callable[[], object]]] = [
+            ("receive", lambda: self._receive(router)),
+            ("connections", lambda: self.guard.run(router)),
+            ("commit", self._commit_loop),
+            ("keys", self._watch_keys),
+            ("feed", self._poll_feed),
+            ("downstream", self.downstream.run),
+            ("watchdog", self.notifier.watchdog_loop),
+        ]
+        reporting = Reporting.from_config(self.cfg, self.store)  # state system, POS webhook
+        if reporting is not None:
+            parts.append(("reporting", reporting.run))
+        return parts
 
     _dashboard_server: DashboardServer | None = None
 

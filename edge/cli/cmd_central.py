@@ -20,6 +20,7 @@ import json
 import shutil
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,9 @@ def register(sub: Any) -> None:
 
     tail = add("tail", "subscribe to accepted events and print them as JSON lines")
     _after(tail, None, "replay from after gseq N first (default: only new events)")
-    tail.add_argument("--topic", action="append", default=[], help="topic prefix, e.g. event/order_status/")
+    tail.add_argument(
+        "--topic", action="append", default=[], help="topic prefix, e.g. event/order_status/"
+    )
     tail.add_argument("--key", type=Path, required=True, help="subscriber NAME.key_secret")
     tail.add_argument("--server-key", type=Path, help="central.key (default: from the config)")
     tail.add_argument("--pub", help="PUB endpoint (default: [downstream] pub_bind)")
@@ -81,6 +84,19 @@ def register(sub: Any) -> None:
     add_json(tail, already=True)
     tail.set_defaults(handler=_tail)
 
+    _register_quarantine(add)
+
+    export = add("export", "print every stored event as JSON lines (gseq order)")
+    _after(export, 0, "only events after gseq N (default: 0, all)")
+    export.add_argument("--quarantine", action="store_true", help="print the quarantine instead")
+    add_json(export, already=True)
+    export.set_defaults(handler=_export)
+
+    central_reports.register(add)
+
+
+def _register_quarantine(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """`central quarantine list | release TAG --by BADGE` (central/stock.py)."""
     quarantine = add("quarantine", "packages quarantined at every station: list, release")
     qcmds = quarantine.add_subparsers(title="quarantine commands", metavar="COMMAND", required=True)
     qlist = qcmds.add_parser("list", help="every package quarantined now, as JSON lines")
@@ -93,14 +109,6 @@ def register(sub: Any) -> None:
         "--by", required=True, metavar="BADGE", help="the releasing supervisor's badge"
     )
     qrel.set_defaults(handler=_quarantine_release)
-
-    export = add("export", "print every stored event as JSON lines (gseq order)")
-    _after(export, 0, "only events after gseq N (default: 0, all)")
-    export.add_argument("--quarantine", action="store_true", help="print the quarantine instead")
-    add_json(export, already=True)
-    export.set_defaults(handler=_export)
-
-    central_reports.register(add)
 
 
 def _after(parser: argparse.ArgumentParser, default: int | None, help_: str) -> None:
