@@ -14,6 +14,7 @@ __all__ = [
     "Crossing",
     "Inventory",
     "InventoryFormatError",
+    "InventoryRows",
     "LimitInputError",
     "LimitResult",
     "LimitRuleBucket",
@@ -343,6 +344,25 @@ class Inventory:
     @property
     def heap_bytes(self) -> int:
         """Approximate memory held by the index."""
+
+@final
+class InventoryRows:
+    """Builds an Inventory from the station replica's package rows (key, one INVENTORY.json
+    package object): chunk by chunk, parsed and indexed with the GIL released."""
+
+    def __new__(cls) -> InventoryRows: ...
+    def add(self, rows: Sequence[tuple[str, bytes]]) -> int:
+        """Parse a chunk of rows; returns how many were indexed (bad rows are kept aside)."""
+    def __len__(self) -> int: ...
+    def finish(self) -> tuple[Inventory, list[tuple[str, str]]]:
+        """The index and (key, reason) of each row left out; InventoryFormatError on duplicate
+        Labels or when called twice."""
+    @staticmethod
+    def changed(
+        base: Inventory, changes: Sequence[tuple[str, bytes | None]]
+    ) -> tuple[Inventory, list[tuple[str, str]]]:
+        """`base` after feed changes: (key, body) adds or replaces, (key, None) removes; the
+        unchanged packages are copied from `base`, not parsed again."""
 
 @final
 class Verdict:

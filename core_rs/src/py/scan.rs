@@ -187,7 +187,7 @@ pub struct Reconciliation {
 /// The vault inventory index (immutable; share one between sessions).
 #[pyclass(frozen, module = "edge._core")]
 pub struct Inventory {
-    inner: Arc<CoreInventory>,
+    pub(super) inner: Arc<CoreInventory>,
 }
 
 fn inventory_err(e: inv::InventoryError) -> PyErr {

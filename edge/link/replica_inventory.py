@@ -1,0 +1,87 @@
+"""The vault inventory index built from the replica's rows, and kept up to date from its changes.
+
+Rows go from SQLite straight into the Rust core (`InventoryRows`) a chunk at a time: no Python
+dict per package and no whole-inventory JSON document, so a build's peak memory is the index
+plus one chunk, and the parse and indexing run with the GIL released. After the first build,
+feed changes (`Replica.package_changes`) are applied by `InventoryRows.changed`: only the
+changed rows are read and parsed; a snapshot swap (a new epoch) means a full build again.
+A row that is not a valid package is logged with its key and left out; the rest load.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from edge.link.replica import Replica
+from edge.scan import Inventory, InventoryRows, ScanCoreError
+
+LOG = logging.getLogger(__name__)
+CHUNK_ROWS = 4096
+
+
+def _log_skipped(skipped: list[tuple[str, str]]) -> None:
+    for key, reason in skipped[:20]:
+        LOG.error("replica package not indexed", extra={"package": key, "error": reason})
+    if len(skipped) > 20:
+        LOG.error("replica packages not indexed", extra={"count": len(skipped)})
+
+
+class ReplicaIndex:
+    """The current index and the replica position (epoch, change seq) it reflects."""
+
+    def __init__(self, replica: Replica) -> None:
+        self.replica = replica
+        self.inventory: Inventory = Inventory.from_json(b"[]")
+        self.position: tuple[int, int] | None = None
+        self._lock = threading.Lock()  # one build at a time (the loop's first sync, the refresher)
+
+    def build(self) -> Inventory:
+        """A full build from every package row; the previous index is kept if it fails."""
+        with self._lock:
+            return self._build()
+
+    def _build(self) -> Inventory:
+        rows = InventoryRows()
+        position = self.replica.package_position()
+        for epoch, seq, chunk in self.replica.package_rows(CHUNK_ROWS):
+            position = (epoch, seq)
+            rows.add(chunk)
+        try:
+            inventory, skipped = rows.finish()
+        except ScanCoreError as exc:
+            LOG.error("replica inventory not usable", extra={"error": str(exc)})
+            return self.inventory
+        _log_skipped(skipped)
+        self.inventory, self.position = inventory, position
+        self.replica.forget_package_changes(position[1])
+        return inventory
+
+    def refresh(self) -> bool:
+        """Bring the index up to the replica: the changed rows only, or a full build after a
+        snapshot swap. True when the index changed."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        if self.position is None:
+            self._build()
+            return True
+        epoch, seq = self.position
+        found = self.replica.package_changes(epoch, seq)
+        if found is None:
+            self._build()
+            return True
+        now, changes = found
+        if not changes:
+            self.position = (epoch, now)
+            return False
+        try:
+            inventory, skipped = InventoryRows.changed(self.inventory, changes)
+        except ScanCoreError as exc:
+            LOG.error("replica inventory changes not usable", extra={"error": str(exc)})
+            return False
+        _log_skipped(skipped)
+        self.inventory, self.position = inventory, (epoch, now)
+        self.replica.forget_package_changes(now)
+        return True
