@@ -4,6 +4,7 @@ May import: `edge.common`. The station, the link, the CLI, the simulator and the
 write it through the names re-exported here.
 """
 
+from edge.journal.checkpoint import verify_at_start
 from edge.journal.store import (
     SCHEMA_VERSION,
     ChainBroken,
@@ -24,4 +25,5 @@ __all__ = [
     "Txn",
     "VerifyResult",
     "export_line",
+    "verify_at_start",
 ]

@@ -26,7 +26,7 @@ import msgspec
 
 from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
-from edge.journal import ChainBroken, Journal, JournalError
+from edge.journal import ChainBroken, Journal, JournalError, verify_at_start
 from edge.scan.classify import AgentBadge, OrderTicket, ScanRouter, SealCode
 from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
@@ -231,7 +231,7 @@ class Station:
         """Open and verify the journal, restore the workflow and resume it."""
         path = self.paths.journal
         self.journal = await self._in_writer(Journal, path)
-        result = await self._in_writer(self.journal.verify)
+        result = await self._in_writer(verify_at_start, self.journal)  # new rows only
         if not result.ok:
             raise ChainBroken.at(path, result)
         self._last_seq = await self._in_writer(self.journal.last_seq)
