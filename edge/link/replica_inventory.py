@@ -11,13 +11,17 @@ A row that is not a valid package is logged with its key and left out; the rest 
 from __future__ import annotations
 
 import logging
+import queue
+import sqlite3
 import threading
+from collections.abc import Iterator
 
 from edge.link.replica import Replica
 from edge.scan import Inventory, InventoryRows, ScanCoreError
 
 LOG = logging.getLogger(__name__)
 CHUNK_ROWS = 4096
+READ_AHEAD = 4
 
 
 def _log_skipped(skipped: list[tuple[str, str]]) -> None:
@@ -25,6 +29,33 @@ def _log_skipped(skipped: list[tuple[str, str]]) -> None:
         LOG.error("replica package not indexed", extra={"package": key, "error": reason})
     if len(skipped) > 20:
         LOG.error("replica packages not indexed", extra={"count": len(skipped)})
+
+
+_END = object()
+
+
+def _read_ahead(replica: Replica) -> Iterator[tuple[int, int, list[tuple[str, bytes]]]]:
+    """The replica's package chunks, fetched by a thread of their own (SQLite releases the GIL
+    while it steps, the core while it parses), at most READ_AHEAD chunks ahead."""
+    chunks: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
+    failed: list[Exception] = []
+
+    def read() -> None:
+        try:
+            for item in replica.package_rows(CHUNK_ROWS):
+                chunks.put(item)
+        except (sqlite3.Error, OSError) as exc:  # handed to the consumer, which raises it
+            failed.append(exc)
+        finally:
+            chunks.put(_END)
+
+    reader = threading.Thread(target=read, name="replica-rows", daemon=True)
+    reader.start()
+    while (item := chunks.get()) is not _END:
+        yield item  # type: ignore[misc]
+    reader.join()
+    if failed:
+        raise failed[0]
 
 
 class ReplicaIndex:
@@ -44,9 +75,9 @@ class ReplicaIndex:
     def _build(self) -> Inventory:
         rows = InventoryRows()
         position = self.replica.package_position()
-        for epoch, seq, chunk in self.replica.package_rows(CHUNK_ROWS):
+        for epoch, seq, chunk in _read_ahead(self.replica):
             position = (epoch, seq)
-            rows.add(chunk)
+            rows.add(chunk)  # parsed with the GIL released, while the reader fetches the next
         try:
             inventory, skipped = rows.finish()
         except ScanCoreError as exc:
