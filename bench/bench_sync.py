@@ -147,7 +147,7 @@ def run_backend(
         f"{verdict} target {target}"
     )
     print(
-        f"{label:10s} steady 1,000 events/s over {stations} stations: ack latency "
+        f"{label:10s} steady {stations * 100:,} events/s ({stations} stations, 100/s each): ack latency "
         f"p50 {pct(steady, 0.5):.1f} ms p99 {pct(steady, 0.99):.1f} ms"
     )
     print(

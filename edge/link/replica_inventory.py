@@ -21,7 +21,7 @@ from edge.scan import Inventory, InventoryRows, ScanCoreError
 
 LOG = logging.getLogger(__name__)
 CHUNK_ROWS = 4096
-READ_AHEAD = 4
+READ_AHEAD = 2
 
 
 def _log_skipped(skipped: list[tuple[str, str]]) -> None:
