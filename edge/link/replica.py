@@ -149,6 +149,15 @@ class Replica:
         """The whole inventory snapshot (INVENTORY.json array form)."""
         return self._all("package")
 
+    def inventory_json(self) -> bytes:
+        """The whole inventory as INVENTORY.json array bytes, joined from the stored package
+        bodies (each one JSON object) without decoding them."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT body FROM items WHERE kind = 'package' ORDER BY key"
+            ).fetchall()
+        return b"[" + b",".join(bytes(r[0]) for r in rows) + b"]"
+
     def badge(self, code: str, at: datetime | None = None) -> Badge | None:
         """The badge if it is on the allow-list and not expired at `at` (default now)."""
         body = self._get("badge", code)

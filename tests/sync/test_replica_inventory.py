@@ -83,6 +83,8 @@ def test_index_from_rows_equals_the_json_path_and_follows_changes(tmp_path: Path
     assert added is not None and added.sku == "S2"
     assert _view(inv) == _view(_old_path(replica))
     assert not index.refresh()  # nothing new
+    # the label's snapshot: the same packages as the decoded copy, without decoding them
+    assert json.loads(replica.inventory_json()) == replica.inventory()
 
     # a new snapshot replaces the copy: the index is built again from the rows
     _snapshot(replica, {t: _package(t, sku="S9") for t in tags[:10]}, "s2", 50)

@@ -151,7 +151,7 @@ class ReplicaCentral:
         save_finished(self._finished_path, self.finished)
 
     def inventory_snapshot(self) -> bytes:
-        return msgspec.json.encode(self.replica.inventory())
+        return self.replica.inventory_json()
 
     async def run(self, station: StationHandle) -> None:
         """Bring the inventory index up to the replica (off the loop, GIL released in the core)
