@@ -7,7 +7,9 @@ process per path, so peak RSS is the build's own:
 - old: the path of commit eaab2ff (`ReplicaCentral._build_inventory`): `Replica.inventory()`
   (a Python dict per package) -> `msgspec.json.encode` -> `Inventory.from_json`; run on that
   commit's Python code with `--old-root` (a worktree of eaab2ff);
-- new: `edge.link.replica_inventory.ReplicaIndex.build()` (rows straight into `InventoryRows`).
+- new: `edge.link.replica_inventory.ReplicaIndex.build()` (rows straight into `InventoryRows`);
+- snap: a restart, `ReplicaIndex.start()`: the binary snapshot the new child saved, brought up to
+  date with the 100 feed changes the new child applied after saving it.
 
 Each child prints build wall/CPU time, peak RSS (ru_maxrss) and RSS before the build, the index's
 heap bytes, the p99/max of a scan-like loop (an exact lookup per iteration) run in a thread while
@@ -77,20 +79,28 @@ def new_build():
     index.build()
     return index
 
+def snap_start():
+    from edge.link.replica_inventory import ReplicaIndex
+    index = ReplicaIndex(replica, Path(path).with_name("replica-index.bin"))
+    index.start()
+    return index
+
 base = rss_mb()
 th = threading.Thread(target=scans); th.start(); time.sleep(0.05); lat.clear()
 c0, t0 = time.process_time(), time.perf_counter()
-built = old_build() if mode == "old" else new_build()
+built = {"old": old_build, "new": new_build, "snap": snap_start}[mode]()
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 stop.set(); th.join()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-inv = built if mode == "old" else built.inventory
+inv = built if mode == "old" else built.inventory  # snap: after the new child's 100 changes
 lat.sort()
 out = dict(mode=mode, n=len(inv), build_s=wall, cpu_s=cpu, peak_mb=peak, base_mb=base,
            after_mb=rss_mb(), heap_mb=inv.heap_bytes / 2**20,
            gil_p99_ms=lat[int(len(lat) * 0.99)] * 1e3 if lat else 0.0,
            gil_max_ms=lat[-1] * 1e3 if lat else 0.0, digest=digest(inv))
 if mode == "new":
+    built.snapshot_path = Path(path).with_name("replica-index.bin")
+    t0 = time.perf_counter(); built._save(); out["save_s"] = time.perf_counter() - t0
     from edge.common.protocol import FeedItem, QueueUpdate
     labels = sorted(inv.labels())
     q = replica.last_qseq()
@@ -106,11 +116,14 @@ if mode == "new":
     for item in changes:
         assert replica.apply_update(QueueUpdate(qseq=q + 1, prev_qseq=q, item=item)); q += 1
     t0 = time.perf_counter(); changed = built.refresh(); inc = time.perf_counter() - t0
-    from edge.link.replica_inventory import ReplicaIndex
-    t0 = time.perf_counter(); full = ReplicaIndex(replica); full.build(); fb = time.perf_counter() - t0
+    from edge.scan import InventoryRows
+    t0 = time.perf_counter(); rows = InventoryRows()  # not a ReplicaIndex: that prunes the log
+    for _, _, chunk in replica.package_rows(4096):
+        rows.add(chunk)
+    full, _ = rows.finish(); fb = time.perf_counter() - t0
     assert changed
-    out.update(incremental_s=inc, full_after_s=fb,
-               incremental_equal=digest(built.inventory) == digest(full.inventory),
+    out.update(incremental_s=inc, full_after_s=fb, digest_after=digest(built.inventory),
+               incremental_equal=digest(built.inventory) == digest(full),
                n_after=len(built.inventory))
 print(json.dumps(out))
 """
@@ -181,7 +194,10 @@ def main() -> int:
             took = fill(path, n)
             print(f"\n{n:,} packages: replica filled by snapshot parts in {took:.1f} s")
             # old first: the new child then applies feed changes to the replica
-            runs = ([("old", args.old_root)] if args.old_root else []) + [("new", new_root)]
+            runs = ([("old", args.old_root)] if args.old_root else []) + [
+                ("new", new_root),
+                ("snap", new_root),  # restart: the snapshot + the 100 changes since
+            ]
             got = {mode: child(root, mode, path) for mode, root in runs}
             for mode, r in got.items():
                 print(
@@ -197,7 +213,10 @@ def main() -> int:
                 f"build {new['full_after_s'] * 1e3:.0f} ms; equal to a full build: "
                 f"{new['incremental_equal']}"
             )
-            ok = ok and bool(new["incremental_equal"])
+            print(f"  new: snapshot written in {float(new['save_s']) * 1e3:.0f} ms")
+            same_snap = got["snap"]["digest"] == new["digest_after"]
+            print(f"  snap (restart from the snapshot + 100 changes) equal to new: {same_snap}")
+            ok = ok and bool(new["incremental_equal"]) and same_snap
             if "old" in got:
                 same = got["old"]["digest"] == new["digest"]
                 print(f"  old and new indexes equal (every package's fields): {same}")

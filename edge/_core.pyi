@@ -363,6 +363,12 @@ class InventoryRows:
     ) -> tuple[Inventory, list[tuple[str, str]]]:
         """`base` after feed changes: (key, body) adds or replaces, (key, None) removes; the
         unchanged packages are copied from `base`, not parsed again."""
+    @staticmethod
+    def save(inventory: Inventory, path: str | PathLike[str], tag: bytes) -> None:
+        """Write a binary snapshot of the index tagged `tag` (temporary file, fsync, rename)."""
+    @staticmethod
+    def load(path: str | PathLike[str]) -> tuple[Inventory, bytes]:
+        """(index, tag) from a snapshot; OSError if unreadable, InventoryFormatError if damaged."""
 
 @final
 class Verdict:

@@ -4,7 +4,9 @@ Rows go from SQLite straight into the Rust core (`InventoryRows`) a chunk at a t
 dict per package and no whole-inventory JSON document, so a build's peak memory is the index
 plus one chunk, and the parse and indexing run with the GIL released. After the first build,
 feed changes (`Replica.package_changes`) are applied by `InventoryRows.changed`: only the
-changed rows are read and parsed; a snapshot swap (a new epoch) means a full build again.
+changed rows are read and parsed; a snapshot swap (a new epoch) means a full build again. The
+index is also kept as a binary snapshot beside the replica, so a restart loads it and applies
+the changes since instead of reading every row (`ReplicaIndex.start`).
 A row that is not a valid package is logged with its key and left out; the rest load.
 """
 
@@ -14,7 +16,9 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from edge.link.replica import Replica
 from edge.scan import Inventory, InventoryRows, ScanCoreError
@@ -22,6 +26,7 @@ from edge.scan import Inventory, InventoryRows, ScanCoreError
 LOG = logging.getLogger(__name__)
 CHUNK_ROWS = 4096
 READ_AHEAD = 2
+SNAPSHOT_EVERY_S = 300.0
 
 
 def _log_skipped(skipped: list[tuple[str, str]]) -> None:
@@ -59,13 +64,65 @@ def _read_ahead(replica: Replica) -> Iterator[tuple[int, int, list[tuple[str, by
 
 
 class ReplicaIndex:
-    """The current index and the replica position (epoch, change seq) it reflects."""
+    """The current index and the replica position (epoch, change seq) it reflects.
 
-    def __init__(self, replica: Replica) -> None:
+    With `snapshot_path`, the index is also kept as a binary snapshot (`InventoryRows.save`)
+    tagged with its position: `start()` loads it and applies only the changes since, instead of
+    reading every row. The snapshot is written after each full build and, after incremental
+    changes, at most every SNAPSHOT_EVERY_S; the change log is pruned only up to the position
+    the snapshot on disk holds, so a restart always finds the changes it needs.
+    """
+
+    def __init__(self, replica: Replica, snapshot_path: Path | None = None) -> None:
         self.replica = replica
+        self.snapshot_path = snapshot_path
         self.inventory: Inventory = Inventory.from_json(b"[]")
         self.position: tuple[int, int] | None = None
+        self._saved_at = 0.0
         self._lock = threading.Lock()  # one build at a time (the loop's first sync, the refresher)
+
+    def start(self) -> Inventory:
+        """The index at start-up: the snapshot brought up to date when it is usable, else a
+        full build from the rows."""
+        with self._lock:
+            loaded = self._load()
+            if loaded is None:
+                return self._build()
+            self.inventory, self.position = loaded
+            self._saved_at = time.monotonic()
+            self._refresh()
+            return self.inventory
+
+    def _load(self) -> tuple[Inventory, tuple[int, int]] | None:
+        path = self.snapshot_path
+        if path is None or not path.exists():
+            return None
+        try:
+            inventory, tag = InventoryRows.load(path)
+            epoch, seq = (int(x) for x in tag.decode().split(":"))
+        except (OSError, ValueError) as exc:  # InventoryFormatError is a ValueError
+            LOG.warning("inventory snapshot not used", extra={"path": str(path), "error": str(exc)})
+            return None
+        now_epoch, now_seq = self.replica.package_position()
+        if epoch != now_epoch or seq > now_seq:
+            return None  # a snapshot swap since, or a replica older than the snapshot
+        return inventory, (epoch, seq)
+
+    def _save(self) -> None:
+        """Snapshot the index (when configured), then prune the change log up to it."""
+        assert self.position is not None
+        epoch, seq = self.position
+        if self.snapshot_path is not None:
+            try:
+                InventoryRows.save(self.inventory, self.snapshot_path, f"{epoch}:{seq}".encode())
+            except OSError as exc:
+                LOG.warning(
+                    "inventory snapshot not written",
+                    extra={"path": str(self.snapshot_path), "error": str(exc)},
+                )
+                return
+        self._saved_at = time.monotonic()
+        self.replica.forget_package_changes(seq)
 
     def build(self) -> Inventory:
         """A full build from every package row; the previous index is kept if it fails."""
@@ -85,7 +142,7 @@ class ReplicaIndex:
             return self.inventory
         _log_skipped(skipped)
         self.inventory, self.position = inventory, position
-        self.replica.forget_package_changes(position[1])
+        self._save()
         return inventory
 
     def refresh(self) -> bool:
@@ -114,5 +171,6 @@ class ReplicaIndex:
             return False
         _log_skipped(skipped)
         self.inventory, self.position = inventory, (epoch, now)
-        self.replica.forget_package_changes(now)
+        if self.snapshot_path is None or time.monotonic() - self._saved_at >= SNAPSHOT_EVERY_S:
+            self._save()
         return True

@@ -117,3 +117,32 @@ def test_a_bad_row_is_left_out_and_named_the_rest_load(tmp_path: Path, caplog: A
     _update(replica, good, _package(good))
     assert index.refresh()
     assert index.inventory.labels() == [good]
+
+
+def test_a_restart_loads_the_snapshot_and_applies_only_the_changes_since(tmp_path: Path) -> None:
+    replica = Replica(tmp_path / "replica.sqlite3")
+    snap = tmp_path / "replica-index.bin"
+    tags = [f"1A4060300002C9B{i:09X}" for i in range(0, 700, 7)]
+    _snapshot(replica, {t: _package(t) for t in tags}, "s1", 10)
+    first = ReplicaIndex(replica, snap)
+    first.start()  # no snapshot yet: built from the rows, then saved
+    assert snap.exists()
+    _update(replica, tags[3], _package(tags[3], location="vault/moved"))
+    _update(replica, tags[4], None)
+    assert first.refresh()  # applied; the snapshot on disk stays at the older position
+
+    second = ReplicaIndex(replica, snap)
+    inv = second.start()
+    assert _view(inv) == _view(_old_path(replica))
+    moved = inv.lookup(tags[3])
+    assert moved is not None and moved.location == "vault/moved"
+    assert inv.lookup(tags[4]) is None
+
+    snap.write_bytes(snap.read_bytes()[:-20])  # damaged: not used, the rows are read instead
+    third = ReplicaIndex(replica, snap)
+    assert _view(third.start()) == _view(_old_path(replica))
+
+    _snapshot(replica, {t: _package(t, sku="S7") for t in tags[:5]}, "s2", 40)
+    fourth = ReplicaIndex(replica, snap)  # the snapshot is of an older epoch: not used
+    assert _view(fourth.start()) == _view(_old_path(replica))
+    assert len(fourth.inventory) == 5

@@ -4,9 +4,11 @@
 
 use super::scan::{Inventory, InventoryFormatError};
 use crate::scan::inventory::from_rows::{RowBuilder, Skipped};
-use crate::scan::inventory::Inventory as CoreInventory;
+use crate::scan::inventory::{snapshot, Inventory as CoreInventory};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Rows copied out of Python: keys, bodies in one buffer (None: a removal).
@@ -119,6 +121,45 @@ impl InventoryRows {
         py.detach(|| RowBuilder::changed(&base, copied.iter()))
             .map(wrap)
             .map_err(|e| InventoryFormatError::new_err(e.0))
+    }
+
+    /// Write a binary snapshot of `inventory` tagged `tag` (atomically: a temporary file, fsync,
+    /// rename), GIL released.
+    #[staticmethod]
+    fn save(py: Python<'_>, inventory: &Inventory, path: PathBuf, tag: &[u8]) -> PyResult<()> {
+        let inner = Arc::clone(&inventory.inner);
+        let tag = tag.to_vec();
+        py.detach(|| -> std::io::Result<()> {
+            let bytes = snapshot::encode(&inner, &tag);
+            let tmp = path.with_extension("tmp");
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })?;
+        Ok(())
+    }
+
+    /// (inventory, tag) from a snapshot `save` wrote; OSError if unreadable,
+    /// InventoryFormatError if it is not an intact snapshot.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<(Inventory, Vec<u8>)> {
+        let bytes = py.detach(|| std::fs::read(&path))?;
+        let (inner, tag) = py
+            .detach(move || {
+                let (parts, tag) = snapshot::decode_parts(&bytes)?;
+                drop(bytes); // the file's bytes go before the index is built
+                Ok((CoreInventory::build(parts)?, tag))
+            })
+            .map_err(|e: crate::scan::inventory::InventoryError| {
+                InventoryFormatError::new_err(format!("{}: {}", path.display(), e.0))
+            })?;
+        Ok((
+            Inventory {
+                inner: Arc::new(inner),
+            },
+            tag,
+        ))
     }
 }
 

@@ -33,6 +33,7 @@ from edge.workflow.ports import Badge, Order
 LOG = logging.getLogger(__name__)
 NEVER = datetime.min.replace(tzinfo=UTC)  # ask the replica for expired badges too
 REPLICA_POLL_S = 1.0
+INDEX_SNAPSHOT = "replica-index.bin"  # the inventory index's snapshot, beside the replica
 
 
 class LinkService:
@@ -107,8 +108,8 @@ class ReplicaCentral:
         self.cfg = cfg
         self.replica = replica
         self.station_id = cfg.station.id
-        self._index = ReplicaIndex(replica)
-        self._inventory = self._index.build()
+        self._index = ReplicaIndex(replica, replica.path.with_name(INDEX_SNAPSHOT))
+        self._inventory = self._index.start()
         self._qseq = replica.last_qseq()
         self._finished_path = StationPaths.of(cfg).replica_finished
         self.finished: dict[str, str] = load_finished(self._finished_path)

@@ -10,6 +10,7 @@
 pub mod from_rows;
 pub mod json;
 mod parts;
+pub mod snapshot;
 pub mod stream;
 
 pub use parts::{
