@@ -1,6 +1,6 @@
 """Type stubs for the compiled core (core_rs, built by maturin into edge._core)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from os import PathLike
 from typing import Literal, TypeAlias, final
@@ -367,8 +367,13 @@ class InventoryRows:
     def save(inventory: Inventory, path: str | PathLike[str], tag: bytes) -> None:
         """Write a binary snapshot of the index tagged `tag` (temporary file, fsync, rename)."""
     @staticmethod
-    def load(path: str | PathLike[str]) -> tuple[Inventory, bytes]:
-        """(index, tag) from a snapshot; OSError if unreadable, InventoryFormatError if damaged."""
+    def load(
+        path: str | PathLike[str],
+        changes_for: Callable[[bytes], Sequence[tuple[str, bytes | None]] | None],
+    ) -> tuple[Inventory, bytes, list[tuple[str, str]]] | None:
+        """(index, tag, rows left out) from a snapshot, with the changes `changes_for(tag)`
+        returns applied before it is indexed; None when `changes_for` returns None. OSError if
+        unreadable, InventoryFormatError if damaged."""
 
 @final
 class Verdict:

@@ -82,31 +82,42 @@ class ReplicaIndex:
         self._lock = threading.Lock()  # one build at a time (the loop's first sync, the refresher)
 
     def start(self) -> Inventory:
-        """The index at start-up: the snapshot brought up to date when it is usable, else a
-        full build from the rows."""
+        """The index at start-up: the snapshot with the changes since applied before it is
+        indexed (one index built, not two), when it is usable; else a full build from the rows."""
         with self._lock:
-            loaded = self._load()
-            if loaded is None:
+            if not self._load():
                 return self._build()
-            self.inventory, self.position = loaded
-            self._saved_at = time.monotonic()
-            self._refresh()
             return self.inventory
 
-    def _load(self) -> tuple[Inventory, tuple[int, int]] | None:
+    def _load(self) -> bool:
         path = self.snapshot_path
         if path is None or not path.exists():
-            return None
-        try:
-            inventory, tag = InventoryRows.load(path)
+            return False
+        now: list[tuple[int, int]] = []
+
+        def changes_for(tag: bytes) -> list[tuple[str, bytes | None]] | None:
             epoch, seq = (int(x) for x in tag.decode().split(":"))
+            now_epoch, now_seq = self.replica.package_position()
+            if epoch != now_epoch or seq > now_seq:
+                return None  # a snapshot swap since, or a replica older than the snapshot
+            found = self.replica.package_changes(epoch, seq)
+            if found is None:
+                return None
+            now.append((epoch, found[0]))
+            return found[1]
+
+        try:
+            loaded = InventoryRows.load(path, changes_for)
         except (OSError, ValueError) as exc:  # InventoryFormatError is a ValueError
             LOG.warning("inventory snapshot not used", extra={"path": str(path), "error": str(exc)})
-            return None
-        now_epoch, now_seq = self.replica.package_position()
-        if epoch != now_epoch or seq > now_seq:
-            return None  # a snapshot swap since, or a replica older than the snapshot
-        return inventory, (epoch, seq)
+            return False
+        if loaded is None:
+            return False
+        self.inventory, _, skipped = loaded
+        _log_skipped(skipped)
+        self.position = now[-1]
+        self._saved_at = time.monotonic()
+        return True
 
     def _save(self) -> None:
         """Snapshot the index (when configured), then prune the change log up to it."""

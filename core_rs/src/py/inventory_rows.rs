@@ -58,6 +58,9 @@ fn wrap(result: (CoreInventory, Vec<Skipped>)) -> (Inventory, Vec<Skipped>) {
     )
 }
 
+/// What `load` gives: the index, the snapshot's tag, the changed rows left out.
+type Loaded = (Inventory, Vec<u8>, Vec<Skipped>);
+
 /// Builds an Inventory from replica rows, chunk by chunk (see edge/_core.pyi).
 #[pyclass(module = "edge._core")]
 pub struct InventoryRows {
@@ -140,26 +143,46 @@ impl InventoryRows {
         Ok(())
     }
 
-    /// (inventory, tag) from a snapshot `save` wrote; OSError if unreadable,
-    /// InventoryFormatError if it is not an intact snapshot.
+    /// (inventory, tag) from a snapshot `save` wrote, with the changes `changes_for(tag)`
+    /// returns applied before the index is built (None from it: the snapshot is not used, and
+    /// None is returned); OSError if unreadable, InventoryFormatError if it is not intact.
     #[staticmethod]
-    fn load(py: Python<'_>, path: PathBuf) -> PyResult<(Inventory, Vec<u8>)> {
+    fn load(
+        py: Python<'_>,
+        path: PathBuf,
+        changes_for: Bound<'_, PyAny>,
+    ) -> PyResult<Option<Loaded>> {
+        let named = |e: crate::scan::inventory::InventoryError| {
+            InventoryFormatError::new_err(format!("{}: {}", path.display(), e.0))
+        };
         let bytes = py.detach(|| std::fs::read(&path))?;
-        let (inner, tag) = py
+        let (parts, tag) = py
+            .detach(move || snapshot::decode_parts(&bytes)) // the file's bytes dropped here
+            .map_err(named)?;
+        let changes: Option<Vec<(String, Option<Bound<'_, PyBytes>>)>> =
+            changes_for.call1((PyBytes::new(py, &tag),))?.extract()?;
+        let Some(changes) = changes else {
+            return Ok(None);
+        };
+        let copied = Rows::copy(&changes);
+        drop(changes);
+        let (inner, skipped) = py
             .detach(move || {
-                let (parts, tag) = snapshot::decode_parts(&bytes)?;
-                drop(bytes); // the file's bytes go before the index is built
-                Ok((CoreInventory::build(parts)?, tag))
+                let (parts, skipped) = if copied.keys.is_empty() {
+                    (parts, Vec::new())
+                } else {
+                    RowBuilder::changed_owned(parts, copied.iter())
+                };
+                Ok((CoreInventory::build(parts)?, skipped))
             })
-            .map_err(|e: crate::scan::inventory::InventoryError| {
-                InventoryFormatError::new_err(format!("{}: {}", path.display(), e.0))
-            })?;
-        Ok((
+            .map_err(named)?;
+        Ok(Some((
             Inventory {
                 inner: Arc::new(inner),
             },
             tag,
-        ))
+            skipped,
+        )))
     }
 }
 

@@ -83,6 +83,35 @@ impl RowBuilder {
         base: &Inventory,
         changes: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>,
     ) -> Result<(Inventory, Vec<Skipped>), InventoryError> {
+        let view = View {
+            labels: &base.labels,
+            starts: &base.label_starts,
+            records: &base.records,
+            strings: &base.strings,
+        };
+        let (out, skipped) = Self::changed_parts(&view, changes);
+        Ok((Inventory::build(out)?, skipped))
+    }
+
+    /// Parts (not yet indexed, e.g. from a snapshot) after feed changes, as `changed`; `base`
+    /// is dropped before the result is returned, so the caller indexes only the new parts.
+    pub fn changed_owned<'a>(
+        base: Parts,
+        changes: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>,
+    ) -> (Parts, Vec<Skipped>) {
+        let view = View {
+            labels: &base.labels,
+            starts: &base.label_starts,
+            records: &base.records,
+            strings: &base.strings,
+        };
+        Self::changed_parts(&view, changes)
+    }
+
+    fn changed_parts<'a>(
+        base: &View<'_>,
+        changes: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>,
+    ) -> (Parts, Vec<Skipped>) {
         let mut fresh = RowBuilder::new();
         fresh.parts.strings = base.strings.clone(); // records copied from base keep their ids
         let mut touched: HashSet<Vec<u8>> = HashSet::new();
@@ -140,7 +169,28 @@ impl RowBuilder {
             }
         }
         out.strings = fresh.parts.strings;
-        Ok((Inventory::build(out)?, fresh.skipped))
+        (out, fresh.skipped)
+    }
+}
+
+/// The stored parts of an index or of a snapshot, as `changed_parts` reads them.
+struct View<'a> {
+    labels: &'a [u8],
+    starts: &'a [u32],
+    records: &'a [super::Record],
+    strings: &'a super::parts::Interner,
+}
+
+impl View<'_> {
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+    fn label_bytes(&self, id: u32) -> &[u8] {
+        let i = id as usize;
+        &self.labels[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+    fn record(&self, id: u32) -> &super::Record {
+        &self.records[id as usize]
     }
 }
 
