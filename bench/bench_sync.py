@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -102,6 +103,12 @@ def peer_store_only(url: str, names: list[str], root: Path, events: int) -> floa
     return count / elapsed
 
 
+def _cpu_s(pid: int) -> float:
+    """utime + stime of a process (the figure that holds on a loaded machine)."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
@@ -119,8 +126,11 @@ def run_backend(
     central = CentralProcess(setup)
     central.start()
     try:
+        assert central.proc is not None
+        cpu0 = _cpu_s(central.proc.pid)
         steady: list[float] = []
         elapsed, latencies = asyncio.run(drain(root, setup, names, events, steady))
+        central_cpu = _cpu_s(central.proc.pid) - cpu0
     finally:
         central.stop()
     total = stations * events
@@ -138,8 +148,12 @@ def run_backend(
         f"{verdict} target {target}"
     )
     print(
-        f"{label:10s} steady 1,000 events/s over {stations} stations: ack latency "
+        f"{label:10s} steady {stations * 100:,} events/s ({stations} stations, 100/s each): ack latency "
         f"p50 {pct(steady, 0.5):.1f} ms p99 {pct(steady, 0.99):.1f} ms"
+    )
+    print(
+        f"{label:10s} central process CPU {central_cpu:.2f} s for {stored['events']} events "
+        f"({central_cpu / stored['events'] * 1e6:.0f} us/event)"
     )
     print(
         f"{label:10s} peer (store alone, no network): {peer:8.0f} events/s; link/peer = {rate / peer:.2f}"
@@ -150,11 +164,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--stations", type=int, default=10)
+    parser.add_argument("--target", type=int, default=5000, help="SQLite events/s target")
     parser.add_argument("--skip-pg", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         root = Path(tmp)
-        run_backend("sqlite", root / "sqlite", None, args.stations, args.events, 5000)
+        run_backend("sqlite", root / "sqlite", None, args.stations, args.events, args.target)
         if not args.skip_pg:
             with tempfile.TemporaryDirectory(prefix="bench-pg-") as pg_root:
                 cluster = PgCluster(Path(pg_root))  # its own dir: handed to the postgres user

@@ -1,6 +1,6 @@
 """Type stubs for the compiled core (core_rs, built by maturin into edge._core)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from os import PathLike
 from typing import Literal, Protocol, TypeAlias, final
@@ -14,6 +14,7 @@ __all__ = [
     "Crossing",
     "Inventory",
     "InventoryFormatError",
+    "InventoryRows",
     "LimitHistory",
     "LimitInputError",
     "LimitResult",
@@ -378,6 +379,36 @@ class Inventory:
     @property
     def heap_bytes(self) -> int:
         """Approximate memory held by the index."""
+
+@final
+class InventoryRows:
+    """Builds an Inventory from the station replica's package rows (key, one INVENTORY.json
+    package object): chunk by chunk, parsed and indexed with the GIL released."""
+
+    def __new__(cls) -> InventoryRows: ...
+    def add(self, rows: Sequence[tuple[str, bytes]]) -> int:
+        """Parse a chunk of rows; returns how many were indexed (bad rows are kept aside)."""
+    def __len__(self) -> int: ...
+    def finish(self) -> tuple[Inventory, list[tuple[str, str]]]:
+        """The index and (key, reason) of each row left out; InventoryFormatError on duplicate
+        Labels or when called twice."""
+    @staticmethod
+    def changed(
+        base: Inventory, changes: Sequence[tuple[str, bytes | None]]
+    ) -> tuple[Inventory, list[tuple[str, str]]]:
+        """`base` after feed changes: (key, body) adds or replaces, (key, None) removes; the
+        unchanged packages are copied from `base`, not parsed again."""
+    @staticmethod
+    def save(inventory: Inventory, path: str | PathLike[str], tag: bytes) -> None:
+        """Write a binary snapshot of the index tagged `tag` (temporary file, fsync, rename)."""
+    @staticmethod
+    def load(
+        path: str | PathLike[str],
+        changes_for: Callable[[bytes], Sequence[tuple[str, bytes | None]] | None],
+    ) -> tuple[Inventory, bytes, list[tuple[str, str]]] | None:
+        """(index, tag, rows left out) from a snapshot, with the changes `changes_for(tag)`
+        returns applied before it is indexed; None when `changes_for` returns None. OSError if
+        unreadable, InventoryFormatError if damaged."""
 
 @final
 class Verdict:

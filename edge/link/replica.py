@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS staged (
     kind TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('last_qseq', '0');
+CREATE TABLE IF NOT EXISTS package_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('package_epoch', '0');
 """
 
 
@@ -131,6 +134,7 @@ class Replica:
                 return True
             conn.execute("DELETE FROM items")
             conn.execute("INSERT INTO items SELECT kind, key, body FROM staged")
+            _new_package_epoch(conn)
             conn.execute("DELETE FROM staged")
             conn.execute("DELETE FROM meta WHERE key IN ('snap_id', 'snap_next')")
             _set_meta(conn, "last_qseq", str(part.qseq))
@@ -166,6 +170,15 @@ class Replica:
         """The whole inventory snapshot (INVENTORY.json array form)."""
         return self._all("package")
 
+    def inventory_json(self) -> bytes:
+        """The whole inventory as INVENTORY.json array bytes, joined from the stored package
+        bodies (each one JSON object) without decoding them."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT body FROM items WHERE kind = 'package' ORDER BY key"
+            ).fetchall()
+        return b"[" + b",".join(bytes(r[0]) for r in rows) + b"]"
+
     def badge(self, code: str, at: datetime | None = None) -> Badge | None:
         """The badge if it is on the allow-list and not expired at `at` (default now)."""
         body = self._get("badge", code)
@@ -187,6 +200,49 @@ class Replica:
             rows = self._conn.execute("SELECT kind, count(*) FROM items GROUP BY kind").fetchall()
         return {str(kind): int(n) for kind, n in rows}
 
+    # -- the inventory index's view (edge.link.replica_inventory) -------------------------
+    def package_position(self) -> tuple[int, int]:
+        """(epoch, change seq): the epoch moves at each snapshot swap, the seq at each package
+        change applied since (`package_changes`)."""
+        with self._lock:
+            return _package_position(self._conn)
+
+    def package_rows(self, chunk: int = 4096) -> Iterator[tuple[int, int, list[tuple[str, bytes]]]]:
+        """Every package row (key, body) in key order, `chunk` rows at a time, each chunk with
+        the (epoch, seq) the rows are consistent with. Read on a connection of its own, in one
+        read transaction (WAL): the link keeps writing meanwhile."""
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("BEGIN")
+            epoch, seq = _package_position(conn)
+            cur = conn.execute("SELECT key, body FROM items WHERE kind = 'package' ORDER BY key")
+            while rows := cur.fetchmany(chunk):
+                yield epoch, seq, rows
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def package_changes(
+        self, epoch: int, since: int
+    ) -> tuple[int, list[tuple[str, bytes | None]]] | None:
+        """(seq, [(key, body or None when removed)]) of the packages changed after `since` in
+        `epoch`, the current body of each; None when a snapshot swapped the copy since."""
+        with self._lock:
+            now_epoch, now_seq = _package_position(self._conn)
+            if now_epoch != epoch:
+                return None
+            rows = self._conn.execute(
+                "SELECT DISTINCT c.key, i.body FROM package_changes c LEFT JOIN items i"
+                " ON i.kind = 'package' AND i.key = c.key WHERE c.seq > ? AND c.seq <= ?",
+                (since, now_seq),
+            ).fetchall()
+        return now_seq, [(str(k), None if b is None else bytes(b)) for k, b in rows]
+
+    def forget_package_changes(self, upto: int) -> None:
+        """Drop the change log up to `upto` once the index holds it."""
+        with self._txn() as conn:
+            conn.execute("DELETE FROM package_changes WHERE seq <= ?", (upto,))
+
     def fingerprint(self) -> list[tuple[str, str, bytes]]:
         """Every item, for comparing with central's view in tests and `doctor`."""
         with self._lock:
@@ -195,12 +251,31 @@ class Replica:
 
 
 def _put(conn: sqlite3.Connection, table: str, item: FeedItem) -> None:
+    if table == "items" and item.kind == "package":
+        conn.execute("INSERT INTO package_changes (key) VALUES (?)", (item.key,))
     if item.body is None:
         conn.execute(f"DELETE FROM {table} WHERE kind = ? AND key = ?", (item.kind, item.key))
     else:
         conn.execute(
             f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", (item.kind, item.key, item.body)
         )
+
+
+def _package_position(conn: sqlite3.Connection) -> tuple[int, int]:
+    epoch = conn.execute("SELECT value FROM meta WHERE key = 'package_epoch'").fetchone()
+    seq = conn.execute(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'package_changes'"
+    ).fetchone()  # the highest seq ever given (AUTOINCREMENT), kept when the log is pruned
+    return int(epoch[0]) if epoch else 0, int(seq[0]) if seq else 0
+
+
+def _new_package_epoch(conn: sqlite3.Connection) -> None:
+    """A snapshot replaced the packages: the change log restarts under a new epoch."""
+    conn.execute("DELETE FROM package_changes")
+    conn.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+        " WHERE key = 'package_epoch'"
+    )
 
 
 def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:

@@ -9,6 +9,7 @@ from here (ruff TID251 bans `edge._core` elsewhere).
 from edge._core import (
     Inventory,
     InventoryFormatError,
+    InventoryRows,
     OrderCheck,
     OrderFormatError,
     Package,
@@ -21,6 +22,7 @@ from edge._core import (
 __all__ = [
     "Inventory",
     "InventoryFormatError",
+    "InventoryRows",
     "OrderCheck",
     "OrderFormatError",
     "Package",

@@ -7,6 +7,7 @@
 
 use pyo3::prelude::*;
 
+mod inventory_rows;
 mod limits;
 mod scan;
 
@@ -23,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CoreError", m.py().get_type::<CoreError>())?;
     scan::register(m)?;
     limits::register(m)?;
+    inventory_rows::register(m)?;
     Ok(())
 }

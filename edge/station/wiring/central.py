@@ -6,7 +6,8 @@
   CURVE keys the link cannot start: central is reported offline with the reason and the station
   packs on, every event kept in the journal.
 - `ReplicaCentral`: badges, orders and the vault inventory from the replica central keeps up to
-  date (`edge.link.replica`); the Rust core's Inventory is rebuilt off the loop when the replica moved.
+  date (`edge.link.replica`); the Rust core's Inventory is built from the replica's rows and kept
+  up to date from the feed's package changes, off the loop (`edge.link.replica_inventory`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from edge.common.errors import ConfigError
 from edge.journal import Journal
 from edge.link.client import LinkState, LinkStatus, StationLink, load_link_keys
 from edge.link.replica import Replica
-from edge.scan import Inventory, ScanCoreError
+from edge.link.replica_inventory import ReplicaIndex
+from edge.scan import Inventory
 from edge.station.config import StationConfig, StationPaths
 from edge.station.ports import StationHandle
 from edge.station.wiring.finished_orders import from_journal, load_finished, save_finished
@@ -32,7 +34,7 @@ from edge.workflow.ports import Badge, Order
 LOG = logging.getLogger(__name__)
 NEVER = datetime.min.replace(tzinfo=UTC)  # ask the replica for expired badges too
 REPLICA_POLL_S = 1.0
-INVENTORY_REBUILD_S = 30.0  # rebuilding a 100,000-package index costs ~0.5 s of CPU
+INDEX_SNAPSHOT = "replica-index.bin"  # the inventory index's snapshot, beside the replica
 
 
 class LinkService:
@@ -155,7 +157,8 @@ class ReplicaCentral:
         self.cfg = cfg
         self.replica = replica
         self.station_id = cfg.station.id
-        self._inventory = self._build_inventory()
+        self._index = ReplicaIndex(replica, replica.path.with_name(INDEX_SNAPSHOT))
+        self._inventory = self._index.start()
         self._qseq = replica.last_qseq()
         self._finished_path = StationPaths.of(cfg).replica_finished
         # the journal is the record of orders that left; the file only a cache of it
@@ -168,26 +171,15 @@ class ReplicaCentral:
     def open(cls, cfg: StationConfig) -> ReplicaCentral:
         return cls(cfg, Replica(StationPaths.of(cfg).replica))
 
-    def _build_inventory(self) -> Inventory:
-        packages = self.replica.inventory()
-        try:
-            return Inventory.from_json(msgspec.json.encode(packages))
-        except ScanCoreError as exc:  # one bad package must not empty the vault: index the rest
-            good = [pkg for pkg in packages if _indexable(pkg)]
-            LOG.error(
-                "replica inventory: unusable packages left out",
-                extra={"error": str(exc), "left_out": len(packages) - len(good)},
-            )
-            return Inventory.from_json(msgspec.json.encode(good))
-
     def inventory(self) -> Inventory:
         """The index; while it is empty (a fresh station before central's first snapshot was
-        indexed) it is built at once when the replica has moved, so no scan is judged against
-        an empty vault once central's copy is here."""
+        indexed) it is brought up to the replica at once when the replica has moved, so no scan
+        is judged against an empty vault once central's copy is here."""
         if len(self._inventory) == 0:
             qseq = self.replica.last_qseq()
             if qseq != self._qseq:
-                self._inventory, self._qseq = self._build_inventory(), qseq
+                self._index.refresh()
+                self._inventory, self._qseq = self._index.inventory, qseq
         return self._inventory
 
     def badge(self, code: str) -> Badge | None:
@@ -216,24 +208,21 @@ class ReplicaCentral:
         save_finished(self._finished_path, self.finished)
 
     def inventory_snapshot(self) -> bytes:
-        return msgspec.json.encode(self.replica.inventory())
+        return self.replica.inventory_json()
 
     def package(self, label: str) -> dict[str, Any] | None:
         """One package as central serves it now (remaining Quantity, central's block)."""
         return self.replica.package(label) or self.replica.package(label.upper())
 
     async def run(self, station: StationHandle) -> None:
-        """Rebuild the inventory index (off the loop) after the replica moved: at once while it
-        is empty (the first sync), else at most every INVENTORY_REBUILD_S."""
-        loop = asyncio.get_running_loop()
-        last_build = loop.time()
+        """Bring the inventory index up to the replica (off the loop, GIL released in the core)
+        after it moved: the changed packages only, or a full build after a snapshot."""
         while True:
             await asyncio.sleep(REPLICA_POLL_S)
             qseq = await asyncio.to_thread(self.replica.last_qseq)
-            due = len(self._inventory) == 0 or loop.time() - last_build >= INVENTORY_REBUILD_S
-            if qseq != self._qseq and due:
-                self._inventory = await asyncio.to_thread(self._build_inventory)
-                self._qseq, last_build = qseq, loop.time()
+            if qseq != self._qseq:
+                await asyncio.to_thread(self._index.refresh)
+                self._inventory, self._qseq = self._index.inventory, qseq
 
 
 def _indexable(package: dict[str, Any]) -> bool:

@@ -7,8 +7,10 @@
 //! (`Quantity`, `Item.UnitThcContent`) are kept as their exact JSON text: no rule reads them, and
 //! they are never turned into floats.
 
+pub mod from_rows;
 pub mod json;
 mod parts;
+pub mod snapshot;
 pub mod stream;
 
 pub use parts::{

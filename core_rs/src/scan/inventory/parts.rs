@@ -10,7 +10,7 @@ pub const NO_DATE: i32 = i32::MIN;
 pub const NO_MEASURE: u64 = u64::MAX;
 
 /// Interned strings: each distinct value stored once.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Interner {
     ids: HashMap<Box<str>, u32>,
     names: Vec<Box<str>>,

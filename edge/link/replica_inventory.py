@@ -1,0 +1,187 @@
+"""The vault inventory index built from the replica's rows, and kept up to date from its changes.
+
+Rows go from SQLite straight into the Rust core (`InventoryRows`) a chunk at a time: no Python
+dict per package and no whole-inventory JSON document, so a build's peak memory is the index
+plus one chunk, and the parse and indexing run with the GIL released. After the first build,
+feed changes (`Replica.package_changes`) are applied by `InventoryRows.changed`: only the
+changed rows are read and parsed; a snapshot swap (a new epoch) means a full build again. The
+index is also kept as a binary snapshot beside the replica, so a restart loads it and applies
+the changes since instead of reading every row (`ReplicaIndex.start`).
+A row that is not a valid package is logged with its key and left out; the rest load.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from edge.link.replica import Replica
+from edge.scan import Inventory, InventoryRows, ScanCoreError
+
+LOG = logging.getLogger(__name__)
+CHUNK_ROWS = 4096
+READ_AHEAD = 2
+SNAPSHOT_EVERY_S = 300.0
+
+
+def _log_skipped(skipped: list[tuple[str, str]]) -> None:
+    for key, reason in skipped[:20]:
+        LOG.error("replica package not indexed", extra={"package": key, "error": reason})
+    if len(skipped) > 20:
+        LOG.error("replica packages not indexed", extra={"count": len(skipped)})
+
+
+_END = object()
+
+
+def _read_ahead(replica: Replica) -> Iterator[tuple[int, int, list[tuple[str, bytes]]]]:
+    """The replica's package chunks, fetched by a thread of their own (SQLite releases the GIL
+    while it steps, the core while it parses), at most READ_AHEAD chunks ahead."""
+    chunks: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
+    failed: list[Exception] = []
+
+    def read() -> None:
+        try:
+            for item in replica.package_rows(CHUNK_ROWS):
+                chunks.put(item)
+        except (sqlite3.Error, OSError) as exc:  # handed to the consumer, which raises it
+            failed.append(exc)
+        finally:
+            chunks.put(_END)
+
+    reader = threading.Thread(target=read, name="replica-rows", daemon=True)
+    reader.start()
+    while (item := chunks.get()) is not _END:
+        yield item  # type: ignore[misc]
+    reader.join()
+    if failed:
+        raise failed[0]
+
+
+class ReplicaIndex:
+    """The current index and the replica position (epoch, change seq) it reflects.
+
+    With `snapshot_path`, the index is also kept as a binary snapshot (`InventoryRows.save`)
+    tagged with its position: `start()` loads it and applies only the changes since, instead of
+    reading every row. The snapshot is written after each full build and, after incremental
+    changes, at most every SNAPSHOT_EVERY_S; the change log is pruned only up to the position
+    the snapshot on disk holds, so a restart always finds the changes it needs.
+    """
+
+    def __init__(self, replica: Replica, snapshot_path: Path | None = None) -> None:
+        self.replica = replica
+        self.snapshot_path = snapshot_path
+        self.inventory: Inventory = Inventory.from_json(b"[]")
+        self.position: tuple[int, int] | None = None
+        self._saved_at = 0.0
+        self._lock = threading.Lock()  # one build at a time (the loop's first sync, the refresher)
+
+    def start(self) -> Inventory:
+        """The index at start-up: the snapshot with the changes since applied before it is
+        indexed (one index built, not two), when it is usable; else a full build from the rows."""
+        with self._lock:
+            if not self._load():
+                return self._build()
+            return self.inventory
+
+    def _load(self) -> bool:
+        path = self.snapshot_path
+        if path is None or not path.exists():
+            return False
+        now: list[tuple[int, int]] = []
+
+        def changes_for(tag: bytes) -> list[tuple[str, bytes | None]] | None:
+            epoch, seq = (int(x) for x in tag.decode().split(":"))
+            now_epoch, now_seq = self.replica.package_position()
+            if epoch != now_epoch or seq > now_seq:
+                return None  # a snapshot swap since, or a replica older than the snapshot
+            found = self.replica.package_changes(epoch, seq)
+            if found is None:
+                return None
+            now.append((epoch, found[0]))
+            return found[1]
+
+        try:
+            loaded = InventoryRows.load(path, changes_for)
+        except (OSError, ValueError) as exc:  # InventoryFormatError is a ValueError
+            LOG.warning("inventory snapshot not used", extra={"path": str(path), "error": str(exc)})
+            return False
+        if loaded is None:
+            return False
+        self.inventory, _, skipped = loaded
+        _log_skipped(skipped)
+        self.position = now[-1]
+        self._saved_at = time.monotonic()
+        return True
+
+    def _save(self) -> None:
+        """Snapshot the index (when configured), then prune the change log up to it."""
+        assert self.position is not None
+        epoch, seq = self.position
+        if self.snapshot_path is not None:
+            try:
+                InventoryRows.save(self.inventory, self.snapshot_path, f"{epoch}:{seq}".encode())
+            except OSError as exc:
+                LOG.warning(
+                    "inventory snapshot not written",
+                    extra={"path": str(self.snapshot_path), "error": str(exc)},
+                )
+                return
+        self._saved_at = time.monotonic()
+        self.replica.forget_package_changes(seq)
+
+    def build(self) -> Inventory:
+        """A full build from every package row; the previous index is kept if it fails."""
+        with self._lock:
+            return self._build()
+
+    def _build(self) -> Inventory:
+        rows = InventoryRows()
+        position = self.replica.package_position()
+        for epoch, seq, chunk in _read_ahead(self.replica):
+            position = (epoch, seq)
+            rows.add(chunk)  # parsed with the GIL released, while the reader fetches the next
+        try:
+            inventory, skipped = rows.finish()
+        except ScanCoreError as exc:
+            LOG.error("replica inventory not usable", extra={"error": str(exc)})
+            return self.inventory
+        _log_skipped(skipped)
+        self.inventory, self.position = inventory, position
+        self._save()
+        return inventory
+
+    def refresh(self) -> bool:
+        """Bring the index up to the replica: the changed rows only, or a full build after a
+        snapshot swap. True when the index changed."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        if self.position is None:
+            self._build()
+            return True
+        epoch, seq = self.position
+        found = self.replica.package_changes(epoch, seq)
+        if found is None:
+            self._build()
+            return True
+        now, changes = found
+        if not changes:
+            self.position = (epoch, now)
+            return False
+        try:
+            inventory, skipped = InventoryRows.changed(self.inventory, changes)
+        except ScanCoreError as exc:
+            LOG.error("replica inventory changes not usable", extra={"error": str(exc)})
+            return False
+        _log_skipped(skipped)
+        self.inventory, self.position = inventory, (epoch, now)
+        if self.snapshot_path is None or time.monotonic() - self._saved_at >= SNAPSHOT_EVERY_S:
+            self._save()
+        return True

@@ -1,0 +1,148 @@
+"""The station's inventory index built from the replica's rows and kept up to date from changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from edge.common.protocol import FeedItem, QueueUpdate, Snap
+from edge.link.replica import Replica
+from edge.link.replica_inventory import ReplicaIndex
+from edge.scan import Inventory
+
+FIELDS = ("label", "name", "sku", "batch", "location", "packaged_date", "net_weight_mg")
+
+
+def _package(label: str, location: str = "vault/a", sku: str = "SKU-1") -> bytes:
+    return json.dumps(
+        {
+            "Label": label,
+            "Item": {"Name": f"Product {sku}", "UnitThcContent": 24.5},
+            "Sku": sku,
+            "Batch": "B-1",
+            "Location": location,
+            "PackagedDate": "2026-03-04",
+            "NetWeightMg": 3500,
+        }
+    ).encode()
+
+
+def _view(inv: Inventory) -> list[tuple[Any, ...]]:
+    out = []
+    for tag in sorted(inv.labels()):
+        pkg = inv.lookup(tag)
+        assert pkg is not None
+        out.append(tuple(getattr(pkg, f) for f in FIELDS))
+    return out
+
+
+def _old_path(replica: Replica) -> Inventory:
+    """What the station did before: a dict per package, JSON, then the core's parser."""
+    return Inventory.from_json(msgspec.json.encode(replica.inventory()))
+
+
+def _snapshot(replica: Replica, bodies: dict[str, bytes], snap_id: str, qseq: int) -> None:
+    items = [FeedItem(kind="package", key=k, body=b) for k, b in bodies.items()]
+    half = len(items) // 2
+    assert replica.apply_snapshot_part(
+        Snap(snap_id=snap_id, qseq=qseq, part=0, last=False, items=items[:half])
+    )
+    assert replica.apply_snapshot_part(
+        Snap(snap_id=snap_id, qseq=qseq, part=1, last=True, items=items[half:])
+    )
+
+
+def _update(replica: Replica, key: str, body: bytes | None) -> None:
+    q = replica.last_qseq()
+    item = FeedItem(kind="package", key=key, body=body)
+    assert replica.apply_update(QueueUpdate(qseq=q + 1, prev_qseq=q, item=item))
+
+
+def test_index_from_rows_equals_the_json_path_and_follows_changes(tmp_path: Path) -> None:
+    replica = Replica(tmp_path / "replica.sqlite3")
+    tags = [f"1A4060300002C9B{i:09X}" for i in range(0, 5000, 7)]
+    _snapshot(replica, {t: _package(t) for t in tags}, "s1", 10)
+    index = ReplicaIndex(replica)
+    inv = index.build()
+    assert len(inv) == len(tags)
+    assert _view(inv) == _view(_old_path(replica))
+
+    _update(replica, tags[0], _package(tags[0], location="vault/moved"))
+    _update(replica, tags[1], None)
+    _update(replica, "1A4FFFFFFFFFFFFFFFF00001", _package("1A4FFFFFFFFFFFFFFFF00001"))
+    _update(replica, "1A4FFFFFFFFFFFFFFFF00001", _package("1A4FFFFFFFFFFFFFFFF00001", sku="S2"))
+    assert index.refresh()
+    inv = index.inventory
+    moved = inv.lookup(tags[0])
+    assert moved is not None and moved.location == "vault/moved"
+    assert inv.lookup(tags[1]) is None
+    added = inv.lookup("1A4FFFFFFFFFFFFFFFF00001")
+    assert added is not None and added.sku == "S2"
+    assert _view(inv) == _view(_old_path(replica))
+    assert not index.refresh()  # nothing new
+    # the label's snapshot: the same packages as the decoded copy, without decoding them
+    assert json.loads(replica.inventory_json()) == replica.inventory()
+
+    # a new snapshot replaces the copy: the index is built again from the rows
+    _snapshot(replica, {t: _package(t, sku="S9") for t in tags[:10]}, "s2", 50)
+    assert index.refresh()
+    assert _view(index.inventory) == _view(_old_path(replica))
+    assert len(index.inventory) == 10
+
+
+def test_a_bad_row_is_left_out_and_named_the_rest_load(tmp_path: Path, caplog: Any) -> None:
+    replica = Replica(tmp_path / "replica.sqlite3")
+    good = "1A4060300002C9B000000001"
+    _snapshot(
+        replica,
+        {
+            good: _package(good),
+            "1A4060300002C9B000000002": b'{"Label": "1A4060300002C9B000000002"}',
+        },
+        "s1",
+        3,
+    )
+    index = ReplicaIndex(replica)
+    inv = index.build()
+    assert inv.labels() == [good]
+    (record,) = [r for r in caplog.records if r.getMessage() == "replica package not indexed"]
+    assert record.package == "1A4060300002C9B000000002"  # type: ignore[attr-defined]
+    assert "Item.Name" in record.error  # type: ignore[attr-defined]
+    _update(replica, good, b"{not json")
+    assert index.refresh()
+    assert len(index.inventory) == 0
+    _update(replica, good, _package(good))
+    assert index.refresh()
+    assert index.inventory.labels() == [good]
+
+
+def test_a_restart_loads_the_snapshot_and_applies_only_the_changes_since(tmp_path: Path) -> None:
+    replica = Replica(tmp_path / "replica.sqlite3")
+    snap = tmp_path / "replica-index.bin"
+    tags = [f"1A4060300002C9B{i:09X}" for i in range(0, 700, 7)]
+    _snapshot(replica, {t: _package(t) for t in tags}, "s1", 10)
+    first = ReplicaIndex(replica, snap)
+    first.start()  # no snapshot yet: built from the rows, then saved
+    assert snap.exists()
+    _update(replica, tags[3], _package(tags[3], location="vault/moved"))
+    _update(replica, tags[4], None)
+    assert first.refresh()  # applied; the snapshot on disk stays at the older position
+
+    second = ReplicaIndex(replica, snap)
+    inv = second.start()
+    assert _view(inv) == _view(_old_path(replica))
+    moved = inv.lookup(tags[3])
+    assert moved is not None and moved.location == "vault/moved"
+    assert inv.lookup(tags[4]) is None
+
+    snap.write_bytes(snap.read_bytes()[:-20])  # damaged: not used, the rows are read instead
+    third = ReplicaIndex(replica, snap)
+    assert _view(third.start()) == _view(_old_path(replica))
+
+    _snapshot(replica, {t: _package(t, sku="S7") for t in tags[:5]}, "s2", 40)
+    fourth = ReplicaIndex(replica, snap)  # the snapshot is of an older epoch: not used
+    assert _view(fourth.start()) == _view(_old_path(replica))
+    assert len(fourth.inventory) == 5
