@@ -70,4 +70,4 @@ EOF
     touch "$house/done"
   fi
 fi
-exec "$py" "$here/vm.py" --arch arm64 --wheel "$wheel" --wheelhouse "$house" "${keep[@]}"
+exec "$py" "$here/vm.py" --arch arm64 --timeout 3600 --wheel "$wheel" --wheelhouse "$house" "${keep[@]}"

@@ -42,6 +42,7 @@ def test_full_system_in_a_vm() -> None:
         [sys.executable, str(HERE / "vm.py")], capture_output=True, text=True, check=False
     )
     report = proc.stdout + proc.stderr[-6000:]
+    print(proc.stdout)  # the PASS/FAIL lines and timings (shown with -rA or -s)
     assert proc.returncode != 77, report
     assert proc.returncode == 0, report
     failed = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
