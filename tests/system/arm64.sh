@@ -4,7 +4,8 @@
 # command (the arm64 image takes about 11 minutes to build under qemu-user and the guest runs
 # about twice as slowly as amd64 under TCG); run it by hand, as root, on Debian 12:
 #
-#   tests/system/arm64.sh --wheel dist/packstation-*-aarch64.whl --wheelhouse DIR [--keep DIR]
+#   tests/system/arm64.sh --wheel dist/packstation-*-aarch64.whl [--wheelhouse DIR] [--keep DIR]
+#   tests/system/arm64.sh --wheel FILE --wheelhouse-only     (build the wheelhouse, print its path)
 #
 # The wheel: scripts/build-wheels.sh --arch aarch64 (cross-built with zig). The wheelhouse: the
 # wheel's dependencies for CPython 3.11 on aarch64; PyPI has binary wheels for all of them but
@@ -16,12 +17,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-wheel="" house="" keep=()
+wheel="" house="" keep=() only_house=0
 while (($#)); do
   case $1 in
     --wheel) wheel=$2; shift ;;
     --wheelhouse) house=$2; shift ;;
     --keep) keep=(--keep "$2"); shift ;;
+    --wheelhouse-only) only_house=1 ;;
     *) echo "arm64.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -70,4 +72,5 @@ EOF
     touch "$house/done"
   fi
 fi
+if [ "$only_house" = 1 ]; then echo "$house"; exit 0; fi
 exec "$py" "$here/vm.py" --arch arm64 --timeout 3600 --wheel "$wheel" --wheelhouse "$house" "${keep[@]}"
