@@ -100,7 +100,12 @@ def sources_hash() -> str:
 def build_wheel(arch: str) -> tuple[Path, Path]:
     """The wheel of this checkout and its dependencies' wheelhouse, cached by the sources' hash."""
     if arch != "amd64":
-        raise SystemExit("build_wheel: only amd64 is built here; pass --wheel and --wheelhouse")
+        raise OSError("build_wheel: only amd64 is built here; pass --wheel and --wheelhouse")
+    if sys.version_info[:2] != (3, 11):
+        raise OSError(
+            "build_wheel: the wheelhouse is for the guest's CPython 3.11 (Debian 12): run vm.py "
+            f"with a 3.11 interpreter, not {sys.version.split()[0]}"
+        )
     out = CACHE / "wheels" / f"{arch}-{sources_hash()}"
     wheel_dir, house = out / "wheel", out / "wheelhouse"
     if not (out / "done").exists():
@@ -365,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     except Skip as exc:
         log(f"skipped: {exc}")
         return 77
+    except (subprocess.CalledProcessError, OSError) as exc:
+        log(f"set-up failed: {exc}")
+        return 2
 
 
 if __name__ == "__main__":
