@@ -65,9 +65,13 @@ EOF
         --include=python3,python3-venv,python3-pip,python3-dev,build-essential,pkg-config,libxkbcommon-dev \
         bookworm "$chroot_dir"
     fi
-    mkdir -p "$chroot_dir/wh"
+    # The sdists and their build requirements come from the host's pip (its index and proxy
+    # settings); the chroot builds offline.
+    rm -rf "$chroot_dir/src" "$chroot_dir/wh"; mkdir -p "$chroot_dir/src" "$chroot_dir/wh"
+    "$py" -m pip download -q --no-binary=:all: --no-deps -d "$chroot_dir/src" "${source[@]}"
+    cp "$house"/*.whl "$chroot_dir/src/"
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$chroot_dir" sh -c \
-      "python3 -m venv /b && /b/bin/pip wheel -q -w /wh $(printf "'%s' " "${source[@]}")"
+      "python3 -m venv /b && /b/bin/pip wheel -q --no-index --find-links /src -w /wh /src/*.tar.gz"
     cp "$chroot_dir"/wh/evdev-*.whl "$chroot_dir"/wh/xkbcommon-*.whl "$house/"
     touch "$house/done"
   fi
