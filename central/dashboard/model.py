@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from central.stock import CENTRAL
 from central.store.base import SqlStore
 
 PAGE = 5000
@@ -91,6 +92,8 @@ class DashboardModel:
 
     # -- folding -------------------------------------------------------------------------------
     def _fold(self, station_id: str, seq: int, at: str, type_: str, body: dict[str, Any]) -> None:
+        if station_id == CENTRAL:
+            return  # central's own chain (central/stock.py) is no station; its quarantine is listed
         st = self.stations.setdefault(station_id, StationView(station_id))
         st.last_type, st.last_at, st.last_seq = type_, at, seq
         st.events += 1

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from edge.cli.output import add_json, result
 from edge.common.errors import BadInput, ExitCode
 
 
@@ -35,11 +37,13 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
             p.add_argument("--json", action="store_true", help="one JSON object per line")
         if name == "show":
             p.add_argument("order", metavar="ORDER", help="order id (or station-order id)")
+            add_json(p, already=True)
         if name == "retry":
             p.add_argument(
                 "order", metavar="ORDER", nargs="?", help="order id (or station-order id)"
             )
             p.add_argument("--all", action="store_true", help="every failed report")
+            add_json(p)
 
 
 def _reports(args: argparse.Namespace) -> Any:
@@ -57,8 +61,12 @@ def _reports(args: argparse.Namespace) -> Any:
 def _list(args: argparse.Namespace) -> int:
     reports = _reports(args)
     try:
-        for alert in reports.alerts():
-            print(f"ALERT {alert['at']} {alert['kind']}: {alert['message']}")
+        for alert in reports.alerts():  # on stderr with --json: stdout stays JSON lines
+            line = f"ALERT {alert['at']} {alert['kind']}: {alert['message']}"
+            if args.json:
+                print(f"packstation: {line}", file=sys.stderr)
+            else:
+                print(line)
         jobs = reports.jobs(state=args.state)
         if args.json:
             for job in jobs:
@@ -104,5 +112,9 @@ def _retry(args: argparse.Namespace) -> int:
         reports.store.close()
     if n == 0:
         raise BadInput(f"no failed report for {args.order or 'any order'}")
-    print(f"{n} report(s) queued again: each is read back first, then re-sent if absent")
+    result(
+        args,
+        f"{n} report(s) queued again: each is read back first, then re-sent if absent",
+        {"order": None if args.all else args.order, "all": bool(args.all), "queued": n},
+    )
     return int(ExitCode.OK)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from edge import __version__
+from edge.cli.output import add_json, result
 from edge.common.errors import BadInput, ExitCode
 
 PARTS = (
@@ -61,6 +62,7 @@ def register(sub: Any) -> None:
             p.add_argument(
                 "--force", action="store_true", help="replace a journal or store that differs"
             )
+        add_json(p)
         p.set_defaults(handler=handler)
 
 
@@ -215,13 +217,16 @@ def _chown_state(root: Path) -> None:
 
 def _backup(args: argparse.Namespace) -> int:
     names = backup(args.root, args.file)
-    print(f"{args.file}: {len(names)} files")
-    for name in names:
-        print(f"  {name}")
+    text = "\n".join([f"{args.file}: {len(names)} files", *(f"  {name}" for name in names)])
+    result(args, text, {"file": str(args.file), "root": str(args.root), "files": names})
     return int(ExitCode.OK)
 
 
 def _restore(args: argparse.Namespace) -> int:
     names = restore(args.root, args.file, args.force)
-    print(f"restored {len(names)} files from {args.file} under {args.root}")
+    result(
+        args,
+        f"restored {len(names)} files from {args.file} under {args.root}",
+        {"file": str(args.file), "root": str(args.root), "files": names},
+    )
     return int(ExitCode.OK)

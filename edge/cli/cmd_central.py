@@ -68,6 +68,7 @@ def register(sub: Any) -> None:
 
     release = add("release", "lift the hold on a station whose chain forked (a supervisor's call)")
     release.add_argument("name", metavar="STATION")
+    add_json(release)
     release.set_defaults(handler=_release)
 
     tail = add("tail", "subscribe to accepted events and print them as JSON lines")
@@ -101,6 +102,7 @@ def _register_quarantine(add: Callable[[str, str], argparse.ArgumentParser]) -> 
     qcmds = quarantine.add_subparsers(title="quarantine commands", metavar="COMMAND", required=True)
     qlist = qcmds.add_parser("list", help="every package quarantined now, as JSON lines")
     qlist.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
+    add_json(qlist, already=True)
     qlist.set_defaults(handler=_quarantine_list)
     qrel = qcmds.add_parser("release", help="release a package: every station may sell it again")
     qrel.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
@@ -108,6 +110,7 @@ def _register_quarantine(add: Callable[[str, str], argparse.ArgumentParser]) -> 
     qrel.add_argument(
         "--by", required=True, metavar="BADGE", help="the releasing supervisor's badge"
     )
+    add_json(qrel)
     qrel.set_defaults(handler=_quarantine_release)
 
 
@@ -198,10 +201,13 @@ def _quarantine_release(args: argparse.Namespace) -> int:
         released = stock.release(store, args.tag, args.by)
     finally:
         store.close()
+    data = {"tag": args.tag, "released": bool(released), "by": args.by}
     if not released:
-        print(f"{args.tag}: not quarantined", file=sys.stderr)
+        if args.json:
+            result(args, "", data)
+        print(f"packstation: {args.tag}: not quarantined", file=sys.stderr)
         return int(ExitCode.REFUSED)
-    print(f"{args.tag}: released by {args.by}; every station may sell it again")
+    result(args, f"{args.tag}: released by {args.by}; every station may sell it again", data)
     return int(ExitCode.OK)
 
 
@@ -265,8 +271,10 @@ def _release(args: argparse.Namespace) -> int:
         store.release(args.name)
     finally:
         store.close()
-    print(
-        f"released {args.name} (held: {held[args.name]}); it is served again from the next key poll"
+    result(
+        args,
+        f"released {args.name} (held: {held[args.name]}); it is served again from the next key poll",
+        {"released": args.name, "held": held[args.name]},
     )
     return int(ExitCode.OK)
 

@@ -24,11 +24,20 @@ def register(sub: Any) -> None:
         "Beyond the file's own keys it checks what the daemon would refuse at start: a station's "
         "time zone, the rule and label files of its jurisdiction; central's token files. "
         "Prints 'FILE: ok' or one line per problem; exit 0 when valid, 78 when not. FILE may "
-        'be - (stdin). --json prints {"file", "kind", "ok", "problems"}.',
+        'be - (stdin). --json prints {"file", "kind", "ok", "problems"}. --root DIR checks an '
+        "installation under DIR (an image, `init --root`): the absolute paths the file names "
+        "are looked up under DIR.",
     )
     check.add_argument("file", type=Path, metavar="FILE")
     check.add_argument("--kind", choices=["station", "central"], help="default: from the file")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/"),
+        metavar="DIR",
+        help="look up the absolute paths the file names under DIR (default: /)",
+    )
     check.set_defaults(handler=_check)
 
 
@@ -46,7 +55,10 @@ def _check(args: argparse.Namespace) -> int:
     cls: type[Any] = CentralConfig if kind == "central" else StationConfig
     obj, problems = config.validate(cls, data)
     if obj is not None:
-        problems = list(station_refusals(obj) if kind == "station" else central_refusals(obj))
+        root: Path = args.root
+        problems = list(
+            station_refusals(obj, root) if kind == "station" else central_refusals(obj, root)
+        )
     if args.json:
         result = {"file": str(path), "kind": kind, "ok": not problems, "problems": problems}
         print(json.dumps(result, indent=2))
@@ -57,28 +69,40 @@ def _check(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
-def station_refusals(cfg: Any) -> Iterator[str]:
+def under(root: Path, name: str) -> Path:
+    """Where a path the configuration names is on an installation under `root`: an absolute
+    path moves under it, a relative one stays relative (to the working directory)."""
+    path = Path(name)
+    return root / str(path).lstrip("/") if path.is_absolute() else path
+
+
+def station_refusals(cfg: Any, root: Path = Path("/")) -> Iterator[str]:
     """What the station daemon would refuse although every key is well-formed."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from edge.label.profile import profiles_dir
-    from edge.limits.engine import resolve_rules_dir
+    from edge.common import resources
 
     st = cfg.station
     try:
         ZoneInfo(st.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         yield f'[station] timezone: unknown time zone "{st.timezone}" (an IANA name, e.g. "America/Chicago")'
-    rules = resolve_rules_dir(cfg.limits.rules_dir) / f"{st.jurisdiction}.toml"
+    etc = under(root, str(resources.ETC))
+
+    def data_dir(kind: str, configured: str) -> Path:  # as the daemon picks it, under root
+        return resources.data_dir(kind, str(under(root, configured)) if configured else "", etc)
+
+    rules = data_dir("limits", cfg.limits.rules_dir) / f"{st.jurisdiction}.toml"
     if not rules.is_file():
         yield f"[station] jurisdiction: {st.jurisdiction} has no purchase-limit rules ({rules} missing)"
-    labels = profiles_dir(cfg.label.profiles_dir) / f"{st.jurisdiction}.toml"
+    labels = data_dir("labels", cfg.label.profiles_dir) / f"{st.jurisdiction}.toml"
     if not labels.is_file():
         yield f"[station] jurisdiction: {st.jurisdiction} has no label profile ({labels} missing)"
 
 
-def central_refusals(cfg: Any) -> Iterator[str]:
-    """What central would refuse at start although every key is well-formed: token files."""
+def central_refusals(cfg: Any, root: Path = Path("/")) -> Iterator[str]:
+    """What central would refuse at start although every key is well-formed: token files (read
+    under `root`, named as the configuration names them)."""
     wanted = []
     if cfg.intake.enabled or (cfg.dashboard.listen and not cfg.dashboard.token_file):
         wanted.append(("[intake] token_file", cfg.intake.token_file))
@@ -86,9 +110,10 @@ def central_refusals(cfg: Any) -> Iterator[str]:
         wanted.append(("[dashboard] token_file", cfg.dashboard.token_file))
     for key, name in wanted:
         try:
-            token = Path(name).read_bytes().strip()
+            token = under(root, name).read_bytes().strip()
         except OSError as exc:
-            yield f"{key}: cannot read {name}: {exc.strerror}"
+            where = "" if root == Path("/") else f" under {root}"
+            yield f"{key}: cannot read {name}{where}: {exc.strerror}"
             continue
         if len(token) < 16:
             yield f"{key}: {name}: token shorter than 16 characters"

@@ -3,16 +3,22 @@
 Writes /etc/packstation/{station,central}.toml from the templates shipped in the wheel (an edited
 file is kept and its difference shown), the key pair (and central's intake token), the systemd
 unit, the udev rules and the sysusers file (edge/cli/install.py), then runs `packstation doctor`
-(station) or `packstation config check` (central) and exits with its code. Safe to run again.
+(station) or `packstation config check --root DIR` (central) and exits with its code. Safe to
+run again. `--json` prints one object: {"role", "root", "files": [{"action", "path"}], "diffs":
+{path: unified diff}, "check": the closing check's own --json object, or null}.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 from pathlib import Path
 from typing import Any
 
 from edge.cli.install import init
+from edge.cli.output import add_json
 
 
 def register(sub: Any) -> None:
@@ -37,18 +43,37 @@ def register(sub: Any) -> None:
         "are then not reloaded (default: /)",
     )
     parser.add_argument("--no-doctor", action="store_true", help="skip the closing check")
+    add_json(parser)
     parser.set_defaults(handler=_init)
+
+
+def _closing_check(role: str, root: Path) -> list[str]:
+    """The command init ends with: the installation under root, as the service will see it."""
+    etc = root / "etc/packstation"
+    if role == "central":
+        return ["config", "check", str(etc / "central.toml"), "--root", str(root)]
+    return ["doctor", "--config", str(etc / "station.toml"), "--root", str(root)]
 
 
 def _init(args: argparse.Namespace) -> int:
     from edge import cli
 
     root: Path = args.root
-    init(args.role, root)
-    if args.no_doctor:
-        return 0
-    etc = root / "etc/packstation"
-    if args.role == "central":
-        return cli.run(["config", "check", str(etc / "central.toml")])
-    print()
-    return cli.run(["doctor", "--config", str(etc / "station.toml"), "--root", str(root)])
+    if not args.json:
+        init(args.role, root)
+        if args.no_doctor:
+            return 0
+        if args.role == "station":
+            print()
+        return cli.run(_closing_check(args.role, root))
+    report = init(args.role, root, out=lambda _: None)
+    code, check = 0, None
+    if not args.no_doctor:
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(captured):
+            code = cli.run([*_closing_check(args.role, root), "--json"])
+        with contextlib.suppress(ValueError):
+            check = json.loads(captured.getvalue())
+    data = {"role": args.role, "root": str(root), "files": report.files, "diffs": report.diffs}
+    print(json.dumps({**data, "check": check}, indent=2))
+    return code

@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from edge.cli.output import add_json
 from edge.common.errors import ExitCode
 
 WHAT = {
@@ -26,6 +27,7 @@ def register(sub: Any) -> None:
         + ".",
     )
     parser.add_argument("which", choices=sorted(WHAT), metavar="events|intake|openapi")
+    add_json(parser, already=True)
     parser.set_defaults(handler=_schema)
 
 

@@ -34,14 +34,17 @@ STATION_LINK_KEYS = {
 
 @dataclass
 class Report:
-    """One line per file: what init did with it."""
+    """One line per file: what init did with it (and, for `--json`, the same as data)."""
 
     lines: list[str] = field(default_factory=list)
     out: Callable[[str], None] = print
+    files: list[dict[str, str]] = field(default_factory=list)  # {"action", "path"}
+    diffs: dict[str, str] = field(default_factory=dict)  # path -> its difference to the template
 
     def say(self, what: str, path: Path) -> None:
         line = f"{what:<10} {path}"
         self.lines.append(line)
+        self.files.append({"action": what, "path": str(path)})
         self.out(line)
 
 
@@ -111,6 +114,7 @@ def place(path: Path, text: str, mode: int, report: Report, *, keep_edits: bool)
     else:
         _write(path, text, mode)
         report.say("updated", path)
+    report.diffs[str(path)] = diff
     report.out(diff.rstrip("\n"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import stat
 import tarfile
 from pathlib import Path
@@ -88,3 +89,16 @@ def test_a_tampered_archive_restores_nothing(tmp_path: Path) -> None:
         restore(target, bad)
     assert not (target / "etc").exists()
     assert run(["restore", str(tmp_path / "missing.tar.gz"), "--root", str(target)]) == 2
+
+
+def test_backup_and_restore_json_name_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, target, archive = tmp_path / "a", tmp_path / "b", tmp_path / "s.tar.gz"
+    _station(source, 1).close()
+    assert run(["backup", str(archive), "--root", str(source), "--json"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made["file"] == str(archive) and "var/lib/packstation/journal.sqlite3" in made["files"]
+    assert run(["restore", str(archive), "--root", str(target), "--json"]) == 0
+    put = json.loads(capsys.readouterr().out)
+    assert put == {"file": str(archive), "root": str(target), "files": made["files"]}

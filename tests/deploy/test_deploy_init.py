@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import subprocess
 import sys
@@ -49,7 +50,43 @@ def test_central_init_makes_a_0600_intake_token_and_its_allow_lists(tmp_path: Pa
     assert (tmp_path / "etc/packstation-central/stations").is_dir()
     assert _mode(tmp_path / "etc/packstation/keys/central.key_secret") == 0o600
     assert (tmp_path / "etc/systemd/system/packstation-central.service").is_file()
-    assert run(["config", "check", str(tmp_path / "etc/packstation/central.toml")]) == 0
+    central_toml = str(tmp_path / "etc/packstation/central.toml")
+    assert 'token_file = "/etc/packstation-central/intake.token"' in Path(central_toml).read_text()
+    assert run(["config", "check", central_toml, "--root", str(tmp_path)]) == 0
+
+
+def test_config_check_under_a_root_still_catches_a_missing_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init("central", tmp_path, out=lambda _: None)
+    (tmp_path / "etc/packstation-central/intake.token").unlink()
+    central_toml = str(tmp_path / "etc/packstation/central.toml")
+    assert run(["config", "check", central_toml, "--root", str(tmp_path), "--json"]) == 78
+    missing = "cannot read /etc/packstation-central/intake.token under"
+    assert json.loads(capsys.readouterr().out)["problems"] == [
+        f"[intake] token_file: {missing} {tmp_path}: No such file or directory"
+    ]
+    empty = tmp_path / "nothing-installed"
+    empty.mkdir()  # the default root "/" reads the named path itself; an empty root stands for it
+    assert run(["config", "check", central_toml, "--root", str(empty)]) == 78
+    assert "[intake] token_file: cannot read" in capsys.readouterr().err
+
+
+def test_init_json_reports_the_files_and_the_closing_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["init", "central", "--root", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    token = str(tmp_path / "etc/packstation-central/intake.token")
+    assert doc["role"] == "central" and {"action": "token", "path": token} in doc["files"]
+    assert doc["check"]["ok"] is True and doc["check"]["kind"] == "central"
+    assert doc["diffs"] == {}
+    toml = tmp_path / "etc/packstation/central.toml"
+    toml.write_text(toml.read_text() + "# edited\n")
+    assert run(["init", "central", "--root", str(tmp_path), "--json", "--no-doctor"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["check"] is None and {"action": "kept", "path": str(toml)} in doc["files"]
+    assert "-# edited" in doc["diffs"][str(toml)]
 
 
 def test_init_again_keeps_keys_token_and_edits_and_shows_the_diff(tmp_path: Path) -> None:

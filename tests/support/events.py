@@ -1,5 +1,9 @@
 """Valid event bodies for tests that need events of a real type (edge/common/events.py):
-central quarantines a body that does not fit its type, and every unknown type."""
+central quarantines a body that does not fit its type, and every unknown type.
+
+SAMPLES holds one complete body per type a test commits (without `station`, and without
+`order_id` unless the struct requires it); tests/common/test_event_samples.py checks each fits
+its struct exactly."""
 
 from __future__ import annotations
 
@@ -23,6 +27,38 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "seal": {"code": "SEAL-1", "expected": "SEAL-1", "ok": True},
     "device_state": {"device": "scanner", "ok": True, "detail": ""},
+    "login": {"agent": "BADGE-1", "name": "Ana", "supervisor": False, "resumes_order": None},
+    "order_loaded": {
+        "order_id": "A1",
+        "source": "queue",
+        "channel": "pickup",
+        "customer_id": "C-1",
+        "lines": 1,
+        "order": {"order_id": "A1", "channel": "pickup", "lines": [{"sku": "A", "qty": 1}]},
+    },
+    "verdict": {
+        "raw": "1A4060300002C9B000012345",
+        "verdict": "match",
+        "line": 1,
+        "uid": "1A4060300002C9B000012345",
+        "reason": "",
+        "candidates": [],
+        "outcome": "accepted",
+    },
+    "halt": {
+        "code": "wrong_batch",
+        "reason": "batch B2, order wants B1",
+        "raw": "1A4060300002C9B000012345",
+        "uid": "1A4060300002C9B000012345",
+        "line": 1,
+        "candidates": [],
+        "step": "picking",
+    },
+    "quarantine": {"uid": "1A4060300002C9B000012345", "code": "wrong_batch", "reason": "batch B2"},
+    "supervisor_present": {"supervisor": "BADGE-S", "name": "Sam"},
+    "override": {"action": "clear", "supervisor": "BADGE-S", "halt_code": "wrong_batch"},
+    "label_requested": {"job_id": "A1-label-1", "attempt": 1},
+    "order_status": {"status": "ready_for_pickup", "channel": "pickup"},
 }
 
 
@@ -64,7 +100,9 @@ def chain(items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
 
 
 class Chain:
-    """Correctly chained events of one station, committed to a real store."""
+    """Correctly chained events of one station, committed to a real store. `add` commits the
+    SAMPLES body of its type with the given fields put over it, so every event fits its struct
+    and central accepts it; a body that still does not fit fails the test with the reason."""
 
     def __init__(self, store: SqlStore, station: str) -> None:
         self.store, self.station, self.seq, self.prev = store, station, 0, GENESIS
@@ -72,7 +110,10 @@ class Chain:
     def add(self, type_: str, **body: Any) -> None:
         self.seq += 1
         event_id, at = str(uuid.uuid4()), f"2026-12-01T10:00:{self.seq:02d}+00:00"
-        raw = canonical_json({**body, "station": self.station})
+        from edge.common.events import decode_body
+
+        raw = canonical_json({**SAMPLES.get(type_, {}), **body, "station": self.station})
+        decode_body(type_, raw)  # BodyError: the reason central would quarantine it
         digest = chain_hash(self.prev, self.seq, event_id, type_, at, raw)
         ev = p.Event(
             seq=self.seq, event_id=event_id, at=at, type=type_, body=raw,
