@@ -225,14 +225,6 @@ class ReplicaCentral:
                 self._inventory, self._qseq = self._index.inventory, qseq
 
 
-def _indexable(package: dict[str, Any]) -> bool:
-    try:
-        Inventory.from_json(msgspec.json.encode([package]))
-    except ScanCoreError:
-        return False
-    return True
-
-
 def _order(obj: dict[str, Any] | None) -> Order | None:
     if obj is None:
         return None
