@@ -586,6 +586,24 @@ def is_supervisor(store: SqlStore, badge: str) -> bool:
     return row is not None and _loads(bytes(row[0])).get("supervisor") is True
 
 
+def imported_bodies(store: SqlStore, labels: list[str]) -> dict[str, dict[str, Any]]:
+    """The packages as imported (before central's sales), label -> body: what a change to a
+    package's own data (the state system's flags, central/statesys/pull.py) must be applied to
+    and put back as an import, so that sales are subtracted once, when it is served."""
+    out: dict[str, dict[str, Any]] = {}
+    with store._lock:
+        store._begin()
+        try:
+            ensure_schema(store)
+            for label in labels:
+                found = _imported(store, label)
+                if found is not None:
+                    out[label] = found[0]
+        finally:
+            store._commit()
+    return out
+
+
 def sold_twice(store: SqlStore) -> dict[str, int]:
     """From the store: packages sold beyond what they held, and Retail ID units sold twice."""
     with store._lock:

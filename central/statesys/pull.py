@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from central import stock
 from central.statesys.base import StatePackage, StateSystem
 from central.statesys.metrc import HOLD_FLAGS
 from central.statesys.store import ReportStore, dumps
@@ -40,6 +41,9 @@ KEPT_FLAGS = (
     "UseByDate",
     "LastModified",
 )
+# Kept under its own name: the import's `LastModified` orders the import's `Quantity` against
+# central's sales (central/stock.py), and the pull does not change that Quantity.
+RENAMED = {"IsOnHold": "StateIsOnHold", "LastModified": "StateLastModified"}
 
 
 def refusal(pkg: StatePackage, at: datetime) -> str | None:
@@ -68,7 +72,7 @@ def merged(body: dict[str, Any], pkg: StatePackage, at: datetime) -> dict[str, A
     for flag in KEPT_FLAGS:
         if flag in pkg.flags:
             value = pkg.flags[flag]
-            out[f"State{flag}" if flag == "IsOnHold" else flag] = (
+            out[RENAMED.get(flag, flag)] = (
                 str(value) if isinstance(value, Decimal) else value
             )
     out["StateQuantity"] = str(pkg.quantity)
@@ -86,7 +90,9 @@ def update_inventory(reports: ReportStore, pulled: list[StatePackage]) -> int:
     """The small store method of the pull: fold the state's view into central's inventory (feed
     `package` items, which reach every station); returns the packages changed."""
     at = datetime.now(UTC)
-    current = reports.package_bodies([p.label for p in pulled])
+    # The imported body, not the served one: central serves Quantity minus its sales, and a
+    # served body put back as an import would have its sales subtracted a second time.
+    current = stock.imported_bodies(reports.store, [p.label for p in pulled])
     changes: list[tuple[FeedItem, str | None]] = []
     for pkg in pulled:
         body = current.get(pkg.label)

@@ -242,3 +242,25 @@ def test_delivery_orders_as_metrc_sales_deliveries_read_back_and_archived(tmp_pa
             await rig.close()
 
     run(main())
+
+
+def test_a_pull_after_a_sale_does_not_take_the_sale_off_twice(tmp_path: Path) -> None:
+    """Central serves Quantity minus its sales (central/stock.py); the pull folds the state's
+    flags into the imported body, so a sold unit is subtracted once, however often it runs."""
+
+    async def main() -> None:
+        label = tag(0x900)
+        rig = await make_rig(tmp_path, [package(label, 2)])
+        try:
+            rig.station.sealed_order("9001", [label])
+            await rig.drain()
+            assert rig.reports.package_bodies([label])[label]["Quantity"] == 1
+            for _ in range(2):
+                await pull_once(rig.reports, rig.client)
+                served = rig.reports.package_bodies([label])[label]
+                assert served["Quantity"] == 1  # 2 imported, 1 sold
+                assert served["StateQuantity"] == "1"  # the state system agrees
+        finally:
+            await rig.close()
+
+    run(main())
