@@ -72,9 +72,7 @@ def merged(body: dict[str, Any], pkg: StatePackage, at: datetime) -> dict[str, A
     for flag in KEPT_FLAGS:
         if flag in pkg.flags:
             value = pkg.flags[flag]
-            out[RENAMED.get(flag, flag)] = (
-                str(value) if isinstance(value, Decimal) else value
-            )
+            out[RENAMED.get(flag, flag)] = str(value) if isinstance(value, Decimal) else value
     out["StateQuantity"] = str(pkg.quantity)
     why = refusal(pkg, at)
     if why is not None:
