@@ -39,6 +39,8 @@ def _pkg(label: str, sku: str, quantity: object, **extra: Any) -> dict[str, Any]
         "Batch": extra.pop("Batch", "B-1"),
         "Category": "flower",
         "NetWeightMg": 3500,
+        "ThcMg": 700,  # the exit label prints THC and CBD (config/labels)
+        "CbdMg": 20,
         "Quantity": quantity,
         "UnitOfMeasureName": extra.pop("UnitOfMeasureName", "Each"),
         "LabTestingState": "TestPassed",
@@ -50,7 +52,7 @@ def _pkg(label: str, sku: str, quantity: object, **extra: Any) -> dict[str, Any]
 INVENTORY = [
     _pkg(X, "ONE", 1),
     _pkg(Y, "THREE", 3),
-    _pkg(G, "BULK", 5, UnitOfMeasureName="Grams"),
+    _pkg(G, "BULK", 5, UnitOfMeasureName="Grams", NetWeightMg=5000),
     _pkg(W, "ONE", 1, Batch="B-2"),
     _pkg(R, "RACE", 1),
 ]
@@ -71,6 +73,7 @@ ORDERS = [
     *(_order(str(n), "BULK", weigh=True, labelled_weight_mg=3500) for n in (2021, 2022)),
     _order("2031", "ONE", batch="B-1"),
     _order("2032", "ONE", batch="B-2"),
+    _order("2033", "ONE", batch="B-2"),  # packs W once released (2032 was cancelled: never reloads)
     _order("2041", "RACE"),
     _order("2042", "RACE"),
 ]
@@ -307,7 +310,7 @@ def test_two_stations_racing_for_the_last_unit_and_quarantine_across_stations(
         assert run(["central", "quarantine", "release", W, "--by", "BADGE-BOSS", *cfg]) == 0
         assert run(["central", "quarantine", "release", W, "--by", "BADGE-BOSS", *cfg]) == 3
         _wait(lambda: _served_block(b, W).get("quarantine") is None)
-        _pack(b, "2032", W)
+        _pack(b, "2033", W)
     events = _cli_lines(["central", "export", *cfg])
     central_events = [e["type"] for e in events if e["station_id"] == stock.CENTRAL]
     assert central_events == ["package_quarantined", "package_released"]

@@ -23,6 +23,7 @@ from edge.limits.engine import (
 from edge.scan import Inventory
 from edge.station.config import StationConfig
 from edge.workflow.ports import LimitBucket, LimitResult, Order, Pick, ScanVerdict, Verifier
+from edge.workflow.state import PackageScanned, WorkflowState
 
 
 class EngineLimits:
@@ -96,3 +97,10 @@ class PreparingVerifier:
         with contextlib.suppress(BadInput, ConfigError):  # the limit check will report it
             self.limits.prepare(order)
         return self.inner.check(order, accepted, raw, at, aim_id)
+
+    async def prepare(self, state: WorkflowState, event: PackageScanned) -> None:
+        """The inner verifier's step before the workflow judges a scan (the availability
+        verifier reserves the package at central there): passed through, never skipped."""
+        inner = getattr(self.inner, "prepare", None)
+        if inner is not None:
+            await inner(state, event)
