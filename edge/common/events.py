@@ -58,7 +58,7 @@ class StationResumed(EventBody, tag="station_resumed"):
 class Scan(EventBody, tag="scan"):
     """Any scan read by a scanner, before it is judged."""
 
-    kind: Literal["badge", "ticket", "package", "seal"]
+    kind: Literal["badge", "ticket", "package", "seal", "location"]
     raw: str  # the text as decoded
     aim_id: str | None  # the AIM symbology identifier sent before it
     device: str
@@ -149,6 +149,46 @@ class CountAdjustment(EventBody, tag="count_adjustment", kw_only=True):
     reason: str  # one of central's [state_system] adjustment_reasons
     supervisor: str  # the supervisor badge that approved it
     note: str | None = None
+
+
+class OrderStaged(EventBody, tag="order_staged", kw_only=True):
+    """A sealed bag was put at a staging location ([staging]): pickup shelf or delivery bin."""
+
+    order_id: str
+    location: str  # the location label scanned
+    kind: Literal["pickup", "delivery"]  # the kind of location, by [staging] patterns
+    channel: Literal["pickup", "delivery"]
+    seal_code: str
+    agent: str  # the technician who staged it
+
+
+class PickedUp(EventBody, tag="picked_up", kw_only=True):
+    """A staged pickup bag was released to the customer at the front of house."""
+
+    order_id: str
+    location: str  # where it was taken from
+    seal_code: str
+    agent: str  # the releasing agent's badge
+
+
+class Departed(EventBody, tag="departed", kw_only=True):
+    """A staged delivery bag left with its driver."""
+
+    order_id: str
+    location: str
+    seal_code: str
+    agent: str  # the releasing agent's badge
+    driver: str  # the driver's badge
+
+
+class ReleaseRefused(EventBody, tag="release_refused", kw_only=True):
+    """A release the station refused: the bag stays where it is."""
+
+    code: Literal[
+        "not_staged", "seal_mismatch", "already_released", "no_location", "wrong_location"
+    ]
+    raw: str  # the seal code scanned
+    reason: str
 
 
 class LimitBucket(msgspec.Struct, kw_only=True):
@@ -281,6 +321,10 @@ AnyEvent = (
     | DeviceState
     | DiskGuard
     | CountAdjustment
+    | OrderStaged
+    | PickedUp
+    | Departed
+    | ReleaseRefused
 )
 EVENT_TYPES: dict[str, type[EventBody]] = {
     str(cls.__struct_config__.tag): cls for cls in typing.get_args(AnyEvent)

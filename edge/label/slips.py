@@ -189,6 +189,15 @@ SLIPS: dict[str, SlipEntry] = {
             _AFTER_CLEAR + "scan the QR code of this order's label.",
         ),
     ),
+    "wrong_location": SlipEntry(
+        happened="The bag was scanned at the wrong kind of staging location. {reason}",
+        steps=(
+            "Take the bag back from that location; do not leave it there.",
+            _CALL,
+            _AFTER_CLEAR + "put the bag on a location of the order's kind (pickup shelf or "
+            "delivery bin) and scan that location's label.",
+        ),
+    ),
     "label_missing_field": SlipEntry(
         happened="The exit label was not printed: it would lack {field}, which the state "
         "requires. {reason}",

@@ -112,6 +112,7 @@ class Station:
             central=ports.central,
             settings=cfg.workflow,
             fifo=cfg.verify.fifo,
+            staging=cfg.staging,
         )
         self.state = WorkflowState()
         self._state_bytes = encode_state(self.state)  # as last committed

@@ -36,6 +36,7 @@ from edge.workflow.run import (
     busy_reason,
     sane_verdict,
 )
+from edge.workflow.staging import Staging, StagingSection
 from edge.workflow.state import (
     SCAN_INPUTS,
     BadgeScanned,
@@ -76,6 +77,7 @@ class Workflow:
         central: CentralState,
         settings: WorkflowSection,
         fifo: str = "warn",
+        staging: StagingSection | None = None,
     ) -> None:
         self.verifier = verifier
         self.limits = limits
@@ -83,6 +85,7 @@ class Workflow:
         self.central = central
         self.settings = settings
         self.fifo = fifo  # [verify] fifo: "warn" accepts an out-of-FIFO pick, "refuse" halts
+        self.staging = Staging(staging)  # [staging]: off when no location pattern is set
 
     def step(self, state: WorkflowState, event: Input, now_ms: int) -> Step:
         """React to one input. Pure as long as the decision ports are."""
@@ -113,12 +116,17 @@ class Workflow:
         self, run: Run, event: BadgeScanned | TicketScanned | PackageScanned | SealScanned
     ) -> None:
         raw = event.raw if isinstance(event, TicketScanned | PackageScanned) else event.code
-        kind = {
-            BadgeScanned: "badge",
-            TicketScanned: "ticket",
-            PackageScanned: "package",
-            SealScanned: "seal",
-        }[type(event)]
+        location = self.staging.kind_of(raw) if isinstance(event, PackageScanned) else None
+        kind = (
+            "location"
+            if location
+            else {
+                BadgeScanned: "badge",
+                TicketScanned: "ticket",
+                PackageScanned: "package",
+                SealScanned: "seal",
+            }[type(event)]
+        )
         aim_id = event.aim_id if isinstance(event, PackageScanned) else None
         run.record(
             "scan", kind=kind, raw=raw, aim_id=aim_id, device=event.device, phase=str(run.s.phase)
@@ -131,6 +139,8 @@ class Workflow:
             self._refuse(run, raw, "nobody is logged in: scan your badge first")
         elif isinstance(event, TicketScanned):
             self._on_ticket(run, event.order_id)
+        elif location is not None:
+            self.staging.on_location(self, run, raw, location)
         elif isinstance(event, PackageScanned):
             self._on_package(run, event.raw, event.aim_id)
         else:
@@ -147,6 +157,9 @@ class Workflow:
         if badge is None or why_not:
             run.record("login_refused", badge=code, reason=why_not)
             run.signal(Signal.HALT, why_not)
+            return
+        if self.staging.awaiting_driver(run):
+            self.staging.on_driver(run, badge)
             return
         phase = run.s.phase
         if phase in (Phase.HALTED, Phase.OVERRIDE):
@@ -434,6 +447,9 @@ class Workflow:
         run.signal(Signal.DEVICE_ERROR, f"printer: {event.reason}")
 
     def _on_seal(self, run: Run, code: str) -> None:
+        if run.s.phase == Phase.READY and self.staging.enabled:
+            self.staging.on_seal(run, code)  # a staged bag's release
+            return
         if run.s.phase != Phase.SEAL:
             self._refuse(run, code, "no label is waiting to be sealed")
             return
@@ -443,6 +459,9 @@ class Workflow:
         if not ok:
             reason = f"label QR {code} is not the label printed for order {order.order.order_id}"
             self._halt(run, HaltInfo(code="seal_mismatch", reason=reason, raw=code), Phase.SEAL)
+            return
+        if self.staging.enabled:
+            self.staging.after_seal(run)
             return
         self._finish(run, STATUS_BY_CHANNEL[order.order.channel])
         run.signal(Signal.SEALED, "order sealed")

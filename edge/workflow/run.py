@@ -25,7 +25,15 @@ from edge.workflow.state import (
 # Verdicts that name a real package the station should pull aside; a duplicate is already bagged.
 QUARANTINE_EXEMPT = frozenset({"duplicate", "malformed", "unknown", "near_miss"})
 ORDER_PHASES = frozenset(
-    {Phase.PICKING, Phase.WEIGHING, Phase.LABEL, Phase.SEAL, Phase.HALTED, Phase.OVERRIDE}
+    {
+        Phase.PICKING,
+        Phase.WEIGHING,
+        Phase.LABEL,
+        Phase.SEAL,
+        Phase.STAGE,
+        Phase.HALTED,
+        Phase.OVERRIDE,
+    }
 )
 STATUS_BY_CHANNEL = {"pickup": "ready_for_pickup", "delivery": "out_for_delivery"}
 
@@ -76,6 +84,7 @@ PROMPTS: dict[Phase, str] = {
     Phase.WEIGHING: "place the package on the scale",
     Phase.LABEL: "printing the exit label",
     Phase.SEAL: "seal the bag and scan the label's QR code",
+    Phase.STAGE: "scan the staging location label",
     Phase.HALTED: "halted: supervisor needed",
     Phase.OVERRIDE: "supervisor override",
 }
