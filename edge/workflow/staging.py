@@ -18,16 +18,22 @@ finishes the order as before. The state lives in the workflow state (journalled 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import msgspec
 
 from edge.workflow.ports import Badge, HaltInfo, Signal
+from edge.workflow.run import Run
 from edge.workflow.state import Bag, Phase, Release
 
-if TYPE_CHECKING:
-    from edge.workflow.machine import Workflow
-    from edge.workflow.run import Run
+
+class Host(Protocol):
+    """What staging uses of the workflow (edge/workflow/machine.py `Workflow`)."""
+
+    def _refuse(self, run: Run, raw: str, reason: str) -> None: ...
+    def _halt(self, run: Run, info: HaltInfo, resume: Phase) -> None: ...
+    def _finish(self, run: Run, status: str) -> None: ...
+
 
 Kind = Literal["pickup", "delivery"]
 SEAL_ORDER = re.compile(r"^SEAL-(?P<order>.+)-[0-9A-F]{16}$")
@@ -76,7 +82,7 @@ class Staging:
         run.s.phase = Phase.STAGE
         run.signal(Signal.SEALED, "order sealed: scan the staging location label")
 
-    def on_location(self, wf: Workflow, run: Run, raw: str, kind: Kind) -> None:
+    def on_location(self, wf: Host, run: Run, raw: str, kind: Kind) -> None:
         phase = run.s.phase
         if phase == Phase.STAGE:
             self._stage(wf, run, raw, kind)
@@ -86,7 +92,7 @@ class Staging:
         else:
             wf._refuse(run, raw, "no bag is waiting to be staged")
 
-    def _stage(self, wf: Workflow, run: Run, raw: str, kind: Kind) -> None:
+    def _stage(self, wf: Host, run: Run, raw: str, kind: Kind) -> None:
         order = run.order
         channel = order.order.channel
         if kind != channel:
