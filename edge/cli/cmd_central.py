@@ -7,6 +7,7 @@ packstation central revoke NAME [--subscriber]
 packstation central tail [--since N] [--topic PREFIX]...
 packstation central export [--since N] [--quarantine]
 packstation central reports list|show ORDER|retry ORDER   (edge/cli/central_reports.py)
+packstation central report day --date D [--format csv|pdf|json] | bags   (edge/cli/central_day.py)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edge.cli import central_reports
+from edge.cli import central_day, central_reports
 from edge.common.errors import BadInput, ExitCode
 
 CONFIG_HELP = "central configuration file (default: embedded defaults)"
@@ -78,6 +79,7 @@ def register(sub: Any) -> None:
     export.set_defaults(handler=_export)
 
     central_reports.register(add)
+    central_day.register(add)
 
 
 def _config(args: argparse.Namespace) -> Any:
