@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from central.notify.config import NotifySection
 from edge.common import config
 
 Millis = Annotated[int, msgspec.Meta(ge=1, le=3_600_000)]
@@ -105,6 +106,7 @@ class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     downstream: DownstreamSection = msgspec.field(default_factory=DownstreamSection)
     intake: IntakeSection = msgspec.field(default_factory=IntakeSection)
     state_system: StateSystemSection = msgspec.field(default_factory=StateSystemSection)
+    notify: NotifySection = msgspec.field(default_factory=NotifySection)
 
 
 def load_central_config(path: Path | None) -> CentralConfig:

@@ -27,6 +27,7 @@ from central.config import CentralConfig
 from central.downstream import Downstream
 from central.feed import FeedSender
 from central.intake import IntakeServer
+from central.notify import Notifications
 from central.reporting import Reporting
 from central.store import Rejected, SqlStore, open_store
 from edge.common import protocol as p
@@ -128,6 +129,7 @@ class CentralService:
         self.bound: dict[str, str] = {}
         self.routes = RouteGuard()
         self.hello_routes: dict[str, bytes] = {}  # station -> route of its latest HELLO
+        self.last_contact: dict[str, float] = {}  # station -> its last message ([notify])
         self.notifier = notifier or Notifier()
         self._status = ""
 
@@ -187,6 +189,7 @@ class CentralService:
             ]
             if reporting is not None:
                 tasks.append(asyncio.create_task(reporting.run()))
+            tasks += self._notify_tasks()
             LOG.info("central ready", extra={"epoch": self.epoch, **self.bound})
             self._status = self._status_line()
             self.notifier.ready(self._status)
@@ -205,6 +208,13 @@ class CentralService:
             zap.stop()
             ctx.term()
             self.notifier.close()
+
+    def _notify_tasks(self) -> list[asyncio.Task[None]]:
+        """The [notify] tail and sender (central/notify/), when a target is configured."""
+        notify = Notifications.from_config(
+            self.cfg.notify, self.store, self.last_contact, self.stations.names
+        )
+        return [] if notify is None else [asyncio.create_task(notify.run())]
 
     async def _send(self, route: bytes, frames: list[bytes]) -> bool:
         """Send without ever blocking the loop; a full or gone peer loses it (it will resync)."""
@@ -251,6 +261,7 @@ class CentralService:
                 await self.router.send_multipart([route, *p.encode(p.ERROR, stale)], zmq.NOBLOCK)
             return
         self.stats.received += 1
+        self.last_contact[station] = time.time()
         raw = [f.bytes for f in frames[1:]]
         try:
             command, body = p.decode(raw)
