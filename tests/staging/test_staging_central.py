@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,122 +16,41 @@ import pytest
 
 from drivers.printer.sim import SimPrinter
 from edge.cli import run
-from tests.support.central import Setup, delivery_report, make_setup, running_central
-from tests.support.station import BADGES, Daemon, journal_events, real_inventory, real_orders, tag
+from tests.support.central import delivery_report, running_central
+from tests.support.staging import (
+    central_with_orders,
+    link,
+    pack,
+    release_refused,
+    station_config,
+    wait,
+)
+from tests.support.station import Daemon, journal_events, tag
 
 pytestmark = pytest.mark.slow  # the daemon and central as subprocesses
 
-STAGING = [
-    "[staging]",
-    'pickup = ["^LOC-SHELF-[A-Z0-9]{1,8}$"]',
-    'delivery = ["^LOC-BIN-[0-9]{1,4}$"]',
-]
-
-
-def _wait(cond: Any, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise TimeoutError("condition not met")
-
-
-def _station_config(tmp: Path, printer: str, link: list[str]) -> Path:
-    lines = [
-        "[station]",
-        f'state_dir = "{tmp}"',
-        f'inject_socket = "{tmp / "inject.sock"}"',
-        "[printer]",
-        f'target = "{printer}"',
-        "retry_ms = 200",
-        "[indicator]",
-        'backend = "recording"',
-        "[journal]",
-        "min_free_mb = 0",
-        "min_free_percent = 0",
-        "[link]",
-        *link,
-        *STAGING,
-    ]
-    path = tmp / "station.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _pack(d: Daemon, order_id: str, uid: str) -> str:
-    assert d.send(f"scan ORD-{order_id}")["phase"] == "picking"
-    assert d.send(f"scan {uid}")["signals"][0][0] == "scan_ok"
-    seal: str = d.wait_phase("seal", 15)["order"]["seal_code"]
-    reply = d.send(f"scan {seal}")
-    assert reply["phase"] == "stage" and reply["signals"][0][0] == "sealed"
-    return seal
-
-
-def _release_refused(d: Daemon, *scans: str) -> str:
-    for s in scans:
-        reply = d.send(f"scan {s}")
-    assert reply["signals"][-1][0] == "halt"
-    return str(journal_events(Path(d.config.parent), "release_refused")[-1]["body"]["code"])
-
-
-def _central(tmp_path: Path) -> tuple[Setup, list[str]]:
-    """A central with the scenario's orders (5001: a second, plain pickup order), inventory,
-    badges."""
-    setup = make_setup(tmp_path / "central", ["station-01"])
-    cfg = ["--config", str(setup.config)]
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    extra = {
-        "order_id": "5001",
-        "channel": "pickup",
-        "customer": {"id": "C-5", "name": "Ed F.", "class": "adult"},
-        "lines": [{"line": 1, "uid": tag(3)}],
-    }
-    badges = [{"badge": b["code"], **{k: v for k, v in b.items() if k != "code"}} for b in BADGES]
-    data = tmp_path / "data"
-    data.mkdir()
-    for kind, payload in (
-        ("orders", [*real_orders(now), extra]),
-        ("inventory", real_inventory()),
-        ("badges", badges),
-    ):
-        (data / f"{kind}.json").write_text(json.dumps(payload))
-        assert run(["central", "import", kind, str(data / f"{kind}.json"), *cfg]) == 0
-    return setup, cfg
-
-
-def _link(setup: Setup) -> list[str]:
-    secret, server = setup.station_keys("station-01")
-    return [
-        f'endpoint = "{setup.endpoint}"',
-        f'secret_key_file = "{secret}"',
-        f'server_key_file = "{server}"',
-        "heartbeat_ms = 300",
-        "reconnect_max_ms = 1000",
-    ]
-
 
 def _stage_and_release(d: Daemon, station: Path) -> None:
-    _wait(lambda: "central" not in d.state()["devices_down"])
-    _wait(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
+    wait(lambda: "central" not in d.state()["devices_down"])
+    wait(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
     # a delivery bag put on a pickup shelf halts with a slip; the supervisor clears it
-    seal_2001 = _pack(d, "2001", tag(4))
+    seal_2001 = pack(d, "2001", tag(4))
     assert d.send("scan LOC-SHELF-A1")["phase"] == "halted"
     assert journal_events(station, "slip_requested")[-1]["body"]["code"] == "wrong_location"
     d.send("scan BADGE-BOSS")
     assert d.send("scan BADGE-BOSS")["phase"] == "stage"
     assert d.send("scan LOC-BIN-7")["phase"] == "ready"
-    seal_5001 = _pack(d, "5001", tag(3))
+    seal_5001 = pack(d, "5001", tag(3))
     assert d.send("scan LOC-SHELF-A1")["phase"] == "ready"
     # hand-off: every refusal, then the releases
-    assert _release_refused(d, seal_2001) == "no_location"
-    assert _release_refused(d, "LOC-SHELF-A1", seal_2001) == "wrong_location"
+    assert release_refused(d, seal_2001) == "no_location"
+    assert release_refused(d, "LOC-SHELF-A1", seal_2001) == "wrong_location"
     forged = seal_2001[:-1] + ("1" if seal_2001.endswith("0") else "0")
-    assert _release_refused(d, "LOC-BIN-7", forged) == "seal_mismatch"
+    assert release_refused(d, "LOC-BIN-7", forged) == "seal_mismatch"
     d.send("scan LOC-BIN-7")
     d.send(f"scan {seal_2001}")
     assert d.send("scan BADGE-BOSS")["signals"][-1][0] == "sealed"  # the driver
-    assert _release_refused(d, "LOC-BIN-7", seal_2001) == "already_released"
+    assert release_refused(d, "LOC-BIN-7", seal_2001) == "already_released"
     d.send("scan LOC-SHELF-A1")
     assert d.send(f"scan {seal_5001}")["signals"][-1][0] == "sealed"
 
@@ -159,16 +77,16 @@ def _recount(store_url: str) -> Counter[str]:
 def test_stage_release_refuse_and_report_the_day(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    setup, cfg = _central(tmp_path)
+    setup, cfg = central_with_orders(tmp_path)
     station = tmp_path / "station"
     station.mkdir()
     journal = station / "journal.sqlite3"
     files = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "csv", "pdf")}
     day = datetime.now(UTC).date().isoformat()
     with SimPrinter() as printer, running_central(setup):
-        with Daemon(_station_config(station, printer.target, _link(setup))) as d:
+        with Daemon(station_config(station, printer.target, link(setup))) as d:
             _stage_and_release(d, station)
-            _wait(lambda: delivery_report(setup.store, "station-01", journal)["lost"] == 0)
+            wait(lambda: delivery_report(setup.store, "station-01", journal)["lost"] == 0)
         # central knows where every bag is
         capsys.readouterr()
         assert run(["central", "report", "bags", "--json", *cfg]) == 0
