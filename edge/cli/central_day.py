@@ -2,6 +2,7 @@
 
     packstation central report day --date YYYY-MM-DD [--format csv|pdf|json] [--output FILE]
     packstation central report bags [--json]      every staged bag: location, released or not
+    packstation central report notifications [--json]  every notification, its delivery state
 
 Both read central's store directly (central/report/). Exit codes: 0 ok; 2 bad input (a date
 that is not YYYY-MM-DD, an output that cannot be written); 78 configuration error.
@@ -35,6 +36,10 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     bags.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="central config")
     bags.add_argument("--json", action="store_true", help="one JSON object per line")
     bags.set_defaults(handler=_bags)
+    notes = sub.add_parser("notifications", help="every [notify] notification, delivered or not")
+    notes.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="central config")
+    notes.add_argument("--json", action="store_true", help="one JSON object per line")
+    notes.set_defaults(handler=_notifications)
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -83,4 +88,23 @@ def _bags(args: argparse.Namespace) -> int:
         else:
             where = bag["released"] or f"at {bag['location']}"
             print(f"{order_id}  {bag['station']}  {bag['location']}  {where}")
+    return ExitCode.OK
+
+
+def _notifications(args: argparse.Namespace) -> int:
+    from central.statesys.store import ReportStore
+
+    store = _store(args)
+    try:
+        rows = [w for w in ReportStore(store).webhooks() if w["event"].startswith("notify:")]
+    finally:
+        store.close()
+    for row in rows:
+        body = json.loads(row["body"])
+        state = "delivered" if row["delivered_at"] else f"pending ({row['attempts']} tries)"
+        if args.json:
+            print(json.dumps({**row, "body": body, "state": state}, sort_keys=True))
+        else:
+            target = row["event"].split(":")[1]
+            print(f"{row['id']}  {target}  {state}  {body.get('subject', '')}")
     return ExitCode.OK
