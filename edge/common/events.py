@@ -191,6 +191,51 @@ class ReleaseRefused(EventBody, tag="release_refused", kw_only=True):
     reason: str
 
 
+class CountOpened(EventBody, tag="count_opened", kw_only=True):
+    """A cycle count opened by a supervisor with a COUNT-<location or SKU> ticket."""
+
+    count_id: str
+    scope: str  # the location or SKU counted
+    kind: Literal["location", "sku"]
+    supervisor: str
+
+
+class CountScan(EventBody, tag="count_scan", kw_only=True):
+    count_id: str
+    raw: str
+    uid: str  # the tag as counted (upper-cased)
+
+
+class SkuCount(msgspec.Struct, kw_only=True):
+    sku: str
+    counted: int
+    expected: int
+
+
+class CountClosed(EventBody, tag="count_closed", kw_only=True):
+    """The count's reconciliation (edge._core Inventory.reconcile): the count slip's content."""
+
+    count_id: str
+    scope: str
+    kind: Literal["location", "sku"]
+    supervisor: str
+    counted: int  # distinct tags counted
+    matched: int
+    missing: list[str]  # expected in the scope, not counted
+    unexpected: list[list[str]]  # [tag, counted location]: unknown to the inventory
+    wrong_place: list[list[str]]  # [tag, counted location, inventory location]
+    duplicates: list[str]
+    per_sku: list[SkuCount]
+
+
+class CountReviewed(EventBody, tag="count_reviewed", kw_only=True):
+    """A supervisor approved the adjustments of a count with discrepancies, or it was dismissed."""
+
+    count_id: str
+    action: Literal["approve", "dismiss"]
+    supervisor: str | None
+
+
 class LimitBucket(msgspec.Struct, kw_only=True):
     name: str
     used: int
@@ -325,6 +370,10 @@ AnyEvent = (
     | PickedUp
     | Departed
     | ReleaseRefused
+    | CountOpened
+    | CountScan
+    | CountClosed
+    | CountReviewed
 )
 EVENT_TYPES: dict[str, type[EventBody]] = {
     str(cls.__struct_config__.tag): cls for cls in typing.get_args(AnyEvent)

@@ -16,6 +16,7 @@ from edge.label.profile import LabelSection, Profile, load_profile, profiles_dir
 from edge.link.config import LinkSection
 from edge.scan.config import ScanConfig, VerifySection
 from edge.workflow.config import WorkflowSection
+from edge.workflow.counting import CountSection
 from edge.workflow.staging import StagingSection
 
 Jurisdiction = Annotated[
@@ -72,6 +73,7 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     verify: VerifySection = msgspec.field(default_factory=VerifySection)
     workflow: WorkflowSection = msgspec.field(default_factory=WorkflowSection)
     staging: StagingSection = msgspec.field(default_factory=StagingSection)
+    count: CountSection = msgspec.field(default_factory=CountSection)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from edge.workflow.counting import Counter
 from edge.workflow.ports import (
     CentralState,
     LimitChecker,
@@ -127,3 +128,4 @@ class StationPorts:
     scale: Scale | None = None
     services: list[Service] = field(default_factory=list)
     scan_decoder: ScanDecoder | None = None  # None: injected scans skip the key decoder
+    counter: Counter | None = None  # cycle counts (edge/workflow/counting.py); None: no counts

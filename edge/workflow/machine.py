@@ -12,6 +12,7 @@ One class, halts and the supervisor override included, so the whole machine read
 from __future__ import annotations
 
 from edge.workflow.config import WorkflowSection
+from edge.workflow.counting import Counter, Counting, CountSection
 from edge.workflow.ports import (
     Badge,
     CentralState,
@@ -78,6 +79,8 @@ class Workflow:
         settings: WorkflowSection,
         fifo: str = "warn",
         staging: StagingSection | None = None,
+        count: CountSection | None = None,
+        counter: Counter | None = None,
     ) -> None:
         self.verifier = verifier
         self.limits = limits
@@ -86,6 +89,7 @@ class Workflow:
         self.settings = settings
         self.fifo = fifo  # [verify] fifo: "warn" accepts an out-of-FIFO pick, "refuse" halts
         self.staging = Staging(staging)  # [staging]: off when no location pattern is set
+        self.counting = Counting(count, counter)  # cycle counts: off without a counter port
 
     def step(self, state: WorkflowState, event: Input, now_ms: int) -> Step:
         """React to one input. Pure as long as the decision ports are."""
@@ -117,6 +121,11 @@ class Workflow:
     ) -> None:
         raw = event.raw if isinstance(event, TicketScanned | PackageScanned) else event.code
         location = self.staging.kind_of(raw) if isinstance(event, PackageScanned) else None
+        count_scope = (
+            self.counting.ticket(raw)
+            if isinstance(event, PackageScanned) and not location
+            else None
+        )
         kind = (
             "location"
             if location
@@ -141,6 +150,10 @@ class Workflow:
             self._on_ticket(run, event.order_id)
         elif location is not None:
             self.staging.on_location(self, run, raw, location)
+        elif count_scope is not None:
+            self.counting.on_ticket(self, run, raw, count_scope)
+        elif isinstance(event, PackageScanned) and run.s.phase == Phase.COUNT:
+            self.counting.on_package(run, event.raw)
         elif isinstance(event, PackageScanned):
             self._on_package(run, event.raw, event.aim_id)
         else:
@@ -158,10 +171,14 @@ class Workflow:
             run.record("login_refused", badge=code, reason=why_not)
             run.signal(Signal.HALT, why_not)
             return
+        phase = run.s.phase
         if self.staging.awaiting_driver(run):
             self.staging.on_driver(run, badge)
             return
-        phase = run.s.phase
+        counting = phase in (Phase.READY, Phase.COUNT, Phase.COUNT_REVIEW)
+        if run.s.count is not None and counting and run.s.session is not None:
+            self.counting.on_badge(run, badge)
+            return
         if phase in (Phase.HALTED, Phase.OVERRIDE):
             self._supervisor_badge(run, badge)
         elif phase in ORDER_PHASES and badge.supervisor and run.s.session is not None:

@@ -85,6 +85,8 @@ PROMPTS: dict[Phase, str] = {
     Phase.LABEL: "printing the exit label",
     Phase.SEAL: "seal the bag and scan the label's QR code",
     Phase.STAGE: "scan the staging location label",
+    Phase.COUNT: "counting: scan every package, then the count ticket to close",
+    Phase.COUNT_REVIEW: "count discrepancies: a supervisor badges to approve, or scan the ticket",
     Phase.HALTED: "halted: supervisor needed",
     Phase.OVERRIDE: "supervisor override",
 }

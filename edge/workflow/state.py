@@ -8,7 +8,7 @@ Inputs and effects are plain values: the workflow never performs I/O itself.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -25,6 +25,8 @@ class Phase(StrEnum):
     LABEL = "label"  # exit label printing (or failed and waiting for the printer)
     SEAL = "seal"  # label printed: waiting for its QR scan on the sealed bag
     STAGE = "stage"  # sealed: waiting for the staging location label ([staging] on)
+    COUNT = "count"  # a cycle count is open: scanning every package of its scope
+    COUNT_REVIEW = "count_review"  # a count closed with discrepancies: supervisor to approve
     HALTED = "halted"  # a refusal stopped the order: supervisor needed
     OVERRIDE = "override"  # a supervisor badged in: badge again = clear/resume, ticket = cancel
 
@@ -77,6 +79,18 @@ class Release(msgspec.Struct, kw_only=True):
     order_id: str = ""
 
 
+class CountProgress(msgspec.Struct, kw_only=True):
+    """A cycle count (edge/workflow/counting.py)."""
+
+    count_id: str
+    ticket: str  # the COUNT-... ticket scanned
+    scope: str  # the location or SKU counted
+    kind: Literal["location", "sku"]
+    supervisor: str = ""  # who opened it ("" = waiting for a supervisor badge)
+    counted: list[str] = msgspec.field(default_factory=list)
+    missing: list[str] = msgspec.field(default_factory=list)  # after the close
+
+
 class WorkflowState(msgspec.Struct, kw_only=True):
     version: int = STATE_VERSION
     phase: Phase = Phase.IDLE
@@ -86,6 +100,7 @@ class WorkflowState(msgspec.Struct, kw_only=True):
     devices_down: dict[str, str] = msgspec.field(default_factory=dict)
     bags: dict[str, Bag] = msgspec.field(default_factory=dict)  # staged bags by order id
     release: Release | None = None
+    count: CountProgress | None = None
 
 
 def encode_state(state: WorkflowState) -> bytes:

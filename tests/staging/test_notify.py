@@ -68,6 +68,20 @@ def _notify_rows(store_url: str) -> list[dict[str, Any]]:
         store.close()
 
 
+def _two_halts(d: Daemon) -> None:
+    """An expired package (halt, quarantine: notified) and a wrong location (notified halt)."""
+    wait(lambda: "central" not in d.state()["devices_down"])
+    wait(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
+    d.send("scan ORD-2001")
+    assert d.send(f"scan {tag(5)}")["phase"] == "halted"  # quarantined; its halt kind not listed
+    d.send("scan BADGE-BOSS")
+    d.send("scan BADGE-BOSS")
+    d.send(f"scan {tag(4)}")
+    seal: str = d.wait_phase("seal", 15)["order"]["seal_code"]
+    d.send(f"scan {seal}")
+    assert d.send("scan LOC-SHELF-A1")["phase"] == "halted"  # notified
+
+
 @pytest.mark.slow
 def test_notifications_survive_a_central_restart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -93,17 +107,7 @@ def test_notifications_survive_a_central_restart(
             SimPrinter() as printer,
             Daemon(station_config(station, printer.target, link(setup))) as d,
         ):
-            wait(lambda: "central" not in d.state()["devices_down"])
-            wait(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
-            d.send("scan ORD-2001")
-            assert d.send(f"scan {tag(5)}")["phase"] == "halted"  # quarantined, not notified
-            d.send("scan BADGE-BOSS")
-            d.send("scan BADGE-BOSS")
-            d.send("scan ORD-2001")
-            d.send(f"scan {tag(4)}")
-            seal: str = d.wait_phase("seal", 15)["order"]["seal_code"]
-            d.send(f"scan {seal}")
-            assert d.send("scan LOC-SHELF-A1")["phase"] == "halted"  # notified
+            _two_halts(d)
             # both targets down: queued, tried, not delivered
             wait(
                 lambda: (

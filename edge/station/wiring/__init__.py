@@ -33,6 +33,7 @@ from edge.station.config import StationConfig, StationPaths, station_profile
 from edge.station.inject import inject_services
 from edge.station.ports import Service, StationPorts
 from edge.station.wiring.central import LinkService, ReplicaCentral
+from edge.station.wiring.count import CoreCounter
 from edge.station.wiring.indicator import IndicatorPort
 from edge.station.wiring.limits import EngineLimits
 from edge.station.wiring.printer import SpoolPrinter
@@ -100,6 +101,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         services.append(scale)
     return StationPorts(
         verifier=CoreVerifier(cfg, inventory),
+        counter=CoreCounter(inventory),
         limits=limits,
         weigh_rule=DriverWeighRule(
             WeighOutRules(
