@@ -32,6 +32,7 @@ class DayReport:
     packages: list[dict[str, Any]] = field(default_factory=list)
     halts: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[dict[str, Any]] = field(default_factory=list)
+    counts: list[dict[str, Any]] = field(default_factory=list)
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
 
@@ -95,6 +96,14 @@ def build(store: SqlStore, date: str) -> DayReport:
                 {"kind": "open_halt", "order_id": h.order_id, "detail": f"{h.code}: {h.reason}"}
             )
     rep.refusals = list(led.release_refusals)
+    rep.counts = list(led.counts)
+    for c in rep.counts:
+        found = len(c["missing"]) + len(c["unexpected"]) + len(c["wrong_place"])
+        c["discrepancies"] = found
+        if found and c["approved_by"] is None:
+            rep.exceptions.append(
+                {"kind": "count_unapproved", "order_id": c["count_id"], "detail": c["scope"]}
+            )
     rep.totals = {
         "orders": len(rep.orders),
         "sealed": sum(1 for o in rep.orders if o["sealed"]),
@@ -105,6 +114,8 @@ def build(store: SqlStore, date: str) -> DayReport:
         "halts": len(rep.halts),
         "overrides": sum(1 for h in rep.halts if h["action"] is not None),
         "release_refusals": len(rep.refusals),
+        "counts": len(rep.counts),
+        "count_discrepancies": sum(c["discrepancies"] for c in rep.counts),
         "open_exceptions": len(rep.exceptions),
     }
     return rep
@@ -152,6 +163,22 @@ def to_csv(rep: DayReport) -> bytes:
         w.writerow({"record": "halt", **h})
     for r in rep.refusals:
         w.writerow({"record": "release_refused", **r})
+    for c in rep.counts:
+        detail = "; ".join(
+            f"{k}: {' '.join(c[k])}" for k in ("missing", "unexpected", "wrong_place") if c[k]
+        )
+        w.writerow(
+            {
+                "record": "count",
+                "order_id": c["count_id"],
+                "station": c["station"],
+                "location": c["scope"],
+                "received": c["at"],
+                "code": c["discrepancies"],
+                "reason": detail,
+                "cleared_by": c["approved_by"],
+            }
+        )
     for e in rep.exceptions:
         w.writerow(
             {
@@ -266,6 +293,34 @@ def to_pdf(rep: DayReport, store_name: str = "") -> bytes:
         "Release refusals",
         ["order", "station", "at", "code", "reason"],
         [[r.get("order_id"), r["station"], r["at"], r["code"], r["reason"]] for r in rep.refusals],
+    )
+    table(
+        "Cycle counts",
+        [
+            "count",
+            "station",
+            "at",
+            "scope",
+            "counted",
+            "missing",
+            "unexpected",
+            "wrong place",
+            "approved by",
+        ],
+        [
+            [
+                c["count_id"],
+                c["station"],
+                c["at"],
+                c["scope"],
+                c["counted"],
+                " ".join(c["missing"]),
+                " ".join(c["unexpected"]),
+                " ".join(c["wrong_place"]),
+                c["approved_by"],
+            ]
+            for c in rep.counts
+        ],
     )
     table(
         "Open exceptions",

@@ -63,6 +63,7 @@ class Ledger:
     halts: list[Halt] = field(default_factory=list)
     release_refusals: list[dict[str, Any]] = field(default_factory=list)
     quarantines: list[dict[str, Any]] = field(default_factory=list)
+    counts: list[dict[str, Any]] = field(default_factory=list)  # closed cycle counts
 
     def order(self, order_id: str) -> OrderRow:
         return self.orders.setdefault(order_id, OrderRow(order_id=order_id))
@@ -91,6 +92,25 @@ class _Folder:
             row = led.order(body.order_id)
             row.station, row.channel, row.received = st, body.channel, pub.at
             row.packed_by, row.picks = self.agents.get(st, ""), []
+        elif isinstance(body, ev.CountClosed):
+            led.counts.append(
+                {
+                    "station": st,
+                    "at": pub.at,
+                    "count_id": body.count_id,
+                    "scope": body.scope,
+                    "supervisor": body.supervisor,
+                    "counted": body.counted,
+                    "missing": list(body.missing),
+                    "unexpected": [u[0] for u in body.unexpected],
+                    "wrong_place": [w[0] for w in body.wrong_place],
+                    "approved_by": None,
+                }
+            )
+        elif isinstance(body, ev.CountReviewed) and body.action == "approve":
+            for count in led.counts:
+                if count["count_id"] == body.count_id and count["station"] == st:
+                    count["approved_by"] = body.supervisor
         elif isinstance(body, ev.ReleaseRefused):
             led.release_refusals.append(
                 {
@@ -165,6 +185,7 @@ def fold(events: Iterable[Published], day: str | None = None) -> Ledger:
         led.halts = [h for h in led.halts if h.order_id in keep]
         led.quarantines = [q for q in led.quarantines if q.get("order_id") in keep]
         led.release_refusals = [r for r in led.release_refusals if r["at"][:10] == day]
+        led.counts = [c for c in led.counts if c["at"][:10] == day]
     return led
 
 

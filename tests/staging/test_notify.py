@@ -5,10 +5,8 @@ each. The offline-station and state-system sources against a real SQLite store."
 from __future__ import annotations
 
 import json
-import threading
 import time
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,33 +20,8 @@ from central.store import open_store
 from drivers.printer.sim import SimPrinter
 from edge.cli import run
 from tests.support.central import CentralProcess, free_port
-from tests.support.staging import central_with_orders, link, station_config, wait
+from tests.support.staging import Receiver, central_with_orders, link, station_config, wait
 from tests.support.station import Daemon, tag
-
-
-class Receiver:
-    """A webhook receiver answering `status` (503 = down) and keeping what it accepted."""
-
-    def __init__(self) -> None:
-        self.status = 503
-        self.got: list[tuple[dict[str, str], dict[str, Any]]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                if outer.status == 200:
-                    outer.got.append((dict(self.headers), json.loads(raw)))
-                self.send_response(outer.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 class Mailbox:

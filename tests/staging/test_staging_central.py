@@ -18,6 +18,7 @@ from drivers.printer.sim import SimPrinter
 from edge.cli import run
 from tests.support.central import delivery_report, running_central
 from tests.support.staging import (
+    Receiver,
     central_with_orders,
     link,
     pack,
@@ -128,3 +129,45 @@ def _all(store: Any) -> list[Any]:
     from central.report.ledger import stored_events
 
     return list(stored_events(store))
+
+
+def test_a_cycle_count_at_the_bench_reaches_central_notifies_and_is_reported(
+    tmp_path: Path,
+) -> None:
+    setup, cfg = central_with_orders(tmp_path)
+    receiver = Receiver()
+    receiver.status = 200
+    with setup.config.open("a") as f:
+        f.write(f'[notify]\nwebhook_url = "{receiver.url}"\npoll_ms = 100\n')
+    station = tmp_path / "station"
+    station.mkdir()
+    journal = station / "journal.sqlite3"
+    day = datetime.now(UTC).date().isoformat()
+    try:
+        with SimPrinter() as printer, running_central(setup):
+            with Daemon(station_config(station, printer.target, link(setup))) as d:
+                wait(lambda: "central" not in d.state()["devices_down"])
+                wait(lambda: d.send("scan BADGE-BOSS")["phase"] == "ready")
+                assert d.send("scan COUNT-FLW-BD-35")["phase"] == "count"
+                d.send(f"scan {tag(1)}")
+                d.send(f"scan {tag(2)}")
+                assert d.send("scan COUNT-FLW-BD-35")["phase"] == "count_review"  # tag(3) missing
+                slips = journal_events(station, "slip_requested")
+                assert slips[-1]["body"]["code"] == "count_discrepancy"
+                assert d.send("scan BADGE-BOSS")["phase"] == "ready"  # approves the adjustment
+                (adjustment,) = journal_events(station, "count_adjustment")
+                assert adjustment["body"]["uid"] == tag(3) and adjustment["body"]["quantity"] == 0
+                wait(lambda: delivery_report(setup.store, "station-01", journal)["lost"] == 0)
+            wait(lambda: any(b["kind"] == "quarantine" for _, b in receiver.got))
+            out = tmp_path / "report.json"
+            args = ["central", "report", "day", "--date", day, "--format", "json"]
+            assert run([*args, "--output", str(out), *cfg]) == 0
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+    (note,) = [b for _, b in receiver.got if b["kind"] == "quarantine"]
+    assert note["uid"] == tag(3) and note["code"] == "count_missing"
+    report = json.loads(out.read_text())
+    (count,) = report["counts"]
+    assert count["missing"] == [tag(3)] and count["approved_by"] == "BADGE-BOSS"
+    assert report["totals"]["count_discrepancies"] == 1 == _recount(setup.store)["count_closed"]

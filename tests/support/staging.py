@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +103,28 @@ def link(setup: Setup) -> list[str]:
         "heartbeat_ms = 300",
         "reconnect_max_ms = 1000",
     ]
+
+
+class Receiver:
+    """A webhook receiver answering `status` (503 = down) and keeping what it accepted."""
+
+    def __init__(self) -> None:
+        self.status = 503
+        self.got: list[tuple[dict[str, str], dict[str, Any]]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                if outer.status == 200:
+                    outer.got.append((dict(self.headers), json.loads(raw)))
+                self.send_response(outer.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
