@@ -217,13 +217,16 @@ def to_pdf(rep: DayReport, store_name: str = "") -> bytes:
         Paragraph(f"End-of-day reconciliation {rep.date} {store_name}".strip(), styles["Title"])
     ]
 
-    def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
+    def table(
+        title: str, header: list[str], rows: list[list[Any]], widths_mm: list[int] | None = None
+    ) -> None:
         story.append(Paragraph(title, styles["Heading2"]))
         if not rows:
             story.append(Paragraph("none", styles["BodyText"]))
             return
         data = [header] + [[Paragraph(str(c or ""), small) for c in r] for r in rows]
-        t = Table(data, repeatRows=1)
+        widths = [w * mm for w in widths_mm] if widths_mm else None
+        t = Table(data, colWidths=widths, repeatRows=1)
         t.setStyle(
             TableStyle(
                 [
@@ -257,21 +260,23 @@ def to_pdf(rep: DayReport, store_name: str = "") -> bytes:
                 o["order_id"],
                 o["station"],
                 o["channel"],
-                o["received"],
+                _hms(o["received"]),
                 o["packed_by"],
-                o["sealed"],
-                f"{o['location']} {o['staged']}".strip(),
-                f"{o['released_how']} {o['released']}".strip(),
+                _hms(o["sealed"]),
+                f"{o['location']} {_hms(o['staged'])}".strip(),
+                f"{o['released_how']} {_hms(o['released'])}".strip(),
                 " / ".join(x for x in (o["released_by"], o["driver"]) if x),
                 o["state_report"],
             ]
             for o in rep.orders
         ],
+        [22, 22, 18, 18, 30, 18, 38, 38, 48, 25],
     )
     table(
         "Packages sold",
         ["tag", "quantity", "order", "line"],
         [[p["tag"], p["quantity"], p["order_id"], p["line"]] for p in rep.packages],
+        [80, 30, 30, 15],
     )
     table(
         "Halts and overrides",
@@ -329,6 +334,11 @@ def to_pdf(rep: DayReport, store_name: str = "") -> bytes:
     )
     doc.build(story)
     return buf.getvalue()
+
+
+def _hms(at: str) -> str:
+    """The time of day of an ISO time of the report's day (the date is in the title)."""
+    return at[11:19] if len(at) >= 19 else at
 
 
 def render(rep: DayReport, fmt: str) -> bytes:
