@@ -156,7 +156,7 @@ class Staging:
             release.order_id = order_id
             run.signal(Signal.SCAN_OK, f"order {order_id}: driver, scan your badge")
         else:
-            self._released(run, order_id, bag, "picked_up", None)
+            self._released(run, order_id, bag, None)
 
     def awaiting_driver(self, run: Run) -> bool:
         return (
@@ -173,19 +173,15 @@ class Staging:
         if badge.code == agent:
             run.signal(Signal.HALT, "the driver scans their own badge, not the releasing agent")
             return
-        self._released(run, release.order_id, bag, "departed", badge.code)
+        self._released(run, release.order_id, bag, badge.code)
 
-    def _released(self, run: Run, order_id: str, bag: Bag, type_: str, driver: str | None) -> None:
+    def _released(self, run: Run, order_id: str, bag: Bag, driver: str | None) -> None:
         agent = run.s.session.agent if run.s.session else ""
-        body: dict[str, object] = {
-            "order_id": order_id,
-            "location": bag.location,
-            "seal_code": bag.seal_code,
-            "agent": agent,
-        }
-        if driver is not None:
-            body["driver"] = driver
-        run.record(type_, **body)
+        where = {"location": bag.location, "seal_code": bag.seal_code, "agent": agent}
+        if driver is None:
+            run.record("picked_up", order_id=order_id, **where)
+        else:
+            run.record("departed", order_id=order_id, driver=driver, **where)
         bag.released = True
         run.s.release = None
         run.signal(Signal.SEALED, f"order {order_id} released")
