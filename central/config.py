@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from central.notify.config import NotifySection
 from edge.common import config
 from edge.common.endpoints import endpoint_problem
 
@@ -133,6 +134,7 @@ class CentralConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     intake: IntakeSection = msgspec.field(default_factory=IntakeSection)
     state_system: StateSystemSection = msgspec.field(default_factory=StateSystemSection)
     dashboard: DashboardSection = msgspec.field(default_factory=DashboardSection)
+    notify: NotifySection = msgspec.field(default_factory=NotifySection)
 
 
 def load_central_config(path: Path | None) -> CentralConfig:

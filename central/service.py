@@ -30,6 +30,7 @@ from central.feed import FeedSender
 from central.guard import ConnectionGuard, keep_running
 from central.intake import IntakeServer
 from central.metrics import CentralMetrics, CentralMetricsServer
+from central.notify import Notifications
 from central.reporting import Reporting
 from central.store import Rejected, SqlStore, open_store
 from edge.common import protocol as p
@@ -137,6 +138,7 @@ class CentralService:
         self.routes = RouteGuard()
         self.guard = ConnectionGuard("stations", c.max_unauthenticated, c.handshake_ms / 1000)
         self.hello_routes: dict[str, bytes] = {}  # station -> route of its latest HELLO
+        self.last_contact: dict[str, float] = {}  # station -> its last message ([notify])
         self.notifier = notifier or Notifier()
         self._status = ""
         self.dashboard: Dashboard | None = None
@@ -191,6 +193,7 @@ class CentralService:
             self.guard.on_closed = self._closed
             tasks = await self._start_dashboard() + await self._start_metrics()
             tasks += [asyncio.create_task(keep_running(n, f)) for n, f in self._parts(router)]
+            tasks += self._notify_tasks()
             LOG.info("central ready", extra={"epoch": self.epoch, **self.bound})
             self._status = self._status_line()
             self.notifier.ready(self._status)
@@ -261,6 +264,13 @@ class CentralService:
         self.bound["metrics"] = server.address
         return [asyncio.create_task(server.run())]
 
+    def _notify_tasks(self) -> list[asyncio.Task[None]]:
+        """The [notify] tail and sender (central/notify/), when a target is configured."""
+        notify = Notifications.from_config(
+            self.cfg.notify, self.store, self.last_contact, self.stations.names
+        )
+        return [] if notify is None else [asyncio.create_task(notify.run())]
+
     async def _send(self, route: bytes, frames: list[bytes]) -> bool:
         """Send without ever blocking the loop; a full or gone peer loses it (it will resync)."""
         if route in self.routes.dead:
@@ -308,6 +318,7 @@ class CentralService:
                 await self.router.send_multipart([route, *p.encode(p.ERROR, stale)], zmq.NOBLOCK)
             return
         self.stats.received += 1
+        self.last_contact[station] = time.time()
         raw = [f.bytes for f in frames[1:]]
         try:
             command, body = p.decode(raw)

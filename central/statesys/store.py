@@ -484,15 +484,31 @@ class ReportStore:
         with self._txn():
             self._insert_webhook(key, event, body)
 
-    def due_webhooks(self, limit: int = 50) -> list[tuple[int, str, str, str, int]]:
-        """(id, key, event, body, attempts) of undelivered webhooks due now, oldest first."""
+    def due_webhooks(
+        self, limit: int = 50, prefix: str = ""
+    ) -> list[tuple[int, str, str, str, int]]:
+        """(id, key, event, body, attempts) of undelivered webhooks due now, oldest first.
+        The outbox also carries central's notifications (central/notify/, events `notify:...`):
+        `prefix` "" = the POS's rows only, else the rows whose event starts with it."""
+        where = "event LIKE ?" if prefix else "event NOT LIKE ?"
         with self._read():
             rows = self._x(
                 "SELECT id, key, event, body, attempts FROM webhook_outbox"
-                " WHERE delivered_at IS NULL AND next_at <= ? ORDER BY id LIMIT ?",
-                (time.time(), limit),
+                f" WHERE delivered_at IS NULL AND next_at <= ? AND {where} ORDER BY id LIMIT ?",
+                (time.time(), f"{prefix or 'notify:'}%", limit),
             ).fetchall()
         return [(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    def add_webhooks(
+        self, rows: Sequence[tuple[str, str, dict[str, Any]]], meta: dict[str, str] | None = None
+    ) -> None:
+        """Queue rows (key, event, body) and set `meta` names in one transaction; a key already
+        queued is kept as it is (each notification is queued once)."""
+        with self._txn():
+            for key, event, body in rows:
+                self._insert_webhook(key, event, body)
+            for name, value in (meta or {}).items():
+                self._set_meta(name, value)
 
     def webhook_done(self, wid: int) -> None:
         with self._txn():

@@ -9,6 +9,7 @@ packstation central tail [--after N] [--topic PREFIX]...    (--since: the old sp
 packstation central export [--after N] [--quarantine]
 packstation central reports list|show ORDER|retry ORDER   (edge/cli/central_reports.py)
 packstation central quarantine list | release TAG --by BADGE
+packstation central report day --date D [--format csv|pdf|json] | bags   (edge/cli/central_day.py)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge.cli import central_reports
+from edge.cli import central_day, central_reports
 from edge.cli.output import add_json, result
 from edge.common.errors import BadInput, ExitCode
 
@@ -94,6 +95,7 @@ def register(sub: Any) -> None:
     export.set_defaults(handler=_export)
 
     central_reports.register(add)
+    central_day.register(add)
 
 
 def _register_quarantine(add: Callable[[str, str], argparse.ArgumentParser]) -> None:

@@ -63,7 +63,7 @@ class StationResumed(EventBody, tag="station_resumed"):
 class Scan(EventBody, tag="scan"):
     """Any scan read by a scanner, before it is judged."""
 
-    kind: Literal["badge", "ticket", "package", "seal"]
+    kind: Literal["badge", "ticket", "package", "seal", "location"]
     raw: str  # the text as decoded
     aim_id: str | None  # the AIM symbology identifier sent before it
     device: str
@@ -187,6 +187,91 @@ class FeedRecordSkipped(EventBody, tag="feed_record_skipped", kw_only=True):
     kind: Literal["order", "package", "badge"]
     key: str
     reason: str
+
+
+class OrderStaged(EventBody, tag="order_staged", kw_only=True):
+    """A sealed bag was put at a staging location ([staging]): pickup shelf or delivery bin."""
+
+    order_id: str
+    location: str  # the location label scanned
+    kind: Literal["pickup", "delivery"]  # the kind of location, by [staging] patterns
+    channel: Literal["pickup", "delivery"]
+    seal_code: str
+    agent: str  # the technician who staged it
+
+
+class PickedUp(EventBody, tag="picked_up", kw_only=True):
+    """A staged pickup bag was released to the customer at the front of house."""
+
+    order_id: str
+    location: str  # where it was taken from
+    seal_code: str
+    agent: str  # the releasing agent's badge
+
+
+class Departed(EventBody, tag="departed", kw_only=True):
+    """A staged delivery bag left with its driver."""
+
+    order_id: str
+    location: str
+    seal_code: str
+    agent: str  # the releasing agent's badge
+    driver: str  # the driver's badge
+
+
+class ReleaseRefused(EventBody, tag="release_refused", kw_only=True):
+    """A release the station refused: the bag stays where it is."""
+
+    code: Literal[
+        "not_staged", "seal_mismatch", "already_released", "no_location", "wrong_location"
+    ]
+    raw: str  # the seal code scanned
+    reason: str
+
+
+class CountOpened(EventBody, tag="count_opened", kw_only=True):
+    """A cycle count opened by a supervisor with a COUNT-<location or SKU> ticket."""
+
+    count_id: str
+    scope: str  # the location or SKU counted
+    kind: Literal["location", "sku"]
+    supervisor: str
+
+
+class CountScan(EventBody, tag="count_scan", kw_only=True):
+    count_id: str
+    raw: str
+    uid: str  # the tag as counted (upper-cased)
+
+
+class SkuCount(msgspec.Struct, kw_only=True):
+    sku: str
+    counted: int
+    expected: int
+
+
+class CountClosed(EventBody, tag="count_closed", kw_only=True):
+    """The count's reconciliation (edge._core Inventory.reconcile): the count slip's content."""
+
+    count_id: str
+    scope: str
+    kind: Literal["location", "sku"]
+    supervisor: str
+    counted: int  # distinct tags counted
+    matched: int
+    missing: list[str]  # expected in the scope, not counted
+    unexpected: list[list[str]]  # [tag, counted location]: unknown to the inventory
+    wrong_place: list[list[str]]  # [tag, counted location, inventory location]
+    duplicates: list[str]
+    per_sku: list[SkuCount]
+
+
+class CountReviewed(EventBody, tag="count_reviewed", kw_only=True):
+    """A supervisor approved the adjustments of a count with discrepancies, or it was dismissed."""
+
+    count_id: str
+    action: Literal["approve", "dismiss"]
+    supervisor: str | None
 
 
 class LimitBucket(msgspec.Struct, kw_only=True):
@@ -328,6 +413,14 @@ AnyEvent = (
     | PackageQuarantined
     | PackageReleased
     | FeedRecordSkipped
+    | OrderStaged
+    | PickedUp
+    | Departed
+    | ReleaseRefused
+    | CountOpened
+    | CountScan
+    | CountClosed
+    | CountReviewed
 )
 EVENT_TYPES: dict[str, type[EventBody]] = {
     str(cls.__struct_config__.tag): cls for cls in typing.get_args(AnyEvent)

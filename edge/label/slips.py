@@ -189,6 +189,31 @@ SLIPS: dict[str, SlipEntry] = {
             _AFTER_CLEAR + "scan the QR code of this order's label.",
         ),
     ),
+    "wrong_location": SlipEntry(
+        happened="The bag was scanned at the wrong kind of staging location. {reason}",
+        steps=(
+            "Take the bag back from that location; do not leave it there.",
+            _CALL,
+            _AFTER_CLEAR + "put the bag on a location of the order's kind (pickup shelf or "
+            "delivery bin) and scan that location's label.",
+        ),
+    ),
+    "count_discrepancy": SlipEntry(
+        happened="{reason}",
+        steps=(
+            "Leave the shelf as it is; put nothing back and take nothing away.",
+            (
+                "Hand this slip to the supervisor: their badge approves the inventory "
+                "adjustments, or scanning the count ticket again closes the count without them."
+            ),
+        ),
+        clears="The supervisor decides: badge to approve the adjustments, or scan the ticket.",
+    ),
+    "count_ok": SlipEntry(
+        happened="{reason}",
+        steps=("File this slip with the day's counts.",),
+        clears="Nothing to clear: the count matched the inventory.",
+    ),
     "label_missing_field": SlipEntry(
         happened="The exit label was not printed: it would lack {field}, which the state "
         "requires. {reason}",

@@ -176,6 +176,13 @@ def badges(now: datetime) -> list[dict[str, Any]]:
     return [
         {"badge": AGENT_BADGE, "name": "Ada Tech", "supervisor": False, "expires_at": expires},
         {"badge": SUPERVISOR_BADGE, "name": "Sam Super", "supervisor": True, "expires_at": expires},
+        # the delivery driver's badge, scanned when a delivery bag departs (edge/sim/around.py)
+        {
+            "badge": "BADGE-DRVR0001",
+            "name": "Dee Driver",
+            "supervisor": False,
+            "expires_at": expires,
+        },
     ]
 
 

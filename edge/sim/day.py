@@ -23,6 +23,7 @@ from drivers.printer.sim import SimPrinter
 from drivers.scale.sim import SimScale
 from edge.sim import setup as sim_setup
 from edge.sim import statesys as sim_state
+from edge.sim.around import cycle_count, write_report
 from edge.sim.data import SUPERVISOR_BADGE, PlannedOrder
 from edge.sim.procs import (
     InjectClient,
@@ -148,7 +149,7 @@ class SimRun:
             0.05,
         )
         # the station knows badges, orders and the vault only from central's feed
-        want = {"badge": 2, "order": len(day.plan), "package": len(day.vault.packages)}
+        want = {"badge": 3, "order": len(day.plan), "package": len(day.vault.packages)}
         replica = StationPaths.of(load_station_config(self.run.station_toml)).replica
         wait_for(
             f"central's feed to reach the station ({want})",
@@ -171,6 +172,10 @@ class SimRun:
         tech = Technician(self.inject, self.printer, self.scale)
         bar = Progress(len(plan), self.progress_out)
         bar.update(0)
+        try:  # the shift starts with a spot-check count (edge/sim/around.py)
+            self.summary.incidents["cycle_count"] = f"count of {cycle_count(tech, self.vault)}"
+        except SimError as exc:
+            self.summary.failures.append(str(exc))
         down_until: int | None = None
         for n, planned in enumerate(plan):
             if planned.incident == "central_down":
@@ -193,6 +198,10 @@ class SimRun:
                 self._central_back()
                 down_until = None
             bar.update(n + 1, _note(outcome))
+        try:  # front of house and the drivers take every staged bag
+            tech.around.release_all(tech)
+        except SimError as exc:
+            self.summary.failures.append(str(exc))
 
     def _central_back(self) -> None:
         """Restart central; the station's queued events must drain into it."""
@@ -316,6 +325,11 @@ def _finish(
         "summary": str(run.summary),
         "logs": str(run.logs),
     }
+    if run.central_store.exists():  # the day's reconciliation (edge/sim/around.py)
+        try:
+            summary.outputs.update(write_report(run.central_toml, run.root))
+        except SimError as exc:
+            summary.failures.append(str(exc))
 
 
 def _stopping_events(run: sim_setup.RunDir, summary: Summary) -> None:
@@ -406,10 +420,10 @@ def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -
         summary.failures.append(f"orders whose exit label did not print exactly once: {twice}")
     if summary.central_restarts and not summary.central_offline:
         summary.failures.append("central went down but the station never journalled it")
-    if summary.replica.get("package") != packages or summary.replica.get("badge") != 2:
+    if summary.replica.get("package") != packages or summary.replica.get("badge") != 3:
         summary.failures.append(
             f"central's feed did not reach the station: replica holds {summary.replica},"
-            f" central has {packages} packages and 2 badges"
+            f" central has {packages} packages and 3 badges"
         )
     for o in outcomes:
         if o.incident and o.incident != "central_down":
@@ -435,6 +449,18 @@ def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -
             )
     else:
         summary.failures.append(f"only {len(outcomes)} of {summary.orders} orders were packed")
+    if len(outcomes) == summary.orders and (summary.staged, summary.released) != (
+        summary.sealed,
+        summary.sealed,
+    ):
+        summary.failures.append(
+            f"{summary.sealed} bags sealed, {summary.staged} staged, {summary.released} released"
+        )
+    if (summary.release_refused, summary.counts, summary.count_discrepancies) != (1, 1, 1):
+        summary.failures.append(
+            f"{summary.release_refused} release refusals, {summary.counts} counts with"
+            f" {summary.count_discrepancies} discrepancies; scripted 1, 1 and 1"
+        )
     if summary.pngs < summary.labels_printed:
         summary.failures.append(f"{summary.pngs} PNGs for {summary.labels_printed} labels")
 

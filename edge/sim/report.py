@@ -29,6 +29,11 @@ class Summary:
     halts: dict[str, int] = field(default_factory=dict)
     overrides: dict[str, int] = field(default_factory=dict)
     labels_printed: int = 0
+    staged: int = 0  # order_staged
+    released: int = 0  # picked_up + departed
+    release_refused: int = 0
+    counts: int = 0  # cycle counts closed (count_closed)
+    count_discrepancies: int = 0  # missing + unexpected + wrong place, over every count
     slips_requested: int = 0
     printer_jobs: int = 0
     pngs: int = 0
@@ -82,6 +87,11 @@ def count_journal(summary: Summary, journal_path: Path) -> list[tuple[int, str]]
                 body = ev.fields()
                 if body.get("device") == "central" and body.get("ok") is False:
                     summary.central_offline += 1
+            if ev.type == "count_closed":
+                body = ev.fields()
+                summary.count_discrepancies += sum(
+                    len(body.get(k) or []) for k in ("missing", "unexpected", "wrong_place")
+                )
             if ev.type in ("order_status", "halt", "override"):
                 body = ev.fields()
                 if ev.type == "order_status":
@@ -98,6 +108,10 @@ def count_journal(summary: Summary, journal_path: Path) -> list[tuple[int, str]]
         summary.overrides = dict(overrides)
         summary.labels_printed = types["label_printed"]
         summary.slips_requested = types["slip_requested"]
+        summary.staged = types["order_staged"]
+        summary.released = types["picked_up"] + types["departed"]
+        summary.release_refused = types["release_refused"]
+        summary.counts = types["count_closed"]
         return hashes
     finally:
         journal.close()
@@ -150,6 +164,10 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
         ("  re-scans of a sealed package caught", str(summary.halts.get("sold", 0))),
         ("labels printed", str(summary.labels_printed)),
         ("discrepancy slips", str(summary.slips_requested)),
+        ("bags staged", str(summary.staged)),
+        ("bags released (picked up, departed)", str(summary.released)),
+        ("releases refused", str(summary.release_refused)),
+        ("cycle counts (discrepancies)", f"{summary.counts} ({summary.count_discrepancies})"),
         ("printer jobs rendered (PNG)", f"{summary.printer_jobs} ({summary.pngs})"),
         ("events journalled at the station", _station_events(summary)),
         ("events stored at central", str(summary.central_events)),

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from central.config import load_central_config
 from edge.common.errors import BadInput
+from edge.sim import around
 from edge.sim import data as simdata
 from edge.sim.procs import cli, free_port
 from edge.station.config import load_station_config
@@ -168,6 +169,7 @@ def write_station_config(run: RunDir, ports: Ports, scale_port: str) -> None:
             "retry_ms": 300,  # the day should not wait 5 s for a reloaded printer
         },
         "indicator": {"backend": "recording"},
+        "staging": around.STAGING,
         "journal": {"path": str(run.journal.resolve()), "min_free_mb": 10, "min_free_percent": 0},
         "link": {
             "endpoint": f"tcp://127.0.0.1:{ports.central}",

@@ -15,6 +15,7 @@ from typing import Any
 
 from drivers.printer.sim import SimPrinter
 from drivers.scale.sim import SimScale
+from edge.sim.around import Around
 from edge.sim.data import AGENT_BADGE, SUPERVISOR_BADGE, PlannedOrder
 from edge.sim.procs import InjectClient, SimError, wait_for
 
@@ -35,6 +36,7 @@ class OrderOutcome:
 
 class Technician:
     def __init__(self, inject: InjectClient, printer: SimPrinter, scale: SimScale) -> None:
+        self.around = Around()  # staging and release (edge/sim/around.py)
         self.inject = inject
         self.printer = printer
         self.scale = scale
@@ -114,7 +116,11 @@ class Technician:
         else:
             if planned.incident == "paper_out":
                 self._reload_paper(outcome)
-            reply = self.scan(self.wait_for_seal(order_id, jobs_before))
+            seal = self.wait_for_seal(order_id, jobs_before)
+            reply = self.scan(seal)
+            if reply["phase"] == "stage":
+                self.around.stage(self, order_id, planned.order["channel"], seal)
+                reply = self.inject.state()
             if reply["phase"] != "ready":
                 raise SimError(f"order {order_id}: seal scan not accepted: {reply}")
             outcome.status = "sealed"

@@ -16,6 +16,8 @@ from edge.label.profile import LabelSection, Profile, load_profile, profiles_dir
 from edge.link.config import LinkSection
 from edge.scan.config import ScanConfig, VerifySection
 from edge.workflow.config import WorkflowSection
+from edge.workflow.counting import CountSection
+from edge.workflow.staging import StagingSection
 
 Jurisdiction = Annotated[
     str, msgspec.Meta(pattern="^[A-Z]{2}$", extra={"expected": "a two-letter state code"})
@@ -72,6 +74,8 @@ class StationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     link: LinkSection = msgspec.field(default_factory=LinkSection)
     verify: VerifySection = msgspec.field(default_factory=VerifySection)
     workflow: WorkflowSection = msgspec.field(default_factory=WorkflowSection)
+    staging: StagingSection = msgspec.field(default_factory=StagingSection)
+    count: CountSection = msgspec.field(default_factory=CountSection)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -114,6 +114,9 @@ class Station:
             central=ports.central,
             settings=cfg.workflow,
             fifo=cfg.verify.fifo,
+            staging=cfg.staging,
+            count=cfg.count,
+            counter=ports.counter,
         )
         self.state = WorkflowState()
         self._state_bytes = encode_state(self.state)  # as last committed

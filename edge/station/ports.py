@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from edge.workflow.counting import Counter
 from edge.workflow.ports import (
     CentralState,
     LimitChecker,
@@ -132,3 +133,4 @@ class StationPorts:
     # this station lacks (edge.journal.anchor); returns "" or why the journal could not be
     # anchored (offline is "", start-up stays offline-tolerant).
     anchor: Callable[[], Awaitable[str]] | None = None
+    counter: Counter | None = None  # cycle counts (edge/workflow/counting.py); None: no counts

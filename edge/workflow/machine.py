@@ -12,6 +12,7 @@ One class, halts and the supervisor override included, so the whole machine read
 from __future__ import annotations
 
 from edge.workflow.config import WorkflowSection
+from edge.workflow.counting import Counter, Counting, CountSection
 from edge.workflow.ports import (
     Badge,
     CentralState,
@@ -36,6 +37,7 @@ from edge.workflow.run import (
     busy_reason,
     sane_verdict,
 )
+from edge.workflow.staging import Staging, StagingSection
 from edge.workflow.state import (
     SCAN_INPUTS,
     BadgeScanned,
@@ -76,6 +78,9 @@ class Workflow:
         central: CentralState,
         settings: WorkflowSection,
         fifo: str = "warn",
+        staging: StagingSection | None = None,
+        count: CountSection | None = None,
+        counter: Counter | None = None,
     ) -> None:
         self.verifier = verifier
         self.limits = limits
@@ -83,6 +88,8 @@ class Workflow:
         self.central = central
         self.settings = settings
         self.fifo = fifo  # [verify] fifo: "warn" accepts an out-of-FIFO pick, "refuse" halts
+        self.staging = Staging(staging)  # [staging]: off when no location pattern is set
+        self.counting = Counting(count, counter)  # cycle counts: off without a counter port
 
     def step(self, state: WorkflowState, event: Input, now_ms: int) -> Step:
         """React to one input. Pure as long as the decision ports are."""
@@ -113,12 +120,22 @@ class Workflow:
         self, run: Run, event: BadgeScanned | TicketScanned | PackageScanned | SealScanned
     ) -> None:
         raw = event.raw if isinstance(event, TicketScanned | PackageScanned) else event.code
-        kind = {
-            BadgeScanned: "badge",
-            TicketScanned: "ticket",
-            PackageScanned: "package",
-            SealScanned: "seal",
-        }[type(event)]
+        location = self.staging.kind_of(raw) if isinstance(event, PackageScanned) else None
+        count_scope = (
+            self.counting.ticket(raw)
+            if isinstance(event, PackageScanned) and not location
+            else None
+        )
+        kind = (
+            "location"
+            if location
+            else {
+                BadgeScanned: "badge",
+                TicketScanned: "ticket",
+                PackageScanned: "package",
+                SealScanned: "seal",
+            }[type(event)]
+        )
         aim_id = event.aim_id if isinstance(event, PackageScanned) else None
         run.record(
             "scan", kind=kind, raw=raw, aim_id=aim_id, device=event.device, phase=str(run.s.phase)
@@ -131,6 +148,12 @@ class Workflow:
             self._refuse(run, raw, "nobody is logged in: scan your badge first")
         elif isinstance(event, TicketScanned):
             self._on_ticket(run, event.order_id)
+        elif location is not None:
+            self.staging.on_location(self, run, raw, location)
+        elif count_scope is not None:
+            self.counting.on_ticket(self, run, raw, count_scope)
+        elif isinstance(event, PackageScanned) and run.s.phase == Phase.COUNT:
+            self.counting.on_package(run, event.raw)
         elif isinstance(event, PackageScanned):
             self._on_package(run, event.raw, event.aim_id)
         else:
@@ -149,6 +172,13 @@ class Workflow:
             run.signal(Signal.HALT, why_not)
             return
         phase = run.s.phase
+        if self.staging.awaiting_driver(run):
+            self.staging.on_driver(run, badge)
+            return
+        counting = phase in (Phase.READY, Phase.COUNT, Phase.COUNT_REVIEW)
+        if run.s.count is not None and counting and run.s.session is not None:
+            self.counting.on_badge(run, badge)
+            return
         if phase in (Phase.HALTED, Phase.OVERRIDE):
             self._supervisor_badge(run, badge)
         elif phase in ORDER_PHASES and badge.supervisor and run.s.session is not None:
@@ -432,6 +462,9 @@ class Workflow:
         run.signal(Signal.DEVICE_ERROR, f"printer: {event.reason}")
 
     def _on_seal(self, run: Run, code: str) -> None:
+        if run.s.phase == Phase.READY and self.staging.enabled:
+            self.staging.on_seal(run, code)  # a staged bag's release
+            return
         if run.s.phase != Phase.SEAL:
             self._refuse(run, code, "no label is waiting to be sealed")
             return
@@ -441,6 +474,9 @@ class Workflow:
         if not ok:
             reason = f"label QR {code} is not the label printed for order {order.order.order_id}"
             self._halt(run, HaltInfo(code="seal_mismatch", reason=reason, raw=code), Phase.SEAL)
+            return
+        if self.staging.enabled:
+            self.staging.after_seal(run)
             return
         self._finish(run, STATUS_BY_CHANNEL[order.order.channel])
         run.signal(Signal.SEALED, "order sealed")

@@ -27,7 +27,15 @@ QUARANTINE_EXEMPT = frozenset(
     {"duplicate", "malformed", "unknown", "near_miss", "sold", "held", "quarantined"}
 )
 ORDER_PHASES = frozenset(
-    {Phase.PICKING, Phase.WEIGHING, Phase.LABEL, Phase.SEAL, Phase.HALTED, Phase.OVERRIDE}
+    {
+        Phase.PICKING,
+        Phase.WEIGHING,
+        Phase.LABEL,
+        Phase.SEAL,
+        Phase.STAGE,
+        Phase.HALTED,
+        Phase.OVERRIDE,
+    }
 )
 STATUS_BY_CHANNEL = {"pickup": "ready_for_pickup", "delivery": "out_for_delivery"}
 
@@ -78,6 +86,9 @@ PROMPTS: dict[Phase, str] = {
     Phase.WEIGHING: "place the package on the scale",
     Phase.LABEL: "printing the exit label",
     Phase.SEAL: "seal the bag and scan the label's QR code",
+    Phase.STAGE: "scan the staging location label",
+    Phase.COUNT: "counting: scan every package, then the count ticket to close",
+    Phase.COUNT_REVIEW: "count discrepancies: a supervisor badges to approve, or scan the ticket",
     Phase.HALTED: "halted: supervisor needed",
     Phase.OVERRIDE: "supervisor override",
 }

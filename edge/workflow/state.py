@@ -8,7 +8,7 @@ Inputs and effects are plain values: the workflow never performs I/O itself.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -24,6 +24,9 @@ class Phase(StrEnum):
     WEIGHING = "weighing"  # waiting for the scale reading of a weighed-out line
     LABEL = "label"  # exit label printing (or failed and waiting for the printer)
     SEAL = "seal"  # label printed: waiting for its QR scan on the sealed bag
+    STAGE = "stage"  # sealed: waiting for the staging location label ([staging] on)
+    COUNT = "count"  # a cycle count is open: scanning every package of its scope
+    COUNT_REVIEW = "count_review"  # a count closed with discrepancies: supervisor to approve
     HALTED = "halted"  # a refusal stopped the order: supervisor needed
     OVERRIDE = "override"  # a supervisor badged in: badge again = clear/resume, ticket = cancel
 
@@ -59,6 +62,35 @@ class OrderProgress(msgspec.Struct, kw_only=True):
     override_from: Phase | None = None
 
 
+class Bag(msgspec.Struct, kw_only=True):
+    """A staged bag (edge/workflow/staging.py), by order id in `WorkflowState.bags`."""
+
+    channel: str
+    seal_code: str
+    location: str
+    staged_at: str
+    released: bool = False
+
+
+class Release(msgspec.Struct, kw_only=True):
+    """A release in progress: the location scanned, then the order waiting for its driver."""
+
+    location: str | None = None
+    order_id: str = ""
+
+
+class CountProgress(msgspec.Struct, kw_only=True):
+    """A cycle count (edge/workflow/counting.py)."""
+
+    count_id: str
+    ticket: str  # the COUNT-... ticket scanned
+    scope: str  # the location or SKU counted
+    kind: Literal["location", "sku"]
+    supervisor: str = ""  # who opened it ("" = waiting for a supervisor badge)
+    counted: list[str] = msgspec.field(default_factory=list)
+    missing: list[str] = msgspec.field(default_factory=list)  # after the close
+
+
 class WorkflowState(msgspec.Struct, kw_only=True):
     version: int = STATE_VERSION
     phase: Phase = Phase.IDLE
@@ -66,6 +98,9 @@ class WorkflowState(msgspec.Struct, kw_only=True):
     order: OrderProgress | None = None
     disk_block: str = ""  # "" = ok; else why new orders are refused
     devices_down: dict[str, str] = msgspec.field(default_factory=dict)
+    bags: dict[str, Bag] = msgspec.field(default_factory=dict)  # staged bags by order id
+    release: Release | None = None
+    count: CountProgress | None = None
 
 
 def encode_state(state: WorkflowState) -> bytes:

@@ -3,6 +3,7 @@ records it leaves (the station's journal, central's SQLite store, the label PNGs
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import sqlite3
@@ -132,6 +133,33 @@ def test_central_stored_every_event_once(
     assert len(
         [line for line in exported if json.loads(line)["station_id"] == "station-01"]
     ) == len(station)
+
+
+@pytest.mark.slow
+def test_every_bag_staged_and_released_one_count_and_the_report_written(
+    day: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    out, _ = day
+    summary = json.loads((out / "summary.json").read_text())
+    journal = Journal(out / "station" / "journal.sqlite3", readonly=True)
+    try:
+        events = [(e.type, e.fields()) for e in journal.iter_events()]
+    finally:
+        journal.close()
+    types = Counter(t for t, _ in events)
+    assert summary["staged"] == types["order_staged"] == summary["sealed"]
+    assert summary["released"] == types["picked_up"] + types["departed"] == summary["sealed"]
+    refused = [b["code"] for t, b in events if t == "release_refused"]
+    assert refused == ["wrong_location"] and summary["release_refused"] == 1
+    (closed,) = [b for t, b in events if t == "count_closed"]
+    assert len(closed["missing"]) == 1 and summary["count_discrepancies"] == 1
+    assert all(b["driver"] == "BADGE-DRVR0001" for t, b in events if t == "departed")
+    pdf, csv_path = Path(summary["outputs"]["report_pdf"]), Path(summary["outputs"]["report_csv"])
+    assert pdf.parent == out and pdf.name.startswith("report-") and pdf.read_bytes()[:5] == b"%PDF-"
+    rows = list(csv.DictReader(csv_path.read_text().splitlines()))
+    totals = {r["name"]: int(r["value"]) for r in rows if r["record"] == "total"}
+    assert totals["sealed"] == summary["sealed"] and totals["released"] == summary["released"]
+    assert totals["count_discrepancies"] == 1 and totals["release_refusals"] == 1
 
 
 @pytest.mark.slow

@@ -34,6 +34,7 @@ from edge.station.inject import inject_services
 from edge.station.ports import Service, StationPorts
 from edge.station.wiring.availability import AvailabilityVerifier
 from edge.station.wiring.central import LinkService, ReplicaCentral
+from edge.station.wiring.count import CoreCounter
 from edge.station.wiring.indicator import IndicatorPort
 from edge.station.wiring.limits import EngineLimits, PreparingVerifier
 from edge.station.wiring.printer import SpoolPrinter
@@ -106,6 +107,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
             ),
             limits,
         ),
+        counter=CoreCounter(inventory),
         limits=limits,
         weigh_rule=DriverWeighRule(
             WeighOutRules(
