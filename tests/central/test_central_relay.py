@@ -15,13 +15,14 @@ from central.store import open_store
 from edge.common import protocol as p
 from edge.journal import Journal
 from tests.support.central import until
+from tests.support.events import body
 
 
 def _events(tmp: Path, n: int, after: int = 0) -> list[tuple[str, p.Event]]:
     journal = Journal(tmp / f"j{after}.sqlite3")
     with journal.transaction() as txn:
         for i in range(n):
-            txn.append("pick_verified", {"n": after + i})
+            txn.append("scan", body("scan", station=f"station-{after}", n=after + i))
     out = [
         (
             f"station-{after}",
@@ -82,8 +83,9 @@ async def _scenario(tmp: Path) -> None:
         assert down.published == 1500
     finally:
         task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         down.close()
-        ctx.term()
+        ctx.destroy(linger=0)  # also the guards' monitor sockets
         store.close()
 
 
