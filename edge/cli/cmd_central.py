@@ -1,7 +1,7 @@
 """`packstation central ...`: run the central sync service and administer it.
 
 packstation central --config FILE                 run the service
-packstation central import orders|inventory|badges FILE
+packstation central import orders|inventory|badges|labs FILE
 packstation central allow NAME.key [--name N] [--subscriber]
 packstation central revoke NAME [--subscriber]
 packstation central tail [--since N] [--topic PREFIX]...
@@ -43,8 +43,11 @@ def register(sub: Any) -> None:
         p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
         return p
 
-    imp = add("import", "import ORDERS.json, INVENTORY.json or BADGES.json into the store")
-    imp.add_argument("kind", choices=["orders", "inventory", "badges"])
+    imp = add(
+        "import",
+        "import ORDERS.json, INVENTORY.json, BADGES.json or a lab results file into the store",
+    )
+    imp.add_argument("kind", choices=["orders", "inventory", "badges", "labs"])
     imp.add_argument("file", type=Path, metavar="FILE")
     imp.set_defaults(handler=_import)
 
@@ -105,11 +108,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from central.intake import import_file
+    from central.labs import import_labs
     from central.store import open_store
 
     store = open_store(_config(args).central.store)
     try:
-        changes, qseq = import_file(store, args.kind, args.file)
+        if args.kind == "labs":
+            changes, qseq = import_labs(store, args.file)
+        else:
+            changes, qseq = import_file(store, args.kind, args.file)
     finally:
         store.close()
     print(f"{args.file}: {changes} {args.kind} changes committed (feed qseq {qseq})")

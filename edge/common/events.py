@@ -37,6 +37,7 @@ VerdictName = Literal[
     "not_tested",
     "fifo",
     "malformed",
+    "lab_result",  # edge/scan/lab.py: the package's lab result failed, was revoked or expired
 ]
 
 

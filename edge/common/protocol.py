@@ -98,7 +98,7 @@ class SnapReq(msgspec.Struct, kw_only=True):
     last_qseq: Cursor = 0
 
 
-FeedKind = Literal["order", "package", "badge"]
+FeedKind = Literal["order", "package", "badge", "lab"]  # lab: edge/common/labs.py
 
 
 class FeedItem(msgspec.Struct, kw_only=True, frozen=True):

@@ -18,7 +18,9 @@ from typing import Any
 
 import msgspec
 
+from edge.common import labs
 from edge.common.errors import ConfigError
+from edge.common.labs import LabResult
 from edge.journal import Journal
 from edge.link.client import LinkState, LinkStatus, StationLink, load_link_keys
 from edge.link.replica import Replica
@@ -157,6 +159,10 @@ class ReplicaCentral:
 
     def inventory_snapshot(self) -> bytes:
         return msgspec.json.encode(self.replica.inventory())
+
+    def lab_results(self, label: str, batch: str | None) -> list[LabResult]:
+        """The lab results central fed for the package, else for its batch (edge.scan.lab)."""
+        return labs.lookup(self.replica.lab, label, batch)
 
     async def run(self, station: StationHandle) -> None:
         """Rebuild the inventory index (off the loop) after the replica moved: at once while it

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from edge.common.labs import LabResult
 from edge.scan import Inventory, ScanCoreError
 from edge.station.config import StationConfig, StationPaths
 from edge.station.wiring.finished_orders import load_finished, save_finished
@@ -130,6 +131,10 @@ class SeedCentral:
     def order_finished(self, order_id: str, status: str) -> None:
         self.finished[order_id] = status
         save_finished(self._finished_path, self.finished)
+
+    def lab_results(self, label: str, batch: str | None) -> list[LabResult]:
+        """Seed stations have no lab feed: the inventory's `LabTestingState` alone applies."""
+        return []
 
     def inventory_snapshot(self) -> bytes:
         path = self._inventory.path
