@@ -2,6 +2,7 @@
 
 packstation central --config FILE                 run the service
 packstation central import orders|inventory|badges|labs FILE
+packstation central import licenses FILE [--source TEXT] [--date YYYY-MM-DD]
 packstation central allow NAME.key [--name N] [--subscriber]
 packstation central revoke NAME [--subscriber]
 packstation central tail [--since N] [--topic PREFIX]...
@@ -47,8 +48,10 @@ def register(sub: Any) -> None:
         "import",
         "import ORDERS.json, INVENTORY.json, BADGES.json or a lab results file into the store",
     )
-    imp.add_argument("kind", choices=["orders", "inventory", "badges", "labs"])
+    imp.add_argument("kind", choices=["orders", "inventory", "badges", "labs", "licenses"])
     imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("--source", help="licenses: who published the list (default: the JSON's)")
+    imp.add_argument("--date", help="licenses: the day the list was taken, YYYY-MM-DD")
     imp.set_defaults(handler=_import)
 
     allow = add("allow", "allow a station (or subscriber) public key; live in keys_poll_ms")
@@ -111,12 +114,23 @@ def _import(args: argparse.Namespace) -> int:
     from central.labs import import_labs
     from central.store import open_store
 
-    store = open_store(_config(args).central.store)
+    cfg = _config(args)
+    store = open_store(cfg.central.store)
     try:
+        if args.kind == "licenses":
+            from central.licenses import import_licenses
+
+            snap = import_licenses(store, args.file, args.source, args.date)
+            print(
+                f"{args.file}: {len(snap.licenses)} licenses, list of {snap.date} from"
+                f" {snap.source}, sha256 {snap.hash}"
+            )
+            return int(ExitCode.OK)
         if args.kind == "labs":
             changes, qseq = import_labs(store, args.file)
         else:
-            changes, qseq = import_file(store, args.kind, args.file)
+            age = cfg.intake.license_max_age_days
+            changes, qseq = import_file(store, args.kind, args.file, max_age_days=age)
     finally:
         store.close()
     print(f"{args.file}: {changes} {args.kind} changes committed (feed qseq {qseq})")

@@ -40,7 +40,7 @@ OrderId = Annotated[
         " (the order ticket barcode is ORD-<order_id>)",
     ),
 ]
-Channel = Literal["pickup", "delivery"]
+Channel = Literal["pickup", "delivery", "wholesale"]  # wholesale: a B2B order (docs/wholesale.md)
 # The customer classes of config/limits/*.toml ([version.class.NAME]); a test keeps them equal.
 CustomerClass = Literal["adult", "adult_nonresident", "medical", "medical_hospice"]
 Category = Literal["flower", "concentrate", "edible", "infused_liquid", "topical", "plant", "seed"]
@@ -108,6 +108,32 @@ class PriorPurchase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     volume_ml: Amount | None = None
 
 
+class Buyer(msgspec.Struct, kw_only=True):
+    """A wholesale order's buyer: the licensee the packages are transferred to."""
+
+    license: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[!-~]+$",
+            description="the buyer's state license number, as the regulator's list prints it",
+        ),
+    ]
+    name: Text = ""
+
+
+class LicenseCheck(msgspec.Struct, kw_only=True):
+    """Which license snapshot central checked a wholesale order's buyer against (set by central)."""
+
+    snapshot: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", description="its SHA-256")]
+    source: Text
+    date: Date
+    status: Text  # the buyer's status in it ("active")
+    expires: Date | None = None
+    warnings: list[Text] = msgspec.field(default_factory=list)
+
+
 class Order(msgspec.Struct, kw_only=True):
     """ORDER.json (docs/formats.md). Other fields a POS sends are kept and ignored."""
 
@@ -120,6 +146,10 @@ class Order(msgspec.Struct, kw_only=True):
         default_factory=list
     )
     station: StationName | None = None  # assign the order to one station (default: every one)
+    # wholesale orders (channel "wholesale"; docs/wholesale.md)
+    buyer: Buyer | None = None
+    ship_date: Date | None = None  # the requested ship date
+    license_check: LicenseCheck | None = None  # central's, never the POS's
 
 
 class Item(msgspec.Struct, kw_only=True):
@@ -174,6 +204,18 @@ Badges = list[Badge]
 
 # -- the rules a struct cannot say --------------------------------------------------------------
 def check_order(order: Order, path: str) -> None:
+    if order.channel == "wholesale":
+        if order.buyer is None:
+            raise RecordError(f"{path}.buyer", "a wholesale order needs its buyer's license")
+        if order.ship_date is None:
+            raise RecordError(f"{path}.ship_date", "a wholesale order needs its ship date")
+    if order.ship_date is not None:
+        try:
+            date.fromisoformat(order.ship_date[:10])
+        except ValueError:
+            raise RecordError(
+                f"{path}.ship_date", f"not a calendar date: {order.ship_date!r}"
+            ) from None
     seen: set[int] = set()
     for i, line in enumerate(order.lines):
         at = f"{path}.lines[{i}]"

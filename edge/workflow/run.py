@@ -27,7 +27,12 @@ QUARANTINE_EXEMPT = frozenset({"duplicate", "malformed", "unknown", "near_miss"}
 ORDER_PHASES = frozenset(
     {Phase.PICKING, Phase.WEIGHING, Phase.LABEL, Phase.SEAL, Phase.HALTED, Phase.OVERRIDE}
 )
-STATUS_BY_CHANNEL = {"pickup": "ready_for_pickup", "delivery": "out_for_delivery"}
+# wholesale: sealed for the transfer, never a retail sale (central reports it as a manifest)
+STATUS_BY_CHANNEL = {
+    "pickup": "ready_for_pickup",
+    "delivery": "out_for_delivery",
+    "wholesale": "ready_to_ship",
+}
 
 
 def iso_at(now_ms: int) -> str:
