@@ -150,6 +150,7 @@ class Order(msgspec.Struct, kw_only=True):
     buyer: Buyer | None = None
     ship_date: Date | None = None  # the requested ship date
     license_check: LicenseCheck | None = None  # central's, never the POS's
+    intake_flags: list[Text] = msgspec.field(default_factory=list)  # central's: lines at risk
 
 
 class Item(msgspec.Struct, kw_only=True):

@@ -8,6 +8,8 @@ from typing import Annotated, Literal, Protocol
 
 import msgspec
 
+from edge.common.feed import Channel
+
 
 class ScanConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """How scans are classified ([scan])."""
@@ -53,6 +55,8 @@ class VerifySection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         default_factory=lambda: ["TestPassed", "RetestPassed"]
     )
     date_basis: Literal["store", "utc"] = "store"
+    # edge/scan/batchlock.py: on these channels a SKU line's first package fixes its batch
+    batch_lock: list[Channel] = msgspec.field(default_factory=lambda: ["wholesale"])
 
 
 class _Where(Protocol):

@@ -17,6 +17,7 @@ from central.intake import import_file
 from central.licenses import import_licenses, latest
 from central.store import open_store
 from edge.common.errors import BadInput
+from tests.support.core_scan import package
 from tests.support.intake import Harness, running_intake
 
 TODAY = datetime.now(UTC).date()
@@ -51,6 +52,8 @@ def wholesale(oid: str, license_no: str, **extra: Any) -> dict[str, Any]:
 @pytest.fixture
 def intake(tmp_path: Path) -> Any:
     with running_intake(tmp_path) as harness:
+        stock = [package(f"1A40603000000000000{n:05d}") for n in range(10)]  # one batch of 10
+        assert harness.request("PUT", "/v1/inventory", stock).status == 200
         yield harness
 
 
