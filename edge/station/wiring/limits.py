@@ -35,6 +35,8 @@ class EngineLimits:
         )
 
     def check(self, order: Order, picks: Sequence[Pick], at: str) -> LimitResult:
+        if order.channel == "wholesale":  # a transfer between licensees, not a retail sale
+            return LimitResult(allowed=True, reason="wholesale transfer: no purchase limits")
         try:
             cart = Cart(
                 jurisdiction=self.cfg.station.jurisdiction,
