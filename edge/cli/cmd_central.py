@@ -3,6 +3,7 @@
 packstation central --config FILE                 run the service
 packstation central import orders|inventory|badges|labs FILE
 packstation central import licenses FILE [--source TEXT] [--date YYYY-MM-DD]
+packstation central manifest ORDER --out FILE.pdf [--shipper LICENSE] [--driver NAME] ...
 packstation central allow NAME.key [--name N] [--subscriber]
 packstation central revoke NAME [--subscriber]
 packstation central tail [--since N] [--topic PREFIX]...
@@ -53,6 +54,19 @@ def register(sub: Any) -> None:
     imp.add_argument("--source", help="licenses: who published the list (default: the JSON's)")
     imp.add_argument("--date", help="licenses: the day the list was taken, YYYY-MM-DD")
     imp.set_defaults(handler=_import)
+
+    man = add(
+        "manifest",
+        "a sealed wholesale order's transport manifest and invoice (PDF); queue its METRC transfer"
+        " template for the state-system bridge",
+    )
+    man.add_argument("order_id", metavar="ORDER")
+    man.add_argument("--out", type=Path, required=True, metavar="FILE.pdf")
+    man.add_argument("--shipper", help="the shipper's license (default: [state_system] license)")
+    for name in ("driver", "driver-license", "vehicle-make", "vehicle-model", "plate"):
+        man.add_argument(f"--{name}", default="")
+    man.add_argument("--no-template", action="store_true", help="the PDF only")
+    man.set_defaults(handler=_manifest)
 
     allow = add("allow", "allow a station (or subscriber) public key; live in keys_poll_ms")
     allow.add_argument("key_file", type=Path, metavar="NAME.key")
@@ -134,6 +148,44 @@ def _import(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"{args.file}: {changes} {args.kind} changes committed (feed qseq {qseq})")
+    return int(ExitCode.OK)
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from central.manifest import ManifestError, Transport, build, enqueue_transfer, render_pdf
+    from central.store import open_store
+
+    cfg = _config(args)
+    shipper = args.shipper or cfg.state_system.license
+    transport = Transport(
+        driver_name=args.driver,
+        driver_license=args.driver_license,
+        vehicle_make=args.vehicle_make,
+        vehicle_model=args.vehicle_model,
+        vehicle_plate=args.plate,
+    )
+    store = open_store(cfg.central.store)
+    try:
+        try:
+            manifest = build(store, args.order_id, shipper, transport)
+        except ManifestError as exc:
+            raise BadInput(str(exc)) from exc
+        try:
+            args.out.write_bytes(render_pdf(manifest))
+        except OSError as exc:
+            raise BadInput(f"{args.out}: cannot write: {exc}") from exc
+        queued = False
+        if not args.no_template:
+            queued = enqueue_transfer(store, manifest, datetime.now(UTC).isoformat())
+    finally:
+        store.close()
+    template = "METRC transfer template queued" if queued else "no template queued"
+    print(
+        f"{manifest.manifest_id}: {len(manifest.packages)} packages to {manifest.buyer_license},"
+        f" {args.out}; {template}"
+    )
     return int(ExitCode.OK)
 
 

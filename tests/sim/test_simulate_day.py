@@ -73,7 +73,8 @@ def test_summary_matches_the_journal(day: tuple[Path, subprocess.CompletedProces
     halts = Counter(e.fields()["code"] for e in events if e.type == "halt")
     assert summary["sealed"] == statuses["ready_for_pickup"] + statuses["out_for_delivery"]
     assert summary["cancelled"] == statuses["cancelled"] == 1  # the over-limit order
-    assert summary["sealed"] + summary["cancelled"] == ORDERS
+    assert summary["shipped"] == statuses["ready_to_ship"] == 1  # the wholesale order
+    assert summary["sealed"] + summary["shipped"] + summary["cancelled"] == ORDERS
     assert summary["halts"] == dict(halts)
     # every mistake of the day was caught by the station, under its own code
     for code in ("wrong_batch", "near_miss", "expired", "over_limit", "short_weight", "duplicate"):
@@ -188,3 +189,35 @@ def test_every_sealed_order_is_one_receipt_at_the_state_system(
         "packages whose state quantity differs from central's",
     ):
         assert line in proc.stdout
+
+
+@pytest.mark.slow
+def test_one_wholesale_order_ships_on_a_manifest_and_one_is_refused(
+    day: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    from pypdf import PdfReader
+
+    out, _ = day
+    summary = json.loads((out / "summary.json").read_text())
+    assert "expired on" in summary["incidents"]["wholesale_refused"]
+    journal = Journal(out / "station" / "journal.sqlite3", readonly=True)
+    try:
+        events = [(e.type, e.fields()) for e in journal.iter_events()]
+    finally:
+        journal.close()
+    (loaded,) = [b for t, b in events if t == "order_loaded" and b["channel"] == "wholesale"]
+    order_id = loaded["order_id"]
+    assert loaded["order"]["license_check"]["status"] == "active"
+    assert all(b["order_id"] != "9001" for t, b in events if t == "order_loaded")
+    packed = [
+        b["uid"]
+        for t, b in events
+        if t == "verdict" and b["order_id"] == order_id and b["outcome"] == "accepted"
+    ]
+    pdf = PdfReader(out / "manifests" / f"MAN-{order_id}.pdf")
+    manifest, invoice = pdf.pages[0].extract_text(), pdf.pages[1].extract_text()
+    assert len(packed) == 3 and f"Packages: {len(packed)}" in manifest
+    for uid in packed:
+        assert manifest.count(uid) == 1 and invoice.count(uid) == 1
+    state = summary["state_system"]
+    assert state["calls"]["POST /transfers/v2/templates/outgoing"] == 1
