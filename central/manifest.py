@@ -23,7 +23,7 @@ import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
+from decimal import Decimal
 from typing import Any
 
 from central.statesys.store import NewJob, ReportStore
@@ -179,9 +179,9 @@ def build(
     return from_events(events, order_id, shipper_license, inventory, lab_items(store), transport)
 
 
-def _grams(mg: int | None) -> float | None:
-    # METRC's JSON number; exact to the milligram (3 decimals) before it becomes one
-    return None if mg is None else float(Fraction(mg, 1000))
+def _grams(mg: int | None) -> Decimal | None:
+    # METRC's JSON number, exact to the milligram (the METRC client writes a Decimal as a number)
+    return None if mg is None else Decimal(mg) / 1000
 
 
 def transfer_template(m: Manifest) -> dict[str, Any]:

@@ -601,7 +601,7 @@ class MetrcEmulator:
                 for p in pkgs:
                     weight = p.get("GrossWeight")
                     if weight is not None and (
-                        not isinstance(weight, int | float)
+                        not isinstance(weight, int | Decimal)
                         or weight < 0
                         or not p.get("GrossUnitOfWeightName")
                     ):

@@ -94,6 +94,9 @@ class OrderLine(msgspec.Struct, kw_only=True):
     weigh: bool = False
     labelled_weight_mg: Measure | None = None
     picked: list[Tag] | None = None
+    # wholesale: each package is weighed gross for the manifest (GrossWeight), nothing judged;
+    # central sets it (with weigh) on every wholesale line
+    gross: bool = False
 
 
 class PriorPurchase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -204,7 +207,7 @@ Badges = list[Badge]
 
 
 # -- the rules a struct cannot say --------------------------------------------------------------
-def check_order(order: Order, path: str) -> None:
+def _check_wholesale(order: Order, path: str) -> None:
     if order.channel == "wholesale":
         if order.buyer is None:
             raise RecordError(f"{path}.buyer", "a wholesale order needs its buyer's license")
@@ -217,6 +220,13 @@ def check_order(order: Order, path: str) -> None:
             raise RecordError(
                 f"{path}.ship_date", f"not a calendar date: {order.ship_date!r}"
             ) from None
+    for i, line in enumerate(order.lines):
+        if line.gross and order.channel != "wholesale":
+            raise RecordError(f"{path}.lines[{i}].gross", "gross weights are for wholesale orders")
+
+
+def check_order(order: Order, path: str) -> None:
+    _check_wholesale(order, path)
     seen: set[int] = set()
     for i, line in enumerate(order.lines):
         at = f"{path}.lines[{i}]"
@@ -231,7 +241,7 @@ def check_order(order: Order, path: str) -> None:
             raise RecordError(f"{at}.batch", '"batch" goes with "sku", not "uid"')
         if line.picked is not None and len(line.picked) > line.quantity:
             raise RecordError(f"{at}.picked", 'more "picked" UIDs than "quantity"')
-        if line.weigh and line.labelled_weight_mg is None:
+        if line.weigh and line.labelled_weight_mg is None and not line.gross:
             raise RecordError(
                 f"{at}.labelled_weight_mg", "a weighed line needs its labelled weight"
             )

@@ -336,7 +336,7 @@ def wholesale_order(
     for n in range(1, 4):
         pkg = _take(vault, CATALOGUE[0].sku, today, used)
         assert pkg is not None, "the vault has enough packages of the first product"
-        lines.append({"line": n, "uid": pkg["Label"]})
+        lines.append({"line": n, "uid": pkg["Label"], "weigh": True, "gross": True})
         picks[n] = pkg["Label"]
     order = {
         "order_id": like["order_id"],

@@ -44,6 +44,7 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     weigh: bool = False
     labelled_weight_mg: NonNegative | None = None
     picked: list[str] | None = None  # the UIDs verified for the line (set once packed)
+    gross: bool = False  # weighed gross for a wholesale manifest: recorded, never judged
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):

@@ -197,6 +197,8 @@ def test_one_wholesale_order_ships_on_a_manifest_and_one_is_refused(
 ) -> None:
     from pypdf import PdfReader
 
+    from edge.sim.technician import GROSS_MG
+
     out, _ = day
     summary = json.loads((out / "summary.json").read_text())
     assert "expired on" in summary["incidents"]["wholesale_refused"]
@@ -219,5 +221,10 @@ def test_one_wholesale_order_ships_on_a_manifest_and_one_is_refused(
     assert len(packed) == 3 and f"Packages: {len(packed)}" in manifest
     for uid in packed:
         assert manifest.count(uid) == 1 and invoice.count(uid) == 1
+    gross = [b["net_mg"] for t, b in events if t == "weight" and b["order_id"] == order_id]
+    # each package weighed gross on the simulated scale (placed at GROSS_MG, a little over)
+    assert len(gross) == 3 and all(GROSS_MG <= g < GROSS_MG + 100 for g in gross)
+    for g in gross:
+        assert f"{g // 1000}.{g % 1000:03d} g" in manifest
     state = summary["state_system"]
     assert state["calls"]["POST /transfers/v2/templates/outgoing"] == 1

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,10 @@ from central.manifest import ManifestError, Transport, from_events, render_pdf, 
 from central.statesys.emulator import MetrcEmulator
 from central.statesys.metrc import MetrcClient
 from drivers.printer.sim import SimPrinter
+from drivers.scale.sim import SimScale
 from edge.common.labs import LabResult, encode_set
 from edge.common.protocol import Published
+from edge.sim.technician import LIFT_OFF_S
 from tests.support.station import Daemon, journal_events, real_inventory, tag, write_real_station
 
 pytestmark = pytest.mark.slow  # the real daemon as a subprocess
@@ -34,29 +38,36 @@ WHOLESALE = {
     "buyer": {"license": BUYER, "name": "Green Shelf Retail LLC"},
     "ship_date": "2026-12-03",
     "lines": [
-        {"line": 1, "sku": "FLW-BD-35", "quantity": 2},
-        {"line": 2, "uid": tag(4)},
+        {"line": 1, "sku": "FLW-BD-35", "quantity": 2, "weigh": True, "gross": True},
+        {"line": 2, "uid": tag(4), "weigh": True, "gross": True},
     ],
 }
 
 
 @pytest.fixture
 def packed(tmp_path: Path) -> Iterator[list[dict[str, Any]]]:
-    with SimPrinter() as printer:
-        config = write_real_station(tmp_path, printer.target)
+    with SimPrinter() as printer, SimScale("mt-sics") as scale:
+        config = write_real_station(tmp_path, printer.target, scale.port)
         seed = tmp_path / "seed" / "orders.json"
         seed.write_text(json.dumps([*json.loads(seed.read_text()), WHOLESALE]))
         with Daemon(config) as d:
             assert d.send("scan BADGE-ALICE")["ok"]
             assert d.send("scan ORD-7001")["phase"] == "picking"
-            assert d.send(f"scan {tag(1)}")["ok"]  # batch B-1 fixes line 1
+
+            def weighed(uid: str, gross_mg: int) -> None:
+                scale.place(gross_mg)  # the package on the scale, container and all
+                d.send(f"scan {uid}")
+                d.wait_phase("picking" if uid != tag(4) else "seal", 15)
+                scale.place(0)  # off the pan: the driver must see it empty before the next
+                time.sleep(LIFT_OFF_S)
+
+            weighed(tag(1), 5190)  # batch B-1 fixes line 1
             halted = d.send(f"scan {tag(3)}")  # B-2: refused by the batch lock
             assert halted["phase"] == "halted"
             d.send("scan BADGE-BOSS")
             assert d.send("scan BADGE-BOSS")["phase"] == "picking"
-            d.send(f"scan {tag(2)}")
-            d.send(f"scan {tag(4)}")  # 20 g of edibles: no purchase limit on a transfer
-            d.wait_phase("seal", 15)
+            weighed(tag(2), 5230)
+            weighed(tag(4), 21450)  # 20 g of edibles: no purchase limit on a transfer
             (payload,) = printer.wait_for_jobs(2)[-1].decoded.qr_payloads
             assert d.send(f"scan {payload}")["phase"] == "ready"
         yield journal_events(tmp_path)
@@ -109,6 +120,7 @@ def test_the_manifest_pdf_and_the_template_list_exactly_the_packed_packages(
     )
     m = from_events(published(packed), "7001", SHIPPER, inventory, labs, transport)
     assert [(p.label, p.line) for p in m.packages] == journal_picks
+    assert [p.gross_mg for p in m.packages] == [5190, 5230, 21450]
     assert m.buyer_license == BUYER and m.coas() == {"B-1": coa.document, "E-1": None}
 
     pdf = render_pdf(m)
@@ -121,11 +133,19 @@ def test_the_manifest_pdf_and_the_template_list_exactly_the_packed_packages(
     assert f"Packages: {len(journal_picks)}" in manifest and BUYER in manifest
     assert "Sam Driver" in manifest and "8ABC123" in manifest and coa.document in manifest
     assert "Total packages: 3" in invoice
+    for grams in ("5.190 g", "5.230 g", "21.450 g"):
+        assert grams in manifest
 
     template = transfer_template(m)
     (dest,) = template["Destinations"]
     assert [p["PackageLabel"] for p in dest["Packages"]] == [t for t, _ in journal_picks]
     assert dest["RecipientLicenseNumber"] == BUYER
+    assert [p["GrossWeight"] for p in dest["Packages"]] == [
+        Decimal("5.190"),
+        Decimal("5.230"),
+        Decimal("21.450"),
+    ]
+    assert {p["GrossUnitOfWeightName"] for p in dest["Packages"]} == {"Grams"}
 
     async def post() -> tuple[str, list[dict[str, Any]]]:
         emulator = MetrcEmulator()
