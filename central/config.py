@@ -68,6 +68,8 @@ class IntakeSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     webhook_url: str = ""
     webhook_secret_file: str = "/etc/packstation-central/webhook.secret"
     webhook_timeout_ms: Millis = 5000
+    # Wholesale orders (central/wholesale.py): warn when the license list is older than this.
+    license_max_age_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 7
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):

@@ -19,19 +19,24 @@ Modules: records.py (body -> feed changes), work.py (off the loop), server.py (a
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from central.intake.records import Kind, changes, full
 from central.intake.server import IntakeServer
 from central.store.base import SqlStore
+from central.wholesale import DEFAULT_MAX_AGE_DAYS, LicenseRefused, release
 from edge.common.errors import BadInput
 from edge.common.feed import RecordError
 
 __all__ = ["IntakeServer", "import_file"]
 
 
-def import_file(store: SqlStore, kind: Kind, path: Path) -> tuple[int, int]:
-    """`central import KIND FILE`: validate all, then commit in one transaction; (changes, qseq)."""
+def import_file(
+    store: SqlStore, kind: Kind, path: Path, max_age_days: int = DEFAULT_MAX_AGE_DAYS
+) -> tuple[int, int]:
+    """`central import KIND FILE`: validate all, then commit in one transaction; (changes, qseq).
+    Orders pass central/wholesale.py first (its warnings go to stderr)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -41,7 +46,12 @@ def import_file(store: SqlStore, kind: Kind, path: Path) -> tuple[int, int]:
     except RecordError as exc:
         raise BadInput(f"{path}: {exc.path}: {exc.message}") from exc
     if kind == "orders":
-        found = upserts
+        try:
+            found, warnings = release(store, upserts, max_age_days)
+        except LicenseRefused as exc:
+            raise BadInput(f"{path}: {exc.path}: {exc.message}") from exc
+        for line in warnings:
+            print(f"{path}: warning: {line}", file=sys.stderr)
     else:
         found = full(kind, upserts, store.feed_keys("package" if kind == "inventory" else "badge"))
     return len(found), store.feed_put(found)

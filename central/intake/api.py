@@ -20,16 +20,18 @@ OrderState = Literal[
     "refused",  # a station refused to load it (the reason is in the event stream)
     "ready_for_pickup",
     "out_for_delivery",
+    "ready_to_ship",  # a wholesale order sealed for its transfer
     "cancelled",
     "withdrawn",  # taken off the queue (DELETE) before any station loaded it
 ]
 
 
-class Accepted(msgspec.Struct, kw_only=True):
+class Accepted(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The change is committed and will reach the stations."""
 
     accepted: int  # how many feed changes (upserts and removals)
     qseq: int  # the feed position of the last one
+    warnings: list[str] = msgspec.field(default_factory=list)  # e.g. an old license list
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -36,6 +36,7 @@ from central.intake.records import Change, Kind, full
 from central.intake.tables import IntakeTables
 from central.intake.work import PROCESS_THRESHOLD, Parser
 from central.store.base import SqlStore
+from central.wholesale import LicenseRefused, release
 from edge.common.credentials import credential_path
 from edge.common.errors import ConfigError
 from edge.common.feed import MAX_KEY, RecordError
@@ -261,7 +262,7 @@ class IntakeServer:
 
     async def _apply(self, kind: Kind, body: bytes | Path, where: str) -> web.Response:
         try:
-            if isinstance(body, Path) and self.store_url:
+            if isinstance(body, Path) and self.store_url and kind != "orders":
                 async with self._write_lock:
                     count, qseq = await self._parser.commit_large(kind, body, self.store_url)
                 await self.pushed()
@@ -274,7 +275,15 @@ class IntakeServer:
         return await self._commit(kind, upserts, where)
 
     async def _commit(self, kind: Kind, upserts: list[Change], where: str) -> web.Response:
+        warnings: list[str] = []
         async with self._write_lock:
+            if kind == "orders":  # wholesale: the buyer's license first (central/wholesale.py)
+                try:
+                    upserts, warnings = await asyncio.to_thread(
+                        release, self.store, upserts, self.cfg.license_max_age_days
+                    )
+                except LicenseRefused as exc:
+                    return _problem(422, f"{exc.path}: {exc.message}", exc.path)
             existing: set[str] = set()
             if kind != "orders":
                 feed_kind = "package" if kind == "inventory" else "badge"
@@ -283,7 +292,7 @@ class IntakeServer:
             qseq = await asyncio.to_thread(self.store.feed_put, changes)
         await self.pushed()
         LOG.info("intake accepted", extra={"path": where, "changes": len(changes), "qseq": qseq})
-        return _json(200, api.Accepted(accepted=len(changes), qseq=qseq))
+        return _json(200, api.Accepted(accepted=len(changes), qseq=qseq, warnings=warnings))
 
     async def _idempotent(
         self, request: web.Request, digest: str, run: Callable[[], Awaitable[web.Response]]

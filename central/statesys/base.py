@@ -113,6 +113,10 @@ class StateSystem(Protocol):
 
     async def adjust(self, body: dict[str, Any]) -> None: ...
 
+    async def create_transfer(self, template: dict[str, Any]) -> str:
+        """A wholesale order's transfer (central/manifest.py): METRC's outgoing transfer template."""
+        ...
+
     async def packages(self, since: str | None) -> list[StatePackage]: ...
 
     async def facility(self) -> dict[str, Any]:

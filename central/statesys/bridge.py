@@ -226,6 +226,8 @@ class Bridge:
         elif job.kind == "adjust":
             await self.system.adjust(job.body["adjust"])
             remote = str(job.body["adjust"].get("Label", ""))
+        elif job.kind == "transfer":  # a wholesale order's manifest (central/manifest.py)
+            remote = await self.system.create_transfer(job.body["template"])
         else:
             await self._mark([job], FAILED, reason=f"unknown job kind {job.kind}")
             return

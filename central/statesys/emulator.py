@@ -95,6 +95,9 @@ class Facility:
     deliveries: dict[int, dict[str, Any]] = field(default_factory=dict)
     locations: set[str] = field(default_factory=lambda: {"Vault", "Quarantine"})
     adjustments: list[dict[str, Any]] = field(default_factory=list)
+    templates: dict[int, dict[str, Any]] = field(
+        default_factory=dict
+    )  # outgoing transfer templates
 
 
 class Problem(Exception):
@@ -245,7 +248,8 @@ class MetrcEmulator:
             return self._json(400, {"Message": "The request is invalid: body is not JSON."})
         try:
             with self._lock:
-                status, answer = self._route(self.facilities[license], method, path, body, request)
+                route = self._route_transfers if path.startswith("/transfers/") else self._route
+                status, answer = route(self.facilities[license], method, path, body, request)
                 if method != "GET" and status < 300:
                     labels = _labels(body, path)
                     if method == "DELETE":  # an archive: the labels of its receipt
@@ -338,6 +342,16 @@ class MetrcEmulator:
             if label not in fac.packages:
                 return 404, {"Message": f"Package {label} not found."}
             return 200, self._package(fac, label)
+        raise Problem(404, {"Message": f"No HTTP resource was found that matches {path}."})
+
+    def _route_transfers(
+        self, fac: Facility, method: str, path: str, body: Any, request: web.Request
+    ) -> tuple[int, Any]:
+        if path.rstrip("/") == "/transfers/v2/templates/outgoing":
+            if method == "POST":
+                return 200, {"Ids": self._templates(fac, self._objects(body))}
+            if method == "GET":
+                return 200, {"Data": list(fac.templates.values())}
         raise Problem(404, {"Message": f"No HTTP resource was found that matches {path}."})
 
     def _route_deliveries(
@@ -570,6 +584,36 @@ class MetrcEmulator:
         if errors:
             raise Problem(400, errors)
 
+    def _templates(self, fac: Facility, bodies: list[dict[str, Any]]) -> list[int]:
+        """Outgoing transfer templates (Transfers/CreateOutgoingTemplates): every destination
+        names its recipient's license and at least one package the facility holds; a gross
+        weight, when given, is a number >= 0 with its unit."""
+        for row, b in enumerate(bodies):
+            dests = b.get("Destinations")
+            if not b.get("Name") or not isinstance(dests, list) or not dests:
+                raise Problem(400, [{"row": row, "message": "Name and Destinations are required."}])
+            for d in dests:
+                pkgs = d.get("Packages") if isinstance(d, dict) else None
+                if not d.get("RecipientLicenseNumber") or not isinstance(pkgs, list) or not pkgs:
+                    msg = "Each destination needs RecipientLicenseNumber and Packages."
+                    raise Problem(400, [{"row": row, "message": msg}])
+                self._labels(fac, pkgs, "PackageLabel")
+                for p in pkgs:
+                    weight = p.get("GrossWeight")
+                    if weight is not None and (
+                        not isinstance(weight, int | Decimal)
+                        or weight < 0
+                        or not p.get("GrossUnitOfWeightName")
+                    ):
+                        msg = f"Package {p.get('PackageLabel')}: bad GrossWeight."
+                        raise Problem(400, [{"row": row, "message": msg}])
+        ids = []
+        for b in bodies:
+            tid = self._id()
+            fac.templates[tid] = {"Id": tid, **b, "CreatedDateTime": _now()}
+            ids.append(tid)
+        return ids
+
     def _locations(self, fac: Facility, bodies: list[dict[str, Any]]) -> None:
         self._labels(fac, bodies, "Label")
         for row, b in enumerate(bodies):
@@ -645,6 +689,8 @@ def _labels(body: Any, path: str) -> list[str]:
             out.append(str(tx.get("PackageLabel")))
         for ing in obj.get("Ingredients") or []:
             out.append(str(ing.get("Package")))
+        for dest in obj.get("Destinations") or []:  # a transfer template
+            out += [str(p.get("PackageLabel")) for p in dest.get("Packages") or []]
         for key in ("Tag", "Label", "PackageLabel"):
             if obj.get(key):
                 out.append(str(obj[key]))

@@ -247,6 +247,15 @@ class MetrcClient:
         """`PUT /packages/v2/adjust`: "set the final quantity for a package" (absolute)."""
         await self._call("PUT", "/packages/v2/adjust", [body])
 
+    async def create_transfer(self, template: dict[str, Any]) -> str:
+        """`POST /transfers/v2/templates/outgoing` (permission "Manage Transfer Templates"): METRC
+        creates no outgoing licensed transfer through the API, only its template, which a person
+        registers in Metrc (Treez: "Metrc currently doesn't provide an API for outgoing
+        transfers", https://support.treez.io/en/articles/9129448-outgoing-transfers-in-metrc).
+        Template shape: ThunkMetrc's Transfers/CreateOutgoingTemplates example."""
+        payload = await self._call("POST", "/transfers/v2/templates/outgoing", [template])
+        return self._ids(payload, 1)[0]
+
     async def _pages(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         page = 1

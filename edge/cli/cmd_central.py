@@ -1,7 +1,9 @@
 """`packstation central ...`: run the central sync service and administer it.
 
 packstation central --config FILE                 run the service
-packstation central import orders|inventory|badges FILE
+packstation central import orders|inventory|badges|labs FILE
+packstation central import licenses FILE [--source TEXT] [--date YYYY-MM-DD]
+packstation central manifest ORDER --out FILE.pdf [--shipper LICENSE] [--driver NAME] ...
 packstation central allow NAME.key [--name N] [--subscriber]
 packstation central revoke NAME [--subscriber]
 packstation central release STATION                 lift the hold after a forked chain
@@ -48,11 +50,29 @@ def register(sub: Any) -> None:
         p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
         return p
 
-    imp = add("import", "import ORDERS.json, INVENTORY.json or BADGES.json into the store")
-    imp.add_argument("kind", choices=["orders", "inventory", "badges"])
-    imp.add_argument("file", type=Path, metavar="FILE", help="the JSON file, or - for stdin")
+    imp = add(
+        "import",
+        "import ORDERS.json, INVENTORY.json, BADGES.json or a lab results file into the store",
+    )
+    imp.add_argument("kind", choices=["orders", "inventory", "badges", "labs", "licenses"])
+    imp.add_argument("file", type=Path, metavar="FILE", help="the file, or - for stdin")
+    imp.add_argument("--source", help="licenses: who published the list (default: the JSON's)")
+    imp.add_argument("--date", help="licenses: the day the list was taken, YYYY-MM-DD")
     imp.add_argument("--json", action="store_true", help="print the result as JSON")
     imp.set_defaults(handler=_import)
+
+    man = add(
+        "manifest",
+        "a sealed wholesale order's transport manifest and invoice (PDF); queue its METRC transfer"
+        " template for the state-system bridge",
+    )
+    man.add_argument("order_id", metavar="ORDER")
+    man.add_argument("--out", type=Path, required=True, metavar="FILE.pdf")
+    man.add_argument("--shipper", help="the shipper's license (default: [state_system] license)")
+    for name in ("driver", "driver-license", "vehicle-make", "vehicle-model", "plate"):
+        man.add_argument(f"--{name}", default="")
+    man.add_argument("--no-template", action="store_true", help="the PDF only")
+    man.set_defaults(handler=_manifest)
 
     allow = add("allow", "allow a station (or subscriber) public key; live in keys_poll_ms")
     allow.add_argument("key_file", type=Path, metavar="NAME.key")
@@ -160,11 +180,26 @@ def _run(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from central.intake import import_file
+    from central.labs import import_labs
     from central.store import open_store
 
-    store = open_store(_config(args).central.store)
+    cfg = _config(args)
+    store = open_store(cfg.central.store)
     try:
-        changes, qseq = import_file(store, args.kind, args.file)
+        if args.kind == "licenses":
+            from central.licenses import import_licenses
+
+            snap = import_licenses(store, args.file, args.source, args.date)
+            print(
+                f"{args.file}: {len(snap.licenses)} licenses, list of {snap.date} from"
+                f" {snap.source}, sha256 {snap.hash}"
+            )
+            return int(ExitCode.OK)
+        if args.kind == "labs":
+            changes, qseq = import_labs(store, args.file)
+        else:
+            age = cfg.intake.license_max_age_days
+            changes, qseq = import_file(store, args.kind, args.file, max_age_days=age)
     finally:
         store.close()
     if args.json:
@@ -210,6 +245,43 @@ def _quarantine_release(args: argparse.Namespace) -> int:
         print(f"packstation: {args.tag}: not quarantined", file=sys.stderr)
         return int(ExitCode.REFUSED)
     result(args, f"{args.tag}: released by {args.by}; every station may sell it again", data)
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from central.manifest import ManifestError, Transport, build, enqueue_transfer, render_pdf
+    from central.store import open_store
+
+    cfg = _config(args)
+    shipper = args.shipper or cfg.state_system.license
+    transport = Transport(
+        driver_name=args.driver,
+        driver_license=args.driver_license,
+        vehicle_make=args.vehicle_make,
+        vehicle_model=args.vehicle_model,
+        vehicle_plate=args.plate,
+    )
+    store = open_store(cfg.central.store)
+    try:
+        try:
+            manifest = build(store, args.order_id, shipper, transport)
+        except ManifestError as exc:
+            raise BadInput(str(exc)) from exc
+        try:
+            args.out.write_bytes(render_pdf(manifest))
+        except OSError as exc:
+            raise BadInput(f"{args.out}: cannot write: {exc}") from exc
+        queued = False
+        if not args.no_template:
+            queued = enqueue_transfer(store, manifest, datetime.now(UTC).isoformat())
+    finally:
+        store.close()
+    template = "METRC transfer template queued" if queued else "no template queued"
+    print(
+        f"{manifest.manifest_id}: {len(manifest.packages)} packages to {manifest.buyer_license},"
+        f" {args.out}; {template}"
+    )
     return int(ExitCode.OK)
 
 

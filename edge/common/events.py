@@ -42,6 +42,7 @@ VerdictName = Literal[
     "held",
     "quarantined",
     "not_sellable",
+    "lab_result",  # edge/scan/lab.py: the package's lab result failed, was revoked or expired
 ]
 
 
@@ -96,7 +97,7 @@ class Logout(EventBody, tag="logout"):
 class OrderLoaded(EventBody, tag="order_loaded"):
     order_id: str
     source: Literal["ticket", "queue"]
-    channel: Literal["pickup", "delivery"]
+    channel: Literal["pickup", "delivery", "wholesale"]
     customer_id: str
     lines: int  # how many order lines
     order: dict[str, Any]  # the ORDER.json object packed (docs/schemas/intake.json Order)
@@ -325,8 +326,8 @@ class Seal(EventBody, tag="seal"):
 class OrderStatus(EventBody, tag="order_status"):
     """The order left the station: sealed (ready or out for delivery) or cancelled."""
 
-    status: Literal["ready_for_pickup", "out_for_delivery", "cancelled"]
-    channel: Literal["pickup", "delivery"]
+    status: Literal["ready_for_pickup", "out_for_delivery", "ready_to_ship", "cancelled"]
+    channel: Literal["pickup", "delivery", "wholesale"]
 
 
 class Halt(EventBody, tag="halt"):

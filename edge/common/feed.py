@@ -40,7 +40,7 @@ OrderId = Annotated[
         " (the order ticket barcode is ORD-<order_id>)",
     ),
 ]
-Channel = Literal["pickup", "delivery"]
+Channel = Literal["pickup", "delivery", "wholesale"]  # wholesale: a B2B order (docs/wholesale.md)
 # The customer classes of config/limits/*.toml ([version.class.NAME]); a test keeps them equal.
 CustomerClass = Literal["adult", "adult_nonresident", "medical", "medical_hospice"]
 Category = Literal["flower", "concentrate", "edible", "infused_liquid", "topical", "plant", "seed"]
@@ -94,6 +94,9 @@ class OrderLine(msgspec.Struct, kw_only=True):
     weigh: bool = False
     labelled_weight_mg: Measure | None = None
     picked: list[Tag] | None = None
+    # wholesale: each package is weighed gross for the manifest (GrossWeight), nothing judged;
+    # central sets it (with weigh) on every wholesale line
+    gross: bool = False
 
 
 class PriorPurchase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -108,6 +111,32 @@ class PriorPurchase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     volume_ml: Amount | None = None
 
 
+class Buyer(msgspec.Struct, kw_only=True):
+    """A wholesale order's buyer: the licensee the packages are transferred to."""
+
+    license: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[!-~]+$",
+            description="the buyer's state license number, as the regulator's list prints it",
+        ),
+    ]
+    name: Text = ""
+
+
+class LicenseCheck(msgspec.Struct, kw_only=True):
+    """Which license snapshot central checked a wholesale order's buyer against (set by central)."""
+
+    snapshot: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", description="its SHA-256")]
+    source: Text
+    date: Date
+    status: Text  # the buyer's status in it ("active")
+    expires: Date | None = None
+    warnings: list[Text] = msgspec.field(default_factory=list)
+
+
 class Order(msgspec.Struct, kw_only=True):
     """ORDER.json (docs/formats.md). Other fields a POS sends are kept and ignored."""
 
@@ -120,6 +149,11 @@ class Order(msgspec.Struct, kw_only=True):
         default_factory=list
     )
     station: StationName | None = None  # assign the order to one station (default: every one)
+    # wholesale orders (channel "wholesale"; docs/wholesale.md)
+    buyer: Buyer | None = None
+    ship_date: Date | None = None  # the requested ship date
+    license_check: LicenseCheck | None = None  # central's, never the POS's
+    intake_flags: list[Text] = msgspec.field(default_factory=list)  # central's: lines at risk
 
 
 class Item(msgspec.Struct, kw_only=True):
@@ -173,7 +207,26 @@ Badges = list[Badge]
 
 
 # -- the rules a struct cannot say --------------------------------------------------------------
+def _check_wholesale(order: Order, path: str) -> None:
+    if order.channel == "wholesale":
+        if order.buyer is None:
+            raise RecordError(f"{path}.buyer", "a wholesale order needs its buyer's license")
+        if order.ship_date is None:
+            raise RecordError(f"{path}.ship_date", "a wholesale order needs its ship date")
+    if order.ship_date is not None:
+        try:
+            date.fromisoformat(order.ship_date[:10])
+        except ValueError:
+            raise RecordError(
+                f"{path}.ship_date", f"not a calendar date: {order.ship_date!r}"
+            ) from None
+    for i, line in enumerate(order.lines):
+        if line.gross and order.channel != "wholesale":
+            raise RecordError(f"{path}.lines[{i}].gross", "gross weights are for wholesale orders")
+
+
 def check_order(order: Order, path: str) -> None:
+    _check_wholesale(order, path)
     seen: set[int] = set()
     for i, line in enumerate(order.lines):
         at = f"{path}.lines[{i}]"
@@ -188,7 +241,7 @@ def check_order(order: Order, path: str) -> None:
             raise RecordError(f"{at}.batch", '"batch" goes with "sku", not "uid"')
         if line.picked is not None and len(line.picked) > line.quantity:
             raise RecordError(f"{at}.picked", 'more "picked" UIDs than "quantity"')
-        if line.weigh and line.labelled_weight_mg is None:
+        if line.weigh and line.labelled_weight_mg is None and not line.gross:
             raise RecordError(
                 f"{at}.labelled_weight_mg", "a weighed line needs its labelled weight"
             )

@@ -130,7 +130,7 @@ class Claimed(msgspec.Struct, kw_only=True):
     reason: str = ""
 
 
-FeedKind = Literal["order", "package", "badge"]
+FeedKind = Literal["order", "package", "badge", "lab"]  # lab: edge/common/labs.py
 
 
 class FeedItem(msgspec.Struct, kw_only=True, frozen=True):

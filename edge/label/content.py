@@ -400,7 +400,7 @@ def _items_of(
             "quantity": quantity,
             "category": package.Category or "",
         }
-        if not line.weigh:
+        if not line.weigh or line.gross:  # a gross weight (wholesale) is no portion
             items.append(
                 LabelItem(
                     **common,  # type: ignore[arg-type]

@@ -154,6 +154,7 @@ SLIPS: dict[str, SlipEntry] = {
     "on_hold": _aside("is on hold in the inventory."),
     "expired": _aside("is past its expiration date."),
     "not_tested": _aside("has not passed lab testing."),
+    "lab_result": _aside("has a lab result that failed, was revoked or expired."),
     # verdicts of the inventory status (issue 15): one entry each
     "sold": _aside("is recorded as already sold."),
     "held": _aside("is held by the state system or the store."),

@@ -179,6 +179,14 @@ class Replica:
             ).fetchall()
         return b"[" + b",".join(bytes(r[0]) for r in rows) + b"]"
 
+    def lab(self, key: str) -> bytes | None:
+        """The body of one `lab` feed item (edge/common/labs.py LabSet JSON), or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT body FROM items WHERE kind = 'lab' AND key = ?", (key,)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
     def badge(self, code: str, at: datetime | None = None) -> Badge | None:
         """The badge if it is on the allow-list and not expired at `at` (default now)."""
         body = self._get("badge", code)

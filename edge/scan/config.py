@@ -8,6 +8,8 @@ from typing import Annotated, Literal, Protocol
 
 import msgspec
 
+from edge.common.feed import Channel
+
 
 class ScanConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """How scans are classified ([scan])."""
@@ -56,6 +58,8 @@ class VerifySection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # METRC item categories (Item.ProductCategoryName) whose packages need no lab test, so that
     # LabTestingState "NotRequired" passes for them (edge.scan.availability); empty = never.
     lab_not_required_categories: list[str] = msgspec.field(default_factory=list)
+    # edge/scan/batchlock.py: on these channels a SKU line's first package fixes its batch
+    batch_lock: list[Channel] = msgspec.field(default_factory=lambda: ["wholesale"])
 
 
 class _Where(Protocol):

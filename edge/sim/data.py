@@ -329,4 +329,56 @@ def generate_day(
         if incident == "resold":  # slots start at 2: the first order is a plain one, sealed
             wrong = plan[0].picks.get(1)
         plan.append(PlannedOrder(order, incident, picks, wrong))
+    if n_orders >= len(INCIDENTS) + 4:  # the last order of the day ships wholesale
+        plan[-1] = wholesale_order(vault, today, used, plan[-1].order)
     return plan
+
+
+# The day's two wholesale buyers: one licensed, one whose license expired (docs/wholesale.md).
+BUYER = ("C10-0000123-LIC", "Green Shelf Retail LLC")
+EXPIRED_BUYER = ("C10-0000456-LIC", "Old Leaf Inc")
+
+
+def wholesale_order(
+    vault: Vault, today: date, used: set[str], like: dict[str, Any]
+) -> PlannedOrder:
+    """A wholesale order for three exact packages of one product, to the licensed buyer."""
+    lines: list[dict[str, Any]] = []
+    picks: dict[int, str] = {}
+    for n in range(1, 4):
+        pkg = _take(vault, CATALOGUE[0].sku, today, used)
+        assert pkg is not None, "the vault has enough packages of the first product"
+        lines.append({"line": n, "uid": pkg["Label"], "weigh": True, "gross": True})
+        picks[n] = pkg["Label"]
+    order = {
+        "order_id": like["order_id"],
+        "channel": "wholesale",
+        "customer": {"id": "B-77", "name": BUYER[1]},
+        "buyer": {"license": BUYER[0], "name": BUYER[1]},
+        "ship_date": (today + timedelta(days=2)).isoformat(),
+        "placed_at": like["placed_at"],
+        "lines": lines,
+    }
+    return PlannedOrder(order, None, picks)
+
+
+def refused_wholesale(today: date) -> dict[str, Any]:
+    """The day's wholesale order central must refuse: its buyer's license expired."""
+    return {
+        "order_id": "9001",
+        "channel": "wholesale",
+        "customer": {"id": "B-78", "name": EXPIRED_BUYER[1]},
+        "buyer": {"license": EXPIRED_BUYER[0], "name": EXPIRED_BUYER[1]},
+        "ship_date": (today + timedelta(days=2)).isoformat(),
+        "lines": [{"line": 1, "sku": CATALOGUE[0].sku, "quantity": 1}],
+    }
+
+
+def licenses_csv(today: date) -> str:
+    """The state's license list as of today: the buyer active, the other expired last week."""
+    rows = [
+        "License Number,Business Legal Name,License Status,License Expiration Date",
+        f"{BUYER[0]},{BUYER[1]},Active,{(today + timedelta(days=300)).isoformat()}",
+        f"{EXPIRED_BUYER[0]},{EXPIRED_BUYER[1]},Active,{(today - timedelta(days=7)).isoformat()}",
+    ]
+    return "\n".join(rows) + "\n"

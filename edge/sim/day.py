@@ -101,6 +101,7 @@ class SimRun:
             plan = self._start()
             self._pack(plan)
             _drain(self.run, self.summary)
+            self._manifests(plan)
             still_open = sim_state.settle(self.run.central_store)
             if still_open:
                 self.summary.failures.append(still_open)
@@ -139,7 +140,11 @@ class SimRun:
         self.dashboard_url = sim_setup.dashboard_url(self.run, ports)
         self.progress_out.write(f"packstation: central dashboard: {self.dashboard_url}\n")
         self.progress_out.flush()
-        sim_setup.import_day(self.run)
+        refusal = sim_setup.import_day(self.run)
+        why = refusal.rsplit("refused: ", 1)[-1]
+        self.summary.incidents["wholesale_refused"] = f"order 9001 refused by central: {why}"
+        if "expired" not in refusal:
+            self.summary.failures.append(f"order 9001 refused for another reason: {refusal}")
         self.station.start()
         self.inject.connect(service=self.station)
         wait_for(
@@ -158,6 +163,24 @@ class SimRun:
             0.05,
         )
         return day.plan
+
+    def _manifests(self, plan: list[PlannedOrder]) -> None:
+        """Each sealed wholesale order's manifest and invoice, and its METRC transfer template
+        (which central's bridge then posts to the state system: `settle` waits for it)."""
+        for planned in plan:
+            order_id = planned.order["order_id"]
+            if planned.order["channel"] != "wholesale":
+                continue
+            out = self.run.manifests / f"MAN-{order_id}.pdf"
+            transport = ("--driver", "Sam Driver", "--driver-license", "D1234567")
+            vehicle = ("--vehicle-make", "Ford", "--vehicle-model", "Transit", "--plate", "8ABC123")
+            cfg = ("--config", str(self.run.central_toml))
+            said = cli(
+                "central", "manifest", order_id, "--out", str(out), *transport, *vehicle, *cfg
+            )
+            self.summary.incidents["wholesale"] = said.strip()
+            if f"{len(planned.picks)} packages" not in said:
+                self.summary.failures.append(f"order {order_id}: manifest {said.strip()}")
 
     def _start_central(self) -> None:
         self.central.start()
@@ -323,6 +346,7 @@ def _finish(
         "central store": str(run.central_store),
         "central export": str(run.central_export),
         "summary": str(run.summary),
+        "wholesale manifests (PDF)": str(run.manifests),
         "logs": str(run.logs),
     }
     if run.central_store.exists():  # the day's reconciliation (edge/sim/around.py)
@@ -438,10 +462,10 @@ def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -
             summary.incidents[o.incident] = how
     expected_cancelled = sum(1 for o in outcomes if o.incident == "over_limit")
     if len(outcomes) == summary.orders:
-        if summary.sealed + summary.cancelled != summary.orders:
+        if summary.sealed + summary.shipped + summary.cancelled != summary.orders:
             summary.failures.append(
-                f"{summary.orders} orders, but the journal shows {summary.sealed} sealed and"
-                f" {summary.cancelled} cancelled"
+                f"{summary.orders} orders, but the journal shows {summary.sealed} sealed,"
+                f" {summary.shipped} shipped wholesale and {summary.cancelled} cancelled"
             )
         if summary.cancelled != expected_cancelled:
             summary.failures.append(

@@ -24,6 +24,7 @@ from edge.link.replica import Replica
 class Summary:
     orders: int = 0
     sealed: int = 0
+    shipped: int = 0  # wholesale orders sealed for their transfer (ready_to_ship)
     cancelled: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     halts: dict[str, int] = field(default_factory=dict)
@@ -104,6 +105,7 @@ def count_journal(summary: Summary, journal_path: Path) -> list[tuple[int, str]]
         summary.statuses = dict(statuses)
         summary.sealed = statuses["ready_for_pickup"] + statuses["out_for_delivery"]
         summary.cancelled = statuses["cancelled"]
+        summary.shipped = statuses["ready_to_ship"]
         summary.halts = dict(sorted(halts.items()))
         summary.overrides = dict(overrides)
         summary.labels_printed = types["label_printed"]
@@ -147,6 +149,7 @@ def render(summary: Summary, out: TextIO = sys.stdout) -> None:
     rows: list[tuple[str, str]] = [
         ("orders", str(summary.orders)),
         ("  sealed", str(summary.sealed)),
+        ("  shipped wholesale", str(summary.shipped)),
         ("  cancelled", str(summary.cancelled)),
         ("halts", str(sum(summary.halts.values()))),
     ]

@@ -18,7 +18,7 @@ import random
 import secrets
 import shutil
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,11 +27,12 @@ from central.config import load_central_config
 from edge.common.errors import BadInput
 from edge.sim import around
 from edge.sim import data as simdata
-from edge.sim.procs import cli, free_port
+from edge.sim.procs import SimError, cli, free_port
 from edge.station.config import load_station_config
 
 MARKER = ".packstation-simulate"  # a directory holding it may be replaced by the next run
 STATION_ID = "station-01"
+SIM_LICENSE_SOURCE = "simulated state license list"
 
 
 class RunDir:
@@ -55,6 +56,9 @@ class RunDir:
         self.orders = self.data / "orders.json"
         self.badges = self.data / "badges.json"
         self.plan = self.data / "plan.json"
+        self.licenses = self.data / "licenses.csv"  # the state's license list (wholesale)
+        self.refused_order = self.data / "order-expired-license.json"
+        self.manifests = root / "manifests"
         self.central_export = root / "central-export.jsonl"
         self.journal_export = root / "journal-export.jsonl"
         self.summary = root / "summary.json"
@@ -74,7 +78,7 @@ def prepare_dir(root: Path) -> RunDir:
                 )
             shutil.rmtree(root)
     run = RunDir(root)
-    for sub in ("keys", "central", "station", "data", "labels", "logs"):
+    for sub in ("keys", "central", "station", "data", "labels", "logs", "manifests"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text("output of packstation simulate; replaced by the next run\n")
     return run
@@ -204,6 +208,9 @@ def write_day(run: RunDir, seed: int, n_orders: int, timezone: str) -> DayData:
     run.inventory.write_text(json.dumps(vault.packages, indent=1) + "\n")
     run.orders.write_text(json.dumps(orders, indent=1) + "\n")
     run.badges.write_text(json.dumps(simdata.badges(now), indent=1) + "\n")
+    run.licenses.write_text(simdata.licenses_csv(now.date()))
+    refused = {**simdata.refused_wholesale(now.date()), "station": STATION_ID}
+    run.refused_order.write_text(json.dumps(refused, indent=1) + "\n")
     run.plan.write_text(
         json.dumps(
             [
@@ -217,14 +224,34 @@ def write_day(run: RunDir, seed: int, n_orders: int, timezone: str) -> DayData:
     return DayData(plan, vault, now)
 
 
-def import_day(run: RunDir) -> None:
-    """Hand the day to central the way a POS integration would (`central import`)."""
+def import_day(run: RunDir) -> str:
+    """Hand the day to central the way a POS integration would (`central import`), after the
+    state's license list; then the wholesale order whose buyer's license expired, which central
+    must refuse: returns its refusal."""
+    today = datetime.now(UTC).date().isoformat()
+    cfg = ("--config", str(run.central_toml))
+    cli(
+        "central",
+        "import",
+        "licenses",
+        str(run.licenses),
+        "--source",
+        SIM_LICENSE_SOURCE,
+        "--date",
+        today,
+        *cfg,
+    )
     for kind, path in (
         ("inventory", run.inventory),
         ("badges", run.badges),
         ("orders", run.orders),
     ):
         cli("central", "import", kind, str(path), "--config", str(run.central_toml))
+    try:
+        cli("central", "import", "orders", str(run.refused_order), *cfg)
+    except SimError as exc:
+        return str(exc)
+    raise SimError(f"central released {run.refused_order.name}: its buyer's license expired")
 
 
 def allocate_ports(printer_port: int) -> Ports:

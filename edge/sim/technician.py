@@ -19,6 +19,7 @@ from edge.sim.around import Around
 from edge.sim.data import AGENT_BADGE, SUPERVISOR_BADGE, PlannedOrder
 from edge.sim.procs import InjectClient, SimError, wait_for
 
+GROSS_MG = 5200  # a wholesale package on the scale, container and all (the manifest's GrossWeight)
 WEIGH_OK_MG = 10  # the technician's portion lands a little over the labelled weight
 SHORT_BY_MG = 20  # 3.48 g on a 3.50 g label
 LIFT_OFF_S = 0.3  # three polls of the scale at [scale] poll_interval_ms = 100
@@ -142,7 +143,7 @@ class Technician:
             self._halt(self.scan(planned.wrong), outcome, incident)
             self.supervisor_clear(outcome)
         weigh = bool(line.get("weigh"))
-        labelled = int(line.get("labelled_weight_mg") or 0)
+        labelled = GROSS_MG if line.get("gross") else int(line.get("labelled_weight_mg") or 0)
         if weigh:
             short = incident == "short_weight"
             self.scale.place(labelled - SHORT_BY_MG if short else labelled + WEIGH_OK_MG)

@@ -389,7 +389,10 @@ class Workflow:
             info = HaltInfo(code=code, reason=result.reason, uid=pending.uid, line=pending.line)
             self._halt(run, info, Phase.WEIGHING)
             return
-        order.picks.append(Pick(line=pending.line, uid=pending.uid, raw=pending.raw, net_mg=net_mg))
+        portion = None if spec.gross else net_mg  # a gross weight is the manifest's, not a portion
+        order.picks.append(
+            Pick(line=pending.line, uid=pending.uid, raw=pending.raw, net_mg=portion)
+        )
         order.weighing = None
         run.s.phase = Phase.PICKING
         run.signal(Signal.WEIGHT_CAPTURED, f"{net_mg} mg")

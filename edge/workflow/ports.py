@@ -44,6 +44,7 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     weigh: bool = False
     labelled_weight_mg: NonNegative | None = None
     picked: list[str] | None = None  # the UIDs verified for the line (set once packed)
+    gross: bool = False  # weighed gross for a wholesale manifest: recorded, never judged
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
@@ -56,6 +57,11 @@ class Order(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Fal
     placed_at: str = ""
     prior: list[dict[str, object]] = msgspec.field(default_factory=list)
     station: str | None = None
+    # a wholesale order's buyer, ship date and central's license check (docs/wholesale.md),
+    # journalled with the order for the manifest
+    buyer: feed.Buyer | None = None
+    ship_date: str | None = None
+    license_check: feed.LicenseCheck | None = None
 
     def line_of(self, number: int) -> OrderLine | None:
         return next((ln for ln in self.lines if ln.line == number), None)

@@ -37,7 +37,12 @@ ORDER_PHASES = frozenset(
         Phase.OVERRIDE,
     }
 )
-STATUS_BY_CHANNEL = {"pickup": "ready_for_pickup", "delivery": "out_for_delivery"}
+# wholesale: sealed for the transfer, never a retail sale (central reports it as a manifest)
+STATUS_BY_CHANNEL = {
+    "pickup": "ready_for_pickup",
+    "delivery": "out_for_delivery",
+    "wholesale": "ready_to_ship",
+}
 
 
 def iso_at(now_ms: int) -> str:

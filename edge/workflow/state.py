@@ -255,7 +255,7 @@ class OrderStatus(msgspec.Struct, frozen=True):
     """The order reached a status central must learn (also journalled as `order_status`)."""
 
     order_id: str
-    status: str  # ready_for_pickup, out_for_delivery, cancelled
+    status: str  # ready_for_pickup, out_for_delivery, ready_to_ship, cancelled
 
 
 Effect = Record | Indicate | PrintLabel | PrintSlip | RequestWeight | OrderStatus

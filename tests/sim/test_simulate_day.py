@@ -74,7 +74,8 @@ def test_summary_matches_the_journal(day: tuple[Path, subprocess.CompletedProces
     halts = Counter(e.fields()["code"] for e in events if e.type == "halt")
     assert summary["sealed"] == statuses["ready_for_pickup"] + statuses["out_for_delivery"]
     assert summary["cancelled"] == statuses["cancelled"] == 1  # the over-limit order
-    assert summary["sealed"] + summary["cancelled"] == ORDERS
+    assert summary["shipped"] == statuses["ready_to_ship"] == 1  # the wholesale order
+    assert summary["sealed"] + summary["shipped"] + summary["cancelled"] == ORDERS
     assert summary["halts"] == dict(halts)
     # every mistake of the day was caught by the station, under its own code
     for code in (
@@ -227,3 +228,42 @@ def test_every_sealed_order_is_one_receipt_at_the_state_system(
         "packages whose state quantity differs from central's",
     ):
         assert line in proc.stdout
+
+
+@pytest.mark.slow
+def test_one_wholesale_order_ships_on_a_manifest_and_one_is_refused(
+    day: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    from pypdf import PdfReader
+
+    from edge.sim.technician import GROSS_MG
+
+    out, _ = day
+    summary = json.loads((out / "summary.json").read_text())
+    assert "expired on" in summary["incidents"]["wholesale_refused"]
+    journal = Journal(out / "station" / "journal.sqlite3", readonly=True)
+    try:
+        events = [(e.type, e.fields()) for e in journal.iter_events()]
+    finally:
+        journal.close()
+    (loaded,) = [b for t, b in events if t == "order_loaded" and b["channel"] == "wholesale"]
+    order_id = loaded["order_id"]
+    assert loaded["order"]["license_check"]["status"] == "active"
+    assert all(b["order_id"] != "9001" for t, b in events if t == "order_loaded")
+    packed = [
+        b["uid"]
+        for t, b in events
+        if t == "verdict" and b["order_id"] == order_id and b["outcome"] == "accepted"
+    ]
+    pdf = PdfReader(out / "manifests" / f"MAN-{order_id}.pdf")
+    manifest, invoice = pdf.pages[0].extract_text(), pdf.pages[1].extract_text()
+    assert len(packed) == 3 and f"Packages: {len(packed)}" in manifest
+    for uid in packed:
+        assert manifest.count(uid) == 1 and invoice.count(uid) == 1
+    gross = [b["net_mg"] for t, b in events if t == "weight" and b["order_id"] == order_id]
+    # each package weighed gross on the simulated scale (placed at GROSS_MG, a little over)
+    assert len(gross) == 3 and all(GROSS_MG <= g < GROSS_MG + 100 for g in gross)
+    for g in gross:
+        assert f"{g // 1000}.{g % 1000:03d} g" in manifest
+    state = summary["state_system"]
+    assert state["calls"]["POST /transfers/v2/templates/outgoing"] == 1

@@ -5,7 +5,9 @@ module, turns one real part into the port the pure workflow (edge/workflow/ports
 (edge/station/ports.py) expects:
 
 - Verifier (`verifier.CoreVerifier`): the Rust core's `OrderCheck` session per order, rebuilt from
-  the workflow's accepted picks whenever they differ from what the session holds.
+  the workflow's accepted picks whenever they differ from what the session holds, behind
+  `edge.scan.batchlock.BatchLock` ([verify] batch_lock) and `edge.scan.lab.LabGate` (the lab
+  results central feeds refuse a package: `lab_result`).
 - LimitChecker (`limits.EngineLimits`): `edge.limits.engine.LimitEngine` over the picked packages'
   inventory measures.
 - WeighRule (`scale.DriverWeighRule`): the scale driver's weigh-out rule (label, allowance, scale
@@ -29,6 +31,8 @@ from drivers.indicator import build_indicator
 from drivers.scale import WeighOutRules
 from edge.common.errors import ConfigError
 from edge.link.replica import Replica
+from edge.scan.batchlock import BatchLock
+from edge.scan.lab import LabGate
 from edge.station.config import StationConfig, StationPaths, station_profile
 from edge.station.inject import inject_services
 from edge.station.ports import Service, StationPorts
@@ -103,7 +107,15 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
     return StationPorts(
         verifier=PreparingVerifier(
             AvailabilityVerifier(
-                cfg, CoreVerifier(cfg, inventory), central.package, claim=link.claim
+                cfg,
+                LabGate(
+                    BatchLock(CoreVerifier(cfg, inventory), inventory, cfg),
+                    inventory,
+                    central.lab_results,
+                    cfg,
+                ),
+                central.package,
+                claim=link.claim,
             ),
             limits,
         ),

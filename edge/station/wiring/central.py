@@ -19,8 +19,10 @@ from typing import Any
 
 import msgspec
 
+from edge.common import labs
 from edge.common import protocol as p
 from edge.common.errors import ConfigError
+from edge.common.labs import LabResult
 from edge.journal import Journal
 from edge.link.client import LinkState, LinkStatus, StationLink, load_link_keys
 from edge.link.replica import Replica
@@ -213,6 +215,10 @@ class ReplicaCentral:
     def package(self, label: str) -> dict[str, Any] | None:
         """One package as central serves it now (remaining Quantity, central's block)."""
         return self.replica.package(label) or self.replica.package(label.upper())
+
+    def lab_results(self, label: str, batch: str | None) -> list[LabResult]:
+        """The lab results central fed for the package, else for its batch (edge.scan.lab)."""
+        return labs.lookup(self.replica.lab, label, batch)
 
     async def run(self, station: StationHandle) -> None:
         """Bring the inventory index up to the replica (off the loop, GIL released in the core)

@@ -22,6 +22,8 @@ class DriverWeighRule:
         self.rules = rules
 
     def judge(self, line: OrderLine, net_mg: int, division_mg: int = 0) -> WeighResult:
+        if line.gross:  # a wholesale package's gross weight, for the manifest (docs/wholesale.md)
+            return WeighResult(ok=True, reason=f"gross {net_mg} mg", min_mg=0, max_mg=0)
         labelled = line.labelled_weight_mg
         if labelled is None:
             reason = f"line {line.line} is weighed out but has no labelled weight"

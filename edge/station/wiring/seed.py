@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from edge.common.labs import LabResult
 from edge.scan import Inventory, ScanCoreError
 from edge.station.config import StationConfig, StationPaths
 from edge.station.wiring.finished_orders import from_journal, load_finished, save_finished
@@ -189,6 +190,10 @@ class SeedCentral:
             "LabTestingState": pkg.lab_testing_state,
             **dates.get(pkg.label.upper(), {}),
         }
+
+    def lab_results(self, label: str, batch: str | None) -> list[LabResult]:
+        """Seed stations have no lab feed: the inventory's `LabTestingState` alone applies."""
+        return []
 
     def inventory_snapshot(self) -> bytes:
         path = self._inventory.path

@@ -1,0 +1,124 @@
+"""A lab result revoked while an order is open, end to end: `central import labs` into the running
+central, its feed to the real station daemon's replica, the next scan refused `lab_result` with a
+slip."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from drivers.printer.sim import SimPrinter
+from edge.cli import run
+from edge.common.labs import decode_set
+from edge.link.replica import Replica
+from tests.support.central import make_setup, running_central
+from tests.support.station import BADGES, Daemon, journal_events, real_inventory, tag
+
+pytestmark = pytest.mark.slow  # the daemon and central as subprocesses
+
+ORDER = {
+    "order_id": "5001",
+    "channel": "pickup",
+    "customer": {"id": "C-5", "name": "Ed F.", "class": "adult"},
+    "lines": [{"line": 1, "sku": "FLW-BD-35", "batch": "B-1", "quantity": 2}],
+}
+
+
+def result(**extra: object) -> list[dict[str, object]]:
+    row: dict[str, object] = {
+        "LabTestResultId": 9001,
+        "OverallPassed": True,
+        "TestPerformedDate": "2026-10-01T00:00:00",
+        "ExpirationDateTime": "2099-10-01T00:00:00",
+        "LabTestResultDocumentFileId": 5501,
+        "LabFacilityName": "Desert Labs",
+        "Batch": "B-1",
+    }
+    return [{**row, **extra}]
+
+
+def _write(tmp: Path, name: str, data: object) -> str:
+    path = tmp / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def _wait(cond: object, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise TimeoutError("condition not met")
+
+
+def _revoked_at_station(replica_path: Path) -> bool:
+    if not replica_path.exists():
+        return False
+    replica = Replica(replica_path, readonly=True)
+    try:
+        return any(r.revoked for r in decode_set(replica.lab("batch:B-1")))
+    finally:
+        replica.close()
+
+
+def test_a_result_revoked_while_the_order_is_open_refuses_the_next_scan(tmp_path: Path) -> None:
+    setup = make_setup(tmp_path / "central", ["station-01"])
+    cfg = ["--config", str(setup.config)]
+    data = tmp_path / "data"
+    data.mkdir()
+    badges = [{"badge": b["code"], **{k: v for k, v in b.items() if k != "code"}} for b in BADGES]
+    for kind, payload in (
+        ("orders", [ORDER]),
+        ("inventory", real_inventory()),
+        ("badges", badges),
+        ("labs", result()),
+    ):
+        assert run(["central", "import", kind, _write(data, f"{kind}.json", payload), *cfg]) == 0
+    station = tmp_path / "station"
+    station.mkdir()
+    secret, server = setup.station_keys("station-01")
+    with SimPrinter() as printer, running_central(setup):
+        lines = [
+            "[station]",
+            f'state_dir = "{station}"',
+            f'inject_socket = "{station / "inject.sock"}"',
+            "[printer]",
+            f'target = "{printer.target}"',
+            "retry_ms = 200",
+            "[indicator]",
+            'backend = "recording"',
+            "[journal]",
+            "min_free_mb = 0",
+            "min_free_percent = 0",
+            "[link]",
+            f'endpoint = "{setup.endpoint}"',
+            f'secret_key_file = "{secret}"',
+            f'server_key_file = "{server}"',
+            "heartbeat_ms = 300",
+            "reconnect_max_ms = 1000",
+        ]
+        config = station / "station.toml"
+        config.write_text("\n".join(lines) + "\n")
+        with Daemon(config) as d:
+            _wait(lambda: "central" not in d.state()["devices_down"])
+            _wait(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
+            _wait(lambda: d.send("scan ORD-5001")["phase"] == "picking")
+            assert d.send(f"scan {tag(1)}")["signals"][0][0] == "scan_ok"
+            # the state revokes the batch's result while the order is open
+            revoked = result(RevokedDate="2026-11-30T10:00:00")
+            assert (
+                run(["central", "import", "labs", _write(data, "revoked.json", revoked), *cfg]) == 0
+            )
+            _wait(lambda: _revoked_at_station(station / "replica.sqlite3"))
+            reply = d.send(f"scan {tag(2)}")
+            assert reply["phase"] == "halted" and reply["signals"][-1][0] == "halt"
+            slip = printer.wait_for_jobs(1)[0].decoded.text
+    verdicts = [e["body"] for e in journal_events(station, "verdict")]
+    assert [v["verdict"] for v in verdicts] == ["match", "lab_result"]
+    assert verdicts[1]["uid"] == tag(2) and "revoked on 2026-11-30" in verdicts[1]["reason"]
+    assert journal_events(station, "halt")[-1]["body"]["code"] == "lab_result"
+    assert "lab result" in slip.lower() and "revoked" in slip.lower()

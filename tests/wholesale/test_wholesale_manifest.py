@@ -1,0 +1,178 @@
+"""Pack to a manifest: a wholesale order packed on the real daemon (batch lock, no purchase limits,
+sealed `ready_to_ship`), its journal turned into the manifest and invoice PDF (read back with
+pypdf and compared with the journal) and into METRC's outgoing transfer template, posted by the
+real METRC client to the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from central.manifest import ManifestError, Transport, from_events, render_pdf, transfer_template
+from central.statesys.emulator import MetrcEmulator
+from central.statesys.metrc import MetrcClient
+from drivers.printer.sim import SimPrinter
+from drivers.scale.sim import SimScale
+from edge.common.labs import LabResult, encode_set
+from edge.common.protocol import Published
+from edge.sim.technician import LIFT_OFF_S
+from tests.support.station import Daemon, journal_events, real_inventory, tag, write_real_station
+
+pytestmark = pytest.mark.slow  # the real daemon as a subprocess
+
+SHIPPER = "C11-0000001-LIC"
+BUYER = "C11-0000123-LIC"
+WHOLESALE = {
+    "order_id": "7001",
+    "channel": "wholesale",
+    "customer": {"id": "B-77", "name": "Green Shelf Retail LLC"},
+    "buyer": {"license": BUYER, "name": "Green Shelf Retail LLC"},
+    "ship_date": "2026-12-03",
+    "lines": [
+        {"line": 1, "sku": "FLW-BD-35", "quantity": 2, "weigh": True, "gross": True},
+        {"line": 2, "uid": tag(4), "weigh": True, "gross": True},
+    ],
+}
+
+
+@pytest.fixture
+def packed(tmp_path: Path) -> Iterator[list[dict[str, Any]]]:
+    with SimPrinter() as printer, SimScale("mt-sics") as scale:
+        config = write_real_station(tmp_path, printer.target, scale.port)
+        seed = tmp_path / "seed" / "orders.json"
+        seed.write_text(json.dumps([*json.loads(seed.read_text()), WHOLESALE]))
+        with Daemon(config) as d:
+            assert d.send("scan BADGE-ALICE")["ok"]
+            assert d.send("scan ORD-7001")["phase"] == "picking"
+
+            def weighed(uid: str, gross_mg: int) -> None:
+                scale.place(gross_mg)  # the package on the scale, container and all
+                d.send(f"scan {uid}")
+                d.wait_phase("picking" if uid != tag(4) else "seal", 15)
+                scale.place(0)  # off the pan: the driver must see it empty before the next
+                time.sleep(LIFT_OFF_S)
+
+            weighed(tag(1), 5190)  # batch B-1 fixes line 1
+            halted = d.send(f"scan {tag(3)}")  # B-2: refused by the batch lock
+            assert halted["phase"] == "halted"
+            d.send("scan BADGE-BOSS")
+            assert d.send("scan BADGE-BOSS")["phase"] == "picking"
+            weighed(tag(2), 5230)
+            weighed(tag(4), 21450)  # 20 g of edibles: no purchase limit on a transfer
+            (payload,) = printer.wait_for_jobs(2)[-1].decoded.qr_payloads
+            assert d.send(f"scan {payload}")["phase"] == "ready"
+        yield journal_events(tmp_path)
+
+
+def published(events: list[dict[str, Any]]) -> list[Published]:
+    return [
+        Published(
+            gseq=i + 1,
+            station_id="station-01",
+            seq=e["seq"],
+            event_id=str(e["seq"]),
+            at="",
+            type=e["type"],
+            body=json.dumps(e["body"]).encode(),
+            hash=b"",
+        )
+        for i, e in enumerate(events)
+    ]
+
+
+def test_the_manifest_pdf_and_the_template_list_exactly_the_packed_packages(
+    packed: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    verdicts = [e["body"] for e in packed if e["type"] == "verdict"]
+    assert [v["verdict"] for v in verdicts] == ["match", "wrong_batch", "match", "match"]
+    assert "locked to batch B-1" in verdicts[1]["reason"]
+    status = [e["body"] for e in packed if e["type"] == "order_status"][-1]
+    assert status["status"] == "ready_to_ship" and status["channel"] == "wholesale"
+    journal_picks = [(v["uid"], v["line"]) for v in verdicts if v["outcome"] == "accepted"]
+
+    inventory = {p["Label"]: p for p in real_inventory()}
+    coa = LabResult(
+        id="coa:Desert Labs:DL-1",
+        source="coa",
+        package=None,
+        batch="B-1",
+        lab="Desert Labs",
+        tested="2026-11-01",
+        passed=True,
+        document="https://coa.example/DL-1.pdf",
+    )
+    labs = {"batch:B-1": encode_set([coa])}
+    transport = Transport(
+        driver_name="Sam Driver",
+        driver_license="D1234567",
+        vehicle_make="Ford",
+        vehicle_model="Transit",
+        vehicle_plate="8ABC123",
+    )
+    m = from_events(published(packed), "7001", SHIPPER, inventory, labs, transport)
+    assert [(p.label, p.line) for p in m.packages] == journal_picks
+    assert [p.gross_mg for p in m.packages] == [5190, 5230, 21450]
+    assert m.buyer_license == BUYER and m.coas() == {"B-1": coa.document, "E-1": None}
+
+    pdf = render_pdf(m)
+    (tmp_path / "manifest.pdf").write_bytes(pdf)
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+    manifest, invoice = pages[0], "\n".join(pages[1:])
+    for label, _ in journal_picks:
+        assert manifest.count(label) == 1 and invoice.count(label) == 1
+    assert tag(3) not in manifest + invoice  # refused, never packed
+    assert f"Packages: {len(journal_picks)}" in manifest and BUYER in manifest
+    assert "Sam Driver" in manifest and "8ABC123" in manifest and coa.document in manifest
+    assert "Total packages: 3" in invoice
+    for grams in ("5.190 g", "5.230 g", "21.450 g"):
+        assert grams in manifest
+
+    template = transfer_template(m)
+    (dest,) = template["Destinations"]
+    assert [p["PackageLabel"] for p in dest["Packages"]] == [t for t, _ in journal_picks]
+    assert dest["RecipientLicenseNumber"] == BUYER
+    assert [p["GrossWeight"] for p in dest["Packages"]] == [
+        Decimal("5.190"),
+        Decimal("5.230"),
+        Decimal("21.450"),
+    ]
+    assert {p["GrossUnitOfWeightName"] for p in dest["Packages"]} == {"Grams"}
+
+    async def post() -> tuple[str, list[dict[str, Any]]]:
+        emulator = MetrcEmulator()
+        emulator.load_packages(SHIPPER, real_inventory())
+        url = await emulator.start()
+        client = MetrcClient(url, SHIPPER, "vendor-key", "user-key")
+        try:
+            remote = await client.create_transfer(template)
+        finally:
+            await client.close()
+            await emulator.stop()
+        return remote, list(emulator.facilities[SHIPPER].templates.values())
+
+    remote, stored = asyncio.run(post())
+    assert remote.isdigit() and [t["Name"] for t in stored] == ["MAN-7001"]
+    assert stored[0]["Destinations"][0]["Packages"] == dest["Packages"]
+
+
+def test_an_unsealed_or_retail_order_has_no_manifest(packed: list[dict[str, Any]]) -> None:
+    before_seal = [e for e in packed if e["type"] != "order_status"]
+    with pytest.raises(ManifestError, match="not sealed"):
+        from_events(published(before_seal), "7001", SHIPPER, {}, {})
+    retail = [
+        {**e, "body": {**e["body"], "order": {**e["body"]["order"], "channel": "pickup"}}}
+        if e["type"] == "order_loaded"
+        else e
+        for e in packed
+    ]
+    with pytest.raises(ManifestError, match="not a wholesale order"):
+        from_events(published(retail), "7001", SHIPPER, {}, {})
