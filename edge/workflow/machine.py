@@ -375,6 +375,7 @@ class Workflow:
             allowed=result.allowed,
             reason=result.reason,
             buckets=list(result.buckets),  # Run.record converts them, exact values included
+            **result.rule_fields(),
         )
         if not result.allowed:
             self._halt(run, HaltInfo(code="over_limit", reason=result.reason), Phase.PICKING)
