@@ -114,6 +114,7 @@ class Station:
             central=ports.central,
             settings=cfg.workflow,
             fifo=cfg.verify.fifo,
+            privacy=ports.privacy,
         )
         self.state = WorkflowState()
         self._state_bytes = encode_state(self.state)  # as last committed

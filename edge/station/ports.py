@@ -132,3 +132,6 @@ class StationPorts:
     # this station lacks (edge.journal.anchor); returns "" or why the journal could not be
     # anchored (offline is "", start-up stays offline-tolerant).
     anchor: Callable[[], Awaitable[str]] | None = None
+    # The label profile's privacy rule in force at an ISO time (edge.workflow.privacy): what of
+    # the customer the workflow keeps and journals. None keeps the customer as given.
+    privacy: Callable[[str], str] | None = None

@@ -11,6 +11,8 @@ One class, halts and the supervisor override included, so the whole machine read
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from edge.workflow.config import WorkflowSection
 from edge.workflow.ports import (
     Badge,
@@ -25,6 +27,7 @@ from edge.workflow.ports import (
     Verifier,
     WeighRule,
 )
+from edge.workflow.privacy import private_order
 from edge.workflow.run import (
     ORDER_PHASES,
     PROMPTS,
@@ -76,6 +79,7 @@ class Workflow:
         central: CentralState,
         settings: WorkflowSection,
         fifo: str = "warn",
+        privacy: Callable[[str], str] | None = None,
     ) -> None:
         self.verifier = verifier
         self.limits = limits
@@ -83,6 +87,9 @@ class Workflow:
         self.central = central
         self.settings = settings
         self.fifo = fifo  # [verify] fifo: "warn" accepts an out-of-FIFO pick, "refuse" halts
+        # The label profile's privacy rule in force at a time (edge.workflow.privacy); None keeps
+        # the customer as given.
+        self.privacy = privacy
 
     def step(self, state: WorkflowState, event: Input, now_ms: int) -> Step:
         """React to one input. Pure as long as the decision ports are."""
@@ -244,6 +251,8 @@ class Workflow:
             run.record("order_refused", order_id=order_id or None, reason=reason)
             run.signal(Signal.HALT, reason)
             return
+        if self.privacy is not None:
+            order = private_order(order, self.privacy(run.at))
         run.s.order = OrderProgress(order=order, source=source)
         run.s.phase = Phase.PICKING
         run.record(

@@ -1,6 +1,7 @@
 """`packstation limits explain --journal`: the decisions the real daemon journalled (a weighed
 portion with rational values, an over-limit order with a prior purchase) reproduce from the
-export alone, and an export whose decision was altered does not (exit 3)."""
+export alone, and an export whose decision was altered does not (exit 3). The same journal keeps
+only what the IL label profile's privacy rule allows of the customer (first name + number)."""
 
 from __future__ import annotations
 
@@ -38,11 +39,15 @@ def wait_for(d: Daemon, phase: str) -> None:
     d.wait_phase(phase, 15)
 
 
+STATION: list[Path] = []  # the module's station directory
+
+
 @pytest.fixture(scope="module")
 def export(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The journal export of a day: order 1042 with a 3.55 g portion of a 454 g bulk package
     (sealed), and order 3001 over IL's THC limit with a prior purchase (cancelled)."""
     tmp = tmp_path_factory.mktemp("station")
+    STATION.append(tmp)
     with SimPrinter() as printer, SimScale("mt-sics") as scale:
         config = write_real_station(tmp, printer.target, scale.port)
         with Daemon(config) as d:
@@ -160,3 +165,17 @@ def test_an_older_journal_without_the_rule_fields_needs_the_jurisdiction(export:
 def test_a_bad_export_is_exit_2() -> None:
     done = cli("limits", "explain", "--journal", "-", stdin=b'{"seq": 1}\nnot json\n')
     assert done.returncode == 2 and b"stdin:1" in done.stderr
+
+
+def test_the_journal_keeps_the_first_name_and_number_only(export: bytes) -> None:
+    # config/labels/IL.toml: privacy = "first_name_and_number"; the orders give "Ada L.", "Cy D."
+    loaded = [e["body"] for e in events(export) if e["type"] == "order_loaded"]
+    assert [(b["customer_id"], b["order"]["customer"]["name"]) for b in loaded] == [
+        ("C-88", "Ada"),
+        ("C-7", "Cy"),
+    ]
+    assert b"Ada L." not in export and b"Cy D." not in export
+    # nor anywhere in the journal database (its events and the workflow state it keeps)
+    for path in sorted(STATION[0].glob("journal.sqlite3*")):
+        data = path.read_bytes()
+        assert b"Ada L." not in data and b"Cy D." not in data, path

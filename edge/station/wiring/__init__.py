@@ -37,6 +37,7 @@ from edge.station.wiring.central import LinkService, ReplicaCentral
 from edge.station.wiring.indicator import IndicatorPort
 from edge.station.wiring.limits import EngineLimits, PreparingVerifier
 from edge.station.wiring.printer import SpoolPrinter
+from edge.station.wiring.privacy import profile_privacy
 from edge.station.wiring.scale import DriverWeighRule, ScalePort
 from edge.station.wiring.scanner import ScannerPort
 from edge.station.wiring.seed import SeedCentral
@@ -121,6 +122,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         services=services,
         scan_decoder=scanners,
         anchor=link.anchor,
+        privacy=profile_privacy(cfg),
     )
 
 
