@@ -153,3 +153,17 @@ def test_nj_an_edible_without_its_cbd_cannot_be_checked() -> None:
     # Without the CBD figure the total cannot be known: refused, never counted as THC only.
     with pytest.raises(BadInput, match=r"lines\[0\]: a edible line needs thc_mg and cbd_mg"):
         run("NJ", "adult", NJ_AT, [line("edible", 1, thc_mg=100)])
+
+
+def test_co_rule_dates_are_the_reported_ones_and_marked_unverified() -> None:
+    # MED Industry Bulletin 15-12 (as reported, no primary source retrieved): the equivalency from
+    # 2016-10-01; HB21-1317's medical amounts from 2022-01-01. Both flagged UNVERIFIED in the file.
+    rules = ENGINE.rules("CO")
+    assert [v.effective.isoformat() for v in rules.versions] == ["2016-10-01", "2022-01-01"]
+    for v in rules.versions:
+        assert any("UNVERIFIED" in n for n in v.notes), v.effective
+    with pytest.raises(BadInput, match="no rule version"):
+        run("CO", "adult", "2016-09-30T12:00:00-06:00", [line("flower", 1, net_weight_mg=1)])
+    assert run(
+        "CO", "adult", "2016-10-01T00:00:00-06:00", [line("flower", 1, net_weight_mg=28000)]
+    ).allowed
