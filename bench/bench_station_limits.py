@@ -81,6 +81,7 @@ def prior_dict(rng: random.Random, at: datetime) -> dict[str, object]:
         "concentrate_mg": rng.randint(2, 120),
         "thc_mg": rng.randint(2, 50),
         "volume_ml": rng.randint(10, 120),
+        "cbd_mg": rng.randint(0, 20),
     }
 
 
@@ -100,6 +101,7 @@ def portion(pkg: Package, pick: Pick) -> CartLine:
         content(pkg.concentrate_mg),
         content(pkg.thc_mg),
         pkg.volume_ml,
+        content(pkg.cbd_mg),
     )
 
 
@@ -148,6 +150,7 @@ class Case:
                         *(int(p[k]) for k in ("quantity", "net_weight_mg", "concentrate_mg")),  # type: ignore[call-overload]
                         int(p["thc_mg"]),  # type: ignore[call-overload]
                         int(p["volume_ml"]),  # type: ignore[call-overload]
+                        int(p["cbd_mg"]),  # type: ignore[call-overload]
                     ),
                 )
                 for p in prior

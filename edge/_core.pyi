@@ -52,15 +52,21 @@ class CoreError(ValueError):
 _LimitCategory: TypeAlias = Literal[
     "flower", "concentrate", "edible", "infused_liquid", "topical", "plant", "seed"
 ]
-_LimitMeasure: TypeAlias = Literal["net_weight", "concentrate", "thc", "volume", "units"]
+# thc_cbd: THC plus CBD (the total cannabinoid weight), both figures required
+_LimitMeasure: TypeAlias = Literal["net_weight", "concentrate", "thc", "thc_cbd", "volume", "units"]
 _LimitWindow: TypeAlias = Literal["transaction", "day", "rolling"]
 _LimitRatio: TypeAlias = tuple[int, int]
-# (category, quantity, net_weight_mg, concentrate_mg, thc_mg, volume_ml), measures per unit
-_LimitLineTuple: TypeAlias = tuple[str, int, int | None, int | None, int | None, int | None]
+# (category, quantity, net_weight_mg, concentrate_mg, thc_mg, volume_ml[, cbd_mg]), measures per
+# unit; without the trailing cbd_mg the line has no CBD figure
+_LimitLineTuple: TypeAlias = (
+    tuple[str, int, int | None, int | None, int | None, int | None]
+    | tuple[str, int, int | None, int | None, int | None, int | None, int | None]
+)
 # (epoch seconds, store-local date ordinal, *_LimitLineTuple)
-_LimitPriorTuple: TypeAlias = tuple[
-    int, int, str, int, int | None, int | None, int | None, int | None
-]
+_LimitPriorTuple: TypeAlias = (
+    tuple[int, int, str, int, int | None, int | None, int | None, int | None]
+    | tuple[int, int, str, int, int | None, int | None, int | None, int | None, int | None]
+)
 
 class LimitRuleError(CoreError):
     """A rule model the limit engine cannot use (names code, version, class, bucket)."""

@@ -339,3 +339,71 @@ fn a_weighed_portion_counts_its_share_of_the_contents_exactly() {
     assert_eq!(unknown.thc_mg, Some(1_000));
     assert_eq!(unknown.net_weight_mg, Some(10));
 }
+
+/// New Jersey's shape: edibles count their THC plus CBD, 1,000 mg fills the ounce.
+fn total_cannabinoids() -> LimitTable {
+    let b = bucket(
+        "one-ounce equivalent",
+        "oz",
+        Ratio::integer(1),
+        Window::Transaction,
+        vec![member(Category::Edible, Measure::ThcCbd, r(1, 1_000))],
+    );
+    LimitTable::new("NJ", &[version(0, "0001-01-01", vec![b])]).unwrap()
+}
+
+fn edible(thc: u64, cbd: Option<u64>) -> Line {
+    Line {
+        thc_mg: Some(thc),
+        cbd_mg: cbd,
+        ..Line::new(Category::Edible, 1)
+    }
+}
+
+#[test]
+fn thc_cbd_counts_both_at_and_just_over_the_cap() {
+    let t = total_cannabinoids();
+    let at_cap = t
+        .check("adult", NOW, TODAY, &[edible(500, Some(500))], &[])
+        .unwrap();
+    assert!(at_cap.allowed);
+    assert_eq!(at_cap.buckets[0].remaining, Ratio::integer(0));
+    let over = t
+        .check("adult", NOW, TODAY, &[edible(500, Some(501))], &[])
+        .unwrap();
+    assert!(!over.allowed);
+    assert_eq!(over.buckets[0].cart_used, r(1_001, 1_000));
+    assert_eq!(over.max_more[0].display(), "0 mg THC+CBD");
+}
+
+#[test]
+fn thc_cbd_needs_the_cbd_figure() {
+    let err = total_cannabinoids()
+        .check("adult", NOW, TODAY, &[edible(100, None)], &[])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "lines[0]: a edible line needs thc_mg and cbd_mg under this rule"
+    );
+}
+
+#[test]
+fn a_weighed_portion_scales_its_cbd_like_its_thc() {
+    // A third of 1000 mg THC + 2000 mg CBD is 1000 mg: the cap exactly; 1 mg more of net is over.
+    let bulk = Line {
+        net_weight_mg: Some(30_000),
+        ..edible(1_000, Some(2_000))
+    };
+    let t = total_cannabinoids();
+    let third = bulk.clone().portion(10_000, Some(30_000));
+    assert_eq!(
+        (third.thc_mg, third.cbd_mg, third.portion_den),
+        (Some(1_000), Some(2_000), 3)
+    );
+    let v = t.check("adult", NOW, TODAY, &[third], &[]).unwrap();
+    assert!(v.allowed && v.buckets[0].cart_used == Ratio::integer(1));
+    let more = bulk.portion(10_001, Some(30_000));
+    let v = t.check("adult", NOW, TODAY, &[more], &[]).unwrap();
+    assert!(!v.allowed);
+    assert_eq!(v.buckets[0].cart_used, r(10_001, 10_000));
+}

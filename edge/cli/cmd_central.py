@@ -61,18 +61,7 @@ def register(sub: Any) -> None:
     imp.add_argument("--json", action="store_true", help="print the result as JSON")
     imp.set_defaults(handler=_import)
 
-    man = add(
-        "manifest",
-        "a sealed wholesale order's transport manifest and invoice (PDF); queue its METRC transfer"
-        " template for the state-system bridge",
-    )
-    man.add_argument("order_id", metavar="ORDER")
-    man.add_argument("--out", type=Path, required=True, metavar="FILE.pdf")
-    man.add_argument("--shipper", help="the shipper's license (default: [state_system] license)")
-    for name in ("driver", "driver-license", "vehicle-make", "vehicle-model", "plate"):
-        man.add_argument(f"--{name}", default="")
-    man.add_argument("--no-template", action="store_true", help="the PDF only")
-    man.set_defaults(handler=_manifest)
+    _register_manifest(add)
 
     allow = add("allow", "allow a station (or subscriber) public key; live in keys_poll_ms")
     allow.add_argument("key_file", type=Path, metavar="NAME.key")
@@ -116,6 +105,23 @@ def register(sub: Any) -> None:
 
     central_reports.register(add)
     central_day.register(add)
+
+
+def _register_manifest(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """`central manifest ORDER --out FILE.pdf` (central/manifest.py)."""
+    man = add(
+        "manifest",
+        "a sealed wholesale order's transport manifest and invoice (PDF); queue its METRC transfer"
+        " template for the state-system bridge",
+    )
+    man.add_argument("order_id", metavar="ORDER")
+    man.add_argument("--out", type=Path, required=True, metavar="FILE.pdf")
+    man.add_argument("--shipper", help="the shipper's license (default: [state_system] license)")
+    for name in ("driver", "driver-license", "vehicle-make", "vehicle-model", "plate"):
+        man.add_argument(f"--{name}", default="")
+    man.add_argument("--no-template", action="store_true", help="the PDF only")
+    add_json(man)
+    man.set_defaults(handler=_manifest)
 
 
 def _register_quarantine(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
@@ -245,6 +251,7 @@ def _quarantine_release(args: argparse.Namespace) -> int:
         print(f"packstation: {args.tag}: not quarantined", file=sys.stderr)
         return int(ExitCode.REFUSED)
     result(args, f"{args.tag}: released by {args.by}; every station may sell it again", data)
+    return int(ExitCode.OK)
 
 
 def _manifest(args: argparse.Namespace) -> int:
@@ -278,10 +285,18 @@ def _manifest(args: argparse.Namespace) -> int:
     finally:
         store.close()
     template = "METRC transfer template queued" if queued else "no template queued"
-    print(
+    data = {
+        "manifest_id": manifest.manifest_id,
+        "packages": len(manifest.packages),
+        "buyer_license": manifest.buyer_license,
+        "pdf": str(args.out),
+        "template_queued": queued,
+    }
+    text = (
         f"{manifest.manifest_id}: {len(manifest.packages)} packages to {manifest.buyer_license},"
         f" {args.out}; {template}"
     )
+    result(args, text, data)
     return int(ExitCode.OK)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from edge.cli.output import add_json
 from edge.common.errors import BadInput, ConfigError, ExitCode
+from edge.limits import replay
 from edge.limits.engine import LimitEngine, resolve_rules_dir
 from edge.limits.rules import load_rules
 
@@ -33,10 +34,26 @@ def register(sub: Any) -> None:
 
     explain = cmds.add_parser(
         "explain",
-        help="print a jurisdiction's rule in plain words",
-        description="Print the rule in force for CODE (all classes, or --class) in plain words.",
+        help="print a jurisdiction's rule in plain words, or reproduce journalled decisions",
+        description="Print the rule in force for CODE (all classes, or --class) in plain words. "
+        "With --journal EXPORT.jsonl (the output of `packstation journal export DB`, - for "
+        "stdin) reproduce every journalled `limits` decision (of --order ID) from the journal "
+        "alone: each bucket's exact used (prior + cart) against its exact limit and the rule "
+        "file's cap, the recomputed allowed against the journalled one, and the rule's source. "
+        "Exit 0 when every decision reproduces, 3 when one does not, 2 for a bad export.",
     )
-    explain.add_argument("code", metavar="CODE", help="two-letter jurisdiction code, e.g. IL")
+    explain.add_argument(
+        "code", nargs="?", metavar="CODE", help="two-letter jurisdiction code, e.g. IL"
+    )
+    explain.add_argument(
+        "--journal", metavar="EXPORT.jsonl", help="a journal export to reproduce (- for stdin)"
+    )
+    explain.add_argument("--order", metavar="ID", help="with --journal: only this order")
+    explain.add_argument(
+        "--jurisdiction",
+        metavar="CODE",
+        help="with --journal: the jurisdiction of events that do not name one (older journals)",
+    )
     explain.add_argument("--class", dest="customer_class", metavar="C", help="customer class")
     explain.add_argument(
         "--at", type=_date, metavar="DATE", help="YYYY-MM-DD (default: today in the store's zone)"
@@ -92,6 +109,10 @@ def _check(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     engine = _engine(args)
+    if args.journal is not None:
+        return _explain_journal(args, engine)
+    if args.code is None:
+        raise BadInput("limits explain: give CODE, or --journal EXPORT.jsonl")
     text = engine.explain(args.code.upper(), args.customer_class, args.at)
     if args.json:
         doc = {"code": args.code.upper(), "class": args.customer_class, "text": text}
@@ -99,6 +120,25 @@ def _explain(args: argparse.Namespace) -> int:
         return int(ExitCode.OK)
     sys.stdout.write(text)
     return int(ExitCode.OK)
+
+
+def _explain_journal(args: argparse.Namespace, engine: LimitEngine) -> int:
+    if args.code is not None:
+        raise BadInput("limits explain: give CODE or --journal, not both")
+    code = args.jurisdiction.upper() if args.jurisdiction else None
+    if args.journal == "-":
+        decisions = replay.explain_journal(engine, sys.stdin.buffer, "stdin", args.order, code)
+    else:
+        try:
+            with open(args.journal, "rb") as f:
+                decisions = replay.explain_journal(engine, f, args.journal, args.order, code)
+        except OSError as exc:
+            raise BadInput(f"{args.journal}: {exc.strerror or exc}") from None
+    if args.order is not None and not decisions:
+        raise BadInput(f"{args.journal}: no limits event of order {args.order!r}")
+    sys.stdout.write(replay.to_json(decisions) + "\n" if args.json else replay.render(decisions))
+    ok = all(d.reproduced for d in decisions)
+    return int(ExitCode.OK if ok else ExitCode.REFUSED)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -294,6 +294,11 @@ class Limits(EventBody, tag="limits"):
     allowed: bool
     reason: str
     buckets: list[LimitBucket]
+    # Which rule decided, so `limits explain --journal` finds it and its source (absent in
+    # journals before these fields, or when the check could not run).
+    jurisdiction: str | None = None
+    rule_version: str | None = None  # the effective date of the rule version applied
+    customer_class: str | None = None
 
 
 class LabelRequested(EventBody, tag="label_requested"):

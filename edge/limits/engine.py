@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge import _core
@@ -22,8 +22,11 @@ from edge.common.errors import BadInput, ConfigError
 from edge.limits.explain import explain
 from edge.limits.rules import CATEGORIES, JurisdictionRules, load_rules
 
+if TYPE_CHECKING:  # the core's tuple shapes (edge/_core.pyi)
+    from edge._core import _LimitLineTuple, _LimitPriorTuple
+
 INSTALLED_RULES_DIR = resources.ETC / "limits"
-MEASURE_FIELDS = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml")
+MEASURE_FIELDS = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml", "cbd_mg")
 _MAX_AMOUNT = 10**12  # per unit, mg or ml: far above any product, far below overflow
 _MAX_QUANTITY = 1_000_000
 MAX_CART_BYTES = 16 * 1024 * 1024  # a CART.json is a few KB
@@ -32,7 +35,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 # A customer's prior purchases prepared once per order (`LimitEngine.history`).
 LimitHistory = _core.LimitHistory
-_UNIT_OF_MEASURE = {"net_weight": "mg", "concentrate": "mg", "thc": "mg", "volume": "ml"}
+_UNIT_OF_MEASURE = {
+    "net_weight": "mg",
+    "concentrate": "mg",
+    "thc": "mg",
+    "thc_cbd": "mg",
+    "volume": "ml",
+}
 
 
 def default_rules_dir() -> Path:
@@ -56,8 +65,11 @@ class CartLine:
     concentrate_mg: int | None = None
     thc_mg: int | None = None
     volume_ml: int | None = None
+    cbd_mg: int | None = None
 
-    def core(self) -> tuple[str, int, int | None, int | None, int | None, int | None]:
+    def core(
+        self,
+    ) -> tuple[str, int, int | None, int | None, int | None, int | None, int | None]:
         return (
             self.category,
             self.quantity,
@@ -65,6 +77,7 @@ class CartLine:
             self.concentrate_mg,
             self.thc_mg,
             self.volume_ml,
+            self.cbd_mg,
         )
 
 
@@ -259,6 +272,7 @@ def line_from_package(
         "concentrate_mg": package.concentrate_mg,
         "thc_mg": package.thc_mg,
         "volume_ml": package.volume_ml,
+        "cbd_mg": package.cbd_mg,
     }
     obj.update((key, value) for key, value in measures.items() if value is not None)
     return parse_line(obj, f"package {package.label}")
@@ -351,11 +365,11 @@ class LimitEngine:
         _, core = self._load(cart.jurisdiction)
         zone = self.zone_for(cart.jurisdiction)
         local = cart.at.astimezone(zone)
-        prior = [
+        prior: list[_LimitPriorTuple] = [
             (epoch_seconds(p.at), p.at.astimezone(zone).toordinal(), *p.line.core())
             for p in cart.prior
         ]
-        lines = [line.core() for line in cart.lines]
+        lines: list[_LimitLineTuple] = [line.core() for line in cart.lines]
         try:
             raw = core.check(
                 cart.customer_class, epoch_seconds(cart.at), local.toordinal(), lines, prior
@@ -368,7 +382,7 @@ class LimitEngine:
         """The customer's prior purchases resolved to `code`'s store time zone, once per order,
         for `check_packages`."""
         zone = self.zone_for(code)
-        rows = [
+        rows: list[_LimitPriorTuple] = [
             (epoch_seconds(p.at), p.at.astimezone(zone).toordinal(), *p.line.core()) for p in prior
         ]
         try:
@@ -387,7 +401,7 @@ class LimitEngine:
     ) -> _core.LimitResult:
         """The station's check: each pick (`.uid`, `.net_mg`) is one unit of its inventory
         package, read by the core; a weighed pick counts its captured net weight and its
-        package's THC and concentrate in proportion, exactly (bulk mg * net / bulk net).
+        package's THC, CBD and concentrate in proportion, exactly (bulk mg * net / bulk net).
         BadInput as `check`."""
         prepared = self._zones.get(code)
         if prepared is None:

@@ -27,6 +27,8 @@ MEASURES = {
     "net_weight": ("mass", "net_weight_mg"),
     "concentrate": ("mass", "concentrate_mg"),
     "thc": ("mass", "thc_mg"),
+    # The total cannabinoid weight, THC plus CBD (New Jersey: nj.gov/cannabis/adult-personal/).
+    "thc_cbd": ("mass", "thc_mg + cbd_mg"),
     "volume": ("volume", "volume_ml"),
     "units": ("count", "quantity"),
 }

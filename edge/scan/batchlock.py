@@ -26,6 +26,12 @@ class BatchLock:
         self.inventory = inventory
         self.cfg = cfg
 
+    def forget(self) -> None:
+        """A verdict accepted inside was refused after it: the core's session drops it."""
+        forget = getattr(self.inner, "forget", None)
+        if forget is not None:
+            forget()
+
     def check(
         self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
     ) -> ScanVerdict:
@@ -52,6 +58,7 @@ class BatchLock:
             f" package {first.uid}; this package is batch {this.batch}: put it back and pick"
             f" batch {locked.batch}."
         )
+        self.forget()  # the core counted it accepted: its session must drop it
         return ScanVerdict(
             verdict="wrong_batch",
             reason=reason,

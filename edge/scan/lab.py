@@ -44,6 +44,12 @@ class LabGate:
         self.results = results
         self.cfg = cfg
 
+    def forget(self) -> None:
+        """A verdict accepted inside was refused after it: the core's session drops it."""
+        forget = getattr(self.inner, "forget", None)
+        if forget is not None:
+            forget()
+
     def check(
         self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
     ) -> ScanVerdict:
@@ -59,6 +65,7 @@ class LabGate:
             why = f"The lab result central sent for {verdict.uid} cannot be read ({exc})."
         if why is None:
             return verdict
+        self.forget()  # the core counted it accepted: its session must drop it
         return ScanVerdict(
             verdict="lab_result", reason=why, line=verdict.line, uid=verdict.uid, kind=verdict.kind
         )

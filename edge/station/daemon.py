@@ -117,6 +117,7 @@ class Station:
             staging=cfg.staging,
             count=cfg.count,
             counter=ports.counter,
+            privacy=ports.privacy,
         )
         self.state = WorkflowState()
         self._state_bytes = encode_state(self.state)  # as last committed

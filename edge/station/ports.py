@@ -134,3 +134,6 @@ class StationPorts:
     # anchored (offline is "", start-up stays offline-tolerant).
     anchor: Callable[[], Awaitable[str]] | None = None
     counter: Counter | None = None  # cycle counts (edge/workflow/counting.py); None: no counts
+    # The label profile's privacy rule in force at an ISO time (edge.workflow.privacy): what of
+    # the customer the workflow keeps and journals. None keeps the customer as given.
+    privacy: Callable[[str], str] | None = None

@@ -11,6 +11,8 @@ One class, halts and the supervisor override included, so the whole machine read
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from edge.workflow.config import WorkflowSection
 from edge.workflow.counting import Counter, Counting, CountSection
 from edge.workflow.ports import (
@@ -26,6 +28,7 @@ from edge.workflow.ports import (
     Verifier,
     WeighRule,
 )
+from edge.workflow.privacy import private_order
 from edge.workflow.run import (
     ORDER_PHASES,
     PROMPTS,
@@ -81,6 +84,7 @@ class Workflow:
         staging: StagingSection | None = None,
         count: CountSection | None = None,
         counter: Counter | None = None,
+        privacy: Callable[[str], str] | None = None,
     ) -> None:
         self.verifier = verifier
         self.limits = limits
@@ -90,6 +94,9 @@ class Workflow:
         self.fifo = fifo  # [verify] fifo: "warn" accepts an out-of-FIFO pick, "refuse" halts
         self.staging = Staging(staging)  # [staging]: off when no location pattern is set
         self.counting = Counting(count, counter)  # cycle counts: off without a counter port
+        # The label profile's privacy rule in force at a time (edge.workflow.privacy); None keeps
+        # the customer as given.
+        self.privacy = privacy
 
     def step(self, state: WorkflowState, event: Input, now_ms: int) -> Step:
         """React to one input. Pure as long as the decision ports are."""
@@ -274,6 +281,8 @@ class Workflow:
             run.record("order_refused", order_id=order_id or None, reason=reason)
             run.signal(Signal.HALT, reason)
             return
+        if self.privacy is not None:
+            order = private_order(order, self.privacy(run.at))
         run.s.order = OrderProgress(order=order, source=source)
         run.s.phase = Phase.PICKING
         run.record(
@@ -408,6 +417,7 @@ class Workflow:
             allowed=result.allowed,
             reason=result.reason,
             buckets=list(result.buckets),  # Run.record converts them, exact values included
+            **result.rule_fields(),
         )
         if not result.allowed:
             self._halt(run, HaltInfo(code="over_limit", reason=result.reason), Phase.PICKING)

@@ -166,9 +166,24 @@ class LimitBucket(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LimitResult(msgspec.Struct, frozen=True, kw_only=True):
+    """`jurisdiction`, `rule_version` (the effective date of the rule version applied) and
+    `customer_class` say which rule decided ("" when the checker does not give them)."""
+
     allowed: bool
     reason: str = ""
     buckets: list[LimitBucket] = msgspec.field(default_factory=list)
+    jurisdiction: str = ""
+    rule_version: str = ""
+    customer_class: str = ""
+
+    def rule_fields(self) -> dict[str, str]:
+        """The rule fields the checker gave, for the journalled `limits` event."""
+        fields = {
+            "jurisdiction": self.jurisdiction,
+            "rule_version": self.rule_version,
+            "customer_class": self.customer_class,
+        }
+        return {k: v for k, v in fields.items() if v}
 
 
 class WeighResult(msgspec.Struct, frozen=True, kw_only=True):

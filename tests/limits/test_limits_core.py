@@ -72,7 +72,7 @@ def test_crossing_names_line_and_bucket() -> None:
     ("lines", "prior", "message"),
     [
         ([("flower", 1, -5, None, None, None)], [], "negative amount -5"),
-        ([("flower", 1, 5)], [], r"lines\[0\]: expected a tuple of 6 items"),
+        ([("flower", 1, 5)], [], r"lines\[0\]: expected a tuple of 6 or 7 items"),
         ([("bud", 1, 5, None, None, None)], [], r'lines\[0\]: unknown category "bud"'),
         (
             [],

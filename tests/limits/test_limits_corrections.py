@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from fractions import Fraction
 
+import pytest
+
+from edge.common.errors import BadInput
 from edge.limits.engine import Cart, CartLine, LimitEngine, LimitVerdict, PriorPurchase
 from tests.support.limits import line
 
@@ -116,3 +119,51 @@ def test_mo_pre_2022_medical_uses_the_same_ounce() -> None:
     at = "2022-12-07T12:00:00-06:00"
     assert run("MO", "medical", at, [line("flower", 1, net_weight_mg=113400)]).allowed
     assert not run("MO", "medical", at, [line("flower", 1, net_weight_mg=113401)]).allowed
+
+
+NJ_AT = "2026-11-22T12:00:00-05:00"
+
+
+def test_nj_equivalency_counts_thc_and_cbd() -> None:
+    # nj.gov/cannabis/adult-personal/ (NJ CRC, N.J.A.C. 17:30): equivalency by the total
+    # cannabinoid weight, THC + CBD; 1,000 mg fills the ounce. 500 mg THC + 500 mg CBD is the cap
+    # (allowed under the THC-only reading too, which left 1/2 oz free).
+    at_cap = line("edible", 1, thc_mg=500, cbd_mg=500)
+    v = run("NJ", "adult", NJ_AT, [at_cap])
+    assert v.allowed
+    assert next(b for b in v.buckets if b.name == "one-ounce equivalent").remaining == 0
+    # 1 mg CBD more is over; counted by THC alone it was 1/2 oz and allowed
+    over = line("edible", 1, thc_mg=500, cbd_mg=501)
+    assert not run("NJ", "adult", NJ_AT, [over]).allowed
+    # the CRC's example: 100 mg THC + 400 mg CBD counts 500 mg, half the ounce, with 1/2 oz flower
+    half_oz = line("flower", 1, net_weight_mg=14175)
+    assert run("NJ", "adult", NJ_AT, [half_oz, line("edible", 1, thc_mg=100, cbd_mg=400)]).allowed
+    assert not run(
+        "NJ", "adult", NJ_AT, [half_oz, line("edible", 1, thc_mg=100, cbd_mg=401)]
+    ).allowed
+
+
+def test_nj_medical_counts_thc_and_cbd_against_three_ounces() -> None:
+    # 3 oz = 3,000 mg THC + CBD of edibles per 30 days (the adult equivalency, UNVERIFIED).
+    assert run("NJ", "medical", NJ_AT, [line("edible", 3, thc_mg=100, cbd_mg=900)]).allowed
+    assert not run("NJ", "medical", NJ_AT, [line("edible", 3, thc_mg=100, cbd_mg=901)]).allowed
+
+
+def test_nj_an_edible_without_its_cbd_cannot_be_checked() -> None:
+    # Without the CBD figure the total cannot be known: refused, never counted as THC only.
+    with pytest.raises(BadInput, match=r"lines\[0\]: a edible line needs thc_mg and cbd_mg"):
+        run("NJ", "adult", NJ_AT, [line("edible", 1, thc_mg=100)])
+
+
+def test_co_rule_dates_are_the_reported_ones_and_marked_unverified() -> None:
+    # MED Industry Bulletin 15-12 (as reported, no primary source retrieved): the equivalency from
+    # 2016-10-01; HB21-1317's medical amounts from 2022-01-01. Both flagged UNVERIFIED in the file.
+    rules = ENGINE.rules("CO")
+    assert [v.effective.isoformat() for v in rules.versions] == ["2016-10-01", "2022-01-01"]
+    for v in rules.versions:
+        assert any("UNVERIFIED" in n for n in v.notes), v.effective
+    with pytest.raises(BadInput, match="no rule version"):
+        run("CO", "adult", "2016-09-30T12:00:00-06:00", [line("flower", 1, net_weight_mg=1)])
+    assert run(
+        "CO", "adult", "2016-10-01T00:00:00-06:00", [line("flower", 1, net_weight_mg=28000)]
+    ).allowed

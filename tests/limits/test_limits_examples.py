@@ -47,8 +47,8 @@ def conc(mg: int, q: int = 1, thc: int | None = None) -> CartLine:
     return line("concentrate", q, net_weight_mg=mg, thc_mg=thc)
 
 
-def edible(thc: int, q: int = 1, conc_mg: int = 0, net: int = 0) -> CartLine:
-    return line("edible", q, thc_mg=thc, concentrate_mg=conc_mg, net_weight_mg=net)
+def edible(thc: int, q: int = 1, conc_mg: int = 0, net: int = 0, cbd: int = 0) -> CartLine:
+    return line("edible", q, thc_mg=thc, concentrate_mg=conc_mg, net_weight_mg=net, cbd_mg=cbd)
 
 
 # --- California: 28.5 g flower, 8 g concentrate incl. concentrate in products, per day ---------

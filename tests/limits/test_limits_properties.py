@@ -80,7 +80,7 @@ def _split(item: CartLine, rnd: random.Random) -> tuple[CartLine, CartLine]:
     if item.quantity > 1:
         q = rnd.randint(1, item.quantity - 1)
         return replace(item, quantity=q), replace(item, quantity=item.quantity - q)
-    fields = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml")
+    fields = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml", "cbd_mg")
     parts = {f: rnd.randint(0, getattr(item, f) or 0) for f in fields}
     first = replace(item, **parts)
     second = replace(item, **{f: (getattr(item, f) or 0) - parts[f] for f in fields})

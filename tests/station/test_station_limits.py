@@ -55,7 +55,7 @@ def order_of(picks: list[Pick], cls: str, prior: list[dict[str, object]]) -> Ord
 
 def reference_line(pkg: Package, pick: Pick) -> CartLine:
     """The rule: a weighed portion counts net as its weight and bulk mg * net / bulk net of its
-    contents (THC, concentrate); a bulk package without a positive net weight keeps them whole."""
+    contents (THC, CBD, concentrate); a bulk package without a positive net weight keeps them whole."""
     net, bulk = pick.net_mg, pkg.net_weight_mg
     share = Fraction(net, bulk) if net is not None and bulk else Fraction(1)
     assert pkg.category is not None
@@ -65,7 +65,13 @@ def reference_line(pkg: Package, pick: Pick) -> CartLine:
 
     weight = net if net is not None else pkg.net_weight_mg
     return CartLine(
-        pkg.category, 1, weight, content(pkg.concentrate_mg), content(pkg.thc_mg), pkg.volume_ml
+        pkg.category,
+        1,
+        weight,
+        content(pkg.concentrate_mg),
+        content(pkg.thc_mg),
+        pkg.volume_ml,
+        content(pkg.cbd_mg),
     )
 
 
@@ -108,7 +114,7 @@ def assert_matches_reference(
     return got
 
 
-MEASURES = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml")
+MEASURES = ("net_weight_mg", "concentrate_mg", "thc_mg", "volume_ml", "cbd_mg")
 
 records_st = st.lists(
     st.fixed_dictionaries(
@@ -116,6 +122,7 @@ records_st = st.lists(
             "Category": st.sampled_from(CATS),
             "NetWeightMg": st.integers(0, 500_000),
             "ThcMg": st.integers(0, 150_000),
+            "CbdMg": st.integers(0, 50_000),
             "ConcentrateMg": st.integers(0, 30_000),
             "VolumeMl": st.integers(0, 1_000),
         }
@@ -169,6 +176,7 @@ def test_station_check_equals_the_fraction_reference(
             "concentrate_mg": mg // 10,
             "thc_mg": mg // 100,
             "volume_ml": mg // 50,
+            "cbd_mg": mg // 300,
         }
         for cat, q, mg, days in prior
     ]
@@ -192,6 +200,32 @@ def test_a_weighed_portion_counts_its_share_of_the_bulk_thc_exactly() -> None:
     unweighed = [Pick(line=1, uid=uid(1), raw=uid(1))]
     got = limits.check(order_of(unweighed, "adult", []), unweighed, at.isoformat())
     assert got.buckets[0].used_exact == "5/4" and not got.allowed  # the bulk's 1000 mg
+
+
+def test_nj_counts_the_portions_share_of_the_bulk_thc_and_cbd() -> None:
+    # NJ adult: edibles count by THC + CBD, 1,000 mg fills the ounce (nj.gov/cannabis/adult-personal/).
+    bulk = {
+        "Label": uid(1),
+        "Category": "edible",
+        "NetWeightMg": 30_000,
+        "ThcMg": 1_000,
+        "CbdMg": 2_000,
+    }
+    limits = limits_for("NJ", [bulk])
+    at = datetime(2026, 11, 22, 12, tzinfo=ZoneInfo("America/New_York"))
+    picks = [Pick(line=1, uid=uid(1), raw=uid(1), net_mg=10_000)]  # a third: 1000 mg THC + CBD
+    got = assert_matches_reference(limits, "NJ", "adult", at, picks, [])
+    bucket = next(b for b in got.buckets if b.name == "one-ounce equivalent")
+    assert got.allowed and bucket.used_exact == "1" and bucket.limit_exact == "1"
+    picks = [Pick(line=1, uid=uid(1), raw=uid(1), net_mg=10_001)]  # 3 mg/10 g more: over
+    got = assert_matches_reference(limits, "NJ", "adult", at, picks, [])
+    assert not got.allowed
+    assert next(b for b in got.buckets if b.name == "one-ounce equivalent").used_exact == (
+        "10001/10000"
+    )
+    no_cbd = limits_for("NJ", [{**bulk, "CbdMg": None}])
+    refused = no_cbd.check(order_of(picks, "adult", []), picks, at.isoformat())
+    assert not refused.allowed and "cbd_mg" in refused.reason
 
 
 def test_refusals_name_the_package() -> None:

@@ -47,6 +47,10 @@ def line(category: str, quantity: int = 1, **measures: int) -> CartLine:
 def _amount(item: CartLine, measure: str) -> Fraction:
     if measure == "units":
         return Fraction(item.quantity)
+    if measure == "thc_cbd":  # the total cannabinoid weight: both figures needed
+        if item.thc_mg is None or item.cbd_mg is None:
+            raise MissingMeasure(f"{item.category} needs thc_mg and cbd_mg")
+        return (Fraction(item.thc_mg) + Fraction(item.cbd_mg)) * item.quantity
     value = getattr(item, _FIELDS[measure])
     if value is None:
         raise MissingMeasure(f"{item.category} needs {_FIELDS[measure]}")
@@ -111,6 +115,7 @@ def random_line(rng: random.Random, category: str | None = None) -> CartLine:
         rng.choice((0, 100, 500, 1000, rng.randint(0, 9000))),
         rng.choice((0, 10, 100, 250, rng.randint(0, 5000))),
         rng.choice((0, 100, 355, rng.randint(0, 3000))),
+        rng.choice((0, 10, 400, rng.randint(0, 2000))),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drivers.scale import WeighOutRules
@@ -28,7 +29,9 @@ T0 = 1_795_000_000_000  # 2026-11-18, epoch ms
 
 
 class Harness:
-    def __init__(self, fifo: str = "warn", **settings: Any) -> None:
+    def __init__(
+        self, fifo: str = "warn", privacy: Callable[[str], str] | None = None, **settings: Any
+    ) -> None:
         self.central = DictCentral(BADGES, ORDERS)
         self.wf = Workflow(
             verifier=TableVerifier(INVENTORY),
@@ -37,6 +40,7 @@ class Harness:
             central=self.central,
             settings=WorkflowSection(**settings),
             fifo=fifo,
+            privacy=privacy,
         )
         self.state = WorkflowState()
         self.now = T0

@@ -16,7 +16,7 @@ const SECONDS_PER_DAY: i64 = 86_400;
 
 /// One cart line or prior purchase: a category, a unit count and per-unit measures.
 ///
-/// `portion_den` makes the content measures (`concentrate_mg`, `thc_mg`) exact rationals: they
+/// `portion_den` makes the content measures (`concentrate_mg`, `thc_mg`, `cbd_mg`) exact rationals: they
 /// are numerators over `portion_den` (0 or 1: whole mg). A weighed portion of a bulk package
 /// counts `bulk_mg * net / bulk_net` of them (`Line::portion`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,6 +28,7 @@ pub struct Line {
     pub thc_mg: Option<u64>,
     pub volume_ml: Option<u64>,
     pub portion_den: u64,
+    pub cbd_mg: Option<u64>,
 }
 
 impl Line {
@@ -40,7 +41,7 @@ impl Line {
     }
 
     /// A weighed portion of `net_mg` cut from a bulk package of `bulk_net_mg` whose content
-    /// measures are `concentrate_mg` and `thc_mg`: the net weight is the captured one and the
+    /// measures are `concentrate_mg`, `thc_mg` and `cbd_mg`: the net weight is the captured one and the
     /// contents count in proportion, exactly (`bulk_mg * net / bulk_net`). A bulk package without
     /// a (positive) net weight keeps its contents whole: nothing to scale by, and never less.
     pub fn portion(mut self, net_mg: u64, bulk_net_mg: Option<u64>) -> Self {
@@ -51,14 +52,19 @@ impl Line {
         let g = gcd(i128::from(net_mg), i128::from(bulk)).max(1) as u64;
         let (mul, den) = (net_mg / g, bulk / g);
         let scale = |v: Option<u64>| v.map(|x| x.checked_mul(mul));
-        match (scale(self.concentrate_mg), scale(self.thc_mg)) {
-            (Some(None), _) | (_, Some(None)) => {
+        match (
+            scale(self.concentrate_mg),
+            scale(self.thc_mg),
+            scale(self.cbd_mg),
+        ) {
+            (Some(None), _, _) | (_, Some(None), _) | (_, _, Some(None)) => {
                 // Too large for u64: keep the whole bulk figure (conservative) by marking overflow.
                 self.portion_den = u64::MAX;
             }
-            (c, t) => {
+            (c, t, d) => {
                 self.concentrate_mg = c.flatten();
                 self.thc_mg = t.flatten();
+                self.cbd_mg = d.flatten();
                 self.portion_den = den;
             }
         }
@@ -77,6 +83,13 @@ impl Line {
             Measure::NetWeight => (self.net_weight_mg, den),
             Measure::Concentrate => (self.concentrate_mg, den / self.den()),
             Measure::Thc => (self.thc_mg, den / self.den()),
+            Measure::ThcCbd => match (self.thc_mg, self.cbd_mg) {
+                (Some(t), Some(c)) => match t.checked_add(c) {
+                    Some(sum) => (Some(sum), den / self.den()),
+                    None => return Some(None),
+                },
+                _ => (None, 1),
+            },
             Measure::Volume => (self.volume_ml, den),
             Measure::Units => (Some(1), den),
         };
@@ -366,6 +379,7 @@ fn display_amount(measure: Measure, amount: i128) -> String {
             format!("{} g", grams.to_decimal(3))
         }
         Measure::Thc => format!("{amount} mg THC"),
+        Measure::ThcCbd => format!("{amount} mg THC+CBD"),
         Measure::Volume => format!("{amount} ml"),
         Measure::Units => format!("{amount} units"),
     }

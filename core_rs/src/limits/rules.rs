@@ -70,6 +70,9 @@ pub enum Measure {
     Concentrate,
     /// THC in mg (`thc_mg`).
     Thc,
+    /// The total cannabinoid weight, THC plus CBD, in mg (`thc_mg` + `cbd_mg`): New Jersey's
+    /// equivalency (nj.gov/cannabis/adult-personal/).
+    ThcCbd,
     /// Volume in ml (`volume_ml`).
     Volume,
     /// The number of units (plants, seeds, packages).
@@ -77,10 +80,11 @@ pub enum Measure {
 }
 
 impl Measure {
-    pub const ALL: [Measure; 5] = [
+    pub const ALL: [Measure; 6] = [
         Measure::NetWeight,
         Measure::Concentrate,
         Measure::Thc,
+        Measure::ThcCbd,
         Measure::Volume,
         Measure::Units,
     ];
@@ -90,6 +94,7 @@ impl Measure {
             Measure::NetWeight => "net_weight",
             Measure::Concentrate => "concentrate",
             Measure::Thc => "thc",
+            Measure::ThcCbd => "thc_cbd",
             Measure::Volume => "volume",
             Measure::Units => "units",
         }
@@ -101,6 +106,7 @@ impl Measure {
             Measure::NetWeight => "net_weight_mg",
             Measure::Concentrate => "concentrate_mg",
             Measure::Thc => "thc_mg",
+            Measure::ThcCbd => "thc_mg and cbd_mg",
             Measure::Volume => "volume_ml",
             Measure::Units => "quantity",
         }
@@ -109,7 +115,7 @@ impl Measure {
     /// Base unit of the integer amounts.
     pub const fn unit(self) -> &'static str {
         match self {
-            Measure::NetWeight | Measure::Concentrate | Measure::Thc => "mg",
+            Measure::NetWeight | Measure::Concentrate | Measure::Thc | Measure::ThcCbd => "mg",
             Measure::Volume => "ml",
             Measure::Units => "units",
         }

@@ -247,8 +247,9 @@ fn opt_count(v: Borrowed<'_, '_, PyAny>) -> PyResult<Option<u64>> {
     }
 }
 
-/// Reads `(category, quantity, net_weight_mg, concentrate_mg, thc_mg, volume_ml)` from `t`
-/// starting at `first`, with borrowed items: this runs 70 times per check.
+/// Reads `(category, quantity, net_weight_mg, concentrate_mg, thc_mg, volume_ml[, cbd_mg])`
+/// from `t` starting at `first`, with borrowed items: this runs 70 times per check. `cbd_mg`
+/// is optional (a tuple without it has no CBD figure).
 fn line_from(t: &Bound<'_, PyTuple>, first: usize, source: &str, index: usize) -> PyResult<Line> {
     let item = |k: usize| t.get_borrowed_item(first + k);
     let name = item(0)?;
@@ -262,6 +263,11 @@ fn line_from(t: &Bound<'_, PyTuple>, first: usize, source: &str, index: usize) -
         thc_mg: opt_count(item(4)?)?,
         volume_ml: opt_count(item(5)?)?,
         portion_den: 1,
+        cbd_mg: if t.len() > first + 6 {
+            opt_count(item(6)?)?
+        } else {
+            None
+        },
     })
 }
 
@@ -271,10 +277,12 @@ fn tuple_of<'a, 'py>(
     source: &str,
     index: usize,
 ) -> PyResult<&'a Bound<'py, PyTuple>> {
+    // `len` items, or one more: the optional trailing `cbd_mg`.
     match item.cast::<PyTuple>() {
-        Ok(t) if t.len() == len => Ok(t),
+        Ok(t) if t.len() == len || t.len() == len + 1 => Ok(t),
         _ => Err(LimitInputError::new_err(format!(
-            "{source}[{index}]: expected a tuple of {len} items"
+            "{source}[{index}]: expected a tuple of {len} or {} items",
+            len + 1
         ))),
     }
 }
@@ -687,6 +695,7 @@ fn package_line(inv: &CoreInventory, uid: &str, net_mg: Option<i64>) -> PyResult
         thc_mg: measure(1, "thc_mg")?,
         volume_ml: measure(4, "volume_ml")?,
         portion_den: 1,
+        cbd_mg: measure(2, "cbd_mg")?,
     };
     match net_mg {
         None => Ok(line),

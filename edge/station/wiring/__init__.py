@@ -42,6 +42,7 @@ from edge.station.wiring.count import CoreCounter
 from edge.station.wiring.indicator import IndicatorPort
 from edge.station.wiring.limits import EngineLimits, PreparingVerifier
 from edge.station.wiring.printer import SpoolPrinter
+from edge.station.wiring.privacy import profile_privacy
 from edge.station.wiring.scale import DriverWeighRule, ScalePort
 from edge.station.wiring.scanner import ScannerPort
 from edge.station.wiring.seed import SeedCentral
@@ -135,6 +136,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         services=services,
         scan_decoder=scanners,
         anchor=link.anchor,
+        privacy=profile_privacy(cfg),
     )
 
 

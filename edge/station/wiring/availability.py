@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from edge.common import protocol as p
 from edge.journal import Journal, JournalError
@@ -29,8 +29,7 @@ from edge.scan.availability import (
 )
 from edge.scan.verify import store_today
 from edge.station.config import StationConfig, StationPaths
-from edge.station.wiring.verifier import CoreVerifier
-from edge.workflow.ports import Order, Pick, ScanVerdict
+from edge.workflow.ports import Order, Pick, ScanVerdict, Verifier
 from edge.workflow.state import PackageScanned, Phase, WorkflowState
 
 LOG = logging.getLogger(__name__)
@@ -70,11 +69,21 @@ class JournalBook:
             self._journal.close()
 
 
+class ForgettingVerifier(Verifier, Protocol):
+    """The core's verifier, or a wrapper of it (batch lock, lab gate) that passes `forget` on."""
+
+    def forget(self) -> None: ...
+
+
 class AvailabilityVerifier:
     """edge.workflow.ports.Verifier: the core's verdict, refused for a package not to be sold."""
 
     def __init__(
-        self, cfg: StationConfig, core: CoreVerifier, lookup: Lookup, claim: Claimer | None = None
+        self,
+        cfg: StationConfig,
+        core: ForgettingVerifier,
+        lookup: Lookup,
+        claim: Claimer | None = None,
     ) -> None:
         self.cfg = cfg
         self.core = core

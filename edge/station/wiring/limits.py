@@ -82,6 +82,9 @@ class EngineLimits:
                 )
                 for r in raw.report()
             ],
+            jurisdiction=self.cfg.station.jurisdiction,
+            rule_version=raw.version,
+            customer_class=raw.customer_class,
         )
 
 
