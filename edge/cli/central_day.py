@@ -31,6 +31,7 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     day.add_argument("--date", required=True, help="the day, YYYY-MM-DD (UTC)")
     day.add_argument("--format", choices=FORMATS, default="csv")
     day.add_argument("--output", type=Path, help="write here instead of standard output")
+    day.add_argument("--json", action="store_true", help="the same as --format json")
     day.set_defaults(handler=_day)
     bags = sub.add_parser("bags", help="every staged bag: where it is, released or not")
     bags.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="central config")
@@ -60,7 +61,7 @@ def _day(args: argparse.Namespace) -> int:
         raise BadInput(f"--date {args.date!r}: expected YYYY-MM-DD")
     store = _store(args)
     try:
-        data = render(build(store, args.date), args.format)
+        data = render(build(store, args.date), "json" if args.json else args.format)
     finally:
         store.close()
     if args.output is None:
