@@ -23,11 +23,27 @@ import msgspec
 
 from edge.common.chain import chain_hash
 from edge.common.errors import PackstationError
-from edge.journal.store import Journal, JournalEvent
+from edge.journal.store import ChainBroken, Journal, JournalEvent
 
 
 class Diverged(PackstationError):
     """This journal and central's copy of it differ: neither may be extended automatically."""
+
+
+RECOVER_COMMAND = "packstation journal recover --from-central --config STATION_TOML"
+
+
+class DivergedAtStart(ChainBroken):
+    """The daemon refuses to start on a journal whose history forks from central's (exit 5)."""
+
+    @classmethod
+    def of(cls, path: object, why: str) -> DivergedAtStart:
+        return cls(
+            f"{path}: journal differs from central's copy ({why}); the station does not start "
+            "on it. A supervisor decides: keep the card, then `" + RECOVER_COMMAND + "` sets "
+            "this journal aside (every row kept) and adopts central's copy (docs/journal.md "
+            '"A journal behind central")'
+        )
 
 
 def adopt(journal: Journal, after: int, rows: Sequence[JournalEvent]) -> int:
