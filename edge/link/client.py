@@ -146,6 +146,8 @@ class StationLink:
         self.diverged = ""  # why the journal and central's copy differ ("" = they do not)
         self._signed_at = -anchor.SIGN_INTERVAL_S  # last signature of the chain head
         self.probe: Callable[[str, int], None] | None = None  # ("sent"|"acked", seq): benchmarks
+        # each feed_record_skipped event journalled (its body and `at`, `seq`): `packstation status`
+        self.on_skipped: Callable[[dict[str, object]], None] | None = None
 
     # -- public API --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -577,8 +579,10 @@ class _Session:
                 extra={"kind": kind, "key": key, "reason": reason},
             )
             body = {"station": link.station_id, "kind": kind, "key": key, "reason": reason[:500]}
-            await asyncio.to_thread(link.journal.append, "feed_record_skipped", body)
+            event = await asyncio.to_thread(link.journal.append, "feed_record_skipped", body)
             link.wake()
+            if link.on_skipped is not None:
+                link.on_skipped({**body, "at": event.at, "seq": event.seq})
 
     async def _ack(self, ack: p.Ack) -> None:
         link = self.link
