@@ -38,12 +38,21 @@ class DivergedAtStart(ChainBroken):
 
     @classmethod
     def of(cls, path: object, why: str) -> DivergedAtStart:
+        head = f"{path}: journal differs from central's copy ({why}); the station does not start on it."
+        if why.startswith(HELD):  # its rows past central's are in central's quarantine
+            return cls(
+                f"{head} A supervisor decides: `packstation central release STATION` at central "
+                "takes this journal on from where it stands (the forked rows stay in central's "
+                'quarantine) (docs/journal.md "A journal behind central")'
+            )
         return cls(
-            f"{path}: journal differs from central's copy ({why}); the station does not start "
-            "on it. A supervisor decides: keep the card, then `" + RECOVER_COMMAND + "` sets "
-            "this journal aside (every row kept) and adopts central's copy (docs/journal.md "
+            f"{head} A supervisor decides: keep the card, then `{RECOVER_COMMAND}` sets this "
+            "journal aside (every row kept) and adopts central's copy (docs/journal.md "
             '"A journal behind central")'
         )
+
+
+HELD = "central holds this station"  # edge.link.client: central refused the forked chain
 
 
 def adopt(journal: Journal, after: int, rows: Sequence[JournalEvent]) -> int:

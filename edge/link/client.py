@@ -522,16 +522,19 @@ class _Session:
         elif isinstance(body, p.Claimed):
             link.claim_answered(body)
         elif isinstance(body, p.Error):
-            if body.code == "reconnect":
-                raise SessionEnd(f"central asked to reconnect: {body.reason}")
-            if body.code in ("revoked", "identity", "held"):
-                raise SessionEnd(
-                    f"central refused this station: {body.code}: {body.reason}", auth=True
-                )
-            LOG.warning(
-                "central reported an error", extra={"code": body.code, "reason": body.reason}
-            )
+            self._error(body)
         del command
+
+    def _error(self, body: p.Error) -> None:
+        """Central's ERROR: end the session for those that say so, log the rest."""
+        link = self.link
+        if body.code == "reconnect":
+            raise SessionEnd(f"central asked to reconnect: {body.reason}")
+        if body.code == "held":  # central refused a forked chain: a supervisor decides
+            link.diverged = f"{anchor.HELD}: {body.reason}"
+        if body.code in ("revoked", "identity", "held"):
+            raise SessionEnd(f"central refused this station: {body.code}: {body.reason}", auth=True)
+        LOG.warning("central reported an error", extra={"code": body.code, "reason": body.reason})
 
     async def _welcomed(self, body: p.Welcome) -> None:
         link = self.link
@@ -541,6 +544,7 @@ class _Session:
         self._welcome.set()
         if body.last_committed_seq > self.acked:
             await self._ack(p.Ack(seq=body.last_committed_seq))
+        link.diverged = ""  # central takes this journal as it is (again: released)
         link._set_state(LinkState.CONNECTED)
         link.anchored.set()
 

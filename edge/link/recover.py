@@ -75,8 +75,10 @@ def _fetch_all(
             assert isinstance(fetched, p.Fetched)
             if not fetched.events:
                 raise RecoveryRefused(
-                    f"central's copy has no row {position + 1} (quarantined there): it cannot "
-                    "replace this journal; nothing was changed"
+                    f"central's copy has no row {position + 1} (quarantined there: this "
+                    "station's own rows from there, after its chain forked): it cannot replace "
+                    "this journal; nothing was changed. `packstation central release STATION` "
+                    "lets the station carry on on its own journal"
                 )
             rows = [JournalEvent(**msgspec.structs.asdict(ev)) for ev in fetched.events]
             try:

@@ -245,3 +245,65 @@ def test_a_daemon_on_a_diverged_journal_refuses_to_start_until_recovered_from_ce
         f"\ndiverged journal: refused at start (exit 5), recovered; central {stored} rows, quarantined {quarantined}"
     )
     assert stored > 40 and quarantined == 0
+
+
+def test_a_journal_forked_past_central_is_refused_at_the_next_start_until_released(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Restored 20 rows behind, then more rows journalled offline than central holds: the fork
+    shows only when central checks the first batch and holds the station. The next start is
+    refused (exit 5) naming central's hold and `central release`; `journal recover` says why it
+    cannot apply (central's copy ends in its quarantine) and changes nothing; after the release
+    the station starts and its new events are stored."""
+    from drivers.printer.sim import SimPrinter
+    from tests.support.station import Daemon
+
+    setup = make_setup(tmp_path, ["station-01"])
+    state = tmp_path / "station-01"
+    journal = state / "journal.sqlite3"
+    with running_central(setup):
+        asyncio.run(_run(setup, tmp_path, 20, 20))
+        _backup(journal, tmp_path / "old-image.sqlite3")
+        asyncio.run(_run(setup, tmp_path, 20, 40))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    _backup(tmp_path / "old-image.sqlite3", journal)
+    offline = Journal(journal)
+    for i in range(25):
+        offline.append("scan", {"kind": "package", "raw": f"X{i}", "station": "station-01"})
+    offline.close()  # 45 rows, 21..45 not central's
+    with SimPrinter() as printer, running_central(setup) as central:
+        config = _daemon_config(setup, state, printer.target)
+        with Daemon(config):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and "station held" not in central.log.read_text():
+                time.sleep(0.1)
+        assert "station held: its chain forked" in central.log.read_text()
+        refused = Daemon(config)
+        with pytest.raises(RuntimeError, match="daemon exited 5"):
+            refused.start()
+        assert "central holds this station" in refused.log()
+        assert "packstation central release STATION" in refused.log()
+        release = ["central", "release", "station-01", "--config", str(setup.config)]
+        assert run(release) == ExitCode.OK
+        deadline = time.monotonic() + 20  # central re-reads its holds every keys_poll_ms
+        while time.monotonic() < deadline and "released by a" not in central.log.read_text():
+            time.sleep(0.1)
+        mine = Journal(journal, readonly=True).last_seq()
+        capsys.readouterr()
+        recover = ["journal", "recover", "--from-central", "--config", str(config)]
+        assert run(recover) == ExitCode.USAGE
+        assert "quarantined there" in capsys.readouterr().err
+        assert Journal(journal, readonly=True).last_seq() == mine  # nothing changed
+        stored_before = _central_counts(setup, "station-01")[0]
+        with Daemon(config) as daemon:
+            assert daemon.state()["phase"] == "idle"
+            deadline = time.monotonic() + 20
+            while (
+                time.monotonic() < deadline
+                and _central_counts(setup, "station-01")[0] <= stored_before
+            ):
+                time.sleep(0.1)
+    stored, _ = _central_counts(setup, "station-01")
+    print(f"\nforked past central: held, refused at start, released; central {stored} rows")
+    assert stored > stored_before
