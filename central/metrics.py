@@ -1,7 +1,8 @@
 """Central's Prometheus metrics on [central] metrics_listen (off by default).
 
 Counted from the store when scraped (events committed since the last scrape are read off the
-loop): scans, verdicts by kind and halts by code across stations; the commit latency histogram
+loop): scans, verdicts by kind and halts by code across stations, feed records skipped by
+station and kind; the commit latency histogram
 from the committer; stations connected (the link state), events quarantined, and the
 state-system report queue by state when the METRC bridge's table exists.
 """
@@ -33,6 +34,11 @@ class CentralMetrics:
         self.halts = self.registry.counter(
             "packstation_central_halts_total", "Halt events stored, by code"
         )
+        self.skipped = self.registry.counter(
+            "packstation_central_feed_records_skipped_total",
+            "Feed records a station could not use and skipped (feed_record_skipped), by station"
+            " and kind",
+        )
         self.commit = self.registry.histogram(
             "packstation_central_commit_seconds", "Group commit latency (one transaction)"
         )
@@ -57,7 +63,7 @@ class CentralMetrics:
                 page = self.store.events_after(self.cursor, 5000)
                 for ev in page:
                     self.cursor = ev.gseq
-                    if ev.type not in ("scan", "verdict", "halt"):
+                    if ev.type not in ("scan", "verdict", "halt", "feed_record_skipped"):
                         continue
                     try:
                         body = json.loads(ev.body)
@@ -65,6 +71,8 @@ class CentralMetrics:
                         continue
                     if ev.type == "scan":
                         self.scans.inc(station=ev.station_id)
+                    elif ev.type == "feed_record_skipped":
+                        self.skipped.inc(station=ev.station_id, kind=str(body.get("kind", "")))
                     elif ev.type == "verdict":
                         self.verdicts.inc(kind=str(body.get("verdict", "")))
                     else:

@@ -1,4 +1,5 @@
-"""What the dashboard shows, folded from central's store: stations, orders, halts, quarantines.
+"""What the dashboard shows, folded from central's store: stations, orders, halts, quarantines,
+and the feed records stations could not use (`feed_record_skipped`, edge/link/usable.py).
 
 `DashboardModel.refresh()` (blocking: run it off the loop) reads the events committed since its
 last call and folds them into per-station and per-order state, then re-reads the order queue (the
@@ -59,6 +60,7 @@ class StationView:
     halt: dict[str, Any] | None = None
     devices_down: dict[str, str] = field(default_factory=dict)
     events: int = 0
+    feed_skipped: int = 0
 
     def as_dict(self, online: bool) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class StationView:
             "halt": self.halt,
             "devices_down": dict(sorted(self.devices_down.items())),
             "events": self.events,
+            "feed_skipped": self.feed_skipped,
             "lag_ms": _ms_between(self.last_at, self.received_at),
         }
 
@@ -85,6 +88,8 @@ class DashboardModel:
         self.stations: dict[str, StationView] = {}
         self.orders: dict[str, dict[str, Any]] = {}  # order id -> where it is, from events
         self.package_quarantines: list[dict[str, Any]] = []
+        self.feed_skipped: list[dict[str, Any]] = []  # the most recent RECENT
+        self.feed_skipped_total = 0
         self.version = 0
         self._lock = threading.Lock()
         self._snapshot: dict[str, Any] = {}
@@ -136,6 +141,12 @@ class DashboardModel:
                 {"station_id": st.station_id, **entry, "order_id": oid, "at": at}
             )
             del self.package_quarantines[:-RECENT]
+        elif type_ == "feed_record_skipped":
+            st.feed_skipped += 1
+            self.feed_skipped_total += 1
+            entry = {k: body.get(k) for k in ("kind", "key", "reason")}
+            self.feed_skipped.append({"station_id": st.station_id, **entry, "at": at})
+            del self.feed_skipped[:-RECENT]
         elif type_ == "device_state":
             device = str(body.get("device", ""))
             if body.get("ok"):
@@ -176,6 +187,10 @@ class DashboardModel:
                 "quarantine": {
                     "packages": list(reversed(self.package_quarantines)),
                     "frames": _quarantined_frames(self.store),
+                },
+                "feed_skipped": {
+                    "count": self.feed_skipped_total,
+                    "recent": list(reversed(self.feed_skipped)),
                 },
                 "statesys": _statesys(self.store),
                 "head": self.cursor,

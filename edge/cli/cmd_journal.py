@@ -55,6 +55,36 @@ def register(sub: Any) -> None:
         help='print {"db", "ok", "checked", "first_bad_seq", "reason"} on stdout',
     )
     verify.set_defaults(handler=_verify)
+    recover = cmds.add_parser(
+        "recover",
+        help="set a journal that diverged from central's copy aside and adopt central's copy",
+        description="For a station that refuses to start because its journal differs from "
+        "central's copy (restored behind central, then events journalled offline). Stop the "
+        "station first. Fetches central's copy of every row (the station's key from --config) "
+        "into a new journal, copies the old journal whole to '<journal>.diverged-<UTC time>' "
+        "and puts the new one in its place. Nothing of the old journal is journalled again: "
+        "the rows central never had stay in the set-aside file for a supervisor to decide on. "
+        "A journal that agrees with central's copy is left as it is.",
+        epilog=f"""exit codes:
+  {ExitCode.OK:<4}recovered (or nothing to recover): what was done is on stdout
+  {ExitCode.USAGE:<4}the journal is missing or unreadable, or central's copy has a gap (nothing changed)
+  {ExitCode.DEVICE:<4}central did not answer, or the station daemon is running (nothing changed)
+  {ExitCode.CONFIG:<4}configuration error (the station's keys, --config)
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    recover.add_argument(
+        "db", type=Path, metavar="DB", nargs="?", help="default: the journal of --config"
+    )
+    recover.add_argument(
+        "--from-central",
+        action="store_true",
+        required=True,
+        help="adopt central's copy (the only source of recovery)",
+    )
+    recover.add_argument("--config", type=Path, required=True, metavar="FILE", help="station.toml")
+    add_json(recover)
+    recover.set_defaults(handler=_recover)
     export = cmds.add_parser(
         "export",
         help="print every event as a JSON line",
@@ -121,6 +151,42 @@ def _against_central(journal: Any, config: Path | None) -> Any:
         )
     except Unreachable as exc:
         raise DeviceError(f"{cfg.link.endpoint}: {exc}") from exc
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from edge.common.errors import BadInput, DeviceError
+    from edge.link.client import load_link_keys
+    from edge.link.recover import RecoveryRefused, Unreachable, recover
+    from edge.station.config import StationPaths, load_station_config
+    from edge.station.status import read_status
+
+    cfg = load_station_config(args.config)
+    paths = StationPaths.of(cfg)
+    db = args.db or paths.journal
+    try:
+        read_status(paths.status_socket)
+    except (OSError, ValueError):
+        pass  # no daemon answers: nothing writes this journal
+    else:
+        raise DeviceError(f"the station daemon is running ({paths.status_socket}): stop it first")
+    keys = load_link_keys(paths.secret_key, paths.server_key)
+    try:
+        done = recover(db, cfg.station.id, cfg.link.endpoint, keys, cfg.link.timeout_ms / 1000)
+    except Unreachable as exc:
+        raise DeviceError(f"{cfg.link.endpoint}: {exc}; nothing was changed") from exc
+    except RecoveryRefused as exc:
+        raise BadInput(f"{db}: {exc}") from exc
+    if args.json:
+        print(json.dumps(msgspec.to_builtins(done)))
+    elif not done.aside:
+        print(f"{db}: agrees with central's copy: nothing to recover, nothing changed")
+    else:
+        print(
+            f"{db}: set aside as {done.aside} ({done.set_aside_rows} rows, {done.not_at_central} "
+            f"of them from seq {done.fork_seq} on never reached central: not journalled again)"
+        )
+        print(f"{db}: now central's copy, {done.central_rows} rows; the station may start")
+    return int(ExitCode.OK)
 
 
 def _export(args: argparse.Namespace) -> int:

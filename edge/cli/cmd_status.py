@@ -12,7 +12,8 @@ from edge.common.errors import DeviceError
 DESCRIPTION = """\
 Ask the running station daemon (through its local socket, <state_dir>/status.sock) for its state:
 the agent logged in, the order and step, the outbox (events central has not acknowledged yet and
-the oldest of them), each device's state, disk free and the last contact with central.
+the oldest of them), each device's state, disk free, the last contact with central and the feed
+records from central this station could not use and skipped (since it started).
 Exit 0 with the status, 4 when no daemon answers on the socket, 78 on a configuration error."""
 
 
@@ -81,6 +82,18 @@ def render(info: dict[str, Any]) -> str:
     ]
     if info.get("orders_refused"):
         rows.append(("orders refused", info["orders_refused"]))
+    skipped = info.get("feed_skipped") or {}
+    if skipped.get("count"):
+        rows.append(
+            (
+                "feed records skipped",
+                f"{skipped['count']} since start (each left out here, every other record kept)",
+            )
+        )
+        for r in skipped.get("recent", []):
+            rows.append(
+                ("  skipped", f"{r.get('kind')} {r.get('key')}: {r.get('reason')} ({r.get('at')})")
+            )
     for device, state in sorted(info.get("devices", {}).items()):
         rows.append((f"device {device}", state))
     width = max(len(k) for k, _ in rows)

@@ -23,11 +23,36 @@ import msgspec
 
 from edge.common.chain import chain_hash
 from edge.common.errors import PackstationError
-from edge.journal.store import Journal, JournalEvent
+from edge.journal.store import ChainBroken, Journal, JournalEvent
 
 
 class Diverged(PackstationError):
     """This journal and central's copy of it differ: neither may be extended automatically."""
+
+
+RECOVER_COMMAND = "packstation journal recover --from-central --config STATION_TOML"
+
+
+class DivergedAtStart(ChainBroken):
+    """The daemon refuses to start on a journal whose history forks from central's (exit 5)."""
+
+    @classmethod
+    def of(cls, path: object, why: str) -> DivergedAtStart:
+        head = f"{path}: journal differs from central's copy ({why}); the station does not start on it."
+        if why.startswith(HELD):  # its rows past central's are in central's quarantine
+            return cls(
+                f"{head} A supervisor decides: `packstation central release STATION` at central "
+                "takes this journal on from where it stands (the forked rows stay in central's "
+                'quarantine) (docs/journal.md "A journal behind central")'
+            )
+        return cls(
+            f"{head} A supervisor decides: keep the card, then `{RECOVER_COMMAND}` sets this "
+            "journal aside (every row kept) and adopts central's copy (docs/journal.md "
+            '"A journal behind central")'
+        )
+
+
+HELD = "central holds this station"  # edge.link.client: central refused the forked chain
 
 
 def adopt(journal: Journal, after: int, rows: Sequence[JournalEvent]) -> int:

@@ -146,6 +146,8 @@ class StationLink:
         self.diverged = ""  # why the journal and central's copy differ ("" = they do not)
         self._signed_at = -anchor.SIGN_INTERVAL_S  # last signature of the chain head
         self.probe: Callable[[str, int], None] | None = None  # ("sent"|"acked", seq): benchmarks
+        # each feed_record_skipped event journalled (its body and `at`, `seq`): `packstation status`
+        self.on_skipped: Callable[[dict[str, object]], None] | None = None
 
     # -- public API --------------------------------------------------------------------------
     def wake(self) -> None:
@@ -520,16 +522,19 @@ class _Session:
         elif isinstance(body, p.Claimed):
             link.claim_answered(body)
         elif isinstance(body, p.Error):
-            if body.code == "reconnect":
-                raise SessionEnd(f"central asked to reconnect: {body.reason}")
-            if body.code in ("revoked", "identity", "held"):
-                raise SessionEnd(
-                    f"central refused this station: {body.code}: {body.reason}", auth=True
-                )
-            LOG.warning(
-                "central reported an error", extra={"code": body.code, "reason": body.reason}
-            )
+            self._error(body)
         del command
+
+    def _error(self, body: p.Error) -> None:
+        """Central's ERROR: end the session for those that say so, log the rest."""
+        link = self.link
+        if body.code == "reconnect":
+            raise SessionEnd(f"central asked to reconnect: {body.reason}")
+        if body.code == "held":  # central refused a forked chain: a supervisor decides
+            link.diverged = f"{anchor.HELD}: {body.reason}"
+        if body.code in ("revoked", "identity", "held"):
+            raise SessionEnd(f"central refused this station: {body.code}: {body.reason}", auth=True)
+        LOG.warning("central reported an error", extra={"code": body.code, "reason": body.reason})
 
     async def _welcomed(self, body: p.Welcome) -> None:
         link = self.link
@@ -539,6 +544,7 @@ class _Session:
         self._welcome.set()
         if body.last_committed_seq > self.acked:
             await self._ack(p.Ack(seq=body.last_committed_seq))
+        link.diverged = ""  # central takes this journal as it is (again: released)
         link._set_state(LinkState.CONNECTED)
         link.anchored.set()
 
@@ -577,8 +583,10 @@ class _Session:
                 extra={"kind": kind, "key": key, "reason": reason},
             )
             body = {"station": link.station_id, "kind": kind, "key": key, "reason": reason[:500]}
-            await asyncio.to_thread(link.journal.append, "feed_record_skipped", body)
+            event = await asyncio.to_thread(link.journal.append, "feed_record_skipped", body)
             link.wake()
+            if link.on_skipped is not None:
+                link.on_skipped({**body, "at": event.at, "seq": event.seq})
 
     async def _ack(self, ack: p.Ack) -> None:
         link = self.link

@@ -27,7 +27,7 @@ import msgspec
 
 from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
-from edge.journal import ChainBroken, Journal, JournalError
+from edge.journal import ChainBroken, Journal, JournalError, anchor
 from edge.scan.classify import AgentBadge, OrderTicket, ScanRouter, SealCode
 from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
@@ -257,10 +257,8 @@ class Station:
             raise ChainBroken.at(path, result)
         if self.ports.anchor is not None:  # a restored or new card catches up before any event
             diverged = await self.ports.anchor()
-            if diverged:
-                LOG.error(
-                    "journal differs from central's copy; nothing is sent", extra={"why": diverged}
-                )
+            if diverged:  # two histories: starting would journal on one and send nothing
+                raise anchor.DivergedAtStart.of(path, diverged)
         self._last_seq = await self._in_writer(self.journal.last_seq)
         raw = await self._in_writer(self.journal.get_state, STATE_KEY)
         if raw is not None:

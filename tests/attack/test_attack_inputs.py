@@ -18,6 +18,7 @@ from edge.common.chain import GENESIS, chain_hash
 from edge.common.errors import ExitCode
 from edge.link.replica import Replica
 from tests.support.central import chain_events
+from tests.support.core_scan import dump, order
 
 DEEP = b"[" * 2000 + b"]" * 2000
 
@@ -91,7 +92,7 @@ def test_a_feed_record_the_station_cannot_use_is_skipped_alone(tmp_path: Path) -
     good_pkg = "1A4060300002C9B000000001"
     items = [
         p.FeedItem(kind="order", key="O" * 200, body=json.dumps({"order_id": "O" * 200}).encode()),
-        p.FeedItem(kind="order", key="1001", body=b'{"order_id": "1001"}'),
+        p.FeedItem(kind="order", key="1001", body=dump(order({"sku": "FLW"}, order_id="1001"))),
         p.FeedItem(kind="package", key=good_pkg, body=_package(good_pkg)),
         p.FeedItem(
             kind="package",
@@ -113,10 +114,51 @@ def test_a_feed_record_the_station_cannot_use_is_skipped_alone(tmp_path: Path) -
         ("package", "1A406"),
     ]
     assert "128" in skipped[0][2]
+    # the replica judges by the intake's own rules (edge.common.feed): what the station would
+    # refuse when it takes the record is skipped and reported here, every usable record kept
+    refused = {
+        "line with uid and sku": order({"uid": good_pkg, "sku": "FLW"}, order_id="2001"),
+        "no customer": {**order({"sku": "FLW"}, order_id="2002"), "customer": None},
+        "no lines": {**order({"sku": "FLW"}, order_id="2003"), "lines": []},
+        "line numbered twice": order(
+            {"sku": "A", "line": 1}, {"sku": "B", "line": 1}, order_id="2004"
+        ),
+        "unknown channel": {**order({"sku": "FLW"}, order_id="2005"), "channel": "drone"},
+    }
+    more = [p.FeedItem(kind="order", key=o["order_id"], body=dump(o)) for o in refused.values()]
+    more += [
+        p.FeedItem(kind="badge", key="B-OK", body=b'{"badge":"B-OK","name":"Alice"}'),
+        p.FeedItem(
+            kind="badge", key="B-BAD", body=b'{"badge":"B-BAD","name":"X","expires_at":"soon"}'
+        ),
+        p.FeedItem(kind="badge", key="B-NONAME", body=b'{"badge":"B-NONAME"}'),
+        p.FeedItem(
+            kind="package",
+            key="1A4060300002C9B000000003",
+            body=_package("1A4060300002C9B000000003", PackagedDate="2026-02-30"),
+        ),
+    ]
+    for qseq, item in enumerate(more, start=8):
+        assert replica.apply_update(p.QueueUpdate(qseq=qseq, prev_qseq=qseq - 1, item=item))
+    assert [o["order_id"] for o in replica.orders()] == ["1001"]
+    assert replica.counts().get("badge") == 1
+    assert [pkg["Label"] for pkg in replica.inventory()] == [good_pkg]
+    reported = replica.take_skipped()
+    assert [key for _, key, _ in reported] == [
+        *(o["order_id"] for o in refused.values()),
+        "B-BAD",
+        "B-NONAME",
+        "1A4060300002C9B000000003",
+    ]
+    assert all(reason for _, _, reason in reported)
+    print(
+        "\nfeed records skipped and reported:", *(f"{k}: {r}" for _, k, r in reported), sep="\n  "
+    )
+    qseq = 8 + len(more)
     # an update that makes a kept record unusable removes it; the feed position still moves
     bad = p.FeedItem(kind="package", key=good_pkg, body=_package(good_pkg, NetWeightMg=-1))
-    assert replica.apply_update(p.QueueUpdate(qseq=8, prev_qseq=7, item=bad))
-    assert replica.inventory() == [] and replica.last_qseq() == 8
+    assert replica.apply_update(p.QueueUpdate(qseq=qseq, prev_qseq=qseq - 1, item=bad))
+    assert replica.inventory() == [] and replica.last_qseq() == qseq
     assert len(replica.take_skipped()) == 1
     replica.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,141 @@ def test_verify_against_central_detects_a_consistent_rewrite_and_a_traceless_tru
             assert run([*verify, str(copy)]) == ExitCode.CHAIN_BROKEN
             assert f"chain broken at seq {seq}" in capsys.readouterr().err
     assert run([*verify, str(journal)]) == ExitCode.DEVICE  # central down: nothing compared
+
+
+def _daemon_config(setup: Setup, state: Path, printer: str) -> Path:
+    secret, server = setup.station_keys("station-01")
+    path = state / "station.toml"
+    path.write_text(
+        f'[station]\nid = "station-01"\nstate_dir = "{state}"\n'
+        f'inject_socket = "{state / "inject.sock"}"\n'
+        f'[printer]\ntarget = "{printer}"\n[indicator]\nbackend = "recording"\n'
+        "[journal]\nmin_free_mb = 0\nmin_free_percent = 0\n"
+        f'[link]\nendpoint = "{setup.endpoint}"\nsecret_key_file = "{secret}"\n'
+        f'server_key_file = "{server}"\ntimeout_ms = 2000\nheartbeat_ms = 300\n'
+        "reconnect_max_ms = 1000\n"
+    )
+    return path
+
+
+def test_a_daemon_on_a_diverged_journal_refuses_to_start_until_recovered_from_central(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Restored 20 rows behind, then events journalled offline by the real daemon (central down:
+    it starts). Central back: the daemon refuses to start (exit 5) naming the recovery command;
+    `journal recover --from-central` sets the journal aside whole and adopts central's copy; the
+    daemon then starts and its new events reach central, none quarantined."""
+    from drivers.printer.sim import SimPrinter
+    from tests.support.station import Daemon
+
+    setup = make_setup(tmp_path, ["station-01"])
+    state = tmp_path / "station-01"
+    journal = state / "journal.sqlite3"
+    with running_central(setup):
+        asyncio.run(_run(setup, tmp_path, 20, 20))
+        _backup(journal, tmp_path / "old-image.sqlite3")
+        asyncio.run(_run(setup, tmp_path, 20, 40))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    _backup(tmp_path / "old-image.sqlite3", journal)
+    with SimPrinter() as printer:
+        config = _daemon_config(setup, state, printer.target)
+        with Daemon(config) as offline:  # central unreachable at start: the station starts
+            assert offline.state()["phase"] == "idle"
+            assert "central" in offline.state()["devices_down"]
+        own = Journal(journal, readonly=True).last_seq()
+        assert own > 20  # rows of its own after the point it fell behind
+        with running_central(setup):
+            refused = Daemon(config)
+            with pytest.raises(RuntimeError, match="daemon exited 5"):
+                refused.start()
+            log = refused.log()
+            assert "journal differs from central's copy" in log
+            assert "packstation journal recover --from-central" in log
+            assert Journal(journal, readonly=True).last_seq() == own  # nothing touched
+            recover = ["journal", "recover", "--from-central", "--config", str(config)]
+            capsys.readouterr()
+            assert run(recover) == ExitCode.OK
+            out = capsys.readouterr().out
+            assert f"{own - 20} of them from seq 21 on never reached central" in out
+            (aside,) = state.glob("journal.sqlite3.diverged-*")
+            assert Journal(aside, readonly=True).last_seq() == own  # every row kept
+            assert Journal(journal, readonly=True).last_seq() == 40
+            against = ["journal", "verify", "--against-central", "--config", str(config)]
+            assert run([*against, str(journal)]) == ExitCode.OK
+            assert run(recover) == ExitCode.OK  # agrees now: nothing to do
+            assert "nothing to recover" in capsys.readouterr().out
+            with Daemon(config) as daemon:
+                assert daemon.state()["phase"] == "idle"
+                until_sync = time.monotonic() + 20
+                while (
+                    time.monotonic() < until_sync and _central_counts(setup, "station-01")[0] <= 40
+                ):
+                    time.sleep(0.1)
+    stored, quarantined = _central_counts(setup, "station-01")
+    print(
+        f"\ndiverged journal: refused at start (exit 5), recovered; central {stored} rows, quarantined {quarantined}"
+    )
+    assert stored > 40 and quarantined == 0
+
+
+def test_a_journal_forked_past_central_is_refused_at_the_next_start_until_released(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Restored 20 rows behind, then more rows journalled offline than central holds: the fork
+    shows only when central checks the first batch and holds the station. The next start is
+    refused (exit 5) naming central's hold and `central release`; `journal recover` says why it
+    cannot apply (central's copy ends in its quarantine) and changes nothing; after the release
+    the station starts and its new events are stored."""
+    from drivers.printer.sim import SimPrinter
+    from tests.support.station import Daemon
+
+    setup = make_setup(tmp_path, ["station-01"])
+    state = tmp_path / "station-01"
+    journal = state / "journal.sqlite3"
+    with running_central(setup):
+        asyncio.run(_run(setup, tmp_path, 20, 20))
+        _backup(journal, tmp_path / "old-image.sqlite3")
+        asyncio.run(_run(setup, tmp_path, 20, 40))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    _backup(tmp_path / "old-image.sqlite3", journal)
+    offline = Journal(journal)
+    for i in range(25):
+        offline.append("scan", {"kind": "package", "raw": f"X{i}", "station": "station-01"})
+    offline.close()  # 45 rows, 21..45 not central's
+    with SimPrinter() as printer, running_central(setup) as central:
+        config = _daemon_config(setup, state, printer.target)
+        with Daemon(config):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and "station held" not in central.log.read_text():
+                time.sleep(0.1)
+        assert "station held: its chain forked" in central.log.read_text()
+        refused = Daemon(config)
+        with pytest.raises(RuntimeError, match="daemon exited 5"):
+            refused.start()
+        assert "central holds this station" in refused.log()
+        assert "packstation central release STATION" in refused.log()
+        release = ["central", "release", "station-01", "--config", str(setup.config)]
+        assert run(release) == ExitCode.OK
+        deadline = time.monotonic() + 20  # central re-reads its holds every keys_poll_ms
+        while time.monotonic() < deadline and "released by a" not in central.log.read_text():
+            time.sleep(0.1)
+        mine = Journal(journal, readonly=True).last_seq()
+        capsys.readouterr()
+        recover = ["journal", "recover", "--from-central", "--config", str(config)]
+        assert run(recover) == ExitCode.USAGE
+        assert "quarantined there" in capsys.readouterr().err
+        assert Journal(journal, readonly=True).last_seq() == mine  # nothing changed
+        stored_before = _central_counts(setup, "station-01")[0]
+        with Daemon(config) as daemon:
+            assert daemon.state()["phase"] == "idle"
+            deadline = time.monotonic() + 20
+            while (
+                time.monotonic() < deadline
+                and _central_counts(setup, "station-01")[0] <= stored_before
+            ):
+                time.sleep(0.1)
+    stored, _ = _central_counts(setup, "station-01")
+    print(f"\nforked past central: held, refused at start, released; central {stored} rows")
+    assert stored > stored_before

@@ -58,7 +58,10 @@ def test_revoked_key_is_cut_off_on_its_live_connection(tmp_path: Path) -> None:
         runner.start()
         runner.append(20)
         await until(lambda: runner.journal.acked_seq() == 20)
+        revoked = time.monotonic()
         shutil.move(tmp_path / "allowed" / "station-01.key", tmp_path / "station-01.revoked")
+        await until(lambda: runner.link.status().state is not LinkState.CONNECTED, 15, 0.01)
+        print(f"\nrevocation: live connection cut after {time.monotonic() - revoked:.3f} s")
         await until(lambda: runner.link.status().state is LinkState.AUTH_FAILED, 15)
         runner.append(10)  # written after the revocation: must not reach central
         await asyncio.sleep(1.5)

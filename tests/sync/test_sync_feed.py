@@ -17,6 +17,7 @@ from edge.cli import run
 from edge.common.errors import ExitCode
 from edge.link.replica import Replica
 from tests.support.central import LinkRunner, Setup, make_setup, running_central, until
+from tests.support.core_scan import dump, order
 
 
 def _order(oid: str, station: str | None = None) -> dict[str, Any]:
@@ -205,11 +206,11 @@ def test_replica_applies_updates_only_in_order(tmp_path: Path) -> None:
     from edge.common.protocol import FeedItem, QueueUpdate, Snap
 
     replica = Replica(tmp_path / "r.sqlite3")
-    item = FeedItem(kind="order", key="1", body=b'{"order_id":"1"}')
+    item = FeedItem(kind="order", key="1", body=dump(order({"sku": "FLW"}, order_id="1")))
     assert replica.apply_update(QueueUpdate(qseq=5, prev_qseq=4, item=item)) is False  # gap
     assert replica.last_qseq() == 0
     assert replica.apply_update(QueueUpdate(qseq=5, prev_qseq=0, item=item))
-    assert replica.order("1") == {"order_id": "1"}
+    assert replica.order("1") == order({"sku": "FLW"}, order_id="1")
     part0 = Snap(snap_id="a", qseq=9, part=0, last=False, items=[item])
     part2 = Snap(snap_id="a", qseq=9, part=2, last=True, items=[])
     assert replica.apply_snapshot_part(part0)
@@ -224,9 +225,9 @@ def test_replica_counts_items_per_kind_read_only_beside_the_writer(tmp_path: Pat
     path = tmp_path / "r.sqlite3"
     replica = Replica(path)
     items = [
-        FeedItem(kind="order", key="1", body=b'{"order_id":"1"}'),
-        FeedItem(kind="badge", key="B", body=b'{"name":"Alice"}'),
-        FeedItem(kind="order", key="2", body=b'{"order_id":"2"}'),
+        FeedItem(kind="order", key="1", body=dump(order({"sku": "FLW"}, order_id="1"))),
+        FeedItem(kind="badge", key="B", body=b'{"badge":"B","name":"Alice"}'),
+        FeedItem(kind="order", key="2", body=dump(order({"sku": "FLW"}, order_id="2"))),
     ]
     for qseq, item in enumerate(items, start=1):
         assert replica.apply_update(QueueUpdate(qseq=qseq, prev_qseq=qseq - 1, item=item))

@@ -49,6 +49,7 @@ function render(s) {
     tr.appendChild(cell(st.step, "step"));
     tr.appendChild(cell(Object.keys(st.devices_down).join(", ")));
     tr.appendChild(cell(lag(st.lag_ms)));
+    tr.appendChild(cell(st.feed_skipped || 0, st.feed_skipped ? "skipped" : ""));
   }, "no station has connected yet");
   document.getElementById("halts-n").textContent = s.halts.length;
   fill("halts", s.halts, (h, tr) => {
@@ -74,6 +75,11 @@ function render(s) {
   document.getElementById("frames-n").textContent = q.frames.count;
   fill("frames", q.frames.recent, (f, tr) => {
     for (const v of [f.station_id, f.seq, f.reason, f.received_at]) tr.appendChild(cell(v));
+  }, "none");
+  const fs = s.feed_skipped;
+  document.getElementById("feed-skipped-n").textContent = fs.count;
+  fill("feed-skipped", fs.recent, (r, tr) => {
+    for (const v of [r.station_id, r.kind, r.key, r.reason, r.at]) tr.appendChild(cell(v));
   }, "none");
   const ss = s.statesys;
   const status = document.getElementById("statesys-status");

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ LOG = logging.getLogger(__name__)
 NEVER = datetime.min.replace(tzinfo=UTC)  # ask the replica for expired badges too
 REPLICA_POLL_S = 1.0
 INDEX_SNAPSHOT = "replica-index.bin"  # the inventory index's snapshot, beside the replica
+FEED_SKIPPED_SHOWN = 10  # the most recent skipped feed records `packstation status` lists
 
 
 class LinkService:
@@ -51,20 +53,40 @@ class LinkService:
         self._reported: tuple[bool, str] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.last_contact = ""  # when the link last reported itself connected (ISO 8601 UTC)
+        # feed records this station skipped since it started (edge.link.usable): status shows them
+        self.feed_skipped: deque[dict[str, object]] = deque(maxlen=FEED_SKIPPED_SHOWN)
+        self.feed_skipped_total = 0
+
+    def _skipped(self, record: dict[str, object]) -> None:
+        self.feed_skipped.append(record)
+        self.feed_skipped_total += 1
 
     def status_info(self) -> dict[str, Any]:
         """The link's part of `packstation status`."""
+        skipped = {
+            "feed_skipped": {
+                "count": self.feed_skipped_total,
+                "recent": [
+                    {k: r.get(k) for k in ("kind", "key", "reason", "at", "seq")}
+                    for r in reversed(self.feed_skipped)
+                ],
+            }
+        }
         if self.link is None:
-            return {"central": {"state": "not started", "last_contact": self.last_contact or None}}
+            return {
+                "central": {"state": "not started", "last_contact": self.last_contact or None},
+                **skipped,
+            }
         st = self.link.status()
         return {
+            **skipped,
             "central": {
                 "state": str(st.state),
                 "endpoint": st.endpoint,
                 "last_contact": self.last_contact or None,
                 "last_error": st.last_error or None,
                 "reconnects": st.reconnects,
-            }
+            },
         }
 
     def wake(self, last_seq: int) -> None:
@@ -92,6 +114,7 @@ class LinkService:
                 on_status=self._on_status,
                 keys=keys,
             )
+            self.link.on_skipped = self._skipped
             await station.device_state("central", False, "connecting")
             await self.link.run()
         finally:
@@ -114,6 +137,7 @@ class LinkService:
             return ""  # run() reports it
         journal = await asyncio.to_thread(Journal, paths.journal)
         link = StationLink(self.cfg.link, self.cfg.station.id, journal, self.replica, keys=keys)
+        link.on_skipped = self._skipped  # the first snapshot usually arrives in this session
         task = asyncio.create_task(link.run())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.cfg.link.timeout_ms / 1000 + 1
