@@ -125,12 +125,17 @@ def copy_state(state: WorkflowState) -> WorkflowState:
             quarantined=list(order.quarantined),
             halt=None if halt is None else replace(halt),
         )
-    session = state.session
+    session, release, count = state.session, state.release, state.count
+    if count is not None:
+        count = replace(count, counted=list(count.counted), missing=list(count.missing))
     return replace(
         state,
         session=None if session is None else replace(session),
         order=order,
         devices_down=dict(state.devices_down),
+        bags={key: replace(bag) for key, bag in state.bags.items()},
+        release=None if release is None else replace(release),
+        count=count,
     )
 
 

@@ -28,10 +28,9 @@ def test_docs_schemas_are_current(which: str, capsys: Any) -> None:
 def test_every_event_type_the_workflow_records_has_a_struct() -> None:
     source = "\n".join(p.read_text() for p in (REPO / "edge" / "workflow").glob("*.py"))
     recorded = set(re.findall(r'run\.record\(\s*"([a-z_]+)"', source))
-    # count_adjustment: the cycle-count correction central reports to the state system
-    # (central/statesys/ingest.py); package_quarantined/released: central's own (central/stock.py).
+    # package_quarantined/released: central's own (central/stock.py).
     # feed_record_skipped: the link's (edge/link/client.py).
-    not_workflow = {"count_adjustment", "package_quarantined", "package_released"}
+    not_workflow = {"package_quarantined", "package_released"}
     not_workflow |= {"feed_record_skipped"}
     assert recorded == set(events.EVENT_TYPES) - not_workflow
 

@@ -6,9 +6,12 @@ import msgspec
 
 from edge.workflow.ports import HaltInfo, Order, Pick
 from edge.workflow.state import (
+    Bag,
+    CountProgress,
     Halt,
     OrderProgress,
     Phase,
+    Release,
     Session,
     WorkflowState,
     copy_state,
@@ -41,6 +44,16 @@ def full_state() -> WorkflowState:
             quarantined=["1A4000000000000000000009"],
         ),
         devices_down={"scale": "gone"},
+        bags={"2001": Bag(channel="pickup", seal_code="S-1", location="LOC-P1", staged_at="t")},
+        release=Release(location="LOC-P1", order_id="2001"),
+        count=CountProgress(
+            count_id="c1",
+            ticket="COUNT-V1",
+            scope="V1",
+            kind="location",
+            counted=["1A4000000000000000000001"],
+            missing=["1A4000000000000000000004"],
+        ),
     )
 
 
@@ -62,6 +75,12 @@ def test_mutating_the_copy_leaves_the_original() -> None:
     copy.order.halt.at = "later"
     copy.order.label_attempt += 1
     copy.devices_down.clear()
+    copy.bags["2001"].released = True
+    copy.bags["2002"] = copy.bags["2001"]
+    assert copy.release is not None and copy.count is not None
+    copy.release.order_id = "other"
+    copy.count.counted.append("1A4000000000000000000003")
+    copy.count.missing.clear()
     assert encode_state(state) == before
 
 
@@ -69,7 +88,20 @@ def test_copy_state_knows_every_field() -> None:
     """A new mutable field must be copied by `copy_state`: this names the fields it was written
     for, so adding one fails here until copy_state is checked."""
     known = {
-        WorkflowState: {"version", "phase", "session", "order", "disk_block", "devices_down"},
+        WorkflowState: {
+            "version",
+            "phase",
+            "session",
+            "order",
+            "disk_block",
+            "devices_down",
+            "bags",
+            "release",
+            "count",
+        },
+        Bag: {"channel", "seal_code", "location", "staged_at", "released"},
+        Release: {"location", "order_id"},
+        CountProgress: {"count_id", "ticket", "scope", "kind", "supervisor", "counted", "missing"},
         OrderProgress: {
             "order",
             "source",
