@@ -25,7 +25,9 @@ class InputTooComplex(ValueError):
     """A document bigger or more deeply nested than a decoder accepts."""
 
 
-def _json_depth(data: bytes) -> int:
+def json_depth(data: bytes, stop: int | None = None) -> int:
+    """How deep `[`/`{` nest in JSON bytes (strings skipped), by a loop (no recursion); with
+    `stop`, counting ends as soon as the depth passes it."""
     depth = deepest = 0
     in_string = escaped = False
     for byte in data:
@@ -40,7 +42,10 @@ def _json_depth(data: bytes) -> int:
             in_string = True
         elif byte in (0x5B, 0x7B):  # [ {
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > deepest:
+                deepest = depth
+                if stop is not None and deepest > stop:
+                    return deepest
         elif byte in (0x5D, 0x7D):  # ] }
             depth -= 1
     return deepest
@@ -84,7 +89,7 @@ def nesting_depth(data: bytes | str, kind: str = "json") -> int:
     """How deeply `data` (JSON or TOML text) nests arrays and objects/tables, without recursing."""
     if kind == "toml":
         return _toml_depth(data if isinstance(data, str) else data.decode("utf-8", "replace"))
-    return _json_depth(data.encode() if isinstance(data, str) else data)
+    return json_depth(data.encode() if isinstance(data, str) else data)
 
 
 def check(data: bytes | str, what: str, max_bytes: int, kind: str = "json") -> None:

@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from edge.common import bounded
+
 StationId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]  # `@central`: central's own
 Phase = Annotated[str, msgspec.Meta(max_length=32, description="the workflow phase")]
 
@@ -441,27 +443,7 @@ class BodyError(ValueError):
 
 def nesting_depth(raw: bytes, stop: int = MAX_NESTING) -> int:
     """How deep `[`/`{` nest in JSON bytes (strings skipped); stops counting past `stop`."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > stop:
-                    return deepest
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
+    return bounded.json_depth(raw, stop)
 
 
 def decode_body(type_: str, body: bytes) -> EventBody:
