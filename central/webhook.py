@@ -42,6 +42,32 @@ def verify(secret: bytes, timestamp: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(signature(secret, timestamp, body), header)
 
 
+def retry_delay(attempts: int) -> float:
+    """Seconds until the next try after `attempts` failed ones: exponential with jitter, capped."""
+    cap = min(MAX_DELAY_S, 2.0 ** min(attempts + 1, 12))
+    return random.uniform(cap / 2, cap)
+
+
+async def post_signed(
+    session: aiohttp.ClientSession, url: str, key: str, event: str, raw: bytes, secret: bytes
+) -> None:
+    """POST `raw` JSON with the idempotency key and, with a secret, the HMAC signature headers;
+    aiohttp.ClientError unless the answer is a 2xx (the POS webhook and [notify])."""
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": key,
+        "X-Packstation-Event": event,
+        "X-Packstation-Timestamp": stamp,
+    }
+    if secret:
+        headers["X-Packstation-Signature"] = signature(secret, stamp, raw)
+    async with session.post(url, data=raw, headers=headers) as resp:
+        await resp.read()
+        if not 200 <= resp.status < 300:
+            raise aiohttp.ClientError(f"HTTP {resp.status}")
+
+
 class WebhookSender:
     """Drains `webhook_outbox` to the POS."""
 
@@ -57,19 +83,9 @@ class WebhookSender:
         due = await asyncio.to_thread(self.reports.due_webhooks)
         done = 0
         for wid, key, event, body, attempts in due:
-            raw = body.encode()
-            stamp = str(int(time.time()))
-            headers = {
-                "Content-Type": "application/json",
-                "Idempotency-Key": key,
-                "X-Packstation-Event": event,
-                "X-Packstation-Timestamp": stamp,
-                "X-Packstation-Signature": signature(self.secret, stamp, raw),
-            }
             try:
-                async with session.post(self.url, data=raw, headers=headers) as resp:
-                    await resp.read()
-                    ok, why = 200 <= resp.status < 300, f"HTTP {resp.status}"
+                await post_signed(session, self.url, key, event, body.encode(), self.secret)
+                ok, why = True, ""
             except (TimeoutError, aiohttp.ClientError) as exc:
                 ok, why = False, f"{type(exc).__name__}: {exc}"
             if ok:
@@ -77,10 +93,7 @@ class WebhookSender:
                 done += 1
                 self.delivered += 1
             else:
-                cap = min(MAX_DELAY_S, 2.0 ** min(attempts + 1, 12))
-                await asyncio.to_thread(
-                    self.reports.webhook_later, wid, random.uniform(cap / 2, cap), why
-                )
+                await asyncio.to_thread(self.reports.webhook_later, wid, retry_delay(attempts), why)
                 LOG.warning("POS webhook failed; will retry", extra={"key": key, "error": why})
         return done
 

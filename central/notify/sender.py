@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import smtplib
-import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ import aiohttp
 
 from central.notify.config import NotifySection
 from central.statesys.store import ReportStore
-from central.webhook import MAX_DELAY_S, signature
+from central.webhook import post_signed, retry_delay
 from edge.common.credentials import credential_path
 
 LOG = logging.getLogger(__name__)
@@ -53,26 +51,12 @@ class NotifySender:
                 done += 1
                 self.delivered += 1
             else:
-                cap = min(MAX_DELAY_S, 2.0 ** min(attempts + 1, 12))
-                delay = random.uniform(cap / 2, cap)
-                await asyncio.to_thread(self.reports.webhook_later, wid, delay, why)
+                await asyncio.to_thread(self.reports.webhook_later, wid, retry_delay(attempts), why)
                 LOG.warning("notification not delivered; will retry", extra={"key": key})
         return done
 
     async def _post(self, session: aiohttp.ClientSession, key: str, event: str, raw: bytes) -> None:
-        stamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "Idempotency-Key": key,
-            "X-Packstation-Event": event,
-            "X-Packstation-Timestamp": stamp,
-        }
-        if self.secret:
-            headers["X-Packstation-Signature"] = signature(self.secret, stamp, raw)
-        async with session.post(self.cfg.webhook_url, data=raw, headers=headers) as resp:
-            await resp.read()
-            if not 200 <= resp.status < 300:
-                raise aiohttp.ClientError(f"HTTP {resp.status}")
+        await post_signed(session, self.cfg.webhook_url, key, event, raw, self.secret)
 
     def _mail(self, key: str, note: dict[str, Any]) -> None:
         msg = EmailMessage()
