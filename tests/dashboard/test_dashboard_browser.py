@@ -155,7 +155,20 @@ def test_dashboard_follows_a_simulated_day_live(
     )
     assert quarantined, "the scripted day quarantines packages"
     assert sorted(row[1] for row in _rows(browser, "pkg-quarantine")) == quarantined
-    assert browser.find_element(By.ID, "statesys-status").text == "not configured"
+
+    # the simulated day reports to its METRC emulator: the panel shows the bridge's queue by state
+    # (central/statesys), as the store has it, once every sale is confirmed
+    def statesys_as_stored() -> str:
+        rows = _stored(out, "SELECT state, COUNT(*) FROM statesys_jobs GROUP BY state")
+        return " · ".join(f"{state}: {n}" for state, n in sorted(rows))
+
+    wait.until(
+        lambda d: (
+            d.find_element(By.ID, "statesys-status").text == statesys_as_stored()
+            and "confirmed" in statesys_as_stored()
+            and "failed" not in statesys_as_stored()
+        )
+    )
     lag = stations[0][7]
     assert lag.endswith(("ms", " s")), lag
 
