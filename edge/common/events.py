@@ -198,7 +198,7 @@ class OrderStaged(EventBody, tag="order_staged", kw_only=True):
     order_id: str
     location: str  # the location label scanned
     kind: Literal["pickup", "delivery"]  # the kind of location, by [staging] patterns
-    channel: Literal["pickup", "delivery"]
+    channel: Literal["pickup", "delivery", "wholesale"]
     seal_code: str
     agent: str  # the technician who staged it
 

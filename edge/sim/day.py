@@ -473,12 +473,10 @@ def _invariants(summary: Summary, outcomes: list[OrderOutcome], packages: int) -
             )
     else:
         summary.failures.append(f"only {len(outcomes)} of {summary.orders} orders were packed")
-    if len(outcomes) == summary.orders and (summary.staged, summary.released) != (
-        summary.sealed,
-        summary.sealed,
-    ):
+    bags = summary.sealed + summary.shipped  # retail bags and wholesale boxes are all staged
+    if len(outcomes) == summary.orders and (summary.staged, summary.released) != (bags, bags):
         summary.failures.append(
-            f"{summary.sealed} bags sealed, {summary.staged} staged, {summary.released} released"
+            f"{bags} bags sealed, {summary.staged} staged, {summary.released} released"
         )
     if (summary.release_refused, summary.counts, summary.count_discrepancies) != (1, 1, 1):
         summary.failures.append(

@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 import msgspec
 
 from edge.workflow.ports import Badge, HaltInfo, Signal
-from edge.workflow.run import Run
+from edge.workflow.run import STATUS_BY_CHANNEL, Run
 from edge.workflow.state import Bag, Phase, Release
 
 
@@ -36,6 +36,14 @@ class Host(Protocol):
 
 
 Kind = Literal["pickup", "delivery"]
+
+# The kind of staging location each channel's bags go to: a wholesale order leaves on a transport
+# vehicle, so it waits on a delivery bin and is released to its driver like a delivery.
+LOCATION_KIND: dict[str, Kind] = {
+    "pickup": "pickup",
+    "delivery": "delivery",
+    "wholesale": "delivery",
+}
 SEAL_ORDER = re.compile(r"^SEAL-(?P<order>.+)-[0-9A-F]{16}$")
 KEEP_BAGS = 2000  # bags remembered (released or not) to refuse a second release
 
@@ -95,8 +103,8 @@ class Staging:
     def _stage(self, wf: Host, run: Run, raw: str, kind: Kind) -> None:
         order = run.order
         channel = order.order.channel
-        if kind != channel:
-            want = "a pickup shelf" if channel == "pickup" else "a delivery bin"
+        if kind != LOCATION_KIND[channel]:
+            want = "a pickup shelf" if LOCATION_KIND[channel] == "pickup" else "a delivery bin"
             reason = f"{raw} is a {kind} location: a {channel} order goes on {want}"
             wf._halt(run, HaltInfo(code="wrong_location", reason=reason, raw=raw), Phase.STAGE)
             return
@@ -111,7 +119,7 @@ class Staging:
         )
         while len(bags) > KEEP_BAGS:
             bags.pop(next(iter(bags)))
-        wf._finish(run, {"pickup": "ready_for_pickup", "delivery": "out_for_delivery"}[channel])
+        wf._finish(run, STATUS_BY_CHANNEL[channel])
         run.signal(Signal.READY, f"staged at {raw}")
 
     # -- release -------------------------------------------------------------------------------
@@ -152,7 +160,7 @@ class Staging:
                 order_id,
                 f"order {order_id} was staged at {bag.location}, not at {release.location}",
             )
-        elif bag.channel == "delivery":
+        elif LOCATION_KIND.get(bag.channel) == "delivery":  # it leaves with a driver
             release.order_id = order_id
             run.signal(Signal.SCAN_OK, f"order {order_id}: driver, scan your badge")
         else:

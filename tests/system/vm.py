@@ -110,7 +110,10 @@ def build_wheel(arch: str) -> tuple[Path, Path]:
     wheel_dir, house = out / "wheel", out / "wheelhouse"
     if not (out / "done").exists():
         shutil.rmtree(out, ignore_errors=True)
-        env = {**os.environ, "CARGO_TARGET_DIR": str(CACHE / "cargo-target")}
+        # one target directory per checkout: maturin copies the library from a fixed path in
+        # it, so two checkouts building at once must not share one
+        checkout = hashlib.sha256(str(ROOT.resolve()).encode()).hexdigest()[:12]
+        env = {**os.environ, "CARGO_TARGET_DIR": str(CACHE / "cargo-target" / checkout)}
         env.pop("PIP_REQUIRE_VIRTUALENV", None)
         start = time.monotonic()
         sh(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheel_dir, ROOT, env=env)
