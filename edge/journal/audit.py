@@ -35,7 +35,13 @@ _TYPES = {  # column -> SQLite storage class the journal writes it with
 _COLUMNS = ", ".join(f"{c}, typeof({c})" for c in _TYPES)
 
 
-def _rows(conn: sqlite3.Connection, lock: threading.RLock) -> Iterator[tuple[Any, ...]]:
+def _rows(
+    conn: sqlite3.Connection, lock: threading.RLock, ends: list[int | None]
+) -> Iterator[tuple[Any, ...]]:
+    """Every row in rowid order, in batches. The read that finds no more rows also reads the
+    counters the end check compares with (`ends`: issued seq, acked seq) under the same hold of
+    the lock: the daemon appends while its background audit runs, and a counter read after that
+    read could name a row appended since as deleted."""
     after = -(2**63)
     while True:
         with lock:
@@ -43,8 +49,12 @@ def _rows(conn: sqlite3.Connection, lock: threading.RLock) -> Iterator[tuple[Any
                 f"SELECT rowid, {_COLUMNS} FROM events WHERE rowid > ? ORDER BY rowid LIMIT 1000",
                 (after,),
             ).fetchall()
-        if not chunk:
-            return
+            if not chunk:
+                ends[:] = [
+                    _scalar(conn, lock, "SELECT seq FROM sqlite_sequence WHERE name = 'events'"),
+                    _scalar(conn, lock, "SELECT value FROM cursor WHERE name = 'acked_seq'"),
+                ]
+                return
         yield from chunk
         after = chunk[-1][0]
 
@@ -75,7 +85,8 @@ def _scalar(conn: sqlite3.Connection, lock: threading.RLock, sql: str) -> int | 
 def audit(conn: sqlite3.Connection, lock: threading.RLock) -> tuple[int, int | None, str]:
     """(rows checked, first bad seq or None, reason) for the journal open on `conn`."""
     prev, expected, checked = GENESIS, 1, 0
-    for row in _rows(conn, lock):
+    ends: list[int | None] = [None, None]
+    for row in _rows(conn, lock, ends):
         values = {c: row[1 + 2 * i] for i, c in enumerate(_TYPES)}
         types = {c: row[2 + 2 * i] for i, c in enumerate(_TYPES)}
         seq = values["seq"] if types["seq"] == "integer" else expected
@@ -93,10 +104,9 @@ def audit(conn: sqlite3.Connection, lock: threading.RLock) -> tuple[int, int | N
             return checked, seq, "hash does not match the row's contents"
         prev, expected, checked = values["hash"], expected + 1, checked + 1
     last = expected - 1
-    issued = _scalar(conn, lock, "SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+    issued, acked = ends
     if issued is not None and issued > last:
         return checked, last + 1, f"rows after seq {last} were deleted (seq {issued} was issued)"
-    acked = _scalar(conn, lock, "SELECT value FROM cursor WHERE name = 'acked_seq'")
     if acked is not None and acked > last:
         return (
             checked,

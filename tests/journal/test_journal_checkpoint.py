@@ -72,3 +72,39 @@ def test_a_break_below_the_checkpoint_needs_the_full_audit(tmp_path: Path) -> No
     assert (audit.ok, audit.first_bad_seq) == (False, 2)
     journal.drop_checkpoint()  # what the daemon does when its background audit fails
     assert journal.verify_new().first_bad_seq == 2
+
+
+class _AppendAfterRead:
+    """The journal's lock, but the daemon appends a step as soon as the audit lets go of it
+    after its `arm_at`-th hold (as the station does while its background audit runs)."""
+
+    def __init__(self, journal: Journal, arm_at: int) -> None:
+        self.inner, self.journal, self.arm_at = journal._lock, journal, arm_at
+        self.depth = self.holds = 0
+        self.appended = False
+
+    def __enter__(self) -> None:
+        self.inner.acquire()
+        self.depth += 1
+        if self.depth == 1:
+            self.holds += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        self.inner.release()
+        if self.depth == 0 and self.holds == self.arm_at and not self.appended:
+            self.appended = True
+            self.journal.append("scan", {"raw": "appended during the audit"})
+
+
+def test_a_row_appended_during_the_audit_is_not_taken_for_a_deleted_one(tmp_path: Path) -> None:
+    from edge.journal.audit import audit
+
+    journal = filled(tmp_path / "j.sqlite3", 5)
+    # hold 1 reads the 5 rows, hold 2 finds no more: the append lands right after it
+    lock = _AppendAfterRead(journal, arm_at=2)
+    checked, first_bad, reason = audit(journal._conn, lock)  # type: ignore[arg-type]
+    assert lock.appended
+    assert (first_bad, reason) == (None, ""), reason
+    assert checked == 5
+    assert journal.verify().checked == 6

@@ -362,12 +362,16 @@ class Daemon:
 
     def send(self, line: str) -> dict[str, Any]:
         assert self.conn is not None
-        self.conn.sendall(line.encode() + b"\n")
-        while b"\n" not in self._buf:
-            chunk = self.conn.recv(65536)
-            if not chunk:
-                raise ConnectionError("daemon closed the inject channel")
-            self._buf += chunk
+        try:
+            self.conn.sendall(line.encode() + b"\n")
+            while b"\n" not in self._buf:
+                chunk = self.conn.recv(65536)
+                if not chunk:
+                    raise ConnectionError("daemon closed the inject channel")
+                self._buf += chunk
+        except OSError as e:  # say why: the daemon's exit code and the end of its log
+            code = self.proc.poll() if self.proc is not None else None
+            raise ConnectionError(f"{e}; daemon exit {code}; log: {self.log()[-3000:]}") from e
         reply, _, self._buf = self._buf.partition(b"\n")
         result: dict[str, Any] = json.loads(reply)
         return result
