@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -20,34 +19,18 @@ from edge.cli import run
 from edge.common.chain import canonical_json
 from edge.common.protocol import FeedItem
 from edge.link.replica import Replica
-from tests.support.central import make_setup, running_central
+from tests.support.central import Setup, make_setup, running_central
 from tests.support.core_scan import order
+from tests.support.linked import link_to, linked_station_config, wait_until
 from tests.support.station import Daemon
 
 pytestmark = pytest.mark.slow  # the daemon and central as subprocesses
 
 
-def _config(setup: object, state: Path, printer: str) -> Path:
-    secret, server = setup.station_keys("station-01")  # type: ignore[attr-defined]
-    path = state / "station.toml"
-    path.write_text(
-        f'[station]\nid = "station-01"\nstate_dir = "{state}"\n'
-        f'inject_socket = "{state / "inject.sock"}"\n'
-        f'[printer]\ntarget = "{printer}"\n[indicator]\nbackend = "recording"\n'
-        "[journal]\nmin_free_mb = 0\nmin_free_percent = 0\n"
-        f'[link]\nendpoint = "{setup.endpoint}"\nsecret_key_file = "{secret}"\n'  # type: ignore[attr-defined]
-        f'server_key_file = "{server}"\nheartbeat_ms = 300\nreconnect_max_ms = 1000\n'
+def _config(setup: Setup, state: Path, printer: str) -> Path:
+    return linked_station_config(
+        state, printer, link_to(setup, "station-01"), station_id="station-01"
     )
-    return path
-
-
-def _wait(cond: object, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise TimeoutError("condition not met")
 
 
 def test_a_skipped_feed_record_shows_in_status_dashboard_and_metrics(
@@ -77,7 +60,7 @@ def test_a_skipped_feed_record_shows_in_status_dashboard_and_metrics(
                 info = json.loads(capsys.readouterr().out)
                 return bool(info.get("feed_skipped", {}).get("count"))
 
-            _wait(shown)
+            wait_until(shown)
             assert daemon.state()["phase"] == "idle"
             assert run(status) == 0
             human = capsys.readouterr().out
@@ -91,7 +74,7 @@ def test_a_skipped_feed_record_shows_in_status_dashboard_and_metrics(
                 finally:
                     s.close()
 
-            _wait(at_central)
+            wait_until(at_central)
     replica = Replica(state / "replica.sqlite3", readonly=True)
     assert [o["order_id"] for o in replica.orders()] == ["3001"]  # every other record kept
     replica.close()

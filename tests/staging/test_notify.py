@@ -20,7 +20,8 @@ from central.store import open_store
 from drivers.printer.sim import SimPrinter
 from edge.cli import run
 from tests.support.central import CentralProcess, free_port
-from tests.support.staging import Receiver, central_with_orders, link, station_config, wait
+from tests.support.linked import wait_until as wait
+from tests.support.staging import Receiver, central_with_orders, link, station_config
 from tests.support.station import Daemon, tag
 
 

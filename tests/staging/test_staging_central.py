@@ -17,6 +17,7 @@ import pytest
 from drivers.printer.sim import SimPrinter
 from edge.cli import run
 from tests.support.central import delivery_report, running_central
+from tests.support.linked import wait_until as wait
 from tests.support.staging import (
     Receiver,
     central_with_orders,
@@ -24,7 +25,6 @@ from tests.support.staging import (
     pack,
     release_refused,
     station_config,
-    wait,
 )
 from tests.support.station import Daemon, journal_events, tag
 

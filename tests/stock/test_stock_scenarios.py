@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from drivers.printer.sim import SimPrinter
 from edge.cli import run
 from edge.journal import Journal
 from tests.support.central import CentralProcess, Setup, make_setup
+from tests.support.linked import link_to, linked_station_config, wait_until
 from tests.support.station import Daemon, tag
 
 pytestmark = pytest.mark.slow  # the daemons and central as subprocesses
@@ -94,46 +94,13 @@ def _central(tmp: Path) -> tuple[Setup, list[str]]:
 
 
 def _station_config(setup: Setup, root: Path, name: str, printer: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    secret, server = setup.station_keys(name)
-    lines = [
-        "[station]",
-        f'id = "{name}"',
-        f'state_dir = "{root}"',
-        f'inject_socket = "{root / "inject.sock"}"',
-        "[printer]",
-        f'target = "{printer}"',
-        "retry_ms = 200",
-        "[indicator]",
-        'backend = "recording"',
-        "[journal]",
-        "min_free_mb = 0",
-        "min_free_percent = 0",
-        "[link]",
-        f'endpoint = "{setup.endpoint}"',
-        f'secret_key_file = "{secret}"',
-        f'server_key_file = "{server}"',
-        "heartbeat_ms = 300",
-        "timeout_ms = 2000",
-        "reconnect_max_ms = 500",
-        "claim_timeout_ms = 5000",  # a loaded test machine still answers in time
-    ]
-    path = root / "station.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _wait(cond: Callable[[], object], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise TimeoutError("condition not met")
+    # claim_timeout_ms: a loaded test machine still answers in time
+    link = link_to(setup, name, timeout_ms=2000, reconnect_max_ms=500, claim_timeout_ms=5000)
+    return linked_station_config(root, printer, link, station_id=name)
 
 
 def _login(d: Daemon) -> None:
-    _wait(lambda: d.send("scan BADGE-ALICE")["phase"] in ("ready", "picking"))
+    wait_until(lambda: d.send("scan BADGE-ALICE")["phase"] in ("ready", "picking"))
 
 
 def _load(d: Daemon, order_id: str) -> None:
@@ -210,8 +177,8 @@ def _stations(setup: Setup, tmp: Path) -> Iterator[tuple[Daemon, Daemon, Central
             d = stack.enter_context(
                 Daemon(_station_config(setup, tmp / name, name, printer.target))
             )
-            _wait(lambda d=d: "central" not in d.state()["devices_down"])  # type: ignore[misc]
-            _wait(lambda d=d: _replica_counts(d) == FEED)  # type: ignore[misc]
+            wait_until(lambda d=d: "central" not in d.state()["devices_down"])  # type: ignore[misc]
+            wait_until(lambda d=d: _replica_counts(d) == FEED)  # type: ignore[misc]
             _login(d)
             daemons.append(d)
         yield daemons[0], daemons[1], central
@@ -223,7 +190,7 @@ def test_a_sealed_package_is_sold_everywhere_after_restarts_and_offline(tmp_path
         _pack(a, "2001", X)
         halt = _refused(a, "2002", X)  # same station: from its own journal, at once
         assert halt["code"] == "sold" and "sealed into order 2001" in halt["reason"]
-        _wait(_acked(a, setup, "st-a"))
+        wait_until(_acked(a, setup, "st-a"))
         halt = _refused(b, "2003", X)  # the other station: central's fold
         assert halt["code"] == "sold" and "order 2001 on station st-a" in halt["reason"]
         # the POS re-imports its morning inventory (X: 1 unit, older than the sale): still sold
@@ -235,30 +202,30 @@ def test_a_sealed_package_is_sold_everywhere_after_restarts_and_offline(tmp_path
         assert _refused(b, "2004", X)["code"] == "sold"
         b.terminate()  # station restart
         b.start()
-        _wait(lambda: "central" not in b.state()["devices_down"])
+        wait_until(lambda: "central" not in b.state()["devices_down"])
         _login(b)
         assert _refused(b, "2005", X)["code"] == "sold"
         central.kill9()  # central restart
         central.start()
-        _wait(lambda: "central" not in b.state()["devices_down"])
+        wait_until(lambda: "central" not in b.state()["devices_down"])
         assert _refused(b, "2006", X)["code"] == "sold"
         central.kill9()  # central offline: the journal (A) and the replica (B) still know
-        _wait(lambda: "central" in a.state()["devices_down"])
+        wait_until(lambda: "central" in a.state()["devices_down"])
         assert _refused(a, "2007", X)["code"] == "sold"
         assert _refused(b, "2008", X)["code"] == "sold"
         central.start()
         for d in (a, b):
-            _wait(lambda d=d: "central" not in d.state()["devices_down"])  # type: ignore[misc]
+            wait_until(lambda d=d: "central" not in d.state()["devices_down"])  # type: ignore[misc]
         # three units: three orders each take one, the fourth is refused
         _pack(a, "2011", Y)
         _pack(b, "2012", Y)
         _pack(a, "2013", Y)
-        _wait(_acked(a, setup, "st-a"))  # until then central rightly says "held" by 2013
+        wait_until(_acked(a, setup, "st-a"))  # until then central rightly says "held" by 2013
         halt = _refused(b, "2014", Y)
         assert halt["code"] == "sold" and "order 2013" in halt["reason"]
         # 5 g bulk: 3.5 g weighed out, the next 3.5 g portion is more than is left
         _pack(a, "2021", G, weight=3500)
-        _wait(_acked(a, setup, "st-a"))
+        wait_until(_acked(a, setup, "st-a"))
         halt = _refused(b, "2022", G)
         assert halt["code"] == "sold" and "only 1500 mg are left" in halt["reason"]
     assert _store_sold(setup, X) == 1 and _store_sold(setup, Y) == 3
@@ -296,12 +263,12 @@ def test_two_stations_racing_for_the_last_unit_and_quarantine_across_stations(
         _cancel(loser)
         seal = winner.wait_phase("seal", 15)["order"]["seal_code"]
         assert winner.send(f"scan {seal}")["signals"][-1][0] == "sealed"
-        _wait(lambda: _store_sold(setup, R) == 1)
+        wait_until(lambda: _store_sold(setup, R) == 1)
 
         # quarantine: a wrong batch halted at A is refused at B until a supervisor releases it
         halt = _refused(a, "2031", W)
         assert halt["code"] == "wrong_batch"
-        _wait(_acked(a, setup, "st-a"))
+        wait_until(_acked(a, setup, "st-a"))
         halt = _refused(b, "2032", W)
         assert halt["code"] == "quarantined" and "station st-a" in halt["reason"], halt
         listed = _cli_lines(["central", "quarantine", "list", *cfg])
@@ -309,7 +276,7 @@ def test_two_stations_racing_for_the_last_unit_and_quarantine_across_stations(
         assert run(["central", "quarantine", "release", W, "--by", "BADGE-ALICE", *cfg]) == 2
         assert run(["central", "quarantine", "release", W, "--by", "BADGE-BOSS", *cfg]) == 0
         assert run(["central", "quarantine", "release", W, "--by", "BADGE-BOSS", *cfg]) == 3
-        _wait(lambda: _served_block(b, W).get("quarantine") is None)
+        wait_until(lambda: _served_block(b, W).get("quarantine") is None)
         _pack(b, "2033", W)
     events = _cli_lines(["central", "export", *cfg])
     central_events = [e["type"] for e in events if e["station_id"] == stock.CENTRAL]

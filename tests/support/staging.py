@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from edge.cli import run
 from tests.support.central import Setup, make_setup
-from tests.support.station import BADGES, Daemon, journal_events, real_inventory, real_orders, tag
+from tests.support.linked import feed_badges, import_feeds, link_to, linked_station_config
+from tests.support.station import Daemon, journal_events, real_inventory, real_orders, tag
 
 STAGING = [
     "[staging]",
@@ -22,35 +21,8 @@ STAGING = [
 ]
 
 
-def wait(cond: Any, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise TimeoutError("condition not met")
-
-
 def station_config(tmp: Path, printer: str, link: list[str]) -> Path:
-    lines = [
-        "[station]",
-        f'state_dir = "{tmp}"',
-        f'inject_socket = "{tmp / "inject.sock"}"',
-        "[printer]",
-        f'target = "{printer}"',
-        "retry_ms = 200",
-        "[indicator]",
-        'backend = "recording"',
-        "[journal]",
-        "min_free_mb = 0",
-        "min_free_percent = 0",
-        "[link]",
-        *link,
-        *STAGING,
-    ]
-    path = tmp / "station.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return linked_station_config(tmp, printer, link, extra=STAGING)
 
 
 def pack(d: Daemon, order_id: str, uid: str) -> str:
@@ -81,28 +53,13 @@ def central_with_orders(tmp_path: Path) -> tuple[Setup, list[str]]:
         "customer": {"id": "C-5", "name": "Ed F.", "class": "adult"},
         "lines": [{"line": 1, "uid": tag(3)}],
     }
-    badges = [{"badge": b["code"], **{k: v for k, v in b.items() if k != "code"}} for b in BADGES]
-    data = tmp_path / "data"
-    data.mkdir()
-    for kind, payload in (
-        ("orders", [*real_orders(now), extra]),
-        ("inventory", real_inventory()),
-        ("badges", badges),
-    ):
-        (data / f"{kind}.json").write_text(json.dumps(payload))
-        assert run(["central", "import", kind, str(data / f"{kind}.json"), *cfg]) == 0
+    feeds = {"orders": [*real_orders(now), extra], "inventory": real_inventory()}
+    import_feeds(setup, tmp_path / "data", {**feeds, "badges": feed_badges()})
     return setup, cfg
 
 
 def link(setup: Setup) -> list[str]:
-    secret, server = setup.station_keys("station-01")
-    return [
-        f'endpoint = "{setup.endpoint}"',
-        f'secret_key_file = "{secret}"',
-        f'server_key_file = "{server}"',
-        "heartbeat_ms = 300",
-        "reconnect_max_ms = 1000",
-    ]
+    return link_to(setup, "station-01")
 
 
 class Receiver:
