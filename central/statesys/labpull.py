@@ -195,6 +195,8 @@ def combine(rows: list[labs.LabResult]) -> labs.LabResult:
         document=next((r.document for r in rows if r.document), None),
         test=tests[0] if len(tests) == 1 else "",
         values=values,
+        lab_license=first.lab_license,
+        sample=first.sample,
     )
 
 

@@ -104,6 +104,8 @@ class LabResult(msgspec.Struct, kw_only=True, frozen=True):
     document: str | None = None  # METRC document file id, or the COA's URL / file id
     test: str = ""  # METRC TestTypeName
     values: dict[str, str] = msgspec.field(default_factory=dict)  # "THC": "21.4" (percent)
+    lab_license: str | None = None  # the lab's license number (LabFacilityLicenseNumber)
+    sample: str | None = None  # the lab's test batch: COA TestBatch, METRC LabTestResultId
 
     @property
     def key(self) -> str:
@@ -160,6 +162,8 @@ def from_metrc(row: MetrcLabRow, path: str = "$") -> LabResult:
         document=None if doc is None else str(doc),
         test=row.TestTypeName or "",
         values=values,
+        lab_license=row.LabFacilityLicenseNumber,
+        sample=str(row.LabTestResultId),
     )
 
 
@@ -180,6 +184,8 @@ def from_coa(row: CoaRecord, path: str = "$") -> LabResult:
         expires=_day(row.ExpirationDate),
         document=row.Document,
         values=values,
+        lab_license=row.LabLicenseNumber,
+        sample=row.TestBatch,
     )
 
 
