@@ -18,7 +18,7 @@ from central.statesys.bridge import Bridge
 from central.statesys.store import CONFIRMED, FAILED, ReportStore
 from central.store import open_store
 from edge.common.labs import LabResult
-from tests.support.statesys import StationEvents, import_inventory, package, tag
+from tests.support.statesys import LICENSE, StationEvents, import_inventory, make_rig, package, tag
 
 SHIPPER = "410123"  # BioTrack license numbers: six digits (OpenTHC, May 2016)
 BUYER = "410555"
@@ -140,5 +140,39 @@ def test_biotrack_manifest_end_to_end(tmp_path: Path) -> None:
             await client.close()
             await emu.stop()
             store.close()
+
+    asyncio.run(main())
+
+
+def test_metrc_template_retry_is_read_back_not_posted_twice(tmp_path: Path) -> None:
+    async def main() -> None:
+        labels = [tag(0x500), tag(0x501)]
+        rig = await make_rig(tmp_path, [package(label, Batch="B-9") for label in labels])
+        try:
+            coa = LabResult(
+                id="coa:Lab:S-9",
+                source="coa",
+                package=None,
+                batch="B-9",
+                lab="Lab",
+                tested="2026-11-01",
+                passed=True,
+            )
+            ingest_results(rig.store, [coa])
+            wholesale(rig.station, "8101", "C11-0000123-LIC", {labels[0]: 5100, labels[1]: 5200})
+            m = build(rig.store, "8101", LICENSE)
+            assert enqueue_transfer(rig.store, m, datetime.now(UTC).isoformat())
+            # METRC stored the template, the answer is lost: the retry reads back by Name
+            rig.emulator.inject("POST", "/transfers/v2/templates/outgoing", "timeout", hang_s=1.5)
+            await rig.drain()
+            job = rig.reports.job("transfer:station-01:8101")
+            assert job is not None and job.state == CONFIRMED, job
+            (stored,) = rig.emulator.facilities[LICENSE].templates.values()
+            assert str(stored["Id"]) == job.remote_id and stored["Name"] == "MAN-8101"
+            calls = rig.emulator.stats()["calls"]
+            assert calls["POST /transfers/v2/templates/outgoing"] == 1
+            assert calls["GET /transfers/v2/templates/outgoing"] >= 1
+        finally:
+            await rig.close()
 
     asyncio.run(main())
