@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from central.config import CentralConfig
-from central.statesys.base import StateError, StateSystem
+from central.statesys.base import AuthFailed, StateError, StateSystem
 from central.statesys.biotrack import BioTrackClient
 from central.statesys.bridge import Bridge
 from central.statesys.ingest import Ingest, IngestOptions
@@ -230,7 +230,16 @@ class Reporting:
             started = time.monotonic()
             try:
                 await pull_labs(self.reports, self.system, self.bridge.backoff)
-            except StateError as exc:  # 401/403: the bridge's probe raises the alert
+            except AuthFailed as exc:  # as the bridge does: alert; its probe clears it
+                self.bridge.auth_problem = str(exc)
+                await asyncio.to_thread(
+                    self.reports.alert,
+                    "auth",
+                    f"the state system refused central's key ({exc}); the lab pull stopped: fix "
+                    "[state_system] vendor_key_file/user_key_file",
+                )
+                LOG.error("state system refused the key: lab pull stopped")
+            except StateError as exc:
                 LOG.warning("lab result pull stopped", extra={"error": str(exc)})
             except Exception:
                 LOG.exception("lab result pull failed")

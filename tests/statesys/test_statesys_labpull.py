@@ -9,7 +9,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from central.config import CentralConfig, StateSystemSection
 from central.labs import current
+from central.reporting import Reporting
 from central.statesys.labpull import TRIES, known_ids, pull_labs, targets
 from central.statesys.pull import pull_once
 from edge.common.labs import refusal
@@ -114,6 +116,33 @@ def test_unknown_ids_are_looked_up_and_errors_skip_only_that_package(tmp_path: P
             assert not failed.passed
             assert current(rig.store, f"package:{tag(0x301)}") == []  # the bad row is skipped
         finally:
+            await rig.close()
+
+    asyncio.run(main())
+
+
+def test_a_refused_key_stops_the_lab_pull_with_an_alert_the_bridge_clears(tmp_path: Path) -> None:
+    async def main() -> None:
+        rig = await make_rig(tmp_path, [package(tag(0x380))])
+        rig.emulator.load_lab_results(LICENSE, tag(0x380), rows(91))
+        cfg = CentralConfig(state_system=StateSystemSection(lab_pull_interval_s=3600))
+        reporting = Reporting(cfg=cfg, reports=rig.reports, system=rig.client, webhook=None)
+        reporting.bridge = rig.bridge
+        rig.emulator.inject("GET", "/packages/v2/", "401")  # the Id look-up: the key refused
+        task = asyncio.create_task(reporting.lab_pull_loop())
+        try:
+            for _ in range(200):
+                if rig.reports.alerts():
+                    break
+                await asyncio.sleep(0.02)
+            (alert,) = rig.reports.alerts()
+            assert alert["kind"] == "auth" and "lab pull stopped" in alert["message"]
+            assert current(rig.store, f"package:{tag(0x380)}") == []
+            assert await rig.bridge.round() == 0  # the bridge probes the key: good again
+            assert rig.reports.alerts() == [] and rig.bridge.auth_problem == ""
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
             await rig.close()
 
     asyncio.run(main())
