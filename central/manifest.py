@@ -249,9 +249,11 @@ def biotrack_manifest(m: Manifest, timezone: str = "UTC") -> dict[str, Any]:
     from zoneinfo import ZoneInfo
 
     depart = 0
-    if m.ship_date:
+    try:
         local = datetime.fromisoformat(f"{m.ship_date[:10]}T09:00:00")
         depart = int(local.replace(tzinfo=ZoneInfo(timezone)).timestamp())
+    except ValueError:
+        pass  # no readable ship date: 0, and BioTrack's answer decides
     t = m.transport
     return {
         "employee_id": t.employee_id,
