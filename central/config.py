@@ -91,6 +91,8 @@ class StateSystemSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     username: str = ""  # BioTrack login user name
     timezone: str = "America/Chicago"  # the facility's time zone (SalesDateTime is local)
     pull_interval_s: Seconds = 300
+    # METRC lab results of every package held (central/statesys/labpull.py); 0 = no lab pull
+    lab_pull_interval_s: Annotated[int, msgspec.Meta(ge=0, le=86_400)] = 900
     quarantine_location: str = ""  # "" = quarantines are not moved at the state system
     adjustment_reasons: list[str] = msgspec.field(
         default_factory=lambda: ["Entry Error", "Scale Variance", "Drying"]

@@ -13,8 +13,11 @@ event for it when the line was weighed (else the manifest leaves `GrossWeight` e
   licensed transfer through the API: https://support.treez.io/en/articles/9129448-outgoing-transfers-in-metrc);
   `enqueue_transfer` hands it to the state-system bridge as a `transfer` job.
 - `render_pdf` prints the manifest (shipper, destination license, driver, vehicle, package tags,
-  gross weights, the COA per batch) and the invoice (the same packages per order line) with
-  reportlab (https://docs.reportlab.com/reportlab/userguide/ch1_intro/).
+  gross weights, the COA per batch), the invoice (the same packages per order line) and one COA
+  page per batch (central/coa_packet.py) with reportlab
+  (https://docs.reportlab.com/reportlab/userguide/ch1_intro/); `render_coa_pdf` the COA pages
+  alone. A batch without a current passing lab result on the ship date refuses the manifest
+  (`ManifestError` naming it).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from central import coa_packet
 from central.statesys.store import NewJob, ReportStore
 from central.store.base import SqlStore
 from edge.common import labs
@@ -51,6 +55,8 @@ class Transport:
     vehicle_plate: str = ""
     phone: str = ""
     route: str = ""
+    employee_id: str = ""  # BioTrack: the driver's employee id (employee_add)
+    vehicle_id: str = ""  # BioTrack: the vehicle's id (vehicle_add)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class Manifest:
     license_snapshot: str
     packages: list[ManifestPackage]
     transport: Transport = field(default_factory=Transport)
+    coa_pages: list[coa_packet.BatchCoa] = field(default_factory=list)  # one per batch
 
     def lines(self) -> dict[int, list[ManifestPackage]]:
         out: dict[int, list[ManifestPackage]] = {}
@@ -113,8 +120,11 @@ def from_events(
     inventory: dict[str, dict[str, Any]],
     lab_bodies: dict[str, bytes],
     transport: Transport | None = None,
+    today: str = "",
 ) -> Manifest:
-    """The manifest of a sealed wholesale order from its stored events."""
+    """The manifest of a sealed wholesale order from its stored events. ManifestError when the
+    order is not a sealed wholesale one, or a batch has no current passing lab result on the
+    ship date (else `today`)."""
     loaded: dict[str, Any] | None = None
     station = ""
     picks: list[tuple[str, int]] = []
@@ -154,6 +164,11 @@ def from_events(
             )
         )
     buyer = loaded.get("buyer") or {}
+    day = str(loaded.get("ship_date") or today)[:10]
+    try:
+        pages = coa_packet.batches([(p.label, p.batch) for p in packages], lab_bodies.get, day)
+    except coa_packet.CoaRefused as exc:
+        raise ManifestError(f"order {order_id}: {exc}") from None
     return Manifest(
         manifest_id=f"MAN-{order_id}",
         order_id=order_id,
@@ -165,6 +180,7 @@ def from_events(
         license_snapshot=str((loaded.get("license_check") or {}).get("snapshot", "")),
         packages=packages,
         transport=transport or Transport(),
+        coa_pages=pages,
     )
 
 
@@ -172,11 +188,15 @@ def build(
     store: SqlStore, order_id: str, shipper_license: str, transport: Transport | None = None
 ) -> Manifest:
     """`from_events` over central's store: its events, inventory and lab results."""
+    from datetime import UTC, datetime
+
     from central.wholesale import lab_items, packages
 
     inventory = {str(p.get("Label", "")).upper(): p for p in packages(store)}
     events = order_events(store, order_id)
-    return from_events(events, order_id, shipper_license, inventory, lab_items(store), transport)
+    today = datetime.now(UTC).date().isoformat()
+    labs_now = lab_items(store)
+    return from_events(events, order_id, shipper_license, inventory, labs_now, transport, today)
 
 
 def _grams(mg: int | None) -> Decimal | None:
@@ -221,9 +241,33 @@ def transfer_template(m: Manifest) -> dict[str, Any]:
     }
 
 
-def enqueue_transfer(store: SqlStore, m: Manifest, at: str) -> bool:
-    """Hand the template to the state-system bridge (job `transfer:<station>:<order>`); False
-    when it was handed over before."""
+def biotrack_manifest(m: Manifest, timezone: str = "UTC") -> dict[str, Any]:
+    """What BioTrack's `inventory_manifest` needs beyond METRC's template: the driver's employee
+    id, the vehicle id, departure and arrival as Unix seconds (09:00 on the ship date in the
+    facility's time zone, as the template's EstimatedDepartureDateTime)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    depart = 0
+    try:
+        local = datetime.fromisoformat(f"{m.ship_date[:10]}T09:00:00")
+        depart = int(local.replace(tzinfo=ZoneInfo(timezone)).timestamp())
+    except ValueError:
+        pass  # no readable ship date: 0, and BioTrack's answer decides
+    t = m.transport
+    return {
+        "employee_id": t.employee_id,
+        "vehicle_id": t.vehicle_id,
+        "departure": depart,
+        "arrival": depart,
+        "route": t.route,
+    }
+
+
+def enqueue_transfer(store: SqlStore, m: Manifest, at: str, timezone: str = "UTC") -> bool:
+    """Hand the transfer to the state-system bridge (job `transfer:<station>:<order>`): METRC's
+    template and BioTrack's manifest fields (the bridge's back-end takes the one it needs);
+    False when it was handed over before."""
     job = NewJob(
         key=f"transfer:{m.station}:{m.order_id}",
         kind="transfer",
@@ -231,7 +275,7 @@ def enqueue_transfer(store: SqlStore, m: Manifest, at: str) -> bool:
         order_id=m.order_id,
         external=m.manifest_id,
         packages=[p.label for p in m.packages],
-        body={"template": transfer_template(m)},
+        body={"template": transfer_template(m), "biotrack": biotrack_manifest(m, timezone)},
         origin_at=at,
     )
     return ReportStore(store).add_job(job)
@@ -291,5 +335,28 @@ def render_pdf(m: Manifest) -> bytes:
         inv.append([str(line), pkgs[0].sku, pkgs[0].product, batches, str(len(pkgs)), para(tags)])
     story += [Table(inv, style=grid, repeatRows=1), Spacer(1, 12)]
     story.append(para(f"Total packages: {len(m.packages)}. Prices: see the accounting invoice."))
+    story += coa_packet.story(m.coa_pages, m.manifest_id, styles, grid)
     doc.build(story)
+    return out.getvalue()
+
+
+def render_coa_pdf(m: Manifest) -> bytes:
+    """The COA pages alone (one per batch), for the buyer's compliance file."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out, pagesize=letter, title=f"{m.manifest_id}: certificates of analysis"
+    )
+    styles = getSampleStyleSheet()
+    grid = [("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("FONTSIZE", (0, 0), (-1, -1), 8)]
+    head = Paragraph(
+        f"Certificates of analysis for {m.manifest_id} ({len(m.coa_pages)} batch(es))",
+        styles["Title"],
+    )
+    pages = coa_packet.story(m.coa_pages, m.manifest_id, styles, grid)
+    doc.build([head, *pages[1:]] if pages else [head])
     return out.getvalue()

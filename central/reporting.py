@@ -6,6 +6,7 @@
 - the event tail (central/statesys/ingest.py): stored events -> jobs and webhooks;
 - the bridge (central/statesys/bridge.py): jobs -> the state system, exactly once;
 - the package pull (central/statesys/pull.py) every `pull_interval_s`;
+- the METRC lab-result pull (central/statesys/labpull.py) every `lab_pull_interval_s`;
 - the webhook sender (central/webhook.py).
 
 Keys are read once at start from `[state_system] vendor_key_file` / `user_key_file` (through
@@ -24,10 +25,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from central.config import CentralConfig
-from central.statesys.base import StateError, StateSystem
+from central.statesys.base import AuthFailed, StateError, StateSystem
 from central.statesys.biotrack import BioTrackClient
 from central.statesys.bridge import Bridge
 from central.statesys.ingest import Ingest, IngestOptions
+from central.statesys.labpull import pull_labs
 from central.statesys.metrc import MetrcClient
 from central.statesys.pull import pull_once
 from central.statesys.sale import can_repackage
@@ -220,6 +222,29 @@ class Reporting:
                 LOG.exception("state package pull failed")
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
+    async def lab_pull_loop(self) -> None:
+        """METRC lab results of the packages central holds, every `lab_pull_interval_s`."""
+        assert self.system is not None and self.bridge is not None
+        interval = self.cfg.state_system.lab_pull_interval_s
+        while True:
+            started = time.monotonic()
+            try:
+                await pull_labs(self.reports, self.system, self.bridge.backoff)
+            except AuthFailed as exc:  # as the bridge does: alert; its probe clears it
+                self.bridge.auth_problem = str(exc)
+                await asyncio.to_thread(
+                    self.reports.alert,
+                    "auth",
+                    f"the state system refused central's key ({exc}); the lab pull stopped: fix "
+                    "[state_system] vendor_key_file/user_key_file",
+                )
+                LOG.error("state system refused the key: lab pull stopped")
+            except StateError as exc:
+                LOG.warning("lab result pull stopped", extra={"error": str(exc)})
+            except Exception:
+                LOG.exception("lab result pull failed")
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
     async def _leader(self) -> None:
         """On PostgreSQL, wait until this instance holds the reporter lock."""
         store = self.reports.store
@@ -241,6 +266,9 @@ class Reporting:
                 asyncio.create_task(self.pull_loop()),
                 asyncio.create_task(self.deadline_loop()),
             ]
+            lab_pull = self.cfg.state_system.lab_pull_interval_s
+            if self.system is not None and self.system.name == "metrc" and lab_pull:
+                tasks.append(asyncio.create_task(self.lab_pull_loop()))
         if self.webhook is not None:
             tasks.append(asyncio.create_task(self.webhook.run()))
         LOG.info(

@@ -113,8 +113,23 @@ class StateSystem(Protocol):
 
     async def adjust(self, body: dict[str, Any]) -> None: ...
 
-    async def create_transfer(self, template: dict[str, Any]) -> str:
-        """A wholesale order's transfer (central/manifest.py): METRC's outgoing transfer template."""
+    async def create_transfer(
+        self, template: dict[str, Any], manifest: dict[str, Any] | None = None
+    ) -> str:
+        """A wholesale order's transfer (central/manifest.py): METRC's outgoing transfer template,
+        or BioTrack's `inventory_manifest` (`manifest`: the fields METRC's template lacks)."""
+        ...
+
+    async def find_transfer(self, name: str) -> Remote | None:
+        """Read back a transfer by its manifest id (or nonce); None when it never landed."""
+        ...
+
+    async def package_id(self, label: str) -> str | None:
+        """The state system's id of a package (the lab-results call takes it)."""
+        ...
+
+    async def lab_results(self, package_id: str) -> list[dict[str, Any]]:
+        """Every lab test row of a package, in METRC's `/labtests/v2/results` shape."""
         ...
 
     async def packages(self, since: str | None) -> list[StatePackage]: ...

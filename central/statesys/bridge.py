@@ -6,8 +6,9 @@ Per round:
    adjustment, and an archive never overtakes its sale.
 2. Read-back first: a job in `sent` (its request left, or may have, before a crash or a timeout) is
    looked up before anything is sent again: a receipt by `ExternalReceiptNumber`
-   (`GET /sales/v2/receipts/external/{n}`), a child package by its tag (`GET /packages/v2/{label}`)
-   or a BioTrack request by its nonce (`nonce_replay`). Found = `confirmed`; not found = `pending`.
+   (`GET /sales/v2/receipts/external/{n}`), a child package by its tag (`GET /packages/v2/{label}`),
+   a transfer template by its name (`GET /transfers/v2/templates/outgoing`) or a BioTrack request
+   by its nonce (`nonce_replay`). Found = `confirmed`; not found = `pending`.
    PUT/DELETE calls are idempotent (https://api-mo.metrc.com/Documentation/getting-started) and are
    simply repeated.
 3. Send: a job becomes `sent` in the store (committed) before its request leaves; receipts go at
@@ -188,6 +189,12 @@ class Bridge:
             found = await self.system.find_sale(job.external)
         elif job.kind == "child":
             found = await self.system.find_child(job.external, str(job.body["source"]))
+        elif job.kind == "transfer":  # a POST too: the template (or manifest) by its name
+            found = await self.system.find_transfer(job.external)
+            if found is None:
+                await self._mark([job], PENDING)
+                await self._other(job)
+                return
         else:  # PUT/DELETE: idempotent, repeat them
             await self._other(job)
             return
@@ -227,7 +234,9 @@ class Bridge:
             await self.system.adjust(job.body["adjust"])
             remote = str(job.body["adjust"].get("Label", ""))
         elif job.kind == "transfer":  # a wholesale order's manifest (central/manifest.py)
-            remote = await self.system.create_transfer(job.body["template"])
+            remote = await self.system.create_transfer(
+                job.body["template"], job.body.get("biotrack")
+            )
         else:
             await self._mark([job], FAILED, reason=f"unknown job kind {job.kind}")
             return

@@ -12,8 +12,17 @@ receipts, which the emulator counts as `duplicates`.
 Faults are injected per method and path prefix (`inject(...)`, or `POST /_emulator/faults`):
 `500` (answered before anything is stored), `timeout` (stored, then the answer is held past the
 client's timeout: a timeout AFTER committing), `reset` (stored, then the connection is dropped),
-`429` with `Retry-After`, `401`, `validation` (a 400 naming row 0). `delay_s` delays every answer
-(the benchmark's 200 ms state system).
+`429` with `Retry-After`, `401`, `validation` (a 400 naming row 0), `revoke` (on
+`GET /labtests/v2/results`: the lab revokes every result of the package asked for, dated today,
+before the answer: a later pull sees `RevokedDate`). `delay_s` delays every answer (the
+benchmark's 200 ms state system).
+
+Lab results (`load_lab_results`, `revoke_result`, `POST /_emulator/labs/revoke`) are served by
+`GET /labtests/v2/results?packageId=&licenseNumber=` in Metrc's shape (ThunkMetrc
+`specs/generated/bruno/LabTests/GetResults.bru`): one row per test with the package's numeric
+`PackageId`; unpaged unless `pageSize` is given ("Pagination is currently disabled by default ...
+specifying a value that does not exceed 20"), then `{"Data", "Total", "TotalRecords", "PageSize",
+"RecordsOnPage", "Page", "CurrentPage", "TotalPages"}`.
 
 Nothing in production imports this module (an import contract in pyproject.toml).
 """
@@ -79,7 +88,7 @@ def convert(qty: Fraction, unit: str, to: str) -> Fraction | None:
 class Fault:
     method: str
     path: str  # a prefix of the request path
-    kind: str  # 500, timeout, reset, 429, 401, validation
+    kind: str  # 500, timeout, reset, 429, 401, validation, revoke
     count: int = 1
     retry_after: int = 1
     hang_s: float = 3.0
@@ -98,6 +107,7 @@ class Facility:
     templates: dict[int, dict[str, Any]] = field(
         default_factory=dict
     )  # outgoing transfer templates
+    lab_results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # label -> rows
 
 
 class Problem(Exception):
@@ -148,6 +158,30 @@ class MetrcEmulator:
                     "UnitOfMeasureName": pkg.get("UnitOfMeasureName", "Each"),
                     "LastModified": _now(),
                 }
+
+    def load_lab_results(self, license: str, label: str, rows: list[dict[str, Any]]) -> None:
+        """Lab test rows (Metrc's GetResults fields) for a loaded package; `PackageId` is set."""
+        fac = self.facility(license)
+        with self._lock:
+            pid = fac.packages[label]["Id"]
+            kept = fac.lab_results.setdefault(label, [])
+            kept += [{**row, "PackageId": pid} for row in rows]
+
+    def revoke_result(self, license: str, result_id: int, when: str | None = None) -> int:
+        """The lab revokes a result (every row of that LabTestResultId); the rows changed."""
+        with self._lock:
+            return self._revoke(self.facilities[license], result_id, when)
+
+    @staticmethod
+    def _revoke(fac: Facility, result_id: int | None, when: str | None, label: str = "") -> int:
+        day = when or datetime.now(UTC).date().isoformat()
+        n = 0
+        for tag, rows in fac.lab_results.items():
+            for row in rows:
+                if row.get("LabTestResultId") == result_id or (label and tag == label):
+                    row["RevokedDate"] = day
+                    n += 1
+        return n
 
     def inject(self, method: str, path: str, kind: str, count: int = 1, **kw: Any) -> None:
         with self._lock:
@@ -236,6 +270,7 @@ class MetrcEmulator:
         fault = self._fault(method, path)
         if fault is not None and fault.kind in ("500", "429", "401", "validation"):
             return self._fault_answer(fault)
+        revoke = fault is not None and fault.kind == "revoke"
         if not self._auth(request):
             return self._json(401, {"Message": "Authorization has been denied for this request."})
         license = request.query.get("licenseNumber", "")
@@ -248,7 +283,7 @@ class MetrcEmulator:
             return self._json(400, {"Message": "The request is invalid: body is not JSON."})
         try:
             with self._lock:
-                route = self._route_transfers if path.startswith("/transfers/") else self._route
+                route = self._pick_route(self.facilities[license], path, request, revoke)
                 status, answer = route(self.facilities[license], method, path, body, request)
                 if method != "GET" and status < 300:
                     labels = _labels(body, path)
@@ -294,6 +329,12 @@ class MetrcEmulator:
     async def _control(self, request: web.Request) -> web.Response:
         if request.path == "/_emulator/stats":
             return self._json(200, self.stats(request.query.get("licenseNumber")))
+        if request.path == "/_emulator/labs/revoke" and request.method == "POST":
+            spec = DECODER.decode(await request.read())
+            n = self.revoke_result(
+                str(spec["licenseNumber"]), int(spec["LabTestResultId"]), spec.get("RevokedDate")
+            )
+            return self._json(200, {"revoked": n})
         if request.path == "/_emulator/faults" and request.method == "POST":
             spec = DECODER.decode(await request.read())
             self.inject(
@@ -353,6 +394,55 @@ class MetrcEmulator:
             if method == "GET":
                 return 200, {"Data": list(fac.templates.values())}
         raise Problem(404, {"Message": f"No HTTP resource was found that matches {path}."})
+
+    def _pick_route(self, fac: Facility, path: str, request: web.Request, revoke: bool) -> Any:
+        if path.startswith("/transfers/"):
+            return self._route_transfers
+        if not path.startswith("/labtests/"):
+            return self._route
+        if revoke:  # the injected revocation: the asked package's results, before the answer
+            label = self._label_of(fac, request.query.get("packageId", ""))
+            if label:
+                self._revoke(fac, None, None, label)
+        return self._route_labtests
+
+    @staticmethod
+    def _label_of(fac: Facility, package_id: str) -> str | None:
+        if not package_id.isdigit():
+            return None
+        return next((k for k, p in fac.packages.items() if p["Id"] == int(package_id)), None)
+
+    def _route_labtests(
+        self, fac: Facility, method: str, path: str, body: Any, request: web.Request
+    ) -> tuple[int, Any]:
+        """`GET /labtests/v2/results?packageId=` (LabTests/GetResults)."""
+        if (method, path.rstrip("/")) != ("GET", "/labtests/v2/results"):
+            raise Problem(404, {"Message": f"No HTTP resource was found that matches {path}."})
+        raw_id = request.query.get("packageId", "")
+        if not raw_id.isdigit():
+            raise Problem(400, {"Message": "The request is invalid: packageId is required."})
+        label = self._label_of(fac, raw_id)
+        if label is None:
+            raise Problem(400, {"Message": f"Package {raw_id} not found for this facility."})
+        rows = [dict(r) for r in fac.lab_results.get(label, [])]
+        size_raw = request.query.get("pageSize", "")
+        if not size_raw:
+            return 200, {"Data": rows, "Total": len(rows), "TotalPages": 1}
+        if not size_raw.isdigit() or not 1 <= int(size_raw) <= 20:
+            raise Problem(400, {"Message": "pageSize must be a number from 1 to 20."})
+        size = int(size_raw)
+        number = max(1, int(request.query.get("pageNumber", "1") or 1))
+        page = rows[(number - 1) * size : number * size]
+        return 200, {
+            "Data": page,
+            "Total": len(rows),
+            "TotalRecords": len(rows),
+            "PageSize": size,
+            "RecordsOnPage": len(page),
+            "Page": number,
+            "CurrentPage": number,
+            "TotalPages": max(1, -(-len(rows) // size)),
+        }
 
     def _route_deliveries(
         self, fac: Facility, method: str, path: str, body: Any, request: web.Request

@@ -247,14 +247,41 @@ class MetrcClient:
         """`PUT /packages/v2/adjust`: "set the final quantity for a package" (absolute)."""
         await self._call("PUT", "/packages/v2/adjust", [body])
 
-    async def create_transfer(self, template: dict[str, Any]) -> str:
+    async def create_transfer(
+        self, template: dict[str, Any], manifest: dict[str, Any] | None = None
+    ) -> str:
         """`POST /transfers/v2/templates/outgoing` (permission "Manage Transfer Templates"): METRC
         creates no outgoing licensed transfer through the API, only its template, which a person
         registers in Metrc (Treez: "Metrc currently doesn't provide an API for outgoing
         transfers", https://support.treez.io/en/articles/9129448-outgoing-transfers-in-metrc).
         Template shape: ThunkMetrc's Transfers/CreateOutgoingTemplates example."""
+        del manifest  # BioTrack's fields
         payload = await self._call("POST", "/transfers/v2/templates/outgoing", [template])
         return self._ids(payload, 1)[0]
+
+    async def find_transfer(self, name: str) -> Remote | None:
+        """A retried template landed if `GET /transfers/v2/templates/outgoing` lists one of its
+        Name (the manifest id: central names each template after its order)."""
+        for found in await self._pages("/transfers/v2/templates/outgoing", {}):
+            if found.get("Name") == name and found.get("Id") is not None:
+                return Remote(id=str(found["Id"]), raw=found)
+        return None
+
+    # -- lab results ---------------------------------------------------------------------------
+    async def package_id(self, label: str) -> str | None:
+        """METRC's numeric package Id (`GET /packages/v2/{label}`), which the lab-results call
+        takes; None when the facility has no such package."""
+        found = await self._call("GET", f"/packages/v2/{quote(label, safe='')}", missing_ok=True)
+        if not isinstance(found, dict) or found.get("Id") is None:
+            return None
+        return str(found["Id"])
+
+    async def lab_results(self, package_id: str) -> list[dict[str, Any]]:
+        """`GET /labtests/v2/results?packageId=&licenseNumber=` (LabTests "GetResults", ThunkMetrc
+        `specs/generated/bruno/LabTests/GetResults.bru`): one row per test, every page (pages of
+        at most 20, `pageNumber`/`pageSize`: "Pagination is currently disabled by default. You
+        can enable pagination on this query by specifying a value that does not exceed 20")."""
+        return await self._pages("/labtests/v2/results", {"packageId": package_id})
 
     async def _pages(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

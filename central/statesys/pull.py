@@ -110,9 +110,12 @@ async def pull_once(reports: ReportStore, system: StateSystem) -> int:
     """One pull since the newest `LastModified` seen; returns the packages changed."""
     import asyncio
 
+    from central.statesys.labpull import remember_ids
+
     since = reports.meta("pull_since") or None
     pulled = await system.packages(since)
     changed = await asyncio.to_thread(update_inventory, reports, pulled)
+    await asyncio.to_thread(remember_ids, reports, pulled)  # for the lab pull (labpull.py)
     newest = max((p.last_modified for p in pulled if p.last_modified), default=since or "")
     if newest:
         await asyncio.to_thread(reports.set_meta, "pull_since", newest)

@@ -119,6 +119,11 @@ def _register_manifest(add: Callable[[str, str], argparse.ArgumentParser]) -> No
     man.add_argument("--shipper", help="the shipper's license (default: [state_system] license)")
     for name in ("driver", "driver-license", "vehicle-make", "vehicle-model", "plate"):
         man.add_argument(f"--{name}", default="")
+    for name in ("employee-id", "vehicle-id"):  # BioTrack's inventory_manifest
+        man.add_argument(f"--{name}", default="", help="BioTrack: the registered driver/vehicle id")
+    man.add_argument(
+        "--coa", type=Path, metavar="FILE.pdf", help="also the COA pages alone (one per batch)"
+    )
     man.add_argument("--no-template", action="store_true", help="the PDF only")
     add_json(man)
     man.set_defaults(handler=_manifest)
@@ -257,7 +262,14 @@ def _quarantine_release(args: argparse.Namespace) -> int:
 def _manifest(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from central.manifest import ManifestError, Transport, build, enqueue_transfer, render_pdf
+    from central.manifest import (
+        ManifestError,
+        Transport,
+        build,
+        enqueue_transfer,
+        render_coa_pdf,
+        render_pdf,
+    )
     from central.store import open_store
 
     cfg = _config(args)
@@ -268,6 +280,8 @@ def _manifest(args: argparse.Namespace) -> int:
         vehicle_make=args.vehicle_make,
         vehicle_model=args.vehicle_model,
         vehicle_plate=args.plate,
+        employee_id=args.employee_id,
+        vehicle_id=args.vehicle_id,
     )
     store = open_store(cfg.central.store)
     try:
@@ -275,26 +289,35 @@ def _manifest(args: argparse.Namespace) -> int:
             manifest = build(store, args.order_id, shipper, transport)
         except ManifestError as exc:
             raise BadInput(str(exc)) from exc
-        try:
-            args.out.write_bytes(render_pdf(manifest))
-        except OSError as exc:
-            raise BadInput(f"{args.out}: cannot write: {exc}") from exc
+        for path, render in ((args.out, render_pdf), (args.coa, render_coa_pdf)):
+            try:
+                if path is not None:
+                    path.write_bytes(render(manifest))
+            except OSError as exc:
+                raise BadInput(f"{path}: cannot write: {exc}") from exc
         queued = False
         if not args.no_template:
-            queued = enqueue_transfer(store, manifest, datetime.now(UTC).isoformat())
+            at = datetime.now(UTC).isoformat()
+            queued = enqueue_transfer(store, manifest, at, cfg.state_system.timezone)
     finally:
         store.close()
-    template = "METRC transfer template queued" if queued else "no template queued"
+    what = "BioTrack manifest" if cfg.state_system.kind == "biotrack" else "METRC transfer template"
+    template = f"{what} queued" if queued else "no template queued"
     data = {
         "manifest_id": manifest.manifest_id,
         "packages": len(manifest.packages),
         "buyer_license": manifest.buyer_license,
         "pdf": str(args.out),
         "template_queued": queued,
+        "coa_pdf": None if args.coa is None else str(args.coa),
+        "coa_batches": [
+            {"batch": c.batch, "document": c.document, "packages": list(c.packages)}
+            for c in manifest.coa_pages
+        ],
     }
     text = (
         f"{manifest.manifest_id}: {len(manifest.packages)} packages to {manifest.buyer_license},"
-        f" {args.out}; {template}"
+        f" {args.out} (with {len(manifest.coa_pages)} COA page(s)); {template}"
     )
     result(args, text, data)
     return int(ExitCode.OK)

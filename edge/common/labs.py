@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
+from decimal import Decimal as Exact
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -48,6 +49,9 @@ Decimal = Annotated[
 ]
 
 
+EXACT = msgspec.json.Decoder(float_hook=Exact)  # METRC's decimals stay exact
+
+
 class MetrcLabRow(msgspec.Struct, kw_only=True):
     """One row of METRC's `/labtests/v2/results` (fields packstation reads; others kept)."""
 
@@ -65,6 +69,7 @@ class MetrcLabRow(msgspec.Struct, kw_only=True):
     ResultReleased: bool | None = None
     TestTypeName: LabText | None = None
     TestPassed: bool | None = None
+    TestResultLevel: Exact | None = None  # the test's measured value (exact, never a float)
 
 
 class CoaRecord(msgspec.Struct, kw_only=True):
@@ -99,6 +104,8 @@ class LabResult(msgspec.Struct, kw_only=True, frozen=True):
     document: str | None = None  # METRC document file id, or the COA's URL / file id
     test: str = ""  # METRC TestTypeName
     values: dict[str, str] = msgspec.field(default_factory=dict)  # "THC": "21.4" (percent)
+    lab_license: str | None = None  # the lab's license number (LabFacilityLicenseNumber)
+    sample: str | None = None  # the lab's test batch: COA TestBatch, METRC LabTestResultId
 
     @property
     def key(self) -> str:
@@ -139,6 +146,9 @@ def from_metrc(row: MetrcLabRow, path: str = "$") -> LabResult:
     for name in ("TestPerformedDate", "RevokedDate", "ExpirationDateTime"):
         _check_date(getattr(row, name), f"{path}.{name}")
     doc = row.LabTestResultDocumentFileId
+    values = {}
+    if row.TestTypeName and row.TestResultLevel is not None:  # "test:<TestTypeName>": as METRC
+        values[f"test:{row.TestTypeName}"] = format(row.TestResultLevel, "f")  # names the test
     return LabResult(
         id=f"metrc:{row.LabTestResultId}",
         source="metrc",
@@ -151,6 +161,9 @@ def from_metrc(row: MetrcLabRow, path: str = "$") -> LabResult:
         expires=_day(row.ExpirationDateTime),
         document=None if doc is None else str(doc),
         test=row.TestTypeName or "",
+        values=values,
+        lab_license=row.LabFacilityLicenseNumber,
+        sample=str(row.LabTestResultId),
     )
 
 
@@ -171,6 +184,8 @@ def from_coa(row: CoaRecord, path: str = "$") -> LabResult:
         expires=_day(row.ExpirationDate),
         document=row.Document,
         values=values,
+        lab_license=row.LabLicenseNumber,
+        sample=row.TestBatch,
     )
 
 
@@ -178,7 +193,7 @@ def parse_results(raw: bytes) -> list[LabResult]:
     """A lab results file: a JSON array (or METRC's `{"Data": [...]}`) of METRC rows (they have
     `LabTestResultId`) and COA records (they have `TestBatch`). RecordError names the field."""
     try:
-        doc = msgspec.json.decode(raw)
+        doc = EXACT.decode(raw)
     except msgspec.DecodeError as exc:
         raise record_error(exc) from None
     if isinstance(doc, dict) and isinstance(doc.get("Data"), list):

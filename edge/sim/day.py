@@ -158,15 +158,16 @@ class SimRun:
         replica = StationPaths.of(load_station_config(self.run.station_toml)).replica
         wait_for(
             f"central's feed to reach the station ({want})",
-            lambda: replica_counts(replica) == want,
+            lambda: {k: n for k, n in replica_counts(replica).items() if k in want} == want,
             FEED_TIMEOUT_S,
             0.05,
         )
         return day.plan
 
     def _manifests(self, plan: list[PlannedOrder]) -> None:
-        """Each sealed wholesale order's manifest and invoice, and its METRC transfer template
-        (which central's bridge then posts to the state system: `settle` waits for it)."""
+        """Each sealed wholesale order's manifest, invoice and COA pages (from the lab results
+        central pulled from METRC), and its METRC transfer template (which central's bridge then
+        posts to the state system: `settle` waits for it)."""
         for planned in plan:
             order_id = planned.order["order_id"]
             if planned.order["channel"] != "wholesale":
@@ -175,11 +176,12 @@ class SimRun:
             transport = ("--driver", "Sam Driver", "--driver-license", "D1234567")
             vehicle = ("--vehicle-make", "Ford", "--vehicle-model", "Transit", "--plate", "8ABC123")
             cfg = ("--config", str(self.run.central_toml))
+            coa = ("--coa", str(self.run.manifests / f"COA-{order_id}.pdf"))
             said = cli(
-                "central", "manifest", order_id, "--out", str(out), *transport, *vehicle, *cfg
+                "central", "manifest", order_id, "--out", str(out), *coa, *transport, *vehicle, *cfg
             )
             self.summary.incidents["wholesale"] = said.strip()
-            if f"{len(planned.picks)} packages" not in said:
+            if f"{len(planned.picks)} packages" not in said or "with 0 COA" in said:
                 self.summary.failures.append(f"order {order_id}: manifest {said.strip()}")
 
     def _start_central(self) -> None:

@@ -1,5 +1,8 @@
 """The state system of a simulated pack day: a METRC emulator (central/statesys/emulator.py) that
-central reports every sealed order to, with a few faults injected, and the summary's count.
+central reports every sealed order to, with a few faults injected, and the summary's count. The
+emulator also holds a passing lab result per batch (`lab_rows`), which central's lab pull
+(central/statesys/labpull.py) fetches for every package it holds: the wholesale packet's COA
+pages come from them.
 
 The count is the emulator's own (receipts it recorded, receipts whose ExternalReceiptNumber it saw
 before: duplicates) against central's own records: every package's quantity at the emulator must
@@ -11,6 +14,9 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -26,12 +32,46 @@ SETTLE_TIMEOUT_S = 60
 SEALED = ("ready_for_pickup", "out_for_delivery")
 
 
+def _percent(part_mg: Any, whole_mg: Any) -> str:
+    """An exact percentage to two places (integers in, never a float)."""
+    if not isinstance(part_mg, int) or not isinstance(whole_mg, int) or whole_mg <= 0:
+        return "0.00"
+    return str((Decimal(part_mg * 100) / Decimal(whole_mg)).quantize(Decimal("0.01")))
+
+
+def lab_rows(pkg: dict[str, Any], today: date) -> list[dict[str, Any]]:
+    """The package's lab test rows as METRC's `/labtests/v2/results` gives them: one result per
+    batch (the batch's packages share the source package's test), passed, a year valid."""
+    result_id = 100_000 + zlib.crc32(str(pkg.get("Batch", "")).encode()) % 900_000
+    base = {
+        "LabTestResultId": result_id,
+        "LabFacilityLicenseNumber": "LAB-SIM-0001",
+        "LabFacilityName": "Simulated Testing Labs",
+        "SourcePackageLabel": pkg["Label"],
+        "TestPerformedDate": (today - timedelta(days=30)).isoformat(),
+        "OverallPassed": True,
+        "RevokedDate": None,
+        "LabTestResultDocumentFileId": result_id + 1_000_000,
+        "ResultReleased": True,
+        "ExpirationDateTime": (today + timedelta(days=335)).isoformat() + "T00:00:00",
+        "TestPassed": True,
+    }
+    weight = pkg.get("NetWeightMg")
+    return [
+        {**base, "TestTypeName": "THC (%)", "TestResultLevel": _percent(pkg.get("ThcMg"), weight)},
+        {**base, "TestTypeName": "CBD (%)", "TestResultLevel": _percent(pkg.get("CbdMg"), weight)},
+    ]
+
+
 def start(packages: list[dict[str, Any]]) -> ThreadedEmulator:
-    """The emulator with the day's vault, and the day's state-system faults queued: a 500, a
-    timeout after the receipt was committed, a 429 with Retry-After."""
+    """The emulator with the day's vault and its lab results, and the day's state-system faults
+    queued: a 500, a timeout after the receipt was committed, a 429 with Retry-After."""
     emulator = MetrcEmulator(VENDOR_KEY, USER_KEY)
     emulator.facility(LICENSE)
     emulator.load_packages(LICENSE, packages)
+    today = datetime.now(UTC).date()
+    for pkg in packages:
+        emulator.load_lab_results(LICENSE, pkg["Label"], lab_rows(pkg, today))
     emulator.inject("POST", "/sales/v2/receipts", "500")
     emulator.inject("POST", "/sales/v2/receipts", "timeout", hang_s=4.0)
     emulator.inject("GET", "/sales/v2/receipts/external/", "429", retry_after=1)
@@ -55,6 +95,7 @@ def section(url: str, key_dir: Path) -> dict[str, Any]:
         "timeout_ms": 1500,  # the injected timeout holds its answer 4 s
         "max_backoff_s": 2,
         "pull_interval_s": 5,
+        "lab_pull_interval_s": 5,
     }
 
 
@@ -121,6 +162,11 @@ def count(
     store = open_store(f"sqlite://{store_path}")
     try:
         states = ReportStore(store).counts()
+        with store._lock:
+            try:
+                (labs,) = store._x("SELECT count(*) FROM feed_state WHERE kind = 'lab'").fetchone()
+            finally:
+                store._end_read()
     finally:
         store.close()
     return {
@@ -132,5 +178,6 @@ def count(
         "quantity_differs": len(differs),
         "quantity_differs_labels": differs[:20],
         "reports": states,
+        "lab_results": int(labs),  # packages whose METRC results central pulled and fed
         "calls": stats["calls"],
     }

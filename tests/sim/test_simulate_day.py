@@ -268,3 +268,12 @@ def test_one_wholesale_order_ships_on_a_manifest_and_one_is_refused(
         assert f"{g // 1000}.{g % 1000:03d} g" in manifest
     state = summary["state_system"]
     assert state["calls"]["POST /transfers/v2/templates/outgoing"] == 1
+    # the packet's COA pages: the results central's lab pull fetched from the emulator
+    assert state["lab_results"] >= len(packed) and state["calls"]["GET /labtests/v2/results"]
+    coa_pages = [page.extract_text() for page in pdf.pages[2:]]
+    assert coa_pages and all("Simulated Testing Labs" in text for text in coa_pages)
+    assert all("LAB-SIM-0001" in text and "pass" in text for text in coa_pages)
+    for uid in packed:
+        assert sum(text.count(uid) for text in coa_pages) == 1  # on its batch's page only
+    alone = PdfReader(out / "manifests" / f"COA-{order_id}.pdf")
+    assert len(alone.pages) == len(coa_pages)

@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from central.manifest import ManifestError, Transport, from_events, render_pdf, transfer_template
+from central.manifest import (
+    ManifestError,
+    Transport,
+    from_events,
+    render_coa_pdf,
+    render_pdf,
+    transfer_template,
+)
 from central.statesys.emulator import MetrcEmulator
 from central.statesys.metrc import MetrcClient
 from drivers.printer.sim import SimPrinter
@@ -73,6 +80,36 @@ def packed(tmp_path: Path) -> Iterator[list[dict[str, Any]]]:
         yield journal_events(tmp_path)
 
 
+COA_B1 = LabResult(
+    id="coa:Desert Labs:DL-1",
+    source="coa",
+    package=None,
+    batch="B-1",
+    lab="Desert Labs",
+    tested="2026-11-01",
+    passed=True,
+    expires="2027-11-01",
+    document="https://coa.example/DL-1.pdf",
+    values={"THC": "21.4", "CBD": "0.6", "terpene:Limonene": "0.81"},
+    lab_license="LAB-00042",
+    sample="DL-1",
+)
+EDIBLE = LabResult(  # as the METRC lab pull files it, for the package itself
+    id="metrc:9101",
+    source="metrc",
+    package=tag(4),
+    batch=None,
+    lab="CO PERCEPTIVE TESTING LABS, LLC",
+    tested="2026-10-15",
+    passed=True,
+    expires="2027-04-15",
+    document="5501",
+    values={"test:THC (mg/serving)": "9.8"},
+    lab_license="405R-X0001",
+    sample="9101",
+)
+
+
 def published(events: list[dict[str, Any]]) -> list[Published]:
     return [
         Published(
@@ -89,6 +126,18 @@ def published(events: list[dict[str, Any]]) -> list[Published]:
     ]
 
 
+def check_coa_page(text: str, result: LabResult, batch: str, batch_of: dict[str, str]) -> None:
+    """A COA page prints the lab record, and exactly the packed packages of its batch."""
+    assert f"batch {batch}" in text and "For manifest MAN-7001" in text
+    for field in (result.lab, result.lab_license, result.sample, result.tested):
+        assert field and field in text
+    assert result.expires and result.expires in text and "pass" in text
+    assert result.document and result.document in text
+    covered = [label for label, b in batch_of.items() if b == batch]
+    assert f"Covers {len(covered)} packed package(s)" in text
+    assert [label for label in batch_of if label in text] == covered
+
+
 def test_the_manifest_pdf_and_the_template_list_exactly_the_packed_packages(
     packed: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -100,17 +149,8 @@ def test_the_manifest_pdf_and_the_template_list_exactly_the_packed_packages(
     journal_picks = [(v["uid"], v["line"]) for v in verdicts if v["outcome"] == "accepted"]
 
     inventory = {p["Label"]: p for p in real_inventory()}
-    coa = LabResult(
-        id="coa:Desert Labs:DL-1",
-        source="coa",
-        package=None,
-        batch="B-1",
-        lab="Desert Labs",
-        tested="2026-11-01",
-        passed=True,
-        document="https://coa.example/DL-1.pdf",
-    )
-    labs = {"batch:B-1": encode_set([coa])}
+    coa, edible = COA_B1, EDIBLE
+    labs = {"batch:B-1": encode_set([coa]), f"package:{tag(4)}": encode_set([edible])}
     transport = Transport(
         driver_name="Sam Driver",
         driver_license="D1234567",
@@ -121,20 +161,27 @@ def test_the_manifest_pdf_and_the_template_list_exactly_the_packed_packages(
     m = from_events(published(packed), "7001", SHIPPER, inventory, labs, transport)
     assert [(p.label, p.line) for p in m.packages] == journal_picks
     assert [p.gross_mg for p in m.packages] == [5190, 5230, 21450]
-    assert m.buyer_license == BUYER and m.coas() == {"B-1": coa.document, "E-1": None}
+    assert m.buyer_license == BUYER and m.coas() == {"B-1": coa.document, "E-1": "5501"}
 
     pdf = render_pdf(m)
     (tmp_path / "manifest.pdf").write_bytes(pdf)
     pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
-    manifest, invoice = pages[0], "\n".join(pages[1:])
+    assert len(pages) == 4  # manifest, invoice, one COA page per batch shipped
+    manifest, invoice, coa_b1, coa_e1 = pages
     for label, _ in journal_picks:
         assert manifest.count(label) == 1 and invoice.count(label) == 1
-    assert tag(3) not in manifest + invoice  # refused, never packed
+    assert tag(3) not in "".join(pages)  # refused, never packed
     assert f"Packages: {len(journal_picks)}" in manifest and BUYER in manifest
     assert "Sam Driver" in manifest and "8ABC123" in manifest and coa.document in manifest
     assert "Total packages: 3" in invoice
     for grams in ("5.190 g", "5.230 g", "21.450 g"):
         assert grams in manifest
+
+    batch_of = {label: inventory[label]["Batch"] for label, _ in journal_picks}
+    check_coa_page(coa_b1, coa, "B-1", batch_of)
+    check_coa_page(coa_e1, edible, "E-1", batch_of)
+    alone = PdfReader(io.BytesIO(render_coa_pdf(m))).pages
+    assert len(alone) == 2 and "DL-1" in alone[0].extract_text()
 
     template = transfer_template(m)
     (dest,) = template["Destinations"]
@@ -176,3 +223,40 @@ def test_an_unsealed_or_retail_order_has_no_manifest(packed: list[dict[str, Any]
     ]
     with pytest.raises(ManifestError, match="not a wholesale order"):
         from_events(published(retail), "7001", SHIPPER, {}, {})
+
+
+def test_a_batch_without_a_current_passing_result_is_not_shipped(
+    packed: list[dict[str, Any]],
+) -> None:
+    inventory = {p["Label"]: p for p in real_inventory()}
+    events = published(packed)
+
+    def result(**kw: Any) -> LabResult:
+        base: dict[str, Any] = {
+            "id": "coa:Desert Labs:DL-1",
+            "source": "coa",
+            "package": None,
+            "batch": "B-1",
+            "lab": "Desert Labs",
+            "tested": "2026-11-01",
+            "passed": True,
+        }
+        return LabResult(**{**base, **kw})
+
+    edible = {f"package:{tag(4)}": encode_set([result(package=tag(4), batch=None)])}
+    cases = [
+        ({}, "batch B-1 may not ship: package " + tag(1) + " has no lab result"),
+        ({"batch:B-1": encode_set([result(expires="2026-12-02")])}, "expired on 2026-12-02"),
+        ({"batch:B-1": encode_set([result(revoked="2026-11-30")])}, "revoked on 2026-11-30"),
+        ({"batch:B-1": encode_set([result(passed=False)])}, "failed"),
+    ]
+    for bodies, why in cases:
+        with pytest.raises(ManifestError, match="batch B-1") as info:
+            from_events(events, "7001", SHIPPER, inventory, {**edible, **bodies})
+        assert why in str(info.value) and "7001" in str(info.value)
+    # a passing retest after the failed test governs: the batch ships
+    retest = result(id="coa:Desert Labs:DL-2", tested="2026-11-20", expires="2027-11-20")
+    ok = {**edible, "batch:B-1": encode_set([result(passed=False), retest])}
+    m = from_events(events, "7001", SHIPPER, inventory, ok)
+    assert [p.batch for p in m.coa_pages] == ["B-1", "E-1"]
+    assert m.coa_pages[0].results == (retest,) and m.coa_pages[0].packages == (tag(1), tag(2))
