@@ -204,8 +204,17 @@ def _item(item: LabelItem, cols: int) -> list[Block]:
         values = [f"{name} {value}%" for name, value in item.coa_values]
         blocks += _lines("COA: " + ", ".join(values), cols, indent="  ")
     if item.coa_link:
-        blocks += _lines(f"COA {item.coa_link}", cols, indent="  ")
+        blocks += link_lines("COA link", item.coa_link, cols, "  ")
     return blocks
+
+
+def link_lines(title: str, url: str, cols: int, indent: str) -> list[Block]:
+    """`title:` then the URL cut into whole lines of the paper's width (a URL has no spaces to
+    wrap at): its lines joined without spaces are the URL, character for character."""
+    width = cols - len(indent)
+    out: list[Block] = [Text(f"{indent}{title}:")]
+    out += [Text(indent + url[i : i + width]) for i in range(0, len(url), width)]
+    return out
 
 
 def _coa_codes(items: tuple[LabelItem, ...], width_mm: PaperWidth, module_dots: int) -> list[Block]:
@@ -220,10 +229,9 @@ def _coa_codes(items: tuple[LabelItem, ...], width_mm: PaperWidth, module_dots: 
                 links[item.coa_link].append(item.uid)
     blocks: list[Block] = []
     for link, uids in links.items():
-        blocks += _lines("Certificate of analysis:", cols, bold=True)
+        blocks += _lines("Certificate of analysis (COA) of", cols, bold=True)
         blocks += _lines(", ".join(f"...{u[-6:]}" for u in uids), cols, indent="  ")
         blocks.append(Qr(link, fitting_module_dots(link, width_mm, module_dots)))
-        blocks += _lines(link, cols, align="center")
     if blocks:
         blocks.append(_rule(cols))
     return blocks
