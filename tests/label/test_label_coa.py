@@ -256,3 +256,56 @@ def test_an_arizona_station_refuses_a_label_whose_coa_has_no_link_with_a_slip(
     assert "Reason: label_missing_field" in text and "it would lack coa_link" in text
     assert "Product: FLW-BD-35 product" in text and "central's lab results" in text
     assert slip.decoded.qr_payloads == []
+
+
+def test_label_preview_takes_the_lab_results_file(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from edge.cli import run
+    from edge.common.errors import ExitCode
+
+    order = {
+        "order_id": "5001",
+        "channel": "pickup",
+        "customer": {"id": "C-5", "name": "Ed Fish"},
+        "lines": [{"line": 1, "uid": tag(1)}],
+    }
+    inventory = [
+        {
+            "Label": tag(1),
+            "Item": {"Name": "Blue Dream 3.5g"},
+            "Batch": "B-1",
+            "Sku": "X",
+            "ThcMg": 700,
+            "CbdMg": 10,
+        }
+    ]
+    files = {"order.json": order, "inventory.json": inventory, "labs.json": [COA]}
+    for name, body in files.items():
+        (tmp_path / name).write_text(json.dumps(body))
+    toml = tmp_path / "station.toml"
+    toml.write_text(
+        '[station]\nid = "station-07"\ndispensary_name = "Green Leaf"\nlicense_number = "00000123ESAB"\n'
+        'jurisdiction = "AZ"\ntimezone = "America/Phoenix"\n'
+        f'state_dir = "{tmp_path / "state"}"\n[label]\nallow_unverified = true\n'
+    )
+    args = [
+        "label",
+        "preview",
+        str(tmp_path / "order.json"),
+        "--inventory",
+        str(tmp_path / "inventory.json"),
+    ]
+    args += ["--config", str(toml), "--agent", "Ada", "--at", "2026-11-22T20:05:00Z"]
+    out = tmp_path / "label.png"
+    assert run([*args, "--labs", str(tmp_path / "labs.json"), "--out", str(out)]) == ExitCode.OK
+    with Image.open(out) as img:
+        text = " ".join(img.text["packstation:text"].split())  # type: ignore[attr-defined]
+        codes = img.text["packstation:qr"].split("\n")  # type: ignore[attr-defined]
+    assert (
+        "COA: THC 21.40%, CBD 0.6%" in text
+        and codes[0] == URL
+        and codes[1].startswith("SEAL-5001-")
+    )
+    # without the lab results the Arizona label is refused, naming what it lacks
+    assert run([*args, "--out", str(tmp_path / "x.png")]) == ExitCode.USAGE
