@@ -11,7 +11,7 @@ exit label, the seal code is `SEAL-<order id>-<16 hex>` over the label's canonic
 (edge.label.content.canonical_content), so it digests every printed field.
 
 Required: shipper name and license, buyer name and license, manifest id, ship date, and per
-package its tag, product, batch, quantity and unit. A missing one refuses the label
+package its tag, product, batch and quantity (the unit defaults to `Each`, as in INVENTORY.json). A missing one refuses the label
 (`MissingField`: the station prints a slip naming it and the order waits at the label step).
 The gross weight prints when the package was weighed (the manifest leaves `GrossWeight` empty
 otherwise).
@@ -103,15 +103,14 @@ def build_box(
 
 def _item(line: int, uid: str, package: Package, gross_mg: int | None, where: str) -> BoxItem:
     at = f"{where}, line {line}, package {uid}"
-    quantity, unit = package.quantity_text(), (package.UnitOfMeasureName or "").strip()
+    # INVENTORY.json's documented default unit (docs/formats.md)
+    quantity, unit = package.quantity_text(), (package.UnitOfMeasureName or "").strip() or "Each"
     if not package.Item.Name.strip():
         raise MissingField("product_name", at)
     if not package.Batch.strip():
         raise MissingField("batch", at)
     if quantity is None:
         raise MissingField("quantity", f"{at}: the inventory's Quantity")
-    if not unit:
-        raise MissingField("unit", f"{at}: the inventory's UnitOfMeasureName")
     return BoxItem(
         line=line,
         uid=uid,

@@ -188,10 +188,15 @@ def test_an_arizona_station_prints_the_coa_central_fed_on_the_exit_label(tmp_pat
             label = printer.wait_for_jobs(1)[0].decoded
             *coa_codes, seal = label.qr_payloads
             assert coa_codes == [COA["Document"]]
+            d.wait_phase("seal")
+            # the COA code scanned instead of the seal: red, refused, nothing changes
+            assert d.send(f"scan {coa_codes[0]}")["phase"] == "seal"
             assert d.send(f"scan {seal}")["phase"] == "ready"
     text = " ".join(" ".join(label.lines).split())
     assert text.count("COA: THC 21.40%, CBD 0.6%") == 2  # each package of batch B-1
     assert "Certificate of analysis (COA) of" in text and "WARNING TEXT NOT VERIFIED" in text
+    (refused,) = journal_events(station, "scan_refused")
+    assert refused["body"]["raw"] == COA["Document"] and journal_events(station, "halt") == []
     (printed,) = journal_events(station, "label_printed")
     assert printed["body"]["seal_code"] == seal
     assert journal_events(station, "seal")[-1]["body"]["ok"]
