@@ -116,8 +116,8 @@ class ExitLabel(msgspec.Struct, frozen=True, kw_only=True):
 
 class BoxItem(msgspec.Struct, frozen=True, kw_only=True):
     """One package in a wholesale box: its tag, product, batch, the package's quantity in its
-    unit of measure (METRC `Quantity` as its exact text, `UnitOfMeasureName`; else its labelled
-    net weight in grams) and the gross weight the station weighed for the manifest."""
+    unit of measure (METRC `Quantity` as its exact text, `UnitOfMeasureName`, default `Each`)
+    and the gross weight the station weighed for the manifest."""
 
     line: int
     uid: str

@@ -309,3 +309,18 @@ def test_label_preview_takes_the_lab_results_file(tmp_path: Path) -> None:
     )
     # without the lab results the Arizona label is refused, naming what it lacks
     assert run([*args, "--out", str(tmp_path / "x.png")]) == ExitCode.USAGE
+
+
+def test_an_unreadable_lab_feed_item_refuses_the_label_with_a_slip(tmp_path: Path) -> None:
+    def unreadable(label: str, batch: str | None) -> list[LabResult]:
+        from edge.common.labs import decode_set
+
+        return decode_set(b'{"results": [{"id": 1}]}')  # what a damaged replica row would give
+
+    with SimPrinter() as sim:
+        (outcome,) = spool_jobs(
+            tmp_path, sim, label_job(), jurisdiction="AZ", lab_results=unreadable
+        )
+        (slip,) = sim.wait_for_jobs(1)
+    assert not outcome.ok and "cannot be read" in outcome.reason and tag(1) in outcome.reason
+    assert "it would lack coa_link" in " ".join(" ".join(slip.decoded.lines).split())

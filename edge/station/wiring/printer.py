@@ -239,7 +239,13 @@ class SpoolPrinter:
             profile.version.coa_values or profile.version.coa_link
         ):
             for uid, package in packages.items():
-                labs[uid] = self.lab_results(uid, package.Batch or None)
+                try:
+                    labs[uid] = self.lab_results(uid, package.Batch or None)
+                except msgspec.DecodeError as exc:  # central validates; a bad copy refuses
+                    field = "coa_link" if profile.version.coa_link else "coa_values"
+                    why = f"the lab results central sent for {uid} cannot be read ({exc})"
+                    where = f"order {order.order_id}, package {uid}: {why}"
+                    raise MissingField(field, where) from exc
         label = build_label(
             order,
             packages,
