@@ -7,7 +7,7 @@ snapshot (central/licenses.py): a buyer missing from it, or listed with any stat
 expired on the snapshot's date, refuses the whole body (HTTP 422, exit 2 for the import; nothing
 is committed, no station sees the order). An accepted order carries `license_check`: the
 snapshot's SHA-256, source and date and the buyer's status, for the record (the station journals
-the order with it). A snapshot older than `[intake] license_max_age_days` gives a warning.
+the order with it), and `manifest_id`, the transfer manifest's id its box label prints. A snapshot older than `[intake] license_max_age_days` gives a warning.
 
 Each SKU line is also checked before picking: one tested batch must hold the line's quantity in
 central's inventory (`coverage`), else the line is flagged: the flag is in the answer's warnings
@@ -29,6 +29,16 @@ from edge.common.protocol import FeedItem
 
 DEFAULT_MAX_AGE_DAYS = 7
 Change = tuple[FeedItem, str | None]  # central/intake/records.py
+
+
+CENTRAL_FIELDS = frozenset({"license_check", "intake_flags", "manifest_id"})
+
+
+def manifest_id_for(order_id: str) -> str:
+    """The transfer manifest's id of a wholesale order, assigned at release and carried in the
+    order record so the station's box label prints it: the id central/manifest.py gives the
+    manifest (`MAN-<order_id>`; tests/wholesale checks the two agree)."""
+    return f"MAN-{order_id}"
 
 
 class LicenseRefused(RecordError):
@@ -57,9 +67,9 @@ def release(
             continue
         obj: dict[str, Any] = json.loads(item.body)
         if obj.get("channel") != "wholesale":
-            if "license_check" in obj or "intake_flags" in obj:  # central's fields, not the POS's
-                obj.pop("license_check", None)
-                obj.pop("intake_flags", None)
+            if CENTRAL_FIELDS & obj.keys():  # central's fields, not the POS's
+                for name in CENTRAL_FIELDS:
+                    obj.pop(name, None)
                 item = FeedItem(kind=item.kind, key=item.key, body=canonical_json(obj))
             out.append((item, station))
             continue
@@ -78,6 +88,7 @@ def release(
         obj["intake_flags"] = flags
         for line in obj.get("lines", []):  # every package weighed gross for the manifest
             line["weigh"], line["gross"] = True, True
+        obj["manifest_id"] = manifest_id_for(item.key)  # the box label prints it
         obj["license_check"] = {
             "snapshot": snapshot.hash,
             "source": snapshot.source,

@@ -21,9 +21,12 @@ from drivers.printer.status import Readiness
 from drivers.printer.transport import TransportError, open_transport, parse_target
 from edge.cli.output import add_json, result
 from edge.common import bounded
+from edge.common import labs as lab_results
 from edge.common.errors import BadInput, DeviceError, ExitCode
-from edge.label.content import ExitLabel, HaltSlip, build_label, seal_code_for
-from edge.label.inputs import load_inventory, load_order
+from edge.common.feed import RecordError
+from edge.label.box import build_box, layout_box
+from edge.label.content import BoxLabel, ExitLabel, HaltSlip, build_label, seal_code_for
+from edge.label.inputs import Package, load_inventory, load_order
 from edge.label.layout import layout_label, layout_slip
 from edge.label.profile import Profile
 from edge.station.config import (
@@ -43,9 +46,10 @@ def register(sub: Any) -> None:
     cmds = parser.add_subparsers(title="label commands", metavar="COMMAND", required=True)
     preview = cmds.add_parser(
         "preview",
-        help="render an order's exit label to PNG",
-        description="Render the exit label of ORDER.json to a PNG exactly as the printer would "
-        "print it. Exit 0, 2 (bad ORDER/INVENTORY), 78 (config, e.g. no warning text).",
+        help="render an order's exit label (a wholesale order's box label) to PNG",
+        description="Render the exit label of ORDER.json (the box label of a wholesale order) to "
+        "a PNG exactly as the printer would print it. Exit 0, 2 (bad ORDER/INVENTORY/LABS, or a "
+        "required field missing), 78 (config, e.g. no warning text).",
     )
     _label_args(preview)
     preview.add_argument("--out", type=Path, required=True, metavar="PNG")
@@ -112,19 +116,57 @@ def _label_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--width", type=int, choices=[58, 80], help="paper mm (default: config)")
     p.add_argument("--at", help="label time, ISO 8601 with offset (default: now)")
+    p.add_argument(
+        "--labs",
+        type=Path,
+        metavar="LABS.json",
+        help="lab results (METRC rows or COA records, as for `central import labs`): the COA "
+        "values and link the label profile asks for",
+    )
 
 
 def _width(args: argparse.Namespace, cfg: StationConfig) -> PaperWidth:
     return 58 if (args.width or cfg.printer.paper_width_mm) == 58 else 80
 
 
-def _build(args: argparse.Namespace, cfg: StationConfig) -> tuple[ExitLabel, Profile]:
+def _build(args: argparse.Namespace, cfg: StationConfig) -> tuple[ExitLabel | BoxLabel, Profile]:
+    """The order's label: a wholesale order's box label (edge/label/box.py), else its exit
+    label."""
     order = load_order(args.order)
     inventory = load_inventory(args.inventory)
     at = _at(args.at)
     profile = station_profile(cfg, at)
-    label = build_label(order, inventory, station_info(cfg.station), profile, args.agent, at)
+    info = station_info(cfg.station)
+    if order.channel == "wholesale":
+        return build_box(order, inventory, info, profile, args.agent, at), profile
+    found = _labs(args.labs, inventory) if args.labs is not None else None
+    label = build_label(order, inventory, info, profile, args.agent, at, labs=found)
     return label, profile
+
+
+def _labs(path: Path, inventory: dict[str, Package]) -> dict[str, list[lab_results.LabResult]]:
+    """UID -> the lab results of LABS.json that govern it (its own, else its batch's)."""
+    try:
+        parsed = lab_results.parse_results(path.read_bytes())
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read lab results: {exc.strerror or exc}") from exc
+    except RecordError as exc:
+        raise BadInput(f"{path}: not a valid lab results file: {exc}") from exc
+    keyed: dict[str, list[lab_results.LabResult]] = {}
+    for r in parsed:
+        keyed[r.key] = lab_results.merge(keyed.get(r.key, []), [r])
+    bodies = {k: lab_results.encode_set(v) for k, v in keyed.items()}
+    return {
+        uid: lab_results.lookup(bodies.get, uid, p.Batch or None) for uid, p in inventory.items()
+    }
+
+
+def _layout(
+    label: ExitLabel | BoxLabel, profile: Profile, args: argparse.Namespace, cfg: StationConfig
+) -> Document:
+    if isinstance(label, BoxLabel):
+        return layout_box(label, _width(args, cfg), cfg.printer.qr_module_dots)
+    return layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots, profile.symbol)
 
 
 def _at(text: str | None) -> datetime:
@@ -144,7 +186,7 @@ def _at(text: str | None) -> datetime:
 def _preview(args: argparse.Namespace) -> int:
     cfg = load_station_config(args.config)
     label, profile = _build(args, cfg)
-    doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots, profile.symbol)
+    doc = _layout(label, profile, args, cfg)
     _save_png(doc, args.out)
     seal = seal_code_for(label)
     result(
@@ -182,7 +224,7 @@ def _target(args: argparse.Namespace, cfg: StationConfig) -> Any:
 def _print(args: argparse.Namespace) -> int:
     cfg = load_station_config(args.config)
     label, profile = _build(args, cfg)
-    doc = layout_label(label, _width(args, cfg), cfg.printer.qr_module_dots, profile.symbol)
+    doc = _layout(label, profile, args, cfg)
     target = _target(args, cfg)
     _send(target, encode(doc, qr_mode=cfg.printer.qr_mode), cfg, "label")
     seal = seal_code_for(label)

@@ -154,6 +154,9 @@ class Order(msgspec.Struct, kw_only=True):
     ship_date: Date | None = None  # the requested ship date
     license_check: LicenseCheck | None = None  # central's, never the POS's
     intake_flags: list[Text] = msgspec.field(default_factory=list)  # central's: lines at risk
+    # central's, set when it releases a wholesale order: the transfer manifest's id
+    # (`MAN-<order_id>`, central/manifest.py), printed on the box label (edge/label/box.py)
+    manifest_id: Annotated[str, msgspec.Meta(max_length=MAX_KEY + 4)] | None = None
 
 
 class Item(msgspec.Struct, kw_only=True):

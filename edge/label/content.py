@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from edge.common.errors import BadInput, ConfigError
+from edge.common.labs import LabResult
 from edge.common.potency import PotencyUnknown, exact_text, portion_mg, printed_mg
+from edge.label import coa
 from edge.label.inputs import Package
 from edge.label.profile import NOT_VERIFIED_BANNER, Profile
 from edge.label.slips import SlipContext, slip_text
@@ -46,6 +48,10 @@ class LabelItem(msgspec.Struct, frozen=True, kw_only=True):
     thc_exact: str | None = None
     cbd_exact: str | None = None
     category: str = ""
+    # the COA under the profile's coa_values / coa_link (edge/label/coa.py): (name, value as the
+    # lab printed it, percent) and the COA's URL; empty when the profile asks for neither
+    coa_values: tuple[tuple[str, str], ...] = ()
+    coa_link: str = ""
 
 
 class ContainerLabel(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,6 +112,41 @@ class ExitLabel(msgspec.Struct, frozen=True, kw_only=True):
     banner: str = ""  # NOT_VERIFIED_BANNER under an unverified profile
     profile_version: str = ""  # the profile version's effective date
     containers: tuple[ContainerLabel, ...] = ()
+
+
+class BoxItem(msgspec.Struct, frozen=True, kw_only=True):
+    """One package in a wholesale box: its tag, product, batch, the package's quantity in its
+    unit of measure (METRC `Quantity` as its exact text, `UnitOfMeasureName`, default `Each`)
+    and the gross weight the station weighed for the manifest."""
+
+    line: int
+    uid: str
+    product_name: str
+    batch: str
+    quantity: str  # "1", "28.35": exact text, never a float
+    unit: str  # "Each", "Grams"
+    gross_weight_mg: int | None = None
+
+
+class BoxLabel(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything printed on a wholesale order's box label (edge/label/box.py); its canonical
+    JSON is what the box's seal digests, like an exit label's."""
+
+    kind: str = "wholesale_box"  # first: a box label never digests like an exit label
+    dispensary_name: str  # the shipper
+    license_number: str  # the shipper's license
+    buyer_name: str
+    buyer_license: str
+    manifest_id: str  # central's (`MAN-<order id>`, set at release: docs/wholesale.md)
+    ship_date: str  # the requested ship date, YYYY-MM-DD
+    order_id: str
+    printed_at: str
+    timezone: str
+    items: tuple[BoxItem, ...]
+    jurisdiction: str
+    station_id: str
+    agent_id: str
+    banner: str = ""
 
 
 class HaltSlip(msgspec.Struct, frozen=True, kw_only=True):
@@ -199,10 +240,13 @@ def build_label(
     agent: str,
     at: datetime,
     weighed: Mapping[tuple[int, str], int] | None = None,
+    labs: Mapping[str, Sequence[LabResult]] | None = None,
 ) -> ExitLabel:
     """The exit label of a packed order (with a container label per weighed portion) under
     `profile`. `agent` is the display name or staff number to print; `weighed` maps (line, UID)
-    to the captured net weight of a weighed portion (default: the line's labelled weight).
+    to the captured net weight of a weighed portion (default: the line's labelled weight);
+    `labs` maps a picked UID to the lab results that govern it (the COA values and link the
+    profile asks for, edge/label/coa.py).
 
     BadInput when a line is not fully picked or a picked UID is not in the inventory;
     MissingField (a BadInput) when a field the profile requires is missing: such a label must
@@ -211,6 +255,9 @@ def build_label(
     for line in order.lines:
         items.extend(_items_of(order.order_id, line, inventory, weighed or {}))
     v = profile.version
+    if v.coa_values or v.coa_link:
+        where = f"{profile.jurisdiction} exit label, order {order.order_id}"
+        items = [_with_coa(i, (labs or {}).get(i.uid, ()), profile, where) for i in items]
     categories = {i.category for i in items if i.category}
     warnings = tuple(w.text for w in profile.warnings_for("exit", categories))
     banner = "" if profile.verified else NOT_VERIFIED_BANNER
@@ -275,6 +322,35 @@ def _require_exit(label: ExitLabel, profile: Profile) -> None:
             for item in label.items:
                 if _blank(getattr(item, _ITEM[name])):
                     raise MissingField(name, f"{where}, line {item.line}, package {item.uid}")
+
+
+def _with_coa(
+    item: LabelItem, results: Sequence[LabResult], profile: Profile, where: str
+) -> LabelItem:
+    """`item` with the COA values and link of its governing lab result; MissingField when the
+    profile requires the link (or, with "coa_values" in exit_fields, a value) and it is lacking."""
+    v = profile.version
+    at = f"{where}, line {item.line}, package {item.uid}"
+    result = coa.governing(results)
+    values: list[tuple[str, str]] = []
+    for name in v.coa_values:
+        value = None if result is None else coa.value_of(result, name)
+        if value is not None:
+            values.append((name, value))
+        elif "coa_values" in v.exit_fields:
+            why = "no lab result" if result is None else f"lab result {result.id} has no {name}"
+            raise MissingField(f"coa_values: {name}", f"{at}: {why}")
+    link = ""
+    if v.coa_link:
+        document = None if result is None else result.document
+        if result is None:
+            raise MissingField("coa_link", f"{at}: no lab result")
+        if not coa.is_link(document):
+            why = "no document" if not document else f"document {document!r} is not a URL"
+            raise MissingField("coa_link", f"{at}: lab result {result.id} has {why}")
+        assert document is not None
+        link = document.strip()
+    return msgspec.structs.replace(item, coa_values=tuple(values), coa_link=link)
 
 
 _CONTAINER: dict[str, str] = {
@@ -440,18 +516,28 @@ def _portion(bulk_mg: int | None, net_mg: int, bulk_net_mg: int | None) -> Fract
         raise BadInput(f"label not printed: {exc}") from exc
 
 
-def canonical_content(label: ExitLabel) -> bytes:
-    """The bytes the seal digests: the label as JSON, fields in declaration order."""
-    return msgspec.json.encode(label)
+def canonical_content(label: ExitLabel | BoxLabel) -> bytes:
+    """The bytes the seal digests: the label as JSON, fields in declaration order. An exit label
+    item's COA fields appear only when the profile printed them (so a label without a COA digests
+    as it did before they existed); a box label starts with its `kind`, so it never digests like
+    an exit label."""
+    if isinstance(label, BoxLabel):
+        return msgspec.json.encode(label)
+    body = msgspec.to_builtins(label)
+    for item in body["items"]:
+        for name in ("coa_values", "coa_link"):
+            if not item[name]:
+                del item[name]
+    return msgspec.json.encode(body)
 
 
-def seal_code_for(label: ExitLabel) -> str:
+def seal_code_for(label: ExitLabel | BoxLabel) -> str:
     """`SEAL-<order id>-<first 16 hex of SHA-256(canonical content)>`, upper-case hex."""
     digest = hashlib.sha256(canonical_content(label)).hexdigest()[:16].upper()
     return f"{SEAL_PREFIX}{label.order_id}-{digest}"
 
 
-def verify_seal(scan: str, label: ExitLabel) -> bool:
+def verify_seal(scan: str, label: ExitLabel | BoxLabel) -> bool:
     """True when `scan` is exactly this label's seal code (constant-time compare)."""
     return hmac.compare_digest(scan.encode(), seal_code_for(label).encode())
 

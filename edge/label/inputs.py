@@ -8,6 +8,7 @@ METRC export or a POS order drops in. Bad files raise BadInput naming file and f
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from edge.common import bounded
 from edge.common.errors import BadInput
 from edge.workflow.ports import NonNegative, Order
 
+_DECIMAL = re.compile(r"^\d{1,15}(\.\d{1,9})?$")
 MAX_INPUT_BYTES = 512 * 1024 * 1024  # a whole store's METRC inventory export fits
 
 
@@ -42,6 +44,19 @@ class Package(msgspec.Struct, kw_only=True):
     LabName: str | None = None
     LabTestDate: str | None = None
     LabBatch: str | None = None
+    # METRC's quantity in its unit of measure, for the wholesale box label: kept as the JSON text
+    # (`quantity_text`), never read as a float
+    Quantity: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    UnitOfMeasureName: str | None = None
+
+    def quantity_text(self) -> str | None:
+        """`Quantity` exactly as the file wrote it ("28.350"), or None when absent or null."""
+        raw = bytes(self.Quantity).decode("utf-8", "replace").strip()
+        if not raw or raw == "null":
+            return None
+        if raw.startswith('"'):
+            raw = msgspec.json.decode(raw.encode(), type=str).strip()
+        return raw if _DECIMAL.match(raw) else None
 
 
 class _Paged(msgspec.Struct):

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 
-from edge.label.content import ExitLabel, HaltSlip, seal_code_for
+from edge.label.content import BoxLabel, ExitLabel, HaltSlip, seal_code_for
 
 
-def label_job_id(label: ExitLabel, reprint: int = 0) -> str:
-    """`label-<seal code>` (plus `-r<n>` for a deliberate reprint)."""
+def label_job_id(label: ExitLabel | BoxLabel, reprint: int = 0) -> str:
+    """`label-<seal code>` (plus `-r<n>` for a deliberate reprint); a wholesale box label's too."""
     base = f"label-{seal_code_for(label)}"
     return f"{base}-r{reprint}" if reprint else base
 

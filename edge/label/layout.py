@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drivers.printer.document import (
+    DOTS,
     Align,
     Block,
     Cut,
@@ -120,6 +121,7 @@ def layout_label(
     count = sum(i.quantity for i in label.items)
     blocks += _lines(f"Packages: {count}", cols, bold=True)
     blocks.append(_rule(cols))
+    blocks += _coa_codes(label.items, width_mm, qr_module_dots)
     blocks += _lines(f"{label.warnings_title} ({label.jurisdiction})", cols, bold=True)
     if label.banner:
         blocks += _lines(label.banner, cols, bold=True)
@@ -198,7 +200,54 @@ def _item(item: LabelItem, cols: int) -> list[Block]:
     if item.cbd_mg is not None:
         fields.append(f"CBD {item.cbd_mg} mg")
     blocks += [Text(line) for line in _pack(fields, cols, "  ")]
+    if item.coa_values:
+        values = [f"{name} {value}%" for name, value in item.coa_values]
+        blocks += _lines("COA: " + ", ".join(values), cols, indent="  ")
+    if item.coa_link:
+        blocks += link_lines("COA link", item.coa_link, cols, "  ")
     return blocks
+
+
+def link_lines(title: str, url: str, cols: int, indent: str) -> list[Block]:
+    """`title:` then the URL cut into whole lines of the paper's width (a URL has no spaces to
+    wrap at): its lines joined without spaces are the URL, character for character."""
+    width = cols - len(indent)
+    out: list[Block] = [Text(f"{indent}{title}:")]
+    out += [Text(indent + url[i : i + width]) for i in range(0, len(url), width)]
+    return out
+
+
+def _coa_codes(items: tuple[LabelItem, ...], width_mm: PaperWidth, module_dots: int) -> list[Block]:
+    """One QR code per distinct COA link (packages of one batch share theirs), each under the
+    tags it covers, before the warnings: the seal code stays the label's last QR code."""
+    cols = columns_for(width_mm)
+    links: dict[str, list[str]] = {}
+    for item in items:
+        if item.coa_link:
+            links.setdefault(item.coa_link, [])
+            if item.uid not in links[item.coa_link]:
+                links[item.coa_link].append(item.uid)
+    blocks: list[Block] = []
+    for link, uids in links.items():
+        blocks += _lines("Certificate of analysis (COA) of", cols, bold=True)
+        blocks += _lines(", ".join(f"...{u[-6:]}" for u in uids), cols, indent="  ")
+        blocks.append(Qr(link, fitting_module_dots(link, width_mm, module_dots)))
+    if blocks:
+        blocks.append(_rule(cols))
+    return blocks
+
+
+def fitting_module_dots(payload: str, width_mm: PaperWidth, wanted: int) -> int:
+    """The largest module size <= `wanted` at which the payload's QR code (error correction M,
+    as drivers/printer encodes it, with its 4-module quiet zone) fits the paper's dots."""
+    import qrcode  # the QR's size only; imported here, as in drivers/printer/render_png.py
+    from qrcode.constants import ERROR_CORRECT_M
+
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=0)
+    code.add_data(payload)
+    code.make(fit=True)
+    modules = 17 + 4 * int(code.version) + 8
+    return max(1, min(wanted, DOTS[width_mm] // modules))
 
 
 def layout_slip(slip: HaltSlip, width_mm: PaperWidth = 80) -> Document:

@@ -40,6 +40,7 @@ ExitField = Literal[
     "cbd",
     "agent",
     "warnings",
+    "coa_values",  # every name of `coa_values` printed from the package's governing lab result
 ]
 ContainerField = Literal[
     "dispensary_name",
@@ -105,6 +106,15 @@ class Version(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     exit_fields: list[ExitField]
     container_fields: list[ContainerField]
     fields_source: str = ""
+    # The certificate of analysis on the exit label (edge/label/coa.py): the cannabinoid values
+    # printed per package from its governing lab result, as the lab printed them (e.g. ["THC",
+    # "CBD"]; required when exit_fields names "coa_values"), and whether the COA's link prints as
+    # text and as a QR code (then required: a package without a linked COA is refused).
+    coa_values: list[Annotated[str, msgspec.Meta(min_length=1)]] = msgspec.field(
+        default_factory=list
+    )
+    coa_link: bool = False
+    coa_source: str = ""
     type: TypeRule = msgspec.field(default_factory=TypeRule)
     warning: Annotated[list[Warning_], msgspec.Meta(min_length=1)]
 
@@ -232,6 +242,8 @@ def _problems(loaded: ProfileFile, path: Path) -> list[str]:
             out.append(f"{where}: symbol_on is set but no symbol is named")
         if "symbol" in v.container_fields and not v.symbol:
             out.append(f"{where}: container_fields requires a symbol but none is named")
+        if "coa_values" in v.exit_fields and not v.coa_values:
+            out.append(f"{where}: exit_fields requires coa_values but none are named")
         if v.type.min_height_in:
             try:
                 num, den = parse_height_in(v.type.min_height_in)

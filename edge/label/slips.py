@@ -220,7 +220,10 @@ SLIPS: dict[str, SlipEntry] = {
         "requires. {reason}",
         steps=(
             "Keep the bag open on the station.",
-            "Ask the supervisor to have {field} entered for {product} in the inventory.",
+            (
+                "Ask the supervisor to have {field} entered for {product} in the inventory (a "
+                "COA value or link: in central's lab results)."
+            ),
             "When it is entered, scan the order ticket: the label prints again.",
         ),
         clears="A supervisor may cancel instead: badge once, then scan the order ticket.",

@@ -399,8 +399,11 @@ class Workflow:
             self._halt(run, info, Phase.WEIGHING)
             return
         portion = None if spec.gross else net_mg  # a gross weight is the manifest's, not a portion
+        gross = net_mg if spec.gross else None
         order.picks.append(
-            Pick(line=pending.line, uid=pending.uid, raw=pending.raw, net_mg=portion)
+            Pick(
+                line=pending.line, uid=pending.uid, raw=pending.raw, net_mg=portion, gross_mg=gross
+            )
         )
         order.weighing = None
         run.s.phase = Phase.PICKING

@@ -62,6 +62,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Fal
     buyer: feed.Buyer | None = None
     ship_date: str | None = None
     license_check: feed.LicenseCheck | None = None
+    manifest_id: str | None = None  # central's, set at release: printed on the box label
 
     def line_of(self, number: int) -> OrderLine | None:
         return next((ln for ln in self.lines if ln.line == number), None)
@@ -76,12 +77,14 @@ class Order(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Fal
 
 
 class Pick(msgspec.Struct, frozen=True, kw_only=True):
-    """A package accepted into the bag for an order line (net_mg once weighed)."""
+    """A package accepted into the bag for an order line (net_mg once weighed; gross_mg: the
+    gross reading of a wholesale package, for its box label and manifest)."""
 
     line: int
     uid: str
     raw: str
     net_mg: int | None = None
+    gross_mg: int | None = None
 
 
 # The one list of verdict names, shared with the event schemas (edge/common/events.py).

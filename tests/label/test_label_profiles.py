@@ -19,6 +19,7 @@ from drivers.printer.escpos_decode import DecodedJob, decode
 from drivers.printer.escpos_encode import encode
 from edge.cli import run
 from edge.common.errors import BadInput, ConfigError, ExitCode
+from edge.common.labs import LabResult
 from edge.common.potency import PotencyUnknown, exact_text, portion_mg, printed_mg
 from edge.label.content import (
     MissingField,
@@ -115,9 +116,25 @@ def printed(label_profile: Profile, width: int, weigh: bool = True) -> tuple[Dec
         "Ada Tech",
         AT,
         weighed={(3, BULK): 3505},
+        labs={uid: [coa_result(p.Batch)] for uid, p in INVENTORY.items()},
     )
     doc = layout_label(label, width, 6, label_profile.symbol)  # type: ignore[arg-type]
     return decode(encode(doc)), label
+
+
+def coa_result(batch: str) -> LabResult:
+    """A COA record's result for `batch`, as central feeds it (edge/common/labs.py)."""
+    return LabResult(
+        id=f"coa:Desert Labs:DL-{batch}",
+        source="coa",
+        package=None,
+        batch=batch,
+        lab="Desert Labs",
+        tested="2026-11-01",
+        passed=True,
+        document=f"https://coa.example/{batch}.pdf",
+        values={"THC": "21.4", "CBD": "0.60", "terpene:myrcene": "0.91"},
+    )
 
 
 def has_run(lines: list[str], text: str) -> bool:
@@ -153,6 +170,23 @@ def test_unverified_profile_is_refused_unless_allowed(code: str) -> None:
     with pytest.raises(ConfigError, match="allow_unverified"):
         load_profile(code, PROFILES, AT.date())
     assert "NOT VERIFIED" in loaded.version.note
+
+
+def check_coa(label_profile: Profile, job: DecodedJob, text: str) -> None:
+    """The COA the profile asks for: the lab's values as printed, the link as text and QR code;
+    nothing of it where the profile asks for none."""
+    v, code = label_profile.version, label_profile.jurisdiction
+    coa_lines = [line for line in job.lines if line.strip().startswith("COA")]
+    if v.coa_values:
+        want = ", ".join(f"{n} {coa_result('B-2291').values[n]}%" for n in v.coa_values)
+        assert f"COA: {want}" in text, code
+    if v.coa_link:
+        assert "  COA link:" in job.lines, code
+        assert "https://coa.example/B-2291.pdf" in "".join(x.strip() for x in job.lines), code
+        assert "https://coa.example/B-2291.pdf" in job.qr_payloads, code
+        assert job.qr_payloads[-1].startswith("SEAL-1042-")  # the seal stays the last code
+    if not v.coa_values and not v.coa_link:
+        assert coa_lines == [] and len(job.qr_payloads) == 1, code
 
 
 @pytest.mark.parametrize("width", [58, 80])
@@ -195,6 +229,7 @@ def test_profile_renders_with_every_required_field(code: str, width: int) -> Non
             assert not has_run(lines, warning.text), (code, warning.text)
     banner = NOT_VERIFIED_BANNER in lines
     assert banner == (not label_profile.verified), code
+    check_coa(label_profile, job, text)
     if not weigh:
         return
     # the container label of the weighed portion: its own cut, potency by weight, rounded down
@@ -224,7 +259,7 @@ def test_profile_renders_with_every_required_field(code: str, width: int) -> Non
         assert rasters == []
     for warning in label_profile.warnings_for("container", {"flower"}):
         assert has_run(lines, warning.text), (code, warning.text)
-    seal = [q for q in job.qr_payloads]
+    seal = [q for q in job.qr_payloads if q.startswith("SEAL-")]
     assert len(seal) == 1
 
 

@@ -122,3 +122,81 @@ def test_a_result_revoked_while_the_order_is_open_refuses_the_next_scan(tmp_path
     assert verdicts[1]["uid"] == tag(2) and "revoked on 2026-11-30" in verdicts[1]["reason"]
     assert journal_events(station, "halt")[-1]["body"]["code"] == "lab_result"
     assert "lab result" in slip.lower() and "revoked" in slip.lower()
+
+
+COA = {
+    "Lab": "Desert Labs",
+    "TestBatch": "DL-26-1101",
+    "TestedDate": "2026-11-01",
+    "Passed": True,
+    "Batch": "B-1",
+    "Document": "https://coa.example/DL-26-1101.pdf",
+    "Cannabinoids": {"THC": "21.40", "CBD": "0.6"},
+}
+
+
+def test_an_arizona_station_prints_the_coa_central_fed_on_the_exit_label(tmp_path: Path) -> None:
+    """The built-in wiring hands the lab feed to the label: an AZ exit label prints the COA
+    values and link of the batch's feed item, and the bag seals with the label's last code."""
+    setup = make_setup(tmp_path / "central", ["station-01"])
+    cfg = ["--config", str(setup.config)]
+    data = tmp_path / "data"
+    data.mkdir()
+    badges = [{"badge": b["code"], **{k: v for k, v in b.items() if k != "code"}} for b in BADGES]
+    for kind, payload in (
+        ("orders", [ORDER]),
+        ("inventory", real_inventory()),
+        ("badges", badges),
+        ("labs", [COA]),
+    ):
+        assert run(["central", "import", kind, _write(data, f"{kind}.json", payload), *cfg]) == 0
+    station = tmp_path / "station"
+    station.mkdir()
+    secret, server = setup.station_keys("station-01")
+    with SimPrinter() as printer, running_central(setup):
+        lines = [
+            "[station]",
+            f'state_dir = "{station}"',
+            f'inject_socket = "{station / "inject.sock"}"',
+            'jurisdiction = "AZ"',
+            'timezone = "America/Phoenix"',
+            "[label]",
+            "allow_unverified = true",
+            "[printer]",
+            f'target = "{printer.target}"',
+            "retry_ms = 200",
+            "[indicator]",
+            'backend = "recording"',
+            "[journal]",
+            "min_free_mb = 0",
+            "min_free_percent = 0",
+            "[link]",
+            f'endpoint = "{setup.endpoint}"',
+            f'secret_key_file = "{secret}"',
+            f'server_key_file = "{server}"',
+            "heartbeat_ms = 300",
+            "reconnect_max_ms = 1000",
+        ]
+        config = station / "station.toml"
+        config.write_text("\n".join(lines) + "\n")
+        with Daemon(config) as d:
+            _wait(lambda: "central" not in d.state()["devices_down"])
+            _wait(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
+            _wait(lambda: d.send("scan ORD-5001")["phase"] == "picking")
+            assert d.send(f"scan {tag(1)}")["signals"][0][0] == "scan_ok"
+            d.send(f"scan {tag(2)}")
+            label = printer.wait_for_jobs(1)[0].decoded
+            *coa_codes, seal = label.qr_payloads
+            assert coa_codes == [COA["Document"]]
+            d.wait_phase("seal")
+            # the COA code scanned instead of the seal: red, refused, nothing changes
+            assert d.send(f"scan {coa_codes[0]}")["phase"] == "seal"
+            assert d.send(f"scan {seal}")["phase"] == "ready"
+    text = " ".join(" ".join(label.lines).split())
+    assert text.count("COA: THC 21.40%, CBD 0.6%") == 2  # each package of batch B-1
+    assert "Certificate of analysis (COA) of" in text and "WARNING TEXT NOT VERIFIED" in text
+    (refused,) = journal_events(station, "scan_refused")
+    assert refused["body"]["raw"] == COA["Document"] and journal_events(station, "halt") == []
+    (printed,) = journal_events(station, "label_printed")
+    assert printed["body"]["seal_code"] == seal
+    assert journal_events(station, "seal")[-1]["body"]["ok"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -266,6 +267,24 @@ def test_one_wholesale_order_ships_on_a_manifest_and_one_is_refused(
     assert len(gross) == 3 and all(GROSS_MG <= g < GROSS_MG + 100 for g in gross)
     for g in gross:
         assert f"{g // 1000}.{g % 1000:03d} g" in manifest
+    # the box label the station printed: every packed package, the manifest id, the seal
+    from PIL import Image
+
+    boxes = []
+    for png in sorted((out / "labels").glob("*.png")):
+        with Image.open(png) as img:
+            meta = dict(img.text)  # type: ignore[attr-defined]
+        if "WHOLESALE BOX" in meta["packstation:text"]:
+            boxes.append(meta)
+    (box,) = boxes
+    text = " ".join(box["packstation:text"].split())
+    assert re.findall(r"Tag (\S+)", text) == packed and f"MANIFEST MAN-{order_id}" in text
+    for g in gross:
+        assert f"Gross {g // 1000}.{g % 1000:03d} g" in text
+    seals = [
+        b["seal_code"] for t, b in events if t == "label_printed" and b["order_id"] == order_id
+    ]
+    assert box["packstation:qr"] == seals[-1]
     state = summary["state_system"]
     assert state["calls"]["POST /transfers/v2/templates/outgoing"] == 1
     # the packet's COA pages: the results central's lab pull fetched from the emulator

@@ -70,12 +70,15 @@ def test_license_states_active_expired_suspended_unknown(intake: Harness, tmp_pa
     snap = import_licenses(intake.store, path, source="CA DCC license search", day=str(TODAY))
     assert snap.hash == hashlib.sha256(path.read_bytes()).hexdigest()
 
-    ok = intake.request("POST", "/v1/orders", wholesale("W-1", "c11-0000123-lic"))
+    sent = {**wholesale("W-1", "c11-0000123-lic"), "manifest_id": "MAN-FORGED"}
+    ok = intake.request("POST", "/v1/orders", sent)
     assert ok.status == 200 and "warnings" not in ok.body, ok.body
     check = order_body(intake, "W-1")["license_check"]
     assert check["snapshot"] == snap.hash and check["status"] == "active"
     assert check["date"] == str(TODAY) and check["source"] == "CA DCC license search"
     assert check["expires"] == (TODAY + timedelta(days=200)).isoformat()
+    # the manifest's id, assigned at release for the station's box label (never the sender's)
+    assert order_body(intake, "W-1")["manifest_id"] == "MAN-W-1"
 
     for oid, number, words in [
         ("W-2", "C11-0000456-LIC", "expired on"),
@@ -113,9 +116,11 @@ def test_a_retail_order_cannot_carry_a_license_check_and_wholesale_needs_its_fie
         "customer": {"id": "C-1"},
         "lines": [{"line": 1, "sku": "X"}],
         "license_check": forged,
+        "manifest_id": "MAN-FORGED",
     }
     assert intake.request("POST", "/v1/orders", retail).status == 200
     assert "license_check" not in order_body(intake, "R-1")
+    assert "manifest_id" not in order_body(intake, "R-1")  # central's field, never the POS's
     no_buyer = wholesale("W-9", "X")
     del no_buyer["buyer"]
     bad = intake.request("POST", "/v1/orders", no_buyer)

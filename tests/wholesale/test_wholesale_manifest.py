@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from pypdf import PdfReader
@@ -27,6 +28,8 @@ from central.manifest import (
 )
 from central.statesys.emulator import MetrcEmulator
 from central.statesys.metrc import MetrcClient
+from central.wholesale import manifest_id_for
+from drivers.printer.escpos_decode import DecodedJob
 from drivers.printer.sim import SimPrinter
 from drivers.scale.sim import SimScale
 from edge.common.labs import LabResult, encode_set
@@ -44,6 +47,7 @@ WHOLESALE = {
     "customer": {"id": "B-77", "name": "Green Shelf Retail LLC"},
     "buyer": {"license": BUYER, "name": "Green Shelf Retail LLC"},
     "ship_date": "2026-12-03",
+    "manifest_id": "MAN-7001",  # central's, stamped at release (central/wholesale.py)
     "lines": [
         {"line": 1, "sku": "FLW-BD-35", "quantity": 2, "weigh": True, "gross": True},
         {"line": 2, "uid": tag(4), "weigh": True, "gross": True},
@@ -51,12 +55,20 @@ WHOLESALE = {
 }
 
 
+class Packed(NamedTuple):
+    events: list[dict[str, Any]]  # the station's journal
+    box: DecodedJob  # the box label as the printer got it
+
+
 @pytest.fixture
-def packed(tmp_path: Path) -> Iterator[list[dict[str, Any]]]:
+def packed_order(tmp_path: Path) -> Iterator[Packed]:
     with SimPrinter() as printer, SimScale("mt-sics") as scale:
         config = write_real_station(tmp_path, printer.target, scale.port)
         seed = tmp_path / "seed" / "orders.json"
         seed.write_text(json.dumps([*json.loads(seed.read_text()), WHOLESALE]))
+        inventory = tmp_path / "seed" / "inventory.json"  # METRC's quantity in its unit
+        counted = [{**p, "Quantity": 1, "UnitOfMeasureName": "Each"} for p in real_inventory()]
+        inventory.write_text(json.dumps(counted))
         with Daemon(config) as d:
             assert d.send("scan BADGE-ALICE")["ok"]
             assert d.send("scan ORD-7001")["phase"] == "picking"
@@ -75,9 +87,51 @@ def packed(tmp_path: Path) -> Iterator[list[dict[str, Any]]]:
             assert d.send("scan BADGE-BOSS")["phase"] == "picking"
             weighed(tag(2), 5230)
             weighed(tag(4), 21450)  # 20 g of edibles: no purchase limit on a transfer
-            (payload,) = printer.wait_for_jobs(2)[-1].decoded.qr_payloads
+            box = printer.wait_for_jobs(2)[-1].decoded
+            (payload,) = box.qr_payloads
             assert d.send(f"scan {payload}")["phase"] == "ready"
-        yield journal_events(tmp_path)
+        yield Packed(journal_events(tmp_path), box)
+
+
+@pytest.fixture
+def packed(packed_order: Packed) -> list[dict[str, Any]]:
+    return packed_order.events
+
+
+def test_the_box_label_lists_exactly_the_packed_packages_and_seals_the_box(
+    packed_order: Packed,
+) -> None:
+    events, box = packed_order
+    text = " ".join(" ".join(box.lines).split())
+    accepted = [
+        e["body"] for e in events if e["type"] == "verdict" and e["body"]["outcome"] == "accepted"
+    ]
+    weights = {e["body"]["uid"]: e["body"]["net_mg"] for e in events if e["type"] == "weight"}
+    printed_tags = re.findall(r"Tag (\S+)", text)
+    assert printed_tags == [v["uid"] for v in accepted] == [tag(1), tag(2), tag(4)]
+    assert tag(3) not in text  # refused by the batch lock: not in the box
+    inventory = {p["Label"]: p for p in real_inventory()}
+    for n, v in enumerate(accepted, 1):
+        pkg = inventory[v["uid"]]
+        assert f"{n}/3 {pkg['Item']['Name']} Tag {v['uid']} Batch {pkg['Batch']}" in text
+        grams, mg = divmod(weights[v["uid"]], 1000)
+        assert f"Qty 1 Each Gross {grams}.{mg:03d} g" in text
+    for shown in (
+        "WHOLESALE BOX",
+        f"Ship to: Green Shelf Retail LLC License {BUYER}",
+        "MANIFEST MAN-7001",
+        "Ship date 2026-12-03",
+        "Packages: 3 Lines: 2 Gross total: 31.870 g",
+    ):
+        assert shown in text, shown
+    assert "Customer" not in text
+    # the journal's seal is the box label's QR, and the seal scan matched it
+    (printed_seal,) = [e["body"]["seal_code"] for e in events if e["type"] == "label_printed"]
+    assert box.qr_payloads == [printed_seal]
+    (seal,) = [e["body"] for e in events if e["type"] == "seal"]
+    assert seal["ok"] and seal["code"] == printed_seal
+    # central's manifest carries the id the box label printed
+    assert manifest_id_for("7001") == "MAN-7001"
 
 
 COA_B1 = LabResult(
@@ -208,6 +262,7 @@ def test_the_manifest_pdf_and_the_template_list_exactly_the_packed_packages(
 
     remote, stored = asyncio.run(post())
     assert remote.isdigit() and [t["Name"] for t in stored] == ["MAN-7001"]
+    assert m.manifest_id == WHOLESALE["manifest_id"]  # the id the box label printed
     assert stored[0]["Destinations"][0]["Packages"] == dest["Packages"]
 
 

@@ -93,6 +93,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         snapshot=central.inventory_snapshot,
         badges=central.badge,
         orders=central.order,
+        lab_results=central.lab_results,
     )
     indicator = IndicatorPort(
         cfg, build_indicator(cfg.indicator, printer_send=printer.service.beep_nowait)

@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from drivers.printer.escpos_encode import encode
 from drivers.printer.service import (
     PrinterEvent,
@@ -18,8 +20,11 @@ from drivers.printer.service import (
 )
 from drivers.printer.spool import JobState, SpoolConflict
 from edge.common.errors import BadInput, ConfigError
+from edge.common.labs import LabResult
 from edge.label import inputs as label_inputs
+from edge.label.box import build_box, layout_box
 from edge.label.content import (
+    BoxLabel,
     ExitLabel,
     HaltSlip,
     MissingField,
@@ -73,6 +78,8 @@ def label_packages(
                 LabName=more.LabName if more else None,
                 LabTestDate=more.LabTestDate if more else None,
                 LabBatch=more.LabBatch if more else None,
+                Quantity=msgspec.Raw(pkg.quantity.encode()) if pkg.quantity else msgspec.Raw(),
+                UnitOfMeasureName=pkg.unit_of_measure,
             )
     return out
 
@@ -120,12 +127,15 @@ class SpoolPrinter:
         snapshot: Callable[[], bytes] | None = None,
         badges: Callable[[str], Badge | None] | None = None,
         orders: Callable[[str], Order | None] | None = None,
+        lab_results: Callable[[str, str | None], Sequence[LabResult]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.inventory = inventory
         self.snapshot = snapshot  # INVENTORY.json bytes: the container-label fields
         self.badges = badges  # badge value -> record: the agent's display name
         self.orders = orders  # order id -> Order: the wrong-batch slip's wanted batch
+        # (tag, batch) -> the lab results central fed: the COA values and link of the label
+        self.lab_results = lab_results
         self._extra: tuple[int, dict[str, label_inputs.Package]] | None = None
         self.service = PrinterService(settings_from_config(cfg.printer), StationPaths.of(cfg).spool)
         self.width: Any = cfg.printer.paper_width_mm
@@ -201,6 +211,11 @@ class SpoolPrinter:
     def _render(self, job: PrintJob) -> tuple[str, str, str, bytes, str | None]:
         """(spool job id, kind, title, ESC/POS bytes, seal code) of a job."""
         qr_mode = self.service.settings.qr_mode
+        if isinstance(job, LabelJob) and job.order.channel == "wholesale":
+            box = self._box(job)
+            doc = layout_box(box, self.width, self.cfg.printer.qr_module_dots)
+            data = encode(doc, qr_mode=qr_mode)
+            return label_job_id(box), "label", doc.title, data, seal_code_for(box)
         if isinstance(job, LabelJob):
             label, profile = self._label(job)
             doc = layout_label(
@@ -219,6 +234,18 @@ class SpoolPrinter:
         packages = label_packages(self.inventory(), uids, self._extra_packages())
         weighed = {(p.line, p.uid): p.net_mg for p in job.picks if p.net_mg is not None}
         profile = station_profile(self.cfg, at)
+        labs: dict[str, Sequence[LabResult]] = {}
+        if self.lab_results is not None and (
+            profile.version.coa_values or profile.version.coa_link
+        ):
+            for uid, package in packages.items():
+                try:
+                    labs[uid] = self.lab_results(uid, package.Batch or None)
+                except msgspec.DecodeError as exc:  # central validates; a bad copy refuses
+                    field = "coa_link" if profile.version.coa_link else "coa_values"
+                    why = f"the lab results central sent for {uid} cannot be read ({exc})"
+                    where = f"order {order.order_id}, package {uid}: {why}"
+                    raise MissingField(field, where) from exc
         label = build_label(
             order,
             packages,
@@ -227,8 +254,26 @@ class SpoolPrinter:
             self._agent(job.agent),
             at,
             weighed,
+            labs,
         )
         return label, profile
+
+    def _box(self, job: LabelJob) -> BoxLabel:
+        """A wholesale order's box label (edge/label/box.py): the gross weights are the picks'
+        readings."""
+        at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
+        order = job.order.with_picks(job.picks)
+        packages = label_packages(self.inventory(), [p.uid for p in job.picks])
+        gross = {(p.line, p.uid): p.gross_mg for p in job.picks if p.gross_mg is not None}
+        return build_box(
+            order,
+            packages,
+            station_info(self.cfg.station),
+            station_profile(self.cfg, at),
+            self._agent(job.agent),
+            at,
+            gross,
+        )
 
     def _slip(self, job: SlipJob) -> HaltSlip:
         at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
