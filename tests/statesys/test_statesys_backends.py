@@ -86,7 +86,7 @@ class BioTrackMock:
             self.by_nonce[body["nonce"]] = answer
             if self.lose_next_answer:
                 self.lose_next_answer = False
-                await asyncio.sleep(2)  # committed; the client's timeout fires first
+                await asyncio.sleep(6)  # committed; the client's timeout (2 s) fires first
             return web.json_response(answer)
         if action == "inventory_split":
             answer = {"success": 1, "barcode_id": [f"62000000000000{len(self.splits) + 1:02d}"]}
@@ -107,7 +107,8 @@ def test_biotrack_retry_is_settled_by_nonce_replay(tmp_path: Path) -> None:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         rig = await make_rig(tmp_path, [package(tag(0x100)), package(tag(0x101))])
-        client = BioTrackClient(f"http://127.0.0.1:{port}/serverjson.asp", LICENSE, "u", "p", 0.5)
+        # 2 s: a loaded machine answers the other calls in time; only the lost answer times out
+        client = BioTrackClient(f"http://127.0.0.1:{port}/serverjson.asp", LICENSE, "u", "p", 2.0)
         rig.bridge = Bridge(rig.reports, client, base_backoff_s=0.0, max_backoff_s=0.0)
         try:
             mock.lose_next_answer = True

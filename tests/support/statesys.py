@@ -226,3 +226,54 @@ async def make_rig(
         ingest=Ingest(reports, options(**opts)),
         station=StationEvents(store),
     )
+
+
+def wholesale(station: StationEvents, order_id: str, buyer: str, gross: dict[str, int]) -> None:
+    """What the station journals for a wholesale order packed and sealed `ready_to_ship`."""
+    lines = [
+        {"line": i + 1, "uid": uid, "weigh": True, "gross": True} for i, uid in enumerate(gross)
+    ]
+    order = {
+        "order_id": order_id,
+        "channel": "wholesale",
+        "customer": {"id": "B-1", "name": "Green Shelf"},
+        "buyer": {"license": buyer, "name": "Green Shelf"},
+        "ship_date": "2026-12-03",
+        "lines": lines,
+    }
+    station.add(
+        "order_loaded",
+        order_id=order_id,
+        source="queue",
+        channel="wholesale",
+        customer_id="B-1",
+        lines=len(lines),
+        order=order,
+    )
+    for line in lines:
+        uid = line["uid"]
+        station.add(
+            "verdict",
+            order_id=order_id,
+            raw=uid,
+            verdict="match",
+            line=line["line"],
+            uid=uid,
+            reason="",
+            candidates=[],
+            outcome="accepted",
+        )
+        station.add(
+            "weight",
+            order_id=order_id,
+            line=line["line"],
+            uid=uid,
+            net_mg=gross[uid],
+            labelled_mg=None,
+            min_mg=gross[uid],
+            max_mg=gross[uid],
+            ok=True,
+            reason="",
+            child_tag=None,
+        )
+    station.add("order_status", order_id=order_id, status="ready_to_ship", channel="wholesale")

@@ -16,9 +16,8 @@ from central.statesys.store import ReportStore
 from central.store import open_store
 from edge.cli import run
 from edge.common.labs import LabResult
-from tests.statesys.test_statesys_transfer import wholesale
 from tests.support.central import make_setup
-from tests.support.statesys import StationEvents, import_inventory, package, tag
+from tests.support.statesys import StationEvents, import_inventory, package, tag, wholesale
 
 
 def test_manifest_cli_refuses_a_batch_without_a_current_result(

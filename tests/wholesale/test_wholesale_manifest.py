@@ -19,6 +19,7 @@ import pytest
 from pypdf import PdfReader
 
 from central.manifest import (
+    Manifest,
     ManifestError,
     Transport,
     from_events,
@@ -192,6 +193,35 @@ def check_coa_page(text: str, result: LabResult, batch: str, batch_of: dict[str,
     assert [label for label in batch_of if label in text] == covered
 
 
+def _check_packet(
+    m: Manifest,
+    journal_picks: list[tuple[str, int]],
+    inventory: dict[str, dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    """The printed packet read back: manifest, invoice and one COA page per batch shipped."""
+    coa, edible = COA_B1, EDIBLE
+    pdf = render_pdf(m)
+    (tmp_path / "manifest.pdf").write_bytes(pdf)
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+    assert len(pages) == 4  # manifest, invoice, one COA page per batch shipped
+    manifest, invoice, coa_b1, coa_e1 = pages
+    for label, _ in journal_picks:
+        assert manifest.count(label) == 1 and invoice.count(label) == 1
+    assert tag(3) not in "".join(pages)  # refused, never packed
+    assert f"Packages: {len(journal_picks)}" in manifest and BUYER in manifest
+    assert "Sam Driver" in manifest and "8ABC123" in manifest and coa.document in manifest
+    assert "Total packages: 3" in invoice
+    for grams in ("5.190 g", "5.230 g", "21.450 g"):
+        assert grams in manifest
+
+    batch_of = {label: inventory[label]["Batch"] for label, _ in journal_picks}
+    check_coa_page(coa_b1, coa, "B-1", batch_of)
+    check_coa_page(coa_e1, edible, "E-1", batch_of)
+    alone = PdfReader(io.BytesIO(render_coa_pdf(m))).pages
+    assert len(alone) == 2 and "DL-1" in alone[0].extract_text()
+
+
 def test_the_manifest_pdf_and_the_template_list_exactly_the_packed_packages(
     packed: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -217,25 +247,7 @@ def test_the_manifest_pdf_and_the_template_list_exactly_the_packed_packages(
     assert [p.gross_mg for p in m.packages] == [5190, 5230, 21450]
     assert m.buyer_license == BUYER and m.coas() == {"B-1": coa.document, "E-1": "5501"}
 
-    pdf = render_pdf(m)
-    (tmp_path / "manifest.pdf").write_bytes(pdf)
-    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
-    assert len(pages) == 4  # manifest, invoice, one COA page per batch shipped
-    manifest, invoice, coa_b1, coa_e1 = pages
-    for label, _ in journal_picks:
-        assert manifest.count(label) == 1 and invoice.count(label) == 1
-    assert tag(3) not in "".join(pages)  # refused, never packed
-    assert f"Packages: {len(journal_picks)}" in manifest and BUYER in manifest
-    assert "Sam Driver" in manifest and "8ABC123" in manifest and coa.document in manifest
-    assert "Total packages: 3" in invoice
-    for grams in ("5.190 g", "5.230 g", "21.450 g"):
-        assert grams in manifest
-
-    batch_of = {label: inventory[label]["Batch"] for label, _ in journal_picks}
-    check_coa_page(coa_b1, coa, "B-1", batch_of)
-    check_coa_page(coa_e1, edible, "E-1", batch_of)
-    alone = PdfReader(io.BytesIO(render_coa_pdf(m))).pages
-    assert len(alone) == 2 and "DL-1" in alone[0].extract_text()
+    _check_packet(m, journal_picks, inventory, tmp_path)
 
     template = transfer_template(m)
     (dest,) = template["Destinations"]
