@@ -12,7 +12,7 @@ import msgspec
 from edge.label.content import seal_code_for
 from edge.station.config import StationConfig, StationSection
 from edge.station.wiring.limits import EngineLimits
-from edge.station.wiring.printer import SpoolPrinter
+from edge.station.wiring.printer import SpoolPrinter, label_fields_of, label_packages
 from edge.station.wiring.seed import SeedCentral
 from edge.station.wiring.verifier import CoreVerifier
 from edge.workflow.ports import LabelJob, Order, Pick
@@ -145,3 +145,29 @@ def test_the_verifier_holds_the_workflows_picks_not_those_an_order_came_with(
     )
     first = CoreVerifier(cfg, central.inventory).check(came_with, [], tag(1), NOW)
     assert (first.verdict, first.accepted) == ("match", True)
+
+
+def test_a_label_reads_its_packages_container_fields_from_the_seed_inventory(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path)
+    path = tmp_path / "seed/inventory.json"
+    stock = json.loads(path.read_text())
+    for pkg in stock:
+        if pkg["Label"] == tag(4):
+            pkg.update(HarvestDate="2026-09-01", LabName="North Lab", LabTestDate=20260910)
+    path.write_text(json.dumps(stock))
+    central = SeedCentral.from_config(cfg)
+    # a field that is no string is not printed; the dates of the availability check stay apart
+    assert central.label_fields(tag(4).lower()) == {
+        "HarvestDate": "2026-09-01",
+        "LabName": "North Lab",
+    }
+    assert central.label_fields(tag(1)) == {}
+    packages = label_packages(central.inventory(), [tag(4), tag(1)], central.label_fields)
+    assert packages[tag(4)].HarvestDate == "2026-09-01" and packages[tag(4)].LabName == "North Lab"
+    assert packages[tag(4)].LabTestDate is None and packages[tag(1)].HarvestDate is None
+    package = central.package(tag(4))
+    assert package is not None and "HarvestDate" not in package
+    assert label_fields_of({"LabBatch": "LB-1", "LabName": None}) == {"LabBatch": "LB-1"}
+    assert label_fields_of(None) == {}

@@ -90,7 +90,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
     printer = SpoolPrinter(
         cfg,
         inventory,
-        snapshot=central.inventory_snapshot,
+        label_fields=central.label_fields,
         badges=central.badge,
         orders=central.order,
     )
