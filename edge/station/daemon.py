@@ -27,7 +27,7 @@ import msgspec
 
 from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
-from edge.journal import ChainBroken, Journal, JournalError, anchor
+from edge.journal import ChainBroken, Journal, JournalError, JournalEvent, anchor
 from edge.scan.classify import AgentBadge, OrderTicket, ScanRouter, SealCode
 from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
@@ -139,17 +139,18 @@ class Station:
             try:
                 prepare = getattr(self.ports.verifier, "prepare", None)  # a reserving verifier
                 if prepare is not None and isinstance(event, PackageScanned):
-                    await prepare(self.state, event)  # edge/station/wiring/availability.py
+                    await prepare(self.state, event)  # edge/scan/pipeline.py
                 step = self.workflow.step(self.state, event, time.time_ns() // 1_000_000)
                 records = step.records()
                 new_bytes = encode_state(step.state)
-                seq = 0
+                seq, appended = 0, []
                 if records or new_bytes != self._state_bytes:
                     # On the loop thread: a step is one short fsync'd transaction, and handing it
                     # to the writer thread and back cost more than the commit (issue 20); steps
                     # are serialised by the lock anyway, and SQLite releases the GIL in the fsync.
                     began = time.perf_counter()
-                    seq = self._commit(records, new_bytes)
+                    appended = self._commit(records, new_bytes)
+                    seq = appended[-1].seq if appended else 0
                     self.observer.committed(records, time.perf_counter() - began)
             except Exception as exc:
                 # Nothing was committed, so nothing happened: the state stays as it was, and the
@@ -159,6 +160,8 @@ class Station:
                 raise
             self.state, self._state_bytes = step.state, new_bytes
             self._last_seq = seq or self._last_seq
+            if appended:
+                self._committed(appended)
         if records:
             self.ports.sink.wake(seq)
         signals = self._perform(step.effects)
@@ -195,13 +198,24 @@ class Station:
         """`packstation status`: read through the status socket (edge.station.status)."""
         return station_status(self)
 
-    def _commit(self, records: list[Record], state_bytes: bytes) -> int:
+    def _commit(self, records: list[Record], state_bytes: bytes) -> list[JournalEvent]:
         journal = self._journal()
         with journal.transaction() as txn:
             for record in records:
                 txn.append(record.type, {**record.body, "station": self.cfg.station.id})
             txn.put_state(STATE_KEY, state_bytes)
-        return txn.appended[-1].seq if txn.appended else 0
+        return txn.appended
+
+    def _committed(self, events: list[JournalEvent]) -> None:
+        """The rows just committed, to the verifier pipeline (its availability book folds them:
+        no scan reads the journal back). They are on disk whatever this does."""
+        committed = getattr(self.ports.verifier, "committed", None)  # edge/scan/pipeline.py
+        if committed is None:
+            return
+        try:
+            committed(events)
+        except Exception:
+            LOG.exception("committed rows not folded", extra={"seq": events[-1].seq})
 
     def _perform(self, effects: list[Effect]) -> list[tuple[str, str]]:
         signals: list[tuple[str, str]] = []
