@@ -59,6 +59,7 @@ def build_central(cfg: StationConfig, replica: Replica) -> SeedCentral | Replica
         SeedCentral.from_config(cfg) if cfg.station.seed_dir else ReplicaCentral(cfg, replica)
     )
     central.inventory()
+    central.label_fields("")  # the seed's second read (dates, label fields): not at a scan
     central.badge("")
     central.next_order()
     return central

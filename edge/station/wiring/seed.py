@@ -112,10 +112,18 @@ def _dates(path: Path) -> dict[str, dict[str, str]]:
     raw = msgspec.json.decode(path.read_bytes(), type=list[_Dated] | _Paged)
     packages = raw.Data if isinstance(raw, _Paged) else raw
     out: dict[str, dict[str, str]] = {}
+    fields = (*DATE_FIELDS, *LABEL_FIELDS)
     for p in packages:
-        found = {
-            k: v for k in (*DATE_FIELDS, *LABEL_FIELDS) if isinstance(v := getattr(p, k), str) and v
-        }
+        if (
+            p.SellByDate is None
+            and p.UseByDate is None
+            and p.HarvestDate is None
+            and p.LabName is None
+            and p.LabTestDate is None
+            and p.LabBatch is None
+        ):
+            continue  # most packages: none of them
+        found = {k: v for k in fields if isinstance(v := getattr(p, k), str) and v}
         if found:
             out[p.Label.upper()] = found
     return out
