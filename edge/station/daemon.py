@@ -17,6 +17,7 @@ import gc
 import importlib
 import logging
 import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -63,6 +64,9 @@ from edge.workflow.state import (
 
 LOG = logging.getLogger(__name__)
 STATE_KEY = "workflow"
+# Steps between WAL checkpoints, run after a step's signals (not inside a commit, where
+# SQLite's automatic one would make that scan wait); a scan step writes about 5 WAL pages.
+CHECKPOINT_EVERY = 100
 T = TypeVar("T")
 
 
@@ -122,6 +126,7 @@ class Station:
         self.state = WorkflowState()
         self._state_bytes = encode_state(self.state)  # as last committed
         self._last_seq = 0
+        self._commits = 0  # since the last WAL checkpoint
         self.journal: Journal | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._lock = asyncio.Lock()
@@ -165,6 +170,8 @@ class Station:
         if records:
             self.ports.sink.wake(seq)
         signals = self._perform(step.effects)
+        if seq:
+            self._after_commit()
         self._update_status()
         return FeedResult(
             seq=self._last_seq,
@@ -205,6 +212,17 @@ class Station:
                 txn.append(record.type, {**record.body, "station": self.cfg.station.id})
             txn.put_state(STATE_KEY, state_bytes)
         return txn.appended
+
+    def _after_commit(self) -> None:
+        """Every CHECKPOINT_EVERY commits, the WAL checkpoint: the signals are out already."""
+        self._commits += 1
+        if self._commits < CHECKPOINT_EVERY:
+            return
+        self._commits = 0
+        try:
+            self._journal().checkpoint()
+        except sqlite3.Error as exc:  # the next one copies what this one did not
+            LOG.warning("journal checkpoint failed", extra={"error": str(exc)})
 
     def _committed(self, events: list[JournalEvent]) -> None:
         """The rows just committed, to the verifier pipeline (its availability book folds them:
@@ -264,6 +282,7 @@ class Station:
         """Open and verify the journal, restore the workflow and resume it."""
         path = self.paths.journal
         self.journal = await self._in_writer(Journal, path)
+        await self._in_writer(self.journal.defer_checkpoints)  # run after the signals (feed)
         # Only what is new since the last verified checkpoint; the whole chain is audited in the
         # background once the station is up (`_audit`).
         result = await self._in_writer(self.journal.verify_new)
