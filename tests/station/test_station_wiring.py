@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 
 from edge.label.content import seal_code_for
+from edge.label.profile import LabelSection
 from edge.station.config import StationConfig, StationSection
 from edge.station.wiring.limits import EngineLimits
 from edge.station.wiring.printer import SpoolPrinter, label_fields_of, label_packages
+from edge.station.wiring.privacy import profile_privacy
 from edge.station.wiring.seed import SeedCentral
 from edge.station.wiring.verifier import CoreVerifier
 from edge.workflow.ports import LabelJob, Order, Pick
 from tests.support.station import BADGES, tag, write_seed
 
 NOW = datetime.now(UTC).isoformat(timespec="seconds")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def config(tmp: Path) -> StationConfig:
@@ -171,3 +175,26 @@ def test_a_label_reads_its_packages_container_fields_from_the_seed_inventory(
     assert package is not None and "HarvestDate" not in package
     assert label_fields_of({"LabBatch": "LB-1", "LabName": None}) == {"LabBatch": "LB-1"}
     assert label_fields_of(None) == {}
+
+
+def test_the_privacy_port_reads_the_profile_once_per_day_and_again_when_it_changes(
+    tmp_path: Path,
+) -> None:
+    labels = tmp_path / "labels"
+    shutil.copytree(REPO / "config/labels", labels)
+    cfg = StationConfig(
+        station=StationSection(state_dir=str(tmp_path)),
+        label=LabelSection(profiles_dir=str(labels)),
+    )
+    privacy = profile_privacy(cfg)
+    assert privacy(NOW) == "first_name_and_number"
+    profile = labels / "IL.toml"
+    text = profile.read_text()
+    edited = text.replace('privacy = "first_name_and_number"', 'privacy = "full_name"')
+    assert edited != text
+    profile.write_text(edited)
+    os.utime(profile, ns=(1, 1))
+    assert privacy(NOW) == "full_name"  # the edited file counts from the next call
+    assert privacy("not a time") == "first_name_and_number"
+    profile.unlink()
+    assert privacy(NOW) == "first_name_and_number"  # no profile: the stricter rule
