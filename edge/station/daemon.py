@@ -18,6 +18,7 @@ import importlib
 import logging
 import signal
 import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -67,6 +68,7 @@ STATE_KEY = "workflow"
 # Steps between WAL checkpoints, run after a step's signals (not inside a commit, where
 # SQLite's automatic one would make that scan wait); a scan step writes about 5 WAL pages.
 CHECKPOINT_EVERY = 100
+GIL_SWITCH_S = 0.001
 T = TypeVar("T")
 
 
@@ -432,6 +434,10 @@ def release_startup_memory() -> None:
 def run_station(cfg: StationConfig) -> int:
     """Build the ports and run the daemon until SIGTERM."""
     ports = load_ports(cfg)
+    # A thread running Python (the background chain audit, a label's rendering) keeps the GIL
+    # for up to the switch interval each time the loop comes back from I/O (the commit's fsync,
+    # the sockets): 1 ms instead of CPython's 5 ms bounds what a scan waits for it.
+    sys.setswitchinterval(GIL_SWITCH_S)
 
     async def main() -> int:
         return await Station(cfg, ports).run()
