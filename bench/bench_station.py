@@ -149,6 +149,12 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its threads so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peer_interpreter_s() -> tuple[float, float]:
     """The floor: a bare interpreter, and one that imports the daemon's modules."""
     times = []
@@ -307,7 +313,9 @@ def main() -> None:
         )
         print(f"RSS at READY, {args.packages:,} packages     {run.rss_mb():8.1f} MB  target <= 80")
         floor = floor_db(root)
+        cpu = _cpu_s(run.proc.pid)
         lat, replies, peer = scan_latency(run, args.scans, floor)
+        cpu = _cpu_s(run.proc.pid) - cpu
         floor.close()
         print(f"RSS after {args.scans:,} scans                {run.rss_mb():8.1f} MB")
         run.stop()
@@ -322,6 +330,10 @@ def main() -> None:
         print(
             f"floor: paired SQLite FULL commit        p50 {statistics.median(peer):6.2f} ms"
             f"  p99 {pct(peer, 0.99):6.2f} ms"
+        )
+        print(
+            f"daemon CPU per package scan             {cpu / len(lat) * 1000:6.2f} ms"
+            "  (its share of the order's ticket, label and seal steps included)"
         )
         gap = pct(lat, 0.99) - pct(peer, 0.99)
         print(
