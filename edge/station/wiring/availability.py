@@ -40,7 +40,7 @@ Claimer = Callable[[p.Claim], Awaitable[p.Claimed | None]]
 
 
 class JournalBook:
-    """The station's LocalBook: its journal file read once (read-only, at the first use or when
+    """The station's LocalBook: its journal file read once (read-only, at the first use, or when
     a committed row does not follow the last one folded), then the rows the daemon commits."""
 
     def __init__(self, station_id: str, path: Path) -> None:
@@ -54,10 +54,11 @@ class JournalBook:
         return self.book if self._read else self.catch_up()
 
     def committed(self, events: Sequence[CommittedEvent]) -> None:
-        """Fold the rows just committed; read the file when they do not follow the book."""
-        if not events:
+        """Fold the rows just committed; read the file when they do not follow the book. Before
+        the first use nothing is read (start-up does not wait for it): that use reads them."""
+        if not events or not self._read:
             return
-        if not self._read or events[0].seq != self.book.last_seq + 1:
+        if events[0].seq != self.book.last_seq + 1:
             self.catch_up()
             return
         try:
