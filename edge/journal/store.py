@@ -226,6 +226,21 @@ class Journal:
         with self._lock:
             self._conn.close()
 
+    # -- WAL checkpoints: the writer may run them itself, after it has answered ----------------
+    def defer_checkpoints(self) -> None:
+        """No checkpoint inside this connection's commits any more (SQLite's automatic one runs
+        in the commit that passes 1000 WAL pages): the caller runs `checkpoint()` itself, when
+        no one waits for a commit. Durability is the same (the WAL is fsync'd at each commit)."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy the WAL into the database file (PASSIVE: never waits for a reader); the next
+        write starts the WAL over when every frame was copied. (WAL pages, pages copied)."""
+        with self._lock:
+            _busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(frames), int(copied)
+
     @contextmanager
     def transaction(self) -> Iterator[Txn]:
         """BEGIN IMMEDIATE ... COMMIT (fsync'd); on an exception everything rolls back."""

@@ -1,41 +1,31 @@
 """Batch lock: the first package accepted for a SKU line fixes the line's batch.
 
-A thin layer around any Verifier (like edge/scan/lab.py). On an order whose channel is in
-`[verify] batch_lock` (default `["wholesale"]`), a SKU line that names no batch takes its batch
-from the first package accepted for it; a later package of another batch is `wrong_batch`, with
-the locked batch and the first package in the reason. A wholesale line ships from one tested batch
+A stage of the verifier pipeline (edge/scan/pipeline.py), like edge/scan/lab.py. On an order
+whose channel is in `[verify] batch_lock` (default `["wholesale"]`), a SKU line that names no
+batch takes its batch from the first package accepted for it; a later package of another batch
+is `wrong_batch`, with the locked batch and the first package in the reason. A wholesale line ships from one tested batch
 so that one certificate of analysis covers it. Lines naming a `uid` or a `batch` are the core's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from edge.scan import Inventory
 from edge.scan.config import ScanSettings
-from edge.workflow.ports import Order, Pick, ScanVerdict, Verifier
+from edge.scan.pipeline import Scan, Stage
+from edge.workflow.ports import ScanVerdict
 
 
-class BatchLock:
-    """edge.workflow.ports.Verifier: `inner`'s verdict, or `wrong_batch` against the line's lock."""
+class BatchLock(Stage):
+    """The verdict before it, or `wrong_batch` against the line's lock."""
 
-    def __init__(
-        self, inner: Verifier, inventory: Callable[[], Inventory], cfg: ScanSettings
-    ) -> None:
-        self.inner = inner
+    def __init__(self, inventory: Callable[[], Inventory], cfg: ScanSettings) -> None:
         self.inventory = inventory
         self.cfg = cfg
 
-    def forget(self) -> None:
-        """A verdict accepted inside was refused after it: the core's session drops it."""
-        forget = getattr(self.inner, "forget", None)
-        if forget is not None:
-            forget()
-
-    def check(
-        self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
-    ) -> ScanVerdict:
-        verdict = self.inner.check(order, accepted, raw, at, aim_id)
+    def judge(self, scan: Scan, verdict: ScanVerdict) -> ScanVerdict:
+        order, accepted = scan.order, scan.accepted
         if (
             order.channel not in self.cfg.verify.batch_lock
             or verdict.verdict not in ("match", "fifo")
@@ -58,7 +48,6 @@ class BatchLock:
             f" package {first.uid}; this package is batch {this.batch}: put it back and pick"
             f" batch {locked.batch}."
         )
-        self.forget()  # the core counted it accepted: its session must drop it
         return ScanVerdict(
             verdict="wrong_batch",
             reason=reason,

@@ -17,6 +17,8 @@ import gc
 import importlib
 import logging
 import signal
+import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -27,7 +29,7 @@ import msgspec
 
 from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
-from edge.journal import ChainBroken, Journal, JournalError, anchor
+from edge.journal import ChainBroken, Journal, JournalError, JournalEvent, anchor
 from edge.scan.classify import AgentBadge, OrderTicket, ScanRouter, SealCode
 from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
@@ -63,6 +65,10 @@ from edge.workflow.state import (
 
 LOG = logging.getLogger(__name__)
 STATE_KEY = "workflow"
+# Steps between WAL checkpoints, run after a step's signals (not inside a commit, where
+# SQLite's automatic one would make that scan wait); a scan step writes about 5 WAL pages.
+CHECKPOINT_EVERY = 100
+GIL_SWITCH_S = 0.001
 T = TypeVar("T")
 
 
@@ -122,6 +128,7 @@ class Station:
         self.state = WorkflowState()
         self._state_bytes = encode_state(self.state)  # as last committed
         self._last_seq = 0
+        self._commits = 0  # since the last WAL checkpoint
         self.journal: Journal | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._lock = asyncio.Lock()
@@ -139,17 +146,18 @@ class Station:
             try:
                 prepare = getattr(self.ports.verifier, "prepare", None)  # a reserving verifier
                 if prepare is not None and isinstance(event, PackageScanned):
-                    await prepare(self.state, event)  # edge/station/wiring/availability.py
+                    await prepare(self.state, event)  # edge/scan/pipeline.py
                 step = self.workflow.step(self.state, event, time.time_ns() // 1_000_000)
                 records = step.records()
                 new_bytes = encode_state(step.state)
-                seq = 0
+                seq, appended = 0, []
                 if records or new_bytes != self._state_bytes:
                     # On the loop thread: a step is one short fsync'd transaction, and handing it
                     # to the writer thread and back cost more than the commit (issue 20); steps
                     # are serialised by the lock anyway, and SQLite releases the GIL in the fsync.
                     began = time.perf_counter()
-                    seq = self._commit(records, new_bytes)
+                    appended = self._commit(records, new_bytes)
+                    seq = appended[-1].seq if appended else 0
                     self.observer.committed(records, time.perf_counter() - began)
             except Exception as exc:
                 # Nothing was committed, so nothing happened: the state stays as it was, and the
@@ -159,9 +167,13 @@ class Station:
                 raise
             self.state, self._state_bytes = step.state, new_bytes
             self._last_seq = seq or self._last_seq
+            if appended:
+                self._committed(appended)
         if records:
             self.ports.sink.wake(seq)
         signals = self._perform(step.effects)
+        if seq:
+            self._after_commit()
         self._update_status()
         return FeedResult(
             seq=self._last_seq,
@@ -195,13 +207,35 @@ class Station:
         """`packstation status`: read through the status socket (edge.station.status)."""
         return station_status(self)
 
-    def _commit(self, records: list[Record], state_bytes: bytes) -> int:
+    def _commit(self, records: list[Record], state_bytes: bytes) -> list[JournalEvent]:
         journal = self._journal()
         with journal.transaction() as txn:
             for record in records:
                 txn.append(record.type, {**record.body, "station": self.cfg.station.id})
             txn.put_state(STATE_KEY, state_bytes)
-        return txn.appended[-1].seq if txn.appended else 0
+        return txn.appended
+
+    def _after_commit(self) -> None:
+        """Every CHECKPOINT_EVERY commits, the WAL checkpoint: the signals are out already."""
+        self._commits += 1
+        if self._commits < CHECKPOINT_EVERY:
+            return
+        self._commits = 0
+        try:
+            self._journal().checkpoint()
+        except sqlite3.Error as exc:  # the next one copies what this one did not
+            LOG.warning("journal checkpoint failed", extra={"error": str(exc)})
+
+    def _committed(self, events: list[JournalEvent]) -> None:
+        """The rows just committed, to the verifier pipeline (its availability book folds them:
+        no scan reads the journal back). They are on disk whatever this does."""
+        committed = getattr(self.ports.verifier, "committed", None)  # edge/scan/pipeline.py
+        if committed is None:
+            return
+        try:
+            committed(events)
+        except Exception:
+            LOG.exception("committed rows not folded", extra={"seq": events[-1].seq})
 
     def _perform(self, effects: list[Effect]) -> list[tuple[str, str]]:
         signals: list[tuple[str, str]] = []
@@ -250,6 +284,7 @@ class Station:
         """Open and verify the journal, restore the workflow and resume it."""
         path = self.paths.journal
         self.journal = await self._in_writer(Journal, path)
+        await self._in_writer(self.journal.defer_checkpoints)  # run after the signals (feed)
         # Only what is new since the last verified checkpoint; the whole chain is audited in the
         # background once the station is up (`_audit`).
         result = await self._in_writer(self.journal.verify_new)
@@ -387,8 +422,11 @@ class Station:
 
 def release_startup_memory() -> None:
     """Hand the start-up garbage (module import and file parsing temporaries) back to the OS
-    (glibc's malloc keeps freed heap otherwise): RSS on a 1-2 GB Pi matters."""
+    (glibc's malloc keeps freed heap otherwise): RSS on a 1-2 GB Pi matters. What survives
+    start-up (modules, configuration, the loaded files) lives as long as the daemon: frozen,
+    the collector no longer walks it, so no full collection pauses a scan (issue 20)."""
     gc.collect()
+    gc.freeze()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
@@ -396,6 +434,10 @@ def release_startup_memory() -> None:
 def run_station(cfg: StationConfig) -> int:
     """Build the ports and run the daemon until SIGTERM."""
     ports = load_ports(cfg)
+    # A thread running Python (the background chain audit, a label's rendering) keeps the GIL
+    # for up to the switch interval each time the loop comes back from I/O (the commit's fsync,
+    # the sockets): 1 ms instead of CPython's 5 ms bounds what a scan waits for it.
+    sys.setswitchinterval(GIL_SWITCH_S)
 
     async def main() -> int:
         return await Station(cfg, ports).run()

@@ -24,6 +24,7 @@ from edge.common.protocol import Snap
 from edge.label.slips import SlipContext, slip_text
 from edge.link.replica import Replica
 from edge.scan.lab import LabGate, order_day
+from edge.scan.pipeline import Pipeline
 from edge.station.config import StationConfig, StationSection
 from edge.station.wiring.central import ReplicaCentral
 from edge.station.wiring.verifier import CoreVerifier
@@ -86,10 +87,11 @@ def central(tmp_path: Path) -> SqlStore:
     return store
 
 
-def gate(tmp_path: Path, replica: Replica) -> tuple[LabGate, ReplicaCentral]:
+def gate(tmp_path: Path, replica: Replica) -> tuple[Pipeline, ReplicaCentral]:
     cfg = StationConfig(station=StationSection(id=STATION, state_dir=str(tmp_path / "st")))
     rc = ReplicaCentral(cfg, replica)
-    return LabGate(CoreVerifier(cfg, rc.inventory), rc.inventory, rc.lab_results, cfg), rc
+    gate = LabGate(rc.inventory, rc.lab_results, cfg)
+    return Pipeline(CoreVerifier(cfg, rc.inventory), [gate]), rc
 
 
 def test_a_result_revoked_while_the_order_is_open_refuses_the_next_scan(

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from edge.limits.engine import Cart, CartLine, LimitEngine, PriorPurchase
 from edge.scan import Inventory, Package
+from edge.scan.pipeline import Pipeline
 from edge.station.config import StationConfig, StationSection
-from edge.station.wiring.limits import EngineLimits, PreparingVerifier
+from edge.station.wiring.limits import EngineLimits, LimitsPreparation
 from edge.workflow.ports import LimitResult, Order, Pick, ScanVerdict
 from tests.support.limits import CODES, reference_check
 
@@ -259,6 +260,9 @@ class _Verifier:
         self.seen.append(raw)
         return ScanVerdict(verdict="unknown", reason="x")
 
+    def forget(self) -> None:
+        pass
+
 
 def test_the_history_is_prepared_at_the_first_scan_and_reused() -> None:
     limits = limits_for("IL", [{"Label": uid(1), "Category": "flower", "NetWeightMg": 3_500}])
@@ -269,7 +273,7 @@ def test_the_history_is_prepared_at_the_first_scan_and_reused() -> None:
     picks = [Pick(line=1, uid=uid(1), raw=uid(1))]
     order = order_of(picks, "adult", prior)
     inner = _Verifier()
-    verifier = PreparingVerifier(inner, limits)
+    verifier = Pipeline(inner, [LimitsPreparation(limits)])
     assert verifier.check(order, [], "scan-1", at.isoformat()).verdict == "unknown"
     assert inner.seen == ["scan-1"]
     prepared = limits.prepare(order)

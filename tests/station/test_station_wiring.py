@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 
 from edge.label.content import seal_code_for
+from edge.label.profile import LabelSection
 from edge.station.config import StationConfig, StationSection
 from edge.station.wiring.limits import EngineLimits
-from edge.station.wiring.printer import SpoolPrinter
+from edge.station.wiring.printer import SpoolPrinter, label_fields_of, label_packages
+from edge.station.wiring.privacy import profile_privacy
 from edge.station.wiring.seed import SeedCentral
 from edge.station.wiring.verifier import CoreVerifier
 from edge.workflow.ports import LabelJob, Order, Pick
 from tests.support.station import BADGES, tag, write_seed
 
 NOW = datetime.now(UTC).isoformat(timespec="seconds")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def config(tmp: Path) -> StationConfig:
@@ -145,3 +149,52 @@ def test_the_verifier_holds_the_workflows_picks_not_those_an_order_came_with(
     )
     first = CoreVerifier(cfg, central.inventory).check(came_with, [], tag(1), NOW)
     assert (first.verdict, first.accepted) == ("match", True)
+
+
+def test_a_label_reads_its_packages_container_fields_from_the_seed_inventory(
+    tmp_path: Path,
+) -> None:
+    cfg = config(tmp_path)
+    path = tmp_path / "seed/inventory.json"
+    stock = json.loads(path.read_text())
+    for pkg in stock:
+        if pkg["Label"] == tag(4):
+            pkg.update(HarvestDate="2026-09-01", LabName="North Lab", LabTestDate=20260910)
+    path.write_text(json.dumps(stock))
+    central = SeedCentral.from_config(cfg)
+    # a field that is no string is not printed; the dates of the availability check stay apart
+    assert central.label_fields(tag(4).lower()) == {
+        "HarvestDate": "2026-09-01",
+        "LabName": "North Lab",
+    }
+    assert central.label_fields(tag(1)) == {}
+    packages = label_packages(central.inventory(), [tag(4), tag(1)], central.label_fields)
+    assert packages[tag(4)].HarvestDate == "2026-09-01" and packages[tag(4)].LabName == "North Lab"
+    assert packages[tag(4)].LabTestDate is None and packages[tag(1)].HarvestDate is None
+    package = central.package(tag(4))
+    assert package is not None and "HarvestDate" not in package
+    assert label_fields_of({"LabBatch": "LB-1", "LabName": None}) == {"LabBatch": "LB-1"}
+    assert label_fields_of(None) == {}
+
+
+def test_the_privacy_port_reads_the_profile_once_per_day_and_again_when_it_changes(
+    tmp_path: Path,
+) -> None:
+    labels = tmp_path / "labels"
+    shutil.copytree(REPO / "config/labels", labels)
+    cfg = StationConfig(
+        station=StationSection(state_dir=str(tmp_path)),
+        label=LabelSection(profiles_dir=str(labels)),
+    )
+    privacy = profile_privacy(cfg)
+    assert privacy(NOW) == "first_name_and_number"
+    profile = labels / "IL.toml"
+    text = profile.read_text()
+    edited = text.replace('privacy = "first_name_and_number"', 'privacy = "full_name"')
+    assert edited != text
+    profile.write_text(edited)
+    os.utime(profile, ns=(1, 1))
+    assert privacy(NOW) == "full_name"  # the edited file counts from the next call
+    assert privacy("not a time") == "first_name_and_number"
+    profile.unlink()
+    assert privacy(NOW) == "first_name_and_number"  # no profile: the stricter rule

@@ -2,7 +2,7 @@
 
 `Bench` is one station as central sees it: it appends chained events (the station's journal rows,
 edge.common.protocol.Event) and commits them to a real central store, keeping the same rows in a
-LocalBook, exactly as the daemon's AvailabilityVerifier folds its own journal.
+LocalBook, exactly as the daemon's Availability stage folds its own journal.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from edge.common.labs import LabResult
 from edge.scan import Inventory
 from edge.scan.batchlock import BatchLock
 from edge.scan.config import VerifySection
+from edge.scan.pipeline import Pipeline
 from edge.station.config import StationConfig, StationSection
 from edge.station.wiring.verifier import CoreVerifier
 from edge.workflow.ports import Order, Pick
@@ -38,12 +39,12 @@ def order(channel: str, quantity: int = 3, **line: Any) -> Order:
     return msgspec.convert(body, Order)
 
 
-def lock(tmp: Path, channels: list[str] | None = None) -> BatchLock:
+def lock(tmp: Path, channels: list[str] | None = None) -> Pipeline:
     verify = VerifySection() if channels is None else VerifySection(batch_lock=channels)  # type: ignore[arg-type]
     cfg = StationConfig(station=StationSection(state_dir=str(tmp)), verify=verify)
     stock = [package(tag(1)), package(tag(2)), package(tag(3), batch="B-2")]
     inventory = Inventory.from_json(json.dumps(stock).encode())
-    return BatchLock(CoreVerifier(cfg, lambda: inventory), lambda: inventory, cfg)
+    return Pipeline(CoreVerifier(cfg, lambda: inventory), [BatchLock(lambda: inventory, cfg)])
 
 
 def test_the_first_package_fixes_a_wholesale_lines_batch(tmp_path: Path) -> None:

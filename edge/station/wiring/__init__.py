@@ -4,10 +4,12 @@
 module, turns one real part into the port the pure workflow (edge/workflow/ports.py) or the daemon
 (edge/station/ports.py) expects:
 
-- Verifier (`verifier.CoreVerifier`): the Rust core's `OrderCheck` session per order, rebuilt from
-  the workflow's accepted picks whenever they differ from what the session holds, behind
-  `edge.scan.batchlock.BatchLock` ([verify] batch_lock) and `edge.scan.lab.LabGate` (the lab
-  results central feeds refuse a package: `lab_result`).
+- Verifier (`verifier_pipeline`, an `edge.scan.pipeline.Pipeline`): the Rust core's `OrderCheck`
+  session per order (`verifier.CoreVerifier`, rebuilt from the workflow's accepted picks
+  whenever they differ from what the session holds), then the stages: the limit history
+  prepared (`limits.LimitsPreparation`), `edge.scan.batchlock.BatchLock` ([verify] batch_lock),
+  `edge.scan.lab.LabGate` (the lab results central feeds refuse a package: `lab_result`) and
+  `availability.Availability` (sold, held, quarantined, not sellable; reserved at central).
 - LimitChecker (`limits.EngineLimits`): `edge.limits.engine.LimitEngine` over the picked packages'
   inventory measures.
 - WeighRule (`scale.DriverWeighRule`): the scale driver's weigh-out rule (label, allowance, scale
@@ -33,14 +35,15 @@ from edge.common.errors import ConfigError
 from edge.link.replica import Replica
 from edge.scan.batchlock import BatchLock
 from edge.scan.lab import LabGate
+from edge.scan.pipeline import Pipeline
 from edge.station.config import StationConfig, StationPaths, station_profile
 from edge.station.inject import inject_services
 from edge.station.ports import Service, StationPorts
-from edge.station.wiring.availability import AvailabilityVerifier
+from edge.station.wiring.availability import Availability, Claimer
 from edge.station.wiring.central import LinkService, ReplicaCentral
 from edge.station.wiring.count import CoreCounter
 from edge.station.wiring.indicator import IndicatorPort
-from edge.station.wiring.limits import EngineLimits, PreparingVerifier
+from edge.station.wiring.limits import EngineLimits, LimitsPreparation
 from edge.station.wiring.printer import SpoolPrinter
 from edge.station.wiring.privacy import profile_privacy
 from edge.station.wiring.scale import DriverWeighRule, ScalePort
@@ -56,9 +59,30 @@ def build_central(cfg: StationConfig, replica: Replica) -> SeedCentral | Replica
         SeedCentral.from_config(cfg) if cfg.station.seed_dir else ReplicaCentral(cfg, replica)
     )
     central.inventory()
+    central.label_fields("")  # the seed's second read (dates, label fields): not at a scan
     central.badge("")
     central.next_order()
     return central
+
+
+def verifier_pipeline(
+    cfg: StationConfig,
+    central: SeedCentral | ReplicaCentral,
+    limits: EngineLimits,
+    claim: Claimer | None = None,
+) -> Pipeline:
+    """The one place the package-scan verdict is put together: the Rust core's session, then
+    each stage in order (edge/scan/pipeline.py)."""
+    inventory = central.inventory
+    return Pipeline(
+        CoreVerifier(cfg, inventory),
+        [
+            LimitsPreparation(limits),
+            BatchLock(inventory, cfg),
+            LabGate(inventory, central.lab_results, cfg),
+            Availability(cfg, central.package, claim=claim),
+        ],
+    )
 
 
 def check_compliance_files(cfg: StationConfig, limits: EngineLimits) -> None:
@@ -90,7 +114,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
     printer = SpoolPrinter(
         cfg,
         inventory,
-        snapshot=central.inventory_snapshot,
+        label_fields=central.label_fields,
         badges=central.badge,
         orders=central.order,
         lab_results=central.lab_results,
@@ -107,20 +131,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         scale = ScalePort(cfg)
         services.append(scale)
     return StationPorts(
-        verifier=PreparingVerifier(
-            AvailabilityVerifier(
-                cfg,
-                LabGate(
-                    BatchLock(CoreVerifier(cfg, inventory), inventory, cfg),
-                    inventory,
-                    central.lab_results,
-                    cfg,
-                ),
-                central.package,
-                claim=link.claim,
-            ),
-            limits,
-        ),
+        verifier=verifier_pipeline(cfg, central, limits, claim=link.claim),
         counter=CoreCounter(inventory),
         limits=limits,
         weigh_rule=DriverWeighRule(
@@ -141,4 +152,4 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
     )
 
 
-__all__ = ["build_central", "build_ports", "check_compliance_files"]
+__all__ = ["build_central", "build_ports", "check_compliance_files", "verifier_pipeline"]

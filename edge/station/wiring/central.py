@@ -32,6 +32,7 @@ from edge.scan import Inventory
 from edge.station.config import StationConfig, StationPaths
 from edge.station.ports import StationHandle
 from edge.station.wiring.finished_orders import from_journal, load_finished, save_finished
+from edge.station.wiring.printer import label_fields_of
 from edge.workflow.ports import Badge, Order
 
 LOG = logging.getLogger(__name__)
@@ -239,6 +240,10 @@ class ReplicaCentral:
     def package(self, label: str) -> dict[str, Any] | None:
         """One package as central serves it now (remaining Quantity, central's block)."""
         return self.replica.package(label) or self.replica.package(label.upper())
+
+    def label_fields(self, label: str) -> dict[str, str]:
+        """The container-label fields (LABEL_FIELDS) of the package's INVENTORY.json object."""
+        return label_fields_of(self.package(label))
 
     def lab_results(self, label: str, batch: str | None) -> list[LabResult]:
         """The lab results central fed for the package, else for its batch (edge.scan.lab)."""

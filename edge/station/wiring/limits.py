@@ -2,7 +2,7 @@
 
 One check per completed order, on the scan path: the customer's history (`order.prior`) is
 validated and resolved to the store's time zone once per order (`prepare`, which
-`PreparingVerifier` calls at the order's first scan), the picks' measures are read from the
+`LimitsPreparation` calls at the order's first scan), the picks' measures are read from the
 inventory records inside the core, and one call returns the verdict. The journalled buckets carry
 exact values (`LimitBucket.*_exact`), so a decision can be reproduced from the journal.
 """
@@ -21,9 +21,9 @@ from edge.limits.engine import (
     resolve_rules_dir,
 )
 from edge.scan import Inventory
+from edge.scan.pipeline import Scan, Stage
 from edge.station.config import StationConfig
-from edge.workflow.ports import LimitBucket, LimitResult, Order, Pick, ScanVerdict, Verifier
-from edge.workflow.state import PackageScanned, WorkflowState
+from edge.workflow.ports import LimitBucket, LimitResult, Order, Pick
 
 
 class EngineLimits:
@@ -88,24 +88,13 @@ class EngineLimits:
         )
 
 
-class PreparingVerifier:
-    """A Verifier that has the limit checker prepare each order's history at its first scan,
-    so the check at the order's end does no per-order conversion."""
+class LimitsPreparation(Stage):
+    """The verifier pipeline's first stage: the limit checker prepares each order's history at
+    its first scan, so the check at the order's end does no per-order conversion."""
 
-    def __init__(self, inner: Verifier, limits: EngineLimits) -> None:
-        self.inner = inner
+    def __init__(self, limits: EngineLimits) -> None:
         self.limits = limits
 
-    def check(
-        self, order: Order, accepted: Sequence[Pick], raw: str, at: str, aim_id: str | None = None
-    ) -> ScanVerdict:
+    def before(self, scan: Scan) -> None:
         with contextlib.suppress(BadInput, ConfigError):  # the limit check will report it
-            self.limits.prepare(order)
-        return self.inner.check(order, accepted, raw, at, aim_id)
-
-    async def prepare(self, state: WorkflowState, event: PackageScanned) -> None:
-        """The inner verifier's step before the workflow judges a scan (the availability
-        verifier reserves the package at central there): passed through, never skipped."""
-        inner = getattr(self.inner, "prepare", None)
-        if inner is not None:
-            await inner(state, event)
+            self.limits.prepare(scan.order)

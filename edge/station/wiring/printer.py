@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -50,19 +50,30 @@ from edge.workflow.ports import (
     SlipJob,
 )
 
+# The container-label fields of INVENTORY.json the core's index does not keep (docs/formats.md).
+LABEL_FIELDS = ("HarvestDate", "LabName", "LabTestDate", "LabBatch")
+LabelFields = Callable[[str], Mapping[str, str]]  # UID -> those of LABEL_FIELDS it has
+
+
+def label_fields_of(pkg: Mapping[str, Any] | None) -> dict[str, str]:
+    """The LABEL_FIELDS of one INVENTORY.json package object that are strings."""
+    if pkg is None:
+        return {}
+    return {k: v for k in LABEL_FIELDS if isinstance(v := pkg.get(k), str)}
+
 
 def label_packages(
     inventory: Inventory,
     uids: Sequence[str],
-    extra: dict[str, label_inputs.Package] | None = None,
+    extra: LabelFields | None = None,
 ) -> dict[str, label_inputs.Package]:
-    """The label's view of the picked packages; `extra` (the snapshot parsed by the label's own
-    reader, keyed by upper-case UID) adds the container-label fields the core does not keep."""
+    """The label's view of the picked packages; `extra` (UID -> the container-label fields the
+    core does not keep, read for the picked packages only) adds those fields."""
     out: dict[str, label_inputs.Package] = {}
     for uid in uids:
         pkg = inventory.lookup(uid)
         if pkg is not None:
-            more = (extra or {}).get(uid.upper())
+            more = extra(uid) if extra is not None else {}
             out[uid] = label_inputs.Package(
                 Label=uid,
                 Item=label_inputs.InventoryItemInfo(Name=pkg.name or pkg.sku),
@@ -73,11 +84,11 @@ def label_packages(
                 NetWeightMg=pkg.net_weight_mg,
                 ThcMg=pkg.thc_mg,
                 CbdMg=pkg.cbd_mg,
-                HarvestDate=more.HarvestDate if more else None,
+                HarvestDate=more.get("HarvestDate"),
                 PackagedDate=pkg.packaged_date,
-                LabName=more.LabName if more else None,
-                LabTestDate=more.LabTestDate if more else None,
-                LabBatch=more.LabBatch if more else None,
+                LabName=more.get("LabName"),
+                LabTestDate=more.get("LabTestDate"),
+                LabBatch=more.get("LabBatch"),
                 Quantity=msgspec.Raw(pkg.quantity.encode()) if pkg.quantity else msgspec.Raw(),
                 UnitOfMeasureName=pkg.unit_of_measure,
             )
@@ -124,19 +135,18 @@ class SpoolPrinter:
         cfg: StationConfig,
         inventory: Callable[[], Inventory],
         *,
-        snapshot: Callable[[], bytes] | None = None,
+        label_fields: LabelFields | None = None,
         badges: Callable[[str], Badge | None] | None = None,
         orders: Callable[[str], Order | None] | None = None,
         lab_results: Callable[[str, str | None], Sequence[LabResult]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.inventory = inventory
-        self.snapshot = snapshot  # INVENTORY.json bytes: the container-label fields
+        self.label_fields = label_fields  # UID -> its container-label fields
         self.badges = badges  # badge value -> record: the agent's display name
         self.orders = orders  # order id -> Order: the wrong-batch slip's wanted batch
         # (tag, batch) -> the lab results central fed: the COA values and link of the label
         self.lab_results = lab_results
-        self._extra: tuple[int, dict[str, label_inputs.Package]] | None = None
         self.service = PrinterService(settings_from_config(cfg.printer), StationPaths.of(cfg).spool)
         self.width: Any = cfg.printer.paper_width_mm
         self._waiters: dict[str, list[asyncio.Future[PrinterEvent]]] = {}
@@ -195,19 +205,6 @@ class SpoolPrinter:
     def _agent(self, code: str) -> str:
         return agent_on_label(self.badges(code)) if self.badges is not None and code else ""
 
-    def _extra_packages(self) -> dict[str, label_inputs.Package]:
-        if self.snapshot is None:
-            return {}
-        raw = self.snapshot()
-        key = hash(raw)
-        if self._extra is None or self._extra[0] != key:
-            try:
-                parsed = label_inputs.parse_inventory(raw, "inventory snapshot")
-            except BadInput:
-                parsed = {}
-            self._extra = (key, {uid.upper(): p for uid, p in parsed.items()})
-        return self._extra[1]
-
     def _render(self, job: PrintJob) -> tuple[str, str, str, bytes, str | None]:
         """(spool job id, kind, title, ESC/POS bytes, seal code) of a job."""
         qr_mode = self.service.settings.qr_mode
@@ -231,7 +228,7 @@ class SpoolPrinter:
         at = datetime.fromisoformat(job.at) if job.at else datetime.now().astimezone()
         order = job.order.with_picks(job.picks)
         uids = [p.uid for p in job.picks]
-        packages = label_packages(self.inventory(), uids, self._extra_packages())
+        packages = label_packages(self.inventory(), uids, self.label_fields)
         weighed = {(p.line, p.uid): p.net_mg for p in job.picks if p.net_mg is not None}
         profile = station_profile(self.cfg, at)
         labs: dict[str, Sequence[LabResult]] = {}

@@ -29,6 +29,7 @@ from edge.common.labs import LabResult
 from edge.scan import Inventory, ScanCoreError
 from edge.station.config import StationConfig, StationPaths
 from edge.station.wiring.finished_orders import from_journal, load_finished, save_finished
+from edge.station.wiring.printer import LABEL_FIELDS
 from edge.workflow.ports import Badge, Order
 
 LOG = logging.getLogger(__name__)
@@ -84,12 +85,21 @@ def _badges(path: Path) -> dict[str, Badge]:
     return {b.code: b for b in badges}
 
 
-class _Dated(msgspec.Struct):
-    """The two dates of a package the core's index does not keep."""
+DATE_FIELDS = ("SellByDate", "UseByDate")
+
+
+class _Dated(msgspec.Struct, gc=False):
+    """The fields of a package the core's index does not keep: the two dates the availability
+    check reads, and the container-label fields (a label field that is no string is left out,
+    as the label's reader would not print it)."""
 
     Label: str
     SellByDate: str | None = None
     UseByDate: str | None = None
+    HarvestDate: Any = None
+    LabName: Any = None
+    LabTestDate: Any = None
+    LabBatch: Any = None
 
 
 class _Paged(msgspec.Struct):
@@ -97,12 +107,23 @@ class _Paged(msgspec.Struct):
 
 
 def _dates(path: Path) -> dict[str, dict[str, str]]:
-    """SellByDate / UseByDate by upper-cased Label, for the packages that have one."""
+    """SellByDate / UseByDate and the LABEL_FIELDS by upper-cased Label, for the packages that
+    have one (read once per version of the file: a label reads its packages' fields here)."""
     raw = msgspec.json.decode(path.read_bytes(), type=list[_Dated] | _Paged)
     packages = raw.Data if isinstance(raw, _Paged) else raw
     out: dict[str, dict[str, str]] = {}
+    fields = (*DATE_FIELDS, *LABEL_FIELDS)
     for p in packages:
-        found = {k: v for k, v in (("SellByDate", p.SellByDate), ("UseByDate", p.UseByDate)) if v}
+        if (
+            p.SellByDate is None
+            and p.UseByDate is None
+            and p.HarvestDate is None
+            and p.LabName is None
+            and p.LabTestDate is None
+            and p.LabBatch is None
+        ):
+            continue  # most packages: none of them
+        found = {k: v for k in fields if isinstance(v := getattr(p, k), str) and v}
         if found:
             out[p.Label.upper()] = found
     return out
@@ -188,8 +209,14 @@ class SeedCentral:
             "UnitOfMeasureName": pkg.unit_of_measure,
             "IsFinished": pkg.is_finished,
             "LabTestingState": pkg.lab_testing_state,
-            **dates.get(pkg.label.upper(), {}),
+            **{k: v for k, v in dates.get(pkg.label.upper(), {}).items() if k in DATE_FIELDS},
         }
+
+    def label_fields(self, label: str) -> dict[str, str]:
+        """The container-label fields (LABEL_FIELDS) inventory.json gives the package."""
+        dates: dict[str, dict[str, str]] = self._dates.get()
+        found = dates.get(label.upper(), {})
+        return {k: v for k, v in found.items() if k in LABEL_FIELDS}
 
     def lab_results(self, label: str, batch: str | None) -> list[LabResult]:
         """Seed stations have no lab feed: the inventory's `LabTestingState` alone applies."""
