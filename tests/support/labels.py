@@ -58,7 +58,7 @@ def spool_jobs(
     printer = SpoolPrinter(
         cfg,
         central.inventory,
-        snapshot=central.inventory_snapshot,
+        label_fields=central.label_fields,
         badges=central.badge,
         orders=central.order,
         lab_results=lab_results or central.lab_results,
