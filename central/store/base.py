@@ -163,16 +163,21 @@ class SqlStore:
         groups = _group(events)
         cursors = self._lock_stations(sorted(groups))
         accepted: list[tuple[str, Event]] = []
+        moved: list[tuple[int, bytes, str, str]] = []
         for station, evs in groups.items():
             last, last_hash = cursors[station]
-            last, last_hash = self._walk(station, evs, last, last_hash, accepted, rejected, result)
+            stored = self._stored_hashes(station, [ev.seq for ev in evs if ev.seq <= last])
+            last, last_hash = self._walk(
+                station, evs, last, last_hash, accepted, rejected, result, stored
+            )
             if last != cursors[station][0]:
-                self._x(
-                    "UPDATE stations SET last_seq = ?, last_hash = ?, updated_at = ?"
-                    " WHERE station_id = ?",
-                    (last, last_hash, now(), station),
-                )
+                moved.append((last, last_hash, now(), station))
             result.acks[station] = last
+        # every cursor in one statement (one round trip on PostgreSQL, pipelined by psycopg)
+        self._xmany(
+            "UPDATE stations SET last_seq = ?, last_hash = ?, updated_at = ? WHERE station_id = ?",
+            moved,
+        )
         accepted = self._drop_reused_ids(accepted, rejected)
         self._insert_events(accepted)
         stock.fold(self, accepted)  # sales, holds, quarantines: central/stock.py
@@ -196,12 +201,13 @@ class SqlStore:
         accepted: list[tuple[str, Event]],
         rejected: list[Rejected],
         result: BatchResult,
+        stored: dict[int, bytes],
     ) -> tuple[int, bytes]:
         forked = False
         digests = chain_check.recompute(evs)  # the whole run at once, GIL released
         for ev, digest in zip(evs, digests, strict=True):
             if ev.seq <= last:
-                forked = self._duplicate(station, ev, rejected, result) or forked
+                forked = self._duplicate(station, ev, rejected, result, stored) or forked
                 continue
             if ev.seq > last + 1:
                 result.gaps.add(station)
@@ -219,14 +225,33 @@ class SqlStore:
             last, last_hash = ev.seq, ev.hash
         return last, last_hash
 
+    def _stored_hashes(self, station: str, seqs: list[int]) -> dict[int, bytes]:
+        """seq -> hash of the rows stored for `station` among `seqs` (a resent run's
+        duplicates, looked up 500 at a time instead of one query per event)."""
+        found: dict[int, bytes] = {}
+        wanted = sorted(set(seqs))
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._x(
+                f"SELECT seq, hash FROM events WHERE station_id = ? AND seq IN ({marks})",
+                [station, *chunk],
+            ).fetchall()
+            found.update((int(seq), bytes(digest)) for seq, digest in rows)
+        return found
+
     def _duplicate(
-        self, station: str, ev: Event, rejected: list[Rejected], result: BatchResult
+        self,
+        station: str,
+        ev: Event,
+        rejected: list[Rejected],
+        result: BatchResult,
+        stored: dict[int, bytes],
     ) -> bool:
-        """Account a seq already stored; True when its hash differs (a fork)."""
-        row = self._x(
-            "SELECT hash FROM events WHERE station_id = ? AND seq = ?", (station, ev.seq)
-        ).fetchone()
-        if row is not None and bytes(row[0]) != ev.hash:
+        """Account a seq already stored (its hash in `stored`, when central kept the row);
+        True when its hash differs (a fork)."""
+        digest = stored.get(ev.seq)
+        if digest is not None and digest != ev.hash:
             reason = "duplicate seq with a different hash (integrity alarm)"
             rejected.append(_reject(station, ev, reason))
             result.integrity_alarms.append(f"{station}:{ev.seq}")

@@ -119,13 +119,21 @@ class PgStore(SqlStore):
                 cur.executemany(self._q(sql), rows)
 
     def _lock_stations(self, stations: list[str]) -> dict[str, tuple[int, bytes]]:
-        """Create missing cursor rows, then lock them in a fixed order (no deadlocks)."""
+        """Lock the cursor rows in a fixed order (no deadlocks): one round trip when every
+        station has its row; a station's first batch creates it, then locks it too."""
         if not stations:
             return {}
-        self._xmany(
-            "INSERT INTO stations VALUES (?, 0, ?, ?) ON CONFLICT DO NOTHING",
-            [(s, GENESIS, now()) for s in stations],
-        )
+        cursors = self._select_cursors(stations)
+        missing = [s for s in stations if s not in cursors]
+        if missing:
+            self._xmany(
+                "INSERT INTO stations VALUES (?, 0, ?, ?) ON CONFLICT DO NOTHING",
+                [(s, GENESIS, now()) for s in missing],
+            )
+            cursors.update(self._select_cursors(missing))
+        return cursors
+
+    def _select_cursors(self, stations: list[str]) -> dict[str, tuple[int, bytes]]:
         rows = self._x(
             "SELECT station_id, last_seq, last_hash FROM stations WHERE station_id = ANY(?)"
             " ORDER BY station_id FOR UPDATE",
