@@ -475,3 +475,25 @@ def retail_id_url(tag: str, unit: int, base36: bool = True) -> str:
 
 def osa_distance(a: str, b: str) -> int:
     """Optimal-string-alignment distance of two ASCII strings."""
+
+# --- The journal's hash chain (core_rs/src/py/chain.rs; caller: central/store/chain_check.py) ---
+class _ChainEvent(Protocol):
+    """What edge.common.protocol.Event carries for the chain."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def at(self) -> str: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def prev_hash(self) -> bytes: ...
+
+def chain_hashes(events: Sequence[_ChainEvent]) -> list[bytes | None]:
+    """Each event's hash recomputed from its own fields, prev_hash included, exactly as
+    edge.common.chain.chain_hash does (GIL released); None where the event_id is not a plain
+    8-4-4-4-12 or 32-digit hex UUID or a field is not of its wire type: Python decides those."""

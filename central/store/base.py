@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from central import stock
+from central.store import chain_check
 from edge.common.chain import chain_hash
 from edge.common.events import BodyError, decode_body
 from edge.common.protocol import EVENT_TYPE_RE, MAX_BODY_BYTES, Event, FeedItem, Published
@@ -66,19 +67,27 @@ class Snapshot:
     items: list[FeedItem]
 
 
-def check_event(station_id: str, ev: Event, prev_hash: bytes) -> str | None:
-    """Why `ev` cannot be accepted after a row hashed `prev_hash`, or None when it is sound."""
+def check_event(
+    station_id: str, ev: Event, prev_hash: bytes, digest: bytes | None = None
+) -> str | None:
+    """Why `ev` cannot be accepted after a row hashed `prev_hash`, or None when it is sound.
+
+    `digest`: its hash as the core recomputed it (central/store/chain_check.py), which also
+    says its event_id is a UUID; None to check both here."""
     if len(ev.body) > MAX_BODY_BYTES:
         return f"body larger than {MAX_BODY_BYTES} bytes"
-    try:
-        uuid.UUID(ev.event_id)
-    except ValueError:
-        return "event_id is not a UUID"
+    if digest is None:
+        try:
+            uuid.UUID(ev.event_id)
+        except ValueError:
+            return "event_id is not a UUID"
     if not EVENT_TYPE_RE.match(ev.type):
         return "type is not a token of a-z, 0-9 and _ (it names the PUB topic)"
     if ev.prev_hash != prev_hash:
         return "prev_hash does not match the stored hash of seq-1 (chain broken)"
-    if chain_hash(ev.prev_hash, ev.seq, ev.event_id, ev.type, ev.at, ev.body) != ev.hash:
+    if digest is None:
+        digest = chain_hash(ev.prev_hash, ev.seq, ev.event_id, ev.type, ev.at, ev.body)
+    if digest != ev.hash:
         return "hash does not match the event's contents"
     try:  # sound, but does it say what its type says? (edge/common/events.py; unknown types too)
         decode_body(ev.type, ev.body)
@@ -154,16 +163,21 @@ class SqlStore:
         groups = _group(events)
         cursors = self._lock_stations(sorted(groups))
         accepted: list[tuple[str, Event]] = []
+        moved: list[tuple[int, bytes, str, str]] = []
         for station, evs in groups.items():
             last, last_hash = cursors[station]
-            last, last_hash = self._walk(station, evs, last, last_hash, accepted, rejected, result)
+            stored = self._stored_hashes(station, [ev.seq for ev in evs if ev.seq <= last])
+            last, last_hash = self._walk(
+                station, evs, last, last_hash, accepted, rejected, result, stored
+            )
             if last != cursors[station][0]:
-                self._x(
-                    "UPDATE stations SET last_seq = ?, last_hash = ?, updated_at = ?"
-                    " WHERE station_id = ?",
-                    (last, last_hash, now(), station),
-                )
+                moved.append((last, last_hash, now(), station))
             result.acks[station] = last
+        # every cursor in one statement (one round trip on PostgreSQL, pipelined by psycopg)
+        self._xmany(
+            "UPDATE stations SET last_seq = ?, last_hash = ?, updated_at = ? WHERE station_id = ?",
+            moved,
+        )
         accepted = self._drop_reused_ids(accepted, rejected)
         self._insert_events(accepted)
         stock.fold(self, accepted)  # sales, holds, quarantines: central/stock.py
@@ -187,16 +201,18 @@ class SqlStore:
         accepted: list[tuple[str, Event]],
         rejected: list[Rejected],
         result: BatchResult,
+        stored: dict[int, bytes],
     ) -> tuple[int, bytes]:
         forked = False
-        for ev in evs:
+        digests = chain_check.recompute(evs)  # the whole run at once, GIL released
+        for ev, digest in zip(evs, digests, strict=True):
             if ev.seq <= last:
-                forked = self._duplicate(station, ev, rejected, result) or forked
+                forked = self._duplicate(station, ev, rejected, result, stored) or forked
                 continue
             if ev.seq > last + 1:
                 result.gaps.add(station)
                 continue
-            problem = check_event(station, ev, last_hash)
+            problem = check_event(station, ev, last_hash, digest)
             if problem is None and forked:
                 problem = "follows a forked row (station held)"
             if problem is not None and problem.startswith("prev_hash does not match"):
@@ -209,14 +225,33 @@ class SqlStore:
             last, last_hash = ev.seq, ev.hash
         return last, last_hash
 
+    def _stored_hashes(self, station: str, seqs: list[int]) -> dict[int, bytes]:
+        """seq -> hash of the rows stored for `station` among `seqs` (a resent run's
+        duplicates, looked up 500 at a time instead of one query per event)."""
+        found: dict[int, bytes] = {}
+        wanted = sorted(set(seqs))
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._x(
+                f"SELECT seq, hash FROM events WHERE station_id = ? AND seq IN ({marks})",
+                [station, *chunk],
+            ).fetchall()
+            found.update((int(seq), bytes(digest)) for seq, digest in rows)
+        return found
+
     def _duplicate(
-        self, station: str, ev: Event, rejected: list[Rejected], result: BatchResult
+        self,
+        station: str,
+        ev: Event,
+        rejected: list[Rejected],
+        result: BatchResult,
+        stored: dict[int, bytes],
     ) -> bool:
-        """Account a seq already stored; True when its hash differs (a fork)."""
-        row = self._x(
-            "SELECT hash FROM events WHERE station_id = ? AND seq = ?", (station, ev.seq)
-        ).fetchone()
-        if row is not None and bytes(row[0]) != ev.hash:
+        """Account a seq already stored (its hash in `stored`, when central kept the row);
+        True when its hash differs (a fork)."""
+        digest = stored.get(ev.seq)
+        if digest is not None and digest != ev.hash:
             reason = "duplicate seq with a different hash (integrity alarm)"
             rejected.append(_reject(station, ev, reason))
             result.integrity_alarms.append(f"{station}:{ev.seq}")

@@ -90,12 +90,20 @@ class PgStore(SqlStore):
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
         self._ensure()
+        if self._begin_pending:  # BEGIN and the transaction's first statement: one round trip
+            self._begin_pending = False
+            with self.conn.pipeline():
+                self.conn.execute("BEGIN")
+                cur = self.conn.execute(self._q(sql), params)
+            return cur
         return super()._x(sql, params)
+
+    _begin_pending = False  # BEGIN not sent yet: it goes with the first statement
 
     def _begin(self) -> None:
         self._ensure()
-        self.conn.execute("BEGIN")
         self._in_txn = True
+        self._begin_pending = True
 
     def _begin_snapshot(self) -> None:
         self._ensure()
@@ -104,28 +112,40 @@ class PgStore(SqlStore):
 
     def _commit(self) -> None:
         try:
-            self.conn.execute("COMMIT")
+            if not self._begin_pending:  # else nothing was sent: nothing to commit
+                self.conn.execute("COMMIT")
         finally:
-            self._in_txn = False
+            self._in_txn = self._begin_pending = False
 
     def _rollback(self) -> None:
-        self._in_txn = False
-        if not self.conn.broken:
+        pending, self._in_txn, self._begin_pending = self._begin_pending, False, False
+        if not pending and not self.conn.broken:
             self.conn.execute("ROLLBACK")
 
     def _xmany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
-            with self.conn.cursor() as cur:
+            with self.conn.pipeline(), self.conn.cursor() as cur:
+                if self._begin_pending:
+                    self._begin_pending = False
+                    cur.execute("BEGIN")
                 cur.executemany(self._q(sql), rows)
 
     def _lock_stations(self, stations: list[str]) -> dict[str, tuple[int, bytes]]:
-        """Create missing cursor rows, then lock them in a fixed order (no deadlocks)."""
+        """Lock the cursor rows in a fixed order (no deadlocks): one round trip when every
+        station has its row; a station's first batch creates it, then locks it too."""
         if not stations:
             return {}
-        self._xmany(
-            "INSERT INTO stations VALUES (?, 0, ?, ?) ON CONFLICT DO NOTHING",
-            [(s, GENESIS, now()) for s in stations],
-        )
+        cursors = self._select_cursors(stations)
+        missing = [s for s in stations if s not in cursors]
+        if missing:
+            self._xmany(
+                "INSERT INTO stations VALUES (?, 0, ?, ?) ON CONFLICT DO NOTHING",
+                [(s, GENESIS, now()) for s in missing],
+            )
+            cursors.update(self._select_cursors(missing))
+        return cursors
+
+    def _select_cursors(self, stations: list[str]) -> dict[str, tuple[int, bytes]]:
         rows = self._x(
             "SELECT station_id, last_seq, last_hash FROM stations WHERE station_id = ANY(?)"
             " ORDER BY station_id FOR UPDATE",

@@ -5,6 +5,7 @@
 //! else: `py/mod.rs` declares the module and its base exception, `py/scan.rs` and
 //! `py/limits.rs` convert and map errors for `scan` and `limits`.
 
+pub mod chain;
 pub mod civil_date;
 pub mod limits;
 #[cfg(feature = "python")]

@@ -145,7 +145,8 @@ class StationLink:
         self.anchored = asyncio.Event()
         self.diverged = ""  # why the journal and central's copy differ ("" = they do not)
         self._signed_at = -anchor.SIGN_INTERVAL_S  # last signature of the chain head
-        self.probe: Callable[[str, int], None] | None = None  # ("sent"|"acked", seq): benchmarks
+        # benchmarks: ("sent"|"ack"|"acked", seq); "ack" as received, "acked" once committed
+        self.probe: Callable[[str, int], None] | None = None
         # each feed_record_skipped event journalled (its body and `at`, `seq`): `packstation status`
         self.on_skipped: Callable[[dict[str, object]], None] | None = None
 
@@ -590,6 +591,8 @@ class _Session:
 
     async def _ack(self, ack: p.Ack) -> None:
         link = self.link
+        if link.probe is not None:
+            link.probe("ack", ack.seq)  # central's ACK as received (before the cursor commit)
         if ack.seq > self.acked:
             self.acked = ack.seq
             if self._ack_commit is None:

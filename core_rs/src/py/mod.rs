@@ -7,6 +7,7 @@
 
 use pyo3::prelude::*;
 
+mod chain;
 mod inventory_rows;
 mod limits;
 mod scan;
@@ -25,5 +26,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     scan::register(m)?;
     limits::register(m)?;
     inventory_rows::register(m)?;
+    chain::register(m)?;
     Ok(())
 }
