@@ -53,7 +53,7 @@ pub fn encode(inv: &Inventory, tag: &[u8]) -> Vec<u8> {
     for &s in &inv.label_starts {
         put32(&mut out, s);
     }
-    for r in &inv.records {
+    for r in inv.records.iter() {
         for v in [
             r.name,
             r.sku,
@@ -166,7 +166,7 @@ pub fn decode_parts(bytes: &[u8]) -> Result<(Parts, Vec<u8>), InventoryError> {
         return Err(bad("label bounds"));
     }
     let id_ok = |v: u32| v == NONE || v < n_names;
-    let mut records = Vec::with_capacity(n);
+    let mut records = super::Records::with_capacity(n);
     for _ in 0..n {
         let mut ids = [0u32; 11];
         for v in &mut ids {
@@ -182,7 +182,7 @@ pub fn decode_parts(bytes: &[u8]) -> Result<(Parts, Vec<u8>), InventoryError> {
         for m in &mut measures {
             *m = r.u64()?;
         }
-        records.push(Record {
+        records.push(&Record {
             name: ids[0],
             sku: ids[1],
             batch: ids[2],

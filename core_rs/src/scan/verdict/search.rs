@@ -23,16 +23,16 @@ impl OrderCheck {
     }
 
     pub(super) fn accepts(&self, li: usize, id: u32) -> bool {
-        let rec = self.inventory.record(id);
+        let inv = &self.inventory;
         match (&self.order.lines[li].want, self.resolved[li]) {
-            (Want::Uid(u), _) => self.inventory.label(id) == u,
+            (Want::Uid(u), _) => inv.label(id) == u,
             (
                 _,
                 Resolved::Sku {
                     sku: Some(s),
                     batch,
                 },
-            ) => s == rec.sku && batch.map_or(true, |b| b == Some(rec.batch)),
+            ) => s == inv.sku_of(id) && batch.map_or(true, |b| b == Some(inv.batch_of(id))),
             _ => false,
         }
     }
