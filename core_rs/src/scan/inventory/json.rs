@@ -26,6 +26,9 @@ pub fn parse_package(
     line: usize,
     col: usize,
 ) -> Result<(), InventoryError> {
+    if super::fast::package(parts, slice) {
+        return Ok(());
+    }
     let mut de = serde_json::Deserializer::from_slice(slice);
     PackageSeed(parts)
         .deserialize(&mut de)
@@ -187,24 +190,24 @@ fn measure<'de, A: MapAccess<'de>>(map: &mut A, field: &str) -> Result<u64, A::E
 }
 
 #[derive(Default)]
-struct Draft {
-    label: Option<(u32, u32)>,
-    name: Option<u32>,
-    sku: Option<u32>,
-    batch: Option<u32>,
-    location: Option<u32>,
-    category: Option<u32>,
-    product_category: Option<u32>,
-    package_type: Option<u32>,
-    unit_of_measure: Option<u32>,
-    lab_state: Option<u32>,
-    quantity: Option<u32>,
-    unit_thc_content: Option<u32>,
-    packaged: Option<i32>,
-    expires: Option<i32>,
-    on_hold: Option<bool>,
-    finished: Option<bool>,
-    measures: [u64; 5],
+pub(super) struct Draft {
+    pub(super) label: Option<(u32, u32)>,
+    pub(super) name: Option<u32>,
+    pub(super) sku: Option<u32>,
+    pub(super) batch: Option<u32>,
+    pub(super) location: Option<u32>,
+    pub(super) category: Option<u32>,
+    pub(super) product_category: Option<u32>,
+    pub(super) package_type: Option<u32>,
+    pub(super) unit_of_measure: Option<u32>,
+    pub(super) lab_state: Option<u32>,
+    pub(super) quantity: Option<u32>,
+    pub(super) unit_thc_content: Option<u32>,
+    pub(super) packaged: Option<i32>,
+    pub(super) expires: Option<i32>,
+    pub(super) on_hold: Option<bool>,
+    pub(super) finished: Option<bool>,
+    pub(super) measures: [u64; 5],
 }
 
 struct PackageSeed<'p>(&'p mut Parts);
@@ -266,7 +269,7 @@ impl<'de> Visitor<'de> for PackageSeed<'_> {
 
 /// A map key, matched against the known field names without allocating.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Key {
+pub(super) enum Key {
     Label,
     Item,
     Sku,
@@ -289,7 +292,7 @@ enum Key {
 }
 
 impl Key {
-    fn of(s: &str) -> Key {
+    pub(super) fn of(s: &str) -> Key {
         match s {
             "Label" => Key::Label,
             "Item" => Key::Item,
@@ -324,7 +327,7 @@ impl<'de> serde::Deserialize<'de> for Key {
     }
 }
 
-fn push_label(labels: &mut Vec<u8>, v: &str) -> Result<(u32, u32), String> {
+pub(super) fn push_label(labels: &mut Vec<u8>, v: &str) -> Result<(u32, u32), String> {
     let tag = v.trim();
     if tag.is_empty() || tag.len() > MAX_TAG_LEN || !tag.bytes().all(|c| c.is_ascii_graphic()) {
         return Err(format!(
@@ -371,7 +374,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
     }
 }
 
-fn commit(parts: &mut Parts, d: Draft) -> Result<(), String> {
+pub(super) fn commit(parts: &mut Parts, d: Draft) -> Result<(), String> {
     let n = parts.records.len() + 1;
     let Some((start, end)) = d.label else {
         return Err(format!("package #{n}: \"Label\" is missing"));

@@ -7,6 +7,7 @@
 //! (`Quantity`, `Item.UnitThcContent`) are kept as their exact JSON text: no rule reads them, and
 //! they are never turned into floats.
 
+mod fast;
 pub mod from_rows;
 pub mod json;
 mod parts;
