@@ -162,10 +162,7 @@ impl InventoryRows {
         let named = |e: crate::scan::inventory::InventoryError| {
             InventoryFormatError::new_err(format!("{}: {}", path.display(), e.0))
         };
-        let bytes = py.detach(|| std::fs::read(&path))?;
-        let (parts, tag) = py
-            .detach(move || snapshot::decode_parts(&bytes)) // the file's bytes dropped here
-            .map_err(named)?;
+        let (parts, tag) = py.detach(|| snapshot::read_parts(&path))?.map_err(named)?;
         let changes: Option<Vec<(String, Option<Bound<'_, PyBytes>>)>> =
             changes_for.call1((PyBytes::new(py, &tag),))?.extract()?;
         let Some(changes) = changes else {
