@@ -68,6 +68,9 @@ pub struct TagIndex {
     groups: Vec<Group>,
 }
 
+/// Hits of an acceptance-tested walk: (distance, tag, package id), ranked.
+pub type Hits<'s> = Vec<(u8, &'s [u8], u32)>;
+
 /// One result: a package id and its distance from the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
@@ -181,20 +184,39 @@ impl TagIndex {
         k: u8,
         accept: &dyn Fn(u32) -> bool,
     ) -> Vec<(u8, &'s [u8], u32)> {
+        self.within_where_until(query, k, accept, usize::MAX).0
+    }
+
+    /// `within_where`, except that once `enough` accepted tags at distance 1 are found the
+    /// walk goes on with bound 1 (nothing beyond it can rank among the first `enough`): the
+    /// hits, and the bound the walk ended with (hits beyond it are leftovers to drop). One
+    /// walk instead of a walk at distance 1 followed, when that falls short, by one at k.
+    pub fn within_where_until<'s>(
+        &'s self,
+        query: &[u8],
+        k: u8,
+        accept: &dyn Fn(u32) -> bool,
+        enough: usize,
+    ) -> (Hits<'s>, u8) {
         let mut found: Vec<(u8, &[u8], u32)> = Vec::new();
         let mut hits = Vec::new();
-        let (m, kk) = (query.len(), usize::from(k));
-        for g in self
-            .groups
-            .iter()
-            .filter(|g| g.len + kk >= m && g.len <= m + kk)
-        {
+        let m = query.len();
+        let mut until = Until {
+            needed: enough,
+            count: 0,
+            bound: k,
+        };
+        for g in &self.groups {
+            let kk = usize::from(until.bound);
+            if g.len + kk < m || g.len > m + kk {
+                continue;
+            }
             hits.clear();
-            walk_where(g, query, k, None, Some(accept), &mut hits);
+            walk_until(g, query, k, None, Some(accept), Some(&mut until), &mut hits);
             found.extend(hits.iter().map(|&(i, d)| (d, g.tag(i), g.ids[i])));
         }
         found.sort_unstable();
-        found
+        (found, until.bound)
     }
 
     /// Every (id, tag), for tests and diagnostics.
@@ -208,16 +230,26 @@ impl TagIndex {
 /// Walk one group with bound `k`, pushing (sorted position, distance). With `quota`, only hits at
 /// distance exactly `k`, at most `quota`: the walk runs in tag order, so they are the first ones.
 fn walk(g: &Group, query: &[u8], k: u8, quota: Option<usize>, out: &mut Vec<(usize, u8)>) {
-    walk_where(g, query, k, quota, None, out);
+    walk_until(g, query, k, quota, None, None, out);
 }
 
-/// `walk`, keeping only the leaves whose package id `accept`s (the quota counts only those).
-fn walk_where(
+/// Where a walk with a shrinking bound stands (see `TagIndex::within_where_until`).
+struct Until {
+    needed: usize,
+    count: usize,
+    bound: u8,
+}
+
+/// `walk`, keeping only the leaves whose package id `accept`s (the quota counts only those);
+/// with `until`, the bound drops to 1 once enough accepted leaves at distance 1 are found (the
+/// band stays that of `k`).
+fn walk_until(
     g: &Group,
     query: &[u8],
     k: u8,
     quota: Option<usize>,
     accept: Option<&dyn Fn(u32) -> bool>,
+    mut until: Option<&mut Until>,
     out: &mut Vec<(usize, u8)>,
 ) {
     if g.ids.is_empty() || quota == Some(0) || g.len == 0 || g.len > MAX_TAG_LEN {
@@ -233,10 +265,12 @@ fn walk_where(
     {
         *cell = j as u8;
     }
+    let bound = until.as_deref().map_or(k, |u| u.bound);
     let mut w = Walk {
         g,
         query,
-        k,
+        band: k,
+        k: bound,
         width,
         rows,
         path: [0; MAX_TAG_LEN + 1],
@@ -245,13 +279,21 @@ fn walk_where(
         only_k: quota.is_some(),
         quota: quota.unwrap_or(usize::MAX),
         accept,
+        until: until.as_deref_mut(),
     };
     w.node(0, 0);
+    let bound = w.k;
+    if let Some(u) = until {
+        u.bound = bound;
+    }
 }
 
 struct Walk<'a, 'o> {
     g: &'a Group,
     query: &'a [u8],
+    /// The bound the rows were laid out for (their band and cap).
+    band: u8,
+    /// The bound hits and branches are held to (at most `band`; it may drop during a walk).
     k: u8,
     width: usize,
     rows: Vec<u8>,
@@ -264,6 +306,7 @@ struct Walk<'a, 'o> {
     quota: usize,
     /// Only leaves whose package id this accepts are hits.
     accept: Option<&'a dyn Fn(u32) -> bool>,
+    until: Option<&'o mut Until>,
 }
 
 impl Walk<'_, '_> {
@@ -314,8 +357,8 @@ impl Walk<'_, '_> {
         let row = &self.rows[i * w..(i + 1) * w];
         let mut set = [0u64; 4];
         let mut add = |c: u8| set[usize::from(c >> 6)] |= 1 << (c & 63);
-        // Only the band |i - j| <= k holds cells <= k (the rest are capped at k + 1).
-        let kk = usize::from(k);
+        // Only the band |i - j| <= band holds cells <= band (the rest are capped above it).
+        let kk = usize::from(self.band);
         let t = self.target(i);
         for j in i.saturating_sub(kk)..=q.len().min(i + kk) {
             let b = self.bound(i, j, row[j]);
@@ -350,6 +393,12 @@ impl Walk<'_, '_> {
             if self.only_k {
                 self.quota -= 1;
             }
+            if let Some(u) = self.until.as_deref_mut().filter(|_| d == 1) {
+                u.count += 1;
+                if u.count >= u.needed {
+                    self.k = self.k.min(1);
+                }
+            }
         }
     }
 
@@ -357,8 +406,8 @@ impl Walk<'_, '_> {
     /// within k (its value plus its distance from the final diagonal).
     fn row(&mut self, i: usize, c: u8) -> bool {
         self.path[i] = c;
-        let (k, w, q) = (usize::from(self.k), self.width, self.query);
-        let cap = self.k + 1;
+        let (k, w, q) = (usize::from(self.band), self.width, self.query);
+        let cap = self.band + 1;
         let lo = i.saturating_sub(k).max(1);
         let hi = (i + k).min(q.len());
         let t = self.target(i);
@@ -504,6 +553,15 @@ mod tests {
                     .filter(|&(_, _, id)| accept(id))
                     .collect();
                 assert_eq!(index.within_where(&q, k, &accept), want);
+                // With a shrinking bound: everything within the bound it ended at, and it only
+                // shrank once 3 accepted tags at distance 1 were found.
+                let (hits, bound) = index.within_where_until(&q, k, &accept, 3);
+                let kept: Vec<_> = hits.into_iter().filter(|h| h.0 <= bound).collect();
+                let within: Vec<_> = want.iter().copied().filter(|h| h.0 <= bound).collect();
+                assert_eq!(kept, within);
+                assert!(
+                    bound == k || (bound == 1 && want.iter().filter(|h| h.0 == 1).count() >= 3)
+                );
                 let limited = index.nearest(&q, k, Some(3));
                 assert_eq!(limited.len(), brute.len().min(3));
             }
