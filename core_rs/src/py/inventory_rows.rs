@@ -6,7 +6,7 @@ use super::scan::{Inventory, InventoryFormatError};
 use crate::scan::inventory::from_rows::{RowBuilder, Skipped};
 use crate::scan::inventory::{snapshot, Inventory as CoreInventory};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyString};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -76,21 +76,28 @@ impl InventoryRows {
         }
     }
 
-    /// Parse a chunk of (key, body) rows; returns how many were indexed.
-    fn add(&mut self, py: Python<'_>, rows: Vec<(String, Bound<'_, PyBytes>)>) -> PyResult<usize> {
+    /// Parse a chunk of (key, body) rows; returns how many were indexed. The rows are read
+    /// where Python keeps them (bytes are immutable and held by `rows` for the call), so
+    /// nothing is copied or allocated per row before the parse, which runs with the GIL
+    /// released.
+    fn add(
+        &mut self,
+        py: Python<'_>,
+        rows: Vec<(Bound<'_, PyString>, Bound<'_, PyBytes>)>,
+    ) -> PyResult<usize> {
         let Some(builder) = self.builder.as_mut() else {
             return Err(InventoryFormatError::new_err(
                 "InventoryRows already finished",
             ));
         };
-        let rows: Vec<(String, Option<Bound<'_, PyBytes>>)> =
-            rows.into_iter().map(|(k, b)| (k, Some(b))).collect();
-        let copied = Rows::copy(&rows);
-        drop(rows);
+        let views: Vec<(&str, &[u8])> = rows
+            .iter()
+            .map(|(k, b)| Ok((k.to_str()?, b.as_bytes())))
+            .collect::<PyResult<_>>()?;
         Ok(py.detach(|| {
-            copied
+            views
                 .iter()
-                .filter(|(key, body)| builder.add(key, body.unwrap_or_default()))
+                .filter(|(key, body)| builder.add(key, body))
                 .count()
         }))
     }
@@ -155,10 +162,7 @@ impl InventoryRows {
         let named = |e: crate::scan::inventory::InventoryError| {
             InventoryFormatError::new_err(format!("{}: {}", path.display(), e.0))
         };
-        let bytes = py.detach(|| std::fs::read(&path))?;
-        let (parts, tag) = py
-            .detach(move || snapshot::decode_parts(&bytes)) // the file's bytes dropped here
-            .map_err(named)?;
+        let (parts, tag) = py.detach(|| snapshot::read_parts(&path))?.map_err(named)?;
         let changes: Option<Vec<(String, Option<Bound<'_, PyBytes>>)>> =
             changes_for.call1((PyBytes::new(py, &tag),))?.extract()?;
         let Some(changes) = changes else {

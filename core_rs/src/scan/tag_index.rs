@@ -68,6 +68,9 @@ pub struct TagIndex {
     groups: Vec<Group>,
 }
 
+/// Hits of an acceptance-tested walk: (distance, tag, package id), ranked.
+pub type Hits<'s> = Vec<(u8, &'s [u8], u32)>;
+
 /// One result: a package id and its distance from the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
@@ -181,20 +184,39 @@ impl TagIndex {
         k: u8,
         accept: &dyn Fn(u32) -> bool,
     ) -> Vec<(u8, &'s [u8], u32)> {
+        self.within_where_until(query, k, accept, usize::MAX).0
+    }
+
+    /// `within_where`, except that once `enough` accepted tags at distance 1 are found the
+    /// walk goes on with bound 1 (nothing beyond it can rank among the first `enough`): the
+    /// hits, and the bound the walk ended with (hits beyond it are leftovers to drop). One
+    /// walk instead of a walk at distance 1 followed, when that falls short, by one at k.
+    pub fn within_where_until<'s>(
+        &'s self,
+        query: &[u8],
+        k: u8,
+        accept: &dyn Fn(u32) -> bool,
+        enough: usize,
+    ) -> (Hits<'s>, u8) {
         let mut found: Vec<(u8, &[u8], u32)> = Vec::new();
         let mut hits = Vec::new();
-        let (m, kk) = (query.len(), usize::from(k));
-        for g in self
-            .groups
-            .iter()
-            .filter(|g| g.len + kk >= m && g.len <= m + kk)
-        {
+        let m = query.len();
+        let mut until = Until {
+            needed: enough,
+            count: 0,
+            bound: k,
+        };
+        for g in &self.groups {
+            let kk = usize::from(until.bound);
+            if g.len + kk < m || g.len > m + kk {
+                continue;
+            }
             hits.clear();
-            walk_where(g, query, k, None, Some(accept), &mut hits);
+            walk_until(g, query, k, None, Some(accept), Some(&mut until), &mut hits);
             found.extend(hits.iter().map(|&(i, d)| (d, g.tag(i), g.ids[i])));
         }
         found.sort_unstable();
-        found
+        (found, until.bound)
     }
 
     /// Every (id, tag), for tests and diagnostics.
@@ -208,16 +230,26 @@ impl TagIndex {
 /// Walk one group with bound `k`, pushing (sorted position, distance). With `quota`, only hits at
 /// distance exactly `k`, at most `quota`: the walk runs in tag order, so they are the first ones.
 fn walk(g: &Group, query: &[u8], k: u8, quota: Option<usize>, out: &mut Vec<(usize, u8)>) {
-    walk_where(g, query, k, quota, None, out);
+    walk_until(g, query, k, quota, None, None, out);
 }
 
-/// `walk`, keeping only the leaves whose package id `accept`s (the quota counts only those).
-fn walk_where(
+/// Where a walk with a shrinking bound stands (see `TagIndex::within_where_until`).
+struct Until {
+    needed: usize,
+    count: usize,
+    bound: u8,
+}
+
+/// `walk`, keeping only the leaves whose package id `accept`s (the quota counts only those);
+/// with `until`, the bound drops to 1 once enough accepted leaves at distance 1 are found (the
+/// band stays that of `k`).
+fn walk_until(
     g: &Group,
     query: &[u8],
     k: u8,
     quota: Option<usize>,
     accept: Option<&dyn Fn(u32) -> bool>,
+    mut until: Option<&mut Until>,
     out: &mut Vec<(usize, u8)>,
 ) {
     if g.ids.is_empty() || quota == Some(0) || g.len == 0 || g.len > MAX_TAG_LEN {
@@ -233,10 +265,12 @@ fn walk_where(
     {
         *cell = j as u8;
     }
+    let bound = until.as_deref().map_or(k, |u| u.bound);
     let mut w = Walk {
         g,
         query,
-        k,
+        band: k,
+        k: bound,
         width,
         rows,
         path: [0; MAX_TAG_LEN + 1],
@@ -245,18 +279,26 @@ fn walk_where(
         only_k: quota.is_some(),
         quota: quota.unwrap_or(usize::MAX),
         accept,
+        until: until.as_deref_mut(),
     };
     w.node(0, 0);
+    let bound = w.k;
+    if let Some(u) = until {
+        u.bound = bound;
+    }
 }
 
 struct Walk<'a, 'o> {
     g: &'a Group,
     query: &'a [u8],
+    /// The bound the rows were laid out for (their band and cap).
+    band: u8,
+    /// The bound hits and branches are held to (at most `band`; it may drop during a walk).
     k: u8,
     width: usize,
     rows: Vec<u8>,
     path: [u8; MAX_TAG_LEN + 1],
-    /// Minimum of each depth's row.
+    /// Each depth's row bound: its least cell plus that cell's distance from the diagonal.
     mins: [u8; MAX_TAG_LEN + 1],
     out: &'o mut Vec<(usize, u8)>,
     /// Collect only hits at distance exactly k, at most `quota` of them.
@@ -264,9 +306,16 @@ struct Walk<'a, 'o> {
     quota: usize,
     /// Only leaves whose package id this accepts are hits.
     accept: Option<&'a dyn Fn(u32) -> bool>,
+    until: Option<&'o mut Until>,
 }
 
 impl Walk<'_, '_> {
+    /// The query position a tag prefix of length `i` is aligned with when the rest matches
+    /// one to one (the diagonal that ends in the last cell); may lie outside the query.
+    fn target(&self, i: usize) -> isize {
+        i as isize + self.query.len() as isize - self.g.len as isize
+    }
+
     /// Visit node `x` of level `depth`, whose DP row is already in `rows[depth]`.
     fn node(&mut self, depth: usize, x: usize) {
         let g = self.g;
@@ -278,7 +327,9 @@ impl Walk<'_, '_> {
         let labels = &g.label[depth + 1];
         // With the error budget spent, only a next byte that continues a cell's diagonal (or
         // completes a transposition) can stay within k; skip the rows of all other children.
-        let viable = (self.mins[depth] == self.k).then(|| self.viable(depth));
+        let viable = (self.mins[depth] == self.k)
+            .then(|| self.viable(depth))
+            .flatten();
         let (first, end) = (starts[x] as usize, starts[x + 1] as usize);
         for (y, &c) in labels.iter().enumerate().take(end).skip(first) {
             if self.quota == 0 {
@@ -293,16 +344,29 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// Bytes that can extend row `i` (whose minimum is k) without exceeding k.
-    fn viable(&self, i: usize) -> [u64; 4] {
+    /// Cost bound of cell `j` of row `i` holding `v`: the cell, plus one edit per step it is
+    /// off the diagonal that ends in the last cell (each needs an insertion or a deletion).
+    fn bound(&self, i: usize, j: usize, v: u8) -> u8 {
+        let off = (j as isize - self.target(i)).unsigned_abs();
+        v.saturating_add(off.min(255) as u8)
+    }
+
+    /// Bytes that can extend row `i` (whose bound is k) without exceeding k; None: any byte.
+    fn viable(&self, i: usize) -> Option<[u64; 4]> {
         let (w, q, k) = (self.width, self.query, self.k);
         let row = &self.rows[i * w..(i + 1) * w];
         let mut set = [0u64; 4];
         let mut add = |c: u8| set[usize::from(c >> 6)] |= 1 << (c & 63);
-        // Only the band |i - j| <= k holds cells <= k (the rest are capped at k + 1).
-        let kk = usize::from(k);
-        for j in i.saturating_sub(kk)..q.len().min(i + kk + 1) {
-            if row[j] == k {
+        // Only the band |i - j| <= band holds cells <= band (the rest are capped above it).
+        let kk = usize::from(self.band);
+        let t = self.target(i);
+        for j in i.saturating_sub(kk)..=q.len().min(i + kk) {
+            let b = self.bound(i, j, row[j]);
+            if b < k || (b == k && (j as isize) > t) {
+                // a substitution, or an inserted byte that steps back toward the diagonal
+                return None;
+            }
+            if b == k && j < q.len() {
                 add(q[j]); // diagonal: D[i+1][j+1] = D[i][j] when the byte is q[j]
             }
         }
@@ -311,12 +375,12 @@ impl Walk<'_, '_> {
             // and path[i] == q[j-1]; cell j-2 of row i-1 is in that row's band.
             let prev = &self.rows[(i - 1) * w..i * w];
             for j in (i - 1).saturating_sub(kk) + 2..=q.len().min(i + kk + 1) {
-                if prev[j - 2] < k && self.path[i] == q[j - 1] {
+                if self.bound(i - 1, j - 2, prev[j - 2]) < k && self.path[i] == q[j - 1] {
                     add(q[j - 2]);
                 }
             }
         }
-        set
+        Some(set)
     }
 
     fn leaf(&mut self, i: usize) {
@@ -329,16 +393,24 @@ impl Walk<'_, '_> {
             if self.only_k {
                 self.quota -= 1;
             }
+            if let Some(u) = self.until.as_deref_mut().filter(|_| d == 1) {
+                u.count += 1;
+                if u.count >= u.needed {
+                    self.k = self.k.min(1);
+                }
+            }
         }
     }
 
-    /// Fill row `i` (prefix of length i ending in `c`); true when some cell is within k.
+    /// Fill row `i` (prefix of length i ending in `c`); true when some cell can still end
+    /// within k (its value plus its distance from the final diagonal).
     fn row(&mut self, i: usize, c: u8) -> bool {
         self.path[i] = c;
-        let (k, w, q) = (usize::from(self.k), self.width, self.query);
-        let cap = self.k + 1;
+        let (k, w, q) = (usize::from(self.band), self.width, self.query);
+        let cap = self.band + 1;
         let lo = i.saturating_sub(k).max(1);
         let hi = (i + k).min(q.len());
+        let t = self.target(i);
         let (before, current) = self.rows.split_at_mut(i * w);
         let prev = &before[(i - 1) * w..i * w];
         let prev2 = if i >= 2 {
@@ -348,7 +420,8 @@ impl Walk<'_, '_> {
         };
         let cur = &mut current[..w];
         cur[0] = i.min(usize::from(cap)) as u8;
-        let mut best = cur[0];
+        let off = |j: usize| (j as isize - t).unsigned_abs().min(255) as u8;
+        let mut best = cur[0].saturating_add(off(0));
         for j in lo..=hi {
             let cost = u8::from(q[j - 1] != c);
             let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
@@ -357,7 +430,7 @@ impl Walk<'_, '_> {
             }
             let v = v.min(cap);
             cur[j] = v;
-            best = best.min(v);
+            best = best.min(v.saturating_add(off(j)));
         }
         self.mins[i] = best;
         best <= self.k
@@ -414,6 +487,83 @@ mod tests {
                     .map(|h| (h.id, h.distance))
                     .collect();
                 assert_eq!(got, want, "query {q} k {k}");
+            }
+        }
+    }
+
+    /// Dense serials (every serial of a range under one prefix, the most neighbours a tag can
+    /// have), tags of other lengths beside them, and slips of every kind: the walk, with and
+    /// without an acceptance test, finds exactly what brute force finds.
+    #[test]
+    fn agrees_with_brute_force_on_dense_serials() {
+        let mut words: Vec<String> = (0..1500)
+            .map(|i| format!("1A4060300002C9B0000{:05X}", 0x1F000 + i))
+            .collect();
+        words.extend((0..100).map(|i| format!("1A4060300002C9B{:04X}", 0xF00 + i)));
+        words.extend((0..100).map(|i| format!("1A4060300002C9B00001F{:04X}", i)));
+        let index = TagIndex::build(
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i as u32, w.as_bytes())),
+        );
+        let mut seed = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let accept = |id: u32| id % 7 == 3 || id % 11 == 0;
+        for round in 0..150 {
+            let mut q = words[next(words.len())].clone().into_bytes();
+            for _ in 0..1 + round % 3 {
+                let p = next(q.len());
+                match next(5) {
+                    0 => q[p] = b"0123456789ABCDEFG"[next(17)],
+                    1 => {
+                        q.remove(p);
+                    }
+                    2 => q.insert(p, b"0123456789ABCDEF"[next(16)]),
+                    3 if p + 1 < q.len() => q.swap(p, p + 1),
+                    _ => q[p] = b'G',
+                }
+            }
+            let mut all: Vec<(u8, &[u8], u32)> = words
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| {
+                    Some((osa::within(w.as_bytes(), &q, 3)?, w.as_bytes(), i as u32))
+                })
+                .collect();
+            all.sort_unstable();
+            for k in 0..=3u8 {
+                let brute: Vec<(u8, &[u8], u32)> =
+                    all.iter().copied().filter(|&(d, _, _)| d <= k).collect();
+                let got: Vec<(u32, u8)> = index
+                    .nearest(&q, k, None)
+                    .iter()
+                    .map(|h| (h.id, h.distance))
+                    .collect();
+                let want: Vec<(u32, u8)> = brute.iter().map(|&(d, _, id)| (id, d)).collect();
+                assert_eq!(got, want, "query {} k {k}", String::from_utf8_lossy(&q));
+                let want: Vec<(u8, &[u8], u32)> = brute
+                    .iter()
+                    .copied()
+                    .filter(|&(_, _, id)| accept(id))
+                    .collect();
+                assert_eq!(index.within_where(&q, k, &accept), want);
+                // With a shrinking bound: everything within the bound it ended at, and it only
+                // shrank once 3 accepted tags at distance 1 were found.
+                let (hits, bound) = index.within_where_until(&q, k, &accept, 3);
+                let kept: Vec<_> = hits.into_iter().filter(|h| h.0 <= bound).collect();
+                let within: Vec<_> = want.iter().copied().filter(|h| h.0 <= bound).collect();
+                assert_eq!(kept, within);
+                assert!(
+                    bound == k || (bound == 1 && want.iter().filter(|h| h.0 == 1).count() >= 3)
+                );
+                let limited = index.nearest(&q, k, Some(3));
+                assert_eq!(limited.len(), brute.len().min(3));
             }
         }
     }

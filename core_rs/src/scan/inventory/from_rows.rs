@@ -137,14 +137,14 @@ impl RowBuilder {
         let mut out = Parts {
             labels: Vec::with_capacity(base.labels.len() + fresh.parts.labels.len()),
             label_starts: Vec::with_capacity(n + 1),
-            records: Vec::with_capacity(n),
+            records: super::Records::with_capacity(n),
             strings: Default::default(),
         };
         out.label_starts.push(0);
         let push = |out: &mut Parts, label: &[u8], rec: &super::Record| {
             out.labels.extend_from_slice(label);
             out.label_starts.push(out.labels.len() as u32);
-            out.records.push(rec.clone());
+            out.records.push(rec);
         };
         let kept = (0..base.len() as u32).filter(|&id| !touched.contains(base.label_bytes(id)));
         let mut kept = kept.peekable();
@@ -158,13 +158,13 @@ impl RowBuilder {
             };
             if take_base {
                 let id = kept.next().unwrap_or_default();
-                push(&mut out, base.label_bytes(id), base.record(id));
+                push(&mut out, base.label_bytes(id), &base.record(id));
             } else {
                 let id = new.next().unwrap_or_default();
                 push(
                     &mut out,
                     label_of(&fresh.parts, id),
-                    &fresh.parts.records[id as usize],
+                    &fresh.parts.records.get(id as usize),
                 );
             }
         }
@@ -177,7 +177,7 @@ impl RowBuilder {
 struct View<'a> {
     labels: &'a [u8],
     starts: &'a [u32],
-    records: &'a [super::Record],
+    records: &'a super::Records,
     strings: &'a super::parts::Interner,
 }
 
@@ -189,8 +189,8 @@ impl View<'_> {
         let i = id as usize;
         &self.labels[self.starts[i] as usize..self.starts[i + 1] as usize]
     }
-    fn record(&self, id: u32) -> &super::Record {
-        &self.records[id as usize]
+    fn record(&self, id: u32) -> super::Record {
+        self.records.get(id as usize)
     }
 }
 

@@ -26,6 +26,9 @@ pub fn parse_package(
     line: usize,
     col: usize,
 ) -> Result<(), InventoryError> {
+    if super::fast::package(parts, slice) {
+        return Ok(());
+    }
     let mut de = serde_json::Deserializer::from_slice(slice);
     PackageSeed(parts)
         .deserialize(&mut de)
@@ -148,9 +151,8 @@ fn interned<'a>(
 fn date(field: &'static str) -> WithStr<impl FnOnce(&str) -> Result<i32, String>> {
     WithStr(
         move |s: &str| {
-            civil_date::parse(s).ok_or(format!(
-                "\"{field}\": expected a YYYY-MM-DD date, got {s:?}"
-            ))
+            civil_date::parse(s)
+                .ok_or_else(|| format!("\"{field}\": expected a YYYY-MM-DD date, got {s:?}"))
         },
         field,
     )
@@ -162,7 +164,7 @@ fn decimal<'de, A: MapAccess<'de>>(
     strings: &mut Interner,
     field: &str,
 ) -> Result<u32, A::Error> {
-    let Some(raw) = map.next_value::<Option<Box<RawValue>>>()? else {
+    let Some(raw) = map.next_value::<Option<&'de RawValue>>()? else {
         return Ok(NONE);
     };
     let text = raw.get();
@@ -175,7 +177,7 @@ fn decimal<'de, A: MapAccess<'de>>(
 }
 
 fn measure<'de, A: MapAccess<'de>>(map: &mut A, field: &str) -> Result<u64, A::Error> {
-    let Some(raw) = map.next_value::<Option<Box<RawValue>>>()? else {
+    let Some(raw) = map.next_value::<Option<&'de RawValue>>()? else {
         return Ok(NO_MEASURE);
     };
     let text = raw.get();
@@ -188,24 +190,24 @@ fn measure<'de, A: MapAccess<'de>>(map: &mut A, field: &str) -> Result<u64, A::E
 }
 
 #[derive(Default)]
-struct Draft {
-    label: Option<(u32, u32)>,
-    name: Option<u32>,
-    sku: Option<u32>,
-    batch: Option<u32>,
-    location: Option<u32>,
-    category: Option<u32>,
-    product_category: Option<u32>,
-    package_type: Option<u32>,
-    unit_of_measure: Option<u32>,
-    lab_state: Option<u32>,
-    quantity: Option<u32>,
-    unit_thc_content: Option<u32>,
-    packaged: Option<i32>,
-    expires: Option<i32>,
-    on_hold: Option<bool>,
-    finished: Option<bool>,
-    measures: [u64; 5],
+pub(super) struct Draft {
+    pub(super) label: Option<(u32, u32)>,
+    pub(super) name: Option<u32>,
+    pub(super) sku: Option<u32>,
+    pub(super) batch: Option<u32>,
+    pub(super) location: Option<u32>,
+    pub(super) category: Option<u32>,
+    pub(super) product_category: Option<u32>,
+    pub(super) package_type: Option<u32>,
+    pub(super) unit_of_measure: Option<u32>,
+    pub(super) lab_state: Option<u32>,
+    pub(super) quantity: Option<u32>,
+    pub(super) unit_thc_content: Option<u32>,
+    pub(super) packaged: Option<i32>,
+    pub(super) expires: Option<i32>,
+    pub(super) on_hold: Option<bool>,
+    pub(super) finished: Option<bool>,
+    pub(super) measures: [u64; 5],
 }
 
 struct PackageSeed<'p>(&'p mut Parts);
@@ -230,37 +232,35 @@ impl<'de> Visitor<'de> for PackageSeed<'_> {
         };
         while let Some(key) = map.next_key::<Key>()? {
             let s = &mut parts.strings;
-            match key.as_str() {
-                "Label" => {
+            match key {
+                Key::Label => {
                     let labels = &mut parts.labels;
                     d.label =
                         map.next_value_seed(WithStr(|v: &str| push_label(labels, v), "Label"))?;
                 }
-                "Item" => map.next_value_seed(ItemSeed(s, &mut d))?,
-                "Sku" => d.sku = map.next_value_seed(interned(s, "Sku"))?,
-                "Batch" => d.batch = map.next_value_seed(interned(s, "Batch"))?,
-                "Location" => d.location = map.next_value_seed(interned(s, "Location"))?,
-                "Category" => d.category = map.next_value_seed(interned(s, "Category"))?,
-                "PackageType" => {
+                Key::Item => map.next_value_seed(ItemSeed(s, &mut d))?,
+                Key::Sku => d.sku = map.next_value_seed(interned(s, "Sku"))?,
+                Key::Batch => d.batch = map.next_value_seed(interned(s, "Batch"))?,
+                Key::Location => d.location = map.next_value_seed(interned(s, "Location"))?,
+                Key::Category => d.category = map.next_value_seed(interned(s, "Category"))?,
+                Key::PackageType => {
                     d.package_type = map.next_value_seed(interned(s, "PackageType"))?
                 }
-                "UnitOfMeasureName" => {
+                Key::UnitOfMeasureName => {
                     d.unit_of_measure = map.next_value_seed(interned(s, "UnitOfMeasureName"))?
                 }
-                "LabTestingState" => {
+                Key::LabTestingState => {
                     d.lab_state = map.next_value_seed(interned(s, "LabTestingState"))?
                 }
-                "Quantity" => d.quantity = Some(decimal(&mut map, s, "Quantity")?),
-                "PackagedDate" => d.packaged = map.next_value_seed(date("PackagedDate"))?,
-                "ExpirationDate" => d.expires = map.next_value_seed(date("ExpirationDate"))?,
-                "IsOnHold" => d.on_hold = map.next_value::<Option<bool>>()?,
-                "IsFinished" => d.finished = map.next_value::<Option<bool>>()?,
-                other => match MEASURE_FIELDS.iter().position(|f| *f == other) {
-                    Some(i) => d.measures[i] = measure(&mut map, MEASURE_FIELDS[i])?,
-                    None => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                },
+                Key::Quantity => d.quantity = Some(decimal(&mut map, s, "Quantity")?),
+                Key::PackagedDate => d.packaged = map.next_value_seed(date("PackagedDate"))?,
+                Key::ExpirationDate => d.expires = map.next_value_seed(date("ExpirationDate"))?,
+                Key::IsOnHold => d.on_hold = map.next_value::<Option<bool>>()?,
+                Key::IsFinished => d.finished = map.next_value::<Option<bool>>()?,
+                Key::Measure(i) => d.measures[i] = measure(&mut map, MEASURE_FIELDS[i])?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
         commit(parts, d).map_err(de::Error::custom)
@@ -269,60 +269,65 @@ impl<'de> Visitor<'de> for PackageSeed<'_> {
 
 /// A map key, matched against the known field names without allocating.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Key {
-    Known(&'static str),
+pub(super) enum Key {
+    Label,
+    Item,
+    Sku,
+    Batch,
+    Location,
+    Category,
+    PackageType,
+    UnitOfMeasureName,
+    LabTestingState,
+    Quantity,
+    PackagedDate,
+    ExpirationDate,
+    IsOnHold,
+    IsFinished,
+    Measure(usize),
+    Name,
+    ProductCategoryName,
+    UnitThcContent,
     Other,
 }
 
-const KNOWN_KEYS: &[&str] = &[
-    "Label",
-    "Item",
-    "Sku",
-    "Batch",
-    "Location",
-    "Category",
-    "PackageType",
-    "UnitOfMeasureName",
-    "LabTestingState",
-    "Quantity",
-    "PackagedDate",
-    "ExpirationDate",
-    "IsOnHold",
-    "IsFinished",
-    "NetWeightMg",
-    "ThcMg",
-    "CbdMg",
-    "ConcentrateMg",
-    "VolumeMl",
-    "Name",
-    "ProductCategoryName",
-    "UnitThcContent",
-];
+impl Key {
+    pub(super) fn of(s: &str) -> Key {
+        match s {
+            "Label" => Key::Label,
+            "Item" => Key::Item,
+            "Sku" => Key::Sku,
+            "Batch" => Key::Batch,
+            "Location" => Key::Location,
+            "Category" => Key::Category,
+            "PackageType" => Key::PackageType,
+            "UnitOfMeasureName" => Key::UnitOfMeasureName,
+            "LabTestingState" => Key::LabTestingState,
+            "Quantity" => Key::Quantity,
+            "PackagedDate" => Key::PackagedDate,
+            "ExpirationDate" => Key::ExpirationDate,
+            "IsOnHold" => Key::IsOnHold,
+            "IsFinished" => Key::IsFinished,
+            "Name" => Key::Name,
+            "ProductCategoryName" => Key::ProductCategoryName,
+            "UnitThcContent" => Key::UnitThcContent,
+            other => MEASURE_FIELDS
+                .iter()
+                .position(|f| *f == other)
+                .map_or(Key::Other, Key::Measure),
+        }
+    }
+}
 
 impl<'de> serde::Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let known = |s: &str| {
-            Ok(KNOWN_KEYS
-                .iter()
-                .find(|k| **k == s)
-                .map_or(Key::Other, |k| Key::Known(k)))
-        };
-        Ok(WithStr(known, "a key")
+        Ok(WithStr(|s: &str| Ok(Key::of(s)), "a key")
             .deserialize(d)?
             .unwrap_or(Key::Other))
     }
 }
 
-impl Key {
-    fn as_str(self) -> &'static str {
-        match self {
-            Key::Known(k) => k,
-            Key::Other => "",
-        }
-    }
-}
-
-fn push_label(labels: &mut Vec<u8>, v: &str) -> Result<(u32, u32), String> {
+pub(super) fn push_label(labels: &mut Vec<u8>, v: &str) -> Result<(u32, u32), String> {
     let tag = v.trim();
     if tag.is_empty() || tag.len() > MAX_TAG_LEN || !tag.bytes().all(|c| c.is_ascii_graphic()) {
         return Err(format!(
@@ -351,13 +356,13 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let (s, d) = (self.0, self.1);
         while let Some(key) = map.next_key::<Key>()? {
-            match key.as_str() {
-                "Name" => d.name = map.next_value_seed(interned(s, "Item.Name"))?,
-                "ProductCategoryName" => {
+            match key {
+                Key::Name => d.name = map.next_value_seed(interned(s, "Item.Name"))?,
+                Key::ProductCategoryName => {
                     d.product_category =
                         map.next_value_seed(interned(s, "Item.ProductCategoryName"))?;
                 }
-                "UnitThcContent" => {
+                Key::UnitThcContent => {
                     d.unit_thc_content = Some(decimal(&mut map, s, "Item.UnitThcContent")?)
                 }
                 _ => {
@@ -369,7 +374,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
     }
 }
 
-fn commit(parts: &mut Parts, d: Draft) -> Result<(), String> {
+pub(super) fn commit(parts: &mut Parts, d: Draft) -> Result<(), String> {
     let n = parts.records.len() + 1;
     let Some((start, end)) = d.label else {
         return Err(format!("package #{n}: \"Label\" is missing"));
@@ -377,9 +382,12 @@ fn commit(parts: &mut Parts, d: Draft) -> Result<(), String> {
     if start != *parts.label_starts.last().unwrap_or(&0) {
         return Err(format!("package #{n}: \"Label\" is given twice"));
     }
-    let label = String::from_utf8_lossy(&parts.labels[start as usize..end as usize]).into_owned();
+    let labels = &parts.labels;
     let need = |v: Option<u32>, field: &str| {
-        v.ok_or_else(|| format!("package #{n} (Label {label}): \"{field}\" is missing"))
+        v.ok_or_else(|| {
+            let label = String::from_utf8_lossy(&labels[start as usize..end as usize]);
+            format!("package #{n} (Label {label}): \"{field}\" is missing")
+        })
     };
     let record = Record {
         name: need(d.name, "Item.Name")?,
@@ -399,7 +407,7 @@ fn commit(parts: &mut Parts, d: Draft) -> Result<(), String> {
         finished: d.finished.unwrap_or(false),
         measures: d.measures,
     };
-    parts.records.push(record);
+    parts.records.push(&record);
     parts.label_starts.push(end);
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! (`Quantity`, `Item.UnitThcContent`) are kept as their exact JSON text: no rule reads them, and
 //! they are never turned into floats.
 
+mod fast;
 pub mod from_rows;
 pub mod json;
 mod parts;
@@ -14,23 +15,26 @@ pub mod snapshot;
 pub mod stream;
 
 pub use parts::{
-    Interner, InventoryError, Parts, Record, MEASURE_FIELDS, NONE, NO_DATE, NO_MEASURE,
+    Interner, InventoryError, Parts, Record, Records, MEASURE_FIELDS, NONE, NO_DATE, NO_MEASURE,
 };
 
 use crate::scan::tag_index::{Hit, TagIndex};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 /// The vault inventory index.
 #[derive(Debug)]
 pub struct Inventory {
     labels: Vec<u8>,
     label_starts: Vec<u32>,
-    records: Vec<Record>,
+    records: Records,
     pub strings: Interner,
     by_label: HashTable<u32>,
     hasher: DefaultHashBuilder,
-    tags: TagIndex,
+    /// The vault-wide near-miss index, built on the first `near` call: the station's verdicts
+    /// search only the tags an order can accept (`verdict`), so a start-up does not pay for it.
+    tags: OnceLock<TagIndex>,
     /// Package ids grouped by SKU, each group oldest `PackagedDate` first (undated last).
     fifo: Vec<u32>,
     fifo_ranges: HashMap<u32, (u32, u32)>,
@@ -50,14 +54,16 @@ impl Inventory {
     /// Index parsed parts: the tag table (duplicate labels are an error), near-miss index, FIFO.
     pub fn build(parts: Parts) -> Result<Self, InventoryError> {
         let n = parts.records.len();
+        let mut records = parts.records;
+        records.seal();
         let mut inv = Inventory {
             labels: parts.labels,
             label_starts: parts.label_starts,
-            records: parts.records,
+            records,
             strings: parts.strings,
             by_label: HashTable::with_capacity(n),
             hasher: DefaultHashBuilder::default(),
-            tags: TagIndex::default(),
+            tags: OnceLock::new(),
             fifo: Vec::new(),
             fifo_ranges: HashMap::default(),
         };
@@ -83,28 +89,27 @@ impl Inventory {
                 }
             }
         }
-        inv.tags = TagIndex::build((0..n as u32).map(|id| (id, inv.label_bytes(id))));
         inv.build_fifo();
         Ok(inv)
     }
 
     fn build_fifo(&mut self) {
         let mut ids: Vec<u32> = (0..self.records.len() as u32).collect();
+        let records = &self.records;
         let key = |id: &u32| {
-            let r = &self.records[*id as usize];
-            let date = if r.packaged == NO_DATE {
-                i32::MAX
-            } else {
-                r.packaged
+            let i = *id as usize;
+            let date = match records.packaged(i) {
+                NO_DATE => i32::MAX,
+                d => d,
             };
-            (r.sku, date, *id)
+            (records.sku(i), date, *id)
         };
         ids.sort_unstable_by_key(key);
         let mut start = 0;
         while start < ids.len() {
-            let sku = self.records[ids[start] as usize].sku;
+            let sku = self.records.sku(ids[start] as usize);
             let mut end = start;
-            while end < ids.len() && self.records[ids[end] as usize].sku == sku {
+            while end < ids.len() && self.records.sku(ids[end] as usize) == sku {
                 end += 1;
             }
             self.fifo_ranges.insert(sku, (start as u32, end as u32));
@@ -125,10 +130,11 @@ impl Inventory {
     pub fn heap_bytes(&self) -> usize {
         self.labels.capacity()
             + 4 * self.label_starts.capacity()
-            + self.records.capacity() * std::mem::size_of::<Record>()
+            + self.records.heap_bytes()
             + self.by_label.capacity() * 5
-            + self.tags.heap_bytes()
+            + self.tags.get().map_or(0, TagIndex::heap_bytes)
             + 4 * self.fifo.capacity()
+            + self.fifo_ranges.capacity() * 13
     }
 
     pub fn label_bytes(&self, id: u32) -> &[u8] {
@@ -141,8 +147,19 @@ impl Inventory {
         std::str::from_utf8(self.label_bytes(id)).unwrap_or("")
     }
 
-    pub fn record(&self, id: u32) -> &Record {
-        &self.records[id as usize]
+    /// Package `id`'s record (assembled from the packed store: a copy).
+    pub fn record(&self, id: u32) -> Record {
+        self.records.get(id as usize)
+    }
+
+    /// The interned SKU of package `id` (without assembling its record).
+    pub fn sku_of(&self, id: u32) -> u32 {
+        self.records.sku(id as usize)
+    }
+
+    /// The interned batch of package `id`.
+    pub fn batch_of(&self, id: u32) -> u32 {
+        self.records.batch(id as usize)
     }
 
     /// The string behind an interned id (None for NONE).
@@ -168,7 +185,10 @@ impl Inventory {
     /// Tags within OSA distance `max_distance` of `tag`, nearest first (ties in tag order).
     pub fn near(&self, tag: &str, max_distance: u8, limit: Option<usize>) -> Vec<Hit> {
         let upper = tag.to_ascii_uppercase();
-        self.tags.nearest(upper.as_bytes(), max_distance, limit)
+        let tags = self.tags.get_or_init(|| {
+            TagIndex::build((0..self.len() as u32).map(|id| (id, self.label_bytes(id))))
+        });
+        tags.nearest(upper.as_bytes(), max_distance, limit)
     }
 
     /// Packages of `sku` (an interned id), oldest PackagedDate first, undated last.

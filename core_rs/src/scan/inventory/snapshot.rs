@@ -53,7 +53,7 @@ pub fn encode(inv: &Inventory, tag: &[u8]) -> Vec<u8> {
     for &s in &inv.label_starts {
         put32(&mut out, s);
     }
-    for r in &inv.records {
+    for r in inv.records.iter() {
         for v in [
             r.name,
             r.sku,
@@ -82,37 +82,130 @@ pub fn encode(inv: &Inventory, tag: &[u8]) -> Vec<u8> {
     out
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
+/// The checksum of `checksum`, fed piece by piece (each piece but the last a multiple of 8
+/// bytes long, as `read_parts` feeds it).
+struct Checksum {
+    h: u64,
+    len: usize,
+    tail: Vec<u8>,
+}
+
+impl Checksum {
+    fn new() -> Self {
+        Checksum {
+            h: 0xcbf2_9ce4_8422_2325,
+            len: 0,
+            tail: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        debug_assert!(self.tail.is_empty(), "only the last piece may be ragged");
+        self.len += bytes.len();
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.h = (self.h ^ word)
+                .wrapping_mul(0x0000_0100_0000_01b3)
+                .rotate_left(29);
+        }
+        self.tail.extend_from_slice(chunks.remainder());
+    }
+
+    fn finish(self) -> u64 {
+        let mut h = self.h;
+        for &b in &self.tail {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^ self.len as u64
+    }
+}
+
+/// Reads the snapshot's body (everything before the checksum) from any reader.
+struct Reader<R> {
+    r: R,
     at: usize,
+    end: usize,
+    scratch: Vec<u8>,
 }
 
 fn bad(what: &str) -> InventoryError {
     InventoryError(format!("inventory snapshot unusable: {what}"))
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], InventoryError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or_else(|| bad("truncated"))?;
-        let s = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(s)
+impl<R: std::io::Read> Reader<R> {
+    fn reserve(&mut self, n: usize) -> Result<(), InventoryError> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.end);
+        self.at = end.ok_or_else(|| bad("truncated"))?;
+        Ok(())
+    }
+    fn take_vec(&mut self, n: usize) -> Result<Vec<u8>, InventoryError> {
+        self.reserve(n)?;
+        let mut v = vec![0; n];
+        self.r.read_exact(&mut v).map_err(|_| bad("truncated"))?;
+        Ok(v)
+    }
+    fn take(&mut self, n: usize) -> Result<&[u8], InventoryError> {
+        self.reserve(n)?;
+        self.scratch.resize(n, 0);
+        self.r
+            .read_exact(&mut self.scratch)
+            .map_err(|_| bad("truncated"))?;
+        Ok(&self.scratch)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], InventoryError> {
+        self.reserve(N)?;
+        let mut b = [0; N];
+        self.r.read_exact(&mut b).map_err(|_| bad("truncated"))?;
+        Ok(b)
     }
     fn u32(&mut self) -> Result<u32, InventoryError> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(u32::from_le_bytes(self.array()?))
     }
     fn i32(&mut self) -> Result<i32, InventoryError> {
-        let b = self.take(4)?;
-        Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(i32::from_le_bytes(self.array()?))
     }
     fn u64(&mut self) -> Result<u64, InventoryError> {
-        let b = self.take(8)?;
-        Ok(u64::from_le_bytes([
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-        ]))
+        Ok(u64::from_le_bytes(self.array()?))
     }
+}
+
+/// The parts and tag of a snapshot file, read twice in pieces (the checksum first, then the
+/// parts), so the file is never held whole beside the parts it holds. An I/O error is the
+/// outer error; a file that is not an intact snapshot, the inner one.
+pub fn read_parts(
+    path: &std::path::Path,
+) -> std::io::Result<Result<(Parts, Vec<u8>), InventoryError>> {
+    use std::io::{Read, Seek};
+    let mut file = std::fs::File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    if len < MAGIC.len() + 8 {
+        return Ok(Err(bad("not a packstation inventory snapshot")));
+    }
+    let body_len = len - 8;
+    let mut sum = Checksum::new();
+    let mut piece = vec![0u8; 1 << 16];
+    let mut left = body_len;
+    let mut first = true;
+    while left > 0 {
+        let n = left.min(piece.len());
+        file.read_exact(&mut piece[..n])?;
+        if first && &piece[..MAGIC.len()] != MAGIC {
+            return Ok(Err(bad("not a packstation inventory snapshot")));
+        }
+        first = false;
+        sum.feed(&piece[..n]);
+        left -= n;
+    }
+    let mut stored = [0u8; 8];
+    file.read_exact(&mut stored)?;
+    if sum.finish() != u64::from_le_bytes(stored) {
+        return Ok(Err(bad("checksum mismatch")));
+    }
+    drop(piece);
+    file.rewind()?; // the same file, even if a newer snapshot was renamed over the path
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    Ok(parse_body(reader, body_len))
 }
 
 /// The index and tag of snapshot bytes; an error for anything but an intact snapshot.
@@ -134,12 +227,23 @@ pub fn decode_parts(bytes: &[u8]) -> Result<(Parts, Vec<u8>), InventoryError> {
     if checksum(body) != stored {
         return Err(bad("checksum mismatch"));
     }
+    parse_body(body, body.len())
+}
+
+/// The parts and tag of a checked body (which starts with the magic).
+fn parse_body(
+    reader: impl std::io::Read,
+    body_len: usize,
+) -> Result<(Parts, Vec<u8>), InventoryError> {
     let mut r = Reader {
-        bytes: body,
-        at: MAGIC.len(),
+        r: reader,
+        at: 0,
+        end: body_len,
+        scratch: Vec::new(),
     };
+    r.take(MAGIC.len())?;
     let tag_len = r.u32()? as usize;
-    let tag = r.take(tag_len)?.to_vec();
+    let tag = r.take_vec(tag_len)?;
     let mut strings = Interner::default();
     let n_names = r.u32()?;
     for id in 0..n_names {
@@ -151,7 +255,7 @@ pub fn decode_parts(bytes: &[u8]) -> Result<(Parts, Vec<u8>), InventoryError> {
     }
     let n = r.u32()? as usize;
     let labels_len = r.u32()? as usize;
-    let labels = r.take(labels_len)?.to_vec();
+    let labels = r.take_vec(labels_len)?;
     let mut label_starts = Vec::with_capacity(n + 1);
     let mut prev = 0;
     for i in 0..=n {
@@ -166,7 +270,7 @@ pub fn decode_parts(bytes: &[u8]) -> Result<(Parts, Vec<u8>), InventoryError> {
         return Err(bad("label bounds"));
     }
     let id_ok = |v: u32| v == NONE || v < n_names;
-    let mut records = Vec::with_capacity(n);
+    let mut records = super::Records::with_capacity(n);
     for _ in 0..n {
         let mut ids = [0u32; 11];
         for v in &mut ids {
@@ -177,12 +281,12 @@ pub fn decode_parts(bytes: &[u8]) -> Result<(Parts, Vec<u8>), InventoryError> {
         }
         let packaged = r.i32()?;
         let expires = r.i32()?;
-        let flags = r.take(2)?;
+        let flags: [u8; 2] = r.array()?;
         let mut measures = [0u64; 5];
         for m in &mut measures {
             *m = r.u64()?;
         }
-        records.push(Record {
+        records.push(&Record {
             name: ids[0],
             sku: ids[1],
             batch: ids[2],
@@ -201,7 +305,7 @@ pub fn decode_parts(bytes: &[u8]) -> Result<(Parts, Vec<u8>), InventoryError> {
             measures,
         });
     }
-    if r.at != body.len() {
+    if r.at != body_len {
         return Err(bad("trailing bytes"));
     }
     let parts = Parts {
@@ -279,5 +383,32 @@ mod tests {
         assert!(decode(&flipped).unwrap_err().0.contains("checksum"));
         assert!(decode(&bytes[..bytes.len() - 9]).is_err());
         assert!(decode(b"not a snapshot at all").is_err());
+    }
+
+    #[test]
+    fn a_snapshot_file_is_read_in_pieces_and_checked_first() {
+        let inv = sample();
+        let bytes = encode(&inv, b"e:7");
+        let dir = std::env::temp_dir().join(format!("psinv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("index.bin");
+        std::fs::write(&path, &bytes).unwrap();
+        let (parts, tag) = read_parts(&path).unwrap().unwrap();
+        assert_eq!(tag, b"e:7");
+        assert_eq!(view(&Inventory::build(parts).unwrap()), view(&inv));
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 2] ^= 1;
+        std::fs::write(&path, &flipped).unwrap();
+        assert!(read_parts(&path)
+            .unwrap()
+            .unwrap_err()
+            .0
+            .contains("checksum"));
+        std::fs::write(&path, &bytes[..bytes.len() - 9]).unwrap();
+        assert!(read_parts(&path).unwrap().is_err());
+        std::fs::write(&path, b"PSINV00").unwrap();
+        assert!(read_parts(&path).unwrap().is_err());
+        assert!(read_parts(&dir.join("missing.bin")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -23,16 +23,16 @@ impl OrderCheck {
     }
 
     pub(super) fn accepts(&self, li: usize, id: u32) -> bool {
-        let rec = self.inventory.record(id);
+        let inv = &self.inventory;
         match (&self.order.lines[li].want, self.resolved[li]) {
-            (Want::Uid(u), _) => self.inventory.label(id) == u,
+            (Want::Uid(u), _) => inv.label(id) == u,
             (
                 _,
                 Resolved::Sku {
                     sku: Some(s),
                     batch,
                 },
-            ) => s == rec.sku && batch.map_or(true, |b| b == Some(rec.batch)),
+            ) => s == inv.sku_of(id) && batch.map_or(true, |b| b == Some(inv.batch_of(id))),
             _ => false,
         }
     }
@@ -113,8 +113,8 @@ impl OrderCheck {
     /// Only what the order can accept is searched. A UID line's tag is compared with the scan
     /// directly (banded, allocation-free OSA). SKU lines take the tags of their SKU: a small SKU
     /// by comparing each of its packages, a large one by one trie walk whose leaves must pass
-    /// the lines' acceptance test; a walk at distance 1 comes first and, when it already fills
-    /// the candidate list, the walk at the full distance is skipped.
+    /// the lines' acceptance test; once the candidates at distance 1 fill the list, the walk
+    /// goes on at distance 1.
     pub(super) fn near_expected(&self, text: &str) -> Vec<(u8, u8, String, u32)> {
         let k = self.policy.near_distance;
         if k == 0 || self.policy.candidates == 0 {
@@ -234,18 +234,22 @@ impl OrderCheck {
             return;
         }
         let accept = |id: u32| self.sku_line_for(id).is_some();
-        let uid_hits = found.len();
         let index = self.sku_tags.get_or_init(|| self.index_sku_tags());
-        for bound in [1, k] {
-            found.truncate(uid_hits);
-            for (d, _, id) in index.within_where(query, bound, &accept) {
-                if let Some(li) = self.sku_line_for(id).filter(|_| d > 0) {
-                    push(found, d, id, li);
-                }
+        // Once the distance-1 candidates fill the list, nothing farther can be listed: the walk
+        // goes on at distance 1 from there (one walk, not one at 1 and another at k).
+        let uid_within_one = found.iter().filter(|c| c.0 <= 1).count();
+        let enough = self.policy.candidates.saturating_sub(uid_within_one);
+        let k = if enough == 0 { 1 } else { k };
+        let (hits, bound) = index.within_where_until(query, k, &accept, enough.max(1));
+        if bound < k {
+            found.retain(|c| c.0 <= bound); // UID lines' farther candidates rank after them
+        }
+        for (d, _, id) in hits {
+            if d > bound || d == 0 {
+                continue;
             }
-            let within_one = found.iter().filter(|c| c.0 <= 1).count();
-            if within_one >= self.policy.candidates || bound >= k {
-                break; // every candidate within 1 is found, and they fill the list
+            if let Some(li) = self.sku_line_for(id) {
+                push(found, d, id, li);
             }
         }
     }
