@@ -36,6 +36,7 @@ __all__ = [
     "TagPatternError",
     "Verdict",
     "__version__",
+    "chain_hashes",
     "osa_distance",
     "retail_id_url",
 ]
