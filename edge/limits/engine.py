@@ -318,7 +318,7 @@ def _reason(
     )
 
 
-def _store_clock(zone: ZoneInfo) -> _core.LimitZone:
+def store_clock(zone: ZoneInfo) -> _core.LimitZone:
     """The core's clock of a store in `zone`: it reads the station's own time shape itself and
     asks here for a UTC offset it has not seen, or for a time of another shape (BadInput when
     it is not a time with an offset)."""
@@ -421,7 +421,7 @@ class LimitEngine:
         (the time an ISO 8601 string; a bad one raises BadInput)."""
         clock = self._clocks.get(code)
         if clock is None:
-            clock = self._clocks[code] = _store_clock(self.zone_for(code))
+            clock = self._clocks[code] = store_clock(self.zone_for(code))
         rows: list[_LimitPriorTuple] = [
             (epoch_seconds(p.at), p.at.astimezone(self.zone_for(code)).toordinal(), *p.line.core())
             for p in prior
