@@ -217,6 +217,8 @@ class LimitResult:
     @property
     def reason(self) -> str:
         """One sentence for a discrepancy slip (as edge.limits.engine.LimitVerdict.reason)."""
+    def summary(self) -> tuple[bool, str, str, str]:
+        """(allowed, reason, version, customer_class)."""
     def report(self) -> list[tuple[str, str, int, int, str, str, str, str]]:
         """Reported buckets (a zero cap nothing touched is left out): (name, unit, used
         rounded down, cap rounded down, used, cap, prior_used, cart_used), the last four exact

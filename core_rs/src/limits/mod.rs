@@ -445,6 +445,12 @@ impl Evaluation {
         self.crossing
     }
 
+    /// Whether the history or the cart uses bucket `b` at all.
+    pub fn touched(&self, b: usize) -> bool {
+        let (_, prior, cart, _) = self.runs();
+        prior[b] != 0 || cart[b] != 0
+    }
+
     fn runs(&self) -> (&[i128], &[i128], &[i128], &[i128]) {
         let n = self.bucket_count();
         let (totals, rest) = self.numbers.split_at(n);
@@ -535,6 +541,13 @@ impl LimitTable {
             ratio(caps[b] - totals[b], scale),
             cart[b] > 0 && totals[b] > caps[b],
         )
+    }
+
+    /// What remains of bucket `b` after `e` (negative when over), in its unit.
+    pub fn remaining(&self, e: &Evaluation, b: usize) -> Ratio {
+        let scale = self.class_of(e).buckets[b].scale * e.den;
+        let (totals, _, _, caps) = e.runs();
+        ratio(caps[b] - totals[b], scale)
     }
 
     /// How bucket `b` of `e` stands after the cart.

@@ -16,14 +16,34 @@ pub struct Ratio {
 /// remainder is a library call, and reporting reduces a dozen fractions per check.
 pub fn gcd(a: i128, b: i128) -> i128 {
     let (a, b) = (a.unsigned_abs(), b.unsigned_abs());
-    match (u64::try_from(a), u64::try_from(b)) {
-        (Ok(a), Ok(b)) => i128::from(gcd_u64(a, b)),
-        _ => {
-            let (mut a, mut b) = (a, b);
-            while b != 0 {
-                (a, b) = (b, a % b);
-            }
-            a as i128
+    let g = match (u64::try_from(a), u64::try_from(b)) {
+        (Ok(a), Ok(b)) => u128::from(gcd_u64(a, b)),
+        _ => gcd_u128(a, b),
+    };
+    // Only gcd(i128::MIN, i128::MIN or 0) is 2^127, which no caller reaches (amounts are far
+    // below); saturate rather than wrap.
+    i128::try_from(g).unwrap_or(i128::MAX)
+}
+
+/// Binary GCD on 128 bits: a weighed portion's denominators take a cart past 64 bits, where a
+/// remainder is a slow library call per step.
+fn gcd_u128(mut a: u128, mut b: u128) -> u128 {
+    if a == 0 {
+        return b;
+    }
+    if b == 0 {
+        return a;
+    }
+    let shift = (a | b).trailing_zeros();
+    a >>= a.trailing_zeros();
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
         }
     }
 }

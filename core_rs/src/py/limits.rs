@@ -415,11 +415,6 @@ fn window_words(w: Window) -> String {
     }
 }
 
-/// A bucket is reported unless it is a "not sold" category's zero cap the cart never touched.
-fn reported(b: &engine::BucketUse) -> bool {
-    b.cap.num() != 0 || b.cart_used.num() != 0 || b.prior_used.num() != 0
-}
-
 impl LimitResult {
     fn table(&self) -> &LimitTable {
         &self.rules.get().table
@@ -490,6 +485,17 @@ impl LimitResult {
         PyString::new(py, &self.over_reason()).unbind()
     }
 
+    /// (allowed, reason, version, customer_class) in one call: what the station's check reads
+    /// of every verdict.
+    fn summary(&self, py: Python<'_>) -> (bool, Py<PyString>, Py<PyString>, Py<PyString>) {
+        (
+            self.e.allowed(),
+            self.reason(py),
+            self.version(py),
+            self.customer_class(py),
+        )
+    }
+
     /// The reported buckets as (name, unit, used rounded down, cap rounded down, used, cap,
     /// prior_used, cart_used), the last four exact as `str(Fraction)` in `unit`; used is prior
     /// plus cart. Zero-cap buckets the cart and the history never touch are left out.
@@ -498,6 +504,7 @@ impl LimitResult {
         let out = PyList::empty(py);
         for (b, names) in text.buckets.iter().enumerate() {
             let (prior, cart, used, _, _) = table.bucket_values(&self.e, b);
+            // A "not sold" category's zero cap the cart and history never touched is left out.
             if !(names.cap_nonzero || cart.num() != 0 || prior.num() != 0) {
                 continue;
             }
@@ -532,35 +539,32 @@ impl LimitResult {
 
 impl LimitResult {
     fn over_reason(&self) -> String {
-        let table = self.table();
-        let who = format!("{} {}", table.code(), table.class_name(&self.e));
-        let version = table.version_label(&self.e);
+        let (table, text) = (self.table(), self.text());
         // The first reported bucket of the crossing's name (names are unique in a class, and
         // a crossed bucket is reported: the cart added to it).
         let over = self.e.crossing_at().and_then(|(line, b)| {
             let name = &table.bucket_rule(&self.e, b).name;
             (0..self.e.bucket_count())
                 .filter(|&i| &table.bucket_rule(&self.e, i).name == name)
-                .map(|i| table.bucket_use(&self.e, i))
-                .find(reported)
-                .map(|u| (line, u))
+                .find(|&i| text.buckets[i].cap_nonzero || self.e.touched(i))
+                .map(|i| (line, i))
         });
-        let Some((line, over)) = over else {
-            return format!("Over the {who} purchase limits (rules in force from {version}).");
+        let Some((line, b)) = over else {
+            return text.over.clone();
         };
         let category = self
             .lines
             .get(line)
             .and_then(|l| l.category)
             .map_or("", |k| k.as_str());
-        let remaining = over.remaining_display();
+        let remaining = table.remaining(&self.e, b).to_decimal(3);
+        let bucket = &text.buckets[b];
         format!(
-            "Cart line {} ({category}) goes over the {who} limit '{}' of {} {}; the cart is {} over.",
+            "Cart line {} ({category}) goes over {}{} {} over.",
             line + 1,
-            over.name,
-            over.cap_display(),
-            window_words(over.window),
-            remaining.strip_prefix('-').unwrap_or(&remaining)
+            bucket.over_tail,
+            remaining.strip_prefix('-').unwrap_or(&remaining),
+            bucket.unit_text
         )
     }
 }
@@ -573,12 +577,19 @@ struct BucketText {
     limit: Py<PyAny>,
     limit_exact: Py<PyString>,
     cap_nonzero: bool,
+    /// "the CO adult limit 'flower' of 1 oz per transaction; the cart is " (an over reason's
+    /// fixed part) and the unit after the excess.
+    over_tail: String,
+    unit_text: String,
 }
 
 struct ClassText {
     name: Py<PyString>,
     /// The reason of an allowed cart ("Within the CO adult purchase limits (...).").
     within: Py<PyString>,
+    /// The reason of a refused cart without a crossing line (cannot happen: an over bucket
+    /// has one).
+    over: String,
     buckets: Vec<BucketText>,
 }
 
@@ -605,6 +616,14 @@ fn table_text(py: Python<'_>, table: &LimitTable) -> PyResult<Vec<VersionText>> 
                                 limit: int_out(py, b.cap.floor())?.unbind(),
                                 limit_exact: PyString::new(py, &ratio_text(b.cap)).unbind(),
                                 cap_nonzero: b.cap.num() != 0,
+                                over_tail: format!(
+                                    "the {code} {name} limit '{}' of {} {} {}; the cart is ",
+                                    b.name,
+                                    b.cap.to_decimal(3),
+                                    b.unit,
+                                    window_words(b.window)
+                                ),
+                                unit_text: b.unit.clone(),
                             })
                         })
                         .collect::<PyResult<_>>()?;
@@ -614,6 +633,9 @@ fn table_text(py: Python<'_>, table: &LimitTable) -> PyResult<Vec<VersionText>> 
                     Ok(ClassText {
                         name: PyString::intern(py, name).unbind(),
                         within: PyString::new(py, &within).unbind(),
+                        over: format!(
+                            "Over the {code} {name} purchase limits (rules in force from {label})."
+                        ),
                         buckets,
                     })
                 })

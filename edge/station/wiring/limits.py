@@ -60,8 +60,21 @@ class EngineLimits:
     def check(self, order: Order, picks: Sequence[Pick], at: str) -> LimitResult:
         if order.channel == "wholesale":  # a transfer between licensees, not a retail sale
             return LimitResult(allowed=True, reason="wholesale transfer: no purchase limits")
+        cached = self._order  # prepare()'s cache, looked up inline: this is the hot path
+        if (
+            cached is not None
+            and cached[2] is order.prior
+            and cached[0] == order.order_id
+            and cached[1] == order.customer.class_
+        ):
+            prepared = cached[3]
+        else:
+            try:
+                prepared = self.prepare(order)
+            except (BadInput, ConfigError) as exc:
+                return LimitResult(allowed=False, reason=f"limits cannot be checked: {exc}")
         try:
-            raw = self.prepare(order).check(
+            raw = prepared.check(
                 at, self.inventory(), picks if type(picks) is list else list(picks)
             )
         except LimitInputError as exc:
@@ -69,13 +82,14 @@ class EngineLimits:
             return LimitResult(allowed=False, reason=f"limits cannot be checked: {problem}")
         except (BadInput, ConfigError) as exc:
             return LimitResult(allowed=False, reason=f"limits cannot be checked: {exc}")
+        allowed, reason, version, customer_class = raw.summary()
         return _EngineResult(
-            allowed=raw.allowed,
-            reason=raw.reason,
+            allowed=allowed,
+            reason=reason,
             buckets=raw,  # type: ignore[arg-type]  # converted when first read
             jurisdiction=self._code,
-            rule_version=raw.version,
-            customer_class=raw.customer_class,
+            rule_version=version,
+            customer_class=customer_class,
         )
 
 
