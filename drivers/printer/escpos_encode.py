@@ -142,6 +142,9 @@ class _Writer:
     def text(self, text: str) -> None:
         """python-escpos's magic encoding: as far as the current page goes, then the first page
         (used ones first) that has the next character, switching with ESC t n."""
+        if self.page is not None and text.isascii():  # ASCII is the same in every page
+            self.out.append(text.encode("ascii"))
+            return
         if _CJK.search(text):
             raise _NeedsEscpos(text)
         rest = text
@@ -262,6 +265,8 @@ def _encodable(ch: str) -> bool:
 def printable(text: str) -> str:
     """`text` with every character a Western ESC/POS code page lacks folded to its base letter
     (NFKD without accents) or replaced by "?"."""
+    if text.isascii():  # every page has ASCII
+        return text
     out = []
     for ch in text:
         if _encodable(ch):
