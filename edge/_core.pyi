@@ -17,6 +17,7 @@ __all__ = [
     "InventoryRows",
     "LimitHistory",
     "LimitInputError",
+    "LimitOrder",
     "LimitResult",
     "LimitRuleBucket",
     "LimitRuleClass",
@@ -24,6 +25,7 @@ __all__ = [
     "LimitRuleMember",
     "LimitRuleVersion",
     "LimitRules",
+    "LimitZone",
     "MaxMore",
     "OrderCheck",
     "OrderFormatError",
@@ -216,6 +218,8 @@ class LimitResult:
     @property
     def reason(self) -> str:
         """One sentence for a discrepancy slip (as edge.limits.engine.LimitVerdict.reason)."""
+    def summary(self) -> tuple[bool, str, str, str]:
+        """(allowed, reason, version, customer_class)."""
     def report(self) -> list[tuple[str, str, int, int, str, str, str, str]]:
         """Reported buckets (a zero cap nothing touched is left out): (name, unit, used
         rounded down, cap rounded down, used, cap, prior_used, cart_used), the last four exact
@@ -233,6 +237,35 @@ class LimitHistory:
 
     def __new__(cls, prior: list[_LimitPriorTuple]) -> LimitHistory: ...
     def __len__(self) -> int: ...
+
+@final
+class LimitZone:
+    """The store's clock for LimitOrder.check: reads the station's ISO 8601 shape
+    (YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM)) itself, asks `offset(epoch_s)` for the
+    UTC offset (seconds) of an hour it has not seen, and `resolve(text)` for (epoch_s, local
+    day ordinal) of any other shape (which raises on a bad time)."""
+
+    def __new__(
+        cls, resolve: Callable[[str], tuple[int, int]], offset: Callable[[int], int]
+    ) -> LimitZone: ...
+    def at(self, at: str) -> tuple[int, int]:
+        """(epoch seconds, store-local date ordinal) of `at`."""
+
+@final
+class LimitOrder:
+    """One order's check prepared once: rules, store clock, customer class, prior purchases."""
+
+    def __new__(
+        cls,
+        rules: LimitRules,
+        zone: LimitZone,
+        customer_class: str,
+        prior: list[_LimitPriorTuple],
+    ) -> LimitOrder: ...
+    def __len__(self) -> int: ...
+    def check(self, at: str, inventory: Inventory, picks: list[_LimitPick]) -> LimitResult:
+        """LimitRules.check_packages at `at` (an ISO 8601 time with offset) with this order's
+        class and history."""
 
 @final
 class LimitRules:

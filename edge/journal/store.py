@@ -241,6 +241,12 @@ class Journal:
             _busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return int(frames), int(copied)
 
+    def release_memory(self) -> None:
+        """Free the connection's page cache (PRAGMA shrink_memory, sqlite.org/pragma.html):
+        the start-up check fills it with rows the station will not read again."""
+        with self._lock:
+            self._conn.execute("PRAGMA shrink_memory")
+
     @contextmanager
     def transaction(self) -> Iterator[Txn]:
         """BEGIN IMMEDIATE ... COMMIT (fsync'd); on an exception everything rolls back."""

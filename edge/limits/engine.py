@@ -35,6 +35,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 # A customer's prior purchases prepared once per order (`LimitEngine.history`).
 LimitHistory = _core.LimitHistory
+# One order's check prepared once per order (`LimitEngine.order`), and what its check raises
+# for a cart it cannot evaluate (`LimitEngine.input_problem` words it).
+LimitOrder = _core.LimitOrder
+LimitInputError = _core.LimitInputError
 _UNIT_OF_MEASURE = {
     "net_weight": "mg",
     "concentrate": "mg",
@@ -314,6 +318,23 @@ def _reason(
     )
 
 
+def store_clock(zone: ZoneInfo) -> _core.LimitZone:
+    """The core's clock of a store in `zone`: it reads the station's own time shape itself and
+    asks here for a UTC offset it has not seen, or for a time of another shape (BadInput when
+    it is not a time with an offset)."""
+
+    def resolve(at: str) -> tuple[int, int]:
+        parsed = parse_time(at, "at")
+        return (parsed - _EPOCH) // _SECOND, parsed.astimezone(zone).toordinal()
+
+    def offset(at_s: int) -> int:
+        utcoffset = datetime.fromtimestamp(at_s, zone).utcoffset()
+        assert utcoffset is not None  # a ZoneInfo always has one
+        return utcoffset // _SECOND
+
+    return _core.LimitZone(resolve, offset)
+
+
 class LimitEngine:
     """Loads rule files from `rules_dir` on first use and checks carts against them.
 
@@ -326,6 +347,7 @@ class LimitEngine:
         self.timezone = timezone
         self._rules: dict[str, tuple[JurisdictionRules, _core.LimitRules]] = {}
         self._zones: dict[str, tuple[_core.LimitRules, ZoneInfo]] = {}  # check_packages
+        self._clocks: dict[str, _core.LimitZone] = {}  # order
         if timezone is not None:
             self._zone(timezone)
 
@@ -389,6 +411,31 @@ class LimitEngine:
             return _core.LimitHistory(rows)
         except _core.LimitInputError as exc:  # cannot happen: parse_prior checked every field
             raise BadInput(str(exc)) from None
+
+    def order(
+        self, code: str, customer_class: str, prior: Sequence[PriorPurchase]
+    ) -> _core.LimitOrder:
+        """One order's check prepared once (its first scan): `code`'s rules, the store's clock,
+        the customer's class and prior purchases resolved to the store's time zone. Then
+        `LimitOrder.check(at, inventory, picks)` is the whole check, as `check_packages`
+        (the time an ISO 8601 string; a bad one raises BadInput)."""
+        clock = self._clocks.get(code)
+        if clock is None:
+            clock = self._clocks[code] = store_clock(self.zone_for(code))
+        rows: list[_LimitPriorTuple] = [
+            (epoch_seconds(p.at), p.at.astimezone(self.zone_for(code)).toordinal(), *p.line.core())
+            for p in prior
+        ]
+        try:
+            return _core.LimitOrder(self._load(code)[1], clock, customer_class, rows)
+        except _core.LimitInputError as exc:  # cannot happen: parse_prior checked every field
+            raise BadInput(str(exc)) from None
+
+    def input_problem(self, code: str, at: str, exc: Exception) -> str:
+        """What `LimitOrder.check` raised (LimitInputError) worded as `check_packages` words it:
+        "CO on 2026-12-01: package ... is not in the inventory"."""
+        local = parse_time(at, "at").astimezone(self.zone_for(code))
+        return f"{code} on {local.date()}: {exc}"
 
     def check_packages(
         self,

@@ -318,14 +318,17 @@ class Station:
             self._spawn(self._ticker())
             self._spawn(self.observer.run(self))
             self._spawn(self._disk_watch())
-            self._spawn(self._audit())
             for service in self.ports.services:
                 self._spawn(service.run(self))
             if self.notifier.watchdog_interval_s:
                 self._spawn(self.notifier.watchdog_loop())
             await asyncio.sleep(0)  # each service's first step (the inject socket binds) first
+            await self._in_writer(self._journal().release_memory)  # the check's page cache
             release_startup_memory()
             self.notifier.ready(self._status)  # journal verified, state restored, inputs open
+            # The full audit once the station is up: it reads the whole chain, and neither its
+            # CPU nor its memory belongs to start-up.
+            self._spawn(self._audit())
             await self._stop.wait()
         finally:
             self.notifier.stopping()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.printer.document import Document, Feed, Qr, Text
+from drivers.printer.document import Cut, Document, Feed, Qr, Raster, Text
 from drivers.printer.escpos_decode import (
     BufferClear,
     Decoder,
@@ -16,10 +21,12 @@ from drivers.printer.escpos_decode import (
     StatusQuery,
     decode,
 )
-from drivers.printer.escpos_encode import encode, process_id_request
+from drivers.printer.escpos_encode import _own_encode as own_encode
+from drivers.printer.escpos_encode import encode, encode_with_escpos, process_id_request
 from drivers.printer.session import CLEAR_BUFFERS
 from drivers.printer.status import PrinterStatus, Readiness, first_status_byte, is_status_byte
 
+REPO = Path(__file__).resolve().parents[2]
 DOC = Document(
     (
         Text("Green Leaf", bold=True, align="center", size="double"),
@@ -136,3 +143,55 @@ def test_characters_no_western_code_page_has_are_folded_not_garbling_the_line() 
     doc = Document((Text("李雷 😀 Zoë Ñandú Łódź"), Text("after")), 80)
     job = decode(encode(doc))
     assert job.lines[:2] == ["?? ? Zoë Ñandú Łódź", "after"]
+
+
+_texts = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from("Ææøß€ıšΩЖ李😀\n"),
+    max_size=40,
+)
+_blocks = st.one_of(
+    st.builds(
+        Text,
+        _texts,
+        st.booleans(),
+        st.sampled_from(["left", "center", "right"]),
+        st.sampled_from(["normal", "double", "wide", "tall"]),
+    ),
+    st.builds(Qr, st.text(max_size=60), st.integers(1, 16)),
+    st.builds(Feed, st.integers(0, 4)),
+    st.builds(Cut),
+    st.integers(1, 4).flatmap(
+        lambda w: st.integers(1, 5).flatmap(
+            lambda h: st.builds(
+                Raster,
+                st.just(w),
+                st.just(h),
+                st.binary(min_size=w * h, max_size=w * h),
+                st.sampled_from(["left", "center", "right"]),
+            )
+        )
+    ),
+)
+
+
+@given(st.lists(_blocks, max_size=8), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_our_encoder_sends_the_bytes_python_escpos_sends(blocks: list[Any], cut: bool) -> None:
+    doc = Document(tuple(blocks), 80, cut=cut)
+    assert own_encode(doc) == encode(doc) == encode_with_escpos(doc)
+
+
+@pytest.mark.slow
+def test_a_label_is_encoded_without_importing_python_escpos_or_pil() -> None:
+    code = (
+        "import sys\n"
+        "from drivers.printer.document import Document, Qr, Raster, Text\n"
+        "from drivers.printer.escpos_encode import encode\n"
+        "doc = Document((Text('Zoë Łódź €5', bold=True), Qr('SEAL-1'), Raster(1, 1, b'\\x80')))\n"
+        "assert encode(doc).startswith(b'\\x1b@')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('escpos', 'PIL', 'qrcode')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert out.stdout.strip() == "[]"

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,7 @@ from edge.scan import Inventory, Package
 from edge.scan.pipeline import Pipeline
 from edge.station.config import StationConfig, StationSection
 from edge.station.wiring.limits import EngineLimits, LimitsPreparation
-from edge.workflow.ports import LimitResult, Order, Pick, ScanVerdict
+from edge.workflow.ports import LimitBucket, LimitResult, Order, Pick, ScanVerdict
 from tests.support.limits import CODES, reference_check
 
 ENGINE = LimitEngine()
@@ -243,7 +244,8 @@ def test_refusals_name_the_package() -> None:
         picks = [Pick(line=1, uid=picked, raw=picked)]
         result = limits.check(order_of(picks, "adult", []), picks, at)
         assert not result.allowed and words in result.reason, result.reason
-        assert result.reason.startswith("limits cannot be checked: ")
+        # as the engine words a cart it cannot evaluate: the state and the store's date
+        assert result.reason.startswith("limits cannot be checked: IL on 2026-11-22: ")
     bad_prior = [{"at": "yesterday", "category": "flower"}]
     picks = [Pick(line=1, uid=uid(1), raw=uid(1))]
     result = limits.check(order_of(picks, "adult", bad_prior), picks, at)
@@ -284,3 +286,20 @@ def test_the_history_is_prepared_at_the_first_scan_and_reused() -> None:
     assert limits.prepare(other) is not prepared
     result = limits.check(order, picks, at.isoformat())
     assert result.allowed and result.buckets[0].prior_exact != "0"
+
+
+def test_the_buckets_are_converted_when_first_read_and_then_kept() -> None:
+    limits = limits_for("CO", [{"Label": uid(1), "Category": "flower", "NetWeightMg": 3_500}])
+    at = datetime(2026, 11, 22, 12, tzinfo=ZoneInfo("America/Denver"))
+    picks = [Pick(line=1, uid=uid(1), raw=uid(1))]
+    result = limits.check(order_of(picks, "adult", []), picks, at.isoformat())
+    assert isinstance(result, LimitResult)
+    with pytest.raises(TypeError):  # unread, the field holds the core's result: never "none"
+        msgspec.json.encode(result)
+    buckets = result.buckets
+    assert buckets and all(isinstance(b, LimitBucket) for b in buckets)
+    assert result.buckets is buckets
+    record = msgspec.json.decode(msgspec.json.encode(result))
+    assert record["buckets"] == [msgspec.structs.asdict(b) for b in buckets]
+    assert buckets[0].used_exact == "1/8" and buckets[0].limit_exact == "1"  # 3.5 g of 1 oz
+    assert record["customer_class"] == "adult" and record["jurisdiction"] == "CO"

@@ -4,12 +4,13 @@
 //! factors' denominators, so a line's use of the bucket is `amount * weight` and the cap is an
 //! integer: the per-line path has no division, no rational and no float.
 
+pub mod clock;
 pub mod rational;
 pub mod rules;
 
 use std::fmt;
 
-use rational::{gcd, lcm, Ratio};
+use rational::{gcd_u64, lcm, Ratio};
 use rules::{BucketRule, Category, Measure, RuleError, RuleVersion, Window};
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -49,7 +50,7 @@ impl Line {
         let Some(bulk) = bulk_net_mg.filter(|&b| b > 0) else {
             return self;
         };
-        let g = gcd(i128::from(net_mg), i128::from(bulk)).max(1) as u64;
+        let g = gcd_u64(net_mg, bulk).max(1);
         let (mul, den) = (net_mg / g, bulk / g);
         let scale = |v: Option<u64>| v.map(|x| x.checked_mul(mul));
         match (
@@ -75,17 +76,18 @@ impl Line {
         i128::from(self.portion_den.max(1))
     }
 
-    /// Total of `measure` over the line's units, scaled by `den / self.den()` for content
-    /// measures and by `den` for the others (`den` is a multiple of every line's denominator);
-    /// None when the line lacks the per-unit figure. (Products are checked: `Some(None)`.)
-    fn amount(&self, measure: Measure, den: i128) -> Option<Option<i128>> {
+    /// Total of `measure` over the line's units, scaled by `content` (`den / self.den()`) for
+    /// content measures and by `den` for the others (`den` is a multiple of every line's
+    /// denominator); None when the line lacks the per-unit figure. (Products are checked:
+    /// `Some(None)`.)
+    fn amount_with(&self, measure: Measure, den: i128, content: i128) -> Option<Option<i128>> {
         let (per_unit, mult) = match measure {
             Measure::NetWeight => (self.net_weight_mg, den),
-            Measure::Concentrate => (self.concentrate_mg, den / self.den()),
-            Measure::Thc => (self.thc_mg, den / self.den()),
+            Measure::Concentrate => (self.concentrate_mg, content),
+            Measure::Thc => (self.thc_mg, content),
             Measure::ThcCbd => match (self.thc_mg, self.cbd_mg) {
                 (Some(t), Some(c)) => match t.checked_add(c) {
-                    Some(sum) => (Some(sum), den / self.den()),
+                    Some(sum) => (Some(sum), content),
                     None => return Some(None),
                 },
                 _ => (None, 1),
@@ -328,8 +330,20 @@ fn counts(window: Window, prior: &Prior, at_s: i64, day: i32) -> bool {
     }
 }
 
+/// The buckets' caps and the common denominator `den` of the cart's portions: every total is
+/// in bucket units times `scale * den`.
+struct Scaled<'a> {
+    class: &'a CompiledClass,
+    den: i128,
+    caps: &'a [i128],
+}
+
 /// Add `line`'s use of every bucket its category counts in to `totals`; returns the index of
-/// a bucket the line added to that is now over its cap, if any.
+/// a bucket the line added to that is now over its cap, if any. `den` is the cart's common
+/// denominator: a content measure counts `den / line.den()` per mg, the others `den`.
+// The errors are built lazily: an eager `LimitError` is dropped through its drop glue on every
+// slot of every line (measurable on the station's check), though it is never returned.
+#[allow(clippy::unnecessary_lazy_evaluations)]
 fn add_line(
     scaled: &Scaled<'_>,
     line: &Line,
@@ -341,29 +355,37 @@ fn add_line(
 ) -> Result<Option<usize>, LimitError> {
     let category = line
         .category
-        .ok_or(LimitError::MissingCategory { source, index })?;
+        .ok_or_else(|| LimitError::MissingCategory { source, index })?;
     let class = scaled.class;
+    let slots = &class.slots[category.index()];
+    if slots.is_empty() {
+        return Ok(None);
+    }
+    let den = scaled.den;
+    // One division per line, not one per slot (an i128 division is a library call).
+    let line_den = line.den();
+    let content = if line_den == 1 { den } else { den / line_den };
     let mut crossed = None;
-    for slot in &class.slots[category.index()] {
+    for slot in slots {
         let amount = line
-            .amount(slot.measure, scaled.den)
-            .ok_or(LimitError::MissingMeasure {
+            .amount_with(slot.measure, den, content)
+            .ok_or_else(|| LimitError::MissingMeasure {
                 source,
                 index,
                 category,
                 field: slot.measure.field(),
             })?
-            .ok_or(LimitError::TooLarge { source, index })?;
+            .ok_or_else(|| LimitError::TooLarge { source, index })?;
         if !include(class.buckets[slot.bucket].rule.window) {
             continue;
         }
         let use_ = amount
             .checked_mul(slot.weight)
-            .ok_or(LimitError::TooLarge { source, index })?;
+            .ok_or_else(|| LimitError::TooLarge { source, index })?;
         let total = &mut totals[slot.bucket];
         *total = total
             .checked_add(use_)
-            .ok_or(LimitError::TooLarge { source, index })?;
+            .ok_or_else(|| LimitError::TooLarge { source, index })?;
         added[slot.bucket] = added[slot.bucket].saturating_add(use_);
         if use_ > 0 && *total > scaled.caps[slot.bucket] && crossed.is_none() {
             crossed = Some(slot.bucket);
@@ -385,41 +407,57 @@ fn display_amount(measure: Measure, amount: i128) -> String {
     }
 }
 
-/// The buckets' caps and the common denominator `den` of the cart's portions: every total is
-/// in bucket units times `scale * den`.
-struct Scaled<'a> {
-    class: &'a CompiledClass,
-    den: i128,
-    caps: Vec<i128>,
-    scales: Vec<i128>,
-}
-
-fn max_more(scaled: &Scaled<'_>, totals: &[i128]) -> Vec<MaxMore> {
-    let (class, mut out): (_, Vec<MaxMore>) = (scaled.class, Vec::new());
-    for category in Category::ALL {
-        for slot in &class.slots[category.index()] {
-            let room = (scaled.caps[slot.bucket] - totals[slot.bucket]).max(0);
-            // A product past i128 exceeds any room, so saturating it gives the right 0.
-            let fits = room / slot.weight.saturating_mul(scaled.den);
-            match out
-                .iter_mut()
-                .find(|m| m.category == category && m.measure == slot.measure)
-            {
-                Some(existing) if existing.amount <= fits => {}
-                Some(existing) => existing.amount = fits,
-                None => out.push(MaxMore {
-                    category,
-                    measure: slot.measure,
-                    amount: fits,
-                }),
-            }
-        }
-    }
-    out
-}
-
 fn ratio(value: i128, scale: i128) -> Ratio {
     Ratio::new(value, scale).unwrap_or(Ratio::integer(0))
+}
+
+/// A version's label and its classes' names and bucket rules (`LimitTable::shape`).
+pub type VersionShape<'a> = (&'a str, Vec<(&'a str, Vec<&'a BucketRule>)>);
+
+/// A cart evaluated, before anything is turned into reporting values: the rule version and
+/// class applied, each bucket's uses as scaled integers, and the first crossing. The reporting
+/// values (`LimitTable::bucket_use`, `max_more`, `verdict`) are derived from it on demand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evaluation {
+    version: usize,
+    class: usize,
+    den: i128,
+    /// Per bucket, four runs of `n`: totals, prior use, cart use and caps, in bucket units
+    /// times `scale * den`.
+    numbers: Vec<i128>,
+    /// (cart line, bucket) of the first crossing.
+    crossing: Option<(usize, usize)>,
+    allowed: bool,
+}
+
+impl Evaluation {
+    pub fn allowed(&self) -> bool {
+        self.allowed
+    }
+
+    /// How many buckets the applied class has.
+    pub fn bucket_count(&self) -> usize {
+        self.numbers.len() / 4
+    }
+
+    /// The cart line (0-based) and bucket index of the first crossing.
+    pub fn crossing_at(&self) -> Option<(usize, usize)> {
+        self.crossing
+    }
+
+    /// Whether the history or the cart uses bucket `b` at all.
+    pub fn touched(&self, b: usize) -> bool {
+        let (_, prior, cart, _) = self.runs();
+        prior[b] != 0 || cart[b] != 0
+    }
+
+    fn runs(&self) -> (&[i128], &[i128], &[i128], &[i128]) {
+        let n = self.bucket_count();
+        let (totals, rest) = self.numbers.split_at(n);
+        let (prior, rest) = rest.split_at(n);
+        let (cart, caps) = rest.split_at(n);
+        (totals, prior, cart, caps)
+    }
 }
 
 impl LimitTable {
@@ -442,11 +480,139 @@ impl LimitTable {
 
     /// The label of the version in force on `day`, if any.
     pub fn version_at(&self, day: i32) -> Option<&str> {
-        self.find_version(day).map(|v| v.label.as_str())
+        self.find_version(day)
+            .map(|v| self.versions[v].label.as_str())
     }
 
-    fn find_version(&self, day: i32) -> Option<&CompiledVersion> {
-        self.versions.iter().rev().find(|v| v.effective_day <= day)
+    fn find_version(&self, day: i32) -> Option<usize> {
+        self.versions.iter().rposition(|v| v.effective_day <= day)
+    }
+
+    /// Every version's label and its classes' names and bucket rules, in table order: what
+    /// an evaluation's (version, class, bucket) indices point at.
+    pub fn shape(&self) -> Vec<VersionShape<'_>> {
+        self.versions
+            .iter()
+            .map(|v| {
+                let classes = v
+                    .classes
+                    .iter()
+                    .map(|c| (c.name.as_str(), c.buckets.iter().map(|b| &b.rule).collect()));
+                (v.label.as_str(), classes.collect())
+            })
+            .collect()
+    }
+
+    fn class_of(&self, e: &Evaluation) -> &CompiledClass {
+        &self.versions[e.version].classes[e.class]
+    }
+
+    /// The label of the rule version `e` applied.
+    pub fn version_label(&self, e: &Evaluation) -> &str {
+        &self.versions[e.version].label
+    }
+
+    /// The customer class `e` applied.
+    pub fn class_name(&self, e: &Evaluation) -> &str {
+        &self.class_of(e).name
+    }
+
+    /// The (version, class) indices `e` applied, into `versions()`.
+    pub fn indices(&self, e: &Evaluation) -> (usize, usize) {
+        (e.version, e.class)
+    }
+
+    /// The rule of bucket `b` of `e`'s class.
+    pub fn bucket_rule(&self, e: &Evaluation, b: usize) -> &BucketRule {
+        &self.class_of(e).buckets[b].rule
+    }
+
+    /// Bucket `b`'s exact (prior use, cart use, total use, remaining) in its unit, and whether
+    /// the cart takes it over its cap.
+    pub fn bucket_values(&self, e: &Evaluation, b: usize) -> (Ratio, Ratio, Ratio, Ratio, bool) {
+        let sb = &self.class_of(e).buckets[b];
+        // Checked when evaluated: scale * den does not overflow.
+        let scale = sb.scale * e.den;
+        let (totals, prior, cart, caps) = e.runs();
+        (
+            ratio(prior[b], scale),
+            ratio(cart[b], scale),
+            ratio(totals[b], scale),
+            ratio(caps[b] - totals[b], scale),
+            cart[b] > 0 && totals[b] > caps[b],
+        )
+    }
+
+    /// What remains of bucket `b` after `e` (negative when over), in its unit.
+    pub fn remaining(&self, e: &Evaluation, b: usize) -> Ratio {
+        let scale = self.class_of(e).buckets[b].scale * e.den;
+        let (totals, _, _, caps) = e.runs();
+        ratio(caps[b] - totals[b], scale)
+    }
+
+    /// How bucket `b` of `e` stands after the cart.
+    pub fn bucket_use(&self, e: &Evaluation, b: usize) -> BucketUse {
+        let rule = self.bucket_rule(e, b);
+        let (prior_used, cart_used, _, remaining, over) = self.bucket_values(e, b);
+        BucketUse {
+            name: rule.name.clone(),
+            unit: rule.unit.clone(),
+            window: rule.window,
+            cap: rule.cap,
+            prior_used,
+            cart_used,
+            remaining,
+            over,
+        }
+    }
+
+    /// The first crossing of `e`, by bucket name.
+    pub fn crossing(&self, e: &Evaluation) -> Option<Crossing> {
+        e.crossing.map(|(line, b)| Crossing {
+            line,
+            bucket: self.bucket_rule(e, b).name.clone(),
+        })
+    }
+
+    /// The largest further amount of each category (and measure) that still fits after `e`.
+    pub fn max_more(&self, e: &Evaluation) -> Vec<MaxMore> {
+        let class = self.class_of(e);
+        let (totals, _, _, caps) = e.runs();
+        let mut out: Vec<MaxMore> = Vec::new();
+        for category in Category::ALL {
+            for slot in &class.slots[category.index()] {
+                let room = (caps[slot.bucket] - totals[slot.bucket]).max(0);
+                // A product past i128 exceeds any room, so saturating it gives the right 0.
+                let fits = room / slot.weight.saturating_mul(e.den);
+                match out
+                    .iter_mut()
+                    .find(|m| m.category == category && m.measure == slot.measure)
+                {
+                    Some(existing) if existing.amount <= fits => {}
+                    Some(existing) => existing.amount = fits,
+                    None => out.push(MaxMore {
+                        category,
+                        measure: slot.measure,
+                        amount: fits,
+                    }),
+                }
+            }
+        }
+        out
+    }
+
+    /// The whole verdict of `e`.
+    pub fn verdict(&self, e: &Evaluation) -> Verdict {
+        Verdict {
+            allowed: e.allowed,
+            version: self.version_label(e).to_owned(),
+            class: self.class_name(e).to_owned(),
+            buckets: (0..e.bucket_count())
+                .map(|b| self.bucket_use(e, b))
+                .collect(),
+            crossing: self.crossing(e),
+            max_more: self.max_more(e),
+        }
     }
 
     /// Evaluate `lines` for `class` at `at_s` (epoch seconds) on store-local `day`, with the
@@ -459,20 +625,35 @@ impl LimitTable {
         lines: &[Line],
         prior: &[Prior],
     ) -> Result<Verdict, LimitError> {
-        let version = self
+        let e = self.evaluate(class, at_s, day, lines, prior)?;
+        Ok(self.verdict(&e))
+    }
+
+    /// `check` without building the verdict: one allocation, no division on the per-line path.
+    pub fn evaluate(
+        &self,
+        class: &str,
+        at_s: i64,
+        day: i32,
+        lines: &[Line],
+        prior: &[Prior],
+    ) -> Result<Evaluation, LimitError> {
+        let vi = self
             .find_version(day)
             .ok_or_else(|| LimitError::NoVersion {
                 earliest: self.versions[0].label.clone(),
             })?;
-        let rules = version
+        let version = &self.versions[vi];
+        let ci = version
             .classes
             .iter()
-            .find(|c| c.name == class)
+            .position(|c| c.name == class)
             .ok_or_else(|| LimitError::UnknownClass {
                 class: class.to_owned(),
                 version: version.label.clone(),
                 known: version.classes.iter().map(|c| c.name.clone()).collect(),
             })?;
+        let rules = &version.classes[ci];
         let n = rules.buckets.len();
         let mut den: i128 = 1;
         for (index, line) in lines.iter().enumerate() {
@@ -487,85 +668,48 @@ impl LimitTable {
                 index,
             })?;
         }
-        let caps = rules
+        let too_large = || LimitError::TooLarge {
+            source: "lines",
+            index: 0,
+        };
+        let mut numbers = vec![0_i128; 4 * n];
+        for (b, sb) in rules.buckets.iter().enumerate() {
+            numbers[3 * n + b] = sb.cap.checked_mul(den).ok_or_else(too_large)?;
+        }
+        if rules
             .buckets
             .iter()
-            .map(|b| b.cap.checked_mul(den))
-            .collect::<Option<Vec<i128>>>()
-            .ok_or(LimitError::TooLarge {
-                source: "lines",
-                index: 0,
-            })?;
-        let scales = rules
-            .buckets
-            .iter()
-            .map(|b| b.scale.checked_mul(den))
-            .collect::<Option<Vec<i128>>>()
-            .ok_or(LimitError::TooLarge {
-                source: "lines",
-                index: 0,
-            })?;
+            .any(|b| b.scale.checked_mul(den).is_none())
+        {
+            return Err(too_large());
+        }
+        let (totals, rest) = numbers.split_at_mut(n);
+        let (prior_used, rest) = rest.split_at_mut(n);
+        let (cart_used, caps) = rest.split_at_mut(n);
         let scaled = Scaled {
             class: rules,
             den,
             caps,
-            scales,
         };
-        let mut totals = vec![0_i128; n];
-        let mut prior_used = vec![0_i128; n];
         for (i, p) in prior.iter().enumerate() {
             let include = |w: Window| counts(w, p, at_s, day);
-            add_line(
-                &scaled,
-                &p.line,
-                "prior",
-                i,
-                include,
-                &mut totals,
-                &mut prior_used,
-            )?;
+            add_line(&scaled, &p.line, "prior", i, include, totals, prior_used)?;
         }
-        let mut cart_used = vec![0_i128; n];
         let mut crossing = None;
         for (i, line) in lines.iter().enumerate() {
-            let crossed = add_line(
-                &scaled,
-                line,
-                "lines",
-                i,
-                |_| true,
-                &mut totals,
-                &mut cart_used,
-            )?;
+            let crossed = add_line(&scaled, line, "lines", i, |_| true, totals, cart_used)?;
             if let (None, Some(b)) = (&crossing, crossed) {
-                crossing = Some(Crossing {
-                    line: i,
-                    bucket: rules.buckets[b].rule.name.clone(),
-                });
+                crossing = Some((i, b));
             }
         }
-        let buckets: Vec<BucketUse> = rules
-            .buckets
-            .iter()
-            .enumerate()
-            .map(|(b, sb)| BucketUse {
-                name: sb.rule.name.clone(),
-                unit: sb.rule.unit.clone(),
-                window: sb.rule.window,
-                cap: sb.rule.cap,
-                prior_used: ratio(prior_used[b], scaled.scales[b]),
-                cart_used: ratio(cart_used[b], scaled.scales[b]),
-                remaining: ratio(scaled.caps[b] - totals[b], scaled.scales[b]),
-                over: cart_used[b] > 0 && totals[b] > scaled.caps[b],
-            })
-            .collect();
-        Ok(Verdict {
-            allowed: !buckets.iter().any(|b| b.over),
-            version: version.label.clone(),
-            class: rules.name.clone(),
-            max_more: max_more(&scaled, &totals),
-            buckets,
+        let allowed = !(0..n).any(|b| cart_used[b] > 0 && totals[b] > scaled.caps[b]);
+        Ok(Evaluation {
+            version: vi,
+            class: ci,
+            den,
+            numbers,
             crossing,
+            allowed,
         })
     }
 }

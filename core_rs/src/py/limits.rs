@@ -17,7 +17,9 @@ use super::scan::Inventory;
 use super::CoreError;
 use crate::limits::rational::Ratio;
 use crate::limits::rules::{BucketRule, Category, ClassRule, Member, RuleVersion, Window};
-use crate::limits::{self as engine, LimitTable, Line, Prior};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::limits::{self as engine, clock, Evaluation, LimitTable, Line, Prior};
 use crate::scan::inventory::{Inventory as CoreInventory, NONE, NO_MEASURE};
 
 create_exception!(
@@ -385,18 +387,16 @@ impl Crossing {
     }
 }
 
-/// A verdict computed in full by the engine; fields become Python objects when read, so a
-/// caller that needs only `allowed` pays for nothing else.
+/// A verdict as the engine left it (`engine::Evaluation`): every Python object is made when
+/// read, so a caller that needs only `allowed` pays for nothing else; names, labels and caps
+/// come from the rule table's strings, made once.
 #[pyclass(frozen, module = "edge._core")]
 struct LimitResult {
-    v: engine::Verdict,
-    code: String,
-    /// The cart lines' categories (for the reason's "Cart line 3 (flower)").
-    categories: Vec<Category>,
+    rules: Py<LimitRules>,
+    e: Evaluation,
+    /// The cart lines (their categories name a crossing line in the reason).
+    lines: Vec<Line>,
 }
-
-/// (name, unit, used floor, cap floor, used, cap, prior_used, cart_used): `LimitResult.report`.
-type BucketReport = (String, String, i128, i128, String, String, String, String);
 
 /// `str(fractions.Fraction)`: "7", "-5/2".
 fn ratio_text(r: Ratio) -> String {
@@ -415,60 +415,55 @@ fn window_words(w: Window) -> String {
     }
 }
 
-/// A bucket is reported unless it is a "not sold" category's zero cap the cart never touched.
-fn reported(b: &engine::BucketUse) -> bool {
-    b.cap.num() != 0 || b.cart_used.num() != 0 || b.prior_used.num() != 0
-}
+impl LimitResult {
+    fn table(&self) -> &LimitTable {
+        &self.rules.get().table
+    }
 
-/// Floor of a non-negative ratio (a negative one floors toward minus infinity, as in Python).
-fn floor(r: Ratio) -> i128 {
-    r.num().div_euclid(r.den())
-}
-
-fn add(a: Ratio, b: Ratio) -> Ratio {
-    // Reported values are far below overflow (amounts <= 10^12 per unit); saturate regardless.
-    let den = a.den().saturating_mul(b.den());
-    let num = a
-        .num()
-        .saturating_mul(b.den())
-        .saturating_add(b.num().saturating_mul(a.den()));
-    Ratio::new(num, den).unwrap_or(Ratio::integer(0))
+    fn text(&self) -> &ClassText {
+        let (v, c) = self.table().indices(&self.e);
+        &self.rules.get().text[v].classes[c]
+    }
 }
 
 #[pymethods]
 impl LimitResult {
     #[getter]
     fn allowed(&self) -> bool {
-        self.v.allowed
+        self.e.allowed()
     }
 
     #[getter]
-    fn version(&self) -> &str {
-        &self.v.version
+    fn version(&self, py: Python<'_>) -> Py<PyString> {
+        let (v, _) = self.table().indices(&self.e);
+        self.rules.get().text[v].label.clone_ref(py)
     }
 
     #[getter]
-    fn customer_class(&self) -> &str {
-        &self.v.class
+    fn customer_class(&self, py: Python<'_>) -> Py<PyString> {
+        self.text().name.clone_ref(py)
     }
 
     #[getter]
     fn crossing(&self) -> Option<Crossing> {
-        self.v.crossing.as_ref().map(|c| Crossing {
+        self.table().crossing(&self.e).map(|c| Crossing {
             line: c.line,
-            bucket: c.bucket.clone(),
+            bucket: c.bucket,
         })
     }
 
     #[getter]
     fn buckets(&self, py: Python<'_>) -> PyResult<Vec<BucketUse>> {
-        self.v.buckets.iter().map(|b| bucket_out(py, b)).collect()
+        let table = self.table();
+        (0..self.e.bucket_count())
+            .map(|b| bucket_out(py, &table.bucket_use(&self.e, b)))
+            .collect()
     }
 
     #[getter]
     fn max_more(&self, py: Python<'_>) -> PyResult<Vec<MaxMore>> {
-        self.v
-            .max_more
+        self.table()
+            .max_more(&self.e)
             .iter()
             .map(|m| {
                 Ok(MaxMore {
@@ -483,84 +478,198 @@ impl LimitResult {
 
     /// One sentence for a discrepancy slip (as `edge.limits.engine.LimitVerdict.reason`).
     #[getter]
-    fn reason(&self) -> String {
-        let who = format!("{} {}", self.code, self.v.class);
-        let version = &self.v.version;
-        if self.v.allowed {
-            return format!("Within the {who} purchase limits (rules in force from {version}).");
+    fn reason(&self, py: Python<'_>) -> Py<PyString> {
+        if self.e.allowed() {
+            return self.text().within.clone_ref(py);
         }
-        let crossing = self.v.crossing.as_ref();
-        let over = crossing.and_then(|c| {
-            self.v
-                .buckets
-                .iter()
-                .find(|b| b.name == c.bucket && reported(b))
-        });
-        let (Some(c), Some(over)) = (crossing, over) else {
-            return format!("Over the {who} purchase limits (rules in force from {version}).");
-        };
-        let category = self.categories.get(c.line).map_or("", |k| k.as_str());
-        let remaining = over.remaining_display();
-        format!(
-            "Cart line {} ({category}) goes over the {who} limit '{}' of {} {}; the cart is {} over.",
-            c.line + 1,
-            over.name,
-            over.cap_display(),
-            window_words(over.window),
-            remaining.strip_prefix('-').unwrap_or(&remaining)
+        PyString::new(py, &self.over_reason()).unbind()
+    }
+
+    /// (allowed, reason, version, customer_class) in one call: what the station's check reads
+    /// of every verdict.
+    fn summary(&self, py: Python<'_>) -> (bool, Py<PyString>, Py<PyString>, Py<PyString>) {
+        (
+            self.e.allowed(),
+            self.reason(py),
+            self.version(py),
+            self.customer_class(py),
         )
     }
 
     /// The reported buckets as (name, unit, used rounded down, cap rounded down, used, cap,
     /// prior_used, cart_used), the last four exact as `str(Fraction)` in `unit`; used is prior
     /// plus cart. Zero-cap buckets the cart and the history never touch are left out.
-    fn report(&self) -> Vec<BucketReport> {
-        self.v
-            .buckets
-            .iter()
-            .filter(|b| reported(b))
-            .map(|b| {
-                let used = add(b.prior_used, b.cart_used);
-                (
-                    b.name.clone(),
-                    b.unit.clone(),
-                    floor(used),
-                    floor(b.cap),
-                    ratio_text(used),
-                    ratio_text(b.cap),
-                    ratio_text(b.prior_used),
-                    ratio_text(b.cart_used),
-                )
-            })
-            .collect()
+    fn report<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let (table, text) = (self.table(), self.text());
+        let out = PyList::empty(py);
+        for (b, names) in text.buckets.iter().enumerate() {
+            let (prior, cart, used, _, _) = table.bucket_values(&self.e, b);
+            // A "not sold" category's zero cap the cart and history never touched is left out.
+            if !(names.cap_nonzero || cart.num() != 0 || prior.num() != 0) {
+                continue;
+            }
+            let row = PyTuple::new(
+                py,
+                [
+                    names.name.bind(py).clone().into_any(),
+                    names.unit.bind(py).clone().into_any(),
+                    int_out(py, used.floor())?,
+                    names.limit.bind(py).clone(),
+                    PyString::new(py, &ratio_text(used)).into_any(),
+                    names.limit_exact.bind(py).clone().into_any(),
+                    PyString::new(py, &ratio_text(prior)).into_any(),
+                    PyString::new(py, &ratio_text(cart)).into_any(),
+                ],
+            )?;
+            out.append(row)?;
+        }
+        Ok(out)
     }
 
     fn __repr__(&self) -> String {
+        let table = self.table();
         format!(
             "LimitResult(allowed={}, version={:?}, customer_class={:?})",
-            if self.v.allowed { "True" } else { "False" },
-            self.v.version,
-            self.v.class
+            if self.e.allowed() { "True" } else { "False" },
+            table.version_label(&self.e),
+            table.class_name(&self.e)
         )
     }
+}
+
+impl LimitResult {
+    fn over_reason(&self) -> String {
+        let (table, text) = (self.table(), self.text());
+        // The first reported bucket of the crossing's name (names are unique in a class, and
+        // a crossed bucket is reported: the cart added to it).
+        let over = self.e.crossing_at().and_then(|(line, b)| {
+            let name = &table.bucket_rule(&self.e, b).name;
+            (0..self.e.bucket_count())
+                .filter(|&i| &table.bucket_rule(&self.e, i).name == name)
+                .find(|&i| text.buckets[i].cap_nonzero || self.e.touched(i))
+                .map(|i| (line, i))
+        });
+        let Some((line, b)) = over else {
+            return text.over.clone();
+        };
+        let category = self
+            .lines
+            .get(line)
+            .and_then(|l| l.category)
+            .map_or("", |k| k.as_str());
+        let remaining = table.remaining(&self.e, b).to_decimal(3);
+        let bucket = &text.buckets[b];
+        format!(
+            "Cart line {} ({category}) goes over {}{} {} over.",
+            line + 1,
+            bucket.over_tail,
+            remaining.strip_prefix('-').unwrap_or(&remaining),
+            bucket.unit_text
+        )
+    }
+}
+
+/// A bucket's Python strings, made once per rule table.
+struct BucketText {
+    name: Py<PyString>,
+    unit: Py<PyString>,
+    /// The cap rounded down (an int) and exact (`str(Fraction)`).
+    limit: Py<PyAny>,
+    limit_exact: Py<PyString>,
+    cap_nonzero: bool,
+    /// "the CO adult limit 'flower' of 1 oz per transaction; the cart is " (an over reason's
+    /// fixed part) and the unit after the excess.
+    over_tail: String,
+    unit_text: String,
+}
+
+struct ClassText {
+    name: Py<PyString>,
+    /// The reason of an allowed cart ("Within the CO adult purchase limits (...).").
+    within: Py<PyString>,
+    /// The reason of a refused cart without a crossing line (cannot happen: an over bucket
+    /// has one).
+    over: String,
+    buckets: Vec<BucketText>,
+}
+
+struct VersionText {
+    label: Py<PyString>,
+    classes: Vec<ClassText>,
+}
+
+fn table_text(py: Python<'_>, table: &LimitTable) -> PyResult<Vec<VersionText>> {
+    let code = table.code();
+    table
+        .shape()
+        .into_iter()
+        .map(|(label, classes)| {
+            let classes = classes
+                .into_iter()
+                .map(|(name, buckets)| {
+                    let buckets = buckets
+                        .into_iter()
+                        .map(|b| {
+                            Ok(BucketText {
+                                name: PyString::intern(py, &b.name).unbind(),
+                                unit: PyString::intern(py, &b.unit).unbind(),
+                                limit: int_out(py, b.cap.floor())?.unbind(),
+                                limit_exact: PyString::new(py, &ratio_text(b.cap)).unbind(),
+                                cap_nonzero: b.cap.num() != 0,
+                                over_tail: format!(
+                                    "the {code} {name} limit '{}' of {} {} {}; the cart is ",
+                                    b.name,
+                                    b.cap.to_decimal(3),
+                                    b.unit,
+                                    window_words(b.window)
+                                ),
+                                unit_text: b.unit.clone(),
+                            })
+                        })
+                        .collect::<PyResult<_>>()?;
+                    let within = format!(
+                        "Within the {code} {name} purchase limits (rules in force from {label})."
+                    );
+                    Ok(ClassText {
+                        name: PyString::intern(py, name).unbind(),
+                        within: PyString::new(py, &within).unbind(),
+                        over: format!(
+                            "Over the {code} {name} purchase limits (rules in force from {label})."
+                        ),
+                        buckets,
+                    })
+                })
+                .collect::<PyResult<_>>()?;
+            Ok(VersionText {
+                label: PyString::new(py, label).unbind(),
+                classes,
+            })
+        })
+        .collect()
 }
 
 /// One jurisdiction's compiled purchase-limit rules.
 #[pyclass(frozen, module = "edge._core")]
 struct LimitRules {
     table: LimitTable,
+    text: Vec<VersionText>,
+}
+
+fn input_err(e: engine::LimitError) -> PyErr {
+    LimitInputError::new_err(e.to_string())
 }
 
 #[pymethods]
 impl LimitRules {
     #[new]
-    fn new(code: &str, versions: Vec<Py<LimitRuleVersion>>) -> PyResult<Self> {
+    fn new(py: Python<'_>, code: &str, versions: Vec<Py<LimitRuleVersion>>) -> PyResult<Self> {
         let versions: Vec<RuleVersion> = versions
             .iter()
             .map(|v| version_in(code, v.get()))
             .collect::<PyResult<_>>()?;
         let table = LimitTable::new(code, &versions).map_err(|e| rule_err(e.to_string()))?;
-        Ok(Self { table })
+        let text = table_text(py, &table)?;
+        Ok(Self { table, text })
     }
 
     #[getter]
@@ -575,7 +684,7 @@ impl LimitRules {
 
     /// Evaluate a cart; see edge/_core.pyi for the line tuples.
     fn check(
-        &self,
+        slf: &Bound<'_, Self>,
         customer_class: &str,
         at_s: i64,
         day: i32,
@@ -586,24 +695,16 @@ impl LimitRules {
         for (i, item) in lines.iter().enumerate() {
             cart.push(line_from(tuple_of(&item, 6, "lines", i)?, 0, "lines", i)?);
         }
-        let mut past = Vec::with_capacity(prior.len());
-        for (i, item) in prior.iter().enumerate() {
-            let t = tuple_of(&item, 8, "prior", i)?;
-            past.push(Prior {
-                at_s: t.get_borrowed_item(0)?.extract()?,
-                day: t.get_borrowed_item(1)?.extract()?,
-                line: line_from(t, 2, "prior", i)?,
-            });
-        }
-        let verdict = self
+        let past = priors_from(prior)?;
+        let e = slf
+            .get()
             .table
-            .check(customer_class, at_s, day, &cart, &past)
-            .map_err(|e| LimitInputError::new_err(e.to_string()))?;
-        let categories = cart.iter().filter_map(|l| l.category).collect();
+            .evaluate(customer_class, at_s, day, &cart, &past)
+            .map_err(input_err)?;
         Ok(LimitResult {
-            v: verdict,
-            code: self.table.code().to_owned(),
-            categories,
+            rules: slf.clone().unbind(),
+            e,
+            lines: cart,
         })
     }
 
@@ -612,7 +713,7 @@ impl LimitRules {
     /// weight and its package's contents in proportion (`Line::portion`). `history` holds the
     /// customer's prior purchases, prepared once per order.
     fn check_packages(
-        &self,
+        slf: &Bound<'_, Self>,
         customer_class: &str,
         at_s: i64,
         day: i32,
@@ -620,31 +721,37 @@ impl LimitRules {
         picks: &Bound<'_, PyList>,
         history: &LimitHistory,
     ) -> PyResult<LimitResult> {
-        let py = picks.py();
-        let inv = &inventory.get().inner;
-        let mut cart = Vec::with_capacity(picks.len());
-        for pick in picks.iter() {
-            let uid = pick.getattr(intern!(py, "uid"))?;
-            let uid = uid.cast::<PyString>()?.to_str()?;
-            let net = pick.getattr(intern!(py, "net_mg"))?;
-            let net: Option<i64> = if net.is_none() {
-                None
-            } else {
-                Some(net.extract()?)
-            };
-            cart.push(package_line(inv, uid, net)?);
-        }
-        let categories = cart.iter().filter_map(|l| l.category).collect();
-        let verdict = self
+        let cart = pick_lines(&inventory.get().inner, picks)?;
+        let e = slf
+            .get()
             .table
-            .check(customer_class, at_s, day, &cart, &history.prior)
-            .map_err(|e| LimitInputError::new_err(e.to_string()))?;
+            .evaluate(customer_class, at_s, day, &cart, &history.prior)
+            .map_err(input_err)?;
         Ok(LimitResult {
-            v: verdict,
-            code: self.table.code().to_owned(),
-            categories,
+            rules: slf.clone().unbind(),
+            e,
+            lines: cart,
         })
     }
+}
+
+/// The cart lines of `picks` (each with `uid` and `net_mg`), read from the inventory records.
+fn pick_lines(inv: &CoreInventory, picks: &Bound<'_, PyList>) -> PyResult<Vec<Line>> {
+    let py = picks.py();
+    let (uid_name, net_name) = (intern!(py, "uid"), intern!(py, "net_mg"));
+    let mut cart = Vec::with_capacity(picks.len());
+    for pick in picks.iter() {
+        let uid = pick.getattr(uid_name)?;
+        let uid = uid.cast::<PyString>()?.to_str()?;
+        let net = pick.getattr(net_name)?;
+        let net: Option<i64> = if net.is_none() {
+            None
+        } else {
+            Some(net.extract()?)
+        };
+        cart.push(package_line(inv, uid, net)?);
+    }
+    Ok(cart)
 }
 
 /// Largest per-unit amount (mg or ml) accepted: far above any product, far below overflow
@@ -657,20 +764,21 @@ fn package_line(inv: &CoreInventory, uid: &str, net_mg: Option<i64>) -> PyResult
     let id = inv
         .lookup(uid)
         .ok_or_else(|| input(format!("package {uid} is not in the inventory")))?;
-    let label = inv.label(id);
     let rec = inv.record(id);
     let text = if rec.category == NONE {
         None
     } else {
         inv.text(rec.category)
     };
+    let label = || inv.label(id);
     let category = text
         .and_then(|t| t.parse::<Category>().ok())
         .ok_or_else(|| {
             let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
             let got = text.map_or("None".to_owned(), |t| format!("{t:?}"));
             input(format!(
-                "package {label}: category must be one of {}, got {got}",
+                "package {}: category must be one of {}, got {got}",
+                label(),
                 names.join(", ")
             ))
         })?;
@@ -680,7 +788,8 @@ fn package_line(inv: &CoreInventory, uid: &str, net_mg: Option<i64>) -> PyResult
             Ok(None)
         } else if v > MAX_AMOUNT {
             Err(input(format!(
-                "package {label}: {field} must be an integer in 0..{MAX_AMOUNT}, got {v}"
+                "package {}: {field} must be an integer in 0..{MAX_AMOUNT}, got {v}",
+                label()
             )))
         } else {
             Ok(Some(v))
@@ -701,9 +810,23 @@ fn package_line(inv: &CoreInventory, uid: &str, net_mg: Option<i64>) -> PyResult
         None => Ok(line),
         Some(n) if (0..=MAX_AMOUNT as i64).contains(&n) => Ok(line.portion(n as u64, bulk_net)),
         Some(n) => Err(input(format!(
-            "package {label}: net_weight_mg must be an integer in 0..{MAX_AMOUNT}, got {n}"
+            "package {}: net_weight_mg must be an integer in 0..{MAX_AMOUNT}, got {n}",
+            label()
         ))),
     }
+}
+
+fn priors_from(prior: &Bound<'_, PyList>) -> PyResult<Vec<Prior>> {
+    let mut past = Vec::with_capacity(prior.len());
+    for (i, item) in prior.iter().enumerate() {
+        let t = tuple_of(&item, 8, "prior", i)?;
+        past.push(Prior {
+            at_s: t.get_borrowed_item(0)?.extract()?,
+            day: t.get_borrowed_item(1)?.extract()?,
+            line: line_from(t, 2, "prior", i)?,
+        });
+    }
+    Ok(past)
 }
 
 /// A customer's prior purchases, converted once per order for `LimitRules.check_packages`.
@@ -717,20 +840,144 @@ impl LimitHistory {
     /// From prior tuples (`LimitRules.check`'s `prior`).
     #[new]
     fn new(prior: &Bound<'_, PyList>) -> PyResult<Self> {
-        let mut past = Vec::with_capacity(prior.len());
-        for (i, item) in prior.iter().enumerate() {
-            let t = tuple_of(&item, 8, "prior", i)?;
-            past.push(Prior {
-                at_s: t.get_borrowed_item(0)?.extract()?,
-                day: t.get_borrowed_item(1)?.extract()?,
-                line: line_from(t, 2, "prior", i)?,
-            });
-        }
-        Ok(Self { prior: past })
+        Ok(Self {
+            prior: priors_from(prior)?,
+        })
     }
 
     fn __len__(&self) -> usize {
         self.prior.len()
+    }
+}
+
+/// Hours whose UTC offset `LimitZone` remembers (direct-mapped by hour).
+const ZONE_SLOTS: usize = 64;
+const OFFSET_BIAS: i64 = 1 << 23;
+
+/// The store's clock for the limit check: reads the check's ISO 8601 time to epoch seconds
+/// and its store-local day without Python for the station's own time shape, asking Python
+/// only for what it cannot know: the zone's UTC offset of an hour it has not seen (through
+/// `offset(epoch_s) -> seconds`), and any other time shape (through `resolve(text) ->
+/// (epoch_s, day ordinal)`, which raises on a bad time).
+#[pyclass(frozen, module = "edge._core")]
+struct LimitZone {
+    resolve: Py<PyAny>,
+    offset: Py<PyAny>,
+    /// Per slot: (UTC hour << 24) | (offset + 2^23), 0 = empty; an hour is remembered only when
+    /// its offset is the same at its first and last second (no transition inside it).
+    hours: [AtomicU64; ZONE_SLOTS],
+}
+
+impl LimitZone {
+    fn offset_of(&self, py: Python<'_>, at_s: i64) -> PyResult<i64> {
+        self.offset.call1(py, (at_s,))?.extract(py)
+    }
+
+    fn offset_at(&self, py: Python<'_>, at_s: i64) -> PyResult<i64> {
+        let hour = at_s.div_euclid(3600);
+        if !(0..1_i64 << 39).contains(&hour) {
+            return self.offset_of(py, at_s);
+        }
+        let slot = &self.hours[(hour as usize) % ZONE_SLOTS];
+        let packed = slot.load(Ordering::Relaxed);
+        if packed != 0 && (packed >> 24) as i64 == hour {
+            return Ok((packed & 0xFF_FFFF) as i64 - OFFSET_BIAS);
+        }
+        let first = self.offset_of(py, hour * 3600)?;
+        let last = self.offset_of(py, hour * 3600 + 3599)?;
+        if first == last && (-OFFSET_BIAS..OFFSET_BIAS).contains(&first) {
+            slot.store(
+                ((hour as u64) << 24) | (first + OFFSET_BIAS) as u64,
+                Ordering::Relaxed,
+            );
+            return Ok(first);
+        }
+        self.offset_of(py, at_s)
+    }
+
+    fn when(&self, at: &Bound<'_, PyString>) -> PyResult<(i64, i32)> {
+        let py = at.py();
+        if let Some(at_s) = clock::epoch_seconds(at.to_str()?) {
+            let day = clock::local_day(at_s, self.offset_at(py, at_s)?);
+            if let Ok(day) = i32::try_from(day) {
+                return Ok((at_s, day));
+            }
+        }
+        self.resolve.call1(py, (at,))?.extract(py)
+    }
+}
+
+#[pymethods]
+impl LimitZone {
+    #[new]
+    fn new(resolve: Py<PyAny>, offset: Py<PyAny>) -> Self {
+        Self {
+            resolve,
+            offset,
+            hours: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// (epoch seconds, store-local day ordinal) of an ISO 8601 time with offset.
+    fn at(&self, at: &Bound<'_, PyString>) -> PyResult<(i64, i32)> {
+        self.when(at)
+    }
+}
+
+/// One order's limit check, prepared at its first scan: the jurisdiction's rules, the store's
+/// clock, the customer's class and prior purchases (converted and zone-resolved once). Each
+/// check is then one call: the time, the inventory and the picks.
+#[pyclass(frozen, module = "edge._core")]
+struct LimitOrder {
+    rules: Py<LimitRules>,
+    zone: Py<LimitZone>,
+    class: String,
+    prior: Vec<Prior>,
+}
+
+#[pymethods]
+impl LimitOrder {
+    #[new]
+    fn new(
+        rules: Py<LimitRules>,
+        zone: Py<LimitZone>,
+        customer_class: String,
+        prior: &Bound<'_, PyList>,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            rules,
+            zone,
+            class: customer_class,
+            prior: priors_from(prior)?,
+        })
+    }
+
+    fn __len__(&self) -> usize {
+        self.prior.len()
+    }
+
+    /// Check the picks (each `uid`, `net_mg`) at `at` (ISO 8601 with offset), as
+    /// `LimitRules.check_packages`. LimitInputError as there; `at` errors are the zone's.
+    fn check(
+        &self,
+        py: Python<'_>,
+        at: &Bound<'_, PyString>,
+        inventory: &Bound<'_, Inventory>,
+        picks: &Bound<'_, PyList>,
+    ) -> PyResult<LimitResult> {
+        let (at_s, day) = self.zone.get().when(at)?;
+        let cart = pick_lines(&inventory.get().inner, picks)?;
+        let e = self
+            .rules
+            .get()
+            .table
+            .evaluate(&self.class, at_s, day, &cart, &self.prior)
+            .map_err(input_err)?;
+        Ok(LimitResult {
+            rules: self.rules.clone_ref(py),
+            e,
+            lines: cart,
+        })
     }
 }
 
@@ -742,6 +989,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LimitRules>()?;
     m.add_class::<LimitResult>()?;
     m.add_class::<LimitHistory>()?;
+    m.add_class::<LimitZone>()?;
+    m.add_class::<LimitOrder>()?;
     m.add_class::<BucketUse>()?;
     m.add_class::<MaxMore>()?;
     m.add_class::<Crossing>()?;

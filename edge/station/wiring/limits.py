@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from edge.common.errors import BadInput, ConfigError
 from edge.limits.engine import (
     LimitEngine,
-    LimitHistory,
+    LimitInputError,
+    LimitOrder,
     parse_prior,
-    parse_time,
     resolve_rules_dir,
 )
 from edge.scan import Inventory
@@ -36,56 +36,93 @@ class EngineLimits:
         self.engine = LimitEngine(
             resolve_rules_dir(cfg.limits.rules_dir), timezone=cfg.station.timezone
         )
-        # The prepared history of the order last seen: (order_id, its prior list, history).
-        self._history: tuple[str, list[dict[str, object]], LimitHistory] | None = None
+        self._code = cfg.station.jurisdiction
+        # The order last prepared: (order_id, customer class, its prior list, prepared check).
+        self._order: tuple[str, str, list[dict[str, object]], LimitOrder] | None = None
 
-    def prepare(self, order: Order) -> LimitHistory:
-        """The order's prior purchases, validated and zone-resolved (cached for this order:
-        the same prior list, or an equal one, is not converted again). BadInput if invalid."""
-        cached = self._history
-        same = cached is not None and cached[0] == order.order_id
-        if cached is not None and same and (cached[1] is order.prior or cached[1] == order.prior):
-            return cached[2]
+    def prepare(self, order: Order) -> LimitOrder:
+        """The order's check prepared: its prior purchases validated and zone-resolved, with
+        the rules and the customer's class (cached for this order: the same prior list, or an
+        equal one, is not converted again). BadInput if invalid."""
+        cached = self._order
+        if (
+            cached is not None
+            and cached[0] == order.order_id
+            and cached[1] == order.customer.class_
+            and (cached[2] is order.prior or cached[2] == order.prior)
+        ):
+            return cached[3]
         prior = parse_prior(list(order.prior), f"order {order.order_id}")
-        history = self.engine.history(self.cfg.station.jurisdiction, prior)
-        self._history = (order.order_id, order.prior, history)
-        return history
+        prepared = self.engine.order(self._code, order.customer.class_, prior)
+        self._order = (order.order_id, order.customer.class_, order.prior, prepared)
+        return prepared
 
     def check(self, order: Order, picks: Sequence[Pick], at: str) -> LimitResult:
         if order.channel == "wholesale":  # a transfer between licensees, not a retail sale
             return LimitResult(allowed=True, reason="wholesale transfer: no purchase limits")
+        cached = self._order  # prepare()'s cache, looked up inline: this is the hot path
+        if (
+            cached is not None
+            and cached[2] is order.prior
+            and cached[0] == order.order_id
+            and cached[1] == order.customer.class_
+        ):
+            prepared = cached[3]
+        else:
+            try:
+                prepared = self.prepare(order)
+            except (BadInput, ConfigError) as exc:
+                return LimitResult(allowed=False, reason=f"limits cannot be checked: {exc}")
         try:
-            history = self.prepare(order)
-            raw = self.engine.check_packages(
-                self.cfg.station.jurisdiction,
-                order.customer.class_,
-                parse_time(at, "at"),
-                self.inventory(),
-                picks if isinstance(picks, list) else list(picks),
-                history,
+            raw = prepared.check(
+                at, self.inventory(), picks if type(picks) is list else list(picks)
             )
+        except LimitInputError as exc:
+            problem = self.engine.input_problem(self._code, at, exc)
+            return LimitResult(allowed=False, reason=f"limits cannot be checked: {problem}")
         except (BadInput, ConfigError) as exc:
             return LimitResult(allowed=False, reason=f"limits cannot be checked: {exc}")
-        return LimitResult(
-            allowed=raw.allowed,
-            reason=raw.reason,
-            buckets=[
-                LimitBucket(
-                    name=r[0],
-                    unit=r[1],
-                    used=r[2],
-                    limit=r[3],
-                    used_exact=r[4],
-                    limit_exact=r[5],
-                    prior_exact=r[6],
-                    cart_exact=r[7],
-                )
-                for r in raw.report()
-            ],
-            jurisdiction=self.cfg.station.jurisdiction,
-            rule_version=raw.version,
-            customer_class=raw.customer_class,
+        allowed, reason, version, customer_class = raw.summary()
+        return _EngineResult(
+            allowed=allowed,
+            reason=reason,
+            buckets=raw,  # type: ignore[arg-type]  # converted when first read
+            jurisdiction=self._code,
+            rule_version=version,
+            customer_class=customer_class,
         )
+
+
+# The `buckets` field's storage (a member descriptor of the frozen struct).
+_BUCKETS = LimitResult.__dict__["buckets"]
+
+
+class _EngineResult(LimitResult, frozen=True, kw_only=True):
+    """The engine's verdict as the workflow's LimitResult, its buckets converted from the core's
+    result when first read (the journal's `limits` record and a slip read them; the check
+    itself does not pay for them). Until then the field holds the core's result, so nothing
+    that reads the struct's fields directly (an encoder) can take it for "no buckets"."""
+
+    @property  # type: ignore[misc]  # a read-only view of the same field
+    def buckets(self) -> list[LimitBucket]:
+        held = _BUCKETS.__get__(self)
+        if type(held) is list:
+            return held
+        converted = [
+            LimitBucket(
+                name=r[0],
+                unit=r[1],
+                used=r[2],
+                limit=r[3],
+                used_exact=r[4],
+                limit_exact=r[5],
+                prior_exact=r[6],
+                cart_exact=r[7],
+            )
+            for r in held.report()
+        ]
+        _BUCKETS.__set__(self, converted)
+        return converted
 
 
 class LimitsPreparation(Stage):
