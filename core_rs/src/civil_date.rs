@@ -15,13 +15,16 @@ pub fn parse(text: &str) -> Option<i32> {
             .then(|| s.parse().ok())?
     };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (y, m, d) = (i64::from(y), i64::from(m), i64::from(d));
     if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
         return None;
     }
-    Some(days_from_civil(y, m, d))
+    // a four-digit year keeps the day number well inside i32
+    i32::try_from(days_from_civil(y, m, d)).ok()
 }
 
-fn days_in_month(y: i32, m: i32) -> i32 {
+/// Days in month `m` of year `y` (proleptic Gregorian).
+pub(crate) fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
         2 => 28,
@@ -30,7 +33,8 @@ fn days_in_month(y: i32, m: i32) -> i32 {
     }
 }
 
-fn days_from_civil(y: i32, m: i32, d: i32) -> i32 {
+/// Days since 1970-01-01 of a valid civil date (Howard Hinnant's days_from_civil).
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

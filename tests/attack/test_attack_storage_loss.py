@@ -15,6 +15,7 @@ from edge.cli import run
 from edge.common.errors import ExitCode
 from edge.journal import Journal
 from tests.support.central import LinkRunner, Setup, make_setup, running_central, until
+from tests.support.linked import link_to, linked_station_config
 
 pytestmark = pytest.mark.slow
 
@@ -172,18 +173,9 @@ def test_verify_against_central_detects_a_consistent_rewrite_and_a_traceless_tru
 
 
 def _daemon_config(setup: Setup, state: Path, printer: str) -> Path:
-    secret, server = setup.station_keys("station-01")
-    path = state / "station.toml"
-    path.write_text(
-        f'[station]\nid = "station-01"\nstate_dir = "{state}"\n'
-        f'inject_socket = "{state / "inject.sock"}"\n'
-        f'[printer]\ntarget = "{printer}"\n[indicator]\nbackend = "recording"\n'
-        "[journal]\nmin_free_mb = 0\nmin_free_percent = 0\n"
-        f'[link]\nendpoint = "{setup.endpoint}"\nsecret_key_file = "{secret}"\n'
-        f'server_key_file = "{server}"\ntimeout_ms = 2000\nheartbeat_ms = 300\n'
-        "reconnect_max_ms = 1000\n"
-    )
-    return path
+    # timeout_ms: the start-up session must reach a loaded central to learn of a fork or hold
+    link = link_to(setup, "station-01", timeout_ms=8000)
+    return linked_station_config(state, printer, link, station_id="station-01")
 
 
 def test_a_daemon_on_a_diverged_journal_refuses_to_start_until_recovered_from_central(

@@ -4,18 +4,22 @@ slip."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import pytest
 
 from drivers.printer.sim import SimPrinter
-from edge.cli import run
 from edge.common.labs import decode_set
 from edge.link.replica import Replica
 from tests.support.central import make_setup, running_central
-from tests.support.station import BADGES, Daemon, journal_events, real_inventory, tag
+from tests.support.linked import (
+    feed_badges,
+    import_feeds,
+    link_to,
+    linked_station_config,
+    wait_until,
+)
+from tests.support.station import Daemon, journal_events, real_inventory, tag
 
 pytestmark = pytest.mark.slow  # the daemon and central as subprocesses
 
@@ -40,21 +44,6 @@ def result(**extra: object) -> list[dict[str, object]]:
     return [{**row, **extra}]
 
 
-def _write(tmp: Path, name: str, data: object) -> str:
-    path = tmp / name
-    path.write_text(json.dumps(data))
-    return str(path)
-
-
-def _wait(cond: object, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise TimeoutError("condition not met")
-
-
 def _revoked_at_station(replica_path: Path) -> bool:
     if not replica_path.exists():
         return False
@@ -67,53 +56,22 @@ def _revoked_at_station(replica_path: Path) -> bool:
 
 def test_a_result_revoked_while_the_order_is_open_refuses_the_next_scan(tmp_path: Path) -> None:
     setup = make_setup(tmp_path / "central", ["station-01"])
-    cfg = ["--config", str(setup.config)]
     data = tmp_path / "data"
-    data.mkdir()
-    badges = [{"badge": b["code"], **{k: v for k, v in b.items() if k != "code"}} for b in BADGES]
-    for kind, payload in (
-        ("orders", [ORDER]),
-        ("inventory", real_inventory()),
-        ("badges", badges),
-        ("labs", result()),
-    ):
-        assert run(["central", "import", kind, _write(data, f"{kind}.json", payload), *cfg]) == 0
+    feeds = {"orders": [ORDER], "inventory": real_inventory(), "badges": feed_badges()}
+    import_feeds(setup, data, {**feeds, "labs": result()})
     station = tmp_path / "station"
-    station.mkdir()
-    secret, server = setup.station_keys("station-01")
     with SimPrinter() as printer, running_central(setup):
-        lines = [
-            "[station]",
-            f'state_dir = "{station}"',
-            f'inject_socket = "{station / "inject.sock"}"',
-            "[printer]",
-            f'target = "{printer.target}"',
-            "retry_ms = 200",
-            "[indicator]",
-            'backend = "recording"',
-            "[journal]",
-            "min_free_mb = 0",
-            "min_free_percent = 0",
-            "[link]",
-            f'endpoint = "{setup.endpoint}"',
-            f'secret_key_file = "{secret}"',
-            f'server_key_file = "{server}"',
-            "heartbeat_ms = 300",
-            "reconnect_max_ms = 1000",
-        ]
-        config = station / "station.toml"
-        config.write_text("\n".join(lines) + "\n")
+        config = linked_station_config(station, printer.target, link_to(setup, "station-01"))
         with Daemon(config) as d:
-            _wait(lambda: "central" not in d.state()["devices_down"])
-            _wait(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
-            _wait(lambda: d.send("scan ORD-5001")["phase"] == "picking")
+            wait_until(lambda: "central" not in d.state()["devices_down"])
+            wait_until(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
+            wait_until(lambda: d.send("scan ORD-5001")["phase"] == "picking")
             assert d.send(f"scan {tag(1)}")["signals"][0][0] == "scan_ok"
             # the state revokes the batch's result while the order is open
-            revoked = result(RevokedDate="2026-11-30T10:00:00")
-            assert (
-                run(["central", "import", "labs", _write(data, "revoked.json", revoked), *cfg]) == 0
+            import_feeds(
+                setup, data / "revoked", {"labs": result(RevokedDate="2026-11-30T10:00:00")}
             )
-            _wait(lambda: _revoked_at_station(station / "replica.sqlite3"))
+            wait_until(lambda: _revoked_at_station(station / "replica.sqlite3"))
             reply = d.send(f"scan {tag(2)}")
             assert reply["phase"] == "halted" and reply["signals"][-1][0] == "halt"
             slip = printer.wait_for_jobs(1)[0].decoded.text
@@ -139,50 +97,21 @@ def test_an_arizona_station_prints_the_coa_central_fed_on_the_exit_label(tmp_pat
     """The built-in wiring hands the lab feed to the label: an AZ exit label prints the COA
     values and link of the batch's feed item, and the bag seals with the label's last code."""
     setup = make_setup(tmp_path / "central", ["station-01"])
-    cfg = ["--config", str(setup.config)]
-    data = tmp_path / "data"
-    data.mkdir()
-    badges = [{"badge": b["code"], **{k: v for k, v in b.items() if k != "code"}} for b in BADGES]
-    for kind, payload in (
-        ("orders", [ORDER]),
-        ("inventory", real_inventory()),
-        ("badges", badges),
-        ("labs", [COA]),
-    ):
-        assert run(["central", "import", kind, _write(data, f"{kind}.json", payload), *cfg]) == 0
+    feeds = {"orders": [ORDER], "inventory": real_inventory(), "badges": feed_badges()}
+    import_feeds(setup, tmp_path / "data", {**feeds, "labs": [COA]})
     station = tmp_path / "station"
-    station.mkdir()
-    secret, server = setup.station_keys("station-01")
     with SimPrinter() as printer, running_central(setup):
-        lines = [
-            "[station]",
-            f'state_dir = "{station}"',
-            f'inject_socket = "{station / "inject.sock"}"',
-            'jurisdiction = "AZ"',
-            'timezone = "America/Phoenix"',
-            "[label]",
-            "allow_unverified = true",
-            "[printer]",
-            f'target = "{printer.target}"',
-            "retry_ms = 200",
-            "[indicator]",
-            'backend = "recording"',
-            "[journal]",
-            "min_free_mb = 0",
-            "min_free_percent = 0",
-            "[link]",
-            f'endpoint = "{setup.endpoint}"',
-            f'secret_key_file = "{secret}"',
-            f'server_key_file = "{server}"',
-            "heartbeat_ms = 300",
-            "reconnect_max_ms = 1000",
-        ]
-        config = station / "station.toml"
-        config.write_text("\n".join(lines) + "\n")
+        config = linked_station_config(
+            station,
+            printer.target,
+            link_to(setup, "station-01"),
+            station=['jurisdiction = "AZ"', 'timezone = "America/Phoenix"'],
+            extra=["[label]", "allow_unverified = true"],
+        )
         with Daemon(config) as d:
-            _wait(lambda: "central" not in d.state()["devices_down"])
-            _wait(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
-            _wait(lambda: d.send("scan ORD-5001")["phase"] == "picking")
+            wait_until(lambda: "central" not in d.state()["devices_down"])
+            wait_until(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
+            wait_until(lambda: d.send("scan ORD-5001")["phase"] == "picking")
             assert d.send(f"scan {tag(1)}")["signals"][0][0] == "scan_ok"
             d.send(f"scan {tag(2)}")
             label = printer.wait_for_jobs(1)[0].decoded

@@ -4,19 +4,23 @@ replica, and the next scan of the package is refused `lab_result` with a slip.""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import pytest
 
 from central.statesys.emulator import MetrcEmulator, ThreadedEmulator
 from drivers.printer.sim import SimPrinter
-from edge.cli import run
 from edge.common.labs import LabResult, decode_set
 from edge.link.replica import Replica
 from tests.support.central import make_setup, running_central
-from tests.support.station import BADGES, Daemon, journal_events, real_inventory, tag
+from tests.support.linked import (
+    feed_badges,
+    import_feeds,
+    link_to,
+    linked_station_config,
+    wait_until,
+)
+from tests.support.station import Daemon, journal_events, real_inventory, tag
 
 pytestmark = pytest.mark.slow  # the daemon and central as subprocesses
 
@@ -49,15 +53,6 @@ def rows(result_id: int) -> list[dict[str, object]]:
     ]
 
 
-def _wait(cond: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise TimeoutError("condition not met")
-
-
 def _at_station(replica_path: Path, label: str) -> list[LabResult]:
     if not replica_path.exists():
         return []
@@ -87,55 +82,27 @@ def test_a_result_revoked_at_metrc_refuses_the_next_scan(tmp_path: Path) -> None
             'repackaging = "deli"\ntimeout_ms = 5000\npull_interval_s = 3600\n'
             "lab_pull_interval_s = 1\n"
         )
-    cfg = ["--config", str(setup.config)]
-    data = tmp_path / "data"
-    data.mkdir()
-    badges = [{"badge": b["code"], **{k: v for k, v in b.items() if k != "code"}} for b in BADGES]
-    for kind, payload in (("orders", [ORDER]), ("inventory", real_inventory()), ("badges", badges)):
-        path = data / f"{kind}.json"
-        path.write_text(json.dumps(payload))
-        assert run(["central", "import", kind, str(path), *cfg]) == 0
+    feeds = {"orders": [ORDER], "inventory": real_inventory(), "badges": feed_badges()}
+    import_feeds(setup, tmp_path / "data", feeds)
     station = tmp_path / "station"
-    station.mkdir()
-    secret, server = setup.station_keys("station-01")
     replica = station / "replica.sqlite3"
     try:
         with SimPrinter() as printer, running_central(setup):
-            lines = [
-                "[station]",
-                f'state_dir = "{station}"',
-                f'inject_socket = "{station / "inject.sock"}"',
-                "[printer]",
-                f'target = "{printer.target}"',
-                "retry_ms = 200",
-                "[indicator]",
-                'backend = "recording"',
-                "[journal]",
-                "min_free_mb = 0",
-                "min_free_percent = 0",
-                "[link]",
-                f'endpoint = "{setup.endpoint}"',
-                f'secret_key_file = "{secret}"',
-                f'server_key_file = "{server}"',
-                "heartbeat_ms = 300",
-                "reconnect_max_ms = 1000",
-            ]
-            config = station / "station.toml"
-            config.write_text("\n".join(lines) + "\n")
+            config = linked_station_config(station, printer.target, link_to(setup, "station-01"))
             with Daemon(config) as d:
                 # central's pull brought both results to the station: passing
-                _wait(lambda: len(_at_station(replica, tag(2))) == 1)
+                wait_until(lambda: len(_at_station(replica, tag(2))) == 1, 30)
                 (pulled,) = _at_station(replica, tag(1))
                 assert pulled.passed and pulled.values == {
                     "test:THC": "21.4",
                     "test:Microbiologicals": "0.1",
                 }
-                _wait(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
-                _wait(lambda: d.send("scan ORD-5101")["phase"] == "picking")
+                wait_until(lambda: d.send("scan BADGE-ALICE")["phase"] == "ready")
+                wait_until(lambda: d.send("scan ORD-5101")["phase"] == "picking")
                 assert d.send(f"scan {tag(1)}")["signals"][0][0] == "scan_ok"
                 # the lab revokes tag 2's result while the order is open; the next pull sees it
                 assert emu.emulator.revoke_result(LICENSE, 42, "2026-11-30") == 2
-                _wait(lambda: any(r.revoked for r in _at_station(replica, tag(2))))
+                wait_until(lambda: any(r.revoked for r in _at_station(replica, tag(2))), 30)
                 reply = d.send(f"scan {tag(2)}")
                 assert reply["phase"] == "halted" and reply["signals"][-1][0] == "halt"
                 slip = printer.wait_for_jobs(1)[0].decoded.text

@@ -46,16 +46,19 @@ def linked_station_config(
     link: Sequence[str],
     *,
     station_id: str | None = None,
+    station: Sequence[str] = (),
     extra: Sequence[str] = (),
 ) -> Path:
     """station.toml in `root` for a daemon printing to `printer` with these [link] lines, the
-    recording indicator and no disk floor; `extra` lines (other sections) are appended."""
+    recording indicator and no disk floor; `station` lines join [station], `extra` lines (other
+    sections) are appended."""
     root.mkdir(parents=True, exist_ok=True)
     lines = [
         "[station]",
         *([f'id = "{station_id}"'] if station_id is not None else []),
         f'state_dir = "{root}"',
         f'inject_socket = "{root / "inject.sock"}"',
+        *station,
         "[printer]",
         f'target = "{printer}"',
         "retry_ms = 200",

@@ -8,6 +8,8 @@
 pub const EPOCH_ORDINAL: i64 = 719_163;
 const SECONDS_PER_DAY: i64 = 86_400;
 
+use crate::civil_date::{days_from_civil, days_in_month};
+
 fn digits(b: &[u8]) -> Option<i64> {
     let mut n = 0_i64;
     for &c in b {
@@ -17,30 +19,6 @@ fn digits(b: &[u8]) -> Option<i64> {
         n = n * 10 + i64::from(c - b'0');
     }
     Some(n)
-}
-
-fn leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a valid civil date (Howard Hinnant's days_from_civil).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Whole seconds since 1970-01-01T00:00:00Z (sub-seconds dropped, i.e. floored) of `text`

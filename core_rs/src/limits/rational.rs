@@ -25,50 +25,44 @@ pub fn gcd(a: i128, b: i128) -> i128 {
     i128::try_from(g).unwrap_or(i128::MAX)
 }
 
-/// Binary GCD on 128 bits: a weighed portion's denominators take a cart past 64 bits, where a
-/// remainder is a slow library call per step.
-fn gcd_u128(mut a: u128, mut b: u128) -> u128 {
-    if a == 0 {
-        return b;
-    }
-    if b == 0 {
-        return a;
-    }
-    let shift = (a | b).trailing_zeros();
-    a >>= a.trailing_zeros();
-    loop {
-        b >>= b.trailing_zeros();
-        if a > b {
-            std::mem::swap(&mut a, &mut b);
+/// Binary (Stein's) GCD, shifts and subtractions only, for one unsigned width.
+macro_rules! binary_gcd {
+    ($(#[$doc:meta])* $vis:vis $name:ident, $t:ty) => {
+        $(#[$doc])*
+        $vis fn $name(mut a: $t, mut b: $t) -> $t {
+            if a == 0 {
+                return b;
+            }
+            if b == 0 {
+                return a;
+            }
+            let shift = (a | b).trailing_zeros();
+            a >>= a.trailing_zeros();
+            loop {
+                b >>= b.trailing_zeros();
+                if a > b {
+                    std::mem::swap(&mut a, &mut b);
+                }
+                b -= a;
+                if b == 0 {
+                    return a << shift;
+                }
+            }
         }
-        b -= a;
-        if b == 0 {
-            return a << shift;
-        }
-    }
+    };
 }
 
-/// Greatest common divisor of two u64 (binary algorithm: shifts and subtractions only).
-pub fn gcd_u64(mut a: u64, mut b: u64) -> u64 {
-    if a == 0 {
-        return b;
-    }
-    if b == 0 {
-        return a;
-    }
-    let shift = (a | b).trailing_zeros();
-    a >>= a.trailing_zeros();
-    loop {
-        b >>= b.trailing_zeros();
-        if a > b {
-            std::mem::swap(&mut a, &mut b);
-        }
-        b -= a;
-        if b == 0 {
-            return a << shift;
-        }
-    }
-}
+binary_gcd!(
+    /// On 128 bits: a weighed portion's denominators take a cart past 64 bits, where a
+    /// remainder is a slow library call per step.
+    gcd_u128,
+    u128
+);
+binary_gcd!(
+    /// Greatest common divisor of two u64.
+    pub gcd_u64,
+    u64
+);
 
 /// Least common multiple of two positive integers; None on overflow.
 pub fn lcm(a: i128, b: i128) -> Option<i128> {
