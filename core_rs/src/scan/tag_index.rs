@@ -567,4 +567,78 @@ mod tests {
             }
         }
     }
+
+    /// Every 133rd serial (an order's SKU tags in a dense range: a sparse fan-out near the
+    /// leaves), tags one shorter and one longer, slips in the last characters and bytes outside
+    /// [0-9A-Z]: the walk finds exactly what brute force finds.
+    #[test]
+    fn agrees_with_brute_force_on_sparse_serials() {
+        let mut words: Vec<String> = (0..900)
+            .map(|i| format!("1A4060300002C9B000{:06X}", 0x2_F000 + 133 * i))
+            .collect();
+        words.extend((0..60).map(|i| format!("1A4060300002C9B00{:06X}", 0x2_F000 + 77 * i)));
+        words.extend((0..60).map(|i| format!("1A4060300002C9B000{:07X}", 0x2_F000 + 91 * i)));
+        words.push("1A4060300002C9B0002F0-85".into());
+        let index = TagIndex::build(
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i as u32, w.as_bytes())),
+        );
+        assert_eq!(index.groups.len(), 3); // lengths 23, 24 and 25
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let accept = |id: u32| id % 5 == 1;
+        for round in 0..300 {
+            let mut q = words[next(words.len())].clone().into_bytes();
+            for _ in 0..1 + round % 3 {
+                // mostly in the last six characters, where the serials fan out
+                let p = if next(4) == 0 {
+                    next(q.len())
+                } else {
+                    q.len() - 1 - next(6.min(q.len()))
+                };
+                match next(6) {
+                    0 => q[p] = b"0123456789ABCDEFZ-"[next(18)],
+                    1 => {
+                        q.remove(p);
+                    }
+                    2 => q.insert(p, b"0123456789ABCDEF"[next(16)]),
+                    3 if p + 1 < q.len() => q.swap(p, p + 1),
+                    4 => q.push(b"0123456789ABCDEF"[next(16)]),
+                    _ => q[p] = b'G',
+                }
+            }
+            let mut all: Vec<(u8, &[u8], u32)> = words
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| {
+                    Some((osa::within(w.as_bytes(), &q, 3)?, w.as_bytes(), i as u32))
+                })
+                .collect();
+            all.sort_unstable();
+            for k in 0..=3u8 {
+                let brute: Vec<(u8, &[u8], u32)> =
+                    all.iter().copied().filter(|&(d, _, _)| d <= k).collect();
+                let got: Vec<(u32, u8)> = index
+                    .nearest(&q, k, None)
+                    .iter()
+                    .map(|h| (h.id, h.distance))
+                    .collect();
+                let want: Vec<(u32, u8)> = brute.iter().map(|&(d, _, id)| (id, d)).collect();
+                assert_eq!(got, want, "query {} k {k}", String::from_utf8_lossy(&q));
+                let want: Vec<(u8, &[u8], u32)> = brute
+                    .iter()
+                    .copied()
+                    .filter(|&(_, _, id)| accept(id))
+                    .collect();
+                assert_eq!(index.within_where(&q, k, &accept), want);
+            }
+        }
+    }
 }
