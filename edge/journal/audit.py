@@ -44,13 +44,12 @@ _WANT = tuple(_TYPES.values())  # a row's typeof() columns when every one is as 
 
 
 def _rows(
-    conn: sqlite3.Connection, lock: threading.RLock, ends: list[int | None]
+    conn: sqlite3.Connection, lock: threading.RLock, ends: list[int | None], after: int
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Every row in rowid order, in batches of 1,000. The read that finds no more rows also reads the
     counters the end check compares with (`ends`: issued seq, acked seq) under the same hold of
     the lock: the daemon appends while its background audit runs, and a counter read after that
     read could name a row appended since as deleted."""
-    after = -(2**63)
     while True:
         with lock:
             chunk = conn.execute(
@@ -110,13 +109,23 @@ def _scalar(conn: sqlite3.Connection, lock: threading.RLock, sql: str) -> int | 
 
 
 def audit(
-    conn: sqlite3.Connection, lock: threading.RLock, *, core: bool = True
+    conn: sqlite3.Connection,
+    lock: threading.RLock,
+    *,
+    core: bool = True,
+    start: tuple[int, bytes] | None = None,
 ) -> tuple[int, int | None, str]:
     """(rows checked, first bad seq or None, reason) for the journal open on `conn`; `core`
-    False checks every row in Python only (the reference the core path is tested against)."""
+    False checks every row in Python only (the reference the core path is tested against).
+    `start` (seq, hash) of a verified row: only the rows after it (the start-up check after the
+    checkpoint), with every check the full audit makes, the end check included."""
     prev, expected, checked = GENESIS, 1, 0
+    after = -(2**63)  # seq is the rowid (INTEGER PRIMARY KEY)
+    if start is not None:
+        after, prev = start
+        expected = after + 1
     ends: list[int | None] = [None, None]
-    for chunk in _rows(conn, lock, ends):
+    for chunk in _rows(conn, lock, ends, after):
         digests = recompute_columns(chunk) if core else [None] * len(chunk)
         for row, digest in zip(chunk, digests, strict=True):
             # the core's digest stands for the row when all of it is as written and it links on

@@ -21,7 +21,6 @@ import msgspec
 
 from edge.common.chain import GENESIS, canonical_json, chain_hash
 from edge.common.errors import ExitCode, PackstationError
-from edge.journal.chain_core import recompute
 
 
 class JournalError(PackstationError):
@@ -390,39 +389,14 @@ class Journal:
             return None
         return None if row is None else (int(row[0]), bytes(row[1]))
 
-    def _verify_after(
-        self, after: int, prev: bytes, batch: int = 1000, *, core: bool = True
-    ) -> VerifyResult:
-        """The rows after `after` (whose hash is `prev`), a batch at a time; each batch's hashes
-        recomputed in the compiled core with the GIL released (edge/journal/chain_core.py, byte
-        for byte as `chain_hash`), in Python where the core leaves a row to it (an event_id not
-        in a plain hex UUID form) or with `core` False."""
-        expected, checked = after + 1, 0
-        while chunk := self.events(after, batch):
-            digests = recompute(chunk) if core else [None] * len(chunk)
-            for ev, core_digest in zip(chunk, digests, strict=True):
-                if ev.seq != expected:
-                    return VerifyResult(
-                        checked=checked, first_bad_seq=expected, reason=f"seq {expected} is missing"
-                    )
-                if ev.prev_hash != prev:
-                    return VerifyResult(
-                        checked=checked,
-                        first_bad_seq=ev.seq,
-                        reason="prev_hash does not match the previous row",
-                    )
-                digest = core_digest or chain_hash(
-                    prev, ev.seq, ev.event_id, ev.type, ev.at, ev.body
-                )
-                if digest != ev.hash:
-                    return VerifyResult(
-                        checked=checked,
-                        first_bad_seq=ev.seq,
-                        reason="hash does not match the row's contents",
-                    )
-                prev, expected, checked = ev.hash, expected + 1, checked + 1
-            after = chunk[-1].seq
-        return VerifyResult(checked=checked)
+    def _verify_after(self, after: int, prev: bytes, *, core: bool = True) -> VerifyResult:
+        """The rows after `after` (whose hash is `prev`) by the full audit's checks
+        (edge/journal/audit.py: storage types, links, hashes in the compiled core, the end
+        check), so a row edited after the checkpoint is named, never an exception."""
+        from edge.journal.audit import audit
+
+        checked, first_bad, reason = audit(self._conn, self._lock, core=core, start=(after, prev))
+        return VerifyResult(checked=checked, first_bad_seq=first_bad, reason=reason)
 
 
 def _row_event(row: tuple[Any, ...]) -> JournalEvent:

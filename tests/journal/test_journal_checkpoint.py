@@ -50,6 +50,28 @@ def test_a_break_after_the_checkpoint_is_found_at_start_up(tmp_path: Path) -> No
     assert (result.ok, result.first_bad_seq) == (False, 5)
 
 
+def test_rows_mangled_after_the_checkpoint_are_named_at_start_up(tmp_path: Path) -> None:
+    """What the full audit names, the start-up check names too: a TEXT body, a short hash, the
+    last rows deleted after the checkpoint (never an exception, never a pass)."""
+    cases = {
+        "UPDATE events SET body = CAST(body AS TEXT) WHERE seq = 6": (6, "body is stored as text"),
+        "UPDATE events SET hash = zeroblob(31) WHERE seq = 5": (5, "hash is 31 bytes"),
+        "DELETE FROM events WHERE seq >= 6": (6, "were deleted"),
+    }
+    for n, (sql, (seq, reason)) in enumerate(cases.items()):
+        path = tmp_path / f"j{n}.sqlite3"
+        journal = filled(path, 4)
+        assert journal.verify_new().ok
+        journal.append("scan", {"raw": "late-1"})
+        journal.append("scan", {"raw": "late-2"})
+        journal.close()
+        tamper(path, "DROP TRIGGER IF EXISTS events_append_only_d")
+        tamper(path, sql)
+        result = Journal(path).verify_new()
+        assert (result.ok, result.first_bad_seq) == (False, seq), (sql, result)
+        assert reason in result.reason, (sql, result)
+
+
 def test_a_rewritten_checkpoint_row_falls_back_to_the_whole_chain(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     journal = filled(path, 4)
