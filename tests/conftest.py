@@ -15,6 +15,9 @@ from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parent.parent
 
+# the central store fixtures `pg` and `store` (tests/support/stores.py)
+pytest_plugins = ["tests.support.stores"]
+
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")

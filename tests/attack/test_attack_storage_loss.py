@@ -44,6 +44,20 @@ def _backup(src: Path, dst: Path) -> None:
         a.backup(b)
 
 
+def _restored_behind(setup: Setup, tmp_path: Path, kept: int, total: int) -> Path:
+    """station-01 journals `total` events through a live central, then its card is restored from
+    an image taken after `kept` of them: central holds rows the journal no longer has."""
+    journal = tmp_path / "station-01" / "journal.sqlite3"
+    with running_central(setup):
+        asyncio.run(_run(setup, tmp_path, kept, kept))
+        _backup(journal, tmp_path / "old-image.sqlite3")
+        asyncio.run(_run(setup, tmp_path, kept, total))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    _backup(tmp_path / "old-image.sqlite3", journal)
+    return journal
+
+
 @pytest.mark.parametrize("loss", ["restored 50 rows behind", "new empty card"])
 def test_a_station_that_lost_storage_recovers_from_central_and_loses_nothing(
     loss: str, tmp_path: Path
@@ -75,14 +89,7 @@ def test_a_journal_behind_central_with_rows_of_its_own_is_held_not_sent(tmp_path
     """Restored behind, then events journalled offline: the histories differ. Nothing is sent
     (central would quarantine them as integrity alarms), every row stays in the journal."""
     setup = make_setup(tmp_path, ["station-01"])
-    journal = tmp_path / "station-01" / "journal.sqlite3"
-    with running_central(setup):
-        asyncio.run(_run(setup, tmp_path, 20, 20))
-        _backup(journal, tmp_path / "old-image.sqlite3")
-        asyncio.run(_run(setup, tmp_path, 20, 40))
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{journal}{suffix}").unlink(missing_ok=True)
-    _backup(tmp_path / "old-image.sqlite3", journal)
+    journal = _restored_behind(setup, tmp_path, 20, 40)
     offline = Journal(journal)
     for i in range(5):
         offline.append("pick_verified", {"offline": i})
@@ -190,14 +197,7 @@ def test_a_daemon_on_a_diverged_journal_refuses_to_start_until_recovered_from_ce
 
     setup = make_setup(tmp_path, ["station-01"])
     state = tmp_path / "station-01"
-    journal = state / "journal.sqlite3"
-    with running_central(setup):
-        asyncio.run(_run(setup, tmp_path, 20, 20))
-        _backup(journal, tmp_path / "old-image.sqlite3")
-        asyncio.run(_run(setup, tmp_path, 20, 40))
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{journal}{suffix}").unlink(missing_ok=True)
-    _backup(tmp_path / "old-image.sqlite3", journal)
+    journal = _restored_behind(setup, tmp_path, 20, 40)
     with SimPrinter() as printer:
         config = _daemon_config(setup, state, printer.target)
         with Daemon(config) as offline:  # central unreachable at start: the station starts
@@ -252,14 +252,7 @@ def test_a_journal_forked_past_central_is_refused_at_the_next_start_until_releas
 
     setup = make_setup(tmp_path, ["station-01"])
     state = tmp_path / "station-01"
-    journal = state / "journal.sqlite3"
-    with running_central(setup):
-        asyncio.run(_run(setup, tmp_path, 20, 20))
-        _backup(journal, tmp_path / "old-image.sqlite3")
-        asyncio.run(_run(setup, tmp_path, 20, 40))
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{journal}{suffix}").unlink(missing_ok=True)
-    _backup(tmp_path / "old-image.sqlite3", journal)
+    journal = _restored_behind(setup, tmp_path, 20, 40)
     offline = Journal(journal)
     for i in range(25):
         offline.append("scan", {"kind": "package", "raw": f"X{i}", "station": "station-01"})

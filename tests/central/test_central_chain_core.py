@@ -4,44 +4,23 @@ the event_ids the core leaves to it, and a batch still quarantining exactly its 
 
 from __future__ import annotations
 
-import tempfile
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from central.store import SqlStore, open_store
+from central.store import SqlStore
 from central.store.chain_check import recompute
 from edge import _core
 from edge.common.chain import GENESIS, canonical_json, chain_hash
 from edge.common.protocol import Event
-from tests.support.central import PgCluster, chain_events, pg_cluster_fixture
+from tests.support.central import chain_events
 from tests.support.events import SAMPLES
 from tests.support.events import body as event_body
 
 AT = "2026-11-22T12:00:00.123456+00:00"
-_names = iter(range(1_000_000))
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    with tempfile.TemporaryDirectory(prefix="pg-chain-") as root:
-        yield from pg_cluster_fixture(Path(root))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite://{tmp_path / 'c.sqlite3'}")
-    else:
-        cluster: PgCluster = request.getfixturevalue("pg")
-        s = open_store(cluster.create_db(f"chain_{next(_names)}"))
-    yield s
-    s.close()
 
 
 def _py(ev: Event) -> bytes:

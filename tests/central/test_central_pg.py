@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,6 @@ from tests.support.central import (
     PgCluster,
     delivery_report,
     make_setup,
-    pg_cluster_fixture,
     running_central,
     start_sender,
     until,
@@ -29,12 +26,6 @@ from tests.support.central import (
 pytestmark = pytest.mark.slow  # PostgreSQL and central as subprocesses
 
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    with tempfile.TemporaryDirectory(prefix="pg-e2e-") as root:
-        yield from pg_cluster_fixture(Path(root))
 
 
 def test_two_central_instances_share_one_store(tmp_path: Path, pg: PgCluster) -> None:

@@ -3,37 +3,12 @@ gap handling, global sequence, feed."""
 
 from __future__ import annotations
 
-import itertools
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
 import msgspec
-import pytest
 
-from central.store import Rejected, SqlStore, open_store
+from central.store import Rejected, SqlStore
 from edge.common.chain import GENESIS, chain_hash
 from edge.common.protocol import Event, FeedItem
-from tests.support.central import PgCluster, chain_events, pg_cluster_fixture
-
-_names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    with tempfile.TemporaryDirectory(prefix="pg-store-") as root:
-        yield from pg_cluster_fixture(Path(root))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite://{tmp_path / 'c.sqlite3'}")
-    else:
-        cluster: PgCluster = request.getfixturevalue("pg")
-        s = open_store(cluster.create_db(f"store_{next(_names)}"))
-    yield s
-    s.close()
+from tests.support.central import chain_events
 
 
 def _evs(station: str, events: list[object]) -> list[tuple[str, Event]]:

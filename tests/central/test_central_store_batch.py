@@ -4,35 +4,11 @@ caught as a fork, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
 import msgspec
-import pytest
 
-from central.store import SqlStore, open_store
+from central.store import SqlStore
 from edge.common.protocol import Event
-from tests.support.central import PgCluster, chain_events, pg_cluster_fixture
-
-_names = iter(range(1_000_000))
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    with tempfile.TemporaryDirectory(prefix="pg-batch-") as root:
-        yield from pg_cluster_fixture(Path(root))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite://{tmp_path / 'c.sqlite3'}")
-    else:
-        cluster: PgCluster = request.getfixturevalue("pg")
-        s = open_store(cluster.create_db(f"batch_{next(_names)}"))
-    yield s
-    s.close()
+from tests.support.central import chain_events
 
 
 def _chain(n: int) -> list[Event]:

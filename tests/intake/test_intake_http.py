@@ -6,7 +6,6 @@ import json
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 from central.intake import api
 from edge.common.chain import GENESIS, canonical_json, chain_hash
 from edge.common.protocol import Event
-from tests.support.central import PgCluster, pg_cluster_fixture
 from tests.support.intake import TOKEN, Harness, running_intake
 
 
@@ -242,12 +240,6 @@ def test_order_status_follows_the_event_stream(intake: Harness) -> None:
         "station-01",
         sealed.at,
     )
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    with tempfile.TemporaryDirectory(prefix="pg-intake-http-") as root:
-        yield from pg_cluster_fixture(Path(root))
 
 
 @pytest.mark.slow

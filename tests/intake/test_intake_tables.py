@@ -2,39 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from central.intake.tables import IntakeTables
-from central.store import open_store
 from central.store.base import SqlStore
 from edge.common.chain import canonical_json
 from edge.common.protocol import FeedItem
-from tests.support.central import PgCluster, pg_cluster_fixture
 from tests.support.events import chain
-
-_names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    with tempfile.TemporaryDirectory(prefix="pg-intake-") as root:
-        yield from pg_cluster_fixture(Path(root))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    if request.param == "sqlite":
-        s = open_store(f"sqlite://{tmp_path / 'c.sqlite3'}")
-    else:
-        cluster: PgCluster = request.getfixturevalue("pg")
-        s = open_store(cluster.create_db(f"intake_{next(_names)}"))
-    yield s
-    s.close()
 
 
 def test_tables_are_created_idempotently_and_remember_answers(store: SqlStore) -> None:

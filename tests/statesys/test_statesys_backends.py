@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import tempfile
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,16 +16,10 @@ from aiohttp import web
 from central.statesys.biotrack import BioTrackClient
 from central.statesys.bridge import Bridge
 from central.statesys.store import CONFIRMED, ReportStore
-from tests.support.central import PgCluster, pg_cluster_fixture
+from tests.support.central import PgCluster
 from tests.support.statesys import LICENSE, make_rig, package, tag
 
 _names = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    with tempfile.TemporaryDirectory(prefix="pg-statesys-") as root:
-        yield from pg_cluster_fixture(Path(root))
 
 
 @pytest.mark.slow

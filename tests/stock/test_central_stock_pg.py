@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from central.store import SqlStore, open_store
 from tests.stock import test_central_stock as cases
-from tests.support.central import PgCluster, pg_cluster_fixture
+from tests.support.central import PgCluster
 
 pytestmark = pytest.mark.slow  # PostgreSQL as a subprocess
 
@@ -28,12 +26,6 @@ CASES = [
     cases.test_sales_two_offline_stations_made_of_one_unit_are_counted,
     cases.test_an_event_central_cannot_fold_is_still_stored,
 ]
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    with tempfile.TemporaryDirectory(prefix="pg-stock-") as root:
-        yield from pg_cluster_fixture(Path(root))
 
 
 @pytest.fixture

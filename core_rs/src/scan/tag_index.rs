@@ -442,6 +442,64 @@ mod tests {
     use super::*;
     use crate::scan::osa;
 
+    type Brute<'a> = Vec<(u8, &'a [u8], u32)>;
+
+    /// The index over `words`, each tag's id its position.
+    fn index_of(words: &[String]) -> TagIndex {
+        TagIndex::build(
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i as u32, w.as_bytes())),
+        )
+    }
+
+    /// A xorshift generator of indices below `n` (repeatable slips, no dependency).
+    fn xorshift(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        }
+    }
+
+    /// Every tag within 3 of `q` by brute force, sorted as the walk reports them.
+    fn brute_force<'a>(words: &'a [String], q: &[u8]) -> Brute<'a> {
+        let mut all: Brute<'a> = words
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| Some((osa::within(w.as_bytes(), q, 3)?, w.as_bytes(), i as u32)))
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// `nearest` and `within_where` at bound `k` equal brute force; (all within k, the accepted).
+    fn check_bound<'a>(
+        index: &TagIndex,
+        all: &Brute<'a>,
+        q: &[u8],
+        k: u8,
+        accept: &dyn Fn(u32) -> bool,
+    ) -> (Brute<'a>, Brute<'a>) {
+        let brute: Brute<'a> = all.iter().copied().filter(|&(d, _, _)| d <= k).collect();
+        let got: Vec<(u32, u8)> = index
+            .nearest(q, k, None)
+            .iter()
+            .map(|h| (h.id, h.distance))
+            .collect();
+        let want: Vec<(u32, u8)> = brute.iter().map(|&(d, _, id)| (id, d)).collect();
+        assert_eq!(got, want, "query {} k {k}", String::from_utf8_lossy(q));
+        let accepted: Brute<'a> = brute
+            .iter()
+            .copied()
+            .filter(|&(_, _, id)| accept(id))
+            .collect();
+        assert_eq!(index.within_where(q, k, accept), accepted);
+        (brute, accepted)
+    }
+
     #[test]
     fn finds_slips_and_swaps() {
         let tags: Vec<&[u8]> = vec![
@@ -466,12 +524,7 @@ mod tests {
         let words: Vec<String> = (0..400)
             .map(|i| format!("1A4{:05X}{}", i * 7, i % 3))
             .collect();
-        let index = TagIndex::build(
-            words
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (i as u32, w.as_bytes())),
-        );
+        let index = index_of(&words);
         for q in ["1A40001C1", "1A4001C01", "1A4", "", "1A400AF01", "A1400AF0"] {
             for k in 0..=2u8 {
                 let mut want: Vec<(u32, u8)> = words
@@ -501,19 +554,8 @@ mod tests {
             .collect();
         words.extend((0..100).map(|i| format!("1A4060300002C9B{:04X}", 0xF00 + i)));
         words.extend((0..100).map(|i| format!("1A4060300002C9B00001F{:04X}", i)));
-        let index = TagIndex::build(
-            words
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (i as u32, w.as_bytes())),
-        );
-        let mut seed = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let index = index_of(&words);
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D_u64);
         let accept = |id: u32| id % 7 == 3 || id % 11 == 0;
         for round in 0..150 {
             let mut q = words[next(words.len())].clone().into_bytes();
@@ -529,30 +571,9 @@ mod tests {
                     _ => q[p] = b'G',
                 }
             }
-            let mut all: Vec<(u8, &[u8], u32)> = words
-                .iter()
-                .enumerate()
-                .filter_map(|(i, w)| {
-                    Some((osa::within(w.as_bytes(), &q, 3)?, w.as_bytes(), i as u32))
-                })
-                .collect();
-            all.sort_unstable();
+            let all = brute_force(&words, &q);
             for k in 0..=3u8 {
-                let brute: Vec<(u8, &[u8], u32)> =
-                    all.iter().copied().filter(|&(d, _, _)| d <= k).collect();
-                let got: Vec<(u32, u8)> = index
-                    .nearest(&q, k, None)
-                    .iter()
-                    .map(|h| (h.id, h.distance))
-                    .collect();
-                let want: Vec<(u32, u8)> = brute.iter().map(|&(d, _, id)| (id, d)).collect();
-                assert_eq!(got, want, "query {} k {k}", String::from_utf8_lossy(&q));
-                let want: Vec<(u8, &[u8], u32)> = brute
-                    .iter()
-                    .copied()
-                    .filter(|&(_, _, id)| accept(id))
-                    .collect();
-                assert_eq!(index.within_where(&q, k, &accept), want);
+                let (brute, want) = check_bound(&index, &all, &q, k, &accept);
                 // With a shrinking bound: everything within the bound it ended at, and it only
                 // shrank once 3 accepted tags at distance 1 were found.
                 let (hits, bound) = index.within_where_until(&q, k, &accept, 3);
@@ -579,20 +600,9 @@ mod tests {
         words.extend((0..60).map(|i| format!("1A4060300002C9B00{:06X}", 0x2_F000 + 77 * i)));
         words.extend((0..60).map(|i| format!("1A4060300002C9B000{:07X}", 0x2_F000 + 91 * i)));
         words.push("1A4060300002C9B0002F0-85".into());
-        let index = TagIndex::build(
-            words
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (i as u32, w.as_bytes())),
-        );
+        let index = index_of(&words);
         assert_eq!(index.groups.len(), 3); // lengths 23, 24 and 25
-        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15_u64);
         let accept = |id: u32| id % 5 == 1;
         for round in 0..300 {
             let mut q = words[next(words.len())].clone().into_bytes();
@@ -614,30 +624,9 @@ mod tests {
                     _ => q[p] = b'G',
                 }
             }
-            let mut all: Vec<(u8, &[u8], u32)> = words
-                .iter()
-                .enumerate()
-                .filter_map(|(i, w)| {
-                    Some((osa::within(w.as_bytes(), &q, 3)?, w.as_bytes(), i as u32))
-                })
-                .collect();
-            all.sort_unstable();
+            let all = brute_force(&words, &q);
             for k in 0..=3u8 {
-                let brute: Vec<(u8, &[u8], u32)> =
-                    all.iter().copied().filter(|&(d, _, _)| d <= k).collect();
-                let got: Vec<(u32, u8)> = index
-                    .nearest(&q, k, None)
-                    .iter()
-                    .map(|h| (h.id, h.distance))
-                    .collect();
-                let want: Vec<(u32, u8)> = brute.iter().map(|&(d, _, id)| (id, d)).collect();
-                assert_eq!(got, want, "query {} k {k}", String::from_utf8_lossy(&q));
-                let want: Vec<(u8, &[u8], u32)> = brute
-                    .iter()
-                    .copied()
-                    .filter(|&(_, _, id)| accept(id))
-                    .collect();
-                assert_eq!(index.within_where(&q, k, &accept), want);
+                check_bound(&index, &all, &q, k, &accept);
             }
         }
     }
