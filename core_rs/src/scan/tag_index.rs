@@ -1,12 +1,14 @@
 //! Near-miss search: every tag within optimal-string-alignment distance k of a query.
 //!
-//! The tags are kept sorted in one byte arena; a range of the sorted array sharing a prefix is a
-//! trie node, so the trie costs no memory beyond the sorted copy. The search walks that implicit
-//! trie depth first with one OSA dynamic-programming row per depth (banded to |i - j| <= k) and
-//! drops a subtree as soon as its row's minimum exceeds k (safe for OSA: a transposition from row
-//! i-2 needs a cell <= k-1 there, which leaves a cell <= k in row i-1). Real tag orders share long
-//! prefixes (program, facility, order) with sequential serials, so the walk is a thin trunk with
-//! a bounded fan-out at the serial end; a child run is found by galloping, not by a scan.
+//! The tags are kept sorted in one byte arena with their trie in level order. The search walks
+//! the trie depth first with one OSA dynamic-programming column per depth, held as bit vectors
+//! (one bit per query byte, so one column is a dozen word operations), and drops a subtree as
+//! soon as the column's cell on the final diagonal, plus its distance from the query, exceeds k.
+//! Real tag orders share long prefixes (program, facility, order) with sequential serials, so
+//! the walk is a thin trunk with a bounded fan-out at the serial end; where the budget is
+//! spent, only the few children whose byte the query holds near the diagonal are looked up.
+
+use crate::scan::osa;
 
 /// Longest tag the index accepts (METRC tags are 24 characters).
 pub const MAX_TAG_LEN: usize = 64;
@@ -241,8 +243,7 @@ struct Until {
 }
 
 /// `walk`, keeping only the leaves whose package id `accept`s (the quota counts only those);
-/// with `until`, the bound drops to 1 once enough accepted leaves at distance 1 are found (the
-/// band stays that of `k`).
+/// with `until`, the bound drops to 1 once enough accepted leaves at distance 1 are found.
 fn walk_until(
     g: &Group,
     query: &[u8],
@@ -255,51 +256,132 @@ fn walk_until(
     if g.ids.is_empty() || quota == Some(0) || g.len == 0 || g.len > MAX_TAG_LEN {
         return;
     }
-    let width = query.len() + 1;
-    let cap = k.saturating_add(1);
-    let mut rows = vec![cap; width * (g.len + 1)];
-    for (j, cell) in rows
-        .iter_mut()
-        .take(width.min(usize::from(k) + 1))
-        .enumerate()
-    {
-        *cell = j as u8;
-    }
     let bound = until.as_deref().map_or(k, |u| u.bound);
     let mut w = Walk {
         g,
         query,
-        band: k,
         k: bound,
-        width,
-        rows,
-        path: [0; MAX_TAG_LEN + 1],
-        mins: [0; MAX_TAG_LEN + 1],
+        pm: [0; 256],
+        states: [State::default(); MAX_TAG_LEN + 1],
+        near: [0; MAX_TAG_LEN + 1],
         out,
         only_k: quota.is_some(),
         quota: quota.unwrap_or(usize::MAX),
         accept,
         until: until.as_deref_mut(),
     };
-    w.node(0, 0);
+    if query.len() > WORD {
+        // Longer than one machine word: tag by tag, in tag order as the trie would go (a scan
+        // this long is garbage or a tag of 63+ characters, which METRC does not issue).
+        for i in 0..g.ids.len() {
+            if w.quota == 0 {
+                break;
+            }
+            if let Some(d) = osa::within(g.tag(i), query, w.k) {
+                w.hit(i, d);
+            }
+        }
+    } else {
+        for (b, &c) in query.iter().enumerate() {
+            w.pm[usize::from(c)] |= 1 << b;
+        }
+        // Column 0: D[j] = j; the diagonal row starts at n - m rows above the query's end.
+        let t0 = query.len() as i64 - g.len as i64;
+        w.states[0] = State {
+            vp: low_bits(query.len()),
+            dc: t0.clamp(0, query.len() as i64),
+            ..State::default()
+        };
+        for depth in 0..g.len {
+            w.near[depth] = w.near_rows(depth);
+        }
+        w.node(0, 0);
+    }
     let bound = w.k;
     if let Some(u) = until {
         u.bound = bound;
     }
 }
 
+/// Longest query the bit-parallel walk takes: one bit per query byte in a u64.
+const WORD: usize = 64;
+
+/// The bits below `n` (n <= 64).
+fn low_bits(n: usize) -> u64 {
+    if n >= WORD {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// One DP column of the OSA matrix (query down, the trie path across) in Hyyro's bit-vector
+/// form: bit b of `vp` / `vn` says D[b+1] - D[b] is +1 / -1 in this column; `d0` (the
+/// diagonal-zero vector) and `pm` (the query positions of this column's byte) feed the next
+/// column's transpositions; `dc` is D at the row of the final diagonal (clamped into the query),
+/// kept up to date from the deltas so that no column needs a population count.
+#[derive(Debug, Clone, Copy, Default)]
+struct State {
+    vp: u64,
+    vn: u64,
+    d0: u64,
+    pm: u64,
+    dc: i64,
+}
+
+/// Bit `b` of `x` as 0 or 1 (0 when b is outside the word).
+fn bit(x: u64, b: i64) -> i64 {
+    if (0..64).contains(&b) {
+        ((x >> b) & 1) as i64
+    } else {
+        0
+    }
+}
+
+impl State {
+    /// The column after this one (the `i`-th, diagonal row `t`) for a byte found at the query
+    /// positions `pm`, of a query of `m` bytes (Hyyro 2003, "A bit-vector algorithm for
+    /// computing Levenshtein and Damerau edit distances", with the top row D[0][i] = i of a
+    /// global distance).
+    fn step(&self, pm: u64, mask: u64, i: usize, t: i64, m: i64) -> State {
+        let (vp, vn) = (self.vp, self.vn);
+        let tr = ((!self.d0 & pm) << 1) & self.pm;
+        let d0 = ((((pm & vp).wrapping_add(vp)) ^ vp) | pm | vn | tr) & mask;
+        let hp = vn | !(d0 | vp);
+        let hn = vp & d0;
+        // D at the next column's diagonal row t + 1: down the diagonal from row t (a vertical
+        // then a horizontal delta), along row 0 (D = i + 1) or along the last row.
+        let dc = if t < 0 {
+            i as i64 + 1
+        } else if t < m {
+            self.dc + bit(vp, t) - bit(vn, t) + bit(hp, t) - bit(hn, t)
+        } else {
+            self.dc + bit(hp, m - 1) - bit(hn, m - 1)
+        };
+        let hp = (hp << 1) | 1;
+        let hn = hn << 1;
+        State {
+            vp: (hn | !(d0 | hp)) & mask,
+            vn: hp & d0 & mask,
+            d0,
+            pm,
+            dc,
+        }
+    }
+}
+
 struct Walk<'a, 'o> {
     g: &'a Group,
     query: &'a [u8],
-    /// The bound the rows were laid out for (their band and cap).
-    band: u8,
-    /// The bound hits and branches are held to (at most `band`; it may drop during a walk).
+    /// The bound hits and branches are held to (it may drop during a walk).
     k: u8,
-    width: usize,
-    rows: Vec<u8>,
-    path: [u8; MAX_TAG_LEN + 1],
-    /// Each depth's row bound: its least cell plus that cell's distance from the diagonal.
-    mins: [u8; MAX_TAG_LEN + 1],
+    /// pm[c]: the query positions holding byte c.
+    pm: [u64; 256],
+    /// The DP column of each depth of the current path.
+    states: [State; MAX_TAG_LEN + 1],
+    /// Per depth, `near_rows` at the walk's first bound (the bound only falls, which narrows
+    /// the rows: the first window stays a superset, and a byte in it is merely computed).
+    near: [u64; MAX_TAG_LEN + 1],
     out: &'o mut Vec<(usize, u8)>,
     /// Collect only hits at distance exactly k, at most `quota` of them.
     only_k: bool,
@@ -310,81 +392,110 @@ struct Walk<'a, 'o> {
 }
 
 impl Walk<'_, '_> {
-    /// The query position a tag prefix of length `i` is aligned with when the rest matches
-    /// one to one (the diagonal that ends in the last cell); may lie outside the query.
-    fn target(&self, i: usize) -> isize {
-        i as isize + self.query.len() as isize - self.g.len as isize
+    /// The query row the tag prefix of length `i` is aligned with when the rest matches one
+    /// to one (the diagonal that ends in the last cell); may lie outside the query.
+    fn target(&self, i: usize) -> i64 {
+        i as i64 + self.query.len() as i64 - self.g.len as i64
     }
 
-    /// Visit node `x` of level `depth`, whose DP row is already in `rows[depth]`.
+    /// Least final distance any tag below a node of depth `i` can reach. Down a column D
+    /// changes by at most one per row, so D[j] + |j - t| is least at the diagonal's row t:
+    /// that one cell (clamped into the query, plus the rows it is off) is the bound. It never
+    /// falls along a DP path, a transposition included, so a subtree whose bound exceeds k
+    /// holds no hit.
+    fn bound(&self, i: usize, s: &State) -> i64 {
+        let t = self.target(i);
+        s.dc + (t - t.clamp(0, self.query.len() as i64)).abs()
+    }
+
+    /// The query rows near the diagonal of the column after depth `depth` (where a byte can
+    /// change a cell within k of it, a transposition's included), as a bit mask.
+    fn near_rows(&self, depth: usize) -> u64 {
+        let (t, k, m) = (
+            self.target(depth),
+            i64::from(self.k),
+            self.query.len() as i64,
+        );
+        let (lo, hi) = ((t + 1 - k - 2).max(0), (t + 1 + k - 1).min(m - 1));
+        if lo > hi {
+            return 0;
+        }
+        low_bits((hi + 1) as usize) & !low_bits(lo as usize)
+    }
+
+    /// Visit node `x` of level `depth`, whose column is `states[depth]`.
     fn node(&mut self, depth: usize, x: usize) {
         let g = self.g;
         if depth == g.len {
-            self.leaf(x); // leaves are the sorted tags themselves
+            let d = self.states[depth].dc; // the diagonal row is the last: D[m][n]
+            if d <= i64::from(self.k) {
+                self.hit(x, d as u8);
+            }
             return;
         }
-        let starts = &g.child_start[depth];
-        let labels = &g.label[depth + 1];
-        // With the error budget spent, only a next byte that continues a cell's diagonal (or
-        // completes a transposition) can stay within k; skip the rows of all other children.
-        let viable = (self.mins[depth] == self.k)
-            .then(|| self.viable(depth))
-            .flatten();
-        let (first, end) = (starts[x] as usize, starts[x + 1] as usize);
-        for (y, &c) in labels.iter().enumerate().take(end).skip(first) {
+        let (first, end) = (
+            g.child_start[depth][x] as usize,
+            g.child_start[depth][x + 1] as usize,
+        );
+        let g_labels = &g.label[depth + 1];
+        let m = self.query.len() as i64;
+        let mask = low_bits(self.query.len());
+        let here = self.states[depth];
+        let t = self.target(depth);
+        let next = depth + 1;
+        // A byte that matches no query row near the next column's diagonal gives the column of
+        // a byte matching nothing, wherever else it matches: the cells it changes lie more
+        // than k off the diagonal, and D plus the offset never falls along a path, so no hit
+        // and no pruning depends on them. That column is computed once for all such children.
+        let k = i64::from(self.k);
+        let near = self.near[depth];
+        let other = here.step(0, mask, depth, t, m);
+        let labels = &g_labels[first..end];
+        let other_alive = self.bound(next, &other) <= k;
+        if !other_alive && labels.len() <= 64 {
+            // Only a byte near the diagonal can keep the path within k. Gather those children
+            // without a branch per child (which one is near is a coin toss to the predictor).
+            let mut near_children = [0u8; 64];
+            let mut n = 0;
+            for (y, &c) in labels.iter().enumerate() {
+                near_children[n] = y as u8;
+                n += usize::from(self.pm[usize::from(c)] & near != 0);
+            }
+            for &y in &near_children[..n] {
+                if self.quota == 0 {
+                    return;
+                }
+                let y = usize::from(y);
+                let s = here.step(self.pm[usize::from(labels[y])], mask, depth, t, m);
+                if self.bound(next, &s) <= i64::from(self.k) {
+                    self.states[next] = s;
+                    self.node(next, first + y);
+                }
+            }
+            return;
+        }
+        for (y, &c) in labels.iter().enumerate() {
             if self.quota == 0 {
                 return;
             }
-            if viable.is_some_and(|v| v[usize::from(c >> 6)] & (1 << (c & 63)) == 0) {
-                continue;
-            }
-            if self.row(depth + 1, c) {
-                self.node(depth + 1, y);
-            }
-        }
-    }
-
-    /// Cost bound of cell `j` of row `i` holding `v`: the cell, plus one edit per step it is
-    /// off the diagonal that ends in the last cell (each needs an insertion or a deletion).
-    fn bound(&self, i: usize, j: usize, v: u8) -> u8 {
-        let off = (j as isize - self.target(i)).unsigned_abs();
-        v.saturating_add(off.min(255) as u8)
-    }
-
-    /// Bytes that can extend row `i` (whose bound is k) without exceeding k; None: any byte.
-    fn viable(&self, i: usize) -> Option<[u64; 4]> {
-        let (w, q, k) = (self.width, self.query, self.k);
-        let row = &self.rows[i * w..(i + 1) * w];
-        let mut set = [0u64; 4];
-        let mut add = |c: u8| set[usize::from(c >> 6)] |= 1 << (c & 63);
-        // Only the band |i - j| <= band holds cells <= band (the rest are capped above it).
-        let kk = usize::from(self.band);
-        let t = self.target(i);
-        for j in i.saturating_sub(kk)..=q.len().min(i + kk) {
-            let b = self.bound(i, j, row[j]);
-            if b < k || (b == k && (j as isize) > t) {
-                // a substitution, or an inserted byte that steps back toward the diagonal
-                return None;
-            }
-            if b == k && j < q.len() {
-                add(q[j]); // diagonal: D[i+1][j+1] = D[i][j] when the byte is q[j]
-            }
-        }
-        if i >= 1 {
-            // Transposition completing at i+1: D[i+1][j] = D[i-1][j-2] + 1 needs byte q[j-2]
-            // and path[i] == q[j-1]; cell j-2 of row i-1 is in that row's band.
-            let prev = &self.rows[(i - 1) * w..i * w];
-            for j in (i - 1).saturating_sub(kk) + 2..=q.len().min(i + kk + 1) {
-                if self.bound(i - 1, j - 2, prev[j - 2]) < k && self.path[i] == q[j - 1] {
-                    add(q[j - 2]);
+            let pm = self.pm[usize::from(c)];
+            let s = if pm & near != 0 {
+                let s = here.step(pm, mask, depth, t, m);
+                if self.bound(next, &s) > i64::from(self.k) {
+                    continue;
                 }
-            }
+                s
+            } else if self.bound(next, &other) <= i64::from(self.k) {
+                other // (the bound may have dropped since)
+            } else {
+                continue;
+            };
+            self.states[next] = s;
+            self.node(next, first + y);
         }
-        Some(set)
     }
 
-    fn leaf(&mut self, i: usize) {
-        let d = self.rows[self.g.len * self.width + self.query.len()];
+    fn hit(&mut self, i: usize, d: u8) {
         if d <= self.k
             && (!self.only_k || d == self.k)
             && self.accept.map_or(true, |f| f(self.g.ids[i]))
@@ -400,40 +511,6 @@ impl Walk<'_, '_> {
                 }
             }
         }
-    }
-
-    /// Fill row `i` (prefix of length i ending in `c`); true when some cell can still end
-    /// within k (its value plus its distance from the final diagonal).
-    fn row(&mut self, i: usize, c: u8) -> bool {
-        self.path[i] = c;
-        let (k, w, q) = (usize::from(self.band), self.width, self.query);
-        let cap = self.band + 1;
-        let lo = i.saturating_sub(k).max(1);
-        let hi = (i + k).min(q.len());
-        let t = self.target(i);
-        let (before, current) = self.rows.split_at_mut(i * w);
-        let prev = &before[(i - 1) * w..i * w];
-        let prev2 = if i >= 2 {
-            &before[(i - 2) * w..(i - 1) * w]
-        } else {
-            prev
-        };
-        let cur = &mut current[..w];
-        cur[0] = i.min(usize::from(cap)) as u8;
-        let off = |j: usize| (j as isize - t).unsigned_abs().min(255) as u8;
-        let mut best = cur[0].saturating_add(off(0));
-        for j in lo..=hi {
-            let cost = u8::from(q[j - 1] != c);
-            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && c == q[j - 2] && self.path[i - 1] == q[j - 1] {
-                v = v.min(prev2[j - 2] + 1);
-            }
-            let v = v.min(cap);
-            cur[j] = v;
-            best = best.min(v.saturating_add(off(j)));
-        }
-        self.mins[i] = best;
-        best <= self.k
     }
 }
 
