@@ -13,7 +13,7 @@ from edge.common.chain import GENESIS
 from edge.journal import Journal
 from edge.journal.audit import audit
 
-ROWS = 1500  # two of the audit's 1,000-row batches; the edits land in the second
+ROWS = 1500  # three of the audit's 500-row batches (BATCH_ROWS); the edits land in the last
 AT = 1234
 
 

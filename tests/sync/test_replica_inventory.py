@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,28 @@ def test_a_restart_loads_the_snapshot_and_applies_only_the_changes_since(tmp_pat
     fourth = ReplicaIndex(replica, snap)  # the snapshot is of an older epoch: not used
     assert _view(fourth.start()) == _view(_old_path(replica))
     assert len(fourth.inventory) == 5
+
+
+def test_a_build_holds_a_few_small_chunks_of_rows_whatever_the_replica_size(
+    tmp_path: Path,
+) -> None:
+    """The rows read for a full build are small Python objects (pymalloc), whose arenas stay
+    pinned after it by what outlives the build: only a few small chunks in flight at once, not
+    most of a 10,000-package replica (issue 20: a first start's RSS at READY)."""
+    replica = Replica(tmp_path / "replica.sqlite3")
+    tags = [f"1A4060300002C9B{i:09X}" for i in range(10_000)]
+    _snapshot(replica, {t: _package(t) for t in tags}, "s1", 10)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        rows = [row for _, _, chunk in replica.package_rows(1000) for row in chunk][:3000]
+        rows_3000 = tracemalloc.get_traced_memory()[0] - before  # 3,000 rows as a build reads them
+        del rows
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        inv = ReplicaIndex(replica).build()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert len(inv) == len(tags)
+    assert peak < rows_3000  # 4,096-row chunks, up to four in flight, were all 10,000 rows
