@@ -4,7 +4,6 @@ journals: the full audit (`Journal.verify`) and the start-up check after a check
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,26 +11,10 @@ import pytest
 from edge.common.chain import GENESIS
 from edge.journal import Journal
 from edge.journal.audit import audit
+from tests.support.journals import filled_journal, tamper
 
 ROWS = 1500  # three of the audit's 500-row batches (BATCH_ROWS); the edits land in the last
 AT = 1234
-
-
-def filled(path: Path) -> Journal:
-    journal = Journal(path)
-    with journal.transaction() as txn:
-        for i in range(ROWS):
-            txn.append("scan", {"raw": f"1A40603000{i:014d}", "n": i})
-    return journal
-
-
-def tamper(path: Path, sql: str) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TRIGGER IF EXISTS events_append_only_u")
-    conn.execute("DROP TRIGGER IF EXISTS events_append_only_d")
-    conn.execute(sql)
-    conn.commit()
-    conn.close()
 
 
 EDITS = {
@@ -69,7 +52,7 @@ WANT = {
 @pytest.mark.parametrize("edit", EDITS)
 def test_the_core_and_python_name_the_same_first_bad_row(tmp_path: Path, edit: str) -> None:
     path = tmp_path / "j.sqlite3"
-    filled(path).close()
+    filled_journal(path, ROWS).close()
     tamper(path, EDITS[edit])
     journal = Journal(path)
     by_core = audit(journal._conn, journal._lock)
@@ -97,7 +80,7 @@ def test_the_start_up_check_agrees_with_python_after_a_checkpoint(
     tmp_path: Path, edit: str
 ) -> None:
     path = tmp_path / "j.sqlite3"
-    journal = filled(path)
+    journal = filled_journal(path, ROWS)
     first = journal.events(limit=1)[0]
     journal.close()
     tamper(path, EDITS[edit])

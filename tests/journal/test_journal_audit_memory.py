@@ -4,7 +4,6 @@ rows are small Python objects, and pymalloc arenas they filled stay pinned after
 
 from __future__ import annotations
 
-import sqlite3
 import tracemalloc
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from edge.journal import Journal
 from edge.journal.audit import BATCH_ROWS
+from tests.support.journals import filled_journal, tamper
 
 ROWS = 3000
 COLUMNS = ", ".join(
@@ -19,24 +19,8 @@ COLUMNS = ", ".join(
 )
 
 
-def filled(path: Path, rows: int = ROWS) -> Journal:
-    journal = Journal(path)
-    with journal.transaction() as txn:
-        for i in range(rows):
-            txn.append("scan", {"raw": f"1A40603000{i:014d}", "n": i})
-    return journal
-
-
-def tamper(path: Path, sql: str) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TRIGGER IF EXISTS events_append_only_u")
-    conn.execute(sql)
-    conn.commit()
-    conn.close()
-
-
 def test_the_audit_holds_at_most_one_small_batch_of_rows(tmp_path: Path) -> None:
-    journal = filled(tmp_path / "j.sqlite3")
+    journal = filled_journal(tmp_path / "j.sqlite3", ROWS)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
@@ -58,7 +42,7 @@ def test_the_audit_holds_at_most_one_small_batch_of_rows(tmp_path: Path) -> None
 
 def test_a_first_start_checks_every_row_across_the_batches(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
-    filled(path).close()
+    filled_journal(path, ROWS).close()
     journal = Journal(path)
     result = journal.verify_new()  # no checkpoint: the whole chain
     assert result.ok and result.checked == ROWS
@@ -68,7 +52,7 @@ def test_a_first_start_checks_every_row_across_the_batches(tmp_path: Path) -> No
 @pytest.mark.parametrize("seq", [BATCH_ROWS, BATCH_ROWS + 1, 2 * BATCH_ROWS + 1, ROWS])
 def test_a_row_edited_at_a_batch_edge_is_named_at_a_first_start(tmp_path: Path, seq: int) -> None:
     path = tmp_path / "j.sqlite3"
-    filled(path).close()
+    filled_journal(path, ROWS).close()
     tamper(path, f"UPDATE events SET prev_hash = randomblob(32) WHERE seq = {seq}")
     result = Journal(path).verify_new()
     assert (result.first_bad_seq, result.reason) == (

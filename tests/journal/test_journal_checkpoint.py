@@ -3,10 +3,10 @@ carries its hash is ignored (the whole chain is checked); the full audit still s
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from edge.journal import Journal
+from tests.support.journals import tamper
 
 
 def filled(path: Path, n: int) -> Journal:
@@ -14,14 +14,6 @@ def filled(path: Path, n: int) -> Journal:
     for i in range(n):
         journal.append("scan", {"raw": str(i)})
     return journal
-
-
-def tamper(path: Path, sql: str) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TRIGGER IF EXISTS events_append_only_u")
-    conn.execute(sql)
-    conn.commit()
-    conn.close()
 
 
 def test_start_up_checks_only_what_is_new(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from edge.cli import run
 from edge.journal import Journal
+from tests.support.journals import tamper
 
 
 def make_journal(path: Path, n: int = 5) -> None:
@@ -17,14 +18,6 @@ def make_journal(path: Path, n: int = 5) -> None:
     for i in range(n):
         journal.append("scan", {"raw": f"R{i}", "nested": {"mg": i * 1000}})
     journal.close()
-
-
-def tamper(path: Path, sql: str) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TRIGGER events_append_only_u")
-    conn.execute(sql)
-    conn.commit()
-    conn.close()
 
 
 def test_verify_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
