@@ -666,6 +666,29 @@ mod tests {
         }
     }
 
+    /// Tags of 62-64 characters and queries of 62-67 (past one machine word, where the walk
+    /// compares tag by tag): the same answers as brute force, a quota included.
+    #[test]
+    fn agrees_with_brute_force_past_one_word() {
+        let prefix = "1A4060300002C9B".repeat(4);
+        let words: Vec<String> = (0..90)
+            .map(|i| format!("{}{:04X}", &prefix[..58 + i % 3], i * 3))
+            .collect();
+        let index = index_of(&words);
+        let accept = |id: u32| id % 2 == 0;
+        for (i, w) in words.iter().enumerate().step_by(11) {
+            for extra in ["", "A", "AB", "ABC"] {
+                let q = format!("{w}{extra}").into_bytes();
+                let all = brute_force(&words, &q);
+                for k in 0..=2u8 {
+                    let (brute, _) = check_bound(&index, &all, &q, k, &accept);
+                    let limited = index.nearest(&q, k, Some(2));
+                    assert_eq!(limited.len(), brute.len().min(2), "tag {i} + {extra} k {k}");
+                }
+            }
+        }
+    }
+
     /// Every 133rd serial (an order's SKU tags in a dense range: a sparse fan-out near the
     /// leaves), tags one shorter and one longer, slips in the last characters and bytes outside
     /// [0-9A-Z]: the walk finds exactly what brute force finds.
