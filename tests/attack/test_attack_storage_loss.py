@@ -99,6 +99,8 @@ def test_a_journal_behind_central_with_rows_of_its_own_is_held_not_sent(tmp_path
         runner = LinkRunner(setup, "station-01", tmp_path)
         runner.start()
         await until(lambda: bool(runner.link.diverged), 30)
+        # The status's error is set when the session ends, just after `diverged`.
+        await until(lambda: bool(runner.link.status().last_error), 10)
         assert "diverged" in runner.link.status().last_error
         assert runner.journal.last_seq() == 25 and runner.journal.acked_seq() == 20
         await runner.stop()
