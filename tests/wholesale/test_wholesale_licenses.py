@@ -20,7 +20,12 @@ from edge.common.errors import BadInput
 from tests.support.core_scan import package
 from tests.support.intake import Harness, running_intake
 
-TODAY = datetime.now(UTC).date()
+
+def today() -> date:
+    """The UTC day now, as the product reads it: asked per test, so a run across midnight does
+    not compare ages with the day the module was imported."""
+    return datetime.now(UTC).date()
+
 
 CSV = """License Number,Business Legal Name,License Status,License Expiration Date
 C11-0000123-LIC,Green Shelf Retail LLC,Active,{future}
@@ -29,7 +34,8 @@ C11-0000789-LIC,Hold Co,Suspended,{future}
 """
 
 
-def licenses_csv(tmp: Path, day: date = TODAY) -> Path:
+def licenses_csv(tmp: Path, day: date | None = None) -> Path:
+    day = day or today()
     future = (day + timedelta(days=200)).strftime("%m/%d/%Y")  # the US form regulators print
     past = (day - timedelta(days=3)).isoformat()
     path = tmp / "licenses.csv"
@@ -43,7 +49,7 @@ def wholesale(oid: str, license_no: str, **extra: Any) -> dict[str, Any]:
         "channel": "wholesale",
         "customer": {"id": "B-77", "name": "Green Shelf Retail LLC"},
         "buyer": {"license": license_no, "name": "Green Shelf Retail LLC"},
-        "ship_date": (TODAY + timedelta(days=2)).isoformat(),
+        "ship_date": (today() + timedelta(days=2)).isoformat(),
         "lines": [{"line": 1, "sku": "FLW-BD-35", "quantity": 10}],
         **extra,
     }
@@ -67,7 +73,7 @@ def order_body(intake: Harness, oid: str) -> dict[str, Any]:
 
 def test_license_states_active_expired_suspended_unknown(intake: Harness, tmp_path: Path) -> None:
     path = licenses_csv(tmp_path)
-    snap = import_licenses(intake.store, path, source="CA DCC license search", day=str(TODAY))
+    snap = import_licenses(intake.store, path, source="CA DCC license search", day=str(today()))
     assert snap.hash == hashlib.sha256(path.read_bytes()).hexdigest()
 
     sent = {**wholesale("W-1", "c11-0000123-lic"), "manifest_id": "MAN-FORGED"}
@@ -75,8 +81,8 @@ def test_license_states_active_expired_suspended_unknown(intake: Harness, tmp_pa
     assert ok.status == 200 and "warnings" not in ok.body, ok.body
     check = order_body(intake, "W-1")["license_check"]
     assert check["snapshot"] == snap.hash and check["status"] == "active"
-    assert check["date"] == str(TODAY) and check["source"] == "CA DCC license search"
-    assert check["expires"] == (TODAY + timedelta(days=200)).isoformat()
+    assert check["date"] == str(today()) and check["source"] == "CA DCC license search"
+    assert check["expires"] == (today() + timedelta(days=200)).isoformat()
     # the manifest's id, assigned at release for the station's box label (never the sender's)
     assert order_body(intake, "W-1")["manifest_id"] == "MAN-W-1"
 
@@ -97,7 +103,7 @@ def test_license_states_active_expired_suspended_unknown(intake: Harness, tmp_pa
 def test_an_old_snapshot_warns_and_none_refuses(intake: Harness, tmp_path: Path) -> None:
     missing = intake.request("POST", "/v1/orders", wholesale("W-1", "C11-0000123-LIC"))
     assert missing.status == 422 and "no license list imported" in missing.body["error"]
-    old = TODAY - timedelta(days=30)
+    old = today() - timedelta(days=30)
     import_licenses(intake.store, licenses_csv(tmp_path, old), source="CA DCC", day=str(old))
     warned = intake.request("POST", "/v1/orders", wholesale("W-1", "C11-0000123-LIC"))
     assert warned.status == 200
@@ -136,7 +142,7 @@ def test_json_snapshot_names_its_own_source_and_date_and_bad_files_say_where(
     store = open_store(f"sqlite://{tmp_path / 'c.sqlite3'}")
     doc = {
         "source": "WA LCB licensee list",
-        "date": str(TODAY),
+        "date": str(today()),
         "licenses": [{"license_number": "412345", "status": "ACTIVE", "expiration_date": None}],
     }
     path = tmp_path / "wa.json"
@@ -144,13 +150,13 @@ def test_json_snapshot_names_its_own_source_and_date_and_bad_files_say_where(
     snap = import_licenses(store, path)
     assert (snap.source, snap.date, list(snap.licenses)) == (
         "WA LCB licensee list",
-        str(TODAY),
+        str(today()),
         ["412345"],
     )
     assert latest(store) == snap
     (tmp_path / "bad.csv").write_text("License Number,Status\nA-1,Active\nA-2,\n")
     with pytest.raises(BadInput, match="line 3: license A-2 has no status"):
-        import_licenses(store, tmp_path / "bad.csv", source="x", day=str(TODAY))
+        import_licenses(store, tmp_path / "bad.csv", source="x", day=str(today()))
     with pytest.raises(BadInput, match="--date"):
         import_licenses(store, licenses_csv(tmp_path), source="x")
     # the orders import applies the same gate: refused, nothing committed
@@ -167,10 +173,10 @@ def test_central_import_licenses_cli(tmp_path: Path) -> None:
     db = tmp_path / "central.sqlite3"
     config = tmp_path / "central.toml"
     config.write_text(f'[central]\nstore = "sqlite://{db}"\n[intake]\nlicense_max_age_days = 0\n')
-    path = licenses_csv(tmp_path, TODAY - timedelta(days=1))
+    path = licenses_csv(tmp_path, today() - timedelta(days=1))
     cmd = [sys.executable, "-m", "edge", "central", "import"]
     opts = ["--config", str(config)]
-    yesterday = str(TODAY - timedelta(days=1))
+    yesterday = str(today() - timedelta(days=1))
     done = subprocess.run(
         [*cmd, "licenses", str(path), "--source", "CA DCC", "--date", yesterday, *opts],
         check=False,
