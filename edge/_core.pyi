@@ -1,6 +1,6 @@
 """Type stubs for the compiled core (core_rs, built by maturin into edge._core)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from os import PathLike
 from typing import Literal, Protocol, TypeAlias, final
@@ -263,9 +263,22 @@ class LimitOrder:
         prior: list[_LimitPriorTuple],
     ) -> LimitOrder: ...
     def __len__(self) -> int: ...
+    def remember(
+        self, inventory: Inventory, picks: Iterable[_LimitPick], at: str | None = None
+    ) -> None:
+        """Read the picks' cart lines from `inventory` ahead of `check`, which then reads only
+        picks added since: a pick object already read at its place (and from this inventory) is
+        taken to be unchanged, as a frozen `Pick` is. At the first call with `at`, also sum the
+        history per bucket for the rules in force then. LimitInputError as `check` for a pick
+        it cannot read; a bad `at` is left for `check`."""
     def check(self, at: str, inventory: Inventory, picks: list[_LimitPick]) -> LimitResult:
         """LimitRules.check_packages at `at` (an ISO 8601 time with offset) with this order's
         class and history."""
+    def verdict(
+        self, at: str, inventory: Inventory, picks: list[_LimitPick]
+    ) -> tuple[bool, str, str, str, LimitResult]:
+        """`check` and its result's `summary()` in one call: (allowed, reason, version,
+        customer_class, result)."""
 
 @final
 class LimitRules:

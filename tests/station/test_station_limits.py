@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from edge.limits.engine import Cart, CartLine, LimitEngine, PriorPurchase
 from edge.scan import Inventory, Package
-from edge.scan.pipeline import Pipeline
+from edge.scan.pipeline import Pipeline, Scan
 from edge.station.config import StationConfig, StationSection
 from edge.station.wiring.limits import EngineLimits, LimitsPreparation
 from edge.workflow.ports import LimitBucket, LimitResult, Order, Pick, ScanVerdict
@@ -77,10 +77,27 @@ def reference_line(pkg: Package, pick: Pick) -> CartLine:
     )
 
 
+def scanned(limits: EngineLimits, order: Order, picks: list[Pick], at: str) -> None:
+    """The verifier pipeline's first stage at each of the order's scans, as the daemon runs it
+    (it prepares the history and reads the picks accepted so far)."""
+    stage = LimitsPreparation(limits)
+    for k, p in enumerate(picks):
+        stage.before(Scan(order, tuple(picks[:k]), p.raw, at))
+
+
 def assert_matches_reference(
-    limits: EngineLimits, code: str, cls: str, at: datetime, picks: list[Pick], prior: list[Any]
+    limits: EngineLimits,
+    code: str,
+    cls: str,
+    at: datetime,
+    picks: list[Pick],
+    prior: list[Any],
+    scans: bool = False,
 ) -> LimitResult:
-    got = limits.check(order_of(picks, cls, prior), picks, at.isoformat())
+    order = order_of(picks, cls, prior)
+    if scans:
+        scanned(limits, order, picks, at.isoformat())
+    got = limits.check(order, picks, at.isoformat())
     inventory = limits.inventory()
     lines = []
     for p in picks:
@@ -182,7 +199,16 @@ def test_station_check_equals_the_fraction_reference(
         }
         for cat, q, mg, days in prior
     ]
-    assert_matches_reference(limits_for(code, records), code, cls, at, picks, history)
+    plain = assert_matches_reference(limits_for(code, records), code, cls, at, picks, history)
+    # The daemon's path: history summed and picks read ahead at the scans; the same verdict.
+    ahead = assert_matches_reference(
+        limits_for(code, records), code, cls, at, picks, history, scans=True
+    )
+    assert (ahead.allowed, ahead.reason, ahead.buckets) == (
+        plain.allowed,
+        plain.reason,
+        plain.buckets,
+    )
 
 
 def test_a_weighed_portion_counts_its_share_of_the_bulk_thc_exactly() -> None:
@@ -303,3 +329,43 @@ def test_the_buckets_are_converted_when_first_read_and_then_kept() -> None:
     assert record["buckets"] == [msgspec.structs.asdict(b) for b in buckets]
     assert buckets[0].used_exact == "1/8" and buckets[0].limit_exact == "1"  # 3.5 g of 1 oz
     assert record["customer_class"] == "adult" and record["jurisdiction"] == "CO"
+
+
+def test_picks_read_ahead_follow_a_changed_pick_a_new_inventory_and_refusals() -> None:
+    flower = {"Label": uid(1), "Category": "flower", "NetWeightMg": 454_000}
+    edible = {"Label": uid(2), "Category": "edible", "NetWeightMg": 100, "ThcMg": 100}
+    limits = limits_for("CO", [flower, edible])
+    at = datetime(2026, 11, 22, 12, tzinfo=ZoneInfo("America/Denver")).isoformat()
+    picks = [
+        Pick(line=1, uid=uid(1), raw=uid(1), net_mg=14_000),
+        Pick(line=2, uid=uid(2), raw=uid(2)),
+    ]
+    order = order_of(picks, "adult", [])
+    scanned(limits, order, [*picks, picks[-1]], at)  # both picks read ahead
+    # 14 g flower (1/2 oz) + 100 mg THC (1/8 oz) = 5/8 oz
+    assert limits.check(order, picks, at).buckets[0].used_exact == "5/8"
+    # The line re-weighed: a new Pick at the same place is read again.
+    reweighed = [msgspec.structs.replace(picks[0], net_mg=28_000), picks[1]]
+    over = limits.check(order, reweighed, at)
+    assert over.buckets[0].used_exact == "9/8" and not over.allowed
+    assert limits.check(order, picks, at).buckets[0].used_exact == "5/8"
+    # The inventory replaced (a feed change): the picks are read from the new records.
+    replaced = Inventory.from_json(
+        json.dumps(
+            [
+                {"Item": {"Name": "P"}, "Sku": "S", "Batch": "B", **r}
+                for r in (flower, {**edible, "ThcMg": 400})
+            ]
+        ).encode()
+    )
+    limits.inventory = lambda: replaced
+    assert limits.check(order, picks, at).buckets[0].used_exact == "1"
+    # A pick the inventory does not hold: reading ahead says nothing, the check refuses it.
+    stray = [*picks, Pick(line=3, uid=uid(9), raw=uid(9))]
+    scanned(limits, order, [*stray, stray[-1]], at)
+    refused = limits.check(order, stray, at)
+    assert not refused.allowed and f"package {uid(9)} is not in the inventory" in refused.reason
+    # A bad time at the scans is left to the check, which reports it.
+    fresh = limits_for("CO", [flower, edible])
+    scanned(fresh, order, [*picks, picks[-1]], "not a time")
+    assert fresh.check(order, picks, at).buckets[0].used_exact == "5/8"

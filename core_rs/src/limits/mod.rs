@@ -5,12 +5,13 @@
 //! integer: the per-line path has no division, no rational and no float.
 
 pub mod clock;
+pub mod history;
 pub mod rational;
 pub mod rules;
 
 use std::fmt;
 
-use rational::{gcd_u64, lcm, Ratio};
+use rational::{gcd_u64, lcm, mul, Ratio};
 use rules::{BucketRule, Category, Measure, RuleError, RuleVersion, Window};
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -96,11 +97,7 @@ impl Line {
             Measure::Units => (Some(1), den),
         };
         let per_unit = per_unit?;
-        Some(
-            i128::from(per_unit)
-                .checked_mul(i128::from(self.quantity))
-                .and_then(|v| v.checked_mul(mult)),
-        )
+        Some(mul(i128::from(per_unit), i128::from(self.quantity)).and_then(|v| mul(v, mult)))
     }
 }
 
@@ -379,9 +376,8 @@ fn add_line(
         if !include(class.buckets[slot.bucket].rule.window) {
             continue;
         }
-        let use_ = amount
-            .checked_mul(slot.weight)
-            .ok_or_else(|| LimitError::TooLarge { source, index })?;
+        let use_ =
+            mul(amount, slot.weight).ok_or_else(|| LimitError::TooLarge { source, index })?;
         let total = &mut totals[slot.bucket];
         *total = total
             .checked_add(use_)
@@ -638,6 +634,20 @@ impl LimitTable {
         lines: &[Line],
         prior: &[Prior],
     ) -> Result<Evaluation, LimitError> {
+        self.evaluate_with(class, at_s, day, lines, prior, None)
+    }
+
+    /// `evaluate`, taking the priors' use from `sums` (built from the same `prior`) where they
+    /// are for the version and class in force and give the same numbers; else walking `prior`.
+    pub fn evaluate_with(
+        &self,
+        class: &str,
+        at_s: i64,
+        day: i32,
+        lines: &[Line],
+        prior: &[Prior],
+        sums: Option<&history::PriorSums>,
+    ) -> Result<Evaluation, LimitError> {
         let vi = self
             .find_version(day)
             .ok_or_else(|| LimitError::NoVersion {
@@ -674,13 +684,9 @@ impl LimitTable {
         };
         let mut numbers = vec![0_i128; 4 * n];
         for (b, sb) in rules.buckets.iter().enumerate() {
-            numbers[3 * n + b] = sb.cap.checked_mul(den).ok_or_else(too_large)?;
+            numbers[3 * n + b] = mul(sb.cap, den).ok_or_else(too_large)?;
         }
-        if rules
-            .buckets
-            .iter()
-            .any(|b| b.scale.checked_mul(den).is_none())
-        {
+        if rules.buckets.iter().any(|b| mul(b.scale, den).is_none()) {
             return Err(too_large());
         }
         let (totals, rest) = numbers.split_at_mut(n);
@@ -691,9 +697,14 @@ impl LimitTable {
             den,
             caps,
         };
-        for (i, p) in prior.iter().enumerate() {
-            let include = |w: Window| counts(w, p, at_s, day);
-            add_line(&scaled, &p.line, "prior", i, include, totals, prior_used)?;
+        let summed = sums
+            .filter(|s| s.is_for(vi, ci))
+            .and_then(|s| s.add_to(rules, at_s, day, den, totals, prior_used));
+        if summed.is_none() {
+            for (i, p) in prior.iter().enumerate() {
+                let include = |w: Window| counts(w, p, at_s, day);
+                add_line(&scaled, &p.line, "prior", i, include, totals, prior_used)?;
+            }
         }
         let mut crossing = None;
         for (i, line) in lines.iter().enumerate() {

@@ -18,7 +18,9 @@ use super::CoreError;
 use crate::limits::rational::Ratio;
 use crate::limits::rules::{BucketRule, Category, ClassRule, Member, RuleVersion, Window};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 
+use crate::limits::history::PriorSums;
 use crate::limits::{self as engine, clock, Evaluation, LimitTable, Line, Prior};
 use crate::scan::inventory::{Inventory as CoreInventory, NONE, NO_MEASURE};
 
@@ -737,21 +739,25 @@ impl LimitRules {
 
 /// The cart lines of `picks` (each with `uid` and `net_mg`), read from the inventory records.
 fn pick_lines(inv: &CoreInventory, picks: &Bound<'_, PyList>) -> PyResult<Vec<Line>> {
-    let py = picks.py();
-    let (uid_name, net_name) = (intern!(py, "uid"), intern!(py, "net_mg"));
     let mut cart = Vec::with_capacity(picks.len());
     for pick in picks.iter() {
-        let uid = pick.getattr(uid_name)?;
-        let uid = uid.cast::<PyString>()?.to_str()?;
-        let net = pick.getattr(net_name)?;
-        let net: Option<i64> = if net.is_none() {
-            None
-        } else {
-            Some(net.extract()?)
-        };
-        cart.push(package_line(inv, uid, net)?);
+        cart.push(pick_line(inv, &pick)?);
     }
     Ok(cart)
+}
+
+/// The cart line of one pick (its `uid` and `net_mg`).
+fn pick_line(inv: &CoreInventory, pick: &Bound<'_, PyAny>) -> PyResult<Line> {
+    let py = pick.py();
+    let uid = pick.getattr(intern!(py, "uid"))?;
+    let uid = uid.cast::<PyString>()?.to_str()?;
+    let net = pick.getattr(intern!(py, "net_mg"))?;
+    let net: Option<i64> = if net.is_none() {
+        None
+    } else {
+        Some(net.extract()?)
+    };
+    package_line(inv, uid, net)
 }
 
 /// Largest per-unit amount (mg or ml) accepted: far above any product, far below overflow
@@ -924,15 +930,80 @@ impl LimitZone {
     }
 }
 
+/// The cart lines of an order's picks so far, read from one inventory (held weakly: a replaced
+/// inventory is freed, and its address cannot come back while this holds it), keyed by the pick
+/// objects themselves. A pick is a value (the station's `Pick` is a frozen struct): the same
+/// object at the same place is the same uid and portion, so it is not read again, not even its
+/// attributes (two attribute reads per pick were a fifth of the check).
+struct PickLines {
+    inventory: Weak<CoreInventory>,
+    picks: Vec<Py<PyAny>>,
+    lines: Vec<Line>,
+    /// The history summed per bucket for the version in force at the first scan.
+    sums: Option<PriorSums>,
+}
+
+impl PickLines {
+    /// The lines of `picks` (each `uid`, `net_mg`) from `inv`, reading only picks not seen at
+    /// their place.
+    fn update(&mut self, inv: &Arc<CoreInventory>, picks: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.inventory.as_ptr() != Arc::as_ptr(inv) {
+            self.inventory = Arc::downgrade(inv);
+            self.picks.clear();
+            self.lines.clear();
+        }
+        let mut n = 0;
+        for pick in picks.try_iter()? {
+            let pick = pick?;
+            if !self.picks.get(n).is_some_and(|seen| seen.is(&pick)) {
+                self.picks.truncate(n);
+                self.lines.truncate(n);
+                let line = pick_line(inv, &pick)?;
+                self.picks.push(pick.unbind());
+                self.lines.push(line);
+            }
+            n += 1;
+        }
+        self.picks.truncate(n);
+        self.lines.truncate(n);
+        Ok(())
+    }
+}
+
+/// `LimitOrder.verdict`'s answer: (allowed, reason, version, customer class, the result).
+type VerdictParts = (
+    bool,
+    Py<PyString>,
+    Py<PyString>,
+    Py<PyString>,
+    Py<LimitResult>,
+);
+
 /// One order's limit check, prepared at its first scan: the jurisdiction's rules, the store's
-/// clock, the customer's class and prior purchases (converted and zone-resolved once). Each
-/// check is then one call: the time, the inventory and the picks.
+/// clock, the customer's class and prior purchases (converted and zone-resolved once), and the
+/// cart lines of the picks seen so far (`remember`, at each scan). Each check is then one call:
+/// the time, the inventory and the picks, of which only the ones not yet seen are read.
 #[pyclass(frozen, module = "edge._core")]
 struct LimitOrder {
     rules: Py<LimitRules>,
     zone: Py<LimitZone>,
     class: String,
     prior: Vec<Prior>,
+    picks: Mutex<PickLines>,
+}
+
+impl LimitOrder {
+    /// The picks' lines, `None` while held: only a pick's attribute running Python that calls
+    /// back into this order can find it held (the GIL serialises everything else), and that
+    /// call reads its picks without the cache rather than wait for itself.
+    fn lines(&self) -> Option<MutexGuard<'_, PickLines>> {
+        match self.picks.try_lock() {
+            Ok(guard) => Some(guard),
+            // A panic inside `update` leaves at worst a shorter, still consistent cache.
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
 }
 
 #[pymethods]
@@ -949,11 +1020,41 @@ impl LimitOrder {
             zone,
             class: customer_class,
             prior: priors_from(prior)?,
+            picks: Mutex::new(PickLines {
+                inventory: Weak::new(),
+                picks: Vec::new(),
+                lines: Vec::new(),
+                sums: None,
+            }),
         })
     }
 
     fn __len__(&self) -> usize {
         self.prior.len()
+    }
+
+    /// Read the cart lines of `picks` (any iterable of objects with `uid`, `net_mg`) from
+    /// `inventory` ahead of the check, so the check reads only picks added since; at the first
+    /// call with a time `at`, also sum the history per bucket for the rules in force then.
+    /// Raises LimitInputError as `check` would for a pick it cannot read (a bad `at` is left
+    /// for the check to report).
+    #[pyo3(signature = (inventory, picks, at=None))]
+    fn remember(
+        &self,
+        inventory: &Bound<'_, Inventory>,
+        picks: &Bound<'_, PyAny>,
+        at: Option<&Bound<'_, PyString>>,
+    ) -> PyResult<()> {
+        let Some(mut ahead) = self.lines() else {
+            return Ok(());
+        };
+        if let (None, Some(at)) = (&ahead.sums, at) {
+            if let Ok((_, day)) = self.zone.get().when(at) {
+                let table = &self.rules.get().table;
+                ahead.sums = PriorSums::build(table, &self.class, day, &self.prior);
+            }
+        }
+        ahead.update(&inventory.get().inner, picks)
     }
 
     /// Check the picks (each `uid`, `net_mg`) at `at` (ISO 8601 with offset), as
@@ -966,18 +1067,44 @@ impl LimitOrder {
         picks: &Bound<'_, PyList>,
     ) -> PyResult<LimitResult> {
         let (at_s, day) = self.zone.get().when(at)?;
-        let cart = pick_lines(&inventory.get().inner, picks)?;
-        let e = self
-            .rules
-            .get()
-            .table
-            .evaluate(&self.class, at_s, day, &cart, &self.prior)
-            .map_err(input_err)?;
+        let inv = &inventory.get().inner;
+        let table = &self.rules.get().table;
+        let (e, cart) = match self.lines() {
+            Some(mut ahead) => {
+                ahead.update(inv, picks.as_any())?;
+                let sums = ahead.sums.as_ref();
+                let e =
+                    table.evaluate_with(&self.class, at_s, day, &ahead.lines, &self.prior, sums);
+                (e, ahead.lines.clone())
+            }
+            None => {
+                let cart = pick_lines(inv, picks)?;
+                (
+                    table.evaluate(&self.class, at_s, day, &cart, &self.prior),
+                    cart,
+                )
+            }
+        };
+        let e = e.map_err(input_err)?;
         Ok(LimitResult {
             rules: self.rules.clone_ref(py),
             e,
             lines: cart,
         })
+    }
+
+    /// `check` and the result's `summary()` in one call: (allowed, reason, version,
+    /// customer_class, result), what the station reads of every verdict.
+    fn verdict(
+        &self,
+        py: Python<'_>,
+        at: &Bound<'_, PyString>,
+        inventory: &Bound<'_, Inventory>,
+        picks: &Bound<'_, PyList>,
+    ) -> PyResult<VerdictParts> {
+        let result = self.check(py, at, inventory, picks)?;
+        let (allowed, reason, version, class) = result.summary(py);
+        Ok((allowed, reason, version, class, Py::new(py, result)?))
     }
 }
 

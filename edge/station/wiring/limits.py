@@ -3,7 +3,8 @@
 One check per completed order, on the scan path: the customer's history (`order.prior`) is
 validated and resolved to the store's time zone once per order (`prepare`, which
 `LimitsPreparation` calls at the order's first scan), the picks' measures are read from the
-inventory records inside the core, and one call returns the verdict. The journalled buckets carry
+inventory records inside the core as the picks are accepted (`remember`, at every scan), and
+one call returns the verdict. The journalled buckets carry
 exact values (`LimitBucket.*_exact`), so a decision can be reproduced from the journal.
 """
 
@@ -57,6 +58,16 @@ class EngineLimits:
         self._order = (order.order_id, order.customer.class_, order.prior, prepared)
         return prepared
 
+    def remember(self, order: Order, picks: Sequence[Pick], at: str | None = None) -> None:
+        """Read the cart lines of the order's picks so far ahead of its check (at each scan, at
+        `at`), so the check at the order's end reads only its last pick; at the first scan the
+        core also sums the history per bucket for the rules in force at `at`. A pick that
+        cannot be read, or a bad time, is left for the check to report."""
+        if order.channel == "wholesale":  # not checked (see `check`)
+            return
+        with contextlib.suppress(BadInput, ConfigError, LimitInputError):
+            self.prepare(order).remember(self.inventory(), picks, at)
+
     def check(self, order: Order, picks: Sequence[Pick], at: str) -> LimitResult:
         if order.channel == "wholesale":  # a transfer between licensees, not a retail sale
             return LimitResult(allowed=True, reason="wholesale transfer: no purchase limits")
@@ -74,7 +85,7 @@ class EngineLimits:
             except (BadInput, ConfigError) as exc:
                 return LimitResult(allowed=False, reason=f"limits cannot be checked: {exc}")
         try:
-            raw = prepared.check(
+            allowed, reason, version, customer_class, raw = prepared.verdict(
                 at, self.inventory(), picks if type(picks) is list else list(picks)
             )
         except LimitInputError as exc:
@@ -82,7 +93,6 @@ class EngineLimits:
             return LimitResult(allowed=False, reason=f"limits cannot be checked: {problem}")
         except (BadInput, ConfigError) as exc:
             return LimitResult(allowed=False, reason=f"limits cannot be checked: {exc}")
-        allowed, reason, version, customer_class = raw.summary()
         return _EngineResult(
             allowed=allowed,
             reason=reason,
@@ -127,11 +137,13 @@ class _EngineResult(LimitResult, frozen=True, kw_only=True):
 
 class LimitsPreparation(Stage):
     """The verifier pipeline's first stage: the limit checker prepares each order's history at
-    its first scan, so the check at the order's end does no per-order conversion."""
+    its first scan and reads the picks accepted so far at every scan, so the check at the
+    order's end does no per-order conversion and reads one pick."""
 
     def __init__(self, limits: EngineLimits) -> None:
         self.limits = limits
 
     def before(self, scan: Scan) -> None:
-        with contextlib.suppress(BadInput, ConfigError):  # the limit check will report it
-            self.limits.prepare(scan.order)
+        self.limits.remember(
+            scan.order, scan.accepted, scan.at
+        )  # errors are left to the limit check
