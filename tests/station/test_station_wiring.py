@@ -21,7 +21,12 @@ from edge.station.wiring.verifier import CoreVerifier
 from edge.workflow.ports import LabelJob, Order, Pick
 from tests.support.station import BADGES, tag, write_seed
 
-NOW = datetime.now(UTC).isoformat(timespec="seconds")
+
+def now() -> str:
+    """The time now (read per call: a run can cross midnight)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -88,17 +93,17 @@ def test_verifier_session_follows_the_workflows_accepted_picks(tmp_path: Path) -
     central = SeedCentral.from_config(cfg)
     verifier = CoreVerifier(cfg, central.inventory)
     order = _order(central, "1042")
-    first = verifier.check(order, [], tag(1), NOW)
+    first = verifier.check(order, [], tag(1), now())
     assert first.verdict == "match" and first.line == 1 and first.uid == tag(1)
     # the workflow did not keep it (e.g. the commit failed): the session is rebuilt without it
-    assert verifier.check(order, [], tag(1), NOW).verdict == "match"
+    assert verifier.check(order, [], tag(1), now()).verdict == "match"
     picked = [Pick(line=1, uid=tag(1), raw=tag(1))]
-    assert verifier.check(order, picked, tag(1), NOW).verdict == "duplicate"
+    assert verifier.check(order, picked, tag(1), now()).verdict == "duplicate"
     # a fresh verifier (a restart) restores the picks from the journalled state
-    assert CoreVerifier(cfg, central.inventory).check(order, picked, tag(1), NOW).verdict == (
+    assert CoreVerifier(cfg, central.inventory).check(order, picked, tag(1), now()).verdict == (
         "duplicate"
     )
-    assert verifier.check(order, picked, "garbage", NOW).verdict == "malformed"
+    assert verifier.check(order, picked, "garbage", now()).verdict == "malformed"
 
 
 def test_limits_count_prior_purchases_and_name_the_bucket(tmp_path: Path) -> None:
@@ -106,18 +111,18 @@ def test_limits_count_prior_purchases_and_name_the_bucket(tmp_path: Path) -> Non
     central = SeedCentral.from_config(cfg)
     limits = EngineLimits(cfg, central.inventory)
     picks = [Pick(line=1, uid=tag(4), raw=tag(4))]
-    over = limits.check(_order(central, "3001"), picks, NOW)
+    over = limits.check(_order(central, "3001"), picks, now())
     assert not over.allowed and over.reason
     bucket = next(b for b in over.buckets if b.name == "cannabis-infused products")
     assert bucket.used == 600 and bucket.limit == 500
-    assert limits.check(_order(central, "2001"), picks, NOW).allowed
+    assert limits.check(_order(central, "2001"), picks, now()).allowed
     odd = msgspec.structs.replace(
         _order(central, "2001"),
         customer=msgspec.convert(
             {"id": "C", "class": "martian"}, type(_order(central, "2001").customer)
         ),
     )
-    refused = limits.check(odd, picks, NOW)
+    refused = limits.check(odd, picks, now())
     assert not refused.allowed and "cannot be checked" in refused.reason
 
 
@@ -128,7 +133,7 @@ def test_a_reprinted_label_is_the_same_label(tmp_path: Path) -> None:
     order = _order(central, "2001")
     picks = [Pick(line=1, uid=tag(4), raw=tag(4))]
     badge = BADGES[0]["code"]
-    first = LabelJob(job_id="2001-label-1", order=order, picks=picks, agent=badge, at=NOW)
+    first = LabelJob(job_id="2001-label-1", order=order, picks=picks, agent=badge, at=now())
     second = msgspec.structs.replace(first, job_id="2001-label-2")
     label, _ = printer._label(first)
     assert seal_code_for(label) == seal_code_for(printer._label(second)[0])
@@ -147,7 +152,7 @@ def test_the_verifier_holds_the_workflows_picks_not_those_an_order_came_with(
     came_with = msgspec.structs.replace(
         order, lines=[msgspec.structs.replace(order.lines[0], picked=[tag(1)]), *order.lines[1:]]
     )
-    first = CoreVerifier(cfg, central.inventory).check(came_with, [], tag(1), NOW)
+    first = CoreVerifier(cfg, central.inventory).check(came_with, [], tag(1), now())
     assert (first.verdict, first.accepted) == ("match", True)
 
 
@@ -187,14 +192,14 @@ def test_the_privacy_port_reads_the_profile_once_per_day_and_again_when_it_chang
         label=LabelSection(profiles_dir=str(labels)),
     )
     privacy = profile_privacy(cfg)
-    assert privacy(NOW) == "first_name_and_number"
+    assert privacy(now()) == "first_name_and_number"
     profile = labels / "IL.toml"
     text = profile.read_text()
     edited = text.replace('privacy = "first_name_and_number"', 'privacy = "full_name"')
     assert edited != text
     profile.write_text(edited)
     os.utime(profile, ns=(1, 1))
-    assert privacy(NOW) == "full_name"  # the edited file counts from the next call
+    assert privacy(now()) == "full_name"  # the edited file counts from the next call
     assert privacy("not a time") == "first_name_and_number"
     profile.unlink()
-    assert privacy(NOW) == "first_name_and_number"  # no profile: the stricter rule
+    assert privacy(now()) == "first_name_and_number"  # no profile: the stricter rule

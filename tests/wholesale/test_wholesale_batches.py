@@ -4,7 +4,7 @@ one tested batch covers a wholesale line (the real aiohttp intake over a real SQ
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,11 @@ from tests.support.intake import Harness, running_intake
 from tests.support.station import tag
 
 AT = "2026-11-22T15:00:00+00:00"
-TODAY = datetime.now(UTC).date()
+
+
+def today() -> date:
+    """The UTC day now (read per call: a run can cross midnight)."""
+    return datetime.now(UTC).date()
 
 
 def order(channel: str, quantity: int = 3, **line: Any) -> Order:
@@ -76,7 +80,7 @@ def wholesale_body(oid: str, quantity: int, **line: Any) -> dict[str, Any]:
         "channel": "wholesale",
         "customer": {"id": "B-77", "name": "Green Shelf Retail LLC"},
         "buyer": {"license": "C11-0000123-LIC", "name": "Green Shelf Retail LLC"},
-        "ship_date": (TODAY + timedelta(days=2)).isoformat(),
+        "ship_date": (today() + timedelta(days=2)).isoformat(),
         "lines": [{"line": 1, "sku": "FLW-BD-35", "quantity": quantity, **line}],
     }
 
@@ -91,7 +95,7 @@ def intake(tmp_path: Path) -> Any:
         assert harness.request("PUT", "/v1/inventory", stock).status == 200
         licenses = tmp_path / "licenses.csv"
         licenses.write_text("License Number,Status\nC11-0000123-LIC,Active\n")
-        import_licenses(harness.store, licenses, source="CA DCC", day=str(TODAY))
+        import_licenses(harness.store, licenses, source="CA DCC", day=str(today()))
         yield harness
 
 
