@@ -81,6 +81,10 @@ def load_link_keys(secret_key: Path, server_key: Path) -> tuple[bytes, bytes, by
     (edge.common.credentials.credential_path).
     """
     secret_file, server_file = credential_path(secret_key), credential_path(server_key)
+    for key, path in (("secret_key_file", secret_file), ("server_key_file", server_file)):
+        if not path.exists():  # pyzmq words a missing file as "Invalid certificate file"
+            problem = f"[link] cannot load CURVE keys: {key}: {path} does not exist"
+            raise ConfigError([f"{problem} (make a pair with `packstation keys new`)"])
     try:
         public, secret = zmq.auth.load_certificate(secret_file)
         server, _ = zmq.auth.load_certificate(server_file)

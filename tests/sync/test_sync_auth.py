@@ -15,7 +15,8 @@ from central import auth
 from central.store import open_store
 from edge.cli.cmd_keys import write_pair
 from edge.common import protocol as p
-from edge.link.client import LinkState
+from edge.common.errors import ConfigError
+from edge.link.client import LinkState, load_link_keys
 from tests.support.central import LinkRunner, make_setup, running_central, until
 
 
@@ -239,3 +240,19 @@ def test_routing_id_of_a_closed_connection_cannot_be_taken_over(tmp_path: Path) 
         assert command == p.ERROR and isinstance(body, p.Error) and body.code == "reconnect"
         thief.close()
         ctx.term()
+
+
+def test_missing_and_broken_key_files_are_named(tmp_path: Path) -> None:
+    public, secret, _ = write_pair(tmp_path, "station-01")
+    assert public.exists()
+    server = tmp_path / "central.key"
+    with pytest.raises(ConfigError) as missing:
+        load_link_keys(secret, server)
+    (message,) = missing.value.problems
+    assert f"server_key_file: {server} does not exist" in message
+    assert "packstation keys new" in message
+    server.write_text("not a certificate\n")
+    with pytest.raises(ConfigError) as broken:
+        load_link_keys(secret, server)
+    assert "cannot load CURVE keys" in broken.value.problems[0]
+    assert "does not exist" not in broken.value.problems[0]
