@@ -349,9 +349,7 @@ def main() -> None:
         if central is not None:
             from tests.support.central import delivery_report
 
-            report = delivery_report(
-                central.store.base, "station-01", root / "station/journal.sqlite3"
-            )
+            report = delivery_report(central.store, "station-01", root / "station/journal.sqlite3")
             print(f"events at central: {report['central']:,} of {report['journal']:,} journalled")
 
         if args.no_startup:
