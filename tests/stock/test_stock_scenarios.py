@@ -180,6 +180,10 @@ def _stations(setup: Setup, tmp: Path) -> Iterator[tuple[Daemon, Daemon, Central
             wait_until(lambda d=d: "central" not in d.state()["devices_down"])  # type: ignore[misc]
             wait_until(lambda d=d: _replica_counts(d) == FEED)  # type: ignore[misc]
             _login(d)
+            # Before the login the state lists no device; the link started before READY
+            # reconnects once the station is up, so wait for it again (a race scanned inside that
+            # reconnect: the claim went unasked and both stations kept the last unit).
+            wait_until(lambda d=d: "central" not in d.state()["devices_down"])  # type: ignore[misc]
             daemons.append(d)
         yield daemons[0], daemons[1], central
 
