@@ -302,6 +302,8 @@ class Station:
             except msgspec.DecodeError as exc:
                 raise JournalError(f"{path}: stored workflow state unreadable: {exc}") from exc
         await self.feed(Resumed(boot=self.boot))
+        for device, detail in self.ports.down_at_start:  # until the service says otherwise
+            await self.device_state(device, False, detail)
         LOG.info(
             "station ready",
             extra={"journal": str(path), "events": result.checked, "phase": str(self.state.phase)},

@@ -133,6 +133,10 @@ class StationPorts:
     # this station lacks (edge.journal.anchor); returns "" or why the journal could not be
     # anchored (offline is "", start-up stays offline-tolerant).
     anchor: Callable[[], Awaitable[str]] | None = None
+    # Devices down from the start until their service reports them up: the central link is
+    # "connecting" until its first session, so READY never shows a station that was never
+    # connected as connected (a restart restores the last state, which may say connected).
+    down_at_start: tuple[tuple[str, str], ...] = ()
     counter: Counter | None = None  # cycle counts (edge/workflow/counting.py); None: no counts
     # The label profile's privacy rule in force at an ISO time (edge.workflow.privacy): what of
     # the customer the workflow keeps and journals. None keeps the customer as given.

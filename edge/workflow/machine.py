@@ -502,6 +502,8 @@ class Workflow:
     def _on_device(self, run: Run, event: DeviceStateChanged) -> None:
         down = run.s.devices_down
         if (event.device not in down) == event.ok:
+            if not event.ok and event.detail:
+                down[event.device] = event.detail  # still down, the reason is the latest one
             return  # no change: nothing to journal
         run.record("device_state", device=event.device, ok=event.ok, detail=event.detail)
         if not event.ok:

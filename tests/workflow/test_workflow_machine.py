@@ -311,6 +311,7 @@ def test_device_states_are_journalled_once_per_change() -> None:
     fx = h.do(DeviceStateChanged("central", False, "no reply for 15 s"))
     assert h.signals(fx) == [Signal.CENTRAL_OFFLINE]
     assert h.do(DeviceStateChanged("central", False, "still")) == []
+    assert h.state.devices_down == {"central": "still"}  # the latest reason, not journalled
     assert h.types(h.do(DeviceStateChanged("central", True))) == ["device_state"]
 
 

@@ -148,6 +148,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         services=services,
         scan_decoder=scanners,
         anchor=link.anchor,
+        down_at_start=(("central", "connecting"),),
         privacy=profile_privacy(cfg),
     )
 
