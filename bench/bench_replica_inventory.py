@@ -167,6 +167,13 @@ def fill(path: Path, n: int) -> float:
     return time.perf_counter() - t0
 
 
+def _mb(result: dict[str, float | str | bool], key: str) -> float:
+    """A child's numeric figure (MB or seconds) by name."""
+    value = result[key]
+    assert isinstance(value, float | int), (key, value)
+    return float(value)
+
+
 def child(root: Path, mode: str, path: Path) -> dict[str, float | str | bool]:
     env = dict(os.environ, PYTHONPATH=str(root))
     out = subprocess.run(
@@ -204,13 +211,13 @@ def main() -> int:
                     f"  {mode}: build {r['build_s']:.3f} s wall, {r['cpu_s']:.3f} s CPU; "
                     f"peak RSS {r['peak_mb']:.0f} MB (before build {r['base_mb']:.0f} MB, "
                     f"after {r['after_mb']:.0f} MB); index heap {r['heap_mb']:.0f} MB; "
-                    f"peak over base / index {(float(r['peak_mb']) - float(r['base_mb'])) / max(float(r['heap_mb']), 1e-9):.2f}x; "
+                    f"peak over base / index {(_mb(r, 'peak_mb') - _mb(r, 'base_mb')) / max(_mb(r, 'heap_mb'), 1e-9):.2f}x; "
                     f"scan loop during build p99 {r['gil_p99_ms']:.2f} ms max {r['gil_max_ms']:.1f} ms"
                 )
             new = got["new"]
             print(
-                f"  new, 100 feed changes: refresh {new['incremental_s'] * 1e3:.0f} ms vs full "
-                f"build {new['full_after_s'] * 1e3:.0f} ms; equal to a full build: "
+                f"  new, 100 feed changes: refresh {_mb(new, 'incremental_s') * 1e3:.0f} ms vs full "
+                f"build {_mb(new, 'full_after_s') * 1e3:.0f} ms; equal to a full build: "
                 f"{new['incremental_equal']}"
             )
             print(f"  new: snapshot written in {float(new['save_s']) * 1e3:.0f} ms")

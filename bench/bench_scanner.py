@@ -24,7 +24,8 @@ _US |= {getattr(ecodes, f"KEY_{c}"): c.lower() for c in "ABCDEFGHIJKLMNOPQRSTUVW
 
 def naive(events: Sequence[object]) -> int:
     """The peer: table lookup, Shift only, ends on Enter."""
-    shift, buf, scans = False, [], 0
+    shift, scans = False, 0
+    buf: list[str] = []
     for ev in events:
         if ev.type != ecodes.EV_KEY:  # type: ignore[attr-defined]
             continue
@@ -42,7 +43,7 @@ def naive(events: Sequence[object]) -> int:
 
 def ours(events: Sequence[object], layout: str) -> int:
     dec = Decoder(ScannerConfig(layout=layout), device="bench", node="bench")  # type: ignore[arg-type]
-    return sum(len(dec.feed(ev)) for ev in events)  # type: ignore[arg-type]
+    return sum(len(dec.feed(ev)) for ev in events)  # type: ignore[arg-type,misc]
 
 
 def measure(

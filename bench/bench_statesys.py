@@ -168,8 +168,8 @@ async def main(args: argparse.Namespace) -> None:
         )
         await peer_phase(client, labels[len(burst) + len(steady) :][:20])
     finally:
-        for t in tasks:
-            t.cancel()
+        for task in tasks:
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await client.close()
         emu.stop()

@@ -156,7 +156,9 @@ class Case:
                     datetime.fromisoformat(str(p["at"])),
                     CartLine(
                         str(p["category"]),
-                        *(int(p[k]) for k in ("quantity", "net_weight_mg", "concentrate_mg")),  # type: ignore[call-overload]
+                        int(p["quantity"]),  # type: ignore[call-overload]
+                        int(p["net_weight_mg"]),  # type: ignore[call-overload]
+                        int(p["concentrate_mg"]),  # type: ignore[call-overload]
                         int(p["thc_mg"]),  # type: ignore[call-overload]
                         int(p["volume_ml"]),  # type: ignore[call-overload]
                         int(p["cbd_mg"]),  # type: ignore[call-overload]
@@ -245,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for i in range(args.orders):
         code = CODES[i % len(CODES)]
         cfg = StationConfig(
-            station=StationSection(jurisdiction=code, timezone=engine.rules(code).timezone)  # type: ignore[arg-type]
+            station=StationSection(jurisdiction=code, timezone=engine.rules(code).timezone)
         )
         limits = EngineLimits(cfg, lambda: inventory)
         cases.append(Case(limits, engine, code, rng))
