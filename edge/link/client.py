@@ -14,6 +14,7 @@ Authentication failures are not silent: the socket monitor reports ZAP refusals
     link = StationLink(cfg.link, station_id, journal, replica, on_status=callback, keys=...)
     task = asyncio.create_task(link.run())   # until cancelled
     link.wake()                              # after appending events (any thread)
+    link.wake(committed)                     # on the loop, with the rows just committed
     link.status()                            # LinkStatus snapshot
 """
 
@@ -25,7 +26,7 @@ import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -43,6 +44,7 @@ from edge.common.errors import ConfigError
 from edge.journal import Journal, JournalEvent, anchor
 from edge.link.config import LinkSection
 from edge.link.replica import Replica
+from edge.link.tail import CommittedTail
 
 LOG = logging.getLogger(__name__)
 MAX_ACK_TIMEOUT_S = 60.0
@@ -140,6 +142,7 @@ class StationLink:
         self._failure_logged = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
+        self._tail = CommittedTail()  # rows the daemon just committed (edge.link.tail)
         self._acked = journal.acked_seq()
         self._last_seq = journal.last_seq()
         self._oldest_age: int | None = None
@@ -155,8 +158,9 @@ class StationLink:
         self.on_skipped: Callable[[dict[str, object]], None] | None = None
 
     # -- public API --------------------------------------------------------------------------
-    def wake(self) -> None:
-        """New events are in the journal: send them now. Safe from any thread."""
+    def wake(self, committed: Sequence[JournalEvent] = ()) -> None:
+        """New events are in the journal: send them now. Safe from any thread; on the loop,
+        `committed` (the rows just committed, in order) are sent without reading them back."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -165,9 +169,14 @@ class StationLink:
         except RuntimeError:
             running = None
         if running is loop:
+            self._tail.offer(committed)
             self._wake.set()
         else:
-            loop.call_soon_threadsafe(self._wake.set)
+            loop.call_soon_threadsafe(self._wake_unseen)
+
+    def _wake_unseen(self) -> None:
+        self._tail.forget()  # appended elsewhere: the journal says what is new
+        self._wake.set()
 
     def status(self) -> LinkStatus:
         return LinkStatus(
@@ -419,6 +428,7 @@ class _Session:
             raise SessionEnd(
                 f"no CURVE handshake with {link._endpoint} within {timeout:g} s"
             ) from None
+        link._tail.forget()  # a new session reads where central's copy ends
         last_seq = await asyncio.to_thread(link.journal.last_seq)
         link._last_seq = max(link._last_seq, last_seq)
         hello = p.Hello(
@@ -446,9 +456,16 @@ class _Session:
             rows: list[JournalEvent] = []
             start = self.next_send
             if room > 0:
-                rows = await asyncio.to_thread(link.journal.events, start - 1, room)
-                if self.next_send != start:  # rewound (go-back-N) while reading: read again
-                    continue
+                held = link._tail.rows(start, room)
+                if held is not None:
+                    rows = held
+                else:
+                    offers = link._tail.offers
+                    rows = await asyncio.to_thread(link.journal.events, start - 1, room)
+                    if self.next_send != start:  # rewound (go-back-N) while reading: read again
+                        continue
+                    if len(rows) < room:  # read to the journal's end
+                        link._tail.learned_end(start - 1 + len(rows), offers)
             if rows:
                 events = _fit(rows)
                 rows = rows[: len(events)]
@@ -460,9 +477,11 @@ class _Session:
                 continue
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
             # races its timeout, and the session's clean-up would then wait forever
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(min(self.ack_timeout, 1.0)):
                     await link._wake.wait()
+            except TimeoutError:
+                link._tail.forget()  # a quiet second: read the journal (a row no one offered)
             self._check_stall()
 
     def _check_stall(self) -> None:
@@ -562,6 +581,7 @@ class _Session:
         rows = [JournalEvent(**msgspec.structs.asdict(ev)) for ev in fetched.events]
         try:
             local = await asyncio.to_thread(anchor.adopt, link.journal, local, rows)
+            link._tail.forget()  # rows appended behind the daemon's back
         except anchor.Diverged as exc:
             link.diverged = str(exc)
             raise SessionEnd(
@@ -589,7 +609,7 @@ class _Session:
             )
             body = {"station": link.station_id, "kind": kind, "key": key, "reason": reason[:500]}
             event = await asyncio.to_thread(link.journal.append, "feed_record_skipped", body)
-            link.wake()
+            link.wake()  # no rows given: the tail forgets, the journal is read
             if link.on_skipped is not None:
                 link.on_skipped({**body, "at": event.at, "seq": event.seq})
 

@@ -169,8 +169,8 @@ class Station:
             self._last_seq = seq or self._last_seq
             if appended:
                 self._committed(appended)
-        if records:
-            self.ports.sink.wake(seq)
+        if appended:
+            self.ports.sink.wake(appended)
         signals = self._perform(step.effects)
         if seq:
             self._after_commit()

@@ -9,12 +9,13 @@ stand-ins.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgspec
 
+from edge.journal import JournalEvent
 from edge.workflow.counting import Counter
 from edge.workflow.ports import (
     CentralState,
@@ -62,8 +63,8 @@ class ScanDecoder(Protocol):
 
 
 class EventSink(Protocol):
-    def wake(self, last_seq: int) -> None:
-        """New journal events up to `last_seq` are committed: send them (the central link)."""
+    def wake(self, committed: Sequence[JournalEvent]) -> None:
+        """These journal rows (in seq order) are committed: send them (the central link)."""
         ...
 
 

@@ -216,6 +216,13 @@ class LinkRunner:
             self.journal.append(type_, event_body(type_, self.name, n=i))
         self.link.wake()
 
+    def commit(self, n: int, type_: str = "scan") -> None:
+        """As the daemon does: n rows in one transaction, offered to the link as committed."""
+        with self.journal.transaction() as txn:
+            for i in range(n):
+                txn.append(type_, event_body(type_, self.name, n=i))
+        self.link.wake(txn.appended)
+
 
 async def until(cond: object, timeout: float = 20, step: float = 0.05) -> None:
     """Wait for `cond()` to become true, bounded; AssertionError when it does not."""

@@ -28,6 +28,7 @@ import msgspec
 
 from drivers.scale import WeighOutRules
 from edge.common.errors import DeviceError
+from edge.journal import JournalEvent
 from edge.station.config import StationConfig
 from edge.station.inject import inject_services
 from edge.station.ports import StationHandle, StationPorts
@@ -261,8 +262,8 @@ class CountingSink:
     def __init__(self) -> None:
         self.last = 0
 
-    def wake(self, last_seq: int) -> None:
-        self.last = max(self.last, last_seq)
+    def wake(self, committed: Sequence[JournalEvent]) -> None:
+        self.last = max(self.last, committed[-1].seq if committed else 0)
 
 
 class OfflineLink:

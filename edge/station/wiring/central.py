@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from edge.common import labs
 from edge.common import protocol as p
 from edge.common.errors import ConfigError
 from edge.common.labs import LabResult
-from edge.journal import Journal
+from edge.journal import Journal, JournalEvent
 from edge.link.client import LinkState, LinkStatus, StationLink, load_link_keys
 from edge.link.replica import Replica
 from edge.link.replica_inventory import ReplicaIndex
@@ -90,9 +91,9 @@ class LinkService:
             },
         }
 
-    def wake(self, last_seq: int) -> None:
+    def wake(self, committed: Sequence[JournalEvent]) -> None:
         if self.link is not None:
-            self.link.wake()
+            self.link.wake(committed)  # on the loop: sent from memory (edge.link.tail)
 
     async def run(self, station: StationHandle) -> None:
         self._station, self._loop = station, asyncio.get_running_loop()
