@@ -10,10 +10,12 @@ summary (edge/sim/report.py) is counted from the journal and central's store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -110,6 +112,15 @@ class SimRun:
         except KeyboardInterrupt:  # the services got the SIGINT too and stop cleanly
             self.summary.failures.append("interrupted (Ctrl-C): the day was not finished")
             self.interrupted = True
+        except Exception as exc:  # noqa: BLE001 -- the day ends with its summary, not a crash
+            trace = self.run.logs / "simulate.log"
+            with contextlib.suppress(OSError):
+                trace.parent.mkdir(parents=True, exist_ok=True)
+                with trace.open("a") as f:
+                    traceback.print_exc(file=f)
+            self.summary.failures.append(
+                f"the simulator failed: {type(exc).__name__}: {exc} (traceback in {trace})"
+            )
         finally:
             self._stop()
             _finish(self.run, self.summary, self.outcomes, self.printer)

@@ -74,7 +74,10 @@ def day(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     finally:
         if proc.poll() is None:  # mid-day (a failed assertion) too: every service stops
             proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)  # also closes the pipes
+        said, complained = proc.communicate(timeout=60)  # also closes the pipes
+        # what simulate said after the dashboard's address (pytest shows it when the test fails)
+        sys.stdout.write(said.decode(errors="replace")[-4000:])
+        sys.stdout.write(complained.decode(errors="replace")[-4000:])
 
 
 @pytest.fixture

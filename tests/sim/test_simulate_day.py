@@ -296,3 +296,26 @@ def test_one_wholesale_order_ships_on_a_manifest_and_one_is_refused(
         assert sum(text.count(uid) for text in coa_pages) == 1  # on its batch's page only
     alone = PdfReader(out / "manifests" / f"COA-{order_id}.pdf")
     assert len(alone.pages) == len(coa_pages)
+
+
+def test_a_fault_of_the_simulator_ends_the_day_with_a_summary_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from edge.sim import day as sim_day
+
+    def broken_import(run: object) -> str:
+        raise RuntimeError("the day's import broke")
+
+    # central is up by then: it must be stopped, and the summary written, as on any other failure
+    monkeypatch.setattr(sim_day.sim_setup, "import_day", broken_import)
+    sim = sim_day.SimRun(sim_day.SimOptions(orders=2, out=tmp_path / "day"), io.StringIO())
+    summary = sim.day()
+    failure = summary.failures[0]  # first; what the day then did not do follows it
+    assert failure.startswith("the simulator failed: RuntimeError: the day's import broke")
+    assert not sim.central.alive() and not sim.station.alive()
+    trace = (tmp_path / "day" / "logs" / "simulate.log").read_text()
+    assert "broken_import" in trace and "RuntimeError" in trace
+    written = json.loads((tmp_path / "day" / "summary.json").read_text())
+    assert written["failures"] == summary.failures and "orders were packed" in str(written)
