@@ -2,7 +2,8 @@
 
 Every module `edge/cli/cmd_*.py` defines `register(subparsers)`, which adds its subcommand and
 sets `handler` (a function `(argparse.Namespace) -> int`) as the parser default. New capabilities
-add a module; nothing here changes.
+add a module; nothing here changes. A run imports only `cmd_<command>` when that module exists
+(name a module after its command); any other command line builds the full parser.
 
 May import: everything (it is the top of the house), including central for `packstation central`.
 """
@@ -30,8 +31,10 @@ LOG = logging.getLogger("edge.cli")
 EXIT_CODES_HELP = exit_codes_help()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, with every `cmd_*` module's subcommand registered."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser, with every `cmd_*` module's subcommand registered; given the command
+    line, only the module of the command it names (`station` imports `cmd_station` alone, not
+    the doctor's or the simulator's modules: start-up time on a Pi), else all of them."""
     parser = argparse.ArgumentParser(
         prog="packstation",
         description="Dispensary pack station: verify, weigh, limit-check, label, journal, sync.",
@@ -41,8 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"packstation {__version__}")
     _global_options(parser, "info", "logfmt")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in _command_modules():
+    word = _command_word(argv) if argv is not None else None
+    modules = _command_modules(word)
+    for module in modules:
         module.register(sub)
+    if word is not None and word not in sub.choices:  # `restore` lives in cmd_backup
+        for module in _command_modules(None):
+            if module not in modules:
+                module.register(sub)
     for leaf in leaf_parsers(parser):  # global options are accepted after the subcommand too
         _global_options(leaf, argparse.SUPPRESS, argparse.SUPPRESS)
     return parser
@@ -82,8 +91,25 @@ def leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParse
     return seen
 
 
-def _command_modules() -> list[ModuleType]:
+GLOBAL_VALUED = frozenset({"--log-level", "--log-format"})  # global options taking a value
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` names (its first word that is not a global option or its value)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in GLOBAL_VALUED:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _command_modules(word: str | None) -> list[ModuleType]:
+    """Every `cmd_*` module, or only `cmd_<word>` when that module exists."""
     names = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("cmd_"))
+    if word is not None and f"cmd_{word}" in names:
+        names = [f"cmd_{word}"]
     return [importlib.import_module(f"{__name__}.{name}") for name in names]
 
 
@@ -94,7 +120,7 @@ def prefixed(message: str) -> str:
 
 def run(argv: Sequence[str]) -> int:
     """Parse `argv`, run the chosen command and map errors to documented exit codes."""
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     handler: Handler = args.handler

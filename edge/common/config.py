@@ -161,9 +161,9 @@ def _record_annotations(info: mi.StructType) -> None:
 def _cross_checks(obj: Any, path: tuple[str | int, ...]) -> Iterator[str]:
     """Run each struct's own `problems()` (cross-field rules), depth first."""
     if isinstance(obj, msgspec.Struct):
-        for f in msgspec.structs.fields(obj):
-            value = getattr(obj, f.name)
-            yield from _cross_checks(value, (*path, f.encode_name))
+        cls = type(obj)  # the class attributes: `structs.fields` re-reads the type hints
+        for name, encoded in zip(cls.__struct_fields__, cls.__struct_encode_fields__, strict=True):
+            yield from _cross_checks(getattr(obj, name), (*path, encoded))
         check = getattr(obj, "problems", None)
         if callable(check):
             for key, message in check():

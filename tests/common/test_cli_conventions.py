@@ -37,6 +37,28 @@ def test_global_options_accepted_after_every_subcommand() -> None:
     assert args.log_format == "json"
 
 
+def test_a_command_line_builds_only_its_commands_parser_and_the_same_one() -> None:
+    full = build_parser()
+    full_help = {leaf.prog: leaf.format_help() for leaf in leaf_parsers(full)}
+    for name in sorted(full_help):
+        words = name.split()[1:]
+        for argv in (words, ["--log-level", "error", *words], [*words, "--log-format", "json"]):
+            lazy = {leaf.prog: leaf.format_help() for leaf in leaf_parsers(build_parser(argv))}
+            assert lazy[name] == full_help[name], argv  # `restore` too (cmd_backup has it)
+    for argv in ([], ["--help"], ["stat"], ["--log-level", "error"]):  # no command, or unknown
+        assert {leaf.prog for leaf in leaf_parsers(build_parser(argv))} == set(full_help), argv
+    # the daemon's start imports the station's command module, none of the others
+    probe = (
+        "import sys; from edge.cli import build_parser;"
+        " build_parser(['--log-format', 'json', 'station', '--config', 'x.toml']);"
+        " print(sorted(m for m in sys.modules if m.startswith('edge.cli.cmd_')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout
+    assert out.strip() == "['edge.cli.cmd_station']"
+
+
 def test_after_is_the_one_spelling_since_a_hidden_alias(capsys: pytest.CaptureFixture[str]) -> None:
     parser = build_parser()
     for argv in (
