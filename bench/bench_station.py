@@ -3,10 +3,13 @@ scan-to-verdict latency, each against a named peer.
 
     .venv/bin/python bench/bench_station.py [--packages 100000] [--scans 10000] [--events 100000]
 
-Targets (issue 8): p99 <= 5 ms, RSS <= 80 MB, start-up <= 1.5 s.
+Targets (issue 20): scan-to-signal p99 <= 2 ms and within 0.5 ms of the paired commit's p99,
+RSS <= 50 MB at READY, start to READY <= 0.8 s (bench/bench_startup.py times the installed case).
 
 The daemon runs with its built-in wiring (`[station] ports = ""`): the Rust core's Inventory
-loaded from the seed INVENTORY.json, the Rust verdicts and limits, the durable print spool
+built from the station's replica of central's feed (packages, orders and badges written through
+central's snapshot parts, as a synced station holds them, or with --central imported into a
+real central whose feed fills it; no seed files), the Rust verdicts and limits, the print spool
 printing exit labels to the TCP printer emulator (drivers/printer/sim.py), the recording
 indicator. Each scan enters through the inject channel as text that the daemon types into evdev
 key events and runs through the real scanner decoder; the latency is measured from the inject
@@ -38,54 +41,111 @@ from drivers.printer.sim import SimPrinter
 from edge.journal import Journal
 
 LINES_PER_ORDER = 8
-BADGES = [{"code": "BADGE-ALICE", "name": "Alice"}]
+BADGES = [{"badge": "BADGE-ALICE", "name": "Alice"}]  # central's feed.Badge
 
 
 def uid_of(n: int) -> str:
     return f"1A4{n:021X}"
 
 
-def setup(root: Path, packages: int, orders: int, printer: str, link: str = "") -> Path:
-    seed = root / "seed"
-    seed.mkdir()
-    inventory = [
-        {
-            "Label": uid_of(n),
-            "Item": {"Name": f"Product {n % 100}"},
-            "Sku": f"S-{n % 100}",
-            "Batch": "B",
-            "Category": "flower",
-            "NetWeightMg": 1000,
-            "ThcMg": 200,  # labels must state the potency
-            "CbdMg": 5,
-            "LabTestingState": "TestPassed",
-        }
+def setup(
+    root: Path, packages: int, orders: int, printer: str, link: str = "", central: Any = None
+) -> Path:
+    """The station's state directory. Its replica of central's feed (packages, orders, badges)
+    is written through central's snapshot parts, as a station that synced has it; with a real
+    `central` (tests/support/central.py Setup), the day is imported into central instead
+    (`packstation central import`, as a POS integration does) and central's feed fills the
+    replica once the daemon runs. Either way the daemon loads its inventory from the replica,
+    not from seed files (`[station] ports = ""`)."""
+    from edge.common.protocol import FeedItem, Snap
+    from edge.link.replica import Replica
+
+    items = [
+        FeedItem(
+            kind="package",
+            key=uid_of(n),
+            body=json.dumps(
+                {
+                    "Label": uid_of(n),
+                    "Item": {"Name": f"Product {n % 100}"},
+                    "Sku": f"S-{n % 100}",
+                    "Batch": "B",
+                    "Category": "flower",
+                    "NetWeightMg": 1000,
+                    "ThcMg": 200,  # labels must state the potency
+                    "CbdMg": 5,
+                    "LabTestingState": "TestPassed",
+                }
+            ).encode(),
+        )
         for n in range(packages)
     ]
-    (seed / "inventory.json").write_text(json.dumps(inventory))
-    order_list = [
-        {
-            "order_id": str(k),
-            "channel": "pickup",
-            "customer": {"id": f"C-{k}", "name": f"Customer {k}", "class": "adult"},
-            "lines": [
-                {"line": i + 1, "uid": uid_of(k * LINES_PER_ORDER + i)}
-                for i in range(LINES_PER_ORDER)
-            ],
-        }
+    items += [
+        FeedItem(
+            kind="order",
+            key=str(k),
+            body=json.dumps(
+                {
+                    "order_id": str(k),
+                    "channel": "pickup",
+                    "customer": {"id": f"C-{k}", "name": f"Customer {k}", "class": "adult"},
+                    "lines": [
+                        {"line": i + 1, "uid": uid_of(k * LINES_PER_ORDER + i)}
+                        for i in range(LINES_PER_ORDER)
+                    ],
+                }
+            ).encode(),
+        )
         for k in range(orders)
     ]
-    (seed / "orders.json").write_text(json.dumps(order_list))
-    (seed / "badges.json").write_text(json.dumps(BADGES))
+    items += [FeedItem(kind="badge", key=b["badge"], body=json.dumps(b).encode()) for b in BADGES]
+    if central is not None:
+        _import_into_central(root / "import", central.config, items)
+        items = []
+    replica = Replica(root / "replica.sqlite3")
+    size = 20_000
+    for part, start in enumerate(range(0, len(items), size)):
+        last = start + size >= len(items)
+        snap = Snap(
+            snap_id="bench", qseq=1, part=part, last=last, items=items[start : start + size]
+        )
+        assert replica.apply_snapshot_part(snap)
+    replica.close()
     config = root / "station.toml"
     config.write_text(
         f'[station]\nstate_dir = "{root}"\ninject_socket = "{root / "inject.sock"}"\n'
-        f'seed_dir = "{seed}"\n'
         f'[printer]\ntarget = "{printer}"\nretry_ms = 200\n'
         '[indicator]\nbackend = "recording"\n'
         "[journal]\nmin_free_mb = 0\nmin_free_percent = 0\n" + link
     )
     return config
+
+
+def _import_into_central(folder: Path, config: Path, items: list[Any]) -> None:
+    """`packstation central import KIND FILE` for the packages, badges and orders."""
+    folder.mkdir()
+    for kind, feed_kind in (("inventory", "package"), ("badges", "badge"), ("orders", "order")):
+        path = folder / f"{kind}.json"
+        body = b",".join(i.body for i in items if i.kind == feed_kind)
+        path.write_bytes(b"[" + body + b"]")
+        cmd = [sys.executable, "-m", "edge", "central", "import", kind, str(path)]
+        subprocess.run([*cmd, "--config", str(config)], check=True, capture_output=True)
+
+
+def wait_for_feed(root: Path, packages: int, orders: int, timeout: float = 300) -> float:
+    """Seconds until central's feed has filled the station's replica."""
+    from edge.sim.report import replica_counts
+
+    want = {"package": packages, "order": orders, "badge": len(BADGES)}
+    t0 = time.perf_counter()
+    while {k: replica_counts(root / "replica.sqlite3").get(k, 0) for k in want} != want:
+        if time.perf_counter() - t0 > timeout:
+            raise SystemExit(f"central's feed did not fill the replica in {timeout:g} s")
+        time.sleep(0.1)
+    took = time.perf_counter() - t0
+    print(f"central's feed filled the replica      {took:8.1f} s after READY")
+    time.sleep(2)  # the daemon's inventory build from the filled replica (polled each second)
+    return took
 
 
 class Run:
@@ -216,7 +276,8 @@ def scan_latency(
 ) -> tuple[list[float], list[float], list[float]]:
     """Package scan in -> indicator signal out, and -> inject reply (committed), in ms; and the
     paired floor: one fsync'd commit right after each scan, on the same disk, same moment."""
-    run.send("scan BADGE-ALICE")
+    login = run.send("scan BADGE-ALICE")
+    assert login["ok"] and "login" in login["events"], login
     signal_ms: list[float] = []
     reply_ms: list[float] = []
     floor_ms: list[float] = []
@@ -287,7 +348,8 @@ def report_scans(lat: list[float], replies: list[float], peer: list[float], cpu:
     gap = pct(lat, 0.99) - pct(peer, 0.99)
     print(
         f"scan-to-signal p99 - floor p99          {gap:6.2f} ms  target <= 0.5 "
-        f"({'met' if gap <= 0.5 and pct(lat, 0.99) <= 2 else 'NOT met'}; and p99 <= 2)"
+        f"({'met' if gap <= 0.5 else 'NOT met'}); p99 <= 2 ms "
+        f"{'met' if pct(lat, 0.99) <= 2 else 'NOT met'}"
     )
 
 
@@ -326,7 +388,7 @@ def main() -> None:
             )
             print("with a real central: the link sends every event while scanning")
         (root / "station").mkdir()
-        config = setup(root / "station", args.packages, orders, printer.target, link)
+        config = setup(root / "station", args.packages, orders, printer.target, link, central)
         bare, imports = peer_interpreter_s()
         print(f"peer: bare python start-up             {bare * 1000:8.1f} ms")
         print(f"peer: python importing the daemon      {imports * 1000:8.1f} ms")
@@ -336,6 +398,8 @@ def main() -> None:
             f"start-up to READY (empty journal, {args.packages:,} packages) "
             f"{run.ready_s * 1000:8.1f} ms"
         )
+        if central is not None:
+            wait_for_feed(root / "station", args.packages, orders)
         print(f"RSS at READY, {args.packages:,} packages     {run.rss_mb():8.1f} MB  target <= 50")
         floor = floor_db(root)
         cpu = _cpu_s(run.proc.pid)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from edge.common import heap
 from edge.link.replica import Replica
 from edge.scan import Inventory, InventoryRows, ScanCoreError
 
@@ -147,6 +148,7 @@ class ReplicaIndex:
             return self._build()
 
     def _build(self) -> Inventory:
+        started = time.monotonic()
         rows = InventoryRows()
         position = self.replica.package_position()
         for epoch, seq, chunk in _read_ahead(self.replica):
@@ -160,6 +162,13 @@ class ReplicaIndex:
         _log_skipped(skipped)
         self.inventory, self.position = inventory, position
         self._save()
+        # The build's transients (row chunks, the previous index, the snapshot's bytes) were
+        # freed on worker threads' arenas: without this a first sync left ~55 MB in the RSS.
+        heap.trim()
+        LOG.info(
+            "inventory index built",
+            extra={"packages": len(inventory), "seconds": round(time.monotonic() - started, 3)},
+        )
         return inventory
 
     def refresh(self) -> bool:
@@ -188,6 +197,9 @@ class ReplicaIndex:
             return False
         _log_skipped(skipped)
         self.inventory, self.position = inventory, (epoch, now)
+        # The index it replaces, freed on a worker thread's arena: with a live central changing
+        # packages every second, RSS went from 51 to 106 MB over 1,500 scans without this.
+        heap.trim()
         if self.snapshot_path is None or time.monotonic() - self._saved_at >= SNAPSHOT_EVERY_S:
             self._save()
         return True

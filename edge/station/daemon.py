@@ -11,8 +11,6 @@ new state with all of them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import gc
 import importlib
 import logging
@@ -27,6 +25,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from edge.common import heap
 from edge.common.errors import ConfigError, DeviceError
 from edge.common.sdnotify import Notifier
 from edge.journal import ChainBroken, Journal, JournalError, JournalEvent, anchor
@@ -432,8 +431,7 @@ def release_startup_memory() -> None:
     the collector no longer walks it, so no full collection pauses a scan (issue 20)."""
     gc.collect()
     gc.freeze()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    heap.trim()
 
 
 def run_station(cfg: StationConfig) -> int:
