@@ -16,7 +16,8 @@ heap bytes, the p99/max of a scan-like loop (an exact lookup per iteration) run 
 the build runs (how long the build holds the GIL), and a digest of every package's fields; the
 digests must be equal. The new child also applies 100 feed changes (QUPD: 50 replaced, 25
 removed, 25 added) and times `ReplicaIndex.refresh()` against a full build of the same replica,
-digests checked equal. Targets: 1 M packages built <= 1 s and <= 150 MB; peak <= 1.5x the index.
+digests checked equal; then 20 packages changed in place (put on hold: the feed's usual change,
+refreshed without a rebuild), checked the same way. Targets: 1 M packages built <= 1 s and <= 150 MB; peak <= 1.5x the index.
 
     .venv/bin/python bench/bench_replica_inventory.py --packages 100000,1000000 \
         --old-root /tmp/old-perf2
@@ -125,6 +126,18 @@ if mode == "new":
     out.update(incremental_s=inc, full_after_s=fb, digest_after=digest(built.inventory),
                incremental_equal=digest(built.inventory) == digest(full),
                n_after=len(built.inventory))
+    # the feed's usual set: 20 packages changed in place (put on hold), no add, remove or rename
+    for tag in labels[100:120]:
+        b = dict(replica.package(tag)); b["IsOnHold"] = True
+        item = FeedItem(kind="package", key=tag, body=json.dumps(b).encode())
+        assert replica.apply_update(QueueUpdate(qseq=q + 1, prev_qseq=q, item=item)); q += 1
+    t0 = time.perf_counter(); assert built.refresh(); held_s = time.perf_counter() - t0
+    rows = InventoryRows()
+    for _, _, chunk in replica.package_rows(4096):
+        rows.add(chunk)
+    full, _ = rows.finish()
+    out.update(in_place_s=held_s, in_place_equal=digest(built.inventory) == digest(full),
+               digest_after=digest(built.inventory))
 print(json.dumps(out))
 """
 
@@ -220,10 +233,15 @@ def main() -> int:
                 f"build {_mb(new, 'full_after_s') * 1e3:.0f} ms; equal to a full build: "
                 f"{new['incremental_equal']}"
             )
+            print(
+                f"  new, 20 packages changed in place (held): refresh "
+                f"{_mb(new, 'in_place_s') * 1e3:.1f} ms; equal to a full build: "
+                f"{new['in_place_equal']}"
+            )
             print(f"  new: snapshot written in {float(new['save_s']) * 1e3:.0f} ms")
             same_snap = got["snap"]["digest"] == new["digest_after"]
-            print(f"  snap (restart from the snapshot + 100 changes) equal to new: {same_snap}")
-            ok = ok and bool(new["incremental_equal"]) and same_snap
+            print(f"  snap (restart from the snapshot + 120 changes) equal to new: {same_snap}")
+            ok = ok and bool(new["incremental_equal"]) and bool(new["in_place_equal"]) and same_snap
             if "old" in got:
                 same = got["old"]["digest"] == new["digest"]
                 print(f"  old and new indexes equal (every package's fields): {same}")

@@ -98,6 +98,37 @@ impl Inventory {
         Ok(inv)
     }
 
+    /// This index with some packages' records replaced and their labels unchanged: the tag
+    /// table is copied, not rebuilt, and the FIFO order is rebuilt only when `fifo_moved` (a
+    /// replaced record changed its SKU or packaged date). The vault-wide near-miss index is
+    /// left to be built again on its first use.
+    pub(crate) fn with_records(
+        &self,
+        mut records: Records,
+        strings: Interner,
+        fifo_moved: bool,
+    ) -> Self {
+        records.seal();
+        let mut inv = Inventory {
+            labels: self.labels.clone(),
+            label_starts: self.label_starts.clone(),
+            records,
+            strings,
+            by_label: self.by_label.clone(),
+            hasher: self.hasher,
+            tags: OnceLock::new(),
+            fifo: Vec::new(),
+            fifo_ranges: HashMap::default(),
+        };
+        if fifo_moved {
+            inv.build_fifo();
+        } else {
+            inv.fifo = self.fifo.clone();
+            inv.fifo_ranges = self.fifo_ranges.clone();
+        }
+        inv
+    }
+
     fn build_fifo(&mut self) {
         let mut ids: Vec<u32> = (0..self.records.len() as u32).collect();
         let records = &self.records;

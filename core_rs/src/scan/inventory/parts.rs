@@ -116,6 +116,17 @@ impl Records {
     }
 
     pub fn push(&mut self, r: &Record) {
+        let packed = self.packed_of(r);
+        self.packed.push(packed);
+    }
+
+    /// Replace package `i`'s record (its profile added if new).
+    pub fn set(&mut self, i: usize, r: &Record) {
+        self.packed[i] = self.packed_of(r);
+    }
+
+    /// The packed form of `r`, its profile looked up (or added).
+    fn packed_of(&mut self, r: &Record) -> Packed {
         let profile = Profile {
             name: r.name,
             category: r.category,
@@ -134,7 +145,7 @@ impl Records {
         if id == next {
             self.profiles.push(profile);
         }
-        self.packed.push(Packed {
+        Packed {
             sku: r.sku,
             batch: r.batch,
             location: r.location,
@@ -143,7 +154,7 @@ impl Records {
             expires: r.expires,
             profile: id,
             flags: u8::from(r.on_hold) | u8::from(r.finished) << 1,
-        });
+        }
     }
 
     /// The profile table again after `seal`.
