@@ -436,12 +436,19 @@ class Inventory:
 @final
 class InventoryRows:
     """Builds an Inventory from the station replica's package rows (key, one INVENTORY.json
-    package object): chunk by chunk, parsed and indexed with the GIL released."""
+    package object): chunk by chunk, parsed by a thread of the core's own while the caller
+    fetches the next chunk, and indexed with the GIL released."""
 
     def __new__(cls) -> InventoryRows: ...
     def add(self, rows: Sequence[tuple[str, bytes]]) -> int:
-        """Parse a chunk of rows; returns how many were indexed (bad rows are kept aside)."""
-    def __len__(self) -> int: ...
+        """Copy a chunk of rows and queue it for the parser thread; returns the rows queued so
+        far (bad rows are kept aside, reported by `finish`). Waits, GIL released, while the
+        parser is a few chunks behind."""
+    def add_bodies(self, rows: Sequence[tuple[bytes]]) -> int:
+        """`add` for rows of the body alone (a key is a Python string per row to fetch); a row
+        left out is reported under the key "" (read the rows again with keys to name it)."""
+    def __len__(self) -> int:
+        """Rows queued so far."""
     def finish(self) -> tuple[Inventory, list[tuple[str, str]]]:
         """The index and (key, reason) of each row left out; InventoryFormatError on duplicate
         Labels or when called twice."""

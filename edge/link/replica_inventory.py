@@ -2,7 +2,8 @@
 
 Rows go from SQLite straight into the Rust core (`InventoryRows`) a chunk at a time: no Python
 dict per package and no whole-inventory JSON document, so a build's peak memory is the index
-plus the few small chunks in flight, and the parse and indexing run with the GIL released.
+plus the few small chunks in flight. The core parses each chunk on a thread of its own while
+this one fetches the next, and indexes with the GIL released.
 After the first build, feed changes (`Replica.package_changes`) are applied by
 `InventoryRows.changed`: only the changed rows are read and parsed; a snapshot swap (a new
 epoch) means a full build again. The index is also kept as a binary snapshot beside the
@@ -14,11 +15,8 @@ A row that is not a valid package is logged with its key and left out; the rest 
 from __future__ import annotations
 
 import logging
-import queue
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from edge.common import heap
@@ -27,12 +25,11 @@ from edge.scan import Inventory, InventoryRows, ScanCoreError
 
 LOG = logging.getLogger(__name__)
 # Rows per chunk. Each row is three small Python objects (tuple, key, a ~400-byte body) in
-# pymalloc's arenas, which go back to the OS only once wholly empty; with READ_AHEAD the read
-# has up to four chunks in flight, and 4,096-row chunks (10 MB of them) left 5-6 MB of arenas
-# pinned by the objects that outlive the build, at READY of a first start (issue 20). Build
-# time is the same at 512 (the core's per-chunk call is cheap beside the parse).
+# pymalloc's arenas, which go back to the OS only once wholly empty: 4,096-row chunks (10 MB
+# of them in flight) left 5-6 MB of arenas pinned by the objects that outlive the build, at
+# READY of a first start (issue 20). Only one chunk is held in Python at a time now (the core
+# copies it and parses the copy on its own thread).
 CHUNK_ROWS = 512
-READ_AHEAD = 2
 SNAPSHOT_EVERY_S = 300.0
 
 
@@ -41,33 +38,6 @@ def _log_skipped(skipped: list[tuple[str, str]]) -> None:
         LOG.error("replica package not indexed", extra={"package": key, "error": reason})
     if len(skipped) > 20:
         LOG.error("replica packages not indexed", extra={"count": len(skipped)})
-
-
-_END = object()
-
-
-def _read_ahead(replica: Replica) -> Iterator[tuple[int, int, list[tuple[str, bytes]]]]:
-    """The replica's package chunks, fetched by a thread of their own (SQLite releases the GIL
-    while it steps, the core while it parses), at most READ_AHEAD chunks ahead."""
-    chunks: queue.Queue[object] = queue.Queue(maxsize=READ_AHEAD)
-    failed: list[Exception] = []
-
-    def read() -> None:
-        try:
-            for item in replica.package_rows(CHUNK_ROWS):
-                chunks.put(item)
-        except (sqlite3.Error, OSError) as exc:  # handed to the consumer, which raises it
-            failed.append(exc)
-        finally:
-            chunks.put(_END)
-
-    reader = threading.Thread(target=read, name="replica-rows", daemon=True)
-    reader.start()
-    while (item := chunks.get()) is not _END:
-        yield item  # type: ignore[misc]
-    reader.join()
-    if failed:
-        raise failed[0]
 
 
 class ReplicaIndex:
@@ -149,13 +119,10 @@ class ReplicaIndex:
 
     def _build(self) -> Inventory:
         started = time.monotonic()
-        rows = InventoryRows()
-        position = self.replica.package_position()
-        for epoch, seq, chunk in _read_ahead(self.replica):
-            position = (epoch, seq)
-            rows.add(chunk)  # parsed with the GIL released, while the reader fetches the next
         try:
-            inventory, skipped = rows.finish()
+            inventory, position, skipped = self._read_rows(keys=False)
+            if skipped:  # rows left out: read again, with their keys, to name them
+                inventory, position, skipped = self._read_rows(keys=True)
         except ScanCoreError as exc:
             LOG.error("replica inventory not usable", extra={"error": str(exc)})
             return self.inventory
@@ -170,6 +137,23 @@ class ReplicaIndex:
             extra={"packages": len(inventory), "seconds": round(time.monotonic() - started, 3)},
         )
         return inventory
+
+    def _read_rows(self, *, keys: bool) -> tuple[Inventory, tuple[int, int], list[tuple[str, str]]]:
+        """Every package row into a new index: (index, position, rows left out). Without
+        `keys`, the bodies alone are read (the common case, a quarter faster at 1 M rows) and
+        a row left out is named "" (the caller reads again with keys)."""
+        rows = InventoryRows()
+        position = self.replica.package_position()
+        if keys:
+            for epoch, seq, chunk in self.replica.package_rows(CHUNK_ROWS):
+                position = (epoch, seq)
+                rows.add(chunk)  # copied and queued: the core's thread parses it meanwhile
+        else:
+            for epoch, seq, bodies in self.replica.package_bodies(CHUNK_ROWS):
+                position = (epoch, seq)
+                rows.add_bodies(bodies)
+        inventory, skipped = rows.finish()
+        return inventory, position, skipped
 
     def refresh(self) -> bool:
         """Bring the index up to the replica: the changed rows only, or a full build after a

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import msgspec
 from edge.common.protocol import FeedItem, QueueUpdate, Snap
 from edge.link.replica import Replica
 from edge.link.replica_inventory import ReplicaIndex
-from edge.scan import Inventory
+from edge.scan import Inventory, InventoryRows
 
 FIELDS = ("label", "name", "sku", "batch", "location", "packaged_date", "net_weight_mg")
 
@@ -121,6 +123,52 @@ def test_a_bad_row_is_left_out_and_named_the_rest_load(tmp_path: Path, caplog: A
     _update(replica, good, _package(good))
     index.refresh()
     assert index.inventory.labels() == [good]
+
+
+def test_a_row_the_core_cannot_index_is_named_by_its_key_in_the_log(
+    tmp_path: Path, caplog: Any
+) -> None:
+    """A full build reads the bodies alone (no key per row); a row left out makes it read the
+    rows again with their keys, so the log names the package (a row an older replica kept,
+    written here straight into its file)."""
+    replica = Replica(tmp_path / "replica.sqlite3")
+    tags = [f"1A4060300002C9B{i:09X}" for i in range(1, 1201)]
+    _snapshot(replica, {t: _package(t) for t in tags}, "s1", 3)
+    bad = tags[699]  # inside the second 512-row chunk
+    conn = sqlite3.connect(replica.path)
+    with conn:
+        conn.execute(
+            "UPDATE items SET body = ? WHERE kind = 'package' AND key = ?",
+            (json.dumps({"Label": bad, "Sku": 7}).encode(), bad),
+        )
+    conn.close()
+    caplog.set_level(logging.INFO, logger="edge.link.replica_inventory")
+    inv = ReplicaIndex(replica).build()
+    assert sorted(inv.labels()) == sorted(t for t in tags if t != bad)
+    named = [r for r in caplog.records if r.getMessage() == "replica package not indexed"]
+    assert [r.__dict__["package"] for r in named] == [bad]
+    assert "Sku" in named[0].__dict__["error"]
+    built = [r for r in caplog.records if r.getMessage() == "inventory index built"]
+    assert [r.__dict__["packages"] for r in built] == [len(tags) - 1]
+
+
+def test_bodies_alone_and_rows_with_keys_give_the_same_index(tmp_path: Path) -> None:
+    replica = Replica(tmp_path / "replica.sqlite3")
+    tags = [f"1A4060300002C9B{i:09X}" for i in range(1, 2001)]
+    bodies = {
+        t: _package(t, location=f"vault/{i % 7}", sku=f"SKU-{i % 5}") for i, t in enumerate(tags)
+    }
+    _snapshot(replica, bodies, "s1", 3)
+    with_keys, without = InventoryRows(), InventoryRows()
+    for _, _, chunk in replica.package_rows(300):
+        assert with_keys.add(chunk) == len(with_keys)
+    for _, _, only in replica.package_bodies(300):
+        without.add_bodies(only)
+    assert len(with_keys) == len(without) == len(tags)
+    a, skipped_a = with_keys.finish()
+    b, skipped_b = without.finish()
+    assert skipped_a == skipped_b == []
+    assert _view(a) == _view(b) == _view(_old_path(replica))
 
 
 def test_a_restart_loads_the_snapshot_and_applies_only_the_changes_since(tmp_path: Path) -> None:

@@ -17,8 +17,17 @@ const MAX_DEPTH: usize = 64;
 
 /// Parse `slice` as one package into `parts`; false (nothing added) when serde must judge it.
 pub(super) fn package(parts: &mut Parts, slice: &[u8]) -> bool {
+    // UTF-8 checked once for the whole object (most of it ASCII, checked a word at a time),
+    // not string by string: its strings are then slices of it, cut at ASCII delimiters.
+    let Ok(text) = std::str::from_utf8(slice) else {
+        return false;
+    };
     let labels_len = parts.labels.len();
-    let mut p = Scan { b: slice, i: 0 };
+    let mut p = Scan {
+        s: text,
+        b: slice,
+        i: 0,
+    };
     let done = p.package(parts).is_some();
     if !done {
         parts.labels.truncate(labels_len);
@@ -27,8 +36,24 @@ pub(super) fn package(parts: &mut Parts, slice: &[u8]) -> bool {
 }
 
 struct Scan<'a> {
+    s: &'a str,
     b: &'a [u8],
     i: usize,
+}
+
+/// Each interned field's slot for `Interner::intern_as`.
+mod slot {
+    pub const NAME: usize = 0;
+    pub const SKU: usize = 1;
+    pub const BATCH: usize = 2;
+    pub const LOCATION: usize = 3;
+    pub const CATEGORY: usize = 4;
+    pub const PRODUCT_CATEGORY: usize = 5;
+    pub const PACKAGE_TYPE: usize = 6;
+    pub const UNIT_OF_MEASURE: usize = 7;
+    pub const LAB_STATE: usize = 8;
+    pub const QUANTITY: usize = 9;
+    pub const UNIT_THC_CONTENT: usize = 10;
 }
 
 impl<'a> Scan<'a> {
@@ -88,14 +113,16 @@ impl<'a> Scan<'a> {
                 }
             }
             Key::Item => self.item(s, d)?,
-            Key::Sku => d.sku = self.interned(s)?,
-            Key::Batch => d.batch = self.interned(s)?,
-            Key::Location => d.location = self.interned(s)?,
-            Key::Category => d.category = self.interned(s)?,
-            Key::PackageType => d.package_type = self.interned(s)?,
-            Key::UnitOfMeasureName => d.unit_of_measure = self.interned(s)?,
-            Key::LabTestingState => d.lab_state = self.interned(s)?,
-            Key::Quantity => d.quantity = Some(self.decimal(s)?),
+            Key::Sku => d.sku = self.interned(s, slot::SKU)?,
+            Key::Batch => d.batch = self.interned(s, slot::BATCH)?,
+            Key::Location => d.location = self.interned(s, slot::LOCATION)?,
+            Key::Category => d.category = self.interned(s, slot::CATEGORY)?,
+            Key::PackageType => d.package_type = self.interned(s, slot::PACKAGE_TYPE)?,
+            Key::UnitOfMeasureName => {
+                d.unit_of_measure = self.interned(s, slot::UNIT_OF_MEASURE)?
+            }
+            Key::LabTestingState => d.lab_state = self.interned(s, slot::LAB_STATE)?,
+            Key::Quantity => d.quantity = Some(self.decimal(s, slot::QUANTITY)?),
             Key::PackagedDate => d.packaged = self.date()?,
             Key::ExpirationDate => d.expires = self.date()?,
             Key::IsOnHold => d.on_hold = self.bool_or_null()?,
@@ -115,9 +142,13 @@ impl<'a> Scan<'a> {
         }
         loop {
             match Key::of(self.key()?) {
-                Key::Name => d.name = self.interned(s)?,
-                Key::ProductCategoryName => d.product_category = self.interned(s)?,
-                Key::UnitThcContent => d.unit_thc_content = Some(self.decimal(s)?),
+                Key::Name => d.name = self.interned(s, slot::NAME)?,
+                Key::ProductCategoryName => {
+                    d.product_category = self.interned(s, slot::PRODUCT_CATEGORY)?
+                }
+                Key::UnitThcContent => {
+                    d.unit_thc_content = Some(self.decimal(s, slot::UNIT_THC_CONTENT)?)
+                }
                 _ => self.skip(1)?,
             }
             if self.next_member()? {
@@ -126,16 +157,16 @@ impl<'a> Scan<'a> {
         }
     }
 
-    fn interned(&mut self, s: &mut Interner) -> Option<Option<u32>> {
-        Some(self.string_or_null()?.map(|v| s.intern(v)))
+    fn interned(&mut self, s: &mut Interner, slot: usize) -> Option<Option<u32>> {
+        Some(self.string_or_null()?.map(|v| s.intern_as(slot, v)))
     }
 
     /// A METRC decimal kept as its JSON text (NONE for null).
-    fn decimal(&mut self, s: &mut Interner) -> Option<u32> {
+    fn decimal(&mut self, s: &mut Interner, slot: usize) -> Option<u32> {
         if self.null() {
             return Some(NONE);
         }
-        Some(s.intern(self.number()?))
+        Some(s.intern_as(slot, self.number()?))
     }
 
     fn measure(&mut self) -> Option<u64> {
@@ -178,15 +209,12 @@ impl<'a> Scan<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        let rest = self.b.get(start..)?;
-        let len = rest
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-        if rest[len] != b'"' {
-            return None;
+        let end = start + first_special(self.b.get(start..)?)?;
+        if self.b[end] != b'"' {
+            return None; // an escape or a control character: serde's to judge
         }
-        self.i = start + len + 1;
-        std::str::from_utf8(&rest[..len]).ok()
+        self.i = end + 1;
+        self.s.get(start..end)
     }
 
     /// A number token by the JSON grammar, as its text.
@@ -208,7 +236,7 @@ impl<'a> Scan<'a> {
             }
             self.digits1()?;
         }
-        std::str::from_utf8(&self.b[start..self.i]).ok()
+        self.s.get(start..self.i)
     }
 
     fn digits(&mut self) {
@@ -306,6 +334,34 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// The offset of the first '"', '\\' or control character (< 0x20) in `b`, eight bytes at a
+/// time: the strings of a package are short, too short for a SIMD search to pay off.
+fn first_special(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `v` below `n`; exact for the lowest such byte (a borrow
+    // only reaches the bytes above it), which is the one wanted.
+    let below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGH;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let w = u64::from_le_bytes(word);
+        let hit = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| i + p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::json::parse_slice;
@@ -376,6 +432,34 @@ mod tests {
                 (Ok(()), Ok(w)) => assert_eq!(fields(&parts), fields(&w), "{case}"),
                 (Err(_), Err(_)) => assert!(!package(&mut Parts::default(), case.as_bytes())),
                 (g, w) => panic!("{case}: {g:?} vs {:?}", w.map(|w| fields(&w))),
+            }
+        }
+    }
+
+    #[test]
+    fn finds_the_first_quote_escape_or_control_character_like_a_byte_scan() {
+        let specials = [b'"', b'\\', 0x00, 0x1f, b'\n'];
+        let fillers = [b'a', b' ', 0x7f, 0x80, 0xc3, 0xff, 0x20, 0x21, 0x5b, 0x5d];
+        for len in 0..40 {
+            for (n, &filler) in fillers.iter().enumerate() {
+                let mut text = vec![filler; len];
+                let byte_scan =
+                    |t: &[u8]| t.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+                assert_eq!(first_special(&text), byte_scan(&text));
+                for (m, &special) in specials.iter().enumerate() {
+                    let at = (n * 7 + m * 3) % len.max(1);
+                    if len == 0 {
+                        continue;
+                    }
+                    text[at] = special;
+                    // a second special byte after the first must not hide it
+                    if at + 1 < len {
+                        text[at + 1] = specials[(m + 1) % specials.len()];
+                    }
+                    assert_eq!(first_special(&text), Some(at), "{text:?}");
+                    assert_eq!(first_special(&text), byte_scan(&text));
+                    text.fill(filler);
+                }
             }
         }
     }

@@ -14,9 +14,28 @@ pub const NO_MEASURE: u64 = u64::MAX;
 pub struct Interner {
     ids: HashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
+    /// The id each field slot (`intern_as`) interned last: a hint, always checked.
+    recent: [u32; FIELD_SLOTS],
 }
 
+/// How many fields `intern_as` keeps a hint for.
+pub const FIELD_SLOTS: usize = 11;
+
 impl Interner {
+    /// `intern` for one field of a package (slot < FIELD_SLOTS). A replica in Label order
+    /// repeats most fields' values from one package to the next (the same category, unit,
+    /// lab state; a batch's packages are tagged in sequence), so the last value of the field
+    /// is compared first: one short comparison instead of a hash and a probe.
+    pub fn intern_as(&mut self, slot: usize, s: &str) -> u32 {
+        let hint = self.recent[slot];
+        if self.names.get(hint as usize).is_some_and(|n| **n == *s) {
+            return hint;
+        }
+        let id = self.intern(s);
+        self.recent[slot] = id;
+        id
+    }
+
     pub fn intern(&mut self, s: &str) -> u32 {
         if let Some(&id) = self.ids.get(s) {
             return id;
