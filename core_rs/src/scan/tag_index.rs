@@ -200,12 +200,48 @@ impl TagIndex {
         accept: &dyn Fn(u32) -> bool,
         enough: usize,
     ) -> (Hits<'s>, u8) {
+        self.walk_ranked(query, k, accept, enough, usize::MAX)
+    }
+
+    /// `within_where_until` for a caller that keeps the first `enough_at_k` hits in tag order
+    /// among the ones at distance k: once that many accepted hits are found at any distance
+    /// (each ranks before any later one at k), the walk goes on at k - 1 as well. Only where
+    /// one tag length can hold hits, since the walk goes in tag order within a length. Every
+    /// hit found is returned (those found before the bound fell included): the caller ranks
+    /// them by (distance, tag) and keeps its first ones.
+    pub fn within_where_ranked<'s>(
+        &'s self,
+        query: &[u8],
+        k: u8,
+        accept: &dyn Fn(u32) -> bool,
+        enough: usize,
+        enough_at_k: usize,
+    ) -> Hits<'s> {
+        let lengths = self.candidate_groups(query, k).count();
+        let at_k = if lengths == 1 && k > 1 {
+            enough_at_k.max(1)
+        } else {
+            usize::MAX
+        };
+        self.walk_ranked(query, k, accept, enough, at_k).0
+    }
+
+    fn walk_ranked<'s>(
+        &'s self,
+        query: &[u8],
+        k: u8,
+        accept: &dyn Fn(u32) -> bool,
+        enough: usize,
+        enough_at_k: usize,
+    ) -> (Hits<'s>, u8) {
         let mut found: Vec<(u8, &[u8], u32)> = Vec::new();
         let mut hits = Vec::new();
         let m = query.len();
         let mut until = Until {
             needed: enough,
             count: 0,
+            needed_at_k: enough_at_k,
+            count_at_k: 0,
             bound: k,
         };
         for g in &self.groups {
@@ -235,10 +271,15 @@ fn walk(g: &Group, query: &[u8], k: u8, quota: Option<usize>, out: &mut Vec<(usi
     walk_until(g, query, k, quota, None, None, out);
 }
 
-/// Where a walk with a shrinking bound stands (see `TagIndex::within_where_until`).
+/// Where a walk with a shrinking bound stands (see `TagIndex::within_where_until` and
+/// `within_where_ranked`).
 struct Until {
+    /// Accepted hits at distance 1 after which the bound is 1.
     needed: usize,
     count: usize,
+    /// Accepted hits at any distance after which the bound is k - 1.
+    needed_at_k: usize,
+    count_at_k: usize,
     bound: u8,
 }
 
@@ -504,10 +545,14 @@ impl Walk<'_, '_> {
             if self.only_k {
                 self.quota -= 1;
             }
-            if let Some(u) = self.until.as_deref_mut().filter(|_| d == 1) {
-                u.count += 1;
+            if let Some(u) = self.until.as_deref_mut() {
+                u.count += usize::from(d == 1);
+                u.count_at_k += 1;
                 if u.count >= u.needed {
                     self.k = self.k.min(1);
+                }
+                if u.count_at_k >= u.needed_at_k && u.bound > 1 && self.k == u.bound {
+                    self.k -= 1;
                 }
             }
         }

@@ -25,7 +25,7 @@ impl OrderCheck {
     pub(super) fn accepts(&self, li: usize, id: u32) -> bool {
         let inv = &self.inventory;
         match (&self.order.lines[li].want, self.resolved[li]) {
-            (Want::Uid(u), _) => inv.label(id) == u,
+            (Want::Uid(u), _) => inv.label_bytes(id) == u.as_bytes(),
             (
                 _,
                 Resolved::Sku {
@@ -173,29 +173,45 @@ impl OrderCheck {
     /// The open line (lowest line kind, then first in the order) that would take package `id`
     /// as a near-miss candidate, when it is a SKU line: no open UID line names the package
     /// (that line's candidate comes from `near_expected`) and it is not picked already.
+    ///
+    /// Called for every leaf a near-miss walk reaches, so the tag is compared as bytes (no
+    /// UTF-8 check per line and per pick).
     fn sku_line_for(&self, id: u32) -> Option<usize> {
         let lines = &self.order.lines;
-        let open = |li: &usize| self.filled[*li] < lines[*li].quantity;
-        let best = (0..lines.len())
-            .filter(open)
-            .filter(|&li| self.accepts(li, id))
-            .min_by_key(|&li| (self.specificity(li), li))?;
-        if self.specificity(best) == 0 {
+        let tag = self.inventory.label_bytes(id);
+        let mut best: Option<(u8, usize)> = None;
+        for (li, line) in lines.iter().enumerate() {
+            if self.filled[li] >= line.quantity {
+                continue;
+            }
+            let fits = match &line.want {
+                Want::Uid(u) => u.as_bytes() == tag,
+                Want::Sku { .. } => self.accepts(li, id),
+            };
+            let rank = (self.specificity(li), li);
+            if fits && best.map_or(true, |b| rank < b) {
+                best = Some(rank);
+            }
+        }
+        let (specificity, best) = best?;
+        if specificity == 0 {
             return None;
         }
-        let tag = self.inventory.label(id);
-        (!self.picks.iter().any(|p| p.tag == tag)).then_some(best)
+        (!self.picks.iter().any(|p| p.tag.as_bytes() == tag)).then_some(best)
     }
 
-    /// The index of every package some SKU line of the order takes (open or not).
-    fn index_sku_tags(&self) -> TagIndex {
+    /// The index of every package some SKU line of the order of line kind `kind` (see
+    /// `specificity`) takes, open or not.
+    fn index_sku_tags(&self, kind: u8) -> TagIndex {
         let inv = &self.inventory;
         let mut ids: Vec<u32> = Vec::new();
         for (li, line) in self.order.lines.iter().enumerate() {
             if let (Want::Sku { .. }, Resolved::Sku { sku: Some(sku), .. }) =
                 (&line.want, self.resolved[li])
             {
-                ids.extend(inv.fifo_of(sku).iter().filter(|&&id| self.accepts(li, id)));
+                if self.specificity(li) == kind {
+                    ids.extend(inv.fifo_of(sku).iter().filter(|&&id| self.accepts(li, id)));
+                }
             }
         }
         ids.sort_unstable();
@@ -233,23 +249,59 @@ impl OrderCheck {
             }
             return;
         }
-        let accept = |id: u32| self.sku_line_for(id).is_some();
-        let index = self.sku_tags.get_or_init(|| self.index_sku_tags());
-        // Once the distance-1 candidates fill the list, nothing farther can be listed: the walk
-        // goes on at distance 1 from there (one walk, not one at 1 and another at k).
-        let uid_within_one = found.iter().filter(|c| c.0 <= 1).count();
-        let enough = self.policy.candidates.saturating_sub(uid_within_one);
-        let k = if enough == 0 { 1 } else { k };
-        let (hits, bound) = index.within_where_until(query, k, &accept, enough.max(1));
-        if bound < k {
-            found.retain(|c| c.0 <= bound); // UID lines' farther candidates rank after them
-        }
-        for (d, _, id) in hits {
-            if d > bound || d == 0 {
+        // Walked in rank order (lines with a batch, then SKU-only lines), so what each walk
+        // finds tells the next how many it still needs.
+        for kind in [1_u8, 2] {
+            if !self.order.lines.iter().enumerate().any(|(li, l)| {
+                matches!(l.want, Want::Sku { .. })
+                    && self.specificity(li) == kind
+                    && self.filled[li] < l.quantity
+            }) {
                 continue;
             }
-            if let Some(li) = self.sku_line_for(id) {
-                push(found, d, id, li);
+            self.near_sku_kind(query, k, kind, found);
+        }
+    }
+
+    /// SKU-line candidates of line kind `kind` within `k` of `query` into `found`, which holds
+    /// the candidates of every kind ranked before it. Once the candidates at distance 1 fill
+    /// the list, nothing farther can rank: the walk goes on at distance 1. And once the list
+    /// is full of candidates ranked before any further tag this walk finds at distance k (the
+    /// earlier kinds', then this walk's own, found in tag order), it goes on at k - 1 too.
+    fn near_sku_kind(&self, query: &[u8], k: u8, kind: u8, found: &mut Vec<(u8, u8, String, u32)>) {
+        let inv = &self.inventory;
+        let wanted = self.policy.candidates;
+        // The line each accepted leaf goes to, noted by the walk's acceptance test (one
+        // `sku_line_for` per leaf, not a second one per hit).
+        let lines_of: std::cell::RefCell<Vec<(u32, usize)>> = Default::default();
+        let accept = |id: u32| match self.sku_line_for(id) {
+            Some(li) if self.specificity(li) == kind => {
+                lines_of.borrow_mut().push((id, li));
+                true
+            }
+            _ => false,
+        };
+        let slot = usize::from(kind - 1);
+        let index = self.sku_tags[slot].get_or_init(|| self.index_sku_tags(kind));
+        let within = |d: u8| found.iter().filter(|c| c.0 <= d).count();
+        let enough = wanted.saturating_sub(within(1));
+        // A bound at which the list is full already holds nothing this walk could add.
+        let mut k = if enough == 0 { k.min(1) } else { k };
+        while k > 1 && within(k) >= wanted {
+            k -= 1;
+        }
+        let enough_at_k = wanted.saturating_sub(within(k));
+        let hits = index.within_where_ranked(query, k, &accept, enough.max(1), enough_at_k);
+        let mut lines_of = lines_of.into_inner();
+        lines_of.sort_unstable();
+        for (d, _, id) in hits {
+            if d == 0 {
+                continue;
+            }
+            if let Ok(at) = lines_of.binary_search_by_key(&id, |&(i, _)| i) {
+                let li = lines_of[at].1;
+                let line = self.order.lines[li].line;
+                found.push((d, kind, inv.label(id).to_string(), line));
             }
         }
     }
