@@ -509,6 +509,11 @@ class OrderCheck:
     def scan(self, text: str, aim_id: str | None = None) -> Verdict:
         """Judge one scan (`aim_id` as in Recogniser.recognise); an accepted one counts toward
         its line. Never raises."""
+    def scan_parts(
+        self, text: str, aim_id: str | None = None
+    ) -> tuple[_VerdictName, str, int | None, str | None, list[str], _ScanKind, int | None, bool]:
+        """scan(), answered as (verdict, reason, line, tag, candidates, kind, unit, accepted):
+        one tuple, where each read of a Verdict's field builds that field again."""
     def replay(self, scans: Sequence[str]) -> list[Verdict]:
         """scan() each raw scan in order (deterministic for the same inventory and today)."""
     def restore(self, picks: Sequence[tuple[str, int]]) -> None:

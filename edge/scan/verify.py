@@ -117,18 +117,18 @@ def verify_scan(
     """Judge one scan against the order (state kept in `check`). `aim_id` is the AIM identifier
     the scanner driver split off (None: `text` is a raw scan, the core splits one off itself);
     GS1 data is read by `gs1` (with the station's `[scan] gs_substitutes`)."""
-    v = check.scan(text, aim_id)
+    name, reason, line, uid, candidates, kind, unit, accepted = check.scan_parts(text, aim_id)
     verdict = ScanVerdict(
-        verdict=v.verdict,
-        reason=v.reason,
-        line=v.line,
-        uid=v.tag,
-        candidates=list(v.candidates),
-        kind=v.kind,
-        unit=v.unit,
-        accepted=v.accepted,
+        verdict=name,
+        reason=reason,
+        line=line,
+        uid=uid,
+        candidates=candidates,
+        kind=kind,
+        unit=unit,
+        accepted=accepted,
     )
-    if v.kind != "gs1":
+    if kind != "gs1":
         return verdict
     recognised = _NORMALISER.recognise(text, aim_id)
     try:

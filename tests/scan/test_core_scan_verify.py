@@ -62,6 +62,20 @@ def session(inventory: Inventory, fifo: str = "warn", obj: dict[str, Any] = ORDE
     return OrderCheck(dump(obj), inventory, TODAY, fifo=fifo)
 
 
+def test_scan_parts_answers_as_scan_does(inventory: Inventory) -> None:
+    """The station's one-tuple answer (verify_scan) holds the Verdict's fields, scan by scan,
+    in two sessions fed the same scans (every verdict kind, a GS1 code, a Retail ID's unit)."""
+    by_verdict, by_parts = session(inventory), session(inventory)
+    scans = [NAMED, NAMED, B2, OTHER, P + "99999", OLD[:-2] + OLD[-1] + OLD[-2], NEW, HOLD]
+    gs1 = "]C1010950110153000317140704\x1d10AB-123"
+    scans += [EXPIRED, "hello there", "", gs1, retail_id_url(OLD, 3), OLD, OLD]
+    for raw in scans:
+        v = by_verdict.scan(raw)
+        fields = (v.verdict, v.reason, v.line, v.tag, v.candidates, v.kind, v.unit, v.accepted)
+        assert by_parts.scan_parts(raw) == fields, raw
+    assert by_parts.picks() == by_verdict.picks() and len(by_parts.picks()) >= 3
+
+
 def test_every_verdict_with_its_line_and_reason(inventory: Inventory) -> None:
     check = session(inventory)
     steps = [

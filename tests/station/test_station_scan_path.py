@@ -36,7 +36,7 @@ LOT_SERIAL = "0109501101020917" + "17190508" + "10ABCD1234" + GS + "2110"
 
 
 class SpyCheck:
-    """The core's OrderCheck, recording what each scan() call was given."""
+    """The core's OrderCheck, recording what each scan() / scan_parts() call was given."""
 
     def __init__(self, real: OrderCheck, calls: list[tuple[Any, ...]]) -> None:
         self.real, self.calls = real, calls
@@ -44,6 +44,10 @@ class SpyCheck:
     def scan(self, *args: Any) -> Any:
         self.calls.append(args)
         return self.real.scan(*args)
+
+    def scan_parts(self, *args: Any) -> Any:
+        self.calls.append(args)
+        return self.real.scan_parts(*args)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)

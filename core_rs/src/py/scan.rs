@@ -381,6 +381,38 @@ impl OrderCheck {
         verdict(self.inner.scan_split(text, aim_id))
     }
 
+    /// `scan`, answered as (verdict, reason, line, tag, candidates, kind, unit, accepted): one
+    /// tuple built once, where reading a `Verdict`'s fields builds each on every read (the
+    /// station reads them all, 1.5 us a scan).
+    #[pyo3(signature = (text, aim_id=None))]
+    #[allow(clippy::type_complexity)]
+    fn scan_parts(
+        &mut self,
+        text: &str,
+        aim_id: Option<&str>,
+    ) -> (
+        &'static str,
+        String,
+        Option<u32>,
+        Option<String>,
+        Vec<String>,
+        &'static str,
+        Option<u64>,
+        bool,
+    ) {
+        let v = self.inner.scan_split(text, aim_id);
+        (
+            v.verdict.as_str(),
+            v.reason,
+            v.line,
+            v.tag,
+            v.candidates,
+            v.kind.as_str(),
+            v.unit,
+            v.accepted,
+        )
+    }
+
     fn replay(&mut self, scans: Vec<String>) -> Vec<Verdict> {
         scans.iter().map(|s| verdict(self.inner.scan(s))).collect()
     }

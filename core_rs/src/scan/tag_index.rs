@@ -9,6 +9,7 @@
 //! spent, only the few children whose byte the query holds near the diagonal are looked up.
 
 use crate::scan::osa;
+use std::cell::RefCell;
 
 /// Longest tag the index accepts (METRC tags are 24 characters).
 pub const MAX_TAG_LEN: usize = 64;
@@ -291,20 +292,67 @@ fn walk_until(
     k: u8,
     quota: Option<usize>,
     accept: Option<&dyn Fn(u32) -> bool>,
-    mut until: Option<&mut Until>,
+    until: Option<&mut Until>,
     out: &mut Vec<(usize, u8)>,
 ) {
     if g.ids.is_empty() || quota == Some(0) || g.len == 0 || g.len > MAX_TAG_LEN {
         return;
     }
+    TABLES.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut t) => walk_in(&mut t, g, query, k, quota, accept, until, out),
+        Err(_) => walk_in(
+            &mut Box::new(Tables::new()),
+            g,
+            query,
+            k,
+            quota,
+            accept,
+            until,
+            out,
+        ),
+    });
+}
+
+/// A walk's tables: the query's byte positions, a DP column per depth and the rows near each
+/// depth's diagonal. Kept per thread between walks (5 KB to zero for every walk otherwise,
+/// more than a walk that ends at the first byte costs).
+struct Tables {
+    pm: osa::Positions,
+    states: [State; MAX_TAG_LEN + 1],
+    near: [u64; MAX_TAG_LEN + 1],
+}
+
+impl Tables {
+    const fn new() -> Self {
+        Tables {
+            pm: osa::Positions::new(),
+            states: [State::EMPTY; MAX_TAG_LEN + 1],
+            near: [0; MAX_TAG_LEN + 1],
+        }
+    }
+}
+
+thread_local! {
+    static TABLES: RefCell<Tables> = const { RefCell::new(Tables::new()) };
+}
+
+#[allow(clippy::too_many_arguments)]
+fn walk_in(
+    tables: &mut Tables,
+    g: &Group,
+    query: &[u8],
+    k: u8,
+    quota: Option<usize>,
+    accept: Option<&dyn Fn(u32) -> bool>,
+    mut until: Option<&mut Until>,
+    out: &mut Vec<(usize, u8)>,
+) {
     let bound = until.as_deref().map_or(k, |u| u.bound);
     let mut w = Walk {
         g,
         query,
         k: bound,
-        pm: [0; 256],
-        states: [State::default(); MAX_TAG_LEN + 1],
-        near: [0; MAX_TAG_LEN + 1],
+        t: tables,
         out,
         only_k: quota.is_some(),
         quota: quota.unwrap_or(usize::MAX),
@@ -323,18 +371,16 @@ fn walk_until(
             }
         }
     } else {
-        for (b, &c) in query.iter().enumerate() {
-            w.pm[usize::from(c)] |= 1 << b;
-        }
+        w.t.pm.load(query);
         // Column 0: D[j] = j; the diagonal row starts at n - m rows above the query's end.
         let t0 = query.len() as i64 - g.len as i64;
-        w.states[0] = State {
+        w.t.states[0] = State {
             vp: low_bits(query.len()),
             dc: t0.clamp(0, query.len() as i64),
-            ..State::default()
+            ..State::EMPTY
         };
         for depth in 0..g.len {
-            w.near[depth] = w.near_rows(depth);
+            w.t.near[depth] = w.near_rows(depth);
         }
         w.node(0, 0);
     }
@@ -380,6 +426,14 @@ fn bit(x: u64, b: i64) -> i64 {
 }
 
 impl State {
+    const EMPTY: State = State {
+        vp: 0,
+        vn: 0,
+        d0: 0,
+        pm: 0,
+        dc: 0,
+    };
+
     /// The column after this one (the `i`-th, diagonal row `t`) for a byte found at the query
     /// positions `pm`, of a query of `m` bytes (Hyyro 2003, "A bit-vector algorithm for
     /// computing Levenshtein and Damerau edit distances", with the top row D[0][i] = i of a
@@ -416,13 +470,11 @@ struct Walk<'a, 'o> {
     query: &'a [u8],
     /// The bound hits and branches are held to (it may drop during a walk).
     k: u8,
-    /// pm[c]: the query positions holding byte c.
-    pm: [u64; 256],
-    /// The DP column of each depth of the current path.
-    states: [State; MAX_TAG_LEN + 1],
-    /// Per depth, `near_rows` at the walk's first bound (the bound only falls, which narrows
-    /// the rows: the first window stays a superset, and a byte in it is merely computed).
-    near: [u64; MAX_TAG_LEN + 1],
+    /// `pm.of(c)`: the query positions holding byte c; `states`: the DP column of each depth
+    /// of the current path; `near`: per depth, `near_rows` at the walk's first bound (the
+    /// bound only falls, which narrows the rows: the first window stays a superset, and a
+    /// byte in it is merely computed).
+    t: &'o mut Tables,
     out: &'o mut Vec<(usize, u8)>,
     /// Collect only hits at distance exactly k, at most `quota` of them.
     only_k: bool,
@@ -464,11 +516,41 @@ impl Walk<'_, '_> {
         low_bits((hi + 1) as usize) & !low_bits(lo as usize)
     }
 
+    /// Where a byte matching nothing ends the path (the `other` column is beyond the bound):
+    /// the query rows a child's byte must match to stay within k, as a mask, when the next
+    /// column's diagonal row t + 1 lies inside the query (else None).
+    ///
+    /// Whatever the byte, the next column's cells down to row t + 1 are those of a byte
+    /// matching nothing, except below a match: a match with query byte b gives cell b + 1 the
+    /// value D[b] of this column, and the diagonal cell t + 1 then at best D[b] + (t - b); a
+    /// transposition that uses query byte b - 1 gives cell b + 1 at least D[b] as well. So
+    /// only the rows b <= t with D[b] + (t - b) <= k can keep the child alive (directly, or
+    /// one row up by a transposition). From the column's deltas, D[b] + (t - b) - D[t] sums
+    /// 1 - (D[r + 1] - D[r]) over the rows r from b to t - 1: 0 where D rises, 2 where it falls.
+    fn live_rows(&self, here: &State, t: i64) -> Option<u64> {
+        let m = self.query.len() as i64;
+        if !(0..m).contains(&t) {
+            return None;
+        }
+        let budget = i64::from(self.k) - here.dc; // here.dc is D[t]: t lies inside the query
+        let mut rows = 1u64 << t;
+        let (mut b, mut spent) = (t, 0);
+        while b > 0 {
+            b -= 1;
+            spent += 1 - bit(here.vp, b) + bit(here.vn, b);
+            if spent > budget {
+                break;
+            }
+            rows |= 1 << b;
+        }
+        Some(rows | rows >> 1)
+    }
+
     /// Visit node `x` of level `depth`, whose column is `states[depth]`.
     fn node(&mut self, depth: usize, x: usize) {
         let g = self.g;
         if depth == g.len {
-            let d = self.states[depth].dc; // the diagonal row is the last: D[m][n]
+            let d = self.t.states[depth].dc; // the diagonal row is the last: D[m][n]
             if d <= i64::from(self.k) {
                 self.hit(x, d as u8);
             }
@@ -481,7 +563,7 @@ impl Walk<'_, '_> {
         let g_labels = &g.label[depth + 1];
         let m = self.query.len() as i64;
         let mask = low_bits(self.query.len());
-        let here = self.states[depth];
+        let here = self.t.states[depth];
         let t = self.target(depth);
         let next = depth + 1;
         // A byte that matches no query row near the next column's diagonal gives the column of
@@ -489,27 +571,29 @@ impl Walk<'_, '_> {
         // than k off the diagonal, and D plus the offset never falls along a path, so no hit
         // and no pruning depends on them. That column is computed once for all such children.
         let k = i64::from(self.k);
-        let near = self.near[depth];
+        let near = self.t.near[depth];
         let other = here.step(0, mask, depth, t, m);
         let labels = &g_labels[first..end];
         let other_alive = self.bound(next, &other) <= k;
         if !other_alive && labels.len() <= 64 {
-            // Only a byte near the diagonal can keep the path within k. Gather those children
-            // without a branch per child (which one is near is a coin toss to the predictor).
+            // Only a byte near the diagonal can keep the path within k, and of those only one
+            // matching a row `live_rows` names. Gather those children without a branch per
+            // child (which one is near is a coin toss to the predictor).
+            let live = self.live_rows(&here, t).unwrap_or(near);
             let mut near_children = [0u8; 64];
             let mut n = 0;
             for (y, &c) in labels.iter().enumerate() {
                 near_children[n] = y as u8;
-                n += usize::from(self.pm[usize::from(c)] & near != 0);
+                n += usize::from(self.t.pm.of(c) & live != 0);
             }
             for &y in &near_children[..n] {
                 if self.quota == 0 {
                     return;
                 }
                 let y = usize::from(y);
-                let s = here.step(self.pm[usize::from(labels[y])], mask, depth, t, m);
+                let s = here.step(self.t.pm.of(labels[y]), mask, depth, t, m);
                 if self.bound(next, &s) <= i64::from(self.k) {
-                    self.states[next] = s;
+                    self.t.states[next] = s;
                     self.node(next, first + y);
                 }
             }
@@ -519,7 +603,7 @@ impl Walk<'_, '_> {
             if self.quota == 0 {
                 return;
             }
-            let pm = self.pm[usize::from(c)];
+            let pm = self.t.pm.of(c);
             let s = if pm & near != 0 {
                 let s = here.step(pm, mask, depth, t, m);
                 if self.bound(next, &s) > i64::from(self.k) {
@@ -531,7 +615,7 @@ impl Walk<'_, '_> {
             } else {
                 continue;
             };
-            self.states[next] = s;
+            self.t.states[next] = s;
             self.node(next, first + y);
         }
     }
@@ -707,6 +791,43 @@ mod tests {
                 );
                 let limited = index.nearest(&q, k, Some(3));
                 assert_eq!(limited.len(), brute.len().min(3));
+            }
+        }
+    }
+
+    /// Short words over three letters (swaps, repeats and shifted alignments everywhere, so the
+    /// walk's pruning meets every shape of column) and random queries: brute force's answers.
+    #[test]
+    fn agrees_with_brute_force_over_a_small_alphabet() {
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15_u64);
+        let mut words: Vec<String> = (0..600)
+            .map(|_| {
+                let len = 3 + next(6);
+                (0..len).map(|_| char::from(b"abc"[next(3)])).collect()
+            })
+            .collect();
+        words.sort();
+        words.dedup();
+        let index = index_of(&words);
+        for _ in 0..400 {
+            let len = next(11);
+            let q: Vec<u8> = (0..len).map(|_| b"abcd"[next(4)]).collect();
+            for k in 0..=3u8 {
+                let mut want: Vec<(u8, &[u8], u32)> = words
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, w)| {
+                        Some((osa::within(w.as_bytes(), &q, k)?, w.as_bytes(), i as u32))
+                    })
+                    .collect();
+                want.sort_unstable();
+                let got: Vec<(u32, u8)> = index
+                    .nearest(&q, k, None)
+                    .iter()
+                    .map(|h| (h.id, h.distance))
+                    .collect();
+                let want: Vec<(u32, u8)> = want.iter().map(|&(d, _, id)| (id, d)).collect();
+                assert_eq!(got, want, "query {} k {k}", String::from_utf8_lossy(&q));
             }
         }
     }
