@@ -111,8 +111,8 @@ impl OrderCheck {
     /// `policy.candidates` of them.
     ///
     /// Only what the order can accept is searched. A UID line's tag is compared with the scan
-    /// directly (banded, allocation-free OSA). SKU lines take the tags of their SKU: a small SKU
-    /// by comparing each of its packages, a large one by one trie walk whose leaves must pass
+    /// directly (bit-vector, allocation-free OSA). SKU lines take the tags of their SKU: a small
+    /// SKU by comparing each of its packages, a large one by one trie walk whose leaves must pass
     /// the lines' acceptance test; once the candidates at distance 1 fill the list, the walk
     /// goes on at distance 1.
     pub(super) fn near_expected(&self, text: &str) -> Vec<(u8, u8, String, u32)> {
