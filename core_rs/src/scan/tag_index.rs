@@ -8,7 +8,8 @@
 //! the walk is a thin trunk with a bounded fan-out at the serial end; where the budget is
 //! spent, only the few children whose byte the query holds near the diagonal are looked up.
 
-use crate::scan::osa;
+// WORD: the longest query the bit-parallel walk takes (one bit per query byte in a u64).
+use crate::scan::osa::{self, WORD};
 use std::cell::RefCell;
 
 /// Longest tag the index accepts (METRC tags are 24 characters).
@@ -389,9 +390,6 @@ fn walk_in(
         u.bound = bound;
     }
 }
-
-/// Longest query the bit-parallel walk takes: one bit per query byte in a u64.
-const WORD: usize = 64;
 
 /// The bits below `n` (n <= 64).
 fn low_bits(n: usize) -> u64 {
