@@ -27,19 +27,7 @@ struct Group {
     child_start: Vec<Vec<u32>>,
     /// label[d][y]: the last byte of node y of level d (label[0] is empty: the root).
     label: Vec<Vec<u8>>,
-    /// The group's distinct bytes in ascending order, when there are at most 64 of them (METRC
-    /// tags use 36); empty otherwise, and then `child_bits` is empty too.
-    alphabet: Vec<u8>,
-    /// code[c]: the place of byte c in `alphabet` (NO_CODE when absent).
-    code: Vec<u8>,
-    /// child_bits[d][x]: the codes of the children of node x of level d, one bit each, so the
-    /// children a query byte set can reach are found without reading their labels, and a
-    /// child's place in its run is the number of lower bits.
-    child_bits: Vec<Vec<u64>>,
 }
-
-/// `Group::code` of a byte the group's tags do not hold.
-const NO_CODE: u8 = u8::MAX;
 
 impl Group {
     /// Build the level-order trie of the sorted tags.
@@ -71,37 +59,6 @@ impl Group {
         for d in 0..len {
             self.child_start[d].push(counts[d + 1]);
         }
-        self.build_child_bits();
-    }
-
-    /// The alphabet and per-node child bitmaps (left empty past 64 distinct bytes).
-    fn build_child_bits(&mut self) {
-        let mut seen = [false; 256];
-        for &c in &self.bytes {
-            seen[usize::from(c)] = true;
-        }
-        self.alphabet = (0..=u8::MAX).filter(|&c| seen[usize::from(c)]).collect();
-        if self.alphabet.len() > WORD {
-            self.alphabet.clear();
-            return;
-        }
-        self.code = vec![NO_CODE; 256];
-        for (i, &c) in self.alphabet.iter().enumerate() {
-            self.code[usize::from(c)] = i as u8;
-        }
-        self.child_bits = (0..self.len)
-            .map(|d| {
-                let (starts, labels) = (&self.child_start[d], &self.label[d + 1]);
-                starts
-                    .windows(2)
-                    .map(|run| {
-                        labels[run[0] as usize..run[1] as usize]
-                            .iter()
-                            .fold(0u64, |bits, &c| bits | 1 << self.code[usize::from(c)])
-                    })
-                    .collect()
-            })
-            .collect();
     }
 
     fn tag(&self, i: usize) -> &[u8] {
@@ -166,9 +123,6 @@ impl TagIndex {
                 .map(|v| 4 * v.capacity())
                 .sum::<usize>()
                 + g.label.iter().map(Vec::capacity).sum::<usize>()
-                + g.child_bits.iter().map(|v| 8 * v.capacity()).sum::<usize>()
-                + g.alphabet.capacity()
-                + g.code.capacity()
         };
         self.groups
             .iter()
@@ -248,21 +202,20 @@ impl TagIndex {
         accept: &dyn Fn(u32) -> bool,
         enough: usize,
     ) -> (Hits<'s>, u8) {
-        self.walk_ranked(query, k, &|id| u8::from(accept(id)), enough, usize::MAX)
+        self.walk_ranked(query, k, accept, enough, usize::MAX)
     }
 
-    /// `within_where_until` for a caller that ranks hits by (distance, class, tag) and keeps
-    /// the first ones, where `classify` gives a leaf's class (0: not a hit; 1 the first class,
-    /// 2 and up later ones): once `enough_at_k` hits are found that rank before any hit still
-    /// to come at distance k (each below k, or of class 1: the walk goes in tag order, so a
-    /// later class-1 hit at k comes after it), the walk goes on at k - 1 as well. Only where
-    /// one tag length can hold hits, since tag order holds within a length only. Every hit
-    /// found is returned (those found before the bound fell included).
+    /// `within_where_until` for a caller that keeps the first `enough_at_k` hits in tag order
+    /// among the ones at distance k: once that many accepted hits are found at any distance
+    /// (each ranks before any later one at k), the walk goes on at k - 1 as well. Only where
+    /// one tag length can hold hits, since the walk goes in tag order within a length. Every
+    /// hit found is returned (those found before the bound fell included): the caller ranks
+    /// them by (distance, tag) and keeps its first ones.
     pub fn within_where_ranked<'s>(
         &'s self,
         query: &[u8],
         k: u8,
-        classify: &dyn Fn(u32) -> u8,
+        accept: &dyn Fn(u32) -> bool,
         enough: usize,
         enough_at_k: usize,
     ) -> Hits<'s> {
@@ -272,14 +225,14 @@ impl TagIndex {
         } else {
             usize::MAX
         };
-        self.walk_ranked(query, k, classify, enough, at_k).0
+        self.walk_ranked(query, k, accept, enough, at_k).0
     }
 
     fn walk_ranked<'s>(
         &'s self,
         query: &[u8],
         k: u8,
-        classify: &dyn Fn(u32) -> u8,
+        accept: &dyn Fn(u32) -> bool,
         enough: usize,
         enough_at_k: usize,
     ) -> (Hits<'s>, u8) {
@@ -299,15 +252,7 @@ impl TagIndex {
                 continue;
             }
             hits.clear();
-            walk_until(
-                g,
-                query,
-                k,
-                None,
-                Some(classify),
-                Some(&mut until),
-                &mut hits,
-            );
+            walk_until(g, query, k, None, Some(accept), Some(&mut until), &mut hits);
             found.extend(hits.iter().map(|&(i, d)| (d, g.tag(i), g.ids[i])));
         }
         found.sort_unstable();
@@ -334,22 +279,20 @@ struct Until {
     /// Accepted hits at distance 1 after which the bound is 1.
     needed: usize,
     count: usize,
-    /// Hits ranked before any later one at distance k (see `within_where_ranked`) after
-    /// which the bound is k - 1.
+    /// Accepted hits at any distance after which the bound is k - 1.
     needed_at_k: usize,
     count_at_k: usize,
     bound: u8,
 }
 
-/// `walk`, keeping only the leaves whose package id `accept` puts in a class (non-zero; the
-/// quota counts only those); with `until`, the bound drops to 1 once enough of them at
-/// distance 1 are found.
+/// `walk`, keeping only the leaves whose package id `accept`s (the quota counts only those);
+/// with `until`, the bound drops to 1 once enough accepted leaves at distance 1 are found.
 fn walk_until(
     g: &Group,
     query: &[u8],
     k: u8,
     quota: Option<usize>,
-    accept: Option<&dyn Fn(u32) -> u8>,
+    accept: Option<&dyn Fn(u32) -> bool>,
     until: Option<&mut Until>,
     out: &mut Vec<(usize, u8)>,
 ) {
@@ -378,9 +321,6 @@ struct Tables {
     pm: osa::Positions,
     states: [State; MAX_TAG_LEN + 1],
     near: [u64; MAX_TAG_LEN + 1],
-    /// row_code[r]: the bit of query byte r's code in the walked group's alphabet (0 if the
-    /// group does not hold the byte or has no bitmaps).
-    row_code: [u64; WORD],
 }
 
 impl Tables {
@@ -389,7 +329,6 @@ impl Tables {
             pm: osa::Positions::new(),
             states: [State::EMPTY; MAX_TAG_LEN + 1],
             near: [0; MAX_TAG_LEN + 1],
-            row_code: [0; WORD],
         }
     }
 }
@@ -405,7 +344,7 @@ fn walk_in(
     query: &[u8],
     k: u8,
     quota: Option<usize>,
-    accept: Option<&dyn Fn(u32) -> u8>,
+    accept: Option<&dyn Fn(u32) -> bool>,
     mut until: Option<&mut Until>,
     out: &mut Vec<(usize, u8)>,
 ) {
@@ -434,12 +373,6 @@ fn walk_in(
         }
     } else {
         w.t.pm.load(query);
-        if !g.child_bits.is_empty() {
-            for (r, &c) in query.iter().enumerate() {
-                let code = g.code[usize::from(c)];
-                w.t.row_code[r] = if code == NO_CODE { 0 } else { 1 << code };
-            }
-        }
         // Column 0: D[j] = j; the diagonal row starts at n - m rows above the query's end.
         let t0 = query.len() as i64 - g.len as i64;
         w.t.states[0] = State {
@@ -499,19 +432,6 @@ impl State {
         dc: 0,
     };
 
-    /// `step(0, ..)`'s diagonal cell (the column of a byte matching no query row) without the
-    /// column: with no match there is no transposition and d0 = vn, so hp = !vp and hn = 0
-    /// (vp and vn never share a bit), and the cell moves by 1 - vn[t] inside the query.
-    fn unmatched_dc(&self, i: usize, t: i64, m: i64) -> i64 {
-        if t < 0 {
-            i as i64 + 1
-        } else if t < m {
-            self.dc + 1 - bit(self.vn, t)
-        } else {
-            self.dc + 1 - bit(self.vp, m - 1)
-        }
-    }
-
     /// The column after this one (the `i`-th, diagonal row `t`) for a byte found at the query
     /// positions `pm`, of a query of `m` bytes (Hyyro 2003, "A bit-vector algorithm for
     /// computing Levenshtein and Damerau edit distances", with the top row D[0][i] = i of a
@@ -543,51 +463,6 @@ impl State {
     }
 }
 
-/// Below this many children a node's unmatched column is not shared ahead (`Shared`).
-const SHARED_MIN: usize = 4;
-
-/// Up to this many codes a shared column's children are worked out ahead.
-const SHARED_CODES: usize = 8;
-
-/// For the children of a node that share one column with no slack (`spent_codes` gave
-/// `codes`): the column each child of theirs matching one of `codes` would have (in code order),
-/// with what its own children must match (`spent_codes`, at the bound as it was).
-struct Shared {
-    codes: u64,
-    child: [(State, Option<u64>); SHARED_CODES],
-}
-
-impl Shared {
-    /// Worked out for the nodes of level `depth` with column `column`.
-    fn of(w: &Walk<'_, '_>, depth: usize, column: &State, codes: u64) -> Option<Shared> {
-        if codes.count_ones() as usize > SHARED_CODES {
-            return None;
-        }
-        let g = w.g;
-        let (m, mask, t) = (
-            w.query.len() as i64,
-            low_bits(w.query.len()),
-            w.target(depth),
-        );
-        let mut child = [(State::EMPTY, None); SHARED_CODES];
-        let mut rest = codes;
-        let mut i = 0;
-        while rest != 0 {
-            let code = rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            let s = column.step(w.t.pm.of(g.alphabet[code]), mask, depth, t, m);
-            let next = if depth + 1 < g.len {
-                w.spent_codes(depth + 1, &s)
-            } else {
-                None
-            };
-            child[i] = (s, next);
-            i += 1;
-        }
-        Some(Shared { codes, child })
-    }
-}
-
 struct Walk<'a, 'o> {
     g: &'a Group,
     query: &'a [u8],
@@ -602,8 +477,8 @@ struct Walk<'a, 'o> {
     /// Collect only hits at distance exactly k, at most `quota` of them.
     only_k: bool,
     quota: usize,
-    /// Only leaves whose package id this puts in a class (non-zero) are hits.
-    accept: Option<&'a dyn Fn(u32) -> u8>,
+    /// Only leaves whose package id this accepts are hits.
+    accept: Option<&'a dyn Fn(u32) -> bool>,
     until: Option<&'o mut Until>,
 }
 
@@ -620,13 +495,8 @@ impl Walk<'_, '_> {
     /// falls along a DP path, a transposition included, so a subtree whose bound exceeds k
     /// holds no hit.
     fn bound(&self, i: usize, s: &State) -> i64 {
-        self.bound_at(i, s.dc)
-    }
-
-    /// `bound` of a column at depth `i` whose diagonal cell is `dc`.
-    fn bound_at(&self, i: usize, dc: i64) -> i64 {
         let t = self.target(i);
-        dc + (t - t.clamp(0, self.query.len() as i64)).abs()
+        s.dc + (t - t.clamp(0, self.query.len() as i64)).abs()
     }
 
     /// The query rows near the diagonal of the column after depth `depth` (where a byte can
@@ -674,40 +544,6 @@ impl Walk<'_, '_> {
         Some(rows | rows >> 1)
     }
 
-    /// The codes of the query bytes at the rows of `rows`, one bit each.
-    fn codes_at(&self, mut rows: u64) -> u64 {
-        let mut codes = 0;
-        while rows != 0 {
-            codes |= self.t.row_code[rows.trailing_zeros() as usize];
-            rows &= rows - 1;
-        }
-        codes
-    }
-
-    /// Where node `x`'s children at least must be read: at a node of level `depth` with
-    /// column `s` whose child of a byte matching nothing would be beyond the bound, the codes
-    /// (bits over the group's alphabet) a child's byte must have to stay within it; None where
-    /// any child may. At the bound as it is now: if it drops later, the codes are a superset.
-    fn spent_codes(&self, depth: usize, s: &State) -> Option<u64> {
-        let (t, m) = (self.target(depth), self.query.len() as i64);
-        if self.bound_at(depth + 1, s.unmatched_dc(depth, t, m)) <= i64::from(self.k) {
-            return None;
-        }
-        let live = self.live_rows(s, t).unwrap_or(self.t.near[depth]);
-        Some(self.codes_at(live))
-    }
-
-    /// Whether node `y` of level `depth` with column `s` can be passed over unvisited: its
-    /// children all lie beyond the bound (found from its child bitmap, without a visit; most
-    /// of a dense serial range's nodes within the bound end there).
-    fn dead_end(&self, depth: usize, y: usize, s: &State) -> bool {
-        depth < self.g.len
-            && !self.g.child_bits.is_empty()
-            && self
-                .spent_codes(depth, s)
-                .is_some_and(|codes| self.g.child_bits[depth][y] & codes == 0)
-    }
-
     /// Visit node `x` of level `depth`, whose column is `states[depth]`.
     fn node(&mut self, depth: usize, x: usize) {
         let g = self.g;
@@ -722,46 +558,25 @@ impl Walk<'_, '_> {
             g.child_start[depth][x] as usize,
             g.child_start[depth][x + 1] as usize,
         );
+        let g_labels = &g.label[depth + 1];
         let m = self.query.len() as i64;
         let mask = low_bits(self.query.len());
         let here = self.t.states[depth];
         let t = self.target(depth);
         let next = depth + 1;
-        let near = self.t.near[depth];
-        let labels = &g.label[next][first..end];
-        if !g.child_bits.is_empty() {
-            if let Some(codes) = self.spent_codes(depth, &here) {
-                // Only a byte near the diagonal can keep the path within k, and of those only
-                // one matching a row `live_rows` names: the node's child bitmap names those
-                // children (in label order, as the walk's ranking needs) without a label read.
-                let bits = g.child_bits[depth][x];
-                let mut reach = bits & codes;
-                while reach != 0 {
-                    if self.quota == 0 {
-                        return;
-                    }
-                    let code = reach.trailing_zeros() as usize;
-                    reach &= reach - 1;
-                    let y = first + (bits & low_bits(code)).count_ones() as usize;
-                    let s = here.step(self.t.pm.of(g.alphabet[code]), mask, depth, t, m);
-                    if !self.dead_end(next, y, &s) {
-                        self.enter(next, y, s);
-                    }
-                }
-                return;
-            }
-        }
         // A byte that matches no query row near the next column's diagonal gives the column of
         // a byte matching nothing, wherever else it matches: the cells it changes lie more
         // than k off the diagonal, and D plus the offset never falls along a path, so no hit
-        // and no pruning depends on them. That column is computed once for all such children,
-        // and so is what their own children must match when it leaves no slack.
-        let other = here.step(0, mask, depth, t, m);
+        // and no pruning depends on them. That column is computed once for all such children.
         let k = i64::from(self.k);
+        let near = self.t.near[depth];
+        let other = here.step(0, mask, depth, t, m);
+        let labels = &g_labels[first..end];
         let other_alive = self.bound(next, &other) <= k;
         if !other_alive && labels.len() <= 64 {
-            // A group without bitmaps: gather the children matching a live row without a
-            // branch per child (which one is near is a coin toss to the predictor).
+            // Only a byte near the diagonal can keep the path within k, and of those only one
+            // matching a row `live_rows` names. Gather those children without a branch per
+            // child (which one is near is a coin toss to the predictor).
             let live = self.live_rows(&here, t).unwrap_or(near);
             let mut near_children = [0u8; 64];
             let mut n = 0;
@@ -775,95 +590,46 @@ impl Walk<'_, '_> {
                 }
                 let y = usize::from(y);
                 let s = here.step(self.t.pm.of(labels[y]), mask, depth, t, m);
-                self.enter(next, first + y, s);
+                if self.bound(next, &s) <= i64::from(self.k) {
+                    self.t.states[next] = s;
+                    self.node(next, first + y);
+                }
             }
             return;
         }
-        // The children of a byte matching nothing share one column; where it leaves no slack,
-        // each of their children matching a code of `Shared` shares one column too: both are
-        // computed once here, and each such child is then tried from its bitmaps alone.
-        let shared = if next < g.len && !g.child_bits.is_empty() && labels.len() >= SHARED_MIN {
-            self.spent_codes(next, &other)
-                .and_then(|codes| Shared::of(self, next, &other, codes))
-        } else {
-            None
-        };
         for (y, &c) in labels.iter().enumerate() {
             if self.quota == 0 {
                 return;
             }
             let pm = self.t.pm.of(c);
-            if pm & near != 0 {
+            let s = if pm & near != 0 {
                 let s = here.step(pm, mask, depth, t, m);
-                if !self.dead_end(next, first + y, &s) {
-                    self.enter(next, first + y, s);
+                if self.bound(next, &s) > i64::from(self.k) {
+                    continue;
                 }
-            } else if let Some(shared) = &shared {
-                if self.bound(next, &other) <= i64::from(self.k) {
-                    self.enter_shared(next, first + y, shared);
-                }
+                s
+            } else if self.bound(next, &other) <= i64::from(self.k) {
+                other // (the bound may have dropped since)
             } else {
-                self.enter(next, first + y, other); // (held to the bound as it is now)
-            }
-        }
-    }
-
-    /// Visit node `y` of level `depth`, whose column is `shared.column` and leaves no slack,
-    /// from the bitmaps and the shared columns of its children (as `node` would, in label
-    /// order, without computing a column).
-    fn enter_shared(&mut self, depth: usize, y: usize, shared: &Shared) {
-        let g = self.g;
-        let bits = g.child_bits[depth][y];
-        let first = g.child_start[depth][y] as usize;
-        let mut reach = bits & shared.codes;
-        let next = depth + 1;
-        while reach != 0 {
-            if self.quota == 0 {
-                return;
-            }
-            let code = reach.trailing_zeros() as usize;
-            reach &= reach - 1;
-            let (s, codes) = shared.child[(shared.codes & low_bits(code)).count_ones() as usize];
-            if self.bound(next, &s) > i64::from(self.k) {
                 continue;
-            }
-            let z = first + (bits & low_bits(code)).count_ones() as usize;
-            if next == g.len {
-                self.hit(z, s.dc as u8);
-            } else if codes.map_or(true, |c| g.child_bits[next][z] & c != 0) {
-                self.t.states[next] = s;
-                self.node(next, z);
-            }
+            };
+            self.t.states[next] = s;
+            self.node(next, first + y);
         }
-    }
-
-    /// Go on to node `y` of level `depth` with column `s` when it is within the bound (a leaf
-    /// answered here: a call per leaf was a tenth of a dense walk).
-    fn enter(&mut self, depth: usize, y: usize, s: State) {
-        if self.bound(depth, &s) > i64::from(self.k) {
-            return;
-        }
-        if depth == self.g.len {
-            self.hit(y, s.dc as u8); // within k: the last cell D[m][n], 0..=k
-            return;
-        }
-        self.t.states[depth] = s;
-        self.node(depth, y);
     }
 
     fn hit(&mut self, i: usize, d: u8) {
-        if d > self.k || (self.only_k && d != self.k) {
-            return;
-        }
-        let class = self.accept.map_or(1, |f| f(self.g.ids[i]));
-        if class != 0 {
+        if d <= self.k
+            && (!self.only_k || d == self.k)
+            && self.accept.map_or(true, |f| f(self.g.ids[i]))
+        {
             self.out.push((i, d));
             if self.only_k {
                 self.quota -= 1;
             }
             if let Some(u) = self.until.as_deref_mut() {
                 u.count += usize::from(d == 1);
-                u.count_at_k += usize::from(d < u.bound || class == 1);
+                u.count_at_k += 1;
                 if u.count >= u.needed {
                     self.k = self.k.min(1);
                 }
@@ -1087,84 +853,17 @@ mod tests {
         }
     }
 
-    /// The diagonal cell of the column of a byte matching nothing, as `unmatched_dc` gives it
-    /// without the column, is `step`'s, over columns of every shape (small alphabets, queries
-    /// longer and shorter than the path, the diagonal inside and outside the query).
+    /// `within_where_ranked`: whatever it leaves out once its bound falls, its accepted hits
+    /// ranked by (distance, tag) begin with brute force's first `n`, for dense serials of one
+    /// length (where the k - 1 rule applies) and with another length beside them.
     #[test]
-    fn unmatched_cell_is_the_steps() {
-        let mut next = xorshift(0xD1B5_4A32_D192_ED03_u64);
-        for _ in 0..3000 {
-            let (m, n) = (1 + next(40), 1 + next(40));
-            let q: Vec<u8> = (0..m).map(|_| b"abc"[next(3)]).collect();
-            let path: Vec<u8> = (0..n).map(|_| b"abcd"[next(4)]).collect();
-            let mut pm = osa::Positions::new();
-            pm.load(&q);
-            let (mask, m) = (low_bits(q.len()), m as i64);
-            let mut s = State {
-                vp: mask,
-                dc: (m - n as i64).clamp(0, m),
-                ..State::EMPTY
-            };
-            for (i, &c) in path.iter().enumerate() {
-                let t = i as i64 + m - n as i64;
-                assert_eq!(s.unmatched_dc(i, t, m), s.step(0, mask, i, t, m).dc);
-                s = s.step(pm.of(c), mask, i, t, m);
-            }
-        }
-    }
-
-    /// Tags over 94 bytes (past the 64 a child bitmap holds, so the walk reads labels) with
-    /// shared prefixes and a fan-out at the end: the same answers as brute force.
-    #[test]
-    fn agrees_with_brute_force_past_64_distinct_bytes() {
-        let mut next = xorshift(0x4F1B_BCDC_BFA5_3E0B_u64);
-        let wide: Vec<u8> = (b'!'..=b'~').collect();
-        let mut words: Vec<String> = (0..1500)
-            .map(|_| {
-                let mut w = String::from(["AB", "AC", "XYZ"][next(3)]);
-                w.extend((0..3).map(|_| char::from(wide[next(wide.len())])));
-                w
-            })
-            .collect();
-        words.sort();
-        words.dedup();
-        let index = index_of(&words);
-        assert!(index.groups.iter().all(|g| g.child_bits.is_empty()));
-        let accept = |id: u32| id % 3 != 0;
-        for _ in 0..300 {
-            let mut q = words[next(words.len())].clone().into_bytes();
-            let p = next(q.len());
-            match next(4) {
-                0 => q[p] = wide[next(wide.len())],
-                1 => {
-                    q.remove(p);
-                }
-                2 => q.insert(p, wide[next(wide.len())]),
-                _ if p + 1 < q.len() => q.swap(p, p + 1),
-                _ => q.push(b'A'),
-            }
-            let all = brute_force(&words, &q);
-            for k in 0..=3u8 {
-                check_bound(&index, &all, &q, k, &accept);
-            }
-        }
-    }
-
-    /// `within_where_ranked` with classes (0: not a hit): whatever it leaves out once its bound
-    /// falls, its hits ranked by (distance, class, tag) begin with brute force's first `n`, for
-    /// dense serials of one length (where the k - 1 rule applies) and with other lengths.
-    #[test]
-    fn ranked_walk_keeps_the_first_by_distance_class_and_tag() {
+    fn ranked_walk_keeps_the_first_by_distance_and_tag() {
         let dense: Vec<String> = (0..1500)
             .map(|i| format!("1A4060300002C9B0000{:05X}", 0x1F000 + i))
             .collect();
         let mut mixed = dense.clone();
         mixed.extend((0..100).map(|i| format!("1A4060300002C9B00001F{:04X}", i)));
-        let class = |id: u32| match id % 7 {
-            0 | 3 => 0,
-            1 | 4 | 5 => 1,
-            _ => 2,
-        };
+        let accept = |id: u32| id % 7 != 0 && id % 7 != 3;
         let mut next = xorshift(0x2545_F491_4F6C_DD1D_u64);
         for words in [&dense, &mixed] {
             let index = index_of(words);
@@ -1184,19 +883,13 @@ mod tests {
                 let all = brute_force(words, &q);
                 for k in 1..=3u8 {
                     for n in [1, 3, 5, 8] {
-                        let mut want: Vec<(u8, u8, &[u8])> = all
+                        let mut want: Brute<'_> = all
                             .iter()
-                            .filter(|&&(d, _, id)| d <= k && class(id) != 0)
-                            .map(|&(d, w, id)| (d, class(id), w))
+                            .copied()
+                            .filter(|&(d, _, id)| d <= k && accept(id))
                             .collect();
-                        want.sort_unstable();
                         want.truncate(n);
-                        let mut got: Vec<(u8, u8, &[u8])> = index
-                            .within_where_ranked(&q, k, &class, n, n)
-                            .into_iter()
-                            .map(|(d, w, id)| (d, class(id), w))
-                            .collect();
-                        got.sort_unstable();
+                        let mut got = index.within_where_ranked(&q, k, &accept, n, n);
                         got.truncate(n);
                         let q = String::from_utf8_lossy(&q);
                         assert_eq!(got, want, "query {q} k {k} n {n}");

@@ -200,15 +200,18 @@ impl OrderCheck {
         (!self.picks.iter().any(|p| p.tag.as_bytes() == tag)).then_some(best)
     }
 
-    /// The index of every package some SKU line of the order takes, open or not.
-    fn index_sku_tags(&self) -> TagIndex {
+    /// The index of every package some SKU line of the order of line kind `kind` (see
+    /// `specificity`) takes, open or not.
+    fn index_sku_tags(&self, kind: u8) -> TagIndex {
         let inv = &self.inventory;
         let mut ids: Vec<u32> = Vec::new();
         for (li, line) in self.order.lines.iter().enumerate() {
             if let (Want::Sku { .. }, Resolved::Sku { sku: Some(sku), .. }) =
                 (&line.want, self.resolved[li])
             {
-                ids.extend(inv.fifo_of(sku).iter().filter(|&&id| self.accepts(li, id)));
+                if self.specificity(li) == kind {
+                    ids.extend(inv.fifo_of(sku).iter().filter(|&&id| self.accepts(li, id)));
+                }
             }
         }
         ids.sort_unstable();
@@ -246,44 +249,40 @@ impl OrderCheck {
             }
             return;
         }
-        self.near_sku_walk(query, k, found);
-    }
-
-    /// SKU-line candidates within `k` of `query` into `found`, which holds the UID lines'
-    /// (ranked before any SKU line's at the same distance), by one walk of the index of every
-    /// SKU line's packages: each leaf goes to its best open line, whose kind is the hit's class
-    /// (so a line with a batch and a SKU-only line over one dense serial range share the
-    /// range's walk). Once the candidates at distance 1 fill the list, nothing farther can
-    /// rank: the walk goes on at distance 1. And once the list is full of candidates ranked
-    /// before any further tag the walk finds at distance k, it goes on at k - 1 too.
-    fn near_sku_walk(&self, query: &[u8], k: u8, found: &mut Vec<(u8, u8, String, u32)>) {
-        let inv = &self.inventory;
-        let lines = &self.order.lines;
-        let wanted = self.policy.candidates;
-        let open_kind = |kind: u8| {
-            lines.iter().enumerate().any(|(li, l)| {
+        // Walked in rank order (lines with a batch, then SKU-only lines), so what each walk
+        // finds tells the next how many it still needs.
+        for kind in [1_u8, 2] {
+            if !self.order.lines.iter().enumerate().any(|(li, l)| {
                 matches!(l.want, Want::Sku { .. })
                     && self.specificity(li) == kind
                     && self.filled[li] < l.quantity
-            })
-        };
-        // The first class is the lowest kind an open line has: no later hit outranks it.
-        let first_kind = if open_kind(1) { 1 } else { 2 };
-        // The line each accepted leaf goes to, noted by the walk's test (one `sku_line_for` per
-        // leaf, not a second one per hit).
-        let lines_of: std::cell::RefCell<Vec<(u32, usize)>> = Default::default();
-        let classify = |id: u32| match self.sku_line_for(id) {
-            Some(li) => {
-                lines_of.borrow_mut().push((id, li));
-                if self.specificity(li) == first_kind {
-                    1
-                } else {
-                    2
-                }
+            }) {
+                continue;
             }
-            None => 0,
+            self.near_sku_kind(query, k, kind, found);
+        }
+    }
+
+    /// SKU-line candidates of line kind `kind` within `k` of `query` into `found`, which holds
+    /// the candidates of every kind ranked before it. Once the candidates at distance 1 fill
+    /// the list, nothing farther can rank: the walk goes on at distance 1. And once the list
+    /// is full of candidates ranked before any further tag this walk finds at distance k (the
+    /// earlier kinds', then this walk's own, found in tag order), it goes on at k - 1 too.
+    fn near_sku_kind(&self, query: &[u8], k: u8, kind: u8, found: &mut Vec<(u8, u8, String, u32)>) {
+        let inv = &self.inventory;
+        let wanted = self.policy.candidates;
+        // The line each accepted leaf goes to, noted by the walk's acceptance test (one
+        // `sku_line_for` per leaf, not a second one per hit).
+        let lines_of: std::cell::RefCell<Vec<(u32, usize)>> = Default::default();
+        let accept = |id: u32| match self.sku_line_for(id) {
+            Some(li) if self.specificity(li) == kind => {
+                lines_of.borrow_mut().push((id, li));
+                true
+            }
+            _ => false,
         };
-        let index = self.sku_tags.get_or_init(|| self.index_sku_tags());
+        let slot = usize::from(kind - 1);
+        let index = self.sku_tags[slot].get_or_init(|| self.index_sku_tags(kind));
         let within = |d: u8| found.iter().filter(|c| c.0 <= d).count();
         let enough = wanted.saturating_sub(within(1));
         // A bound at which the list is full already holds nothing this walk could add.
@@ -292,7 +291,7 @@ impl OrderCheck {
             k -= 1;
         }
         let enough_at_k = wanted.saturating_sub(within(k));
-        let hits = index.within_where_ranked(query, k, &classify, enough.max(1), enough_at_k);
+        let hits = index.within_where_ranked(query, k, &accept, enough.max(1), enough_at_k);
         let mut lines_of = lines_of.into_inner();
         lines_of.sort_unstable();
         for (d, _, id) in hits {
@@ -301,12 +300,8 @@ impl OrderCheck {
             }
             if let Ok(at) = lines_of.binary_search_by_key(&id, |&(i, _)| i) {
                 let li = lines_of[at].1;
-                found.push((
-                    d,
-                    self.specificity(li),
-                    inv.label(id).to_string(),
-                    lines[li].line,
-                ));
+                let line = self.order.lines[li].line;
+                found.push((d, kind, inv.label(id).to_string(), line));
             }
         }
     }
