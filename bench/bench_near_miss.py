@@ -12,13 +12,14 @@ with a fixed batch (2,500 packages per SKU at 1 M tags). Queries (none is in the
   worst      one slip of a tag no line accepts, in the densest part (many neighbours, none fit)
   no-hit     a random tag of an unknown facility
 Warm: each query run once untimed right before it is timed; cold: 32 MB copied between queries
-(caches evicted). The peer: `rapidfuzz.process.extract(q, tags, scorer=OSA.distance,
+(caches evicted); floor: each query's least warm time over --floor-rounds rounds, so a tail that
+is the machine's (an interrupt, a descheduled vCPU) drops out and the code's own tail stays. The peer: `rapidfuzz.process.extract(q, tags, scorer=OSA.distance,
 score_cutoff=2, limit=None)` plus the lines' acceptance in Python (brute force over every tag),
 on --peer-queries of each kind; every station answer on those is compared with it.
 Target (issue 20): p99 <= 10 us at 1 M tags, identical to brute force, >= 10,000x rapidfuzz (typo).
 
     PYTHONPATH=. .venv/bin/python bench/bench_near_miss.py [--sizes 10000,100000,1000000]
-        [--queries 300] [--peer-queries 12]
+        [--queries 300] [--peer-queries 12] [--floor-rounds 5]
 """
 
 from __future__ import annotations
@@ -161,6 +162,14 @@ class Case:
         return [t for _, _, t in sorted(found)][:CANDIDATES]
 
 
+def floor(fn: Callable[[str], object], queries: Sequence[str], rounds: int) -> list[int]:
+    """Each query's least warm time over `rounds` rounds."""
+    best = timed(fn, queries, "warm")
+    for _ in range(rounds - 1):
+        best = [min(a, b) for a, b in zip(best, timed(fn, queries, "warm"), strict=True)]
+    return best
+
+
 def timed(fn: Callable[[str], object], queries: Sequence[str], mode: str) -> list[int]:
     clock, out = time.perf_counter_ns, []
     scratch, src = bytearray(32 << 20), bytes(32 << 20)
@@ -190,15 +199,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--shapes", default="realistic,dense")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--peer-queries", type=int, default=12)
+    parser.add_argument("--floor-rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=20)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     print(f"near-miss bench: distance {K}, {CANDIDATES} candidates, 7-line order")
     print(
-        f"{'tags':>9} {'shape':<9} {'query':<7} {'warm p50':>9} {'warm p99':>9} {'cold p50':>9} "
-        f"{'cold p99':>9} {'rapidfuzz p50':>14} {'x rf':>8} {'equal':>7}"
+        f"{'tags':>9} {'shape':<9} {'query':<7} {'warm p50':>9} {'warm p99':>9} {'floor p99':>9} "
+        f"{'cold p50':>9} {'cold p99':>9} {'rapidfuzz p50':>14} {'x rf':>8} {'equal':>7}"
     )
-    worst_p99, all_equal, typo_speedups = 0.0, True, []
+    worst_p99, worst_floor, all_equal, typo_speedups = 0.0, 0.0, True, []
     sizes = [int(x) for x in args.sizes.split(",")]
     largest = max(sizes)
     for n in sizes:
@@ -207,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             for kind in ("typo", "2-edit", "worst", "no-hit"):
                 qs = case.queries(kind, args.queries, rng)
                 warm = timed(case.station, qs, "warm")
+                least = floor(case.station, qs, args.floor_rounds)
                 cold = timed(case.station, qs, "cold")
                 peer_qs = qs[: args.peer_queries]
                 peer = timed(case.brute, peer_qs, "once") if peer_qs else [1]
@@ -215,20 +226,25 @@ def main(argv: Sequence[str] | None = None) -> None:
                 ratio = pct(peer, 0.5) / pct(warm, 0.5)
                 if n == largest:
                     worst_p99 = max(worst_p99, pct(warm, 0.99))
+                    worst_floor = max(worst_floor, pct(least, 0.99))
                     if kind == "typo":
                         typo_speedups.append(ratio)
                 print(
                     f"{n:>9} {shape:<9} {kind:<7} {pct(warm, 0.5):>9.1f} {pct(warm, 0.99):>9.1f} "
-                    f"{pct(cold, 0.5):>9.1f} {pct(cold, 0.99):>9.1f} {pct(peer, 0.5):>14.1f} "
+                    f"{pct(least, 0.99):>9.1f} {pct(cold, 0.5):>9.1f} {pct(cold, 0.99):>9.1f} {pct(peer, 0.5):>14.1f} "
                     f"{ratio:>8.0f} {equal:>3}/{len(peer_qs):<3}"
                 )
             del case
-    print("(times in us; x rf = rapidfuzz p50 / station warm p50)")
-    ok = worst_p99 <= 10 and all_equal and min(typo_speedups, default=0) >= 10_000
     print(
-        f"target at {largest:,} tags (warm p99 <= 10 us, all equal, >= 10,000x rapidfuzz on "
-        f"typos): {'met' if ok else 'NOT met'} (worst warm p99 {worst_p99:.1f} us, least typo "
-        f"speed-up {min(typo_speedups, default=0):.0f}x, all equal: {all_equal})"
+        "(times in us; floor = each query's least warm time over the rounds; "
+        "x rf = rapidfuzz p50 / station warm p50)"
+    )
+    fast = min(typo_speedups, default=0) >= 10_000 and all_equal
+    print(
+        f"target at {largest:,} tags (p99 <= 10 us, all equal, >= 10,000x rapidfuzz on typos): "
+        f"warm p99 {'met' if fast and worst_p99 <= 10 else 'NOT met'} (worst {worst_p99:.1f} us), "
+        f"floor p99 {'met' if fast and worst_floor <= 10 else 'NOT met'} (worst {worst_floor:.1f} "
+        f"us); least typo speed-up {min(typo_speedups, default=0):.0f}x, all equal: {all_equal}"
     )
 
 
