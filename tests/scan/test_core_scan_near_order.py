@@ -143,3 +143,50 @@ def test_small_and_large_skus_against_brute_force() -> None:
 @given(seed=st.integers(0, 2**32), size=st.integers(1, 600), skus=st.integers(1, 4))
 def test_near_miss_equals_brute_force(seed: int, size: int, skus: int) -> None:
     run_case(random.Random(seed), size, skus, 10)
+
+
+def test_lines_with_and_without_a_batch_over_one_dense_range() -> None:
+    """A line with a batch and SKU-only lines over one run of sequential serials (one index,
+    walked once: a hit of a SKU-only line cannot stop the search for the batch line's), slips
+    and swaps in the serial's last characters, short candidate lists: brute force's answers."""
+    rng = random.Random(11)
+    prefix = "1A4060300002C9B"
+    checked = 0
+    for case in range(12):
+        base = rng.randrange(16**6)
+        labels = [f"{prefix}{base + i:09X}" for i in range(3000)]
+        records = {
+            t: package(t, sku=f"S{i % 3}", batch=f"B{i // 7 % 2}") for i, t in enumerate(labels)
+        }
+        lines: list[dict[str, Any]] = [
+            {"sku": "S0", "batch": "B1", "quantity": 3},
+            {"sku": "S0", "quantity": 2},
+            {"sku": "S1", "quantity": 2},
+        ]
+        doc = order(*lines)
+        inventory = Inventory.from_json(json.dumps(list(records.values())).encode())
+        candidates = [1, 2, 3, 5][case % 4]
+        check = OrderCheck(
+            json.dumps(doc).encode(), inventory, TODAY, near_distance=2, candidates=candidates
+        )
+        for tag in rng.sample(labels, 3):  # some picks: fuller lines, picked tags
+            check.scan(tag)
+        numbered = doc["lines"]
+        for _ in range(40):
+            chars = list(rng.choice(labels))
+            for _ in range(rng.choice([1, 1, 2])):  # substitutions: a 24-character scan
+                chars[len(chars) - 1 - rng.randrange(5)] = rng.choice(HEX + "G")
+            if rng.random() < 0.3:  # or two neighbours swapped
+                i = len(chars) - 2 - rng.randrange(4)
+                chars[i], chars[i + 1] = chars[i + 1], chars[i]
+            query = "".join(chars)
+            if query in records:
+                continue
+            filled = {line: len(tags) for line, _, tags in check.progress()}
+            picked = {t for _, t, _, _ in check.picks()}
+            want = brute(records, numbered, filled, picked, query, 2, candidates)
+            v = check.scan(query)
+            assert v.verdict in ("near_miss", "unknown"), (query, v.verdict)
+            assert list(v.candidates) == want, (query, v.candidates, want)
+            checked += bool(want)
+    assert checked > 300  # most scans have candidates to compare

@@ -27,6 +27,9 @@ struct Group {
     child_start: Vec<Vec<u32>>,
     /// label[d][y]: the last byte of node y of level d (label[0] is empty: the root).
     label: Vec<Vec<u8>>,
+    /// marked[d]: bit x is set when node x of level d holds a marked tag (`build_marked`;
+    /// level len: the tags); empty when built without marks, and then every node counts.
+    marked: Vec<Vec<u64>>,
 }
 
 impl Group {
@@ -61,6 +64,38 @@ impl Group {
         }
     }
 
+    /// Mark the nodes holding a tag whose id `marked` names.
+    fn mark(&mut self, marked: &dyn Fn(u32) -> bool) {
+        let len = self.len;
+        let mut levels: Vec<Vec<u64>> = vec![Vec::new(); len + 1];
+        let mut bits = vec![0u64; self.ids.len().div_ceil(64)];
+        for (i, &id) in self.ids.iter().enumerate() {
+            if marked(id) {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        levels[len] = bits;
+        for d in (0..len).rev() {
+            let below = &levels[d + 1];
+            let runs = self.child_start[d].windows(2);
+            let mut bits = vec![0u64; runs.len().div_ceil(64)];
+            for (x, run) in runs.enumerate() {
+                let any =
+                    (run[0] as usize..run[1] as usize).any(|y| below[y / 64] >> (y % 64) & 1 == 1);
+                if any {
+                    bits[x / 64] |= 1 << (x % 64);
+                }
+            }
+            levels[d] = bits;
+        }
+        self.marked = levels;
+    }
+
+    /// Whether node x of level d may hold a marked tag.
+    fn is_marked(&self, d: usize, x: usize) -> bool {
+        self.marked.is_empty() || self.marked[d][x / 64] >> (x % 64) & 1 == 1
+    }
+
     fn tag(&self, i: usize) -> &[u8] {
         &self.bytes[i * self.len..(i + 1) * self.len]
     }
@@ -83,6 +118,22 @@ pub struct Hit {
 }
 
 impl TagIndex {
+    /// `build`, with the tags whose id `marked` names marked: a walk with classes
+    /// (`within_where_ranked`) keeps class-1 hits to those, and can then hold the subtrees
+    /// without a marked tag to a lower bound.
+    pub fn build_marked<'a>(
+        tags: impl Iterator<Item = (u32, &'a [u8])>,
+        marked: &dyn Fn(u32) -> bool,
+    ) -> Self {
+        let mut index = Self::build(tags);
+        for g in &mut index.groups {
+            if g.len > 0 && g.len <= MAX_TAG_LEN {
+                g.mark(marked);
+            }
+        }
+        index
+    }
+
     /// Build from `(id, tag)` pairs (tags at most MAX_TAG_LEN bytes).
     pub fn build<'a>(tags: impl Iterator<Item = (u32, &'a [u8])>) -> Self {
         let mut pairs: Vec<(u32, &[u8])> = tags.collect();
@@ -123,6 +174,7 @@ impl TagIndex {
                 .map(|v| 4 * v.capacity())
                 .sum::<usize>()
                 + g.label.iter().map(Vec::capacity).sum::<usize>()
+                + g.marked.iter().map(|v| 8 * v.capacity()).sum::<usize>()
         };
         self.groups
             .iter()
@@ -202,20 +254,22 @@ impl TagIndex {
         accept: &dyn Fn(u32) -> bool,
         enough: usize,
     ) -> (Hits<'s>, u8) {
-        self.walk_ranked(query, k, accept, enough, usize::MAX)
+        self.walk_ranked(query, k, &|id| u8::from(accept(id)), enough, usize::MAX)
     }
 
-    /// `within_where_until` for a caller that keeps the first `enough_at_k` hits in tag order
-    /// among the ones at distance k: once that many accepted hits are found at any distance
-    /// (each ranks before any later one at k), the walk goes on at k - 1 as well. Only where
-    /// one tag length can hold hits, since the walk goes in tag order within a length. Every
-    /// hit found is returned (those found before the bound fell included): the caller ranks
-    /// them by (distance, tag) and keeps its first ones.
+    /// `within_where_until` for a caller that ranks hits by (distance, class, tag) and keeps
+    /// its first `enough_at_k`, where `classify` gives a leaf's class (0: not a hit, 1 the first
+    /// class, 2 a later one; class 1 only for tags `build_marked` marked, or for every hit). Once that
+    /// many hits are found that rank before any still to come at distance k (below k, or of
+    /// class 1: the walk goes in tag order), the walk goes on at k - 1; once that many are found
+    /// at all, it holds the subtrees without a marked tag (only class 2 below) to k - 1. Only
+    /// where one tag length can hold hits, since tag order holds within a length. Every hit
+    /// found is returned (those found before the bound fell included).
     pub fn within_where_ranked<'s>(
         &'s self,
         query: &[u8],
         k: u8,
-        accept: &dyn Fn(u32) -> bool,
+        classify: &dyn Fn(u32) -> u8,
         enough: usize,
         enough_at_k: usize,
     ) -> Hits<'s> {
@@ -225,14 +279,14 @@ impl TagIndex {
         } else {
             usize::MAX
         };
-        self.walk_ranked(query, k, accept, enough, at_k).0
+        self.walk_ranked(query, k, classify, enough, at_k).0
     }
 
     fn walk_ranked<'s>(
         &'s self,
         query: &[u8],
         k: u8,
-        accept: &dyn Fn(u32) -> bool,
+        classify: &dyn Fn(u32) -> u8,
         enough: usize,
         enough_at_k: usize,
     ) -> (Hits<'s>, u8) {
@@ -244,6 +298,7 @@ impl TagIndex {
             count: 0,
             needed_at_k: enough_at_k,
             count_at_k: 0,
+            count_all: 0,
             bound: k,
         };
         for g in &self.groups {
@@ -252,7 +307,15 @@ impl TagIndex {
                 continue;
             }
             hits.clear();
-            walk_until(g, query, k, None, Some(accept), Some(&mut until), &mut hits);
+            walk_until(
+                g,
+                query,
+                k,
+                None,
+                Some(classify),
+                Some(&mut until),
+                &mut hits,
+            );
             found.extend(hits.iter().map(|&(i, d)| (d, g.tag(i), g.ids[i])));
         }
         found.sort_unstable();
@@ -279,20 +342,23 @@ struct Until {
     /// Accepted hits at distance 1 after which the bound is 1.
     needed: usize,
     count: usize,
-    /// Accepted hits at any distance after which the bound is k - 1.
+    /// Hits ranked before any later one at distance k (see `within_where_ranked`) after which
+    /// the bound is k - 1; hits of any class after which unmarked subtrees are held to k - 1.
     needed_at_k: usize,
     count_at_k: usize,
+    count_all: usize,
     bound: u8,
 }
 
-/// `walk`, keeping only the leaves whose package id `accept`s (the quota counts only those);
-/// with `until`, the bound drops to 1 once enough accepted leaves at distance 1 are found.
+/// `walk`, keeping only the leaves whose package id `accept` puts in a class (non-zero; the
+/// quota counts only those); with `until`, the bound drops to 1 once enough of them at
+/// distance 1 are found.
 fn walk_until(
     g: &Group,
     query: &[u8],
     k: u8,
     quota: Option<usize>,
-    accept: Option<&dyn Fn(u32) -> bool>,
+    accept: Option<&dyn Fn(u32) -> u8>,
     until: Option<&mut Until>,
     out: &mut Vec<(usize, u8)>,
 ) {
@@ -344,7 +410,7 @@ fn walk_in(
     query: &[u8],
     k: u8,
     quota: Option<usize>,
-    accept: Option<&dyn Fn(u32) -> bool>,
+    accept: Option<&dyn Fn(u32) -> u8>,
     mut until: Option<&mut Until>,
     out: &mut Vec<(usize, u8)>,
 ) {
@@ -359,6 +425,7 @@ fn walk_in(
         quota: quota.unwrap_or(usize::MAX),
         accept,
         until: until.as_deref_mut(),
+        k_rest: bound,
     };
     if query.len() > WORD {
         // Longer than one machine word: tag by tag, in tag order as the trie would go (a scan
@@ -477,8 +544,10 @@ struct Walk<'a, 'o> {
     /// Collect only hits at distance exactly k, at most `quota` of them.
     only_k: bool,
     quota: usize,
-    /// Only leaves whose package id this accepts are hits.
-    accept: Option<&'a dyn Fn(u32) -> bool>,
+    /// Only leaves whose package id this puts in a class (non-zero) are hits.
+    accept: Option<&'a dyn Fn(u32) -> u8>,
+    /// The bound of subtrees without a marked tag (at most `k`).
+    k_rest: u8,
     until: Option<&'o mut Until>,
 }
 
@@ -590,7 +659,7 @@ impl Walk<'_, '_> {
                 }
                 let y = usize::from(y);
                 let s = here.step(self.t.pm.of(labels[y]), mask, depth, t, m);
-                if self.bound(next, &s) <= i64::from(self.k) {
+                if self.bound(next, &s) <= self.child_bound(next, first + y) {
                     self.t.states[next] = s;
                     self.node(next, first + y);
                 }
@@ -604,11 +673,11 @@ impl Walk<'_, '_> {
             let pm = self.t.pm.of(c);
             let s = if pm & near != 0 {
                 let s = here.step(pm, mask, depth, t, m);
-                if self.bound(next, &s) > i64::from(self.k) {
+                if self.bound(next, &s) > self.child_bound(next, first + y) {
                     continue;
                 }
                 s
-            } else if self.bound(next, &other) <= i64::from(self.k) {
+            } else if self.bound(next, &other) <= self.child_bound(next, first + y) {
                 other // (the bound may have dropped since)
             } else {
                 continue;
@@ -619,24 +688,41 @@ impl Walk<'_, '_> {
     }
 
     fn hit(&mut self, i: usize, d: u8) {
-        if d <= self.k
-            && (!self.only_k || d == self.k)
-            && self.accept.map_or(true, |f| f(self.g.ids[i]))
-        {
-            self.out.push((i, d));
-            if self.only_k {
-                self.quota -= 1;
+        if d > self.k || (self.only_k && d != self.k) {
+            return;
+        }
+        let class = self.accept.map_or(1, |f| f(self.g.ids[i]));
+        if class == 0 {
+            return;
+        }
+        self.out.push((i, d));
+        if self.only_k {
+            self.quota -= 1;
+        }
+        if let Some(u) = self.until.as_deref_mut() {
+            u.count += usize::from(d == 1);
+            u.count_at_k += usize::from(d < u.bound || class == 1);
+            u.count_all += 1;
+            if u.count >= u.needed {
+                self.k = self.k.min(1);
             }
-            if let Some(u) = self.until.as_deref_mut() {
-                u.count += usize::from(d == 1);
-                u.count_at_k += 1;
-                if u.count >= u.needed {
-                    self.k = self.k.min(1);
-                }
-                if u.count_at_k >= u.needed_at_k && u.bound > 1 && self.k == u.bound {
-                    self.k -= 1;
-                }
+            if u.count_at_k >= u.needed_at_k && u.bound > 1 && self.k == u.bound {
+                self.k -= 1;
             }
+            if u.count_all >= u.needed_at_k && u.bound > 1 {
+                self.k_rest = u.bound - 1;
+            }
+            self.k_rest = self.k_rest.min(self.k);
+        }
+    }
+
+    /// The bound a walk into node `y` of level `depth` is held to: `k_rest` below it when it
+    /// holds no marked tag.
+    fn child_bound(&self, depth: usize, y: usize) -> i64 {
+        if self.k_rest < self.k && !self.g.is_marked(depth, y) {
+            i64::from(self.k_rest)
+        } else {
+            i64::from(self.k)
         }
     }
 }
@@ -853,21 +939,34 @@ mod tests {
         }
     }
 
-    /// `within_where_ranked`: whatever it leaves out once its bound falls, its accepted hits
-    /// ranked by (distance, tag) begin with brute force's first `n`, for dense serials of one
-    /// length (where the k - 1 rule applies) and with another length beside them.
+    /// `within_where_ranked` with classes (0: not a hit), over an index without marks and one
+    /// with the class-1 tags marked: whatever it leaves out once its bounds fall, its hits
+    /// ranked by (distance, class, tag) begin with brute force's first `n`, for dense serials
+    /// of one length (where the k - 1 rules apply) and with another length beside them.
     #[test]
-    fn ranked_walk_keeps_the_first_by_distance_and_tag() {
+    fn ranked_walk_keeps_the_first_by_distance_class_and_tag() {
         let dense: Vec<String> = (0..1500)
             .map(|i| format!("1A4060300002C9B0000{:05X}", 0x1F000 + i))
             .collect();
         let mut mixed = dense.clone();
         mixed.extend((0..100).map(|i| format!("1A4060300002C9B00001F{:04X}", i)));
-        let accept = |id: u32| id % 7 != 0 && id % 7 != 3;
+        // Class 1 in runs of serials (whole subtrees unmarked) and scattered.
+        let class = |id: u32| match (id / 64 % 3, id % 7) {
+            (_, 0) => 0,
+            (0, _) | (_, 4) => 1,
+            _ => 2,
+        };
         let mut next = xorshift(0x2545_F491_4F6C_DD1D_u64);
         for words in [&dense, &mixed] {
-            let index = index_of(words);
-            for round in 0..120 {
+            let tags = || {
+                words
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| (i as u32, w.as_bytes()))
+            };
+            let plain = TagIndex::build(tags());
+            let marked = TagIndex::build_marked(tags(), &|id| class(id) == 1);
+            for round in 0..150 {
                 let mut q = words[next(words.len())].clone().into_bytes();
                 for _ in 0..1 + round % 3 {
                     let p = q.len() - 1 - next(6);
@@ -883,16 +982,24 @@ mod tests {
                 let all = brute_force(words, &q);
                 for k in 1..=3u8 {
                     for n in [1, 3, 5, 8] {
-                        let mut want: Brute<'_> = all
+                        let mut want: Vec<(u8, u8, &[u8])> = all
                             .iter()
-                            .copied()
-                            .filter(|&(d, _, id)| d <= k && accept(id))
+                            .filter(|&&(d, _, id)| d <= k && class(id) != 0)
+                            .map(|&(d, w, id)| (d, class(id), w))
                             .collect();
+                        want.sort_unstable();
                         want.truncate(n);
-                        let mut got = index.within_where_ranked(&q, k, &accept, n, n);
-                        got.truncate(n);
-                        let q = String::from_utf8_lossy(&q);
-                        assert_eq!(got, want, "query {q} k {k} n {n}");
+                        for index in [&plain, &marked] {
+                            let mut got: Vec<(u8, u8, &[u8])> = index
+                                .within_where_ranked(&q, k, &class, n, n)
+                                .into_iter()
+                                .map(|(d, w, id)| (d, class(id), w))
+                                .collect();
+                            got.sort_unstable();
+                            got.truncate(n);
+                            let q = String::from_utf8_lossy(&q);
+                            assert_eq!(got, want, "query {q} k {k} n {n}");
+                        }
                     }
                 }
             }

@@ -137,9 +137,9 @@ pub struct OrderCheck {
     filled: Vec<u32>,
     /// The tags the order's SKU lines can take (their SKU and batch), indexed on the first
     /// near-miss search that needs them: that search walks what the order can accept, not the
-    /// whole vault. One index per line kind ([0]: lines with a batch, [1]: SKU only), walked
-    /// in rank order, so a full list from the first stops the second one's walk early.
-    sku_tags: [OnceLock<TagIndex>; 2],
+    /// whole vault. One index for every SKU line (with a batch or not): one walk of a dense
+    /// serial range, whatever the lines' kinds.
+    sku_tags: OnceLock<TagIndex>,
 }
 
 impl OrderCheck {
@@ -172,7 +172,7 @@ impl OrderCheck {
             today,
             picks: Vec::new(),
             filled,
-            sku_tags: [OnceLock::new(), OnceLock::new()],
+            sku_tags: OnceLock::new(),
         };
         let earlier: Vec<(String, u32)> = check
             .order

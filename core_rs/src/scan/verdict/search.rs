@@ -200,23 +200,29 @@ impl OrderCheck {
         (!self.picks.iter().any(|p| p.tag.as_bytes() == tag)).then_some(best)
     }
 
-    /// The index of every package some SKU line of the order of line kind `kind` (see
-    /// `specificity`) takes, open or not.
-    fn index_sku_tags(&self, kind: u8) -> TagIndex {
+    /// The index of every package some SKU line of the order takes, open or not, with the
+    /// ones a line with a batch takes marked (the only ones that can rank first among the SKU
+    /// lines' candidates at a distance: see `near_sku_walk`).
+    fn index_sku_tags(&self) -> TagIndex {
         let inv = &self.inventory;
         let mut ids: Vec<u32> = Vec::new();
+        let mut batched: Vec<u32> = Vec::new();
         for (li, line) in self.order.lines.iter().enumerate() {
             if let (Want::Sku { .. }, Resolved::Sku { sku: Some(sku), .. }) =
                 (&line.want, self.resolved[li])
             {
-                if self.specificity(li) == kind {
-                    ids.extend(inv.fifo_of(sku).iter().filter(|&&id| self.accepts(li, id)));
+                let taken = inv.fifo_of(sku).iter().filter(|&&id| self.accepts(li, id));
+                if self.specificity(li) == 1 {
+                    batched.extend(taken.clone());
                 }
+                ids.extend(taken);
             }
         }
         ids.sort_unstable();
         ids.dedup();
-        TagIndex::build(ids.into_iter().map(|id| (id, inv.label_bytes(id))))
+        batched.sort_unstable();
+        let marked = |id: u32| batched.binary_search(&id).is_ok();
+        TagIndex::build_marked(ids.into_iter().map(|id| (id, inv.label_bytes(id))), &marked)
     }
 
     /// SKU-line candidates within `k` of `query` into `found`.
@@ -249,40 +255,48 @@ impl OrderCheck {
             }
             return;
         }
-        // Walked in rank order (lines with a batch, then SKU-only lines), so what each walk
-        // finds tells the next how many it still needs.
-        for kind in [1_u8, 2] {
-            if !self.order.lines.iter().enumerate().any(|(li, l)| {
+        self.near_sku_walk(query, k, found);
+    }
+
+    /// SKU-line candidates within `k` of `query` into `found`, which holds the UID lines'
+    /// (ranked before any SKU line's at the same distance), by one walk of the index of every
+    /// SKU line's packages: each leaf goes to its best open line, whose kind is the hit's class
+    /// (so a line with a batch and a SKU-only line over one dense serial range share the
+    /// range's walk). Once the candidates at distance 1 fill the list, nothing farther can
+    /// rank: the walk goes on at distance 1. Once the list is full of candidates ranked before
+    /// any further tag the walk finds at distance k, it goes on at k - 1; once it is full at
+    /// all, so do the subtrees without a package of a line with a batch (a SKU-only line's tag
+    /// found later at k ranks after every one found so far).
+    fn near_sku_walk(&self, query: &[u8], k: u8, found: &mut Vec<(u8, u8, String, u32)>) {
+        let inv = &self.inventory;
+        let lines = &self.order.lines;
+        let wanted = self.policy.candidates;
+        let open_kind = |kind: u8| {
+            lines.iter().enumerate().any(|(li, l)| {
                 matches!(l.want, Want::Sku { .. })
                     && self.specificity(li) == kind
                     && self.filled[li] < l.quantity
-            }) {
-                continue;
-            }
-            self.near_sku_kind(query, k, kind, found);
-        }
-    }
-
-    /// SKU-line candidates of line kind `kind` within `k` of `query` into `found`, which holds
-    /// the candidates of every kind ranked before it. Once the candidates at distance 1 fill
-    /// the list, nothing farther can rank: the walk goes on at distance 1. And once the list
-    /// is full of candidates ranked before any further tag this walk finds at distance k (the
-    /// earlier kinds', then this walk's own, found in tag order), it goes on at k - 1 too.
-    fn near_sku_kind(&self, query: &[u8], k: u8, kind: u8, found: &mut Vec<(u8, u8, String, u32)>) {
-        let inv = &self.inventory;
-        let wanted = self.policy.candidates;
-        // The line each accepted leaf goes to, noted by the walk's acceptance test (one
-        // `sku_line_for` per leaf, not a second one per hit).
-        let lines_of: std::cell::RefCell<Vec<(u32, usize)>> = Default::default();
-        let accept = |id: u32| match self.sku_line_for(id) {
-            Some(li) if self.specificity(li) == kind => {
-                lines_of.borrow_mut().push((id, li));
-                true
-            }
-            _ => false,
+            })
         };
-        let slot = usize::from(kind - 1);
-        let index = self.sku_tags[slot].get_or_init(|| self.index_sku_tags(kind));
+        // The first class is the lowest kind an open line has: no later hit outranks it. With a
+        // line with a batch open, only its packages (marked in the index) are of that class;
+        // without one, every hit is.
+        let first_kind = if open_kind(1) { 1 } else { 2 };
+        // The line each accepted leaf goes to, noted by the walk's test (one `sku_line_for` per
+        // leaf, not a second one per hit).
+        let lines_of: std::cell::RefCell<Vec<(u32, usize)>> = Default::default();
+        let classify = |id: u32| match self.sku_line_for(id) {
+            Some(li) => {
+                lines_of.borrow_mut().push((id, li));
+                if self.specificity(li) == first_kind {
+                    1
+                } else {
+                    2
+                }
+            }
+            None => 0,
+        };
+        let index = self.sku_tags.get_or_init(|| self.index_sku_tags());
         let within = |d: u8| found.iter().filter(|c| c.0 <= d).count();
         let enough = wanted.saturating_sub(within(1));
         // A bound at which the list is full already holds nothing this walk could add.
@@ -291,7 +305,7 @@ impl OrderCheck {
             k -= 1;
         }
         let enough_at_k = wanted.saturating_sub(within(k));
-        let hits = index.within_where_ranked(query, k, &accept, enough.max(1), enough_at_k);
+        let hits = index.within_where_ranked(query, k, &classify, enough.max(1), enough_at_k);
         let mut lines_of = lines_of.into_inner();
         lines_of.sort_unstable();
         for (d, _, id) in hits {
@@ -300,8 +314,12 @@ impl OrderCheck {
             }
             if let Ok(at) = lines_of.binary_search_by_key(&id, |&(i, _)| i) {
                 let li = lines_of[at].1;
-                let line = self.order.lines[li].line;
-                found.push((d, kind, inv.label(id).to_string(), line));
+                found.push((
+                    d,
+                    self.specificity(li),
+                    inv.label(id).to_string(),
+                    lines[li].line,
+                ));
             }
         }
     }
