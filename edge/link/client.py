@@ -319,7 +319,10 @@ class StationLink:
         future: asyncio.Future[p.Claimed] = asyncio.get_running_loop().create_future()
         self._claims[claim.claim_id] = future
         try:
-            await session._send(p.CLAIM, claim)
+            # Not waiting for the send: with IMMEDIATE set it blocks while the connection is
+            # down, and the session's end closes the socket, which cancels a pending send into
+            # the caller's task (a scan's) as a CancelledError. zmq.Again: offline now.
+            await session.sock.send_multipart(p.encode(p.CLAIM, claim), flags=zmq.DONTWAIT)
             async with asyncio.timeout(self.cfg.claim_timeout_ms / 1000):
                 return await future
         except (TimeoutError, zmq.ZMQError):

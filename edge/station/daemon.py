@@ -32,6 +32,7 @@ from edge.journal import ChainBroken, Journal, JournalError, JournalEvent, ancho
 from edge.scan.classify import AgentBadge, OrderTicket, ScanRouter, SealCode
 from edge.station.config import StationConfig, StationPaths
 from edge.station.disk_guard import DiskGuard
+from edge.station.one_input import one_input
 from edge.station.ports import FeedResult, StationPorts
 from edge.station.status import Observer, station_status
 from edge.workflow.machine import Workflow
@@ -380,7 +381,7 @@ class Station:
         while True:
             await asyncio.sleep(1)
             if self.state.session is not None:
-                await self.feed(Tick())
+                await one_input("tick", self.feed(Tick()))
 
     async def _check_disk(self) -> None:
         guard = DiskGuard(
@@ -398,7 +399,7 @@ class Station:
     async def _disk_watch(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.journal.disk_check_s)
-            await self._check_disk()
+            await one_input("disk check", self._check_disk())
 
     def _update_status(self) -> None:
         s = self.state

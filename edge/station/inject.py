@@ -32,6 +32,7 @@ from typing import Any
 import msgspec
 
 from edge.station.config import StationConfig
+from edge.station.one_input import own_cancel
 from edge.station.ports import FeedResult, Service, StationHandle
 from edge.workflow.state import Tick, WeightCaptured
 
@@ -92,10 +93,14 @@ class InjectServer:
                 reply = await self.handle(line[:MAX_LINE].decode("utf-8", "replace").strip())
                 writer.write(msgspec.json.encode(reply) + b"\n")
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError):  # incl. over-long line
-            pass
+        except ValueError as exc:  # a line over the stream's limit: the rest cannot be framed
+            LOG.warning("inject client dropped: line too long", extra={"error": str(exc)})
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            LOG.info("inject client gone", extra={"error": repr(exc)})
         except asyncio.CancelledError:
-            pass  # the daemon is stopping; the client reconnects to the next one
+            if not own_cancel():  # handle() turns a stray one into a reply: this is a bug
+                LOG.error("inject client dropped by a cancellation from below")
+            # else the daemon is stopping; the client reconnects to the next one
         finally:
             self._clients.discard(writer)
             writer.close()
@@ -108,6 +113,13 @@ class InjectServer:
             return _reply(await self._command(line))
         except InjectError as exc:
             return {"ok": False, "error": str(exc)}
+        except asyncio.CancelledError:
+            if own_cancel():
+                raise
+            # Raised from below (a future cancelled under the step), not the daemon's stop: the
+            # command failed; the connection, and the commands after it, go on.
+            LOG.exception("inject command interrupted", extra={"command": line[:80]})
+            return {"ok": False, "error": "not committed: interrupted"}
         except Exception as exc:  # e.g. the journal could not commit: the input did not happen
             LOG.exception("inject command failed", extra={"command": line[:80]})
             return {"ok": False, "error": f"not committed: {exc}"}

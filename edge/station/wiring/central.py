@@ -31,6 +31,7 @@ from edge.link.replica import Replica
 from edge.link.replica_inventory import ReplicaIndex
 from edge.scan import Inventory
 from edge.station.config import StationConfig, StationPaths
+from edge.station.one_input import own_cancel
 from edge.station.ports import StationHandle
 from edge.station.wiring.finished_orders import from_journal, load_finished, save_finished
 from edge.station.wiring.printer import label_fields_of
@@ -155,7 +156,7 @@ class LinkService:
         return link.diverged
 
     def _on_status(self, status: LinkStatus) -> None:
-        if _stopping():
+        if own_cancel():
             return  # the daemon is shutting down: that "offline" could never reach central
         ok = status.state is LinkState.CONNECTED
         if ok:
@@ -271,12 +272,3 @@ def _order(obj: dict[str, Any] | None) -> Order | None:
             "replica order not usable", extra={"order": obj.get("order_id"), "error": str(exc)}
         )
         return None
-
-
-def _stopping() -> bool:
-    """True inside a task that is being cancelled (the daemon's stop)."""
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:  # called outside the loop
-        return False
-    return task is not None and task.cancelling() > 0

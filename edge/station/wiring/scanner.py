@@ -12,6 +12,7 @@ from drivers.scanner.events import DeviceState as ScannerState
 from drivers.scanner.events import Scan, ScanDiscarded
 from drivers.scanner.keystrokes import events_for
 from edge.station.config import StationConfig
+from edge.station.one_input import one_input
 from edge.station.ports import StationHandle
 
 LOG = logging.getLogger(__name__)
@@ -48,14 +49,13 @@ class ScannerPort:
         try:
             async for event in self.service.events():
                 if isinstance(event, Scan) and event.node != "injected":
-                    await station.feed_scan(event.text, event.device, event.aim_id)
+                    await one_input(
+                        "scan", station.feed_scan(event.text, event.device, event.aim_id)
+                    )
                 elif isinstance(event, ScannerState):
                     ok = event.state == "connected"
-                    await station.device_state(
-                        "scanner",
-                        ok,
-                        "" if ok else f"{event.device}: {event.state} {event.detail}".strip(),
-                    )
+                    detail = "" if ok else f"{event.device}: {event.state} {event.detail}".strip()
+                    await one_input("scanner state", station.device_state("scanner", ok, detail))
                 elif isinstance(event, ScanDiscarded) and event.node != "injected":
                     LOG.warning(
                         "scan discarded", extra={"device": event.device, "reason": event.reason}
