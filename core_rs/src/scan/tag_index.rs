@@ -30,6 +30,9 @@ struct Group {
     /// marked[d]: bit x is set when node x of level d holds a marked tag (`build_marked`;
     /// level len: the tags); empty when built without marks, and then every node counts.
     marked: Vec<Vec<u64>>,
+    /// Bit c is set when some tag holds byte c: a query byte no tag holds costs an edit in
+    /// every alignment (see `Walk::bound`).
+    held: [u64; 4],
 }
 
 impl Group {
@@ -134,10 +137,13 @@ impl TagIndex {
         index
     }
 
-    /// Build from `(id, tag)` pairs (tags at most MAX_TAG_LEN bytes).
+    /// Build from `(id, tag)` pairs (tags at most MAX_TAG_LEN bytes). Tags are distinct (the
+    /// inventory refuses a duplicate Label): of two pairs with one tag, the lower id is kept,
+    /// since the trie's leaves are the distinct tags.
     pub fn build<'a>(tags: impl Iterator<Item = (u32, &'a [u8])>) -> Self {
         let mut pairs: Vec<(u32, &[u8])> = tags.collect();
-        pairs.sort_unstable_by(|a, b| (a.1.len(), a.1).cmp(&(b.1.len(), b.1)));
+        pairs.sort_unstable_by(|a, b| (a.1.len(), a.1, a.0).cmp(&(b.1.len(), b.1, b.0)));
+        pairs.dedup_by(|later, first| later.1 == first.1);
         let mut groups: Vec<Group> = Vec::new();
         for (id, tag) in pairs {
             if groups.last().map_or(true, |g| g.len != tag.len()) {
@@ -149,6 +155,9 @@ impl TagIndex {
             let g = groups.last_mut().expect("pushed above");
             g.bytes.extend_from_slice(tag);
             g.ids.push(id);
+            for &c in tag {
+                g.held[usize::from(c >> 6)] |= 1 << (c & 63);
+            }
         }
         for g in &mut groups {
             if g.len > 0 && g.len <= MAX_TAG_LEN {
@@ -387,6 +396,8 @@ struct Tables {
     pm: osa::Positions,
     states: [State; MAX_TAG_LEN + 1],
     near: [u64; MAX_TAG_LEN + 1],
+    /// unheld[r]: the query bytes from row r on that no tag of the group holds.
+    unheld: [u8; WORD + 1],
 }
 
 impl Tables {
@@ -395,6 +406,7 @@ impl Tables {
             pm: osa::Positions::new(),
             states: [State::EMPTY; MAX_TAG_LEN + 1],
             near: [0; MAX_TAG_LEN + 1],
+            unheld: [0; WORD + 1],
         }
     }
 }
@@ -426,6 +438,8 @@ fn walk_in(
         accept,
         until: until.as_deref_mut(),
         k_rest: bound,
+        unheld_rows: 0,
+        unheld_last: -1,
     };
     if query.len() > WORD {
         // Longer than one machine word: tag by tag, in tag order as the trie would go (a scan
@@ -450,7 +464,12 @@ fn walk_in(
         for depth in 0..g.len {
             w.t.near[depth] = w.near_rows(depth);
         }
-        w.node(0, 0);
+        w.load_unheld();
+        if w.unheld_rows > 0 {
+            w.node::<true>(0, 0);
+        } else {
+            w.node::<false>(0, 0); // the common case, compiled without the unheld bound
+        }
     }
     let bound = w.k;
     if let Some(u) = until {
@@ -549,6 +568,11 @@ struct Walk<'a, 'o> {
     /// The bound of subtrees without a marked tag (at most `k`).
     k_rest: u8,
     until: Option<&'o mut Until>,
+    /// Rows either side of the diagonal `bound` reads for the query's unheld bytes (0: the
+    /// query has none, or differs in length from the tags by k or more: the diagonal alone).
+    unheld_rows: i64,
+    /// The row of the query's last unheld byte: below it (plus `unheld_rows`) the count is 0.
+    unheld_last: i64,
 }
 
 impl Walk<'_, '_> {
@@ -563,9 +587,67 @@ impl Walk<'_, '_> {
     /// that one cell (clamped into the query, plus the rows it is off) is the bound. It never
     /// falls along a DP path, a transposition included, so a subtree whose bound exceeds k
     /// holds no hit.
-    fn bound(&self, i: usize, s: &State) -> i64 {
+    ///
+    /// A query byte no tag holds (a non-hex character in a hex serial) can be neither matched
+    /// nor transposed: each one left in the query from row r costs an edit, and so do the
+    /// |r - t| rows the tag is off the diagonal there. So a path through row r of this column
+    /// ends at D[r] + max(unheld[r], |r - t|) or more; a transposition over the column holds to
+    /// it too (it swaps two held bytes, so its row r - 1 has the same unheld count). Rows k or
+    /// more off the diagonal give more than k (D[r] >= |r - i|, and the lengths differ by less
+    /// than k): only the rows nearer are read, and the bound is their least.
+    #[inline(always)]
+    fn bound<const UNHELD: bool>(&self, i: usize, s: &State) -> i64 {
         let t = self.target(i);
-        s.dc + (t - t.clamp(0, self.query.len() as i64)).abs()
+        let m = self.query.len() as i64;
+        if !UNHELD || !(0..=m).contains(&t) || !self.unheld_ahead(t) {
+            return s.dc + (t - t.clamp(0, m)).abs();
+        }
+        self.bound_unheld(t, s)
+    }
+
+    /// Whether a row `bound` reads at diagonal row t (or, since t only grows with depth, at
+    /// any row deeper) counts unheld bytes.
+    fn unheld_ahead(&self, t: i64) -> bool {
+        t - self.unheld_rows <= self.unheld_last
+    }
+
+    /// `bound` for a query with unheld bytes, the diagonal row t inside the query (out of the
+    /// hot loop: most scans hold none).
+    #[inline(never)]
+    fn bound_unheld(&self, t: i64, s: &State) -> i64 {
+        let m = self.query.len() as i64;
+        let unheld = |r: i64| i64::from(self.t.unheld[r as usize]);
+        let mut least = s.dc + unheld(t);
+        let (mut up, mut down) = (s.dc, s.dc); // D[t - j], D[t + j]
+        for j in 1..=self.unheld_rows {
+            if t - j >= 0 {
+                up += bit(s.vn, t - j) - bit(s.vp, t - j);
+                least = least.min(up + unheld(t - j).max(j));
+            }
+            if t + j <= m {
+                down += bit(s.vp, t + j - 1) - bit(s.vn, t + j - 1);
+                least = least.min(down + unheld(t + j).max(j));
+            }
+        }
+        least
+    }
+
+    /// `unheld` for this query and group, and the rows `bound` reads.
+    fn load_unheld(&mut self) {
+        let (m, k) = (self.query.len(), i64::from(self.k));
+        let mut count = 0u8;
+        self.t.unheld[m] = 0;
+        for r in (0..m).rev() {
+            let c = self.query[r];
+            let unheld = self.g.held[usize::from(c >> 6)] >> (c & 63) & 1 == 0;
+            if unheld && count == 0 {
+                self.unheld_last = r as i64;
+            }
+            count += u8::from(unheld);
+            self.t.unheld[r] = count;
+        }
+        let off = (m as i64 - self.g.len as i64).abs();
+        self.unheld_rows = if count == 0 || off >= k { 0 } else { k - 1 };
     }
 
     /// The query rows near the diagonal of the column after depth `depth` (where a byte can
@@ -614,7 +696,9 @@ impl Walk<'_, '_> {
     }
 
     /// Visit node `x` of level `depth`, whose column is `states[depth]`.
-    fn node(&mut self, depth: usize, x: usize) {
+    /// With UNHELD, the query holds bytes no tag holds, and `bound` counts them until the
+    /// walk is past them (then the children are walked without).
+    fn node<const UNHELD: bool>(&mut self, depth: usize, x: usize) {
         let g = self.g;
         if depth == g.len {
             let d = self.t.states[depth].dc; // the diagonal row is the last: D[m][n]
@@ -641,7 +725,7 @@ impl Walk<'_, '_> {
         let near = self.t.near[depth];
         let other = here.step(0, mask, depth, t, m);
         let labels = &g_labels[first..end];
-        let other_alive = self.bound(next, &other) <= k;
+        let other_alive = self.bound::<UNHELD>(next, &other) <= k;
         if !other_alive && labels.len() <= 64 {
             // Only a byte near the diagonal can keep the path within k, and of those only one
             // matching a row `live_rows` names. Gather those children without a branch per
@@ -659,9 +743,9 @@ impl Walk<'_, '_> {
                 }
                 let y = usize::from(y);
                 let s = here.step(self.t.pm.of(labels[y]), mask, depth, t, m);
-                if self.bound(next, &s) <= self.child_bound(next, first + y) {
+                if self.bound::<UNHELD>(next, &s) <= self.child_bound(next, first + y) {
                     self.t.states[next] = s;
-                    self.node(next, first + y);
+                    self.descend::<UNHELD>(next, first + y);
                 }
             }
             return;
@@ -673,17 +757,27 @@ impl Walk<'_, '_> {
             let pm = self.t.pm.of(c);
             let s = if pm & near != 0 {
                 let s = here.step(pm, mask, depth, t, m);
-                if self.bound(next, &s) > self.child_bound(next, first + y) {
+                if self.bound::<UNHELD>(next, &s) > self.child_bound(next, first + y) {
                     continue;
                 }
                 s
-            } else if self.bound(next, &other) <= self.child_bound(next, first + y) {
+            } else if self.bound::<UNHELD>(next, &other) <= self.child_bound(next, first + y) {
                 other // (the bound may have dropped since)
             } else {
                 continue;
             };
             self.t.states[next] = s;
-            self.node(next, first + y);
+            self.descend::<UNHELD>(next, first + y);
+        }
+    }
+
+    /// Visit a child: without the unheld bound once the rows it reads count none.
+    #[inline(always)]
+    fn descend<const UNHELD: bool>(&mut self, depth: usize, x: usize) {
+        if UNHELD && self.unheld_ahead(self.target(depth + 1)) {
+            self.node::<true>(depth, x);
+        } else {
+            self.node::<false>(depth, x);
         }
     }
 
@@ -1000,6 +1094,99 @@ mod tests {
                             let q = String::from_utf8_lossy(&q);
                             assert_eq!(got, want, "query {q} k {k} n {n}");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A tag given twice is indexed once, with the lower id; the ids of the tags sorted after
+    /// it stay theirs (the trie's leaves are the distinct tags).
+    #[test]
+    fn a_tag_given_twice_keeps_the_lower_id() {
+        let tags: [(u32, &[u8]); 4] = [(7, b"AB12"), (3, b"AB12"), (5, b"AB13"), (9, b"AB14")];
+        let index = TagIndex::build(tags.into_iter());
+        assert_eq!(index.len(), 3);
+        let got: Vec<(u32, u8)> = index
+            .nearest(b"AB13", 1, None)
+            .iter()
+            .map(|h| (h.id, h.distance))
+            .collect();
+        assert_eq!(got, vec![(5, 0), (3, 1), (9, 1)]);
+    }
+
+    /// Queries holding bytes no tag holds (a hand-keyed O for 0, a G in a hex serial, a lower
+    /// case letter), anywhere and next to other slips, and one or two bytes longer or shorter
+    /// than the tags: the walk, which counts an edit for each such byte ahead of it, finds
+    /// exactly what brute force finds, ranked and unranked.
+    #[test]
+    fn bytes_no_tag_holds_cost_an_edit_each_and_nothing_more() {
+        let mut words: Vec<String> = (0..1200)
+            .map(|i| format!("1A4060300002C9B0000{:05X}", 0x1F000 + i * 3))
+            .collect();
+        words.extend((0..60).map(|i| format!("1A4060300002C9B00002F{:03X}", i)));
+        words.extend((0..60).map(|i| format!("1A4060300002C9B0000{:07X}", 0x1F000 + i)));
+        let class = |id: u32| match id % 5 {
+            0 => 0,
+            1 => 1,
+            _ => 2,
+        };
+        let tags = || {
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i as u32, w.as_bytes()))
+        };
+        let plain = TagIndex::build(tags());
+        let marked = TagIndex::build_marked(tags(), &|id| class(id) == 1);
+        let mut next = xorshift(0x5851_F42D_4C95_7F2D_u64);
+        for round in 0..400 {
+            let mut q = words[next(words.len())].clone().into_bytes();
+            let p = next(q.len());
+            q[p] = b"GOZoi!"[next(6)];
+            for _ in 0..round % 3 {
+                let p = next(q.len() - 1);
+                match next(5) {
+                    0 => q[p] = b"0123456789ABCDEFGO"[next(18)],
+                    1 => {
+                        q.remove(p);
+                    }
+                    2 => q.insert(p, b"0123456789ABCDEFO"[next(17)]),
+                    3 => q.swap(p, p + 1),
+                    _ => q[p] = b'O',
+                }
+            }
+            let all = brute_force(&words, &q);
+            for k in 0..=3u8 {
+                let got: Vec<(u32, u8)> = plain
+                    .nearest(&q, k, None)
+                    .iter()
+                    .map(|h| (h.id, h.distance))
+                    .collect();
+                let want: Vec<(u32, u8)> = all
+                    .iter()
+                    .filter(|h| h.0 <= k)
+                    .map(|&(d, _, id)| (id, d))
+                    .collect();
+                assert_eq!(got, want, "query {} k {k}", String::from_utf8_lossy(&q));
+                for n in [1, 3, 5] {
+                    let mut want: Vec<(u8, u8, &[u8])> = all
+                        .iter()
+                        .filter(|&&(d, _, id)| d <= k && class(id) != 0)
+                        .map(|&(d, w, id)| (d, class(id), w))
+                        .collect();
+                    want.sort_unstable();
+                    want.truncate(n);
+                    for index in [&plain, &marked] {
+                        let mut got: Vec<(u8, u8, &[u8])> = index
+                            .within_where_ranked(&q, k, &class, n, n)
+                            .into_iter()
+                            .map(|(d, w, id)| (d, class(id), w))
+                            .collect();
+                        got.sort_unstable();
+                        got.truncate(n);
+                        let q = String::from_utf8_lossy(&q);
+                        assert_eq!(got, want, "query {q} k {k} n {n}");
                     }
                 }
             }
