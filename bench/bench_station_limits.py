@@ -229,6 +229,13 @@ def timed(
     return out
 
 
+def least_per_call(samples: list[int], calls: int) -> list[int]:
+    """Each call's least time over the rounds (`timed` runs the calls round after round): a
+    tail that is the machine's (an interrupt, a descheduled vCPU) drops out, the code's stays."""
+    rounds = [samples[i : i + calls] for i in range(0, len(samples), calls)]
+    return [min(times) for times in zip(*rounds, strict=True)]
+
+
 def pct(samples: list[int], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
@@ -276,14 +283,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"results equal to the reference: {equal}/{len(cases)}"
     )
     ref_p50 = pct(results["reference"], 0.5)
-    print(f"{'contender':<14} {'calls':>7} {'p50 us':>9} {'p99 us':>9} {'x ref (p50)':>12}")
+    print(
+        f"{'contender':<14} {'calls':>7} {'p50 us':>9} {'p99 us':>9} {'floor p99':>10} "
+        f"{'x ref (p50)':>12}"
+    )
     for name, samples in results.items():
         p50, p99 = pct(samples, 0.50), pct(samples, 0.99)
-        print(f"{name:<14} {len(samples):>7} {p50:>9.1f} {p99:>9.1f} {ref_p50 / p50:>12.1f}")
+        least = pct(least_per_call(samples, len(cases)), 0.99)
+        print(
+            f"{name:<14} {len(samples):>7} {p50:>9.1f} {p99:>9.1f} {least:>10.1f} "
+            f"{ref_p50 / p50:>12.1f}"
+        )
     warm = results["station-warm"]
-    ok = pct(warm, 0.99) <= 5 and ref_p50 / pct(warm, 0.5) >= 50 and equal == len(cases)
+    fast = ref_p50 / pct(warm, 0.5) >= 50 and equal == len(cases)
+    warm_ok = fast and pct(warm, 0.99) <= 5
+    floor_ok = fast and pct(least_per_call(warm, len(cases)), 0.99) <= 5
     print(
-        f"target (station-warm p99 <= 5 us, >= 50x reference, all equal): {'met' if ok else 'NOT met'}"
+        "target (station-warm p99 <= 5 us, >= 50x reference, all equal): "
+        f"warm p99 {'met' if warm_ok else 'NOT met'}, floor p99 {'met' if floor_ok else 'NOT met'}"
+        f" (floor: each call's least time over the {args.rounds} rounds)"
     )
 
 
