@@ -67,6 +67,11 @@ impl Group {
         }
     }
 
+    /// Whether the group's tags have a trie (its length is one the walk takes).
+    fn walkable(&self) -> bool {
+        self.len > 0 && self.len <= MAX_TAG_LEN
+    }
+
     /// Mark the nodes holding a tag whose id `marked` names.
     fn mark(&mut self, marked: &dyn Fn(u32) -> bool) {
         let len = self.len;
@@ -83,9 +88,7 @@ impl Group {
             let runs = self.child_start[d].windows(2);
             let mut bits = vec![0u64; runs.len().div_ceil(64)];
             for (x, run) in runs.enumerate() {
-                let any =
-                    (run[0] as usize..run[1] as usize).any(|y| below[y / 64] >> (y % 64) & 1 == 1);
-                if any {
+                if any_bit(below, run[0] as usize, run[1] as usize) {
                     bits[x / 64] |= 1 << (x % 64);
                 }
             }
@@ -102,6 +105,25 @@ impl Group {
     fn tag(&self, i: usize) -> &[u8] {
         &self.bytes[i * self.len..(i + 1) * self.len]
     }
+}
+
+/// Whether any bit from `lo` up to (not including) `hi` is set, a word at a time.
+fn any_bit(words: &[u64], lo: usize, hi: usize) -> bool {
+    let mut at = lo;
+    while at < hi {
+        let (word, shift) = (at / 64, at % 64);
+        let n = (64 - shift).min(hi - at); // bits of this word in range
+        let mask = if n == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << n) - 1) << shift
+        };
+        if words[word] & mask != 0 {
+            return true;
+        }
+        at += n;
+    }
+    false
 }
 
 /// Sorted tags with their package ids, one group per tag length.
@@ -129,10 +151,8 @@ impl TagIndex {
         marked: &dyn Fn(u32) -> bool,
     ) -> Self {
         let mut index = Self::build(tags);
-        for g in &mut index.groups {
-            if g.len > 0 && g.len <= MAX_TAG_LEN {
-                g.mark(marked);
-            }
+        for g in index.groups.iter_mut().filter(|g| g.walkable()) {
+            g.mark(marked);
         }
         index
     }
@@ -159,10 +179,8 @@ impl TagIndex {
                 g.held[usize::from(c >> 6)] |= 1 << (c & 63);
             }
         }
-        for g in &mut groups {
-            if g.len > 0 && g.len <= MAX_TAG_LEN {
-                g.build_trie();
-            }
+        for g in groups.iter_mut().filter(|g| g.walkable()) {
+            g.build_trie();
         }
         TagIndex { groups }
     }
@@ -371,7 +389,7 @@ fn walk_until(
     until: Option<&mut Until>,
     out: &mut Vec<(usize, u8)>,
 ) {
-    if g.ids.is_empty() || quota == Some(0) || g.len == 0 || g.len > MAX_TAG_LEN {
+    if g.ids.is_empty() || quota == Some(0) || !g.walkable() {
         return;
     }
     TABLES.with(|cell| match cell.try_borrow_mut() {
@@ -1096,6 +1114,17 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn any_bit_tests_a_range_across_words() {
+        let words = [1u64 << 63, 0, 1 << 5];
+        let brute = |lo: usize, hi: usize| (lo..hi).any(|y| words[y / 64] >> (y % 64) & 1 == 1);
+        for lo in 0..=192 {
+            for hi in lo..=192 {
+                assert_eq!(any_bit(&words, lo, hi), brute(lo, hi), "{lo}..{hi}");
             }
         }
     }
