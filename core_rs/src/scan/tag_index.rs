@@ -902,6 +902,35 @@ mod tests {
         (brute, accepted)
     }
 
+    /// Every index's class-ranked walk keeps brute force's first `n` by (distance, class, tag).
+    fn check_ranked(
+        indexes: &[&TagIndex],
+        all: &Brute<'_>,
+        q: &[u8],
+        k: u8,
+        n: usize,
+        class: &dyn Fn(u32) -> u8,
+    ) {
+        let mut want: Vec<(u8, u8, &[u8])> = all
+            .iter()
+            .filter(|&&(d, _, id)| d <= k && class(id) != 0)
+            .map(|&(d, w, id)| (d, class(id), w))
+            .collect();
+        want.sort_unstable();
+        want.truncate(n);
+        for index in indexes {
+            let mut got: Vec<(u8, u8, &[u8])> = index
+                .within_where_ranked(q, k, class, n, n)
+                .into_iter()
+                .map(|(d, w, id)| (d, class(id), w))
+                .collect();
+            got.sort_unstable();
+            got.truncate(n);
+            let q = String::from_utf8_lossy(q);
+            assert_eq!(got, want, "query {q} k {k} n {n}");
+        }
+    }
+
     #[test]
     fn finds_slips_and_swaps() {
         let tags: Vec<&[u8]> = vec![
@@ -1094,24 +1123,7 @@ mod tests {
                 let all = brute_force(words, &q);
                 for k in 1..=3u8 {
                     for n in [1, 3, 5, 8] {
-                        let mut want: Vec<(u8, u8, &[u8])> = all
-                            .iter()
-                            .filter(|&&(d, _, id)| d <= k && class(id) != 0)
-                            .map(|&(d, w, id)| (d, class(id), w))
-                            .collect();
-                        want.sort_unstable();
-                        want.truncate(n);
-                        for index in [&plain, &marked] {
-                            let mut got: Vec<(u8, u8, &[u8])> = index
-                                .within_where_ranked(&q, k, &class, n, n)
-                                .into_iter()
-                                .map(|(d, w, id)| (d, class(id), w))
-                                .collect();
-                            got.sort_unstable();
-                            got.truncate(n);
-                            let q = String::from_utf8_lossy(&q);
-                            assert_eq!(got, want, "query {q} k {k} n {n}");
-                        }
+                        check_ranked(&[&plain, &marked], &all, &q, k, n, &class);
                     }
                 }
             }
@@ -1199,24 +1211,7 @@ mod tests {
                     .collect();
                 assert_eq!(got, want, "query {} k {k}", String::from_utf8_lossy(&q));
                 for n in [1, 3, 5] {
-                    let mut want: Vec<(u8, u8, &[u8])> = all
-                        .iter()
-                        .filter(|&&(d, _, id)| d <= k && class(id) != 0)
-                        .map(|&(d, w, id)| (d, class(id), w))
-                        .collect();
-                    want.sort_unstable();
-                    want.truncate(n);
-                    for index in [&plain, &marked] {
-                        let mut got: Vec<(u8, u8, &[u8])> = index
-                            .within_where_ranked(&q, k, &class, n, n)
-                            .into_iter()
-                            .map(|(d, w, id)| (d, class(id), w))
-                            .collect();
-                        got.sort_unstable();
-                        got.truncate(n);
-                        let q = String::from_utf8_lossy(&q);
-                        assert_eq!(got, want, "query {q} k {k} n {n}");
-                    }
+                    check_ranked(&[&plain, &marked], &all, &q, k, n, &class);
                 }
             }
         }
