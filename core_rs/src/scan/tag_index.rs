@@ -902,6 +902,18 @@ mod tests {
         (brute, accepted)
     }
 
+    /// The index over `words` (ids their positions) without marks, and with class 1 marked.
+    fn plain_and_marked(words: &[String], class: &dyn Fn(u32) -> u8) -> (TagIndex, TagIndex) {
+        let tags = || {
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i as u32, w.as_bytes()))
+        };
+        let marked = TagIndex::build_marked(tags(), &|id| class(id) == 1);
+        (TagIndex::build(tags()), marked)
+    }
+
     /// Every index's class-ranked walk keeps brute force's first `n` by (distance, class, tag).
     fn check_ranked(
         indexes: &[&TagIndex],
@@ -1099,14 +1111,7 @@ mod tests {
         };
         let mut next = xorshift(0x2545_F491_4F6C_DD1D_u64);
         for words in [&dense, &mixed] {
-            let tags = || {
-                words
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| (i as u32, w.as_bytes()))
-            };
-            let plain = TagIndex::build(tags());
-            let marked = TagIndex::build_marked(tags(), &|id| class(id) == 1);
+            let (plain, marked) = plain_and_marked(words, &class);
             for round in 0..150 {
                 let mut q = words[next(words.len())].clone().into_bytes();
                 for _ in 0..1 + round % 3 {
@@ -1172,14 +1177,7 @@ mod tests {
             1 => 1,
             _ => 2,
         };
-        let tags = || {
-            words
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (i as u32, w.as_bytes()))
-        };
-        let plain = TagIndex::build(tags());
-        let marked = TagIndex::build_marked(tags(), &|id| class(id) == 1);
+        let (plain, marked) = plain_and_marked(&words, &class);
         let mut next = xorshift(0x5851_F42D_4C95_7F2D_u64);
         for round in 0..400 {
             let mut q = words[next(words.len())].clone().into_bytes();
