@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Sequence
 
-from bench.bench_near_miss import Case
+from bench_near_miss import Case  # the same directory (run as a script)
 
 
 def least(case: Case, q: str, rounds: int) -> int:
