@@ -30,8 +30,9 @@ struct Group {
     /// marked[d]: bit x is set when node x of level d holds a marked tag (`build_marked`;
     /// level len: the tags); empty when built without marks, and then every node counts.
     marked: Vec<Vec<u64>>,
-    /// Bit c is set when some tag holds byte c: a query byte no tag holds costs an edit in
-    /// every alignment (see `Walk::bound`).
+    /// Bit c is set when some tag holds byte c (from the labels: every byte of a tag is the
+    /// label of a node on its path): a query byte no tag holds costs an edit in every
+    /// alignment (see `Walk::bound`).
     held: [u64; 4],
 }
 
@@ -58,7 +59,9 @@ impl Group {
                 if d < len {
                     self.child_start[d].push(counts[d + 1]);
                 }
-                self.label[d].push(self.bytes[i * len + d - 1]);
+                let c = self.bytes[i * len + d - 1];
+                self.label[d].push(c);
+                self.held[usize::from(c >> 6)] |= 1 << (c & 63); // every byte is some label
                 counts[d] += 1;
             }
         }
@@ -175,9 +178,6 @@ impl TagIndex {
             let g = groups.last_mut().expect("pushed above");
             g.bytes.extend_from_slice(tag);
             g.ids.push(id);
-            for &c in tag {
-                g.held[usize::from(c >> 6)] |= 1 << (c & 63);
-            }
         }
         for g in groups.iter_mut().filter(|g| g.walkable()) {
             g.build_trie();
@@ -482,8 +482,7 @@ fn walk_in(
         for depth in 0..g.len {
             w.t.near[depth] = w.near_rows(depth);
         }
-        w.load_unheld();
-        if w.unheld_rows > 0 {
+        if w.load_unheld() {
             w.node::<true>(0, 0);
         } else {
             w.node::<false>(0, 0); // the common case, compiled without the unheld bound
@@ -586,8 +585,7 @@ struct Walk<'a, 'o> {
     /// The bound of subtrees without a marked tag (at most `k`).
     k_rest: u8,
     until: Option<&'o mut Until>,
-    /// Rows either side of the diagonal `bound` reads for the query's unheld bytes (0: the
-    /// query has none, or differs in length from the tags by k or more: the diagonal alone).
+    /// Rows either side of the diagonal `bound` reads for the query's unheld bytes (k - 1).
     unheld_rows: i64,
     /// The row of the query's last unheld byte: below it (plus `unheld_rows`) the count is 0.
     unheld_last: i64,
@@ -650,8 +648,9 @@ impl Walk<'_, '_> {
         least
     }
 
-    /// `unheld` for this query and group, and the rows `bound` reads.
-    fn load_unheld(&mut self) {
+    /// `unheld` for this query and group, and the rows `bound` reads; whether the walk counts
+    /// them (the query holds some, and differs in length from the tags by less than k).
+    fn load_unheld(&mut self) -> bool {
         let (m, k) = (self.query.len(), i64::from(self.k));
         let mut count = 0u8;
         self.t.unheld[m] = 0;
@@ -665,7 +664,8 @@ impl Walk<'_, '_> {
             self.t.unheld[r] = count;
         }
         let off = (m as i64 - self.g.len as i64).abs();
-        self.unheld_rows = if count == 0 || off >= k { 0 } else { k - 1 };
+        self.unheld_rows = (k - 1).max(0);
+        count > 0 && off < k
     }
 
     /// The query rows near the diagonal of the column after depth `depth` (where a byte can
