@@ -1,9 +1,10 @@
 """One input's handling, kept from ending the loop that reads its device.
 
-`StationDaemon.feed` logs and signals a step it could not commit, then raises to its caller. A
-loop that reads a device (the scanner, the ticker) must go on to the next input after that, and
-after a CancelledError that is not its own task's: one raised from below (a future cancelled by
-a closing socket) used to end the scanner's loop silently, leaving a station deaf to its scanner.
+`Station.feed` (edge/station/daemon.py) logs and signals a step it could not commit, then raises
+to its caller. A loop that reads a device (the scanner, the ticker) must go on to the next input
+after that, and after a CancelledError that is not its own task's: one raised from below (a
+future cancelled by a closing socket) used to end the scanner's loop silently, leaving a station
+deaf to its scanner.
 """
 
 from __future__ import annotations
