@@ -7,8 +7,10 @@ configuration files the simulator wrote; their logs go to files under the run di
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,12 +26,36 @@ class SimError(PackstationError):
     """The simulated day could not run (a service did not start, a reply never came...)."""
 
 
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORTS_FROM = 10_000
+_next_port = itertools.count(random.randrange(_PORTS_FROM, 2 * _PORTS_FROM))
+
+
 def free_port() -> int:
-    """An ephemeral loopback port that is free right now (the service binds it a moment later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A loopback port free right now (the service binds it a moment later), below the kernel's
+    ephemeral range and not handed out before in this process. A port the kernel hands out on
+    bind-to-0 can be taken by any outgoing connection before the service binds it (a simulated
+    central's dashboard died on "address already in use" that way)."""
+    ceiling = _ephemeral_low()
+    for _ in range(max(0, ceiling - _PORTS_FROM)):
+        port = _PORTS_FROM + next(_next_port) % (ceiling - _PORTS_FROM)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # no room below the range
         s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        bound: int = s.getsockname()[1]
+        return bound
 
 
 def cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> str:

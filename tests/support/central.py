@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,36 +20,10 @@ from edge.journal import Journal
 from edge.link.client import LinkStatus, StationLink
 from edge.link.config import LinkSection
 from edge.link.replica import Replica
+from edge.sim.procs import free_port
 from tests.support.events import body as event_body
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-_next_port = itertools.count(random.randrange(10_000, 20_000))
-
-
-def free_port() -> int:
-    """A loopback port free now and below the kernel's ephemeral range: a port the kernel hands
-    out (bind to 0) can be taken by any outgoing connection before central binds it (CI saw
-    "Address already in use" that way)."""
-    ceiling = _ephemeral_low()
-    while True:
-        port = next(_next_port) % ceiling
-        if port < 10_000:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 @dataclass
