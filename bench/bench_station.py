@@ -272,10 +272,11 @@ def first_signal(log: Any, wanted: str) -> tuple[int, str]:
 
 
 def scan_latency(
-    run: Run, scans: int, floor: sqlite3.Connection
+    run: Run, scans: int, floor: sqlite3.Connection, pause_s: float = 0.0
 ) -> tuple[list[float], list[float], list[float]]:
     """Package scan in -> indicator signal out, and -> inject reply (committed), in ms; and the
-    paired floor: one fsync'd commit right after each scan, on the same disk, same moment."""
+    paired floor: one fsync'd commit right after each scan, on the same disk, same moment.
+    `pause_s` after each ticket scan: the technician turning from the ticket to the tote."""
     login = run.send("scan BADGE-ALICE")
     assert login["ok"] and "login" in login["events"], login
     signal_ms: list[float] = []
@@ -287,6 +288,7 @@ def scan_latency(
         while len(signal_ms) < scans:
             run.send(f"scan ORD-{order}")
             log.read()
+            time.sleep(pause_s)
             for i in range(LINES_PER_ORDER):
                 start = time.monotonic_ns()
                 reply = run.send(f"scan {uid_of(order * LINES_PER_ORDER + i)}")
@@ -353,7 +355,7 @@ def report_scans(lat: list[float], replies: list[float], peer: list[float], cpu:
     )
 
 
-def main() -> None:
+def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packages", type=int, default=100_000)
     parser.add_argument("--scans", type=int, default=10_000)
@@ -364,9 +366,27 @@ def main() -> None:
         help="run a real central (SQLite store) and let the link send every event during the scans",
     )
     parser.add_argument(
+        "--ticket-pause-ms",
+        type=float,
+        default=0.0,
+        help="pause after each order's ticket scan (a technician needs well over 200 ms to "
+        "turn from the ticket to the first package); package scans stay back to back",
+    )
+    parser.add_argument(
+        "--claim-ahead",
+        type=int,
+        default=None,
+        help="[link] claim_ahead for the station (default: the config's default; 0 = every "
+        "claim at its scan)",
+    )
+    parser.add_argument(
         "--no-startup", action="store_true", help="skip the start-up run with a large journal"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _args()
     orders = args.scans // LINES_PER_ORDER + 2
     with (
         tempfile.TemporaryDirectory(prefix="bench-station-") as tmp,
@@ -386,6 +406,8 @@ def main() -> None:
                 f'[link]\nendpoint = "{central.endpoint}"\nsecret_key_file = "{secret}"\n'
                 f'server_key_file = "{server}"\n'
             )
+            if args.claim_ahead is not None:
+                link += f"claim_ahead = {args.claim_ahead}\n"
             print("with a real central: the link sends every event while scanning")
         (root / "station").mkdir()
         config = setup(root / "station", args.packages, orders, printer.target, link, central)
@@ -403,7 +425,7 @@ def main() -> None:
         print(f"RSS at READY, {args.packages:,} packages     {run.rss_mb():8.1f} MB  target <= 50")
         floor = floor_db(root)
         cpu = _cpu_s(run.proc.pid)
-        lat, replies, peer = scan_latency(run, args.scans, floor)
+        lat, replies, peer = scan_latency(run, args.scans, floor, args.ticket_pause_ms / 1000)
         cpu = _cpu_s(run.proc.pid) - cpu
         floor.close()
         print(f"RSS after {args.scans:,} scans                {run.rss_mb():8.1f} MB")

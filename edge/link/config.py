@@ -29,6 +29,9 @@ class LinkSection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # How long a package scan waits for central to reserve the package (CLAIM); offline or
     # later, the station's own journal and its last copy of central's inventory decide alone.
     claim_timeout_ms: LinkMillis = 1500
+    # How many packages an order names (UID lines) are claimed at central as the order is
+    # loaded, before their scans (edge/station/wiring/availability.py); 0 = only at the scan.
+    claim_ahead: Annotated[int, msgspec.Meta(ge=0, le=1024)] = 64
 
     def problems(self) -> Iterator[tuple[str, str]]:
         problem = endpoint_problem(self.endpoint)

@@ -40,7 +40,7 @@ from edge.common.stock import (
     basis_of,
     block_of,
 )
-from edge.workflow.ports import Order, ScanVerdict
+from edge.workflow.ports import Order, OrderLine, ScanVerdict
 
 # LabTestingState values METRC defines (GET /labtests/v2/states; Metrc API v2 "Lab Tests").
 METRC_LAB_STATES = frozenset(
@@ -280,7 +280,7 @@ def refusal(
             return None  # nothing sold or held: a finished package, for not_sellable
         reason = (
             f"Held: this package is in open order {holder.order_id} on station {holder.station}"
-            f" (scanned {rules.local_time(holder.at)}); it is not free: put it back."
+            f" (since {rules.local_time(holder.at)}); it is not free: put it back."
         )
         return ScanVerdict(verdict="held", reason=reason, uid=label, unit=unit)
     return None
@@ -347,7 +347,7 @@ def refused_by_central(
     else:
         verdict = "held"
         reason = (
-            f"Held: this package is in open order {order_id} on station {station} (scanned"
+            f"Held: this package is in open order {order_id} on station {station} (since"
             f" {when}); it is not free: put it back."
         )
     return ScanVerdict(
@@ -360,8 +360,16 @@ def refused_by_central(
     )
 
 
+def line_wants(line: OrderLine | None, pkg: dict[str, Any] | None) -> int:
+    """How much a scan for `line` draws from `pkg`: 1 unit, or a weighed line's labelled mg."""
+    return _line_wants(line, basis_of(pkg) if pkg is not None else "each")
+
+
 def _want(v: ScanVerdict, order: Order, basis: str) -> int:
-    line = order.line_of(v.line) if v.line is not None else None
+    return _line_wants(order.line_of(v.line) if v.line is not None else None, basis)
+
+
+def _line_wants(line: OrderLine | None, basis: str) -> int:
     if basis == "mg" and line is not None and line.weigh:
         return max(line.labelled_weight_mg or 1, 1)
     return 1

@@ -12,7 +12,9 @@ cannot forget to pass a call on:
 - `reserve(scan, given, verdict)`: before the workflow steps (`Pipeline.prepare`), a stage that
   `reserves` may ask elsewhere (central's CLAIM) and change the final verdict; `given` is the
   verdict this stage was handed;
-- `committed(events)`: the journal rows the daemon just committed, in seq order.
+- `committed(events)`: the journal rows the daemon just committed, in seq order;
+- `opened(order)`: an order was just loaded for picking (committed): a stage may start work the
+  order's scans will want (availability reserves the packages the order names at central).
 
 When the core counted a scan accepted and the final verdict refuses it, the pipeline tells the
 source to `forget` it (its session is rebuilt from the workflow's picks at the next scan). The
@@ -83,6 +85,9 @@ class Stage:
     def committed(self, events: Sequence[CommittedEvent]) -> None:
         return None
 
+    def opened(self, order: Order) -> None:
+        return None
+
 
 class Pipeline:
     """edge.workflow.ports.Verifier: `source`'s verdict through `stages`, in order."""
@@ -112,6 +117,11 @@ class Pipeline:
         """The rows the daemon just committed, for every stage that folds them."""
         for stage in self.stages:
             stage.committed(events)
+
+    def opened(self, order: Order) -> None:
+        """An order was just loaded for picking, for every stage that works ahead of scans."""
+        for stage in self.stages:
+            stage.opened(order)
 
     async def prepare(self, state: WorkflowState, event: PackageScanned) -> None:
         """Judge a package scan before the workflow steps and let the reserving stages ask

@@ -169,6 +169,7 @@ class Station:
             self._last_seq = seq or self._last_seq
             if appended:
                 self._committed(appended)
+                self._opened(appended)
         if appended:
             self.ports.sink.wake(appended)
         signals = self._perform(step.effects)
@@ -236,6 +237,18 @@ class Station:
             committed(events)
         except Exception:
             LOG.exception("committed rows not folded", extra={"seq": events[-1].seq})
+
+    def _opened(self, events: list[JournalEvent]) -> None:
+        """An order just loaded (its `order_loaded` row is on disk), to the verifier pipeline:
+        availability reserves the packages it names at central while the technician picks."""
+        opened = getattr(self.ports.verifier, "opened", None)  # edge/scan/pipeline.py
+        progress = self.state.order
+        if opened is None or progress is None or all(e.type != "order_loaded" for e in events):
+            return
+        try:
+            opened(progress.order)
+        except Exception:
+            LOG.exception("order not opened ahead", extra={"order_id": progress.order.order_id})
 
     def _perform(self, effects: list[Effect]) -> list[tuple[str, str]]:
         signals: list[tuple[str, str]] = []

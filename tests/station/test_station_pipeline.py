@@ -1,5 +1,6 @@
-"""The verifier pipeline: every stage gets every call, the core forgets what a stage refused, and
-the availability book folds the rows the daemon commits instead of reading its journal per scan."""
+"""The verifier pipeline: every stage gets every call, the core forgets what a stage refused, the
+availability book folds the rows the daemon commits instead of reading its journal per scan, and
+availability claims the packages an order names as the daemon loads it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 import msgspec
 
 from drivers.scale import WeighOutRules
+from edge.common import protocol as p
 from edge.common.chain import canonical_json
 from edge.journal import Journal, JournalEvent
+from edge.link.config import LinkSection
 from edge.scan.pipeline import CommittedEvent, Pipeline, Scan, Stage
 from edge.station.config import StationConfig, StationSection
 from edge.station.daemon import Station
@@ -86,6 +89,9 @@ class Recording(Stage):
     def committed(self, events: Sequence[CommittedEvent]) -> None:
         self.calls.append(f"{self.name}.committed {[e.seq for e in events]}")
 
+    def opened(self, order: Order) -> None:
+        self.calls.append(f"{self.name}.opened {order.order_id}")
+
 
 class Quiet(Stage):
     """A stage that overrides nothing: the pipeline still works through it."""
@@ -110,7 +116,8 @@ def test_every_stage_gets_every_call_in_order() -> None:
     calls.clear()
     event = _event(7, "verdict", {"order_id": "O-1"})
     pipeline.committed([event])
-    assert calls == ["a.committed [7]", "b.committed [7]"]
+    pipeline.opened(order())
+    assert calls == ["a.committed [7]", "b.committed [7]", "a.opened O-1", "b.opened O-1"]
     assert core.forgot == 0
 
 
@@ -240,3 +247,63 @@ def test_the_station_hands_its_commits_to_the_pipeline_a_sale_refuses_the_next_o
         for n in c.split(" ", 1)[1].strip("[]").split(", ")
     ]
     assert folded == [e["seq"] for e in journal_events(tmp_path)]
+    # each order loaded reached the stages once, as its order_loaded row was committed
+    assert [c for c in calls if ".opened" in c] == ["spy.opened 2001", "spy.opened 3001"]
+
+
+def test_an_order_loaded_sends_the_claims_its_named_lines_scans_would_and_they_answer_them(
+    tmp_path: Path,
+) -> None:
+    each, bulk, other, absent = tag(1), tag(2), tag(3), tag(4)
+    stock = {
+        each: {"Label": each, "Quantity": 3, "UnitOfMeasureName": "Each"},
+        bulk: {"Label": bulk, "Quantity": 5, "UnitOfMeasureName": "Grams"},
+        other: {"Label": other, "Quantity": 1, "UnitOfMeasureName": "Each"},
+    }
+    lines: list[dict[str, Any]] = [
+        {"line": 1, "sku": "SKU-1"},  # the package is known only at its scan
+        {"line": 2, "uid": absent},  # not in stock: its scan is refused anyway
+        {"line": 3, "uid": each},
+        {"line": 4, "uid": bulk, "weigh": True, "labelled_weight_mg": 3500},
+        {"line": 5, "uid": other},  # past [link] claim_ahead = 2
+    ]
+    named = msgspec.convert(
+        {
+            "order_id": "O-7",
+            "channel": "pickup",
+            "customer": {"id": "C-1", "name": "Ann", "class": "adult"},
+            "lines": lines,
+        },
+        Order,
+    )
+    sent: list[tuple[str, int, int | None]] = []
+
+    async def claim(request: p.Claim) -> p.Claimed:
+        sent.append((request.uid, request.amount, request.unit))
+        await asyncio.sleep(0.01)  # the scan comes before the answer: it waits for that claim
+        return p.Claimed(claim_id=request.claim_id, ok=request.uid != bulk)
+
+    cfg = StationConfig(station=StationSection(state_dir=str(tmp_path)))
+    cfg = msgspec.structs.replace(cfg, link=LinkSection(claim_ahead=2))
+    stage = Availability(cfg, stock.get, claim=claim)
+
+    def accepted(uid: str, line: int, unit: int | None = None) -> ScanVerdict:
+        return ScanVerdict(
+            verdict="match", reason="ok", line=line, uid=uid, unit=unit, accepted=True
+        )
+
+    async def run() -> list[bool]:
+        stage.opened(named)
+        scan = Scan(named, (), each, AT)
+        out = [(await stage.reserve(scan, accepted(each, 3), accepted(each, 3))).accepted]
+        assert sent == [(each, 1, None), (bulk, 3500, None)]  # nothing asked twice for `each`
+        scan = Scan(named, (), bulk, AT)
+        # central refused `bulk` ahead: its scan asks again (and is refused again here)
+        out.append((await stage.reserve(scan, accepted(bulk, 4), accepted(bulk, 4))).accepted)
+        # a Retail ID unit's claim names the unit: asked at its scan, never answered ahead
+        scan = Scan(named, (), each, AT)
+        out.append((await stage.reserve(scan, accepted(each, 3, 2), accepted(each, 3, 2))).accepted)
+        return out
+
+    assert asyncio.run(run()) == [True, False, True]
+    assert sent == [(each, 1, None), (bulk, 3500, None), (bulk, 3500, None), (each, 1, 2)]

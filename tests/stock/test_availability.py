@@ -87,7 +87,7 @@ def test_another_stations_hold_makes_it_held_with_order_and_station() -> None:
     hold = Take(station="st-b", order_id="2001", amount=1, at="2026-11-22T16:43:00+00:00")
     v = run(match(), [with_block(package(X, 1), held=[hold])])
     assert v.verdict == "held"
-    assert "open order 2001 on station st-b (scanned 16:43)" in v.reason
+    assert "open order 2001 on station st-b (since 16:43)" in v.reason
     assert run(match(), [with_block(package(X, 2), held=[hold])]).verdict == "match"
 
 

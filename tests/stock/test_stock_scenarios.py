@@ -3,7 +3,8 @@
 Two station processes (st-a, st-b) on one central: a package sealed into an order is refused
 as `sold` on the same station, the other station, after a station restart, after a central
 restart and while central is offline; two stations racing for the last unit; quarantine at A
-refused at B until released; a package of three units; a weighed bulk package drawn down."""
+refused at B until released; a package of three units; a weighed bulk package drawn down; the
+packages an order names reserved at central as it is loaded, before any scan."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.slow  # the daemons and central as subprocesses
 
 X, Y, G, W = tag(11), tag(12), tag(13), tag(14)  # last unit, 3 units, 5 g bulk, other batch
 R = tag(15)  # the race's last unit
+N = tag(16)  # named by UID lines: claimed ahead as the order loads
 
 
 def _pkg(label: str, sku: str, quantity: object, **extra: Any) -> dict[str, Any]:
@@ -55,6 +57,7 @@ INVENTORY = [
     _pkg(G, "BULK", 5, UnitOfMeasureName="Grams", NetWeightMg=5000),
     _pkg(W, "ONE", 1, Batch="B-2"),
     _pkg(R, "RACE", 1),
+    _pkg(N, "NAMED", 1),
 ]
 
 
@@ -76,6 +79,7 @@ ORDERS = [
     _order("2033", "ONE", batch="B-2"),  # packs W once released (2032 was cancelled: never reloads)
     _order("2041", "RACE"),
     _order("2042", "RACE"),
+    *({**_order(str(n), ""), "lines": [{"line": 1, "uid": N}]} for n in range(2051, 2055)),
 ]
 BADGES = [
     {"badge": "BADGE-ALICE", "name": "Alice"},
@@ -285,6 +289,41 @@ def test_two_stations_racing_for_the_last_unit_and_quarantine_across_stations(
     events = _cli_lines(["central", "export", *cfg])
     central_events = [e["type"] for e in events if e["station_id"] == stock.CENTRAL]
     assert central_events == ["package_quarantined", "package_released"]
+
+
+def test_an_order_reserves_the_packages_it_names_as_it_is_loaded(tmp_path: Path) -> None:
+    setup, _ = _central(tmp_path)
+    with _stations(setup, tmp_path) as (a, b, _):
+        _load(a, "2051")  # names N: central holds it for the order before any package scan
+        wait_until(lambda: _store_takes(setup, N) == [("st-a", "2051", "held", 0)])
+        halt = _refused(b, "2052", N)  # b's claim ahead is refused; so is its scan's, asked again
+        assert halt["code"] == "held" and "open order 2051 on station st-a" in halt["reason"], halt
+        _load(b, "2053")  # refused ahead again, but the hold ends before b's scan...
+        _cancel(a)
+        wait_until(lambda: _store_takes(setup, N) == [])
+        result = b.send(f"scan {N}")  # ...which asks central again instead of taking that answer
+        assert "halt" not in [s for s, _ in result["signals"]], b.state()["order"]["halt"]
+        seal = b.wait_phase("seal", 15)["order"]["seal_code"]
+        assert b.send(f"scan {seal}")["signals"][-1][0] == "sealed"
+        wait_until(lambda: _store_takes(setup, N) == [("st-b", "2053", "sold", 1)])
+        halt = _refused(a, "2054", N)  # (a cancelled order never loads again)
+        assert halt["code"] == "sold" and "order 2053 on station st-b" in halt["reason"], halt
+
+
+def _store_takes(setup: Setup, label: str) -> list[tuple[str, str, str, int]]:
+    """(station, order, state, confirmed) of every sale and hold central has of `label`."""
+    store = open_store(setup.store)
+    try:
+        with store._lock:
+            rows = store._x(
+                "SELECT station_id, order_id, state, confirmed FROM stock_takes WHERE label = ?"
+                " ORDER BY station_id, order_id",
+                (label,),
+            ).fetchall()
+            store._end_read()
+        return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+    finally:
+        store.close()
 
 
 FEED = {"order": len(ORDERS), "package": len(INVENTORY), "badge": len(BADGES)}

@@ -7,15 +7,23 @@ the station's own book (`JournalBook`: the sales, holds and quarantines of this 
 and offline). The book is read from the journal file once, then folded from the rows the daemon
 commits (`committed`), so a scan reads no journal. Before the workflow steps it reserves an
 accepted package at central (`reserve`, CLAIM).
+
+Reserving ahead: when an order is loaded (`opened`) the stage sends the CLAIM of every package
+the order names (its UID lines, up to `[link] claim_ahead`) at once, exactly the claim that line's
+scan would send. The round trip to central then runs while the technician picks, and the scan
+finds central's answer waiting: an "ok" costs the station's own commit only. A claim ahead that
+central refused, or that got no answer, is asked again at the scan (a hold elsewhere may have
+ended since); a scan that comes before the answer waits for that same claim.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +33,7 @@ from edge.scan.availability import (
     LocalBook,
     Rules,
     judge,
+    line_wants,
     refused_by_central,
     store_clock,
     wanted,
@@ -32,11 +41,12 @@ from edge.scan.availability import (
 from edge.scan.pipeline import CommittedEvent, Scan, Stage
 from edge.scan.verify import store_today
 from edge.station.config import StationConfig, StationPaths
-from edge.workflow.ports import ScanVerdict
+from edge.workflow.ports import Order, ScanVerdict
 
 LOG = logging.getLogger(__name__)
 Lookup = Callable[[str], dict[str, Any] | None]
 Claimer = Callable[[p.Claim], Awaitable[p.Claimed | None]]
+AheadKey = tuple[str, str, int]  # order id, package UID, amount: a whole-package claim
 
 
 class JournalBook:
@@ -111,6 +121,9 @@ class Availability(Stage):
         self.lookup = lookup
         self.claim = claim
         self.reserves = claim is not None
+        self.ahead_max = cfg.link.claim_ahead
+        self._ahead: dict[AheadKey, asyncio.Task[p.Claimed | None]] = {}
+        self._running: set[asyncio.Task[p.Claimed | None]] = set()  # the loop keeps weak refs
         self.journal = JournalBook(cfg.station.id, StationPaths.of(cfg).journal)
         self._clock = store_clock(cfg.station.timezone)
         passed = set(cfg.verify.lab_passed_states)
@@ -136,6 +149,44 @@ class Availability(Stage):
             local_time=self._clock,
         )
 
+    # -- when an order is loaded: reserve the packages it names at central ----------------------
+
+    def opened(self, order: Order) -> None:
+        """Send the claims of the packages `order` names now (see the module docstring); the
+        answers of the order before are dropped (its holds end with it at central)."""
+        self._ahead = {}
+        if self.claim is None or self.ahead_max == 0:
+            return
+        loop = asyncio.get_running_loop()
+        at = _now()
+        for line in order.lines:
+            if len(self._ahead) >= self.ahead_max:
+                break
+            pkg = None if line.uid is None else self.lookup(line.uid)
+            if line.uid is None or pkg is None:
+                continue  # a SKU line (the package is known at its scan), or not in stock
+            key = (order.order_id, line.uid, line_wants(line, pkg))
+            if key not in self._ahead:
+                request = _claim(order.order_id, line.uid, key[2], None, at)
+                task = loop.create_task(self._ask(request))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+                self._ahead[key] = task
+
+    async def _ask(self, request: p.Claim) -> p.Claimed | None:
+        assert self.claim is not None
+        try:
+            return await self.claim(request)
+        except Exception:  # a claim ahead that fails is asked again at the scan
+            LOG.exception("claim ahead failed", extra={"uid": request.uid})
+            return None
+
+    async def _answered_ahead(self, key: AheadKey) -> p.Claimed | None:
+        """The answer to the claim sent ahead for `key`, waited for if still out; None if none
+        was sent or it got none."""
+        task = self._ahead.get(key)
+        return None if task is None else await asyncio.shield(task)
+
     # -- before the workflow steps: reserve the package at central -------------------------------
 
     async def reserve(self, scan: Scan, given: ScanVerdict, verdict: ScanVerdict) -> ScanVerdict:
@@ -152,15 +203,11 @@ class Availability(Stage):
         if not ask or verdict.uid is None:
             return verdict
         amount = wanted(verdict, order, self.lookup(verdict.uid))
-        request = p.Claim(
-            claim_id=uuid.uuid4().hex,
-            order_id=order.order_id,
-            uid=verdict.uid,
-            amount=amount,
-            unit=verdict.unit,
-            at=at,
-        )
-        answer = await self.claim(request)
+        answer = None
+        if verdict.unit is None:  # a Retail ID unit's claim names the unit: never sent ahead
+            answer = await self._answered_ahead((order.order_id, verdict.uid, amount))
+        if answer is None or not answer.ok:
+            answer = await self.claim(_claim(order.order_id, verdict.uid, amount, verdict.unit, at))
         if answer is not None and answer.ok:
             return given if not verdict.accepted else verdict
         if answer is not None:
@@ -174,3 +221,13 @@ class Availability(Stage):
                 self._rules(at),
             )
         return verdict
+
+
+def _claim(order_id: str, uid: str, amount: int, unit: int | None, at: str) -> p.Claim:
+    return p.Claim(
+        claim_id=uuid.uuid4().hex, order_id=order_id, uid=uid, amount=amount, unit=unit, at=at
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
