@@ -127,6 +127,9 @@ class CentralService:
         self.stats = Stats()
         self.ready = asyncio.Event()
         self._wake_commit = asyncio.Event()
+        # claims wait here for the claim loop: one transaction (one fsync) answers all queued
+        self._claims: list[tuple[str, bytes, p.Claim]] = []
+        self._wake_claims = asyncio.Event()
         self._room = asyncio.Event()  # set while the queue has room: backpressure on reading
         self._room.set()
         self._refusal_logged: dict[str, float] = {}
@@ -233,6 +236,7 @@ class CentralService:
             ("receive", lambda: self._receive(router)),
             ("connections", lambda: self.guard.run(router)),
             ("commit", self._commit_loop),
+            ("claims", self._claim_loop),
             ("keys", self._watch_keys),
             ("feed", self._poll_feed),
             ("downstream", self.downstream.run),
@@ -283,7 +287,7 @@ class CentralService:
 
     # -- receiving ---------------------------------------------------------------------------
     def _backlog(self) -> int:
-        return len(self.pending.events) + len(self.pending.rejected)
+        return len(self.pending.events) + len(self.pending.rejected) + len(self._claims)
 
     async def _receive(self, router: zmq.asyncio.Socket) -> None:
         while True:
@@ -351,7 +355,8 @@ class CentralService:
         elif isinstance(body, p.SnapReq):
             await self.feed.snapshot(station, route)
         elif isinstance(body, p.Claim):
-            await self._claim(station, route, body)
+            self._claims.append((station, route, body))  # answered by _claim_loop
+            self._wake_claims.set()
         elif isinstance(body, p.Fetch):
             await self._fetch(station, route, body)
 
@@ -410,16 +415,28 @@ class CentralService:
             )
         return False
 
-    async def _claim(self, station: str, route: bytes, claim: p.Claim) -> None:
-        """Reserve a package for a station's open order (central/stock.py), answer, tell all."""
-        try:
-            answer = await asyncio.to_thread(stock.claim, self.store, station, claim)
-        except Exception:  # store trouble: no answer, the station judges on its own
-            LOG.exception("claim failed", extra={"station": station, "uid": claim.uid})
-            return
-        await self._send(route, p.encode(p.CLAIMED, answer))
-        if answer.ok:
-            await self.feed.push_all()
+    async def _claim_loop(self) -> None:
+        """Reserve packages for stations' open orders (central/stock.py), answer, tell all. The
+        claims queued while one transaction ran share the next: an order's claims sent ahead
+        (and several stations' scans) cost one commit, and the receive loop never waits."""
+        while True:
+            await self._wake_claims.wait()
+            self._wake_claims.clear()
+            while self._claims:
+                limit = self.cfg.central.batch_max_events
+                batch, self._claims = self._claims[:limit], self._claims[limit:]
+                self._room.set()
+                asked = [(station, claim) for station, _, claim in batch]
+                try:
+                    answers = await asyncio.to_thread(stock.claim_all, self.store, asked)
+                except Exception:  # store trouble: no answer, the stations judge on their own
+                    LOG.exception("claims failed", extra={"claims": len(batch)})
+                    continue
+                for (_, route, _), answer in zip(batch, answers, strict=True):
+                    if answer is not None:
+                        await self._send(route, p.encode(p.CLAIMED, answer))
+                if any(a is not None and a.ok for a in answers):
+                    await self.feed.push_all()
 
     def _refuse(self, who: str, why: str) -> None:
         self.stats.refused += 1

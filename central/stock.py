@@ -441,18 +441,38 @@ def _warn_if_over(store: SqlStore, label: str, station: str, order_id: str) -> N
 def claim(store: SqlStore, station: str, req: Claim) -> Claimed:
     """Reserve `req.amount` of a package for a station's open order, atomically: refused when it
     is quarantined, sold out, or what is left is held by another order."""
+    answer = claim_all(store, [(station, req)])[0]
+    if answer is None:
+        raise StockError(f"claim of {req.uid} failed: see the log")
+    return answer
+
+
+def claim_all(store: SqlStore, claims: Sequence[tuple[str, Claim]]) -> list[Claimed | None]:
+    """`claim` for each (station, claim) in turn, in one transaction: each decided as if alone
+    after the ones before it, one commit for all. A claim that fails is rolled back to its
+    savepoint and answered None (that station judges on its own); the others stand."""
+    answers: list[Claimed | None] = []
     with store._lock:
         store._begin()
         try:
             ensure_schema(store)
-            answer = _claim(store, station, req)
-            if answer.ok:
-                _serve(store, [req.uid])
+            for station, req in claims:
+                store._x("SAVEPOINT stock_claim")
+                try:
+                    answers.append(_claim(store, station, req))
+                except Exception:
+                    LOG.exception("claim failed", extra={"station": station, "uid": req.uid})
+                    store._x("ROLLBACK TO SAVEPOINT stock_claim")
+                    answers.append(None)
+                store._x("RELEASE SAVEPOINT stock_claim")
+            held = [req.uid for (_, req), a in zip(claims, answers, strict=True) if a and a.ok]
+            if held:
+                _serve(store, list(dict.fromkeys(held)))
         except BaseException:
             store._rollback()
             raise
         store._commit()
-    return answer
+    return answers
 
 
 def _claim(store: SqlStore, station: str, req: Claim) -> Claimed:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
 from central import stock
 from central.store.sqlite import SqliteStore
+from edge.common import protocol as p
 from edge.common.stock import block_of
-from tests.support.stock import Bench, import_packages, package, served
+from tests.support.stock import T0, Bench, import_packages, package, served
 
 TAG = "1A4060300002C9B0000{:05d}"
 X = TAG.format(1)
+Y = TAG.format(2)
 
 
 @pytest.fixture
@@ -64,6 +67,35 @@ def test_of_two_claims_on_the_last_unit_exactly_one_wins(store: SqliteStore) -> 
     sold = a.claim("5", X)
     assert sold is not None and (sold.verdict, sold.order_id) == ("sold", "2")
     assert stock.sold_twice(store) == {"packages_sold_twice": 0, "sales": 2}
+
+
+def test_claims_queued_together_are_decided_in_turn_and_one_that_fails_fails_alone(
+    store: SqliteStore,
+) -> None:
+    import_packages(store, [package(X, 1), package(Y, 1)])
+
+    def ask(station: str, order_id: str, uid: str, amount: int = 1) -> tuple[str, p.Claim]:
+        req = p.Claim(
+            claim_id=uuid.uuid4().hex, order_id=order_id, uid=uid, amount=amount, unit=None, at=T0
+        )
+        return station, req
+
+    too_big = 2**70  # no store column takes it: this claim's insert fails
+    answers = stock.claim_all(
+        store,
+        [
+            ask("st-a", "1", X),
+            ask("st-b", "2", X),
+            ask("st-b", "3", Y, too_big),
+            ask("st-b", "4", Y),
+        ],
+    )
+    assert [None if a is None else a.ok for a in answers] == [True, False, None, True]
+    refused = answers[1]
+    assert refused is not None and (refused.verdict, refused.order_id) == ("held", "1")
+    held = {uid: block_of(served(store, uid)).held for uid in (X, Y)}
+    assert [(t.station, t.order_id) for t in held[X]] == [("st-a", "1")]
+    assert [(t.station, t.order_id, t.amount) for t in held[Y]] == [("st-b", "4", 1)]
 
 
 def test_a_stale_import_does_not_resurrect_sold_units(store: SqliteStore) -> None:
