@@ -310,6 +310,11 @@ class StationLink:
             sock.close(0)
         return session.welcomed
 
+    def can_claim(self) -> bool:
+        """Whether a claim sent now would reach central (a session central welcomed)."""
+        session = self._session_now
+        return session is not None and session.welcomed
+
     async def claim(self, claim: p.Claim) -> p.Claimed | None:
         """Ask central to reserve a package (CLAIM); None when offline or central does not
         answer within `[link] claim_timeout_ms` (the station then judges alone)."""

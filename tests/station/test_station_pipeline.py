@@ -307,3 +307,23 @@ def test_an_order_loaded_sends_the_claims_its_named_lines_scans_would_and_they_a
 
     assert asyncio.run(run()) == [True, False, True]
     assert sent == [(each, 1, None), (bulk, 3500, None), (bulk, 3500, None), (each, 1, 2)]
+
+
+def test_offline_an_order_loaded_sends_no_claims_ahead(tmp_path: Path) -> None:
+    sent: list[str] = []
+
+    async def claim(request: p.Claim) -> p.Claimed | None:
+        sent.append(request.uid)
+        return None
+
+    cfg = StationConfig(station=StationSection(state_dir=str(tmp_path)))
+    stage = Availability(cfg, {tag(1): {"Label": tag(1)}}.get, claim=claim, online=lambda: False)
+
+    async def run() -> bool:
+        stage.opened(order())
+        await asyncio.sleep(0)
+        assert sent == []  # no lookups, no claims: nothing would reach central
+        scan = Scan(order(), (), tag(1), AT)
+        return (await stage.reserve(scan, MATCH, MATCH)).accepted
+
+    assert asyncio.run(run()) and sent == [tag(1)]  # the scan still asks (and judges alone)

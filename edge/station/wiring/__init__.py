@@ -27,6 +27,7 @@ May import what `edge.station` may: the drivers and every edge package below the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from drivers.indicator import build_indicator
@@ -70,6 +71,7 @@ def verifier_pipeline(
     central: SeedCentral | ReplicaCentral,
     limits: EngineLimits,
     claim: Claimer | None = None,
+    online: Callable[[], bool] | None = None,
 ) -> Pipeline:
     """The one place the package-scan verdict is put together: the Rust core's session, then
     each stage in order (edge/scan/pipeline.py)."""
@@ -80,7 +82,7 @@ def verifier_pipeline(
             LimitsPreparation(limits),
             BatchLock(inventory, cfg),
             LabGate(inventory, central.lab_results, cfg),
-            Availability(cfg, central.package, claim=claim),
+            Availability(cfg, central.package, claim=claim, online=online),
         ],
     )
 
@@ -131,7 +133,7 @@ def _build_ports(cfg: StationConfig) -> StationPorts:
         scale = ScalePort(cfg)
         services.append(scale)
     return StationPorts(
-        verifier=verifier_pipeline(cfg, central, limits, claim=link.claim),
+        verifier=verifier_pipeline(cfg, central, limits, claim=link.claim, online=link.can_claim),
         counter=CoreCounter(inventory),
         limits=limits,
         weigh_rule=DriverWeighRule(

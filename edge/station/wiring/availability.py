@@ -116,12 +116,14 @@ class Availability(Stage):
         cfg: StationConfig,
         lookup: Lookup,
         claim: Claimer | None = None,
+        online: Callable[[], bool] | None = None,
     ) -> None:
         self.cfg = cfg
         self.lookup = lookup
         self.claim = claim
         self.reserves = claim is not None
         self.ahead_max = cfg.link.claim_ahead
+        self._online = online or (lambda: True)  # whether a claim would reach central now
         self._ahead: dict[AheadKey, asyncio.Task[p.Claimed | None]] = {}
         self._running: set[asyncio.Task[p.Claimed | None]] = set()  # the loop keeps weak refs
         self.journal = JournalBook(cfg.station.id, StationPaths.of(cfg).journal)
@@ -155,8 +157,8 @@ class Availability(Stage):
         """Send the claims of the packages `order` names now (see the module docstring); the
         answers of the order before are dropped (its holds end with it at central)."""
         self._ahead = {}
-        if self.claim is None or self.ahead_max == 0:
-            return
+        if self.claim is None or self.ahead_max == 0 or not self._online():
+            return  # offline: each scan's claim finds out at once (no lookups for nothing)
         loop = asyncio.get_running_loop()
         at = _now()
         for line in order.lines:

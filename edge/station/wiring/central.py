@@ -124,6 +124,11 @@ class LinkService:
             self.link = None
             await asyncio.to_thread(journal.close)
 
+    def can_claim(self) -> bool:
+        """Whether central would hear a claim now (edge.link.client.StationLink.can_claim)."""
+        link = self.link
+        return link is not None and link.can_claim()
+
     async def claim(self, claim: p.Claim) -> p.Claimed | None:
         """Reserve a package at central (edge.link.client.StationLink.claim); None offline."""
         link = self.link
