@@ -98,6 +98,23 @@ def test_claims_queued_together_are_decided_in_turn_and_one_that_fails_fails_alo
     assert [(t.station, t.order_id, t.amount) for t in held[Y]] == [("st-b", "4", 1)]
 
 
+def test_an_accepted_scan_confirming_its_claims_hold_changes_nothing_in_the_feed(
+    store: SqliteStore,
+) -> None:
+    import_packages(store, [package(X, 3)])
+    a = Bench(store, "st-a")
+    assert a.claim("2001", X).ok  # type: ignore[union-attr]
+    before = store.feed_after("st-a", 0, 1000)
+    a.pick("2001", X)  # the hold is confirmed: what every station is served stays the same
+    assert store.feed_after("st-a", 0, 1000) == before
+    a.seal("2001")  # a sale changes it
+    after = store.feed_after("st-a", before[-1][0], 1000)
+    assert [
+        (item.key, block_of(json.loads(bytes(item.body or b""))).sold[0].order_id)
+        for _, item in after
+    ] == [(X, "2001")]
+
+
 def test_a_stale_import_does_not_resurrect_sold_units(store: SqliteStore) -> None:
     """Imports are ordered against sales by the package's METRC LastModified."""
     import_packages(store, [package(X, 3, LastModified="2026-11-22T15:00:00+00:00")])

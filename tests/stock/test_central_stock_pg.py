@@ -20,6 +20,7 @@ CASES = [
     cases.test_a_cancelled_order_releases_its_holds,
     cases.test_of_two_claims_on_the_last_unit_exactly_one_wins,
     cases.test_claims_queued_together_are_decided_in_turn_and_one_that_fails_fails_alone,
+    cases.test_an_accepted_scan_confirming_its_claims_hold_changes_nothing_in_the_feed,
     cases.test_a_stale_import_does_not_resurrect_sold_units,
     cases.test_a_weighed_bulk_package_is_drawn_down_by_what_was_weighed,
     cases.test_quarantine_is_served_to_every_station_and_released_by_a_supervisor,
