@@ -319,7 +319,7 @@ class StationLink:
         """Ask central to reserve a package (CLAIM); None when offline or central does not
         answer within `[link] claim_timeout_ms` (the station then judges alone)."""
         session = self._session_now
-        if session is None or not session.welcomed:
+        if session is None or not self.can_claim():
             return None
         future: asyncio.Future[p.Claimed] = asyncio.get_running_loop().create_future()
         self._claims[claim.claim_id] = future

@@ -320,7 +320,7 @@ def judge(
 
 def wanted(v: ScanVerdict, order: Order, pkg: dict[str, Any] | None) -> int:
     """How much an accepted scan draws: 1 unit, or a weighed line's labelled mg."""
-    return _want(v, order, basis_of(pkg) if pkg is not None else "each")
+    return line_wants(_line_of(v, order), pkg)
 
 
 def refused_by_central(
@@ -366,7 +366,11 @@ def line_wants(line: OrderLine | None, pkg: dict[str, Any] | None) -> int:
 
 
 def _want(v: ScanVerdict, order: Order, basis: str) -> int:
-    return _line_wants(order.line_of(v.line) if v.line is not None else None, basis)
+    return _line_wants(_line_of(v, order), basis)
+
+
+def _line_of(v: ScanVerdict, order: Order) -> OrderLine | None:
+    return order.line_of(v.line) if v.line is not None else None
 
 
 def _line_wants(line: OrderLine | None, basis: str) -> int:

@@ -164,9 +164,11 @@ class Availability(Stage):
         for line in order.lines:
             if len(self._ahead) >= self.ahead_max:
                 break
-            pkg = None if line.uid is None else self.lookup(line.uid)
-            if line.uid is None or pkg is None:
-                continue  # a SKU line (the package is known at its scan), or not in stock
+            if line.uid is None:
+                continue  # a SKU line: the package is known at its scan
+            pkg = self.lookup(line.uid)
+            if pkg is None:
+                continue  # not in stock: its scan is refused anyway
             key = (order.order_id, line.uid, line_wants(line, pkg))
             if key not in self._ahead:
                 request = _claim(order.order_id, line.uid, key[2], None, at)
